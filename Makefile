@@ -1,0 +1,49 @@
+# baldur-go: every target works on a fresh machine with only Go installed
+# (Redis and Chromium tests skip with a message when those are missing; CI installs them).
+GO ?= go
+PKGS := ./...
+
+.PHONY: demo serve test test-short generate golden bench bench-gen lint fuzz tools
+
+## demo: regenerate, build and run the scripted payments scenario (embedded store, no Redis needed)
+demo: generate
+	$(GO) run ./examples/payments
+
+## serve: keep simulated traffic flowing and the admin console up on 127.0.0.1:9090 until interrupted
+serve: generate
+	$(GO) run ./examples/payments -serve
+
+## test: vet, then every test with the race detector
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+## generate: run baldurgen over the module (go generate ./...)
+generate:
+	$(GO) generate ./...
+
+## golden: re-record testdata/golden/*/ from the current generator
+golden:
+	$(GO) test ./generator -run Golden -update
+
+## bench: hot-path benchmarks (direct call vs generated wrapper vs gobreaker vs failsafe-go) and the rest
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./bench/ | tee bench.txt
+	$(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da bench.txt
+
+## bench-gen: time baldurgen on a generated 50 interfaces x 20 methods package
+bench-gen:
+	$(GO) test -run '^$$' -bench Generate50x20 -benchtime 5x ./generator/
+
+## lint: gofmt, go vet, staticcheck-free checks that need nothing but Go
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run ./cmd/baldurgen -check ./...
+
+## fuzz: run each fuzz target for a short while
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseLine -fuzztime 30s ./annotations

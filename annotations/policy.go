@@ -1,0 +1,249 @@
+// Package annotations parses and validates the //baldur:protect and //baldur:skip
+// directives. It turns comment lists into a plain Policy value and reports every
+// malformed argument with its file:line:col position; it knows nothing of types.
+package annotations
+
+import (
+	"fmt"
+	"go/scanner"
+	"go/token"
+	"strings"
+	"time"
+)
+
+// Kind tells which directive a comment line carries.
+type Kind int
+
+const (
+	// Protect is //baldur:protect key=value ...
+	Protect Kind = iota + 1
+	// Skip is //baldur:skip, or on an interface //baldur:skip Name1 Name2.
+	Skip
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Protect:
+		return "protect"
+	case Skip:
+		return "skip"
+	}
+	return "unknown"
+}
+
+// Opt is one directive key: Set reports whether it was written, Pos where its
+// key starts (for errors that only analysis can find, such as a missing fallback).
+type Opt[T any] struct {
+	Set bool
+	Val T
+	Pos token.Pos
+}
+
+// BackoffKind selects the backoff curve.
+type BackoffKind int
+
+const (
+	// BackoffExp is exp(base,max) with full jitter: sleep = rand[0, min(max, base*2^(n-1))).
+	BackoffExp BackoffKind = iota
+	// BackoffConst is const(d): sleep d between attempts.
+	BackoffConst
+)
+
+// Backoff is the parsed value of backoff=. The zero value is not valid; the
+// default, exp(100ms,10s), is DefaultBackoff. Base and Max are at most 1h.
+type Backoff struct {
+	Kind BackoffKind
+	Base time.Duration // exp: first step; const: the constant delay
+	Max  time.Duration // exp only
+}
+
+// DefaultBackoff is used when retry is on and backoff= is not written.
+var DefaultBackoff = Backoff{Kind: BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second}
+
+// Policy holds every key of a directive. An interface-level Policy and a
+// method-level Policy are combined with Merge; unset keys take DESIGN.md defaults
+// at analysis time.
+type Policy struct {
+	Name     Opt[string]        // name=[a-z0-9_.-]+
+	Breaker  Opt[bool]          // breaker=on|off (bare "breaker" = on)
+	Retry    Opt[int]           // retry=1..100 attempts in total; retry=off stores 0
+	Backoff  Opt[Backoff]       // backoff=exp(base,max)|const(d)
+	Timeout  Opt[time.Duration] // timeout=<go duration>, at most 24h; timeout=off stores 0
+	Fallback Opt[string]        // fallback=<Go identifier>; fallback=off stores ""
+	// Idempotency is the dedup key source: a parameter name or a dotted field
+	// path starting at a parameter ("req.Order.ID"). idempotency=off stores ""
+	// so that a method can lift an interface default.
+	Idempotency  Opt[string]
+	Operation    Opt[string]        // operation=<label>, same charset as name
+	DLQ          Opt[bool]          // dlq=on|off (bare "dlq" = on)
+	Bulkhead     Opt[int]           // bulkhead=1..1000000 max concurrent calls; bulkhead=off stores 0
+	BulkheadWait Opt[time.Duration] // bulkhead_wait=<duration>, at most 24h: wait this long for a slot before failing
+	IdemTTL      Opt[time.Duration] // idem_ttl=<duration>, at most 168h: execution window of a running claim (default 30m)
+	IdemFailOpen Opt[bool]          // idempotency_fail_open=on|off: serve when the store is unreachable
+	IdemReplay   Opt[bool]          // idempotency_replay=on|off: duplicates get the first results back
+}
+
+// Directive is one parsed directive attached to an interface or a method. When
+// several //baldur:protect lines annotate the same node their keys are merged
+// into one Directive (a key written twice is an error).
+type Directive struct {
+	Kind   Kind
+	Pos    token.Pos // the "//" of the first directive line
+	Policy Policy    // Protect only
+	// SkipNames lists the methods named by //baldur:skip Name1 Name2 on an
+	// interface; empty for a bare //baldur:skip.
+	SkipNames    []string
+	SkipNamesPos []token.Pos
+}
+
+// String writes b as it is written in a directive: exp(100ms,10s) or const(1s).
+func (b Backoff) String() string {
+	if b.Kind == BackoffConst {
+		return "const(" + shortDuration(b.Base) + ")"
+	}
+	return "exp(" + shortDuration(b.Base) + "," + shortDuration(b.Max) + ")"
+}
+
+// String writes the keys that are set as directive arguments, in the order
+// of DESIGN.md, such as "name=payments retry=3 timeout=5s". Parsing the
+// result gives p back, less the positions; baldurgen -explain can print it.
+func (p Policy) String() string {
+	var b strings.Builder
+	add := func(set bool, key, val string) {
+		if !set {
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(key + "=" + val)
+	}
+	count := func(n int) string {
+		if n == 0 {
+			return "off"
+		}
+		return fmt.Sprint(n)
+	}
+	dur := func(d time.Duration) string {
+		if d == 0 {
+			return "off"
+		}
+		return shortDuration(d)
+	}
+	name := func(s string) string {
+		if s == "" {
+			return "off"
+		}
+		return s
+	}
+	onOff := func(v bool) string {
+		if v {
+			return "on"
+		}
+		return "off"
+	}
+	add(p.Name.Set, "name", p.Name.Val)
+	add(p.Breaker.Set, "breaker", onOff(p.Breaker.Val))
+	add(p.Retry.Set, "retry", count(p.Retry.Val))
+	add(p.Backoff.Set, "backoff", p.Backoff.Val.String())
+	add(p.Timeout.Set, "timeout", dur(p.Timeout.Val))
+	add(p.Fallback.Set, "fallback", name(p.Fallback.Val))
+	add(p.Idempotency.Set, "idempotency", name(p.Idempotency.Val))
+	add(p.Operation.Set, "operation", p.Operation.Val)
+	add(p.DLQ.Set, "dlq", onOff(p.DLQ.Val))
+	add(p.Bulkhead.Set, "bulkhead", count(p.Bulkhead.Val))
+	add(p.BulkheadWait.Set, "bulkhead_wait", dur(p.BulkheadWait.Val))
+	add(p.IdemTTL.Set, "idem_ttl", dur(p.IdemTTL.Val))
+	add(p.IdemFailOpen.Set, "idempotency_fail_open", onOff(p.IdemFailOpen.Val))
+	add(p.IdemReplay.Set, "idempotency_replay", onOff(p.IdemReplay.Val))
+	return b.String()
+}
+
+// Merge returns the method policy layered on the interface policy: every key
+// set on the method wins.
+//
+// A method that switches a feature off also drops the interface's tuning of
+// that feature, unless the method writes that tuning itself: retry=off drops
+// backoff, bulkhead=off drops bulkhead_wait, and idempotency=off drops
+// idem_ttl, idempotency_fail_open, idempotency_replay and operation. Without
+// this, lifting a feature on one method would make Check reject the
+// interface's own keys.
+func Merge(iface, method Policy) Policy {
+	out := iface
+	over(&out.Name, method.Name)
+	over(&out.Breaker, method.Breaker)
+	over(&out.Retry, method.Retry)
+	over(&out.Backoff, method.Backoff)
+	over(&out.Timeout, method.Timeout)
+	over(&out.Fallback, method.Fallback)
+	over(&out.Idempotency, method.Idempotency)
+	over(&out.Operation, method.Operation)
+	over(&out.DLQ, method.DLQ)
+	over(&out.Bulkhead, method.Bulkhead)
+	over(&out.BulkheadWait, method.BulkheadWait)
+	over(&out.IdemTTL, method.IdemTTL)
+	over(&out.IdemFailOpen, method.IdemFailOpen)
+	over(&out.IdemReplay, method.IdemReplay)
+
+	if method.Retry.Set && method.Retry.Val == 0 {
+		out.Backoff = method.Backoff
+	}
+	if method.Bulkhead.Set && method.Bulkhead.Val == 0 {
+		out.BulkheadWait = method.BulkheadWait
+	}
+	if method.Idempotency.Set && method.Idempotency.Val == "" {
+		out.IdemTTL = method.IdemTTL
+		out.IdemFailOpen = method.IdemFailOpen
+		out.IdemReplay = method.IdemReplay
+		out.Operation = method.Operation
+	}
+	return out
+}
+
+func over[T any](dst *Opt[T], src Opt[T]) {
+	if src.Set {
+		*dst = src
+	}
+}
+
+// Check reports keys that cannot take effect in a merged policy because the
+// key they tune is not set or is off: backoff without retry, bulkhead_wait
+// without bulkhead, and idem_ttl, idempotency_fail_open, idempotency_replay
+// or operation without idempotency. Errors are positioned at the tuning key.
+// Rules that depend on the method's types are the generator's.
+func Check(fset *token.FileSet, p Policy, errs *scanner.ErrorList) {
+	retry := state(p.Retry.Set, p.Retry.Val != 0)
+	needs(fset, errs, p.Backoff.Set, p.Backoff.Pos, "backoff", "retry", retry, "retry=1..100")
+
+	bulkhead := state(p.Bulkhead.Set, p.Bulkhead.Val != 0)
+	needs(fset, errs, p.BulkheadWait.Set, p.BulkheadWait.Pos, "bulkhead_wait", "bulkhead", bulkhead, "bulkhead=1..1000000")
+
+	idem := state(p.Idempotency.Set, p.Idempotency.Val != "")
+	const addIdem = "idempotency=<param>"
+	needs(fset, errs, p.IdemTTL.Set, p.IdemTTL.Pos, "idem_ttl", "idempotency", idem, addIdem)
+	needs(fset, errs, p.IdemFailOpen.Set, p.IdemFailOpen.Pos, "idempotency_fail_open", "idempotency", idem, addIdem)
+	needs(fset, errs, p.IdemReplay.Set, p.IdemReplay.Pos, "idempotency_replay", "idempotency", idem, addIdem)
+	needs(fset, errs, p.Operation.Set, p.Operation.Pos, "operation", "idempotency", idem, addIdem)
+}
+
+// state says why a required key does not take effect, or "" when it does.
+func state(set, on bool) string {
+	switch {
+	case !set:
+		return "not set"
+	case !on:
+		return "off"
+	}
+	return ""
+}
+
+func needs(fset *token.FileSet, errs *scanner.ErrorList, set bool, pos token.Pos, key, dep, depState, how string) {
+	if !set || depState == "" || errs == nil {
+		return
+	}
+	var where token.Position
+	if fset != nil {
+		where = fset.Position(pos)
+	}
+	errs.Add(where, fmt.Sprintf("%s: needs %s, which is %s; set %s or remove %s", key, dep, depState, how, key))
+}

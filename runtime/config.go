@@ -1,0 +1,185 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/clock"
+)
+
+// Config is what New needs. The zero value is valid: every zero field takes the
+// default written beside it.
+type Config struct {
+	Breaker BreakerConfig
+	// StateDir is where the embedded store keeps its files. Default ".baldur".
+	StateDir string
+	// Logger receives the runtime's events ({component}.{entity}_{action}).
+	// Default: slog.Default() at the level of BALDUR_LOG_LEVEL (FromEnv) or INFO.
+	Logger *slog.Logger
+	// Clock drives breakers' windows and timers. Default: the real clock.
+	Clock clock.Clock
+	// Classifier, when set, decides first how a non-nil error counts.
+	Classifier Classifier
+	// OnBreakerChange is called on every breaker transition, after it is logged.
+	OnBreakerChange func(breaker.Transition)
+}
+
+// BreakerConfig holds every service breaker's settings.
+type BreakerConfig struct {
+	// FailureThreshold failures in Window open the breaker. Default 5
+	// (BALDUR_CB_FAILURE_THRESHOLD).
+	FailureThreshold int
+	// MinimumCalls in Window before the breaker may open. Default: equal to
+	// FailureThreshold (BALDUR_CB_MINIMUM_CALLS). Above it, every call costs one atomic add.
+	MinimumCalls int
+	// Window over which failures are counted. Default 60s (BALDUR_CB_WINDOW).
+	Window time.Duration
+	// RecoveryTimeout spent OPEN before probing. Default 60s (BALDUR_CB_RECOVERY_TIMEOUT).
+	RecoveryTimeout time.Duration
+	// HalfOpenMaxCalls probes admitted while HALF_OPEN; all must succeed to
+	// close, one failure re-opens. Default 3 (BALDUR_CB_HALF_OPEN_MAX_CALLS).
+	HalfOpenMaxCalls int
+	// HalfOpenMaxWait re-opens a breaker whose probes have not concluded.
+	// Default: RecoveryTimeout (BALDUR_CB_HALF_OPEN_MAX_WAIT).
+	HalfOpenMaxWait time.Duration
+}
+
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	b := &c.Breaker
+	if b.FailureThreshold == 0 {
+		b.FailureThreshold = 5
+	}
+	if b.MinimumCalls == 0 {
+		b.MinimumCalls = b.FailureThreshold
+	}
+	if b.Window == 0 {
+		b.Window = 60 * time.Second
+	}
+	if b.RecoveryTimeout == 0 {
+		b.RecoveryTimeout = 60 * time.Second
+	}
+	if b.HalfOpenMaxCalls == 0 {
+		b.HalfOpenMaxCalls = 3
+	}
+	if b.HalfOpenMaxWait == 0 {
+		b.HalfOpenMaxWait = b.RecoveryTimeout
+	}
+	for _, f := range []struct {
+		name string
+		bad  bool
+	}{
+		{"Breaker.FailureThreshold", b.FailureThreshold < 1},
+		{"Breaker.MinimumCalls", b.MinimumCalls < 1},
+		{"Breaker.Window", b.Window < time.Millisecond},
+		{"Breaker.RecoveryTimeout", b.RecoveryTimeout < time.Millisecond},
+		{"Breaker.HalfOpenMaxCalls", b.HalfOpenMaxCalls < 1},
+		{"Breaker.HalfOpenMaxWait", b.HalfOpenMaxWait < time.Millisecond},
+	} {
+		if f.bad {
+			errs = append(errs, fmt.Errorf("runtime config: %s must be positive", f.name))
+		}
+	}
+	if c.StateDir == "" {
+		c.StateDir = ".baldur"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real()
+	}
+	return c, errors.Join(errs...)
+}
+
+// ConfigFromEnv reads the BALDUR_* variables. Every malformed value is an error
+// naming the variable and the value; all of them are reported at once.
+//
+//	BALDUR_CB_FAILURE_THRESHOLD   int ≥ 1            (5)
+//	BALDUR_CB_MINIMUM_CALLS       int ≥ 1            (= threshold)
+//	BALDUR_CB_WINDOW              duration or secs   (60s)
+//	BALDUR_CB_RECOVERY_TIMEOUT    duration or secs   (60s)
+//	BALDUR_CB_HALF_OPEN_MAX_CALLS int ≥ 1            (3)
+//	BALDUR_CB_HALF_OPEN_MAX_WAIT  duration or secs   (= recovery timeout)
+//	BALDUR_STATE_DIR              path               (.baldur)
+//	BALDUR_LOG_LEVEL              debug|info|warn|error (info)
+func ConfigFromEnv() (Config, error) {
+	return configFromLookup(os.LookupEnv)
+}
+
+func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
+	var (
+		cfg  Config
+		errs []error
+	)
+	intVar := func(name string, dst *int) {
+		if v, ok := lookup(name); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 1 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a whole number ≥ 1", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	durVar := func(name string, dst *time.Duration) {
+		if v, ok := lookup(name); ok {
+			d, err := parseEnvDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
+				return
+			}
+			*dst = d
+		}
+	}
+	intVar("BALDUR_CB_FAILURE_THRESHOLD", &cfg.Breaker.FailureThreshold)
+	intVar("BALDUR_CB_MINIMUM_CALLS", &cfg.Breaker.MinimumCalls)
+	durVar("BALDUR_CB_WINDOW", &cfg.Breaker.Window)
+	durVar("BALDUR_CB_RECOVERY_TIMEOUT", &cfg.Breaker.RecoveryTimeout)
+	intVar("BALDUR_CB_HALF_OPEN_MAX_CALLS", &cfg.Breaker.HalfOpenMaxCalls)
+	durVar("BALDUR_CB_HALF_OPEN_MAX_WAIT", &cfg.Breaker.HalfOpenMaxWait)
+	if v, ok := lookup("BALDUR_STATE_DIR"); ok {
+		if strings.TrimSpace(v) == "" {
+			errs = append(errs, fmt.Errorf("BALDUR_STATE_DIR=%q: want a directory path", v))
+		}
+		cfg.StateDir = v
+	}
+	if v, ok := lookup("BALDUR_LOG_LEVEL"); ok {
+		var lvl slog.Level
+		if err := lvl.UnmarshalText([]byte(strings.TrimSpace(v))); err != nil {
+			errs = append(errs, fmt.Errorf("BALDUR_LOG_LEVEL=%q: want debug, info, warn or error", v))
+		} else {
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+		}
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("baldur: bad environment: %w", errors.Join(errs...))
+	}
+	return cfg, nil
+}
+
+// parseEnvDuration accepts a Go duration ("90s", "1m30s") or a bare number of
+// seconds ("60", "0.5"), the form Python Baldur's variables use.
+func parseEnvDuration(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if f <= 0 {
+			return 0, errors.New("want a positive duration")
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, errors.New(`want a Go duration such as "30s" or a number of seconds`)
+	}
+	if d <= 0 {
+		return 0, errors.New("want a positive duration")
+	}
+	return d, nil
+}

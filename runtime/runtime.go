@@ -1,0 +1,287 @@
+// Package runtime is the facade that baldur-generated wrappers call: it builds
+// the breakers, bulkheads and policy zones once, and answers each call with a
+// few atomic loads. It also owns the operator switches (kill switch, dry-run)
+// that every zone consults.
+package runtime
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/clock"
+)
+
+const (
+	modeDisabled uint32 = 1 << iota // kill switch: wrappers delegate untouched
+	modeDryRun                      // policies evaluate, nothing intervenes
+)
+
+const levelDebug = slog.LevelDebug
+
+// Runtime holds the state shared by every generated wrapper of a process.
+// Build one with New or FromEnv, pass it to the generated constructors, and
+// Close it on shutdown.
+type Runtime struct {
+	cfg   Config
+	log   *slog.Logger
+	clock clock.Clock
+	mode  atomic.Uint32
+
+	mu           sync.Mutex
+	breakers     map[string]*breaker.Breaker
+	compartments map[string]*Bulkhead
+	zones        map[zoneKey]*Zone
+	closed       bool
+
+	wouldHaveMu  sync.Mutex
+	wouldHaveLog []Decision
+}
+
+type zoneKey struct{ service, method string }
+
+// Decision is one "would have" entry recorded in dry-run.
+type Decision struct {
+	At      time.Time `json:"at"`
+	Service string    `json:"service"`
+	Method  string    `json:"method"`
+	Policy  string    `json:"policy"`   // breaker, bulkhead, retry, fallback, ...
+	Outcome string    `json:"decision"` // reject, retry, fallback, ...
+	Reason  string    `json:"reason"`
+}
+
+// New builds a runtime from cfg. Zero fields take the documented defaults; a
+// field out of range is an error naming it.
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	rt := &Runtime{
+		cfg:          cfg,
+		log:          cfg.Logger,
+		clock:        cfg.Clock,
+		breakers:     make(map[string]*breaker.Breaker),
+		compartments: make(map[string]*Bulkhead),
+		zones:        make(map[zoneKey]*Zone),
+	}
+	rt.log.LogAttrs(ctx, slog.LevelInfo, "runtime.instance_started",
+		slog.Int("cb_failure_threshold", cfg.Breaker.FailureThreshold),
+		slog.Duration("cb_recovery_timeout", cfg.Breaker.RecoveryTimeout))
+	return rt, nil
+}
+
+// FromEnv builds a runtime from the BALDUR_* environment (see ConfigFromEnv).
+func FromEnv() (*Runtime, error) {
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return New(context.Background(), cfg)
+}
+
+// Close stops the breakers' timers. Wrappers keep working after Close, as
+// plain pass-throughs would not: do not call them after shutting down.
+func (rt *Runtime) Close() error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return nil
+	}
+	rt.closed = true
+	for _, b := range rt.breakers {
+		b.Close()
+	}
+	return nil
+}
+
+// Zone returns the zone of one protected method, building its breaker and
+// bulkhead on first use. Methods of one service share the service's breaker.
+// Generated constructors call it; it is safe to call it again for the same
+// method (a second wrapper shares the first one's state).
+func (rt *Runtime) Zone(spec ZoneSpec) *Zone {
+	if rt == nil {
+		panic("baldur/runtime: Zone called on a nil *Runtime; pass the result of runtime.New or runtime.FromEnv to the generated constructor")
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	key := zoneKey{spec.Service, spec.Method}
+	if z, ok := rt.zones[key]; ok {
+		return z
+	}
+	z := &Zone{
+		rt:       rt,
+		spec:     spec,
+		openErr:  &OpenError{Service: spec.Service, Method: spec.Method},
+		attempts: max(spec.Attempts, 1),
+		backoff:  spec.Backoff.normalized(),
+		timeout:  spec.Timeout,
+	}
+	if spec.Breaker {
+		z.breaker = rt.breakerLocked(spec.Service)
+	}
+	if spec.Bulkhead > 0 {
+		name := spec.Compartment
+		if name == "" {
+			name = spec.Service
+		}
+		bh, ok := rt.compartments[name]
+		if !ok {
+			bh = newBulkhead(name, int64(spec.Bulkhead), spec.BulkheadWait)
+			rt.compartments[name] = bh
+		}
+		z.bulkhead = bh
+	}
+	rt.zones[key] = z
+	attrs := []slog.Attr{
+		slog.String("service", spec.Service), slog.String("method", spec.Method),
+		slog.Any("policies", spec.Policies()),
+	}
+	if spec.Attempts > 1 {
+		attrs = append(attrs, slog.Int("retry_attempts", spec.Attempts), slog.String("backoff", z.backoff.String()))
+	}
+	if spec.Timeout > 0 {
+		attrs = append(attrs, slog.Float64("timeout_seconds", spec.Timeout.Seconds()))
+	}
+	if spec.Bulkhead > 0 {
+		attrs = append(attrs, slog.String("compartment", z.bulkhead.name), slog.Int("bulkhead", spec.Bulkhead))
+	}
+	rt.log.LogAttrs(context.Background(), levelDebug, "protect.composer_built", attrs...)
+	return z
+}
+
+func (rt *Runtime) breakerLocked(service string) *breaker.Breaker {
+	if b, ok := rt.breakers[service]; ok {
+		return b
+	}
+	c := rt.cfg.Breaker
+	b := breaker.New(breaker.Settings{
+		Name:             service,
+		FailureThreshold: c.FailureThreshold,
+		MinimumCalls:     c.MinimumCalls,
+		Window:           c.Window,
+		RecoveryTimeout:  c.RecoveryTimeout,
+		HalfOpenMaxCalls: c.HalfOpenMaxCalls,
+		HalfOpenMaxWait:  c.HalfOpenMaxWait,
+		Clock:            rt.clock,
+		OnStateChange:    rt.onTransition,
+	})
+	rt.breakers[service] = b
+	return b
+}
+
+func (rt *Runtime) onTransition(t breaker.Transition) {
+	rt.log.LogAttrs(context.Background(), slog.LevelInfo, "cb.state_changed",
+		slog.String("service", t.Name), slog.String("from", t.From.String()), slog.String("to", t.To.String()),
+		slog.String("reason", t.Reason))
+	if h := rt.cfg.OnBreakerChange; h != nil {
+		h(t)
+	}
+}
+
+// Breaker returns the named service's breaker.
+func (rt *Runtime) Breaker(service string) (*breaker.Breaker, bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	b, ok := rt.breakers[service]
+	return b, ok
+}
+
+// BreakerNames lists the services that have a breaker, sorted.
+func (rt *Runtime) BreakerNames() []string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	names := make([]string, 0, len(rt.breakers))
+	for n := range rt.breakers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Zones lists the specs of every protected method, sorted by service and method.
+func (rt *Runtime) Zones() []ZoneSpec {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	specs := make([]ZoneSpec, 0, len(rt.zones))
+	for _, z := range rt.zones {
+		specs = append(specs, z.spec)
+	}
+	sort.Slice(specs, func(i, j int) bool {
+		if specs[i].Service != specs[j].Service {
+			return specs[i].Service < specs[j].Service
+		}
+		return specs[i].Method < specs[j].Method
+	})
+	return specs
+}
+
+// Compartment returns the named bulkhead.
+func (rt *Runtime) Compartment(name string) (*Bulkhead, bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	b, ok := rt.compartments[name]
+	return b, ok
+}
+
+// Enabled reports whether the kill switch lets policies run.
+func (rt *Runtime) Enabled() bool { return rt.mode.Load()&modeDisabled == 0 }
+
+// DryRun reports whether policies only record what they would have done.
+func (rt *Runtime) DryRun() bool { return rt.mode.Load()&modeDryRun != 0 }
+
+// SetEnabled flips the kill switch in this process. The control package
+// (persisted, fleet-wide, audited) is the operator's way to do it.
+func (rt *Runtime) SetEnabled(on bool) { rt.setMode(modeDisabled, !on) }
+
+// SetDryRun turns dry-run on or off in this process.
+func (rt *Runtime) SetDryRun(on bool) { rt.setMode(modeDryRun, on) }
+
+func (rt *Runtime) setMode(bit uint32, set bool) {
+	for {
+		old := rt.mode.Load()
+		next := old &^ bit
+		if set {
+			next |= bit
+		}
+		if rt.mode.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+// wouldHaveCap bounds the dry-run timeline kept in memory.
+const wouldHaveCap = 1000
+
+// wouldHave records a decision in dry-run and reports whether dry-run is on
+// (so that the caller must not intervene).
+func (rt *Runtime) wouldHave(z *Zone, policy, outcome, reason string) bool {
+	if !rt.DryRun() {
+		return false
+	}
+	d := Decision{At: rt.clock.Now(), Service: z.spec.Service, Method: z.spec.Method, Policy: policy, Outcome: outcome, Reason: reason}
+	rt.log.LogAttrs(context.Background(), slog.LevelInfo, "dryrun.decision_recorded",
+		slog.String("service", d.Service), slog.String("method", d.Method), slog.String("policy", policy),
+		slog.String("decision", outcome), slog.String("reason", reason))
+	rt.wouldHaveMu.Lock()
+	if len(rt.wouldHaveLog) >= wouldHaveCap {
+		copy(rt.wouldHaveLog, rt.wouldHaveLog[1:])
+		rt.wouldHaveLog = rt.wouldHaveLog[:wouldHaveCap-1]
+	}
+	rt.wouldHaveLog = append(rt.wouldHaveLog, d)
+	rt.wouldHaveMu.Unlock()
+	return true
+}
+
+// WouldHave returns the dry-run timeline, oldest first (at most 1000 entries).
+func (rt *Runtime) WouldHave() []Decision {
+	rt.wouldHaveMu.Lock()
+	defer rt.wouldHaveMu.Unlock()
+	return append([]Decision(nil), rt.wouldHaveLog...)
+}
+
+

@@ -1,0 +1,228 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/baldur-go/baldur/runtime/breaker"
+)
+
+// ZoneSpec describes one protected method. The generated constructor writes
+// one literal per method from the merged directive; the runtime turns it into a
+// Zone once, so that no call ever looks anything up by name.
+type ZoneSpec struct {
+	Service string // name=: breaker, metrics label, DLQ and idempotency domain
+	Method  string // the Go method name
+	Breaker bool   // breaker=on
+	// Attempts is the total number of attempts (retry=); 0 and 1 mean no retry.
+	Attempts int
+	Backoff  Backoff       // backoff=; zero value means DefaultBackoff
+	Timeout  time.Duration // timeout= per attempt; 0 means none
+	// Bulkhead is the compartment's size (bulkhead=); 0 means no bulkhead.
+	Bulkhead     int
+	BulkheadWait time.Duration // bulkhead_wait=; 0 fails fast
+	// Compartment names the bulkhead. Methods inheriting the interface's
+	// bulkhead= share the compartment named after the service; a method with
+	// its own bulkhead= gets "service.Method".
+	Compartment string
+	Fallback    string // fallback= function name, for -explain and logs
+	Idempotency string // idempotency= key path
+	Operation   string // operation= label; defaults to Method
+	DLQ         bool   // dlq=on
+}
+
+// Policies lists the composed policies in the order a call meets them.
+func (s ZoneSpec) Policies() []string {
+	var p []string
+	if s.Idempotency != "" {
+		p = append(p, "idempotency")
+	}
+	if s.Breaker {
+		p = append(p, "breaker")
+	}
+	if s.Bulkhead > 0 {
+		p = append(p, "bulkhead")
+	}
+	if s.Attempts > 1 {
+		p = append(p, "retry")
+	}
+	if s.Timeout > 0 {
+		p = append(p, "timeout")
+	}
+	if s.Fallback != "" {
+		p = append(p, "fallback")
+	}
+	if s.DLQ {
+		p = append(p, "dlq")
+	}
+	return p
+}
+
+// Zone is the runtime side of one protected method. Generated code calls it in
+// two steps around the real method: Enter (breaker, bulkhead) → call → Done
+// (record the outcome, decide and wait for a retry). Its methods never
+// allocate on the success path.
+type Zone struct {
+	rt       *Runtime
+	spec     ZoneSpec
+	breaker  *breaker.Breaker // nil when breaker=off
+	bulkhead *Bulkhead        // nil without bulkhead=
+	openErr  *OpenError       // built once: a rejection allocates nothing
+	attempts int
+	backoff  Backoff
+	timeout  time.Duration
+}
+
+// Permit is what Enter hands out and Done takes back: the breaker ticket and
+// whether a bulkhead slot is held. It is a small value; keep it on the stack.
+type Permit struct {
+	ticket breaker.Ticket
+	flags  uint8
+}
+
+const (
+	permitBreaker uint8 = 1 << iota
+	permitBulkhead
+)
+
+// Spec returns the zone's description.
+func (z *Zone) Spec() ZoneSpec { return z.spec }
+
+// Bypass reports whether the kill switch is off: the wrapper must then call the
+// inner method directly and run no policy. One atomic load.
+func (z *Zone) Bypass() bool { return z.rt.mode.Load()&modeDisabled != 0 }
+
+// Timeout is the per-attempt bound (timeout=).
+func (z *Zone) Timeout() time.Duration { return z.timeout }
+
+// Enter asks the breaker and the bulkhead for a permit. A refusal returns
+// *OpenError (errors.Is ErrOpen) or *BulkheadFullError (errors.Is ErrBulkheadFull);
+// in dry-run the refusal is recorded as a would-have decision and the call goes on.
+func (z *Zone) Enter(ctx context.Context) (Permit, error) {
+	var p Permit
+	if b := z.breaker; b != nil {
+		t, ok := b.Allow()
+		if !ok {
+			if !z.rt.DryRun() {
+				return p, z.openErr
+			}
+			z.rt.wouldHave(z, "breaker", "reject", "circuit breaker is "+b.State().String())
+		} else {
+			p.ticket = t
+			p.flags = permitBreaker
+		}
+	}
+	if bh := z.bulkhead; bh != nil {
+		if bh.tryAcquire() {
+			p.flags |= permitBulkhead
+		} else if held, err := z.enterBulkhead(ctx, bh); err != nil {
+			if p.flags&permitBreaker != 0 {
+				z.breaker.Ignore(p.ticket)
+			}
+			return Permit{}, err
+		} else if held {
+			p.flags |= permitBulkhead
+		}
+	}
+	return p, nil
+}
+
+// enterBulkhead is the slow path: wait for a slot if bulkhead_wait= allows,
+// and in dry-run let the call through without a slot.
+func (z *Zone) enterBulkhead(ctx context.Context, bh *Bulkhead) (held bool, err error) {
+	err = bh.acquire(ctx)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, ErrBulkheadFull) && z.rt.wouldHave(z, "bulkhead", "reject", err.Error()) {
+		return false, nil
+	}
+	return false, err
+}
+
+// Timed turns an error returned after the attempt's own deadline passed (and
+// not the caller's) into a *TimeoutError (errors.Is ErrTimeout). Generated code
+// calls it between the inner call and cancel.
+func (z *Zone) Timed(ctx, attemptCtx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil || attemptCtx.Err() != context.DeadlineExceeded {
+		return err
+	}
+	return &TimeoutError{Service: z.spec.Service, Method: z.spec.Method, Timeout: z.timeout, Err: err}
+}
+
+// Done reports the attempt's outcome and releases the permit. It returns true
+// when the call should be attempted again, after it has waited the backoff
+// (the wait ends early, returning false, if ctx is done). attempt counts from 1.
+func (z *Zone) Done(ctx context.Context, p Permit, err error, attempt int) bool {
+	if err == nil {
+		if p.flags&permitBreaker != 0 {
+			z.breaker.Success(p.ticket)
+		}
+		if p.flags&permitBulkhead != 0 {
+			z.bulkhead.release()
+		}
+		return false
+	}
+	return z.failed(ctx, p, err, attempt)
+}
+
+func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) bool {
+	o := classify(ctx, err, z.rt.cfg.Classifier)
+	if p.flags&permitBreaker != 0 {
+		switch o {
+		case Success:
+			z.breaker.Success(p.ticket)
+		case Failure:
+			z.breaker.Failure(p.ticket)
+		default:
+			z.breaker.Ignore(p.ticket)
+		}
+	}
+	if p.flags&permitBulkhead != 0 {
+		z.bulkhead.release()
+	}
+	if o != Failure || attempt >= z.attempts || errors.Is(err, ErrPermanent) {
+		return false
+	}
+	delay := z.backoff.Delay(attempt)
+	if hint, ok := retryAfter(err); ok {
+		delay = hint
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
+		return false // the caller's deadline would pass while we wait
+	}
+	if z.rt.DryRun() {
+		z.rt.wouldHave(z, "retry", "retry", "attempt "+strconv.Itoa(attempt)+" failed: "+err.Error())
+		return false
+	}
+	z.rt.log.LogAttrs(ctx, levelDebug, "retry.attempt_scheduled",
+		slog.String("service", z.spec.Service), slog.String("method", z.spec.Method),
+		slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.String("error", err.Error()))
+	if delay <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Fallback reports whether the fallback function should answer for err. In
+// dry-run it records the would-have decision and returns false.
+func (z *Zone) Fallback(err error) bool {
+	if err == nil {
+		return false
+	}
+	if z.rt.DryRun() {
+		z.rt.wouldHave(z, "fallback", "fallback", err.Error())
+		return false
+	}
+	return true
+}
