@@ -25,11 +25,37 @@ var _ Adder = (*ProtectedAdder)(nil)
 // NewProtectedAdder returns inner wrapped with its policies; rt holds the shared state.
 func NewProtectedAdder(inner Adder, rt *runtime.Runtime) *ProtectedAdder {
 	return &ProtectedAdder{
-		inner:     inner,
-		zBreaker:  rt.Zone(runtime.ZoneSpec{Service: "adder", Method: "Breaker", Breaker: true, Attempts: 1}),
-		zRetry:    rt.Zone(runtime.ZoneSpec{Service: "adder", Method: "Retry", Breaker: true, Attempts: 3, Backoff: runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second}}),
-		zTimeout:  rt.Zone(runtime.ZoneSpec{Service: "adder", Method: "Timeout", Breaker: true, Attempts: 3, Backoff: runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second}, Timeout: time.Second}),
-		zBulkhead: rt.Zone(runtime.ZoneSpec{Service: "adder", Method: "Bulkhead", Breaker: true, Attempts: 3, Backoff: runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second}, Bulkhead: 1024, Compartment: "adder.Bulkhead"}),
+		inner: inner,
+		zBreaker: rt.Zone(runtime.ZoneSpec{
+			Service:  "adder",
+			Method:   "Breaker",
+			Breaker:  true,
+			Attempts: 1,
+		}),
+		zRetry: rt.Zone(runtime.ZoneSpec{
+			Service:  "adder",
+			Method:   "Retry",
+			Breaker:  true,
+			Attempts: 3,
+			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
+		}),
+		zTimeout: rt.Zone(runtime.ZoneSpec{
+			Service:  "adder",
+			Method:   "Timeout",
+			Breaker:  true,
+			Attempts: 3,
+			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
+			Timeout:  time.Second,
+		}),
+		zBulkhead: rt.Zone(runtime.ZoneSpec{
+			Service:     "adder",
+			Method:      "Bulkhead",
+			Breaker:     true,
+			Attempts:    3,
+			Backoff:     runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
+			Bulkhead:    1024,
+			Compartment: "adder.Bulkhead",
+		}),
 	}
 }
 
@@ -106,7 +132,7 @@ func (w *ProtectedAdder) Timeout(ctx context.Context, n int) (int, error) {
 	return r0, err
 }
 
-// Bulkhead runs breaker → bulkhead(1024) → retry(3, exp(100ms,10s)) around the inner Bulkhead.
+// Bulkhead runs breaker → bulkhead(1024 in adder.Bulkhead) → retry(3, exp(100ms,10s)) around the inner Bulkhead.
 func (w *ProtectedAdder) Bulkhead(ctx context.Context, n int) (int, error) {
 	z := w.zBulkhead
 	if z.Bypass() {

@@ -35,7 +35,7 @@ func main() {
 // scenario walks through every policy once and checks that each acted.
 func scenario(ctx context.Context, out io.Writer) error {
 	rt, err := runtime.New(ctx, runtime.Config{
-		Logger: slog.New(slog.DiscardHandler),
+		Logger: slog.New(narrator{out}),
 		Breaker: runtime.BreakerConfig{
 			FailureThreshold: 5,
 			RecoveryTimeout:  300 * time.Millisecond, // short, so that the demo sees the breaker probe
@@ -67,7 +67,7 @@ func scenario(ctx context.Context, out io.Writer) error {
 		return fmt.Errorf("step 1: balance failed: %w", err)
 	}
 
-	step(2, "The processor goes down: every attempt fails until the breaker opens.")
+	step(2, "The processor goes down: every attempt fails until the breaker opens (5 failures in the window, counting step 1's two).")
 	proc.setDown(true)
 	for i := 2; ; i++ {
 		_, err := gw.Charge(ctx, fmt.Sprintf("order-%d", i), 10_00)
@@ -89,7 +89,7 @@ func scenario(ctx context.Context, out io.Writer) error {
 	if !errors.Is(err, runtime.ErrOpen) || proc.calls.Load() != before {
 		return fmt.Errorf("step 3: want a fast rejection, got %v", err)
 	}
-	fmt.Fprintf(out, "   charge order-99: rejected in %s: %v\n", took.Round(time.Microsecond), err)
+	fmt.Fprintf(out, "   charge order-99: rejected in %s: %v\n", took, err)
 
 	step(4, "A fallback answers: Balance falls back to the last balance seen.")
 	bal, err := gw.Balance(ctx, "acct-7")
@@ -143,5 +143,34 @@ func scenario(ctx context.Context, out io.Writer) error {
 	fmt.Fprintln(out, "   two ledger writes went through; two were refused")
 
 	fmt.Fprintln(out, "\nEvery policy acted as directed.")
+	return nil
+}
+
+// narrator turns the runtime's retry events into plain words and drops the rest.
+type narrator struct{ out io.Writer }
+
+func (narrator) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelDebug }
+func (n narrator) WithAttrs([]slog.Attr) slog.Handler         { return n }
+func (n narrator) WithGroup(string) slog.Handler              { return n }
+
+func (n narrator) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "retry.attempt_scheduled" {
+		return nil
+	}
+	var method string
+	var attempt int64
+	var delay time.Duration
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "method":
+			method = a.Value.String()
+		case "attempt":
+			attempt = a.Value.Int64()
+		case "delay":
+			delay = a.Value.Duration()
+		}
+		return true
+	})
+	fmt.Fprintf(n.out, "   >> retry: %s attempt %d failed; next attempt in %s\n", method, attempt, delay.Round(time.Millisecond))
 	return nil
 }

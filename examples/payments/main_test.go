@@ -17,6 +17,7 @@ func TestScenarioShowsEveryPolicy(t *testing.T) {
 	require.NoError(t, scenario(context.Background(), &out), out.String())
 	for _, want := range []string{
 		"charge order-1: receipt r-1 after 3 processor calls",
+		">> retry: Charge attempt 1 failed; next attempt in",
 		`breaker "payments": CLOSED → OPEN`,
 		"circuit breaker \"payments\" is open",
 		"from cachedBalance",

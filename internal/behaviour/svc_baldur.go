@@ -26,12 +26,45 @@ var _ Pricer = (*ProtectedPricer)(nil)
 // NewProtectedPricer returns inner wrapped with its policies; rt holds the shared state.
 func NewProtectedPricer(inner Pricer, rt *runtime.Runtime) *ProtectedPricer {
 	return &ProtectedPricer{
-		inner:    inner,
-		zPrice:   rt.Zone(runtime.ZoneSpec{Service: "pricer", Method: "Price", Breaker: true, Attempts: 3, Backoff: runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond}, Fallback: "lastPrice"}),
-		zSlow:    rt.Zone(runtime.ZoneSpec{Service: "pricer", Method: "Slow", Breaker: true, Attempts: 1, Timeout: 20 * time.Millisecond}),
-		zLimited: rt.Zone(runtime.ZoneSpec{Service: "pricer", Method: "Limited", Breaker: true, Attempts: 1, Bulkhead: 2, Compartment: "pricer.Limited"}),
-		zHot:     rt.Zone(runtime.ZoneSpec{Service: "pricer", Method: "Hot", Breaker: true, Attempts: 3, Backoff: runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond}, Bulkhead: 64, Compartment: "pricer.Hot"}),
-		zPlain:   rt.Zone(runtime.ZoneSpec{Service: "pricer", Method: "Plain", Breaker: true, Attempts: 1}),
+		inner: inner,
+		zPrice: rt.Zone(runtime.ZoneSpec{
+			Service:  "pricer",
+			Method:   "Price",
+			Breaker:  true,
+			Attempts: 3,
+			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond},
+			Fallback: "lastPrice",
+		}),
+		zSlow: rt.Zone(runtime.ZoneSpec{
+			Service:  "pricer",
+			Method:   "Slow",
+			Breaker:  true,
+			Attempts: 1,
+			Timeout:  20 * time.Millisecond,
+		}),
+		zLimited: rt.Zone(runtime.ZoneSpec{
+			Service:     "pricer",
+			Method:      "Limited",
+			Breaker:     true,
+			Attempts:    1,
+			Bulkhead:    2,
+			Compartment: "pricer.Limited",
+		}),
+		zHot: rt.Zone(runtime.ZoneSpec{
+			Service:     "pricer",
+			Method:      "Hot",
+			Breaker:     true,
+			Attempts:    3,
+			Backoff:     runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond},
+			Bulkhead:    64,
+			Compartment: "pricer.Hot",
+		}),
+		zPlain: rt.Zone(runtime.ZoneSpec{
+			Service:  "pricer",
+			Method:   "Plain",
+			Breaker:  true,
+			Attempts: 1,
+		}),
 	}
 }
 
@@ -40,7 +73,7 @@ func ProtectPricer(inner Pricer, rt *runtime.Runtime) Pricer {
 	return NewProtectedPricer(inner, rt)
 }
 
-// Price runs breaker → retry(3, const(1ms)) → fallback lastPrice around the inner Price.
+// Price runs breaker → retry(3, const(1ms)) → fallback(lastPrice) around the inner Price.
 func (w *ProtectedPricer) Price(ctx context.Context, symbol string) (Quote, error) {
 	z := w.zPrice
 	if z.Bypass() {
@@ -88,7 +121,7 @@ func (w *ProtectedPricer) Slow(ctx context.Context, symbol string) (Quote, error
 	return r0, err
 }
 
-// Limited runs breaker → bulkhead(2) around the inner Limited.
+// Limited runs breaker → bulkhead(2 in pricer.Limited) around the inner Limited.
 func (w *ProtectedPricer) Limited(ctx context.Context, symbol string) error {
 	z := w.zLimited
 	if z.Bypass() {
@@ -104,7 +137,7 @@ func (w *ProtectedPricer) Limited(ctx context.Context, symbol string) error {
 	return err
 }
 
-// Hot runs breaker → bulkhead(64) → retry(3, const(1ms)) around the inner Hot.
+// Hot runs breaker → bulkhead(64 in pricer.Hot) → retry(3, const(1ms)) around the inner Hot.
 func (w *ProtectedPricer) Hot(ctx context.Context, n int) (int, error) {
 	z := w.zHot
 	if z.Bypass() {

@@ -1,0 +1,174 @@
+package generator
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "re-record testdata/golden/*/ (the *_baldur.go files and errors.txt)")
+
+// goldenCases lists every folder of testdata/golden with the reason it
+// exists; TestGolden fails when a folder and this table disagree.
+var goldenCases = map[string]string{
+	"payments":             "DESIGN.md's directive example: interface defaults, method overrides, skip, fallback, idempotency, dlq",
+	"generics":             "issue 2 item 3: interfaces with type parameters (union constraints too), instantiated generic embeds (Store[User]), a generic fallback",
+	"variadic":             "issue 2 item 3: ...T is forwarded with ... and reaches the fallback as []T (DESIGN.md rules at the edges)",
+	"unnamed_blank":        "issue 2 item 3: unnamed and blank parameters must be named to be forwarded, without clashing with a0-like names",
+	"named_results":        "issue 2 item 3: named results (n, err) must not clash with the wrapper's own locals",
+	"embed_io":             "issue 2 item 3: io.ReadWriteCloser embedded from the standard library, methods without a context",
+	"embed_driver":         "issue 2 item 3: database/sql/driver.Conn embedded, other-package result types, //baldur:skip Name on the interface",
+	"grpc_client":          "issue 2 item 3: a gRPC client interface from another module: variadic grpc.CallOption, a generic stream result",
+	"sealed":               "issue 2 item 3: unexported methods of a sealed interface are wrapped in the same package",
+	"no_error_result":      "DESIGN.md: the implicit breaker reaches only methods whose last result is error; the rest is delegated",
+	"no_ctx":               "generated_shape.md: methods without a leading context run under context.Background(); backoff=const",
+	"bulkhead":             "generated_shape.md: interface-level bulkhead shares the service compartment, method-level gets service.Method",
+	"idempotency_paths":    "DESIGN.md: idempotency paths through fields, promoted fields and pointers, to strings, integers and Stringers",
+	"collisions_package":   "issue 2 item 3: package-level names runtime, context, time, errors, ctx, inner, w, z, err force import aliases and renamed locals",
+	"collisions_params":    "issue 2 item 3: parameters named like locals and imports (moq-style renaming), a method named like the inner field",
+	"lift":                 "DESIGN.md: explicit interface keys lifted with key=off, //baldur:skip, and //baldur:skip Name for embedded methods",
+	"durations_backoff":    "generated_shape.md: durations in the largest exact unit, backoff kinds, breaker=off, all-off delegation",
+	"err_no_error_result":  "DESIGN.md: explicit breaker/retry/idempotency/dlq/fallback/bulkhead/timeout on methods without an error result are errors, interface-level too, embedded too",
+	"err_timeout":          "DESIGN.md: timeout needs a leading context.Context and is refused on channel and stream (Recv) results, gRPC streams included",
+	"err_skip":             "DESIGN.md: //baldur:skip Name on the interface must name methods; skipped and protected at once is a contradiction",
+	"err_fallback":         "DESIGN.md + issue 2 bad input: a missing fallback and each wrong signature, generic ones included, say what differs",
+	"err_idempotency":      "DESIGN.md: idempotency paths that do not reach a string, integer or Stringer name the path and the type found",
+	"err_dlq":              "DESIGN.md: dlq refuses chan, func and interface parameters other than a leading context, naming the parameter",
+	"err_embed_unexported": "issue 2 item 3: embedding another package's interface with unexported methods cannot be wrapped",
+	"err_directives":       "misplaced directives, non-interface and constraint types, malformed keys, Check's combinations, taken names",
+	"err_unwritable":       "a method mentioning another package's unexported type cannot be spelled in the wrapper",
+	"unexported_iface":     "an unexported interface gets unexported wrapper names; snake_case of initialisms (HTTPClient → http_client); two interfaces in one file",
+}
+
+const goldenDir = "../testdata/golden"
+
+// generateGolden runs the generator once over every case: one packages.Load,
+// as baldurgen ./... does.
+func generateGolden(t *testing.T) (*Result, ErrorList) {
+	t.Helper()
+	res, err := Generate(Config{Dir: "..", Patterns: []string{"./testdata/golden/..."}})
+	var list ErrorList
+	if err != nil && !errors.As(err, &list) {
+		t.Fatalf("generate: %v", err)
+	}
+	require.NotNil(t, res)
+	return res, list
+}
+
+func TestGolden(t *testing.T) {
+	abs, err := filepath.Abs(goldenDir)
+	require.NoError(t, err)
+	entries, err := os.ReadDir(abs)
+	require.NoError(t, err)
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+			if _, ok := goldenCases[e.Name()]; !ok {
+				t.Errorf("testdata/golden/%s has no entry in goldenCases saying why it exists", e.Name())
+			}
+		}
+	}
+	for name := range goldenCases {
+		if _, err := os.Stat(filepath.Join(abs, name)); err != nil {
+			t.Errorf("goldenCases lists %s, but testdata/golden/%s is missing", name, name)
+		}
+	}
+
+	res, list := generateGolden(t)
+	require.Empty(t, res.Stale, "no golden case should leave a stale generated file")
+	for _, name := range dirs {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(abs, name)
+			got := make(map[string][]byte)
+			for _, f := range res.Files {
+				if inDir(dir, f.Path) {
+					rel, _ := filepath.Rel(dir, f.Path)
+					got[rel] = f.Content
+				}
+			}
+			var errLines []string
+			for _, e := range list {
+				if inDir(dir, e.Pos.Filename) {
+					errLines = append(errLines, ErrorList{e}.Lines(dir)...)
+				}
+			}
+			if len(errLines) > 0 {
+				got = map[string][]byte{"errors.txt": []byte(strings.Join(errLines, "\n") + "\n")}
+			}
+			checkGolden(t, dir, got)
+		})
+	}
+	// Every recorded wrapper must compile and pass go vet next to its input.
+	t.Run("vet", func(t *testing.T) {
+		cmd := exec.Command("go", "vet", "./testdata/golden/...")
+		cmd.Dir = ".."
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "go vet ./testdata/golden/...:\n%s", out)
+	})
+}
+
+func inDir(dir, path string) bool {
+	return strings.HasPrefix(path, dir+string(filepath.Separator))
+}
+
+// checkGolden compares the generated files (and errors.txt) of one case
+// with those on disk, or re-records them with -update.
+func checkGolden(t *testing.T, dir string, got map[string][]byte) {
+	t.Helper()
+	want := make(map[string][]byte)
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if strings.HasSuffix(path, "_baldur.go") || d.Name() == "errors.txt" {
+			rel, _ := filepath.Rel(dir, path)
+			b, err := os.ReadFile(path)
+			want[rel] = b
+			return err
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	if *update {
+		for rel := range want {
+			if _, ok := got[rel]; !ok {
+				require.NoError(t, os.Remove(filepath.Join(dir, rel)))
+			}
+		}
+		for rel, b := range got {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, rel), b, 0o644))
+		}
+		return
+	}
+	var names []string
+	for rel := range want {
+		names = append(names, rel)
+	}
+	for rel := range got {
+		if _, ok := want[rel]; !ok {
+			names = append(names, rel)
+		}
+	}
+	sort.Strings(names)
+	for _, rel := range names {
+		w, g := want[rel], got[rel]
+		switch {
+		case g == nil:
+			t.Errorf("%s: recorded but no longer generated (re-record with go test ./generator -update)", rel)
+		case w == nil:
+			t.Errorf("%s: generated but not recorded (re-record with go test ./generator -update):\n%s", rel, g)
+		case !bytes.Equal(w, g):
+			t.Errorf("%s differs from the recording (re-record with go test ./generator -update):\n%s",
+				rel, unifiedDiff("want/"+rel, "got/"+rel, string(w), string(g)))
+		}
+	}
+}

@@ -1,0 +1,41 @@
+// Package collide declares package-level names that the generated file
+// would import or use (runtime, context, time, errors, ctx, inner, w, z,
+// err): imports are aliased and locals renamed so that it still compiles.
+package collide
+
+import stdctx "context"
+
+var context = "not the package"
+
+func runtime() {}
+
+var time = 3
+
+type errors struct{}
+
+// z is a type named like the wrapper's zone local.
+type z struct{}
+
+// err is a type named like the wrapper's error local.
+type err struct{}
+
+var (
+	ctx   = 1
+	inner = 2
+	w     = 3
+)
+
+// Clash uses those names in its signatures.
+//
+//baldur:protect retry=2 timeout=1s
+type Clash interface {
+	Get(c stdctx.Context) (z, error)
+	Err(c stdctx.Context) (err, error)
+	Errs(c stdctx.Context, e errors) error
+	//baldur:protect timeout=off
+	NoCtx() error
+}
+
+var _, _, _, _ = context, time, ctx, inner + w
+
+func _() { runtime() }

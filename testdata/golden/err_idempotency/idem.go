@@ -1,0 +1,43 @@
+// Package idem: idempotency paths that do not resolve to a string, an
+// integer or a fmt.Stringer name the path and the type found.
+package idem
+
+import (
+	"context"
+	"math/big"
+)
+
+type Order struct {
+	ID    string
+	Price float64
+	Items []string
+	Big   *big.Int
+}
+
+func (o Order) Key() string { return o.ID }
+
+type Request struct {
+	Order Order
+}
+
+//baldur:protect
+type Svc interface {
+	//baldur:protect idempotency=orderID
+	NoParam(ctx context.Context, id string) error
+	//baldur:protect idempotency=req.Nope
+	NoField(ctx context.Context, req Request) error
+	//baldur:protect idempotency=req.Order
+	Struct(ctx context.Context, req *Request) error
+	//baldur:protect idempotency=req.Order.Price
+	Float(ctx context.Context, req Request) error
+	//baldur:protect idempotency=req.Order.Items
+	Slice(ctx context.Context, req Request) error
+	//baldur:protect idempotency=req.Order.Key
+	Method(ctx context.Context, req Request) error
+	//baldur:protect idempotency=id.Len
+	NotStruct(ctx context.Context, id string) error
+	//baldur:protect idempotency=req.Order.Big.abs
+	Unexported(ctx context.Context, req Request) error
+	//baldur:protect idempotency=x
+	Blank(ctx context.Context, _ string) error
+}
