@@ -11,7 +11,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedAdder wraps a Adder with the policies of its //baldur:protect directives.
+// ProtectedAdder runs every call of the Adder it wraps through the policies of its //baldur:protect directives.
 type ProtectedAdder struct {
 	inner     Adder
 	zBreaker  *runtime.Zone

@@ -260,9 +260,6 @@ func (a *analyzer) typeSpec(ts *ast.TypeSpec, doc *ast.CommentGroup) *Interface 
 		m := a.method(out, protect.Policy, e, skipped[e.fn.Name()])
 		if m != nil {
 			out.Methods = append(out.Methods, m)
-			if m.Delegated {
-				out.Delegated++
-			}
 		}
 	}
 	if skip != nil {

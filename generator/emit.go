@@ -198,7 +198,7 @@ func (e *emitter) iface(it *Interface) {
 	wrapperType := func() *jen.Statement { return jen.Id(it.Wrapper).Types(n.targs...) }
 
 	// type ProtectedX struct
-	e.j.Commentf("%s wraps a %s with the policies of its //baldur:protect directives.", it.Wrapper, it.Name)
+	e.j.Commentf("%s runs every call of the %s it wraps through the policies of its //baldur:protect directives.", it.Wrapper, it.Name)
 	e.j.Type().Id(it.Wrapper).Types(n.tps...).StructFunc(func(g *jen.Group) {
 		g.Id(n.inner).Add(ifaceType())
 		for _, m := range it.Methods {
@@ -496,11 +496,9 @@ func (e *emitter) body(g *jen.Group, n ifaceNames, m *Method, l locals, call fun
 		args = append(args, err)
 		fb := jen.Id(s.Fallback)
 		if m.FallbackGeneric {
-			fb.Types(targsOf(n)...)
+			fb.Types(n.targs...)
 		}
 		g.If(err.Clone().Op("!=").Nil().Op("&&").Add(z.Clone().Dot("Fallback").Call(err))).Block(jen.Return(fb.Call(args...)))
 	}
 	g.Return(outs...)
 }
-
-func targsOf(n ifaceNames) []jen.Code { return n.targs }

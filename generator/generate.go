@@ -1,6 +1,6 @@
 // Package generator is baldurgen's engine: it finds the interfaces annotated
-// with //baldur:protect and writes, for each x.go declaring some, an
-// x_baldur.go with a typed wrapper that runs every call through the runtime.
+// with //baldur:protect and renders, for each x.go declaring some, the
+// x_baldur.go holding typed wrappers that run every call through the runtime.
 // It works in three phases, load (go/packages, once for all patterns),
 // analyse (directives and types into a plain model, every error collected
 // with its position) and emit (jennifer); it never writes to disk itself.

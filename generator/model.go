@@ -36,11 +36,10 @@ type Interface struct {
 	TypeParams []*types.TypeParam
 	Service    string // name=, or the interface name in snake_case
 
-	Wrapper   string // ProtectedX: the wrapper struct
-	New       string // NewProtectedX: returns the struct
-	Protect   string // ProtectX: returns the interface, for wire and fx.Decorate
-	Methods   []*Method
-	Delegated int // how many methods are passed through untouched
+	Wrapper string // ProtectedX: the wrapper struct
+	New     string // NewProtectedX: returns the struct
+	Protect string // ProtectX: returns the interface, for wire and fx.Decorate
+	Methods []*Method
 }
 
 // Method is one method of the interface's method set, in source order

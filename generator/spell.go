@@ -282,4 +282,3 @@ func (e *emitter) results(ts []types.Type) *jen.Statement {
 	}
 	return jen.Params(rs...)
 }
-

@@ -102,6 +102,17 @@ func (z *Zone) Timeout() time.Duration { return z.timeout }
 // *OpenError (errors.Is ErrOpen) or *BulkheadFullError (errors.Is ErrBulkheadFull);
 // in dry-run the refusal is recorded as a would-have decision and the call goes on.
 func (z *Zone) Enter(ctx context.Context) (Permit, error) {
+	// Fast path, small enough to inline into the wrapper: a breaker alone
+	// that admits the call.
+	if b := z.breaker; b != nil && z.bulkhead == nil {
+		if t, ok := b.Allow(); ok {
+			return Permit{ticket: t, flags: permitBreaker}, nil
+		}
+	}
+	return z.enter(ctx)
+}
+
+func (z *Zone) enter(ctx context.Context) (Permit, error) {
 	var p Permit
 	if b := z.breaker; b != nil {
 		t, ok := b.Allow()
@@ -157,16 +168,16 @@ func (z *Zone) Timed(ctx, attemptCtx context.Context, err error) error {
 // when the call should be attempted again, after it has waited the backoff
 // (the wait ends early, returning false, if ctx is done). attempt counts from 1.
 func (z *Zone) Done(ctx context.Context, p Permit, err error, attempt int) bool {
-	if err == nil {
-		if p.flags&permitBreaker != 0 {
-			z.breaker.Success(p.ticket)
-		}
-		if p.flags&permitBulkhead != 0 {
-			z.bulkhead.release()
-		}
-		return false
+	if err != nil {
+		return z.failed(ctx, p, err, attempt)
 	}
-	return z.failed(ctx, p, err, attempt)
+	if p.flags&permitBreaker != 0 {
+		z.breaker.Success(p.ticket)
+	}
+	if p.flags&permitBulkhead != 0 {
+		z.bulkhead.release()
+	}
+	return false
 }
 
 func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) bool {

@@ -11,7 +11,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedPaymentGateway wraps a PaymentGateway with the policies of its //baldur:protect directives.
+// ProtectedPaymentGateway runs every call of the PaymentGateway it wraps through the policies of its //baldur:protect directives.
 type ProtectedPaymentGateway struct {
 	inner    PaymentGateway
 	zCharge  *runtime.Zone
@@ -104,7 +104,7 @@ func (w *ProtectedPaymentGateway) Ping(ctx context.Context) error {
 	return w.inner.Ping(ctx)
 }
 
-// ProtectedLedger wraps a Ledger with the policies of its //baldur:protect directives.
+// ProtectedLedger runs every call of the Ledger it wraps through the policies of its //baldur:protect directives.
 type ProtectedLedger struct {
 	inner   Ledger
 	zRecord *runtime.Zone

@@ -11,7 +11,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedPricer wraps a Pricer with the policies of its //baldur:protect directives.
+// ProtectedPricer runs every call of the Pricer it wraps through the policies of its //baldur:protect directives.
 type ProtectedPricer struct {
 	inner    Pricer
 	zPrice   *runtime.Zone

@@ -11,7 +11,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedSearch wraps a Search with the policies of its //baldur:protect directives.
+// ProtectedSearch runs every call of the Search it wraps through the policies of its //baldur:protect directives.
 type ProtectedSearch struct {
 	inner    Search
 	zQuery   *runtime.Zone

@@ -3,7 +3,11 @@
 // err): imports are aliased and locals renamed so that it still compiles.
 package collide
 
-import stdctx "context"
+import (
+	stdctx "context"
+	htemplate "html/template"
+	ttemplate "text/template"
+)
 
 var context = "not the package"
 
@@ -34,6 +38,8 @@ type Clash interface {
 	Errs(c stdctx.Context, e errors) error
 	//baldur:protect timeout=off
 	NoCtx() error
+	// Two packages named template, and a parameter named like both.
+	Render(c stdctx.Context, template *ttemplate.Template, h *htemplate.Template) (*htemplate.Template, error)
 }
 
 var _, _, _, _ = context, time, ctx, inner + w

@@ -6,18 +6,21 @@ package collide
 
 import (
 	context1 "context"
+	"html/template"
+	template1 "text/template"
 	time1 "time"
 
 	baldurruntime "github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedClash wraps a Clash with the policies of its //baldur:protect directives.
+// ProtectedClash runs every call of the Clash it wraps through the policies of its //baldur:protect directives.
 type ProtectedClash struct {
-	inner  Clash
-	zGet   *baldurruntime.Zone
-	zErr   *baldurruntime.Zone
-	zErrs  *baldurruntime.Zone
-	zNoCtx *baldurruntime.Zone
+	inner   Clash
+	zGet    *baldurruntime.Zone
+	zErr    *baldurruntime.Zone
+	zErrs   *baldurruntime.Zone
+	zNoCtx  *baldurruntime.Zone
+	zRender *baldurruntime.Zone
 }
 
 var _ Clash = (*ProtectedClash)(nil)
@@ -56,6 +59,14 @@ func NewProtectedClash(inner Clash, rt *baldurruntime.Runtime) *ProtectedClash {
 			Breaker:  true,
 			Attempts: 2,
 			Backoff:  baldurruntime.Backoff{Kind: baldurruntime.BackoffExp, Base: 100 * time1.Millisecond, Max: 10 * time1.Second},
+		}),
+		zRender: rt.Zone(baldurruntime.ZoneSpec{
+			Service:  "clash",
+			Method:   "Render",
+			Breaker:  true,
+			Attempts: 2,
+			Backoff:  baldurruntime.Backoff{Kind: baldurruntime.BackoffExp, Base: 100 * time1.Millisecond, Max: 10 * time1.Second},
+			Timeout:  time1.Second,
 		}),
 	}
 }
@@ -159,4 +170,30 @@ func (w *ProtectedClash) NoCtx() error {
 		}
 	}
 	return err
+}
+
+// Render runs breaker → retry(2, exp(100ms,10s)) → timeout(1s) around the inner Render.
+func (w *ProtectedClash) Render(c context1.Context, template2 *template1.Template, h *template.Template) (*template.Template, error) {
+	z := w.zRender
+	if z.Bypass() {
+		return w.inner.Render(c, template2, h)
+	}
+	var (
+		r0  *template.Template
+		err error
+	)
+	for attempt := 1; ; attempt++ {
+		var permit baldurruntime.Permit
+		if permit, err = z.Enter(c); err != nil {
+			break
+		}
+		actx, cancel := context1.WithTimeout(c, z.Timeout())
+		r0, err = w.inner.Render(actx, template2, h)
+		err = z.Timed(c, actx, err)
+		cancel()
+		if !z.Done(c, permit, err, attempt) {
+			break
+		}
+	}
+	return r0, err
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedWeird wraps a Weird with the policies of its //baldur:protect directives.
+// ProtectedWeird runs every call of the Weird it wraps through the policies of its //baldur:protect directives.
 type ProtectedWeird struct {
 	inner1 Weird
 	zA1    *runtime.Zone

@@ -11,7 +11,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedTimer wraps a Timer with the policies of its //baldur:protect directives.
+// ProtectedTimer runs every call of the Timer it wraps through the policies of its //baldur:protect directives.
 type ProtectedTimer struct {
 	inner  Timer
 	zMs    *runtime.Zone

@@ -12,7 +12,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedConn wraps a Conn with the policies of its //baldur:protect directives.
+// ProtectedConn runs every call of the Conn it wraps through the policies of its //baldur:protect directives.
 type ProtectedConn struct {
 	inner         Conn
 	zPrepare      *runtime.Zone

@@ -11,7 +11,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedStore wraps a Store with the policies of its //baldur:protect directives.
+// ProtectedStore runs every call of the Store it wraps through the policies of its //baldur:protect directives.
 type ProtectedStore[T any] struct {
 	inner Store[T]
 	zPut  *runtime.Zone
@@ -81,7 +81,7 @@ func (w *ProtectedStore[T]) Get(ctx context.Context, key string) (T, error) {
 	return r0, err
 }
 
-// ProtectedUsers wraps a Users with the policies of its //baldur:protect directives.
+// ProtectedUsers runs every call of the Users it wraps through the policies of its //baldur:protect directives.
 type ProtectedUsers struct {
 	inner  Users
 	zPut   *runtime.Zone
@@ -185,7 +185,7 @@ func (w *ProtectedUsers) Count(ctx context.Context) (int, error) {
 	return r0, err
 }
 
-// ProtectedRepo wraps a Repo with the policies of its //baldur:protect directives.
+// ProtectedRepo runs every call of the Repo it wraps through the policies of its //baldur:protect directives.
 type ProtectedRepo[K comparable, V any] struct {
 	inner Repo[K, V]
 	zPut  *runtime.Zone
@@ -312,7 +312,7 @@ func (w *ProtectedRepo[K, V]) Keys(ctx context.Context) ([]K, map[K]V, error) {
 	return r0, r1, err
 }
 
-// ProtectedSummer wraps a Summer with the policies of its //baldur:protect directives.
+// ProtectedSummer runs every call of the Summer it wraps through the policies of its //baldur:protect directives.
 type ProtectedSummer[N Number, M ~string | ~[]byte] struct {
 	inner  Summer[N, M]
 	zSum   *runtime.Zone

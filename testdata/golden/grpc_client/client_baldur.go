@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc"
 )
 
-// ProtectedGreeterClient wraps a GreeterClient with the policies of its //baldur:protect directives.
+// ProtectedGreeterClient runs every call of the GreeterClient it wraps through the policies of its //baldur:protect directives.
 type ProtectedGreeterClient struct {
 	inner         GreeterClient
 	zSayHello     *runtime.Zone

@@ -30,8 +30,8 @@ type Order struct {
 // Request is the argument of every method.
 type Request struct {
 	Meta
-	Order *Order
-	Ref   Ref
+	Order   *Order
+	Ref     Ref
 	Attempt int8
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedOrders wraps a Orders with the policies of its //baldur:protect directives.
+// ProtectedOrders runs every call of the Orders it wraps through the policies of its //baldur:protect directives.
 type ProtectedOrders struct {
 	inner          Orders
 	zByParam       *runtime.Zone

@@ -11,7 +11,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedAccount wraps a Account with the policies of its //baldur:protect directives.
+// ProtectedAccount runs every call of the Account it wraps through the policies of its //baldur:protect directives.
 type ProtectedAccount struct {
 	inner      Account
 	zDebit     *runtime.Zone

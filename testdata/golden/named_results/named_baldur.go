@@ -11,7 +11,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedReader wraps a Reader with the policies of its //baldur:protect directives.
+// ProtectedReader runs every call of the Reader it wraps through the policies of its //baldur:protect directives.
 type ProtectedReader struct {
 	inner Reader
 	zRead *runtime.Zone

@@ -11,7 +11,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedMailer wraps a Mailer with the policies of its //baldur:protect directives.
+// ProtectedMailer runs every call of the Mailer it wraps through the policies of its //baldur:protect directives.
 type ProtectedMailer struct {
 	inner  Mailer
 	zSend  *runtime.Zone

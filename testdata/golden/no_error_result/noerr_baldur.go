@@ -10,7 +10,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedCache wraps a Cache with the policies of its //baldur:protect directives.
+// ProtectedCache runs every call of the Cache it wraps through the policies of its //baldur:protect directives.
 type ProtectedCache struct {
 	inner Cache
 	zPut  *runtime.Zone

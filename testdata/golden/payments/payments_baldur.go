@@ -11,7 +11,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedPaymentGateway wraps a PaymentGateway with the policies of its //baldur:protect directives.
+// ProtectedPaymentGateway runs every call of the PaymentGateway it wraps through the policies of its //baldur:protect directives.
 type ProtectedPaymentGateway struct {
 	inner    PaymentGateway
 	zCharge  *runtime.Zone

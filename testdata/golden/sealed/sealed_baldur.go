@@ -10,7 +10,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedShape wraps a Shape with the policies of its //baldur:protect directives.
+// ProtectedShape runs every call of the Shape it wraps through the policies of its //baldur:protect directives.
 type ProtectedShape struct {
 	inner     Shape
 	zArea     *runtime.Zone

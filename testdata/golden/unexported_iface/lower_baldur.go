@@ -10,7 +10,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// protectedPaymentGateway wraps a paymentGateway with the policies of its //baldur:protect directives.
+// protectedPaymentGateway runs every call of the paymentGateway it wraps through the policies of its //baldur:protect directives.
 type protectedPaymentGateway struct {
 	inner   paymentGateway
 	zCharge *runtime.Zone
@@ -52,7 +52,7 @@ func (w *protectedPaymentGateway) Charge(ctx context.Context, cents int64) error
 	return err
 }
 
-// ProtectedHTTPClient wraps a HTTPClient with the policies of its //baldur:protect directives.
+// ProtectedHTTPClient runs every call of the HTTPClient it wraps through the policies of its //baldur:protect directives.
 type ProtectedHTTPClient struct {
 	inner HTTPClient
 	zDo   *runtime.Zone

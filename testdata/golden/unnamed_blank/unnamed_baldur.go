@@ -10,7 +10,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedSender wraps a Sender with the policies of its //baldur:protect directives.
+// ProtectedSender runs every call of the Sender it wraps through the policies of its //baldur:protect directives.
 type ProtectedSender struct {
 	inner   Sender
 	zSend   *runtime.Zone

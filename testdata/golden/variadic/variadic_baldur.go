@@ -11,7 +11,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 )
 
-// ProtectedLogger wraps a Logger with the policies of its //baldur:protect directives.
+// ProtectedLogger runs every call of the Logger it wraps through the policies of its //baldur:protect directives.
 type ProtectedLogger struct {
 	inner Logger
 	zLog  *runtime.Zone
