@@ -1,0 +1,204 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func env(kv ...string) func(string) (string, bool) {
+	m := map[string]string{}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
+	cfg, err := configFromLookup(env(
+		"BALDUR_CB_FAILURE_THRESHOLD", "7",
+		"BALDUR_CB_MINIMUM_CALLS", "20",
+		"BALDUR_CB_WINDOW", "2m",
+		"BALDUR_CB_RECOVERY_TIMEOUT", "30",
+		"BALDUR_CB_HALF_OPEN_MAX_CALLS", "1",
+		"BALDUR_CB_HALF_OPEN_MAX_WAIT", "0.5",
+		"BALDUR_STATE_DIR", "/var/lib/baldur",
+		"BALDUR_LOG_LEVEL", "debug",
+	))
+	require.NoError(t, err)
+	assert.Equal(t, BreakerConfig{
+		FailureThreshold: 7, MinimumCalls: 20, Window: 2 * time.Minute, RecoveryTimeout: 30 * time.Second,
+		HalfOpenMaxCalls: 1, HalfOpenMaxWait: 500 * time.Millisecond,
+	}, cfg.Breaker)
+	assert.Equal(t, "/var/lib/baldur", cfg.StateDir)
+	require.NotNil(t, cfg.Logger)
+	assert.True(t, cfg.Logger.Enabled(context.Background(), slog.LevelDebug))
+}
+
+func TestConfigFromEnvNamesEveryBadVariable(t *testing.T) {
+	_, err := configFromLookup(env(
+		"BALDUR_CB_FAILURE_THRESHOLD", "five",
+		"BALDUR_CB_RECOVERY_TIMEOUT", "-3s",
+		"BALDUR_CB_WINDOW", "soon",
+		"BALDUR_CB_HALF_OPEN_MAX_CALLS", "0",
+		"BALDUR_LOG_LEVEL", "loud",
+		"BALDUR_STATE_DIR", "  ",
+	))
+	require.Error(t, err)
+	for _, want := range []string{
+		`BALDUR_CB_FAILURE_THRESHOLD="five": want a whole number ≥ 1`,
+		`BALDUR_CB_RECOVERY_TIMEOUT="-3s": want a positive duration`,
+		`BALDUR_CB_WINDOW="soon": want a Go duration such as "30s" or a number of seconds`,
+		`BALDUR_CB_HALF_OPEN_MAX_CALLS="0": want a whole number ≥ 1`,
+		`BALDUR_LOG_LEVEL="loud": want debug, info, warn or error`,
+		`BALDUR_STATE_DIR="  ": want a directory path`,
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+func TestNewRejectsNegativeSettings(t *testing.T) {
+	_, err := New(context.Background(), Config{Breaker: BreakerConfig{FailureThreshold: -1, RecoveryTimeout: -time.Second}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Breaker.FailureThreshold must be positive")
+	assert.Contains(t, err.Error(), "Breaker.RecoveryTimeout must be positive")
+}
+
+func TestClassify(t *testing.T) {
+	live := context.Background()
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want Outcome
+	}{
+		{"nil", live, nil, Success},
+		{"plain error", live, boom, Failure},
+		{"caller cancelled", gone, context.Canceled, Ignored},
+		{"caller cancelled, wrapped", gone, fmt.Errorf("read: %w", context.Canceled), Ignored},
+		{"deadline of our own timeout", live, context.DeadlineExceeded, Failure},
+		{"cancelled while the caller is alive", live, context.Canceled, Failure},
+		{"429", live, status(429), Failure},
+		{"500", live, status(500), Failure},
+		{"501", live, status(501), Success},
+		{"503 wrapped", live, fmt.Errorf("get: %w", status(503)), Failure},
+		{"404", live, status(404), Success},
+		{"permanent 503", live, Permanent(status(503)), Failure},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, classify(tc.ctx, tc.err, nil))
+		})
+	}
+	t.Run("custom classifier decides first", func(t *testing.T) {
+		c := func(err error) (Outcome, bool) { return Ignored, errors.Is(err, boom) }
+		assert.Equal(t, Ignored, classify(live, boom, c))
+		assert.Equal(t, Failure, classify(live, status(503), c), "falls through when it declines")
+	})
+}
+
+type status int
+
+func (s status) Error() string   { return fmt.Sprintf("status %d", int(s)) }
+func (s status) StatusCode() int { return int(s) }
+
+func TestBackoffDelays(t *testing.T) {
+	c := Backoff{Kind: BackoffConst, Base: 7 * time.Millisecond}
+	for n := 1; n < 5; n++ {
+		assert.Equal(t, 7*time.Millisecond, c.Delay(n))
+	}
+	e := Backoff{Kind: BackoffExp, Base: 100 * time.Millisecond, Max: time.Second}
+	for range 200 {
+		assert.Less(t, e.Delay(1), 100*time.Millisecond, "full jitter under base for the first retry")
+		assert.Less(t, e.Delay(3), 400*time.Millisecond)
+		d := e.Delay(90) // far past the cap, and past where the shift overflows
+		assert.GreaterOrEqual(t, d, time.Duration(0))
+		assert.Less(t, d, time.Second)
+	}
+	assert.Equal(t, DefaultBackoff, Backoff{}.normalized())
+	assert.Equal(t, "exp(100ms,1s)", e.String())
+	assert.Equal(t, "const(7ms)", c.String())
+}
+
+func TestPermanentKeepsTheErrorChain(t *testing.T) {
+	assert.NoError(t, Permanent(nil))
+	base := status(503)
+	err := Permanent(base)
+	assert.ErrorIs(t, err, ErrPermanent)
+	var s status
+	require.ErrorAs(t, err, &s)
+	assert.Equal(t, base, s)
+	assert.Equal(t, "status 503", err.Error())
+}
+
+func TestBulkheadWaitsForAFreedSlot(t *testing.T) {
+	bh := newBulkhead("db", 1, time.Second)
+	require.NoError(t, bh.acquire(context.Background()))
+	got := make(chan error, 1)
+	go func() { got <- bh.acquire(context.Background()) }()
+	require.Eventually(t, func() bool { return bh.waiters.Load() == 1 }, time.Second, time.Millisecond)
+	bh.release()
+	require.NoError(t, <-got, "the waiter takes the freed slot")
+	assert.EqualValues(t, 1, bh.Active())
+}
+
+func TestBulkheadWaitTimesOutWithOccupancy(t *testing.T) {
+	bh := newBulkhead("db", 2, 10*time.Millisecond)
+	require.NoError(t, bh.acquire(context.Background()))
+	require.NoError(t, bh.acquire(context.Background()))
+	err := bh.acquire(context.Background())
+	var full *BulkheadFullError
+	require.ErrorAs(t, err, &full)
+	assert.Equal(t, int64(2), full.Active)
+	assert.GreaterOrEqual(t, full.Waited, 10*time.Millisecond)
+	assert.Contains(t, err.Error(), `bulkhead "db" is full (2/2 active) after waiting`)
+}
+
+func TestBulkheadWakesEveryWaiterWhenSeveralSlotsFree(t *testing.T) {
+	bh := newBulkhead("db", 3, 5*time.Second)
+	for range 3 {
+		require.NoError(t, bh.acquire(context.Background()))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for range 3 {
+		wg.Go(func() { errs <- bh.acquire(context.Background()) })
+	}
+	require.Eventually(t, func() bool { return bh.waiters.Load() == 3 }, time.Second, time.Millisecond)
+	bh.release()
+	bh.release()
+	bh.release()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+func TestZoneSharesTheServiceBreakerAndIsIdempotent(t *testing.T) {
+	rt, err := New(context.Background(), Config{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer rt.Close()
+	a := rt.Zone(ZoneSpec{Service: "s", Method: "A", Breaker: true})
+	b := rt.Zone(ZoneSpec{Service: "s", Method: "B", Breaker: true, Bulkhead: 3})
+	assert.Same(t, a, rt.Zone(ZoneSpec{Service: "s", Method: "A", Breaker: true}))
+	assert.Same(t, a.breaker, b.breaker, "one breaker per service")
+	assert.Equal(t, []string{"s"}, rt.BreakerNames())
+	bh, ok := rt.Compartment("s")
+	require.True(t, ok, "an interface-level bulkhead is named after the service")
+	assert.EqualValues(t, 3, bh.Max())
+	assert.Equal(t, []string{"breaker", "bulkhead"}, b.Spec().Policies())
+	assert.Panics(t, func() { (*Runtime)(nil).Zone(ZoneSpec{}) })
+}
