@@ -283,5 +283,3 @@ func (rt *Runtime) WouldHave() []Decision {
 	defer rt.wouldHaveMu.Unlock()
 	return append([]Decision(nil), rt.wouldHaveLog...)
 }
-
-
