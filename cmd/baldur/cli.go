@@ -1,0 +1,381 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Exit statuses.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
+
+  cb list                                  every breaker and its state
+  cb show NAME                             one breaker
+  cb reset|force-open|force-close|auto NAME [--reason R] --confirm [--override]
+  control status                           kill switch and dry-run
+  control disable --reason R --confirm     turn every policy off
+  control enable --confirm                 turn them back on
+  control dry-run on [--reason R]          policies only record what they would do
+  control dry-run off --confirm            leave dry-run (same as go-live)
+  control go-live --confirm                leave dry-run
+  control history                          who changed what, newest first
+  control would-have [--limit N] [--service S]
+  health                                   the service's health report
+  dlq ...                                  not built yet
+
+flags:
+  --addr URL      admin server (default: $BALDUR_ADMIN_ADDR, else http://127.0.0.1:9090)
+  --json          print the server's JSON answer
+  --timeout D     request timeout (default 10s)
+  --reason R      why (recorded in the history and the breaker's transition)
+  --confirm       send the typed confirmation CONFIRM (destructive actions)
+  --override      act on a breaker even while the kill switch is DISABLED
+  --limit N       would-have: at most N entries (default 100)
+  --service S     would-have: only this service
+
+environment: BALDUR_ADMIN_KEY (the admin key), BALDUR_OPERATOR (your name in the history; default $USER)
+exit status: 0 done, 1 failed or refused, 2 usage
+`
+
+// opts is the parsed command line.
+type opts struct {
+	addr     string
+	json     bool
+	timeout  time.Duration
+	reason   *string
+	confirm  bool
+	override bool
+	limit    int
+	service  string
+	set      map[string]bool // flags given, for per-command checks
+	args     []string        // positional
+}
+
+var (
+	valueFlags = map[string]bool{"addr": true, "reason": true, "timeout": true, "limit": true, "service": true}
+	boolFlags  = map[string]bool{"json": true, "confirm": true, "override": true, "help": true, "h": true}
+)
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// parse reads flags anywhere on the line (baldur cb reset NAME --confirm reads
+// as well as baldur --confirm cb reset NAME); "--" ends the flags.
+func parse(args []string, getenv func(string) string) (*opts, error) {
+	o := &opts{timeout: 10 * time.Second, limit: 100, set: map[string]bool{}}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			o.args = append(o.args, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			o.args = append(o.args, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch {
+		case boolFlags[name]:
+			b := true
+			if hasVal {
+				var err error
+				if b, err = strconv.ParseBool(val); err != nil {
+					return nil, usagef("flag --%s=%q: want true or false", name, val)
+				}
+			}
+			o.set[name] = b
+		case valueFlags[name]:
+			if !hasVal {
+				if i+1 >= len(args) {
+					return nil, usagef("flag --%s needs a value", name)
+				}
+				i++
+				val = args[i]
+			}
+			if err := o.setValue(name, val); err != nil {
+				return nil, err
+			}
+			o.set[name] = true
+		default:
+			return nil, usagef("unknown flag %s", a)
+		}
+	}
+	o.json, o.confirm, o.override = o.set["json"], o.set["confirm"], o.set["override"]
+	if !o.set["addr"] {
+		o.addr = getenv("BALDUR_ADMIN_ADDR")
+	}
+	base, err := baseURL(o.addr)
+	if err != nil {
+		src := "--addr"
+		if !o.set["addr"] {
+			src = "BALDUR_ADMIN_ADDR"
+		}
+		return nil, usagef("%s=%q: %v", src, o.addr, err)
+	}
+	o.addr = base
+	return o, nil
+}
+
+func (o *opts) setValue(name, val string) error {
+	switch name {
+	case "addr":
+		o.addr = val
+	case "reason":
+		o.reason = &val
+	case "service":
+		o.service = val
+	case "timeout":
+		d, err := time.ParseDuration(val)
+		if err != nil || d <= 0 {
+			return usagef("flag --timeout=%q: want a positive duration such as 10s", val)
+		}
+		o.timeout = d
+	case "limit":
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 1 || n > 1000 {
+			return usagef("flag --limit=%q: want a number from 1 to 1000", val)
+		}
+		o.limit = n
+	}
+	return nil
+}
+
+// baseURL turns "127.0.0.1:9090", ":9090" or "http://host:9090/" into
+// "http://host:9090". A listen address on every interface is reached on loopback.
+func baseURL(addr string) (string, error) {
+	addr = strings.TrimSpace(addr)
+	if addr == "" {
+		return "http://127.0.0.1:9090", nil
+	}
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", errors.New("want host:port or http://host:port")
+	}
+	if h, p, err := net.SplitHostPort(u.Host); err == nil && (h == "" || h == "0.0.0.0" || h == "::") {
+		u.Host = net.JoinHostPort("127.0.0.1", p)
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.Path, "/"), nil
+}
+
+// allow refuses flags the command does not use: a stray --confirm on a read is
+// more likely a mistake than an intention.
+func (o *opts) allow(cmd string, names ...string) error {
+	ok := map[string]bool{"addr": true, "json": true, "timeout": true, "help": true, "h": true}
+	for _, n := range names {
+		ok[n] = true
+	}
+	for n := range o.set {
+		if !ok[n] {
+			return usagef("%s does not take --%s", cmd, n)
+		}
+	}
+	return nil
+}
+
+func (o *opts) nargs(cmd string, n int, what string) error {
+	if len(o.args) != n {
+		if what == "" {
+			return usagef("%s takes no argument", cmd)
+		}
+		return usagef("usage: baldur %s %s", cmd, what)
+	}
+	return nil
+}
+
+// run is the whole command; main only exits with its status.
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	o, err := parse(args, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "baldur: %v\n(baldur --help shows the usage)\n", err)
+		return exitUsage
+	}
+	if o.set["help"] || o.set["h"] || (len(o.args) > 0 && o.args[0] == "help") {
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	c := &client{
+		base: o.addr, key: getenv("BALDUR_ADMIN_KEY"), who: operator(getenv),
+		timeout: o.timeout, json: o.json, stdout: stdout, stderr: stderr,
+	}
+	cmd, err := dispatch(o)
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "baldur: %v\n(baldur --help shows the usage)\n", err)
+			return exitUsage
+		}
+		return c.fail(err)
+	}
+	return cmd(c)
+}
+
+func operator(getenv func(string) string) string {
+	if v := strings.TrimSpace(getenv("BALDUR_OPERATOR")); v != "" {
+		return v
+	}
+	return strings.TrimSpace(getenv("USER"))
+}
+
+// dispatch picks the command for the positional arguments.
+func dispatch(o *opts) (func(*client) int, error) {
+	if len(o.args) == 0 {
+		return nil, usagef("no command given")
+	}
+	group, rest := o.args[0], o.args[1:]
+	o.args = rest
+	switch group {
+	case "cb", "breaker", "breakers":
+		return dispatchCB(o)
+	case "control":
+		return dispatchControl(o)
+	case "health":
+		if err := o.allow("health"); err != nil {
+			return nil, err
+		}
+		if err := o.nargs("health", 0, ""); err != nil {
+			return nil, err
+		}
+		return func(c *client) int { return c.call("GET", "health/?nocache=true", nil, printHealth) }, nil
+	case "dlq", "report":
+		what := map[string]string{"dlq": "the dead-letter queue", "report": "the report"}[group]
+		return func(c *client) int { return c.notBuilt(what) }, nil
+	}
+	return nil, usagef("unknown command %q", group)
+}
+
+var cbActions = map[string]bool{"reset": true, "force-open": true, "force-close": true, "auto": true}
+
+func dispatchCB(o *opts) (func(*client) int, error) {
+	if len(o.args) == 0 {
+		return nil, usagef("usage: baldur cb list|show|reset|force-open|force-close|auto [NAME]")
+	}
+	sub := o.args[0]
+	o.args = o.args[1:]
+	switch {
+	case sub == "list":
+		if err := o.allow("cb list"); err != nil {
+			return nil, err
+		}
+		if err := o.nargs("cb list", 0, ""); err != nil {
+			return nil, err
+		}
+		return func(c *client) int { return c.call("GET", "breakers/", nil, printBreakers) }, nil
+	case sub == "show":
+		if err := o.allow("cb show"); err != nil {
+			return nil, err
+		}
+		if err := o.nargs("cb show", 1, "NAME"); err != nil {
+			return nil, err
+		}
+		name := o.args[0]
+		return func(c *client) int { return c.call("GET", "breakers/"+url.PathEscape(name)+"/", nil, printBreaker) }, nil
+	case cbActions[sub]:
+		cmd := "cb " + sub
+		if err := o.allow(cmd, "reason", "confirm", "override"); err != nil {
+			return nil, err
+		}
+		if err := o.nargs(cmd, 1, "NAME [--reason R] --confirm [--override]"); err != nil {
+			return nil, err
+		}
+		name := o.args[0]
+		body := map[string]any{"override": o.override}
+		if o.confirm {
+			body["confirm"] = "CONFIRM"
+		}
+		if o.reason != nil {
+			body["reason"] = *o.reason
+		}
+		return func(c *client) int {
+			return c.call("POST", "breakers/"+url.PathEscape(name)+"/"+sub+"/", body, printBreakerAction)
+		}, nil
+	}
+	return nil, usagef("unknown cb command %q", sub)
+}
+
+func dispatchControl(o *opts) (func(*client) int, error) {
+	if len(o.args) == 0 {
+		return nil, usagef("usage: baldur control status|disable|enable|dry-run on|off|go-live|history|would-have")
+	}
+	sub := o.args[0]
+	o.args = o.args[1:]
+	read := func(cmd, path string, p printer) (func(*client) int, error) {
+		if err := o.nargs(cmd, 0, ""); err != nil {
+			return nil, err
+		}
+		return func(c *client) int { return c.call("GET", path, nil, p) }, nil
+	}
+	action := func(cmd, path string, reasonRequired bool) (func(*client) int, error) {
+		if err := o.allow(cmd, "reason", "confirm"); err != nil {
+			return nil, err
+		}
+		if err := o.nargs(cmd, 0, ""); err != nil {
+			return nil, err
+		}
+		if reasonRequired && (o.reason == nil || strings.TrimSpace(*o.reason) == "") {
+			return nil, usagef("%s needs --reason R (not blank): it is recorded with your name", cmd)
+		}
+		body := map[string]any{}
+		if o.confirm {
+			body["confirm"] = "CONFIRM"
+		}
+		if o.reason != nil {
+			body["reason"] = *o.reason
+		}
+		return func(c *client) int { return c.call("POST", path, body, printControlChange) }, nil
+	}
+	switch sub {
+	case "status":
+		if err := o.allow("control status"); err != nil {
+			return nil, err
+		}
+		return read("control status", "control/", printControl)
+	case "history":
+		if err := o.allow("control history"); err != nil {
+			return nil, err
+		}
+		return read("control history", "control/history/", printHistory)
+	case "would-have":
+		if err := o.allow("control would-have", "limit", "service"); err != nil {
+			return nil, err
+		}
+		q := url.Values{"limit": {strconv.Itoa(o.limit)}}
+		if o.service != "" {
+			q.Set("service", o.service)
+		}
+		return read("control would-have", "control/would-have/?"+q.Encode(), printWouldHave)
+	case "disable":
+		return action("control disable", "control/disable/", true)
+	case "enable":
+		return action("control enable", "control/enable/", false)
+	case "go-live":
+		return action("control go-live", "control/go-live/", false)
+	case "dry-run":
+		if len(o.args) != 1 || (o.args[0] != "on" && o.args[0] != "off") {
+			return nil, usagef("usage: baldur control dry-run on|off")
+		}
+		onOff := o.args[0]
+		o.args = nil
+		if onOff == "on" {
+			return action("control dry-run on", "control/dry-run/on/", false)
+		}
+		return action("control dry-run off", "control/dry-run/off/", false)
+	}
+	return nil, usagef("unknown control command %q", sub)
+}

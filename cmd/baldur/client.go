@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// client sends one request to the admin server and prints the answer.
+type client struct {
+	base    string
+	key     string
+	who     string
+	timeout time.Duration
+	json    bool
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+// printer renders a successful answer for humans.
+type printer func(w io.Writer, body map[string]any)
+
+// maxAnswer bounds what the CLI reads from the server.
+const maxAnswer = 8 << 20
+
+// gateWords explains each gate in words, ahead of the server's own hint.
+var gateWords = map[string]string{
+	"key":          "the admin key is missing or wrong (the CLI sends $BALDUR_ADMIN_KEY)",
+	"role":         "your admin key's role may not do this",
+	"unlock":       "the server locks destructive actions",
+	"confirm":      "the action needs the typed confirmation (--confirm)",
+	"origin":       "the server refuses requests from this origin",
+	"host":         "the server does not accept this host name (DNS-rebinding guard)",
+	"content_type": "the request was not sent as JSON",
+	"body":         "the request body was refused",
+	"input":        "an argument is invalid",
+	"not_found":    "no such breaker",
+	"kill_switch":  "the kill switch is DISABLED, so manual breaker actions are refused",
+	"backend":      "the server could not store the change; nothing changed",
+	"unavailable":  "this feature is not available on the server",
+	"method":       "the server does not allow this method here (is the CLI newer than the server?)",
+	"route":        "the server does not know this endpoint (is the CLI newer than the server?)",
+}
+
+func (c *client) call(method, path string, body any, p printer) int {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return c.fail(fmt.Errorf("encoding the request: %w", err))
+		}
+		rd = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, c.base+"/api/baldur/"+path, rd)
+	if err != nil {
+		return c.fail(err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.key != "" {
+		req.Header.Set("X-Baldur-Key", c.key)
+	}
+	if c.who != "" {
+		req.Header.Set("X-Baldur-Operator", c.who)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return c.unreachable(err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
+	if err != nil {
+		return c.unreachable(err)
+	}
+	var ans map[string]any
+	if err := json.Unmarshal(raw, &ans); err != nil {
+		return c.fail(fmt.Errorf("the server at %s answered %s with something that is not JSON: is --addr pointing at a baldur admin server?", c.base, res.Status))
+	}
+	if c.json {
+		c.printJSON(ans)
+	}
+	if res.StatusCode >= 300 {
+		if !c.json {
+			c.refused(res, ans)
+		}
+		return exitFailed
+	}
+	if !c.json {
+		p(c.stdout, ans)
+	}
+	return exitOK
+}
+
+func (c *client) printJSON(v any) {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	fmt.Fprintf(c.stdout, "%s\n", b)
+}
+
+// refused explains a refusal: which gate, what it means, how to pass.
+func (c *client) refused(res *http.Response, ans map[string]any) {
+	gate, _ := ans["gate"].(string)
+	msg, _ := ans["error"].(string)
+	hint, _ := ans["hint"].(string)
+	words := gateWords[gate]
+	if words == "" {
+		words = "the server said no"
+	}
+	fmt.Fprintf(c.stderr, "baldur: refused by the server (%s), gate %q: %s\n", res.Status, gate, words)
+	if msg != "" {
+		fmt.Fprintf(c.stderr, "  %s\n", msg)
+	}
+	if hint != "" {
+		fmt.Fprintf(c.stderr, "  how to pass: %s\n", hint)
+	}
+}
+
+func (c *client) unreachable(err error) int {
+	hint := "start the service with its admin server on, or point --addr (or BALDUR_ADMIN_ADDR) at it"
+	if errors.Is(err, context.DeadlineExceeded) {
+		hint = "the server did not answer in time; try a larger --timeout"
+	}
+	return c.failWith("connection", fmt.Sprintf("cannot reach the admin server at %s: %v", c.base, err), hint)
+}
+
+func (c *client) fail(err error) int {
+	return c.failWith("client", err.Error(), "")
+}
+
+func (c *client) failWith(gate, msg, hint string) int {
+	if c.json {
+		c.printJSON(map[string]string{"error": msg, "gate": gate, "hint": hint})
+		return exitFailed
+	}
+	fmt.Fprintf(c.stderr, "baldur: %s\n", msg)
+	if hint != "" {
+		fmt.Fprintf(c.stderr, "  how to pass: %s\n", hint)
+	}
+	return exitFailed
+}
+
+func (c *client) notBuilt(what string) int {
+	return c.failWith("unavailable", what+" is not built yet", "nothing to do until it lands")
+}

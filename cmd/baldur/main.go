@@ -1,0 +1,40 @@
+// Command baldur is the operator's CLI for a service protected by baldur: it
+// talks to the service's admin server to list and drive circuit breakers and to
+// flip the kill switch and dry-run.
+//
+// Usage:
+//
+//	baldur [--addr URL] [--json] <command> [arguments] [flags]
+//
+//	baldur cb list                              every breaker and its state
+//	baldur cb show NAME                         one breaker
+//	baldur cb reset|force-open|force-close|auto NAME [--reason R] --confirm [--override]
+//	baldur control status                       kill switch and dry-run
+//	baldur control disable --reason R --confirm turn every policy off
+//	baldur control enable --confirm             turn them back on
+//	baldur control dry-run on [--reason R]      policies only record what they would do
+//	baldur control dry-run off --confirm        same as go-live
+//	baldur control go-live --confirm            leave dry-run
+//	baldur control history                      who changed what, newest first
+//	baldur control would-have [--limit N] [--service S]
+//	baldur health                               the service's health report
+//	baldur dlq ...                              not built yet
+//
+// The admin server's address comes from --addr, else BALDUR_ADMIN_ADDR, else
+// http://127.0.0.1:9090. The admin key comes from BALDUR_ADMIN_KEY only (never a
+// flag, so that it stays out of shell history and ps); the name recorded in the
+// history from BALDUR_OPERATOR, else USER.
+//
+// Destructive actions (breaker actions, the kill switch, go-live) also need the
+// server to run with BALDUR_ADMIN_UNLOCK=1 and --confirm on the command line.
+// A refusal names the gate that refused and how to pass it.
+//
+// Every command accepts --json: the server's answer is printed as JSON on
+// stdout, refusals included. Exit status: 0 done, 1 failed or refused, 2 usage.
+package main
+
+import "os"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"go.uber.org/goleak"
+
+	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/admin"
+	"github.com/baldur-go/baldur/runtime/control"
+)
+
+// leakChecked runs the tests, then goleak, as goleak.VerifyTestMain would;
+// testscript.Main needs to own TestMain to install the baldur command.
+type leakChecked struct{ m *testing.M }
+
+func (l leakChecked) Run() int {
+	code := l.m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+	}
+	return code
+}
+
+func TestMain(m *testing.M) {
+	testscript.Main(leakChecked{m}, map[string]func(){
+		"baldur": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) },
+	})
+}
+
+const (
+	adminKey    = "admin-key-0123456789"
+	operatorKey = "operator-key-0123456789"
+	viewerKey   = "viewer-key-0123456789"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// scriptState is one script's runtime, control and (once adminserver ran) server.
+type scriptState struct {
+	rt  *runtime.Runtime
+	ctl *control.Control
+	srv *admin.Server
+}
+
+// TestScripts runs testdata/script/*.txtar: each script starts a live admin
+// server in this process (adminserver) and runs the real baldur binary
+// against it, as a separate process.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet})
+			if err != nil {
+				return err
+			}
+			rt.Zone(runtime.ZoneSpec{Service: "payments", Method: "Charge", Breaker: true})
+			rt.Zone(runtime.ZoneSpec{Service: "ledger", Method: "Post", Breaker: true})
+			ctl, err := control.New(context.Background(), control.Options{Target: rt, Logger: quiet, PollInterval: -1})
+			if err != nil {
+				return err
+			}
+			st := &scriptState{rt: rt, ctl: ctl}
+			env.Values["state"] = st
+			env.Defer(func() {
+				if st.srv != nil {
+					st.srv.Close()
+				}
+				ctl.Close()
+				rt.Close()
+			})
+			env.Setenv("ADMIN_KEY", adminKey)
+			env.Setenv("OPERATOR_KEY", operatorKey)
+			env.Setenv("VIEWER_KEY", viewerKey)
+			env.Setenv("BALDUR_OPERATOR", "alice")
+			env.Setenv("BALDUR_ADMIN_ADDR", "")
+			env.Setenv("BALDUR_ADMIN_KEY", "")
+			return nil
+		},
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){
+			"adminserver": cmdAdminServer,
+			"exits":       cmdExits,
+			"traffic":     cmdTraffic,
+		},
+	})
+}
+
+// adminserver [unlocked] starts the admin server on a free loopback port and
+// points BALDUR_ADMIN_ADDR at it.
+func cmdAdminServer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! adminserver")
+	}
+	st := ts.Value("state").(*scriptState)
+	sec := admin.Security{Keys: []admin.Key{
+		{Role: admin.RoleAdmin, Secret: adminKey},
+		{Role: admin.RoleOperator, Secret: operatorKey},
+		{Role: admin.RoleViewer, Secret: viewerKey},
+	}}
+	for _, a := range args {
+		switch a {
+		case "unlocked":
+			sec.Unlocked = true
+		default:
+			ts.Fatalf("adminserver: unknown argument %q", a)
+		}
+	}
+	srv, err := admin.Listen(admin.Options{Runtime: st.rt, Control: st.ctl, Security: sec, Logger: quiet},
+		admin.ServerOptions{Addr: "127.0.0.1:0", DrainDelay: -1})
+	ts.Check(err)
+	st.srv = srv
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	ts.Defer(func() {
+		srv.Close()
+		if err := <-done; err != nil {
+			ts.Logf("admin server: %v", err)
+		}
+	})
+	ts.Setenv("BALDUR_ADMIN_ADDR", srv.Addr())
+}
+
+// exits N cmd args... runs cmd as a process and checks that its exit status is N.
+// Its stdout and stderr become the script's, for the stdout and stderr commands.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits N command [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	path, err := exec.LookPath(args[1])
+	ts.Check(err)
+	cmd := exec.Command(path, args[2:]...)
+	cmd.Dir = ts.Getenv("WORK")
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "USER", "BALDUR_ADMIN_ADDR", "BALDUR_ADMIN_KEY", "BALDUR_OPERATOR"} {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else {
+		ts.Check(err)
+	}
+	_, _ = ts.Stdout().Write(stdout.Bytes())
+	_, _ = ts.Stderr().Write(stderr.Bytes())
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d\nstdout:\n%s\nstderr:\n%s", args[1], got, want, stdout.String(), stderr.String())
+	}
+}
+
+// traffic calls every protected method's zone once, so that dry-run records
+// would-have decisions for open breakers.
+func cmdTraffic(ts *testscript.TestScript, neg bool, args []string) {
+	st := ts.Value("state").(*scriptState)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, spec := range st.rt.Zones() {
+		z := st.rt.Zone(spec)
+		p, err := z.Enter(ctx)
+		if err == nil {
+			z.Done(ctx, p, nil, 1)
+		}
+	}
+}

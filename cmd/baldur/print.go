@@ -1,0 +1,199 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Helpers that read the server's JSON loosely: a missing field prints empty,
+// never panics.
+
+func str(v any, path ...string) string {
+	v = at(v, path...)
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return fmt.Sprintf("%g", x)
+	case bool:
+		if x {
+			return "yes"
+		}
+		return "no"
+	}
+	return fmt.Sprint(v)
+}
+
+func at(v any, path ...string) any {
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
+
+// when shortens an RFC 3339 time to the second, in UTC, for tables.
+func when(s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+func list(v any, path ...string) []any {
+	l, _ := at(v, path...).([]any)
+	return l
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func joinList(v any) string {
+	var out []string
+	for _, x := range list(v) {
+		out = append(out, str(x))
+	}
+	return strings.Join(out, ",")
+}
+
+func transition(b any) string {
+	t := at(b, "last_transition")
+	if t == nil {
+		return "-"
+	}
+	s := str(t, "from") + "->" + str(t, "to") + " " + when(str(t, "at"))
+	if r := str(t, "reason"); r != "" {
+		s += " (" + r + ")"
+	}
+	return s
+}
+
+func printBreakers(w io.Writer, body map[string]any) {
+	bs := list(body, "breakers")
+	if len(bs) == 0 {
+		fmt.Fprintln(w, "no breakers yet: they appear when a protected service is constructed")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tFAILURES\tMETHODS\tLAST CHANGE")
+	for _, b := range bs {
+		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\n", str(b, "name"), str(b, "state"), str(b, "failures"),
+			str(b, "limits", "failure_threshold"), orDash(joinList(at(b, "methods"))), transition(b))
+	}
+	tw.Flush()
+}
+
+func printBreaker(w io.Writer, body map[string]any) {
+	b := at(body, "breaker")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, row := range [][2]string{
+		{"name", str(b, "name")},
+		{"state", str(b, "state")},
+		{"failures", str(b, "failures") + "/" + str(b, "limits", "failure_threshold")},
+		{"methods", orDash(joinList(at(b, "methods")))},
+		{"opened at", orDash(when(str(b, "opened_at")))},
+		{"last change", transition(b)},
+		{"recovery timeout", str(b, "limits", "recovery_timeout_seconds") + "s"},
+		{"half-open probes", str(b, "limits", "half_open_max_calls")},
+	} {
+		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
+	}
+	tw.Flush()
+}
+
+func printBreakerAction(w io.Writer, body map[string]any) {
+	fmt.Fprintf(w, "%s: %s -> %s (%s by %s)\n", str(body, "breaker", "name"), str(body, "previous_state"),
+		str(body, "breaker", "state"), str(body, "action"), str(body, "by"))
+}
+
+func printControl(w io.Writer, body map[string]any) {
+	c := at(body, "control")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "kill switch\t%s\n", str(c, "kill_switch"))
+	fmt.Fprintf(tw, "mode\t%s\n", str(c, "mode"))
+	if by := str(c, "changed_by"); by != "" {
+		line := when(str(c, "changed_at")) + " by " + by
+		if r := str(c, "reason"); r != "" {
+			line += ": " + fmt.Sprintf("%q", r)
+		}
+		fmt.Fprintf(tw, "last change\t%s\n", line)
+	}
+	fmt.Fprintf(tw, "revision\t%s\n", str(c, "revision"))
+	fmt.Fprintf(tw, "stored in\t%s\n", str(c, "backend"))
+	if e := str(c, "state_error"); e != "" {
+		fmt.Fprintf(tw, "WARNING\tthe stored state could not be read (%s); showing the last known state\n", e)
+	}
+	tw.Flush()
+}
+
+func printControlChange(w io.Writer, body map[string]any) {
+	c := at(body, "control")
+	line := fmt.Sprintf("kill switch %s, mode %s", str(c, "kill_switch"), str(c, "mode"))
+	if ch := at(body, "change"); ch != nil {
+		line += fmt.Sprintf(" (%s by %s", str(ch, "action"), str(ch, "who"))
+		if r := str(ch, "reason"); r != "" {
+			line += fmt.Sprintf(": %q", r)
+		}
+		line += ")"
+	}
+	fmt.Fprintln(w, line)
+}
+
+func printHistory(w io.Writer, body map[string]any) {
+	h := list(body, "history")
+	if len(h) == 0 {
+		fmt.Fprintln(w, "no change recorded")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "AT\tACTION\tWHO\tREASON\tTHEN")
+	for _, c := range h {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %s\n", when(str(c, "at")), str(c, "action"), str(c, "who"),
+			orDash(str(c, "reason")), str(c, "kill_switch"), str(c, "mode"))
+	}
+	tw.Flush()
+}
+
+func printWouldHave(w io.Writer, body map[string]any) {
+	es := list(body, "entries")
+	fmt.Fprintf(w, "dry-run: %s; showing %d of %s entries, newest first\n", str(body, "dry_run"), len(es), str(body, "total"))
+	if len(es) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "AT\tSERVICE\tMETHOD\tPOLICY\tDECISION\tREASON")
+	for _, d := range es {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", when(str(d, "at")), str(d, "service"), str(d, "method"),
+			str(d, "policy"), str(d, "decision"), str(d, "reason"))
+	}
+	tw.Flush()
+}
+
+func printHealth(w io.Writer, body map[string]any) {
+	fmt.Fprintf(w, "status: %s (draining: %s)\n", str(body, "status"), str(body, "draining"))
+	checks, _ := at(body, "checks").(map[string]any)
+	names := make([]string, 0, len(checks))
+	for n := range checks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, n := range names {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", n, str(checks[n], "status"), str(checks[n], "error"))
+	}
+	tw.Flush()
+}

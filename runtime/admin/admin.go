@@ -1,0 +1,508 @@
+// Package admin is the operator's HTTP surface: a JSON API under /api/baldur/
+// (health, metrics, breakers, kill switch and dry-run, dashboard) and a web
+// console at /, behind host, origin, key, role, unlock and confirmation gates.
+// Mount Handler in your own mux, or run it on its own port with Server.
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/control"
+)
+
+// Prefix is where the JSON API lives.
+const Prefix = "/api/baldur/"
+
+// Header names the API reads.
+const (
+	KeyHeader      = "X-Baldur-Key"      // the admin key
+	OperatorHeader = "X-Baldur-Operator" // who is acting, recorded in the history (optional)
+)
+
+// Options configure a Handler. Runtime is required; every other zero field
+// takes the default written beside it.
+type Options struct {
+	Runtime *runtime.Runtime
+	// Control holds the kill switch and dry-run. nil: control routes answer 503
+	// and breaker actions are not guarded by the kill switch.
+	Control *control.Control
+	// Gatherer is served at metrics. nil: an empty registry.
+	Gatherer prometheus.Gatherer
+	// Security configures the gates (see SecurityFromEnv).
+	Security Security
+	// Port is the port the handler is reached on, for the default allowed hosts
+	// and origins; Server sets it. "" (mounted in your own mux): loopback hosts
+	// are allowed on any port.
+	Port string
+	// Logger receives admin.* events. Default: slog.Default().
+	Logger *slog.Logger
+	// Checks are extra health checks (a store, a downstream).
+	Checks []Check
+	// HealthCacheTTL is how long a health report is reused (?nocache=true skips
+	// it). Default 5s.
+	HealthCacheTTL time.Duration
+	// CheckTimeout bounds each health check. Default 2s.
+	CheckTimeout time.Duration
+	// RetryAfter is the Retry-After readiness sends while draining or unhealthy.
+	// Default 5s.
+	RetryAfter time.Duration
+}
+
+// Check is a health check. A failing critical check makes the service
+// unhealthy (503); a failing non-critical one makes it degraded (200).
+type Check struct {
+	Name     string
+	Critical bool
+	Func     func(context.Context) error
+}
+
+// Handler serves the API and the console. It is safe for concurrent use.
+type Handler struct {
+	rt       *runtime.Runtime
+	ctl      *control.Control
+	metrics  http.Handler
+	gates    gates
+	log      *slog.Logger
+	checks   []Check
+	ttl      time.Duration
+	checkTTL time.Duration
+	retry    time.Duration
+	routes   []route
+	console  http.Handler
+
+	draining  atomic.Bool
+	healthMu  sync.Mutex
+	health    *healthReport
+	computing atomic.Int32 // health checks running now
+}
+
+// New builds a Handler.
+func New(opts Options) (*Handler, error) {
+	if opts.Runtime == nil {
+		return nil, errors.New("admin: Options.Runtime is required")
+	}
+	for i, k := range opts.Security.Keys {
+		if k.Role < RoleViewer || k.Role > RoleAdmin {
+			return nil, fmt.Errorf("admin: Security.Keys[%d]: role %d is not viewer, operator or admin", i, k.Role)
+		}
+		if err := checkSecret(k.Secret); err != nil {
+			return nil, fmt.Errorf("admin: Security.Keys[%d] (%s): %w", i, k.Role, err)
+		}
+	}
+	for _, o := range opts.Security.AllowedOrigins {
+		if _, err := normalizeOrigin(o); err != nil {
+			return nil, fmt.Errorf("admin: Security.AllowedOrigins: %w", err)
+		}
+	}
+	h := &Handler{
+		rt:       opts.Runtime,
+		ctl:      opts.Control,
+		gates:    opts.Security.resolve(opts.Port),
+		log:      opts.Logger,
+		checks:   opts.Checks,
+		ttl:      opts.HealthCacheTTL,
+		checkTTL: opts.CheckTimeout,
+		retry:    opts.RetryAfter,
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.ttl == 0 {
+		h.ttl = 5 * time.Second
+	}
+	if h.checkTTL == 0 {
+		h.checkTTL = 2 * time.Second
+	}
+	if h.retry <= 0 {
+		h.retry = 5 * time.Second
+	}
+	g := opts.Gatherer
+	if g == nil {
+		g = prometheus.NewRegistry()
+	}
+	h.metrics = promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+	h.routes = h.table()
+	h.console = consoleHandler()
+	return h, nil
+}
+
+// SetDraining turns readiness to 503 (with Retry-After) while liveness and
+// ping stay 200. Server.Drain calls it; call it yourself when you drain the
+// process another way.
+func (h *Handler) SetDraining(on bool) { h.draining.Store(on) }
+
+// Draining reports whether SetDraining(true) is in force.
+func (h *Handler) Draining() bool { return h.draining.Load() }
+
+// endpoint is one method on one route, with the gates it needs.
+type endpoint struct {
+	method      string
+	role        Role // lowest role allowed
+	probe       bool // health and metrics: no host, origin or key gate (load balancers, scrapers)
+	destructive bool // needs the unlock and the typed confirmation
+	body        bool // reads a JSON body
+	doc         string
+	fn          func(*call)
+}
+
+type route struct {
+	pattern string // relative to Prefix, no slashes at the ends; "{name}" matches one segment
+	eps     []endpoint
+}
+
+// call is one request on its way through the gates.
+type call struct {
+	h      *Handler
+	w      http.ResponseWriter
+	r      *http.Request
+	ep     *endpoint
+	role   Role
+	who    string
+	name   string // the {name} segment
+	body   actionBody
+	status int
+}
+
+// actionBody is what POST endpoints accept. Unknown fields are refused, so a
+// typo such as "confrim" is an error instead of a silently missing confirmation.
+type actionBody struct {
+	Reason   string `json:"reason"`
+	Confirm  string `json:"confirm"`
+	Override bool   `json:"override"`
+	Who      string `json:"who"`
+}
+
+func (c *call) refuse(status int, gate, msg, hint string) {
+	c.status = status
+	c.h.log.LogAttrs(c.r.Context(), slog.LevelWarn, "admin.request_refused",
+		slog.String("gate", gate), slog.Int("status", status), slog.String("method", c.r.Method),
+		slog.String("path", c.r.URL.Path), slog.String("remote", c.r.RemoteAddr),
+		slog.String("role", c.role.String()), slog.String("error", msg))
+	writeJSON(c.w, status, Refusal{Error: msg, Gate: gate, Hint: hint})
+}
+
+func (c *call) ok(v any) {
+	c.status = http.StatusOK
+	writeJSON(c.w, http.StatusOK, v)
+}
+
+// ServeHTTP routes the request through the gates to its endpoint.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("X-Frame-Options", "DENY")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	c := &call{h: h, w: w, r: r}
+	path := r.URL.Path
+	if path+"/" == Prefix {
+		path = Prefix
+	}
+	if !strings.HasPrefix(path, Prefix) {
+		h.serveConsole(c)
+		return
+	}
+	rest := strings.Trim(path[len(Prefix):], "/")
+	if rest == "dlq" || strings.HasPrefix(rest, "dlq/") {
+		if !c.passOrigin() {
+			return
+		}
+		c.refuse(http.StatusNotImplemented, GateUnavailable, "the dead-letter queue is not built yet",
+			"DLQ routes arrive with the dead-letter queue; nothing to do until then")
+		return
+	}
+	rt, name, ok := h.match(rest)
+	if !ok {
+		if !c.passOrigin() {
+			return
+		}
+		c.refuse(http.StatusNotFound, GateRoute, fmt.Sprintf("no endpoint %s", r.URL.Path),
+			"GET "+Prefix+" lists the endpoints")
+		return
+	}
+	c.name = name
+	method := r.Method
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	for i := range rt.eps {
+		if rt.eps[i].method == method {
+			c.ep = &rt.eps[i]
+		}
+	}
+	if c.ep == nil {
+		allow := make([]string, 0, len(rt.eps))
+		for _, ep := range rt.eps {
+			allow = append(allow, ep.method)
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		c.refuse(http.StatusMethodNotAllowed, GateMethod,
+			fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path),
+			"use "+strings.Join(allow, " or "))
+		return
+	}
+	if !c.ep.probe && !c.passGates() {
+		return
+	}
+	c.ep.fn(c)
+}
+
+func (h *Handler) match(rest string) (*route, string, bool) {
+	segs := strings.Split(rest, "/")
+	if rest == "" {
+		segs = nil
+	}
+	for i := range h.routes {
+		pat := strings.Split(h.routes[i].pattern, "/")
+		if h.routes[i].pattern == "" {
+			pat = nil
+		}
+		if len(pat) != len(segs) {
+			continue
+		}
+		name, ok := "", true
+		for j, p := range pat {
+			switch {
+			case p == "{name}" && segs[j] != "":
+				name = segs[j]
+			case p != segs[j]:
+				ok = false
+			}
+		}
+		if ok {
+			return &h.routes[i], name, true
+		}
+	}
+	return nil, "", false
+}
+
+// passOrigin runs the host and origin gates only.
+func (c *call) passOrigin() bool {
+	g := &c.h.gates
+	if !g.hostAllowed(c.r.Host) {
+		c.refuse(http.StatusForbidden, GateHost, fmt.Sprintf("host %q is not allowed", c.r.Host),
+			"reach the server as localhost, 127.0.0.1 or [::1] on its port, or add the public origin to BALDUR_ALLOWED_ORIGINS")
+		return false
+	}
+	if o := c.r.Header.Get("Origin"); o != "" && !g.originAllowed(o) {
+		c.refuse(http.StatusForbidden, GateOrigin, fmt.Sprintf("origin %q is not allowed", o),
+			"open the console from the server itself, or add the origin (scheme://host:port) to BALDUR_ALLOWED_ORIGINS")
+		return false
+	}
+	return true
+}
+
+// passGates runs every gate in order: host, origin, key, role, unlock,
+// content type, body, confirmation.
+func (c *call) passGates() bool {
+	if !c.passOrigin() {
+		return false
+	}
+	g := &c.h.gates
+	presented := c.r.Header.Get(KeyHeader)
+	c.role = g.roleOf(presented)
+	switch {
+	case len(g.keys) == 0 && c.ep.role <= RoleViewer:
+		c.role = RoleViewer // no keys configured: reads are open on the allowed hosts
+	case len(g.keys) == 0:
+		c.refuse(http.StatusForbidden, GateKey, "no admin key is configured on this server, so no action is possible",
+			"restart the server with BALDUR_ADMIN_KEY=<key> (or BALDUR_ADMIN_KEYS=role:key,...) and send the key in the "+KeyHeader+" header")
+		return false
+	case presented == "":
+		c.refuse(http.StatusUnauthorized, GateKey, "this endpoint needs an admin key",
+			"send the key in the "+KeyHeader+" header (the baldur CLI reads BALDUR_ADMIN_KEY)")
+		return false
+	case c.role == RoleNone:
+		c.refuse(http.StatusUnauthorized, GateKey, "the admin key is not valid",
+			"send a key configured in BALDUR_ADMIN_KEY or BALDUR_ADMIN_KEYS in the "+KeyHeader+" header")
+		return false
+	}
+	if c.role < c.ep.role {
+		c.refuse(http.StatusForbidden, GateRole,
+			fmt.Sprintf("this action needs the %s role; the key presented has %s", c.ep.role, c.role),
+			fmt.Sprintf("use a key listed as %s (or higher) in BALDUR_ADMIN_KEYS", c.ep.role))
+		return false
+	}
+	if c.ep.destructive && !g.unlocked {
+		c.refuse(http.StatusForbidden, GateUnlock, "destructive actions are locked on this server",
+			`restart the server with BALDUR_ADMIN_UNLOCK=1, then send "confirm":"CONFIRM" in the JSON body (CLI: --confirm)`)
+		return false
+	}
+	if c.ep.body && !c.readBody() {
+		return false
+	}
+	if c.ep.destructive && c.body.Confirm != control.Confirmation {
+		msg := `this action needs the typed confirmation "CONFIRM"`
+		if c.body.Confirm != "" {
+			msg = fmt.Sprintf(`confirmation %q is not "CONFIRM"`, c.body.Confirm)
+		}
+		c.refuse(http.StatusForbidden, GateConfirm, msg, `send {"confirm":"CONFIRM"} in the JSON body (CLI: --confirm)`)
+		return false
+	}
+	c.who = operatorName(c.r.Header.Get(OperatorHeader), c.body.Who, c.role)
+	return true
+}
+
+func (c *call) readBody() bool {
+	ct := c.r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		c.refuse(http.StatusUnsupportedMediaType, GateContentType,
+			fmt.Sprintf("content type %q is not application/json", ct),
+			"send the body as JSON with Content-Type: application/json (an empty object {} when there is nothing to say)")
+		return false
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, c.h.gates.maxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		c.refuse(http.StatusRequestEntityTooLarge, GateBody,
+			fmt.Sprintf("request body is larger than %d bytes", c.h.gates.maxBody), "send a smaller body: a reason of a few lines is plenty")
+		return false
+	}
+	if err != nil {
+		c.refuse(http.StatusBadRequest, GateBody, "reading the request body failed: "+err.Error(), "send the request again")
+		return false
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return true
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c.body); err != nil {
+		c.refuse(http.StatusBadRequest, GateBody, "malformed JSON body: "+err.Error(),
+			`send one JSON object with the fields reason, confirm, override, who; e.g. {"reason":"incident 42","confirm":"CONFIRM"}`)
+		return false
+	}
+	if dec.More() {
+		c.refuse(http.StatusBadRequest, GateBody, "malformed JSON body: more than one JSON value",
+			"send exactly one JSON object")
+		return false
+	}
+	return true
+}
+
+// operatorName builds the "who" recorded in histories: the name the client
+// declared, if any, and the role its key proved.
+func operatorName(header, body string, role Role) string {
+	name := header
+	if body != "" {
+		name = body
+	}
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(name))
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	if name == "" {
+		return role.String() + " key"
+	}
+	return name + " (" + role.String() + ")"
+}
+
+// table lists every endpoint. Paths are relative to Prefix; a trailing slash
+// is optional on every one.
+func (h *Handler) table() []route {
+	get := func(role Role, doc string, fn func(*call)) endpoint {
+		return endpoint{method: http.MethodGet, role: role, doc: doc, fn: fn}
+	}
+	probe := func(doc string, fn func(*call)) endpoint {
+		return endpoint{method: http.MethodGet, probe: true, doc: doc, fn: fn}
+	}
+	act := func(role Role, destructive bool, doc string, fn func(*call)) endpoint {
+		return endpoint{method: http.MethodPost, role: role, destructive: destructive, body: true, doc: doc, fn: fn}
+	}
+	breakerAct := func(action string) endpoint {
+		return act(RoleOperator, true, action+" the breaker", func(c *call) { c.h.breakerAction(c, action) })
+	}
+	return []route{
+		{"", []endpoint{get(RoleViewer, "this list", (*call).index)}},
+		{"whoami", []endpoint{get(RoleViewer, "the role of the key presented and whether actions are unlocked", (*call).whoami)}},
+		{"health", []endpoint{probe("overall health: 200 healthy or degraded, 503 unhealthy; ?nocache=true", (*call).healthAll)}},
+		{"health/live", []endpoint{probe("liveness: 200 while the process runs", (*call).live)}},
+		{"health/ready", []endpoint{probe("readiness: 503 with Retry-After while draining or unhealthy", (*call).ready)}},
+		{"health/pool", []endpoint{probe("bulkhead compartments and store connection pools", (*call).pool)}},
+		{"health/ping", []endpoint{probe("ping: always 200", (*call).ping)}},
+		{"metrics", []endpoint{probe("Prometheus metrics", func(c *call) { c.h.metrics.ServeHTTP(c.w, c.r) })}},
+		{"dashboard/summary", []endpoint{get(RoleViewer, "breakers by state, control state, verdict", (*call).summary)}},
+		{"breakers", []endpoint{get(RoleViewer, "every breaker", (*call).breakers)}},
+		{"breakers/{name}", []endpoint{get(RoleViewer, "one breaker", (*call).breaker)}},
+		{"breakers/{name}/reset", []endpoint{breakerAct("reset")}},
+		{"breakers/{name}/force-open", []endpoint{breakerAct("force-open")}},
+		{"breakers/{name}/force-close", []endpoint{breakerAct("force-close")}},
+		{"breakers/{name}/auto", []endpoint{breakerAct("auto")}},
+		{"control", []endpoint{get(RoleViewer, "kill switch and dry-run status", (*call).controlStatus)}},
+		{"control/status", []endpoint{get(RoleViewer, "kill switch and dry-run status", (*call).controlStatus)}},
+		{"control/history", []endpoint{get(RoleViewer, "who changed what, newest first", (*call).controlHistory)}},
+		{"control/would-have", []endpoint{get(RoleViewer, "the dry-run timeline, newest first; ?limit=&service=", (*call).wouldHave)}},
+		{"control/disable", []endpoint{act(RoleOperator, true, `turn the kill switch off; {"reason":...}`, (*call).disable)}},
+		{"control/enable", []endpoint{act(RoleOperator, true, "turn the kill switch back on", (*call).enable)}},
+		{"control/dry-run/on", []endpoint{act(RoleOperator, false, "start dry-run: policies only record", (*call).dryRunOn)}},
+		{"control/dry-run/off", []endpoint{act(RoleAdmin, true, "leave dry-run (same as go-live)", (*call).goLive)}},
+		{"control/go-live", []endpoint{act(RoleAdmin, true, "leave dry-run: policies intervene again", (*call).goLive)}},
+	}
+}
+
+type endpointDoc struct {
+	Method      string `json:"method"`
+	Path        string `json:"path"`
+	Role        string `json:"role"`
+	Destructive bool   `json:"destructive,omitempty"`
+	Doc         string `json:"doc"`
+}
+
+func (c *call) index() {
+	var out []endpointDoc
+	for _, rt := range c.h.routes {
+		for _, ep := range rt.eps {
+			p := Prefix + rt.pattern
+			if rt.pattern != "" {
+				p += "/"
+			}
+			role := ep.role.String()
+			if ep.probe {
+				role = "open"
+			}
+			out = append(out, endpointDoc{Method: ep.method, Path: p, Role: role, Destructive: ep.destructive, Doc: ep.doc})
+		}
+	}
+	out = append(out, endpointDoc{Method: "*", Path: Prefix + "dlq/...", Role: "operator", Doc: "dead-letter queue: 501 until it is built"})
+	c.ok(map[string]any{"endpoints": out})
+}
+
+func (c *call) whoami() {
+	c.ok(map[string]any{
+		"role":            c.role.String(),
+		"keys_configured": len(c.h.gates.keys) > 0,
+		"unlocked":        c.h.gates.unlocked,
+		"confirmation":    control.Confirmation,
+	})
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

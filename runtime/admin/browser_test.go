@@ -1,0 +1,187 @@
+package admin_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/admin"
+	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/control"
+)
+
+// chromiumPath finds a Chromium, or skips (fails with BALDUR_REQUIRE_CHROMIUM=1).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("BALDUR_REQUIRE_CHROMIUM") == "1" {
+		t.Fatal("no chromium on PATH and BALDUR_REQUIRE_CHROMIUM=1 (Debian: apt-get install -y chromium)")
+	}
+	t.Skip("no chromium on PATH (Debian: apt-get install -y chromium); set BALDUR_REQUIRE_CHROMIUM=1 to make this a failure")
+	return ""
+}
+
+// TestConsoleInRealChromium loads the console in headless Chromium, flips
+// dry-run on through the UI, checks the change through the API, and sees a
+// breaker action refused because the server is locked.
+func TestConsoleInRealChromium(t *testing.T) {
+	exe := chromiumPath(t)
+
+	rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet})
+	require.NoError(t, err)
+	defer rt.Close()
+	rt.Zone(runtime.ZoneSpec{Service: "payments", Method: "Charge", Breaker: true, Bulkhead: 8})
+	rt.Zone(runtime.ZoneSpec{Service: "payments", Method: "Refund", Breaker: true})
+	ledger := rt.Zone(runtime.ZoneSpec{Service: "ledger", Method: "Post", Breaker: true})
+	lb, _ := rt.Breaker("ledger")
+	lb.ForceOpen("maintenance window")
+	ctl, err := control.New(context.Background(), control.Options{Target: rt, Logger: quiet, PollInterval: -1})
+	require.NoError(t, err)
+	defer ctl.Close()
+	srv := startServer(t, admin.Options{Runtime: rt, Control: ctl, Logger: quiet,
+		Security: admin.Security{Keys: keys()}}, admin.ServerOptions{DrainDelay: -1})
+	origin := strings.TrimSuffix(srv.URL(), "/")
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exe),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1100),
+	)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	defer cancelCtx()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelTimeout()
+
+	var (
+		mu       sync.Mutex
+		requests []string
+		problems []string
+	)
+	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			requests = append(requests, e.Request.URL)
+		case *cdpruntime.EventExceptionThrown:
+			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
+		case *cdpruntime.EventConsoleAPICalled:
+			if e.Type == cdpruntime.ConsoleAPICalledTypeError {
+				problems = append(problems, "console.error")
+			}
+		}
+	}))
+
+	apiStatus := func() map[string]any {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL()+"api/baldur/control/", nil)
+		req.Header.Set(admin.KeyHeader, viewerKey)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+		return body
+	}
+	until := func(expr string) chromedp.Action[chromedp.Void] {
+		return discard(chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second)))
+	}
+	text := func(id string) string {
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
+		require.NoError(t, err)
+		return s
+	}
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{})
+			return err
+		}),
+		chromedp.Navigate(srv.URL()),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-loaded="true"]`)),
+		// Sign in through the form: the key field saves on change (blur).
+		chromedp.SendKeys(chromedp.ID("key"), operatorKey),
+		chromedp.SendKeys(chromedp.ID("who"), "chromium"),
+		chromedp.Click(chromedp.ID("disable-reason")),
+		until(`document.getElementById("role").textContent === "role: operator"`),
+	))
+	lockHidden, err := chromedp.Run(ctx, chromedp.JavascriptAttribute[bool](chromedp.ID("lock-banner"), "hidden"))
+	require.NoError(t, err)
+	assert.False(t, lockHidden, "the lock banner shows on a locked server")
+
+	// Flip dry-run on through the UI.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("dryrun-on")),
+		until(`document.getElementById("status-mode").textContent === "DRY_RUN"`),
+	))
+	assert.Equal(t, "DRY_RUN", text("status-mode"))
+
+	// The API agrees, and the runtime's switch moved.
+	st := apiStatus()
+	assert.Equal(t, "DRY_RUN", get(st, "control", "mode"))
+	assert.Equal(t, "chromium (operator)", get(st, "control", "changed_by"))
+	assert.True(t, rt.DryRun())
+
+	// A destructive action on a locked server is refused, and the page says why.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("confirm"), "CONFIRM"),
+		chromedp.Click(chromedp.CSS(`button[data-breaker="payments"][data-action="force-open"]`)),
+		until(`document.getElementById("message").textContent.includes("gate: unlock")`),
+	))
+	message := text("message")
+	assert.Contains(t, message, "Refused (403, gate: unlock): destructive actions are locked on this server")
+	assert.Contains(t, message, "BALDUR_ADMIN_UNLOCK=1")
+	pb, _ := rt.Breaker("payments")
+	assert.Equal(t, breaker.Closed, pb.State(), "the refused action changed nothing")
+
+	// A would-have decision shows in the timeline; then take the screenshot.
+	p, err := ledger.Enter(context.Background())
+	require.NoError(t, err, "dry-run lets the call through the open breaker")
+	ledger.Done(context.Background(), p, nil, 1)
+	require.NoError(t, chromedp.Do(ctx, until(`document.querySelectorAll("#would-have tbody tr").length === 1`)))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile("/tmp/baldur-console.png", shot, 0o644))
+	t.Log("screenshot: /tmp/baldur-console.png")
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, requests)
+	for _, u := range requests {
+		assert.True(t, strings.HasPrefix(u, origin+"/"), "request outside the server: %s", u)
+	}
+	assert.Empty(t, problems, "no script error or console error (a CSP violation would show here)")
+}
+
+// discard turns an action that returns a value into one for chromedp.Do.
+func discard[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := a(ctx, t)
+		return chromedp.Void{}, err
+	}
+}

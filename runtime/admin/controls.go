@@ -1,0 +1,172 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/control"
+)
+
+func (c *call) needControl() (*control.Control, bool) {
+	if c.h.ctl == nil {
+		c.refuse(http.StatusServiceUnavailable, GateUnavailable, "this server has no kill switch or dry-run control",
+			"build the server with admin.Options.Control set (control.New)")
+		return nil, false
+	}
+	return c.h.ctl, true
+}
+
+func (c *call) controlStatus() {
+	if ctl, ok := c.needControl(); ok {
+		c.ok(map[string]any{"control": ctl.Status()})
+	}
+}
+
+func (c *call) controlHistory() {
+	if ctl, ok := c.needControl(); ok {
+		c.ok(map[string]any{"history": ctl.History()})
+	}
+}
+
+// maxWouldHave is the runtime's timeline bound: asking for more is a mistake worth saying.
+const maxWouldHave = 1000
+
+func (c *call) wouldHave() {
+	q := c.r.URL.Query()
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxWouldHave {
+			c.refuse(http.StatusBadRequest, GateInput, fmt.Sprintf("limit=%q is not a number from 1 to %d", v, maxWouldHave),
+				"use ?limit=100, or leave it out")
+			return
+		}
+		limit = n
+	}
+	service := q.Get("service")
+	all := c.h.rt.WouldHave()
+	out := make([]runtime.Decision, 0, min(limit, len(all)))
+	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
+		if service == "" || all[i].Service == service {
+			out = append(out, all[i])
+		}
+	}
+	c.ok(map[string]any{"dry_run": c.h.rt.DryRun(), "total": len(all), "entries": out})
+}
+
+// controlAction runs one Control method and maps its errors to refusals.
+func (c *call) controlAction(reasonRequired bool, do func(ctx context.Context, ctl *control.Control, reason string) (control.State, error)) {
+	ctl, ok := c.needControl()
+	if !ok {
+		return
+	}
+	reason, ok := c.reason(reasonRequired)
+	if !ok {
+		return
+	}
+	st, err := do(c.r.Context(), ctl, reason)
+	switch {
+	case errors.Is(err, control.ErrReasonRequired), errors.Is(err, control.ErrReasonTooLong):
+		c.refuse(http.StatusBadRequest, GateInput, err.Error(), `send {"reason":"why you are doing this", ...} (CLI: --reason)`)
+		return
+	case errors.Is(err, control.ErrConfirmationRequired):
+		c.refuse(http.StatusForbidden, GateConfirm, err.Error(), `send {"confirm":"CONFIRM"} in the JSON body (CLI: --confirm)`)
+		return
+	case err != nil:
+		c.refuse(http.StatusServiceUnavailable, GateBackend, err.Error(),
+			"the control store ("+ctl.Backend().Describe()+") could not be written; nothing changed; see health/?nocache=true and the server log")
+		return
+	}
+	var last *control.Change
+	if n := len(st.History); n > 0 {
+		last = &st.History[n-1]
+	}
+	c.ok(map[string]any{"control": ctl.Status(), "change": last})
+}
+
+func (c *call) disable() {
+	c.controlAction(true, func(ctx context.Context, ctl *control.Control, reason string) (control.State, error) {
+		return ctl.Disable(ctx, c.who, reason)
+	})
+}
+
+func (c *call) enable() {
+	c.controlAction(false, func(ctx context.Context, ctl *control.Control, reason string) (control.State, error) {
+		return ctl.Enable(ctx, c.who, reason)
+	})
+}
+
+func (c *call) dryRunOn() {
+	c.controlAction(false, func(ctx context.Context, ctl *control.Control, reason string) (control.State, error) {
+		return ctl.StartDryRun(ctx, c.who, reason)
+	})
+}
+
+func (c *call) goLive() {
+	c.controlAction(false, func(ctx context.Context, ctl *control.Control, reason string) (control.State, error) {
+		return ctl.GoLive(ctx, c.who, c.body.Confirm, reason)
+	})
+}
+
+// Verdicts of the dashboard summary, most urgent first.
+const (
+	VerdictDisabled = "DISABLED" // the kill switch is off: no protection at all
+	VerdictDryRun   = "DRY_RUN"  // policies only record
+	VerdictDegraded = "DEGRADED" // a breaker is open, or the control store is unreadable
+	VerdictHealthy  = "HEALTHY"
+)
+
+func (c *call) summary() {
+	byState := map[string]int{}
+	for _, s := range []breaker.State{breaker.Closed, breaker.Open, breaker.HalfOpen, breaker.ForcedOpen, breaker.ForcedClosed} {
+		byState[s.String()] = 0
+	}
+	var open []string
+	names := c.h.rt.BreakerNames()
+	for _, n := range names {
+		if b, ok := c.h.rt.Breaker(n); ok {
+			s := b.State()
+			byState[s.String()]++
+			if s == breaker.Open || s == breaker.ForcedOpen || s == breaker.HalfOpen {
+				open = append(open, n)
+			}
+		}
+	}
+	out := map[string]any{
+		"breakers":   map[string]any{"total": len(names), "by_state": byState},
+		"zones":      len(c.h.rt.Zones()),
+		"would_have": map[string]any{"total": len(c.h.rt.WouldHave())},
+		"dlq":        map[string]any{"available": false, "note": "not built yet"},
+		"draining":   c.h.Draining(),
+	}
+	verdict, why := VerdictHealthy, "every breaker is closed and the switches are on and live"
+	var stateErr string
+	if c.h.ctl != nil {
+		st := c.h.ctl.Status()
+		out["control"] = st
+		stateErr = st.StateError
+	} else {
+		out["control"] = nil
+	}
+	switch {
+	case !c.h.rt.Enabled():
+		verdict, why = VerdictDisabled, "the kill switch is DISABLED: every call goes straight to the service"
+		if c.h.ctl != nil {
+			why += fmt.Sprintf(" (reason: %q)", c.h.ctl.Status().Reason)
+		}
+	case c.h.rt.DryRun():
+		verdict, why = VerdictDryRun, "dry-run: policies record what they would have done and never intervene"
+	case len(open) > 0:
+		verdict, why = VerdictDegraded, fmt.Sprintf("%d breaker(s) not closed: %v", len(open), open)
+	case stateErr != "":
+		verdict, why = VerdictDegraded, "the control state could not be read: "+stateErr
+	}
+	out["verdict"] = verdict
+	out["verdict_reason"] = why
+	c.ok(out)
+}

@@ -1,0 +1,228 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/baldur-go/baldur/runtime/breaker"
+)
+
+// Health statuses.
+const (
+	Healthy   = "healthy"
+	Degraded  = "degraded"
+	Unhealthy = "unhealthy"
+)
+
+type healthReport struct {
+	Status    string                 `json:"status"`
+	Draining  bool                   `json:"draining"`
+	Checks    map[string]checkResult `json:"checks"`
+	CheckedAt time.Time              `json:"checked_at"`
+	Cached    bool                   `json:"cached"`
+}
+
+type checkResult struct {
+	Status   string `json:"status"`
+	Critical bool   `json:"critical,omitempty"`
+	Error    string `json:"error,omitempty"`
+	Detail   any    `json:"detail,omitempty"`
+}
+
+// pinger is implemented by control backends that can be reached (Redis).
+type pinger interface{ Ping(context.Context) error }
+
+// report returns the cached health report, or a fresh one when it is older
+// than the TTL or fresh is set. Checks run without a lock held, so a slow
+// check never blocks a probe that can answer from the cache.
+func (h *Handler) report(ctx context.Context, fresh bool) healthReport {
+	h.healthMu.Lock()
+	cached := h.health
+	h.healthMu.Unlock()
+	if !fresh && cached != nil && time.Since(cached.CheckedAt) < h.ttl {
+		r := *cached
+		r.Cached = true
+		r.Draining = h.Draining()
+		return r
+	}
+	h.computing.Add(1)
+	defer h.computing.Add(-1)
+	r := h.runChecks(ctx, fresh)
+	h.healthMu.Lock()
+	h.health = &r
+	h.healthMu.Unlock()
+	return r
+}
+
+// readyReport is report for the readiness probe: while checks are already
+// running it answers from the last report instead of waiting for them (no
+// report yet: ok is false).
+func (h *Handler) readyReport(ctx context.Context) (r healthReport, ok bool) {
+	if h.computing.Load() > 0 {
+		h.healthMu.Lock()
+		defer h.healthMu.Unlock()
+		if h.health == nil {
+			return healthReport{}, false
+		}
+		return *h.health, true
+	}
+	return h.report(ctx, false), true
+}
+
+func (h *Handler) runChecks(ctx context.Context, fresh bool) healthReport {
+	r := healthReport{Status: Healthy, Checks: map[string]checkResult{}, CheckedAt: time.Now().UTC(), Draining: h.Draining()}
+	set := func(name string, res checkResult) {
+		r.Checks[name] = res
+		switch {
+		case res.Status == Unhealthy:
+			r.Status = Unhealthy
+		case res.Status == Degraded && r.Status == Healthy:
+			r.Status = Degraded
+		}
+	}
+	// An open breaker is the breaker doing its job: degraded, not down.
+	var open []string
+	for _, name := range h.rt.BreakerNames() {
+		if b, ok := h.rt.Breaker(name); ok {
+			if s := b.State(); s == breaker.Open || s == breaker.ForcedOpen || s == breaker.HalfOpen {
+				open = append(open, name+"="+s.String())
+			}
+		}
+	}
+	if len(open) > 0 {
+		set("breakers", checkResult{Status: Degraded, Detail: open})
+	} else {
+		set("breakers", checkResult{Status: Healthy})
+	}
+	if c := h.ctl; c != nil {
+		if fresh {
+			_ = c.Refresh(ctx) // a failure shows in StateError below
+		}
+		res := checkResult{Status: Healthy, Detail: c.Status()}
+		if p, ok := c.Backend().(pinger); ok {
+			cctx, cancel := context.WithTimeout(ctx, h.checkTTL)
+			if err := p.Ping(cctx); err != nil {
+				res.Status, res.Error = Degraded, "control store: "+err.Error()
+			}
+			cancel()
+		}
+		if e := c.Status().StateError; e != "" && res.Error == "" {
+			res.Status, res.Error = Degraded, e
+		}
+		set("control", res)
+	}
+	for _, chk := range h.checks {
+		cctx, cancel := context.WithTimeout(ctx, h.checkTTL)
+		err := runCheck(cctx, chk.Func)
+		cancel()
+		res := checkResult{Status: Healthy, Critical: chk.Critical}
+		if err != nil {
+			res.Error = err.Error()
+			res.Status = Degraded
+			if chk.Critical {
+				res.Status = Unhealthy
+			}
+		}
+		set(chk.Name, res)
+	}
+	return r
+}
+
+// runCheck turns a panicking check into a failure: health must answer.
+func runCheck(ctx context.Context, f func(context.Context) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("check panicked: %v", p)
+		}
+	}()
+	if f == nil {
+		return nil
+	}
+	return f(ctx)
+}
+
+func (c *call) nocache() (bool, bool) {
+	v := c.r.URL.Query().Get("nocache")
+	if v == "" {
+		return false, true
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		c.refuse(http.StatusBadRequest, GateInput, fmt.Sprintf("nocache=%q is not a boolean", v), "use ?nocache=true or leave it out")
+		return false, false
+	}
+	return b, true
+}
+
+func (c *call) healthAll() {
+	fresh, ok := c.nocache()
+	if !ok {
+		return
+	}
+	r := c.h.report(c.r.Context(), fresh)
+	status := http.StatusOK
+	if r.Status == Unhealthy {
+		status = http.StatusServiceUnavailable
+	}
+	c.status = status
+	writeJSON(c.w, status, r)
+}
+
+func (c *call) live() { c.ok(map[string]string{"status": "alive"}) }
+
+func (c *call) ping() { c.ok(map[string]any{"pong": true}) }
+
+func (c *call) ready() {
+	retry := strconv.Itoa(int(c.h.retry.Round(time.Second) / time.Second))
+	if c.h.Draining() {
+		c.w.Header().Set("Retry-After", retry)
+		writeJSON(c.w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return
+	}
+	if r, ok := c.h.readyReport(c.r.Context()); ok && r.Status == Unhealthy {
+		c.w.Header().Set("Retry-After", retry)
+		writeJSON(c.w, http.StatusServiceUnavailable, map[string]string{"status": Unhealthy})
+		return
+	}
+	c.ok(map[string]string{"status": "ready"})
+}
+
+type compartmentView struct {
+	Name   string `json:"name"`
+	Active int64  `json:"active"`
+	Max    int64  `json:"max"`
+}
+
+// poolStatser is implemented by control backends with a connection pool (Redis).
+type poolStatser interface{ PoolStats() map[string]uint64 }
+
+func (c *call) pool() {
+	seen := map[string]bool{}
+	comps := []compartmentView{}
+	for _, z := range c.h.rt.Zones() {
+		if z.Bulkhead <= 0 {
+			continue
+		}
+		name := z.Compartment
+		if name == "" {
+			name = z.Service
+		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if b, ok := c.h.rt.Compartment(name); ok {
+			comps = append(comps, compartmentView{Name: name, Active: b.Active(), Max: b.Max()})
+		}
+	}
+	out := map[string]any{"compartments": comps}
+	if c.h.ctl != nil {
+		if p, ok := c.h.ctl.Backend().(poolStatser); ok {
+			out["control_store"] = p.PoolStats()
+		}
+	}
+	c.ok(out)
+}

@@ -1,0 +1,45 @@
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// Gate names a refusal: which check said no. Clients branch on it; the hint
+// says how to pass.
+const (
+	GateRoute       = "route"        // no such endpoint
+	GateMethod      = "method"       // wrong HTTP method
+	GateHost        = "host"         // Host header not allowed (DNS rebinding)
+	GateOrigin      = "origin"       // Origin header not allowed (cross-site request)
+	GateKey         = "key"          // no admin key, or a wrong one
+	GateRole        = "role"         // the key's role is too low
+	GateUnlock      = "unlock"       // server not started with BALDUR_ADMIN_UNLOCK=1
+	GateContentType = "content_type" // body is not application/json
+	GateBody        = "body"         // body too large or not valid JSON
+	GateConfirm     = "confirm"      // "confirm":"CONFIRM" missing or wrong
+	GateInput       = "input"        // a field or parameter is invalid
+	GateNotFound    = "not_found"    // unknown breaker
+	GateKillSwitch  = "kill_switch"  // manual action while the kill switch is DISABLED
+	GateBackend     = "backend"      // the control store failed
+	GateUnavailable = "unavailable"  // feature not configured or not built yet
+)
+
+// Refusal is the JSON body of every 4xx/5xx answer.
+type Refusal struct {
+	Error string `json:"error"`
+	Gate  string `json:"gate"`
+	Hint  string `json:"hint"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"encoding the answer failed","gate":"internal","hint":"see the server log"}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
