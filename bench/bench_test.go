@@ -18,7 +18,7 @@ import (
 var sink int
 
 func newRuntime(b *testing.B) *runtime.Runtime {
-	rt, err := runtime.New(context.Background(), runtime.Config{Logger: slog.New(slog.DiscardHandler)})
+	rt, err := runtime.New(context.Background(), runtime.Config{Logger: slog.New(slog.DiscardHandler), StateDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -60,8 +60,9 @@ func newBackend(t *testing.T, inner *fakeBackend, b runtime.BreakerConfig) (beha
 	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	rt, err := runtime.New(context.Background(), runtime.Config{
-		Breaker: b,
-		Clock:   clk,
+		Breaker:  b,
+		Clock:    clk,
+		StateDir: t.TempDir(),
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(t, err)

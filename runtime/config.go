@@ -11,6 +11,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
+	"github.com/baldur-go/baldur/runtime/store"
 )
 
 // Config is what New needs. The zero value is valid: every zero field takes the
@@ -19,6 +20,13 @@ type Config struct {
 	Breaker BreakerConfig
 	// StateDir is where the embedded store keeps its files. Default ".baldur".
 	StateDir string
+	// RedisURL, when set, puts the shared state in Redis (redis://, rediss://,
+	// redis+sentinel://, redis+cluster://), with the embedded store under
+	// StateDir serving in DEGRADED mode while Redis is unreachable.
+	RedisURL string
+	// Store, when set, is used as it is (and not closed by Close); RedisURL and
+	// StateDir are then ignored. Tests pass store.NewMemory().
+	Store store.Store
 	// Logger receives the runtime's events ({component}.{entity}_{action}).
 	// Default: slog.Default() at the level of BALDUR_LOG_LEVEL (FromEnv) or INFO.
 	Logger *slog.Logger
@@ -28,6 +36,15 @@ type Config struct {
 	Classifier Classifier
 	// OnBreakerChange is called on every breaker transition, after it is logged.
 	OnBreakerChange func(breaker.Transition)
+
+	redisURLVar string // the variable RedisURL came from, for error messages
+}
+
+func (c Config) redisURLSource() string {
+	if c.redisURLVar != "" {
+		return c.redisURLVar
+	}
+	return "Config.RedisURL"
 }
 
 // BreakerConfig holds every service breaker's settings.
@@ -108,6 +125,8 @@ func (c Config) withDefaults() (Config, error) {
 //	BALDUR_CB_HALF_OPEN_MAX_CALLS int ≥ 1            (3)
 //	BALDUR_CB_HALF_OPEN_MAX_WAIT  duration or secs   (= recovery timeout)
 //	BALDUR_STATE_DIR              path               (.baldur)
+//	BALDUR_RESILIENT_STORAGE_REDIS_URL, BALDUR_REDIS_URL, REDIS_URL
+//	                              Redis URL, first set wins (unset: embedded store)
 //	BALDUR_LOG_LEVEL              debug|info|warn|error (info)
 func ConfigFromEnv() (Config, error) {
 	return configFromLookup(os.LookupEnv)
@@ -149,6 +168,19 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, fmt.Errorf("BALDUR_STATE_DIR=%q: want a directory path", v))
 		}
 		cfg.StateDir = v
+	}
+	// The most specific Redis URL wins: the storage override, then
+	// BALDUR_REDIS_URL, then a bare REDIS_URL.
+	for _, name := range []string{"BALDUR_RESILIENT_STORAGE_REDIS_URL", "BALDUR_REDIS_URL", "REDIS_URL"} {
+		v, ok := lookup(name)
+		if !ok || v == "" {
+			continue
+		}
+		if err := store.ParseRedisURL(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		cfg.RedisURL, cfg.redisURLVar = v, name
+		break
 	}
 	if v, ok := lookup("BALDUR_LOG_LEVEL"); ok {
 		var lvl slog.Level

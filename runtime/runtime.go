@@ -8,12 +8,14 @@ import (
 	"context"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
+	"github.com/baldur-go/baldur/runtime/store"
 )
 
 const (
@@ -31,6 +33,12 @@ type Runtime struct {
 	log   *slog.Logger
 	clock clock.Clock
 	mode  atomic.Uint32
+
+	store     store.Store
+	ownsStore bool
+	degraded  atomic.Bool
+	node      string // this runtime's name in shared records
+	sync      *breakerSync
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -65,9 +73,17 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cfg:          cfg,
 		log:          cfg.Logger,
 		clock:        cfg.Clock,
+		node:         newNodeID(),
 		breakers:     make(map[string]*breaker.Breaker),
 		compartments: make(map[string]*Bulkhead),
 		zones:        make(map[zoneKey]*Zone),
+	}
+	if rt.store, rt.ownsStore, err = rt.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if err := rt.startBreakerSync(); err != nil {
+		rt.closeStore()
+		return nil, err
 	}
 	rt.log.LogAttrs(ctx, slog.LevelInfo, "runtime.instance_started",
 		slog.Int("cb_failure_threshold", cfg.Breaker.FailureThreshold),
@@ -88,15 +104,29 @@ func FromEnv() (*Runtime, error) {
 // plain pass-throughs would not: do not call them after shutting down.
 func (rt *Runtime) Close() error {
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
 	if rt.closed {
+		rt.mu.Unlock()
 		return nil
 	}
 	rt.closed = true
+	breakers := make([]*breaker.Breaker, 0, len(rt.breakers))
 	for _, b := range rt.breakers {
+		breakers = append(breakers, b)
+	}
+	rt.mu.Unlock()
+	// Outside the lock: the sync goroutines look breakers up while they finish.
+	rt.sync.close()
+	for _, b := range breakers {
 		b.Close()
 	}
-	return nil
+	return rt.closeStore()
+}
+
+func (rt *Runtime) closeStore() error {
+	if !rt.ownsStore {
+		return nil
+	}
+	return rt.store.Close()
 }
 
 // Zone returns the zone of one protected method, building its breaker and
@@ -171,6 +201,8 @@ func (rt *Runtime) breakerLocked(service string) *breaker.Breaker {
 		OnStateChange:    rt.onTransition,
 	})
 	rt.breakers[service] = b
+	// A restarted process, or one joining a fleet, starts from the shared state.
+	rt.adoptShared(context.Background(), b)
 	return b
 }
 
@@ -178,6 +210,9 @@ func (rt *Runtime) onTransition(t breaker.Transition) {
 	rt.log.LogAttrs(context.Background(), slog.LevelInfo, "cb.state_changed",
 		slog.String("service", t.Name), slog.String("from", t.From.String()), slog.String("to", t.To.String()),
 		slog.String("reason", t.Reason))
+	if !strings.HasPrefix(t.Reason, remoteReason) && rt.sync != nil {
+		rt.sync.markDirty(t.Name)
+	}
 	if h := rt.cfg.OnBreakerChange; h != nil {
 		h(t)
 	}

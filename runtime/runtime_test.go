@@ -188,7 +188,7 @@ func TestBulkheadWakesEveryWaiterWhenSeveralSlotsFree(t *testing.T) {
 }
 
 func TestZoneSharesTheServiceBreakerAndIsIdempotent(t *testing.T) {
-	rt, err := New(context.Background(), Config{Logger: slog.New(slog.DiscardHandler)})
+	rt, err := New(context.Background(), Config{Logger: slog.New(slog.DiscardHandler), StateDir: t.TempDir()})
 	require.NoError(t, err)
 	defer rt.Close()
 	a := rt.Zone(ZoneSpec{Service: "s", Method: "A", Breaker: true})

@@ -65,7 +65,7 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet})
+			rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet, StateDir: env.WorkDir + "/.baldur"})
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,25 +27,31 @@ func main() {
 		fmt.Fprintln(os.Stderr, "payments: -serve is not built yet (the admin console lands with the operator issue)")
 		os.Exit(2)
 	}
-	if err := scenario(context.Background(), os.Stdout); err != nil {
+	cfg, err := runtime.ConfigFromEnv() // BALDUR_STATE_DIR etc. are honoured; the breaker is tuned below
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "payments:", err)
+		os.Exit(1)
+	}
+	if err := scenario(context.Background(), os.Stdout, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "payments:", err)
 		os.Exit(1)
 	}
 }
 
 // scenario walks through every policy once and checks that each acted.
-func scenario(ctx context.Context, out io.Writer) error {
-	rt, err := runtime.New(ctx, runtime.Config{
-		Logger: slog.New(narrator{out}),
-		Breaker: runtime.BreakerConfig{
-			FailureThreshold: 5,
-			RecoveryTimeout:  300 * time.Millisecond, // short, so that the demo sees the breaker probe
-			HalfOpenMaxCalls: 2,
-		},
-		OnBreakerChange: func(t breaker.Transition) {
+func scenario(ctx context.Context, out io.Writer, cfg runtime.Config) error {
+	cfg.Logger = slog.New(narrator{out})
+	cfg.Breaker = runtime.BreakerConfig{
+		FailureThreshold: 5,
+		RecoveryTimeout:  300 * time.Millisecond, // short, so that the demo sees the breaker probe
+		HalfOpenMaxCalls: 2,
+	}
+	cfg.OnBreakerChange = func(t breaker.Transition) {
+		if !strings.HasPrefix(t.Reason, "remote") {
 			fmt.Fprintf(out, "   >> breaker %q: %s → %s (%s)\n", t.Name, t.From, t.To, t.Reason)
-		},
-	})
+		}
+	}
+	rt, err := runtime.New(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/baldur-go/baldur/runtime"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -14,7 +15,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestScenarioShowsEveryPolicy(t *testing.T) {
 	var out bytes.Buffer
-	require.NoError(t, scenario(context.Background(), &out), out.String())
+	require.NoError(t, scenario(context.Background(), &out, runtime.Config{StateDir: t.TempDir()}), out.String())
 	for _, want := range []string{
 		"charge order-1: receipt r-1 after 3 processor calls",
 		">> retry: Charge attempt 1 failed; next attempt in",

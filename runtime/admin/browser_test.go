@@ -45,7 +45,7 @@ func chromiumPath(t *testing.T) string {
 func TestConsoleInRealChromium(t *testing.T) {
 	exe := chromiumPath(t)
 
-	rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet})
+	rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet, StateDir: t.TempDir()})
 	require.NoError(t, err)
 	defer rt.Close()
 	rt.Zone(runtime.ZoneSpec{Service: "payments", Method: "Charge", Breaker: true, Bulkhead: 8})

@@ -66,21 +66,26 @@ func (f *Fake) AfterFunc(d time.Duration, fn func()) Timer {
 }
 
 // Advance moves the fake time forward by d, running the callbacks that fall due on the way.
+// Concurrent Advances never move time backwards: each leaves it at least at its own target.
 func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
 	target := f.now.Add(d)
 	f.mu.Unlock()
-	f.Set(target)
+	f.moveTo(target, false)
 }
 
 // Set moves the fake time to t. Moving forward runs the callbacks that fall due on the way; moving
 // backwards runs nothing (pending timers keep their absolute deadlines).
-func (f *Fake) Set(t time.Time) {
+func (f *Fake) Set(t time.Time) { f.moveTo(t, true) }
+
+func (f *Fake) moveTo(t time.Time, backwards bool) {
 	for {
 		f.mu.Lock()
 		next := f.dueLocked(t)
 		if next == nil {
-			f.now = t
+			if backwards || t.After(f.now) {
+				f.now = t
+			}
 			f.mu.Unlock()
 			return
 		}

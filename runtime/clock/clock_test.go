@@ -98,8 +98,10 @@ func TestFakeIsSafeForConcurrentUse(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 100 {
+				before := f.Now()
 				tm := f.AfterFunc(time.Millisecond, func() { mu.Lock(); ran++; mu.Unlock() })
 				f.Advance(time.Millisecond)
+				assert.False(t, f.Now().Before(before.Add(time.Millisecond)), "concurrent Advances never go back")
 				tm.Stop()
 				_ = f.Now()
 			}

@@ -1,0 +1,298 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/store"
+)
+
+// Breaker state is shared through the store so that a breaker opened on one
+// worker is open on every worker, and the embedded store's copy survives a
+// restart. The hot path never waits for it: a transition marks the breaker
+// dirty, a background goroutine writes the hash "cb:{service}" and publishes
+// the service name on channelBreakers, and every runtime's subscriber
+// re-reads the hash and applies it (most restrictive wins, see breaker.Apply).
+const (
+	channelBreakers = "cb"
+	remoteReason    = "remote: "
+)
+
+func breakerKey(service string) string { return "cb:{" + service + "}" }
+
+// openStore picks the store: the one given in Config, else Redis (behind a
+// Failover onto the embedded store) when a Redis URL is configured, else the
+// embedded store under StateDir. owned reports whether Close must close it.
+func (rt *Runtime) openStore(ctx context.Context) (st store.Store, owned bool, err error) {
+	cfg := rt.cfg
+	if cfg.Store != nil {
+		return cfg.Store, false, nil
+	}
+	stateDir := cfg.StateDir
+	if cfg.RedisURL == "" {
+		emb, err := store.OpenEmbedded(stateDir, store.EmbeddedOptions{Clock: rt.clock, Logger: rt.log})
+		if err != nil {
+			return nil, false, fmt.Errorf("baldur: embedded store in %s: %w", stateDir, err)
+		}
+		return emb, true, nil
+	}
+	// With Redis, the embedded store only holds what is written while degraded.
+	local, err := store.OpenEmbedded(filepath.Join(stateDir, "degraded"), store.EmbeddedOptions{Clock: rt.clock, Logger: rt.log})
+	if err != nil {
+		return nil, false, fmt.Errorf("baldur: local store for DEGRADED mode in %s: %w", stateDir, err)
+	}
+	remote, err := store.OpenRedis(ctx, cfg.RedisURL, store.RedisOptions{LazyConnect: true, Logger: rt.log})
+	if err != nil {
+		_ = local.Close()
+		return nil, false, fmt.Errorf("baldur: %s: %w", cfg.redisURLSource(), err)
+	}
+	fo, err := store.NewFailover(ctx, remote, local, store.FailoverOptions{
+		Logger:          rt.log,
+		OnModeChange:    func(m store.Mode) { rt.degraded.Store(m == store.ModeDegraded) },
+		ReconcileHashes: reconcileBreakers,
+	})
+	if err != nil {
+		_ = remote.Close()
+		_ = local.Close()
+		return nil, false, fmt.Errorf("baldur: %w", err)
+	}
+	return fo, true, nil
+}
+
+// Store is the runtime's state store.
+func (rt *Runtime) Store() store.Store { return rt.store }
+
+// Degraded reports whether Redis is configured but unreachable, so that state
+// is served from the local write-ahead-logged store.
+func (rt *Runtime) Degraded() bool { return rt.degraded.Load() }
+
+// breakerRecord is the shared form of a breaker's state.
+type breakerRecord struct {
+	state    breaker.State
+	openedAt time.Time
+	node     string
+}
+
+func (r breakerRecord) fields() map[string]string {
+	return map[string]string{
+		"state":     r.state.String(),
+		"opened_at": strconv.FormatInt(r.openedAt.UnixNano(), 10),
+		"node":      r.node,
+	}
+}
+
+var stateByName = map[string]breaker.State{}
+
+func init() {
+	for s := breaker.Closed; s <= breaker.ForcedClosed; s++ {
+		stateByName[s.String()] = s
+	}
+}
+
+func parseBreakerRecord(h map[string]string) (breakerRecord, error) {
+	s, ok := stateByName[h["state"]]
+	if !ok {
+		return breakerRecord{}, fmt.Errorf("unknown breaker state %q", h["state"])
+	}
+	r := breakerRecord{state: s, node: h["node"]}
+	if v := h["opened_at"]; v != "" {
+		ns, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return breakerRecord{}, fmt.Errorf("bad opened_at %q", v)
+		}
+		if ns > 0 {
+			r.openedAt = time.Unix(0, ns)
+		}
+	}
+	return r, nil
+}
+
+// restriction orders automatic states for most-restrictive-wins.
+func restriction(s breaker.State) int {
+	switch s {
+	case breaker.Open, breaker.ForcedOpen:
+		return 2
+	case breaker.HalfOpen:
+		return 1
+	}
+	return 0
+}
+
+// moreRestrictive reports whether a should win over b: OPEN beats HALF_OPEN
+// beats CLOSED, and among OPENs the later opening wins.
+func moreRestrictive(a, b breakerRecord) bool {
+	ra, rb := restriction(a.state), restriction(b.state)
+	if ra != rb {
+		return ra > rb
+	}
+	return a.openedAt.After(b.openedAt)
+}
+
+// reconcileBreakers merges the breaker hashes written while degraded into
+// Redis, most restrictive wins. Other hashes are written as they are.
+func reconcileBreakers(ctx context.Context, remote store.Store, hashes map[string]map[string]string) error {
+	for key, local := range hashes {
+		if !strings.HasPrefix(key, "cb:{") {
+			if err := remote.HSet(ctx, key, local); err != nil {
+				return err
+			}
+			continue
+		}
+		lr, lerr := parseBreakerRecord(local)
+		cur, err := remote.HGetAll(ctx, key)
+		if err != nil {
+			return err
+		}
+		rr, rerr := parseBreakerRecord(cur)
+		switch {
+		case lerr != nil:
+			continue // nothing usable was written locally
+		case len(cur) == 0 || rerr != nil || moreRestrictive(lr, rr):
+			if err := remote.HSet(ctx, key, lr.fields()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// breakerSync propagates local transitions and applies remote ones.
+type breakerSync struct {
+	rt     *Runtime
+	dirty  chan struct{}
+	mu     sync.Mutex
+	queued map[string]bool
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (rt *Runtime) startBreakerSync() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &breakerSync{rt: rt, dirty: make(chan struct{}, 1), queued: map[string]bool{}, stop: cancel}
+	sub, err := rt.store.Subscribe(ctx, channelBreakers)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("baldur: subscribing to breaker changes: %w", err)
+	}
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		s.publishLoop(ctx)
+	}()
+	go func() {
+		defer s.wg.Done()
+		defer sub.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-sub.C():
+				if !ok {
+					return
+				}
+				s.adopt(ctx, string(m.Payload))
+			}
+		}
+	}()
+	rt.sync = s
+	return nil
+}
+
+func (s *breakerSync) close() {
+	s.stop()
+	s.wg.Wait()
+}
+
+// markDirty queues a service for publication; it never blocks.
+func (s *breakerSync) markDirty(service string) {
+	s.mu.Lock()
+	s.queued[service] = true
+	s.mu.Unlock()
+	select {
+	case s.dirty <- struct{}{}:
+	default:
+	}
+}
+
+func (s *breakerSync) publishLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.dirty:
+		}
+		s.mu.Lock()
+		names := make([]string, 0, len(s.queued))
+		for n := range s.queued {
+			names = append(names, n)
+		}
+		clear(s.queued)
+		s.mu.Unlock()
+		for _, name := range names {
+			s.publish(ctx, name)
+		}
+	}
+}
+
+func (s *breakerSync) publish(ctx context.Context, name string) {
+	b, ok := s.rt.Breaker(name)
+	if !ok {
+		return
+	}
+	snap := b.Snapshot()
+	rec := breakerRecord{state: snap.State, openedAt: snap.OpenedAt, node: s.rt.node}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	err := s.rt.store.HSet(wctx, breakerKey(name), rec.fields())
+	if err == nil {
+		err = s.rt.store.Publish(wctx, channelBreakers, []byte(name))
+	}
+	if err != nil && ctx.Err() == nil {
+		s.rt.log.LogAttrs(ctx, slog.LevelWarn, "cb.share_failed",
+			slog.String("service", name), slog.String("error", err.Error()))
+	}
+}
+
+// adopt reads a breaker's shared record and applies it when it came from
+// another node.
+func (s *breakerSync) adopt(ctx context.Context, name string) {
+	b, ok := s.rt.Breaker(name)
+	if !ok {
+		return // no wrapper uses this service here
+	}
+	s.rt.adoptShared(ctx, b)
+}
+
+// adoptShared applies the shared record of b, if another node wrote it.
+func (rt *Runtime) adoptShared(ctx context.Context, b *breaker.Breaker) {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	h, err := rt.store.HGetAll(rctx, breakerKey(b.Name()))
+	if err != nil || len(h) == 0 {
+		return
+	}
+	rec, err := parseBreakerRecord(h)
+	if err != nil {
+		rt.log.LogAttrs(ctx, slog.LevelWarn, "cb.shared_state_unreadable",
+			slog.String("service", b.Name()), slog.String("error", err.Error()))
+		return
+	}
+	if rec.node == rt.node {
+		return
+	}
+	b.Apply(rec.state, rec.openedAt, remoteReason+"node "+rec.node)
+}
+
+// newNodeID names this runtime in shared records: host, pid and start time.
+func newNodeID() string {
+	host, _ := os.Hostname()
+	return host + "/" + strconv.Itoa(os.Getpid()) + "/" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+}
