@@ -11,6 +11,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
+	"github.com/baldur-go/baldur/runtime/idem"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -36,6 +37,9 @@ type Config struct {
 	Classifier Classifier
 	// OnBreakerChange is called on every breaker transition, after it is logged.
 	OnBreakerChange func(breaker.Transition)
+	// IdempotencyMemoryTTL is how long a completed idempotency key blocks
+	// duplicates. Default 1800s (BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS).
+	IdempotencyMemoryTTL time.Duration
 
 	redisURLVar string // the variable RedisURL came from, for error messages
 }
@@ -103,6 +107,11 @@ func (c Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("runtime config: %s must be positive", f.name))
 		}
 	}
+	if c.IdempotencyMemoryTTL == 0 {
+		c.IdempotencyMemoryTTL = idem.DefaultMemoryTTL
+	} else if c.IdempotencyMemoryTTL < 0 {
+		errs = append(errs, errors.New("runtime config: IdempotencyMemoryTTL must be positive"))
+	}
 	if c.StateDir == "" {
 		c.StateDir = ".baldur"
 	}
@@ -127,6 +136,7 @@ func (c Config) withDefaults() (Config, error) {
 //	BALDUR_STATE_DIR              path               (.baldur)
 //	BALDUR_RESILIENT_STORAGE_REDIS_URL, BALDUR_REDIS_URL, REDIS_URL
 //	                              Redis URL, first set wins (unset: embedded store)
+//	BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS  whole seconds (1800)
 //	BALDUR_LOG_LEVEL              debug|info|warn|error (info)
 func ConfigFromEnv() (Config, error) {
 	return configFromLookup(os.LookupEnv)
@@ -168,6 +178,13 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, fmt.Errorf("BALDUR_STATE_DIR=%q: want a directory path", v))
 		}
 		cfg.StateDir = v
+	}
+	if _, ok := lookup(idem.EnvMemoryTTL); ok {
+		ttl, err := idem.MemoryTTLFromEnv(func(k string) string { v, _ := lookup(k); return v })
+		if err != nil {
+			errs = append(errs, err)
+		}
+		cfg.IdempotencyMemoryTTL = ttl
 	}
 	// The most specific Redis URL wins: the storage override, then
 	// BALDUR_REDIS_URL, then a bare REDIS_URL.

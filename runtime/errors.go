@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/baldur-go/baldur/runtime/idem"
 )
 
 // Sentinel errors for what callers branch on. Every error the runtime returns
@@ -16,13 +18,15 @@ var (
 	// ErrNoKey: the idempotency key could not be extracted (a nil pointer on the
 	// field path, or an empty key); the inner method did not run.
 	ErrNoKey = errors.New("no idempotency key")
-	// ErrDuplicate: the idempotency key was already claimed or completed.
-	ErrDuplicate = errors.New("duplicate call")
+	// ErrDuplicate: the idempotency key was already claimed or completed
+	// (details: *idem.DuplicateError).
+	ErrDuplicate = idem.ErrDuplicate
 	// ErrIdempotencyUnavailable: the idempotency store could not be reached and
-	// the method fails closed.
-	ErrIdempotencyUnavailable = errors.New("idempotency store unavailable")
-	// ErrKeyReuse: the same idempotency key arrived with different arguments.
-	ErrKeyReuse = errors.New("idempotency key reused with different arguments")
+	// the method fails closed (details: *idem.UnavailableError).
+	ErrIdempotencyUnavailable = idem.ErrUnavailable
+	// ErrKeyReuse: the same idempotency key arrived with different arguments
+	// (details: *idem.KeyReuseError).
+	ErrKeyReuse = idem.ErrKeyReuse
 	// ErrDLQFull: the dead-letter queue is at its cap and the overflow strategy is reject.
 	ErrDLQFull = errors.New("dead-letter queue is full")
 	// ErrPermanent marks an error that must not be retried (see Permanent).

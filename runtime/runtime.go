@@ -6,6 +6,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
+	"github.com/baldur-go/baldur/runtime/idem"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -39,6 +41,7 @@ type Runtime struct {
 	degraded  atomic.Bool
 	node      string // this runtime's name in shared records
 	sync      *breakerSync
+	gate      *idem.Gate // idempotency claims, in the store
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -80,6 +83,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if rt.store, rt.ownsStore, err = rt.openStore(ctx); err != nil {
 		return nil, err
+	}
+	if rt.gate, err = idem.New(rt.store, idem.Options{MemoryTTL: cfg.IdempotencyMemoryTTL, Clock: rt.clock, Logger: rt.log}); err != nil {
+		rt.closeStore()
+		return nil, fmt.Errorf("baldur: idempotency gate: %w", err)
 	}
 	if err := rt.startBreakerSync(); err != nil {
 		rt.closeStore()
