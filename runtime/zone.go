@@ -84,8 +84,12 @@ type Permit struct {
 }
 
 const (
-	permitBreaker uint8 = 1 << iota
-	permitBulkhead
+	permitBreaker  uint8 = 1 << iota
+	permitBulkhead       // a bulkhead slot is held
+	permitQuiet          // the breaker need not hear of a success (Ticket.Quiet)
+
+	// permitQuietOnly is the common case Done answers inline.
+	permitQuietOnly = permitBreaker | permitQuiet
 )
 
 // Spec returns the zone's description.
@@ -102,11 +106,18 @@ func (z *Zone) Timeout() time.Duration { return z.timeout }
 // *OpenError (errors.Is ErrOpen) or *BulkheadFullError (errors.Is ErrBulkheadFull);
 // in dry-run the refusal is recorded as a would-have decision and the call goes on.
 func (z *Zone) Enter(ctx context.Context) (Permit, error) {
-	// Fast path, small enough to inline into the wrapper: a breaker alone
-	// that admits the call.
+	// Fast path: a breaker alone, admitting or rejecting the call.
 	if b := z.breaker; b != nil && z.bulkhead == nil {
-		if t, ok := b.Allow(); ok {
-			return Permit{ticket: t, flags: permitBreaker}, nil
+		t, ok := b.Allow()
+		if ok {
+			f := permitBreaker
+			if t.Quiet() {
+				f = permitQuietOnly
+			}
+			return Permit{ticket: t, flags: f}, nil
+		}
+		if z.rt.mode.Load()&modeDryRun == 0 {
+			return Permit{}, z.openErr // rejected: no second look, no allocation
 		}
 	}
 	return z.enter(ctx)
@@ -168,6 +179,15 @@ func (z *Zone) Timed(ctx, attemptCtx context.Context, err error) error {
 // when the call should be attempted again, after it has waited the backoff
 // (the wait ends early, returning false, if ctx is done). attempt counts from 1.
 func (z *Zone) Done(ctx context.Context, p Permit, err error, attempt int) bool {
+	// Inlined into the wrapper: a success that the breaker need not hear
+	// about (CLOSED, not counting calls) and that holds no bulkhead slot.
+	if err == nil && p.flags == permitQuietOnly {
+		return false
+	}
+	return z.done(ctx, p, err, attempt)
+}
+
+func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool {
 	if err != nil {
 		return z.failed(ctx, p, err, attempt)
 	}

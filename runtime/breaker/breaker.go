@@ -139,6 +139,10 @@ type Snapshot struct {
 // issued in, so an outcome reported after the breaker moved on is ignored. The zero Ticket is stale.
 type Ticket struct{ w uint64 }
 
+// Quiet reports whether Success on this ticket would do nothing (CLOSED and
+// not counting calls), so that a caller may skip the call altogether.
+func (t Ticket) Quiet() bool { return t.w&trackBit == 0 }
+
 // Probe reports whether the ticket is a HALF_OPEN probe.
 func (t Ticket) Probe() bool { return stateOf(t.w) == HalfOpen }
 
