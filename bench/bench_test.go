@@ -123,3 +123,14 @@ func BenchmarkFailsafeRetryBreaker(b *testing.B) {
 		return ex.Get(func() (int, error) { return a.Retry(ctx, n) })
 	})
 }
+
+// BenchmarkBaldurBreakerRetryNoStats is breaker + retry with per-call
+// counting turned off (Config.NoCallStats).
+func BenchmarkBaldurBreakerRetryNoStats(b *testing.B) {
+	rt, err := runtime.New(context.Background(), runtime.Config{Logger: slog.New(slog.DiscardHandler), StateDir: b.TempDir(), NoCallStats: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = rt.Close() })
+	modes(b, NewProtectedAdder(adder{}, rt).Retry)
+}

@@ -37,6 +37,10 @@ type Config struct {
 	Classifier Classifier
 	// OnBreakerChange is called on every breaker transition, after it is logged.
 	OnBreakerChange func(breaker.Transition)
+	// NoCallStats turns off per-call counting (calls by outcome, sampled
+	// attempt durations: see Runtime.CallStats). Counting costs a few ns per
+	// successful call; the default is to count (BALDUR_CALL_STATS=off disables).
+	NoCallStats bool
 	// IdempotencyMemoryTTL is how long a completed idempotency key blocks
 	// duplicates. Default 1800s (BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS).
 	IdempotencyMemoryTTL time.Duration
@@ -137,6 +141,7 @@ func (c Config) withDefaults() (Config, error) {
 //	BALDUR_RESILIENT_STORAGE_REDIS_URL, BALDUR_REDIS_URL, REDIS_URL
 //	                              Redis URL, first set wins (unset: embedded store)
 //	BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS  whole seconds (1800)
+//	BALDUR_CALL_STATS             on|off             (on)
 //	BALDUR_LOG_LEVEL              debug|info|warn|error (info)
 func ConfigFromEnv() (Config, error) {
 	return configFromLookup(os.LookupEnv)
@@ -178,6 +183,15 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, fmt.Errorf("BALDUR_STATE_DIR=%q: want a directory path", v))
 		}
 		cfg.StateDir = v
+	}
+	if v, ok := lookup("BALDUR_CALL_STATS"); ok {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "on", "true", "1":
+		case "off", "false", "0":
+			cfg.NoCallStats = true
+		default:
+			errs = append(errs, fmt.Errorf("BALDUR_CALL_STATS=%q: want on or off", v))
+		}
 	}
 	if _, ok := lookup(idem.EnvMemoryTTL); ok {
 		ttl, err := idem.MemoryTTLFromEnv(func(k string) string { v, _ := lookup(k); return v })

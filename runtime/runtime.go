@@ -39,7 +39,8 @@ type Runtime struct {
 	store     store.Store
 	ownsStore bool
 	degraded  atomic.Bool
-	node      string // this runtime's name in shared records
+	node      string    // this runtime's name in shared records
+	epoch     time.Time // origin of sampled attempt durations
 	sync      *breakerSync
 	gate      *idem.Gate // idempotency claims, in the store
 
@@ -77,6 +78,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		log:          cfg.Logger,
 		clock:        cfg.Clock,
 		node:         newNodeID(),
+		epoch:        time.Now(),
 		breakers:     make(map[string]*breaker.Breaker),
 		compartments: make(map[string]*Bulkhead),
 		zones:        make(map[zoneKey]*Zone),
@@ -157,6 +159,9 @@ func (rt *Runtime) Zone(spec ZoneSpec) *Zone {
 		attempts: max(spec.Attempts, 1),
 		backoff:  spec.Backoff.normalized(),
 		timeout:  spec.Timeout,
+	}
+	if !rt.cfg.NoCallStats {
+		z.stats = new(callStats)
 	}
 	if spec.Breaker {
 		z.breaker = rt.breakerLocked(spec.Service)

@@ -74,6 +74,7 @@ type Zone struct {
 	attempts int
 	backoff  Backoff
 	timeout  time.Duration
+	stats    *callStats // nil with Config.NoCallStats
 }
 
 // Permit is what Enter hands out and Done takes back: the breaker ticket and
@@ -81,6 +82,7 @@ type Zone struct {
 type Permit struct {
 	ticket breaker.Ticket
 	flags  uint8
+	start  int64 // sampled attempts: nanoseconds since the runtime's epoch; 0 otherwise
 }
 
 const (
@@ -110,6 +112,9 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 	if b := z.breaker; b != nil && z.bulkhead == nil {
 		t, ok := b.Allow()
 		if ok {
+			if z.stats != nil { // Done must count the success out of line
+				return Permit{ticket: t, flags: permitBreaker, start: z.rt.sampleStart()}, nil
+			}
 			f := permitBreaker
 			if t.Quiet() {
 				f = permitQuietOnly
@@ -117,6 +122,9 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 			return Permit{ticket: t, flags: f}, nil
 		}
 		if z.rt.mode.Load()&modeDryRun == 0 {
+			if z.stats != nil {
+				z.stats.shard().rejectedOpen.Add(1)
+			}
 			return Permit{}, z.openErr // rejected: no second look, no allocation
 		}
 	}
@@ -125,10 +133,16 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 
 func (z *Zone) enter(ctx context.Context) (Permit, error) {
 	var p Permit
+	if z.stats != nil {
+		p.start = z.rt.sampleStart()
+	}
 	if b := z.breaker; b != nil {
 		t, ok := b.Allow()
 		if !ok {
 			if !z.rt.DryRun() {
+				if z.stats != nil {
+					z.stats.shard().rejectedOpen.Add(1)
+				}
 				return p, z.openErr
 			}
 			z.rt.wouldHave(z, "breaker", "reject", "circuit breaker is "+b.State().String())
@@ -143,6 +157,9 @@ func (z *Zone) enter(ctx context.Context) (Permit, error) {
 		} else if held, err := z.enterBulkhead(ctx, bh); err != nil {
 			if p.flags&permitBreaker != 0 {
 				z.breaker.Ignore(p.ticket)
+			}
+			if z.stats != nil && errors.Is(err, ErrBulkheadFull) {
+				z.stats.rejectedBulkhead.Add(1)
 			}
 			return Permit{}, err
 		} else if held {
@@ -172,6 +189,9 @@ func (z *Zone) Timed(ctx, attemptCtx context.Context, err error) error {
 	if err == nil || ctx.Err() != nil || attemptCtx.Err() != context.DeadlineExceeded {
 		return err
 	}
+	if z.stats != nil {
+		z.stats.timeouts.Add(1)
+	}
 	return &TimeoutError{Service: z.spec.Service, Method: z.spec.Method, Timeout: z.timeout, Err: err}
 }
 
@@ -188,8 +208,14 @@ func (z *Zone) Done(ctx context.Context, p Permit, err error, attempt int) bool 
 }
 
 func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool {
+	if p.start != 0 {
+		z.stats.observe(time.Since(z.rt.epoch) - time.Duration(p.start))
+	}
 	if err != nil {
 		return z.failed(ctx, p, err, attempt)
+	}
+	if z.stats != nil {
+		z.stats.shard().successes.Add(1)
 	}
 	if p.flags&permitBreaker != 0 {
 		z.breaker.Success(p.ticket)
@@ -202,6 +228,16 @@ func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool 
 
 func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) bool {
 	o := classify(ctx, err, z.rt.cfg.Classifier)
+	if s := z.stats; s != nil {
+		switch o {
+		case Success:
+			s.shard().successes.Add(1)
+		case Failure:
+			s.failures.Add(1)
+		default:
+			s.ignored.Add(1)
+		}
+	}
 	if p.flags&permitBreaker != 0 {
 		switch o {
 		case Success:
@@ -232,6 +268,9 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 	z.rt.log.LogAttrs(ctx, levelDebug, "retry.attempt_scheduled",
 		slog.String("service", z.spec.Service), slog.String("method", z.spec.Method),
 		slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.String("error", err.Error()))
+	if z.stats != nil {
+		z.stats.retries.Add(1)
+	}
 	if delay <= 0 {
 		return ctx.Err() == nil
 	}
@@ -254,6 +293,9 @@ func (z *Zone) Fallback(err error) bool {
 	if z.rt.DryRun() {
 		z.rt.wouldHave(z, "fallback", "fallback", err.Error())
 		return false
+	}
+	if z.stats != nil {
+		z.stats.fallbacks.Add(1)
 	}
 	return true
 }

@@ -364,3 +364,42 @@ func TestOpenRejectionAllocatesNothing(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+func TestCallStatsCountEveryOutcome(t *testing.T) {
+	f := &fake{script: []error{errDown, errDown}}
+	rt := newRuntime(t, clock.NewFake(time.Unix(0, 0)))
+	p := NewProtectedPricer(f, rt)
+	ctx := context.Background()
+	_, err := p.Price(ctx, "ACME") // two failures, two retries, one success
+	require.NoError(t, err)
+	for range 40 {
+		_, _ = p.Hot(ctx, 1)
+	}
+	f.mu.Lock()
+	f.script = repeat(errDown, 5)
+	f.mu.Unlock()
+	for range 6 { // with Price's two, three failures open the service's breaker; three calls are rejected
+		_ = p.Plain(ctx)
+	}
+	_, err = p.Price(ctx, "ACME") // rejected, the fallback answers
+	require.NoError(t, err)
+
+	byMethod := map[string]runtime.CallStats{}
+	for _, s := range rt.CallStats() {
+		byMethod[s.Method] = s
+	}
+	price, hot, plain := byMethod["Price"], byMethod["Hot"], byMethod["Plain"]
+	assert.Equal(t, []uint64{1, 2, 2, 1, 1}, []uint64{price.Successes, price.Failures, price.Retries, price.RejectedOpen, price.Fallbacks})
+	assert.EqualValues(t, 40, hot.Successes)
+	assert.Equal(t, []uint64{0, 3, 3}, []uint64{plain.Successes, plain.Failures, plain.RejectedOpen})
+	var sampled uint64
+	for _, s := range rt.CallStats() {
+		var inBuckets uint64
+		for _, n := range s.Buckets {
+			inBuckets += n
+		}
+		assert.Equal(t, s.Samples, inBuckets, "%s: every sample lands in one bucket", s.Method)
+		sampled += s.Samples
+	}
+	assert.LessOrEqual(t, sampled, uint64(48), "durations are sampled, not taken for every attempt")
+}

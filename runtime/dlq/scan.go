@@ -1,0 +1,234 @@
+package dlq
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/baldur-go/baldur/runtime/store"
+)
+
+// scanChunk is how many stream entries one Range reads.
+const scanChunk = 128
+
+// load reads entry id.
+func (q *Queue) load(ctx context.Context, id string) ([]byte, *record, error) {
+	raw, err := q.st.Get(ctx, q.k.entry(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, fmt.Errorf("entry %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read entry %s: %w", id, err)
+	}
+	r, err := decodeRecord(id, raw)
+	if err != nil {
+		return raw, nil, err
+	}
+	return raw, r, nil
+}
+
+// loadIf is load that returns the raw record without decoding it (and a
+// nil record and error) when it lacks one of needles.
+func (q *Queue) loadIf(ctx context.Context, id string, needles [][]byte) ([]byte, *record, error) {
+	if len(needles) == 0 {
+		return q.load(ctx, id)
+	}
+	raw, err := q.st.Get(ctx, q.k.entry(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, fmt.Errorf("entry %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read entry %s: %w", id, err)
+	}
+	for _, n := range needles {
+		if !bytes.Contains(raw, n) {
+			return raw, nil, nil
+		}
+	}
+	r, err := decodeRecord(id, raw)
+	if err != nil {
+		return raw, nil, err
+	}
+	return raw, r, nil
+}
+
+// needles returns byte strings every stored record matching f contains, so
+// that scans skip most others without decoding them: a field's JSON as
+// json.Marshal writes it. A needle may also match inside the arguments;
+// the decoded record is checked against f anyway.
+func needles(f Filter) [][]byte {
+	var out [][]byte
+	add := func(field, v string) {
+		b, _ := json.Marshal(v) // a string always marshals
+		out = append(out, append([]byte(`"`+field+`":`), b...))
+	}
+	if f.Operation != "" {
+		add("o", f.Operation)
+	}
+	if f.FailureType != "" {
+		add("t", f.FailureType)
+	}
+	if f.State != "" {
+		add("s", string(f.State))
+	}
+	return out
+}
+
+// scanDomain calls fn with the unresolved entries of domain whose stream ID
+// is >= from, in capture order, until fn returns false. It drops garbage
+// from the stream as it goes: ids whose record is gone or resolved, which
+// never come back. A record that does not decode is logged and skipped, not
+// dropped.
+//
+// Records that lack one of needles (see needles) are skipped undecoded.
+func (q *Queue) scanDomain(ctx context.Context, domain string, from store.ID, needles [][]byte, fn func(sid store.ID, raw []byte, r *record) bool) error {
+	stream := q.k.domain(domain)
+	// The head hint is only learnt by scans that start at the head: a scan
+	// from a cursor knows nothing of the entries before it.
+	onlyGarbage := from.IsZero()
+	if h, ok := q.heads.Load(domain); ok && from.Less(h.(store.ID)) {
+		from, onlyGarbage = h.(store.ID), true
+	}
+	head := from
+	var garbage []store.ID
+	defer func() {
+		if len(garbage) > 0 {
+			if _, err := q.st.Remove(context.WithoutCancel(ctx), stream, garbage...); err != nil {
+				q.log.Warn("dlq.index_cleanup_failed", slog.String("stream", stream), slog.String("error", err.Error()))
+			}
+		}
+	}()
+	for {
+		batch, err := q.st.Range(ctx, stream, from, scanChunk)
+		if err != nil {
+			return fmt.Errorf("scan domain %s: %w", domain, err)
+		}
+		for _, en := range batch {
+			from = en.ID.Next()
+			id := string(en.Value)
+			raw, r, err := q.loadIf(ctx, id, needles)
+			switch {
+			case raw != nil && r == nil && err == nil:
+				// Skipped by the needles: not garbage as far as we know.
+			case errors.Is(err, ErrNotFound) || (err == nil && r.State == StateResolved):
+				garbage = append(garbage, en.ID)
+				if onlyGarbage {
+					head = en.ID.Next()
+				}
+				continue
+			case raw != nil && r == nil:
+				q.log.Warn("dlq.entry_unreadable", slog.String("id", id), slog.String("error", err.Error()))
+			case err != nil:
+				return err
+			default:
+				if onlyGarbage {
+					onlyGarbage = false
+					q.advanceHead(domain, head)
+				}
+				if !fn(en.ID, raw, r) {
+					return nil
+				}
+				continue
+			}
+			onlyGarbage = false
+			q.advanceHead(domain, head)
+		}
+		if len(batch) < scanChunk {
+			if onlyGarbage {
+				q.advanceHead(domain, head)
+			}
+			return nil
+		}
+	}
+}
+
+// advanceHead remembers that the stream of domain holds only garbage before
+// id, so that scans from the start skip it (the memory and embedded stores
+// keep removed entries as tombstones for a while).
+func (q *Queue) advanceHead(domain string, id store.ID) {
+	for {
+		cur, ok := q.heads.Load(domain)
+		if ok && !cur.(store.ID).Less(id) {
+			return
+		}
+		if !ok {
+			if _, loaded := q.heads.LoadOrStore(domain, id); !loaded {
+				return
+			}
+			continue
+		}
+		if q.heads.CompareAndSwap(domain, cur, id) {
+			return
+		}
+	}
+}
+
+// scanIndex calls fn with the entries a state index points at whose stream ID
+// is >= from, until fn returns false. Stale index entries (the entry moved
+// on or is gone) are skipped, and dropped when prune is set.
+func (q *Queue) scanIndex(ctx context.Context, state State, from store.ID, prune bool, needles [][]byte, fn func(sid store.ID, raw []byte, r *record) bool) error {
+	stream := q.k.stateIndex(state)
+	var stale []store.ID
+	defer func() {
+		if prune && len(stale) > 0 {
+			if _, err := q.st.Remove(context.WithoutCancel(ctx), stream, stale...); err != nil {
+				q.log.Warn("dlq.index_cleanup_failed", slog.String("stream", stream), slog.String("error", err.Error()))
+			}
+		}
+	}()
+	for {
+		batch, err := q.st.Range(ctx, stream, from, scanChunk)
+		if err != nil {
+			return fmt.Errorf("scan %s entries: %w", state, err)
+		}
+		for _, en := range batch {
+			from = en.ID.Next()
+			id, v, ok := parseIndexValue(en.Value)
+			if !ok {
+				stale = append(stale, en.ID)
+				continue
+			}
+			raw, r, err := q.loadIf(ctx, id, needles)
+			switch {
+			case raw != nil && r == nil && err == nil:
+				continue // skipped by the needles
+			case errors.Is(err, ErrNotFound):
+				stale = append(stale, en.ID)
+				continue
+			case raw != nil && r == nil:
+				q.log.Warn("dlq.entry_unreadable", slog.String("id", id), slog.String("error", err.Error()))
+				continue
+			case err != nil:
+				return err
+			}
+			if r.V != v || r.State != state {
+				stale = append(stale, en.ID)
+				continue
+			}
+			if !fn(en.ID, raw, r) {
+				return nil
+			}
+		}
+		if len(batch) < scanChunk {
+			return nil
+		}
+	}
+}
+
+// domainNames returns every domain that ever parked an entry, sorted.
+func (q *Queue) domainNames(ctx context.Context) ([]string, error) {
+	h, err := q.st.HGetAll(ctx, q.k.domains())
+	if err != nil {
+		return nil, fmt.Errorf("read dlq domains: %w", err)
+	}
+	out := make([]string, 0, len(h))
+	for d := range h {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out, nil
+}
