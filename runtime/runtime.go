@@ -52,6 +52,25 @@ type Runtime struct {
 
 	wouldHaveMu  sync.Mutex
 	wouldHaveLog []Decision
+
+	listeners atomic.Pointer[[]func(breaker.Transition)] // copy on write
+}
+
+// OnBreakerChange adds a listener called on every breaker transition (local
+// or adopted from the fleet), after Config.OnBreakerChange. Listeners run on
+// the goroutine that caused the transition and must return quickly.
+func (rt *Runtime) OnBreakerChange(fn func(breaker.Transition)) {
+	for {
+		old := rt.listeners.Load()
+		var next []func(breaker.Transition)
+		if old != nil {
+			next = append(next, *old...)
+		}
+		next = append(next, fn)
+		if rt.listeners.CompareAndSwap(old, &next) {
+			return
+		}
+	}
 }
 
 type zoneKey struct{ service, method string }
@@ -227,6 +246,11 @@ func (rt *Runtime) onTransition(t breaker.Transition) {
 	}
 	if h := rt.cfg.OnBreakerChange; h != nil {
 		h(t)
+	}
+	if ls := rt.listeners.Load(); ls != nil {
+		for _, fn := range *ls {
+			fn(t)
+		}
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/baldur-go/baldur/runtime/breaker"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -201,4 +203,20 @@ func TestZoneSharesTheServiceBreakerAndIsIdempotent(t *testing.T) {
 	assert.EqualValues(t, 3, bh.Max())
 	assert.Equal(t, []string{"breaker", "bulkhead"}, b.Spec().Policies())
 	assert.Panics(t, func() { (*Runtime)(nil).Zone(ZoneSpec{}) })
+}
+
+func TestBreakerListenersHearEveryTransition(t *testing.T) {
+	var got []string
+	rt, err := New(context.Background(), Config{
+		Logger: slog.New(slog.DiscardHandler), StateDir: t.TempDir(),
+		OnBreakerChange: func(tr breaker.Transition) { got = append(got, "config:"+tr.To.String()) },
+	})
+	require.NoError(t, err)
+	defer rt.Close()
+	rt.OnBreakerChange(func(tr breaker.Transition) { got = append(got, "a:"+tr.To.String()) })
+	rt.OnBreakerChange(func(tr breaker.Transition) { got = append(got, "b:"+tr.To.String()) })
+	rt.Zone(ZoneSpec{Service: "s", Method: "M", Breaker: true})
+	b, _ := rt.Breaker("s")
+	b.ForceOpen("test")
+	assert.Equal(t, []string{"config:FORCED_OPEN", "a:FORCED_OPEN", "b:FORCED_OPEN"}, got)
 }

@@ -31,7 +31,16 @@ type ZoneSpec struct {
 	Fallback    string // fallback= function name, for -explain and logs
 	Idempotency string // idempotency= key path
 	Operation   string // operation= label; defaults to Method
-	DLQ         bool   // dlq=on
+	// IdemTTL is the execution window (idem_ttl=): how long a running claim
+	// is honoured before a crashed attempt becomes retryable; 0 means 30m.
+	IdemTTL time.Duration
+	// IdemFailOpen (idempotency_fail_open=on) runs the call unguarded when the
+	// idempotency store is unreachable instead of failing it closed.
+	IdemFailOpen bool
+	// IdemReplay (idempotency_replay=on) answers a duplicate of a completed
+	// call with the results its first execution stored.
+	IdemReplay bool
+	DLQ        bool // dlq=on
 }
 
 // Policies lists the composed policies in the order a call meets them.
