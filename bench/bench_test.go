@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
@@ -128,6 +129,25 @@ func BenchmarkFailsafeRetryBreaker(b *testing.B) {
 // counting turned off (Config.NoCallStats).
 func BenchmarkBaldurBreakerRetryNoStats(b *testing.B) {
 	rt, err := runtime.New(context.Background(), runtime.Config{Logger: slog.New(slog.DiscardHandler), StateDir: b.TempDir(), NoCallStats: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = rt.Close() })
+	modes(b, NewProtectedAdder(adder{}, rt).Retry)
+}
+
+// BenchmarkBaldurBreakerRetryRedis is breaker + retry with the shared state in
+// Redis (127.0.0.1:6379): the hot path must cost the same as without it.
+func BenchmarkBaldurBreakerRetryRedis(b *testing.B) {
+	c, err := net.DialTimeout("tcp", "127.0.0.1:6379", time.Second)
+	if err != nil {
+		b.Skipf("no redis on 127.0.0.1:6379: %v", err)
+	}
+	_ = c.Close()
+	rt, err := runtime.New(context.Background(), runtime.Config{
+		Logger: slog.New(slog.DiscardHandler), StateDir: b.TempDir(),
+		RedisURL: "redis://127.0.0.1:6379", RedisPrefix: "baldurbench:",
+	})
 	if err != nil {
 		b.Fatal(err)
 	}

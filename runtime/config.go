@@ -25,6 +25,9 @@ type Config struct {
 	// redis+sentinel://, redis+cluster://), with the embedded store under
 	// StateDir serving in DEGRADED mode while Redis is unreachable.
 	RedisURL string
+	// RedisPrefix starts every key and channel in Redis. Default "baldur:"
+	// (BALDUR_REDIS_PREFIX). Runtimes that share state must share it.
+	RedisPrefix string
 	// Store, when set, is used as it is (and not closed by Close); RedisURL and
 	// StateDir are then ignored. Tests pass store.NewMemory().
 	Store store.Store
@@ -183,6 +186,12 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, fmt.Errorf("BALDUR_STATE_DIR=%q: want a directory path", v))
 		}
 		cfg.StateDir = v
+	}
+	if v, ok := lookup("BALDUR_REDIS_PREFIX"); ok {
+		if strings.ContainsAny(v, " \t\n") || v == "" {
+			errs = append(errs, fmt.Errorf("BALDUR_REDIS_PREFIX=%q: want a non-empty prefix without spaces", v))
+		}
+		cfg.RedisPrefix = v
 	}
 	if v, ok := lookup("BALDUR_CALL_STATS"); ok {
 		switch strings.ToLower(strings.TrimSpace(v)) {

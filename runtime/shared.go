@@ -49,7 +49,7 @@ func (rt *Runtime) openStore(ctx context.Context) (st store.Store, owned bool, e
 	if err != nil {
 		return nil, false, fmt.Errorf("baldur: local store for DEGRADED mode in %s: %w", stateDir, err)
 	}
-	remote, err := store.OpenRedis(ctx, cfg.RedisURL, store.RedisOptions{LazyConnect: true, Logger: rt.log})
+	remote, err := store.OpenRedis(ctx, cfg.RedisURL, store.RedisOptions{Prefix: cfg.RedisPrefix, LazyConnect: true, Logger: rt.log})
 	if err != nil {
 		_ = local.Close()
 		return nil, false, fmt.Errorf("baldur: %s: %w", cfg.redisURLSource(), err)

@@ -122,7 +122,7 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 		t, ok := b.Allow()
 		if ok {
 			if z.stats != nil { // Done must count the success out of line
-				return Permit{ticket: t, flags: permitBreaker, start: z.rt.sampleStart()}, nil
+				return Permit{ticket: t, flags: permitBreaker, start: z.rt.sampleStart(z.stats)}, nil
 			}
 			f := permitBreaker
 			if t.Quiet() {
@@ -143,7 +143,7 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 func (z *Zone) enter(ctx context.Context) (Permit, error) {
 	var p Permit
 	if z.stats != nil {
-		p.start = z.rt.sampleStart()
+		p.start = z.rt.sampleStart(z.stats)
 	}
 	if b := z.breaker; b != nil {
 		t, ok := b.Allow()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,13 @@ import (
 	"github.com/baldur-go/baldur/runtime/clock"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv("BALDUR_FLEET_CHILD") != "" {
+		fleetChild()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // fake is a programmable Pricer: each method pops the next scripted error
 // (nil when the script is exhausted) and counts its calls.

@@ -97,6 +97,12 @@ func (h *Handler) runChecks(ctx context.Context, fresh bool) healthReport {
 	} else {
 		set("breakers", checkResult{Status: Healthy})
 	}
+	// Redis lost: calls keep being served from the local WAL-backed store.
+	if h.rt.Degraded() {
+		set("store", checkResult{Status: Degraded, Detail: "DEGRADED: Redis unreachable, serving from the local write-ahead-logged store"})
+	} else {
+		set("store", checkResult{Status: Healthy})
+	}
 	if c := h.ctl; c != nil {
 		if fresh {
 			_ = c.Refresh(ctx) // a failure shows in StateError below
