@@ -11,6 +11,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
+	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/idem"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -40,6 +41,10 @@ type Config struct {
 	Classifier Classifier
 	// OnBreakerChange is called on every breaker transition, after it is logged.
 	OnBreakerChange func(breaker.Transition)
+	// Control persists the kill switch and dry-run. Default: Redis when
+	// RedisURL is set (fleet-wide), else a file in StateDir. FromEnv honours
+	// BALDUR_CONTROL_BACKEND and BALDUR_CONTROL_REDIS_URL (see control.BackendFromEnv).
+	Control control.Backend
 	// NoCallStats turns off per-call counting (calls by outcome, sampled
 	// attempt durations: see Runtime.CallStats). Counting costs a few ns per
 	// successful call; the default is to count (BALDUR_CALL_STATS=off disables).
@@ -147,7 +152,18 @@ func (c Config) withDefaults() (Config, error) {
 //	BALDUR_CALL_STATS             on|off             (on)
 //	BALDUR_LOG_LEVEL              debug|info|warn|error (info)
 func ConfigFromEnv() (Config, error) {
-	return configFromLookup(os.LookupEnv)
+	cfg, err := configFromLookup(os.LookupEnv)
+	if err != nil {
+		return cfg, err
+	}
+	_, backend := os.LookupEnv("BALDUR_CONTROL_BACKEND")
+	_, url := os.LookupEnv("BALDUR_CONTROL_REDIS_URL")
+	if backend || url {
+		if cfg.Control, err = control.BackendFromEnv(cfg.StateDir); err != nil {
+			return Config{}, fmt.Errorf("baldur: bad environment: %w", err)
+		}
+	}
+	return cfg, nil
 }
 
 func configFromLookup(lookup func(string) (string, bool)) (Config, error) {

@@ -6,6 +6,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
+	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/idem"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -42,7 +44,9 @@ type Runtime struct {
 	node      string    // this runtime's name in shared records
 	epoch     time.Time // origin of sampled attempt durations
 	sync      *breakerSync
-	gate      *idem.Gate // idempotency claims, in the store
+	gate      *idem.Gate   // idempotency claims, in the store
+	redis     *store.Redis // the Redis behind the store, when configured
+	ctl       *control.Control
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -109,7 +113,12 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		rt.closeStore()
 		return nil, fmt.Errorf("baldur: idempotency gate: %w", err)
 	}
+	if err := rt.openControl(ctx); err != nil {
+		rt.closeStore()
+		return nil, err
+	}
 	if err := rt.startBreakerSync(); err != nil {
+		rt.ctl.Close()
 		rt.closeStore()
 		return nil, err
 	}
@@ -144,10 +153,11 @@ func (rt *Runtime) Close() error {
 	rt.mu.Unlock()
 	// Outside the lock: the sync goroutines look breakers up while they finish.
 	rt.sync.close()
+	ctlErr := rt.ctl.Close()
 	for _, b := range breakers {
 		b.Close()
 	}
-	return rt.closeStore()
+	return errors.Join(ctlErr, rt.closeStore())
 }
 
 func (rt *Runtime) closeStore() error {
@@ -305,8 +315,9 @@ func (rt *Runtime) Enabled() bool { return rt.mode.Load()&modeDisabled == 0 }
 // DryRun reports whether policies only record what they would have done.
 func (rt *Runtime) DryRun() bool { return rt.mode.Load()&modeDryRun != 0 }
 
-// SetEnabled flips the kill switch in this process. The control package
-// (persisted, fleet-wide, audited) is the operator's way to do it.
+// SetEnabled flips the kill switch in this process only, unrecorded; it is
+// what control.Control calls when it adopts a state. Operators use Disable
+// and Enable (persisted, fleet-wide, audited).
 func (rt *Runtime) SetEnabled(on bool) { rt.setMode(modeDisabled, !on) }
 
 // SetDryRun turns dry-run on or off in this process.

@@ -220,3 +220,47 @@ func TestBreakerListenersHearEveryTransition(t *testing.T) {
 	b.ForceOpen("test")
 	assert.Equal(t, []string{"config:FORCED_OPEN", "a:FORCED_OPEN", "b:FORCED_OPEN"}, got)
 }
+
+func TestKillSwitchSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	rt, err := New(ctx, Config{Logger: slog.New(slog.DiscardHandler), StateDir: dir})
+	require.NoError(t, err)
+	require.Error(t, rt.Disable(ctx, "alice", "   "), "a reason of only spaces is refused")
+	require.True(t, rt.Enabled())
+	require.NoError(t, rt.Disable(ctx, "alice", "incident 42"))
+	require.False(t, rt.Enabled())
+	require.NoError(t, rt.Close())
+
+	rt, err = New(ctx, Config{Logger: slog.New(slog.DiscardHandler), StateDir: dir})
+	require.NoError(t, err)
+	defer rt.Close()
+	assert.False(t, rt.Enabled(), "the kill switch is read back from the state directory")
+	h := rt.Control().History()
+	require.NotEmpty(t, h)
+	assert.Equal(t, "alice", h[0].Who)
+	assert.Equal(t, "incident 42", h[0].Reason)
+	require.Error(t, rt.GoLive(ctx, "bob", "confirm", "typo"), "going live needs CONFIRM exactly")
+}
+
+func TestBreakerStateSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	rt, err := New(ctx, Config{Logger: slog.New(slog.DiscardHandler), StateDir: dir})
+	require.NoError(t, err)
+	rt.Zone(ZoneSpec{Service: "s", Method: "M", Breaker: true})
+	b, _ := rt.Breaker("s")
+	b.ForceOpen("maintenance")
+	require.Eventually(t, func() bool {
+		h, err := rt.Store().HGetAll(ctx, breakerKey("s"))
+		return err == nil && h["state"] == "FORCED_OPEN"
+	}, 5*time.Second, 5*time.Millisecond, "the transition reaches the store in the background")
+	require.NoError(t, rt.Close())
+
+	rt, err = New(ctx, Config{Logger: slog.New(slog.DiscardHandler), StateDir: dir})
+	require.NoError(t, err)
+	defer rt.Close()
+	rt.Zone(ZoneSpec{Service: "s", Method: "M", Breaker: true})
+	b, _ = rt.Breaker("s")
+	assert.Equal(t, breaker.ForcedOpen, b.State())
+}

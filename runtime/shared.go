@@ -54,6 +54,7 @@ func (rt *Runtime) openStore(ctx context.Context) (st store.Store, owned bool, e
 		_ = local.Close()
 		return nil, false, fmt.Errorf("baldur: %s: %w", cfg.redisURLSource(), err)
 	}
+	rt.redis = remote
 	fo, err := store.NewFailover(ctx, remote, local, store.FailoverOptions{
 		Logger:          rt.log,
 		OnModeChange:    func(m store.Mode) { rt.degraded.Store(m == store.ModeDegraded) },
