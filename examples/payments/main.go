@@ -21,16 +21,19 @@ import (
 )
 
 func main() {
-	serve := flag.Bool("serve", false, "keep simulated traffic flowing and the admin console up until interrupted")
+	serveFlag := flag.Bool("serve", false, "keep simulated traffic flowing and the admin console up until interrupted")
 	flag.Parse()
-	if *serve {
-		fmt.Fprintln(os.Stderr, "payments: -serve is not built yet (the admin console lands with the operator issue)")
-		os.Exit(2)
-	}
 	cfg, err := runtime.ConfigFromEnv() // BALDUR_STATE_DIR etc. are honoured; the breaker is tuned below
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "payments:", err)
 		os.Exit(1)
+	}
+	if *serveFlag {
+		if err := serve(context.Background(), cfg, os.Stdout, nil); err != nil {
+			fmt.Fprintln(os.Stderr, "payments:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := scenario(context.Background(), os.Stdout, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "payments:", err)

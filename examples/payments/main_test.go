@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/stretchr/testify/assert"
@@ -29,4 +34,39 @@ func TestScenarioShowsEveryPolicy(t *testing.T) {
 	} {
 		assert.Contains(t, out.String(), want)
 	}
+}
+
+func TestServeKeepsTrafficFlowingBehindTheConsole(t *testing.T) {
+	t.Setenv("BALDUR_ADMIN_ADDR", "127.0.0.1:0")
+	t.Setenv("BALDUR_ADMIN_DRAIN_DELAY", "1ms")
+	ctx, cancel := context.WithCancel(context.Background())
+	urls := make(chan string, 1)
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	go func() {
+		done <- serve(ctx, runtime.Config{StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}, &out, func(u string) { urls <- u })
+	}()
+	var url string
+	select {
+	case url = <-urls:
+	case err := <-done:
+		t.Fatalf("serve stopped: %v", err)
+	}
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(url + "api/baldur/breakers/")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == 200 && strings.Contains(string(body), `"payments"`) && strings.Contains(string(body), `"ledger"`)
+	}, 10*time.Second, 50*time.Millisecond, "the console lists the demo's breakers")
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Contains(t, string(page), "<html")
+	cancel()
+	require.NoError(t, <-done)
 }
