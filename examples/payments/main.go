@@ -42,7 +42,8 @@ func main() {
 }
 
 // scenario walks through every policy once and checks that each acted.
-func scenario(ctx context.Context, out io.Writer, cfg runtime.Config) error {
+func scenario(ctx context.Context, w io.Writer, cfg runtime.Config) error {
+	out := &lockedWriter{w: w} // breaker timers and ledger goroutines narrate too
 	cfg.Logger = slog.New(narrator{out})
 	cfg.Breaker = runtime.BreakerConfig{
 		FailureThreshold: 5,
@@ -183,4 +184,17 @@ func (n narrator) Handle(_ context.Context, r slog.Record) error {
 	})
 	fmt.Fprintf(n.out, "   >> retry: %s attempt %d failed; next attempt in %s\n", method, attempt, delay.Round(time.Millisecond))
 	return nil
+}
+
+// lockedWriter serialises writes from the scenario, the breaker's timers and
+// the ledger's goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
