@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/tools/go/packages"
 
@@ -489,7 +490,19 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 		if p.Operation.Set && p.Operation.Val != "" {
 			spec.Operation = p.Operation.Val
 		}
-		r.idempotency(p.Idempotency)
+		m.Key = r.idempotency(p.Idempotency)
+		r.idemNames(p, spec.Service, spec.Operation)
+		if p.IdemTTL.Set {
+			spec.IdemTTL = p.IdemTTL.Val
+			if spec.IdemTTL < time.Millisecond {
+				a.errs.errorf(p.IdemTTL.Pos, "idem_ttl=%s is shorter than the store's 1ms resolution; want at least 1ms", p.IdemTTL.Val)
+			}
+		}
+		spec.IdemFailOpen = p.IdemFailOpen.Set && p.IdemFailOpen.Val
+		if p.IdemReplay.Set && p.IdemReplay.Val {
+			spec.IdemReplay = true
+			r.replay(p.IdemReplay.Pos)
+		}
 	}
 	if p.DLQ.Set && p.DLQ.Val {
 		spec.DLQ = true

@@ -63,7 +63,7 @@ func newBackend(t *testing.T, inner *fakeBackend, b runtime.BreakerConfig) (beha
 		Breaker:  b,
 		Clock:    clk,
 		StateDir: t.TempDir(),
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { rt.Close() })

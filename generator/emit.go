@@ -68,7 +68,7 @@ func (e *emitter) pkgName(path string) string {
 	switch path {
 	case RuntimePath:
 		return "runtime"
-	case "context", "time", "unsafe":
+	case "context", "time", "unsafe", "strconv":
 		return path
 	}
 	return e.foreign[path]
@@ -96,8 +96,11 @@ func (e *emitter) nameImports() {
 			if m.Ctx < 0 || m.Spec.Timeout > 0 {
 				need["context"] = true
 			}
-			if m.Spec.Timeout > 0 || m.Spec.Attempts > 1 || m.Spec.BulkheadWait > 0 {
+			if m.Spec.Timeout > 0 || m.Spec.Attempts > 1 || m.Spec.BulkheadWait > 0 || m.Spec.IdemTTL > 0 {
 				need["time"] = true
+			}
+			if k := m.Key; k != nil && (k.Conv == KeyInt || k.Conv == KeyUint) {
+				need["strconv"] = true
 			}
 		}
 	}
@@ -307,6 +310,15 @@ func (e *emitter) spec(s Spec) []jen.Code {
 	if s.Operation != "" {
 		kv("Operation", jen.Lit(s.Operation))
 	}
+	if s.IdemTTL > 0 {
+		kv("IdemTTL", e.duration(s.IdemTTL))
+	}
+	if s.IdemFailOpen {
+		kv("IdemFailOpen", jen.True())
+	}
+	if s.IdemReplay {
+		kv("IdemReplay", jen.True())
+	}
 	if s.DLQ {
 		kv("DLQ", jen.True())
 	}
@@ -335,6 +347,7 @@ func (e *emitter) duration(d time.Duration) *jen.Statement {
 // locals are the names one wrapper method uses.
 type locals struct {
 	recv, z, err, attempt, permit, perr, actx, cancel, ctx string
+	claim, fp, res, enc                                    string // idempotency only
 	results                                                []string
 	params                                                 []string
 }
@@ -362,6 +375,15 @@ func (e *emitter) methodNames(it *Interface, m *Method) locals {
 		if m.Spec.Fallback != "" {
 			outside[m.Spec.Fallback] = true
 		}
+		if m.Key != nil {
+			if c, ok := e.imports["strconv"]; ok {
+				outside[c] = true
+			}
+			// the predeclared names the key and fingerprint code calls
+			for _, n := range []string{"string", "bool", "byte", "int64", "uint64", "float64", "real", "imag"} {
+				outside[n] = true
+			}
+		}
 	}
 	used := outside.copy()
 	var l locals
@@ -376,6 +398,14 @@ func (e *emitter) methodNames(it *Interface, m *Method) locals {
 		l.cancel = used.take("cancel")
 		if m.Ctx < 0 {
 			l.ctx = used.take("ctx")
+		}
+		if m.Key != nil {
+			l.claim = used.take("claim")
+			l.fp = used.take("fp")
+			if m.Spec.IdemReplay {
+				l.res = used.take("res")
+				l.enc = used.take("enc")
+			}
 		}
 		for i := 0; i < len(m.Results)-1; i++ {
 			l.results = append(l.results, used.take("r"+strconv.Itoa(i)))
@@ -445,12 +475,15 @@ func (e *emitter) body(g *jen.Group, n ifaceNames, m *Method, l locals, call fun
 	if m.Ctx < 0 {
 		g.Id(l.ctx).Op(":=").Qual("context", "Background").Call()
 	}
-	if len(l.results) == 0 {
+	if len(l.results) == 0 && m.Key == nil {
 		g.Var().Id(l.err).Error()
 	} else {
 		g.Var().DefsFunc(func(g *jen.Group) {
 			for i, r := range l.results {
 				g.Id(r).Add(e.typ(m.Results[i]))
+			}
+			if m.Key != nil {
+				g.Id(l.claim).Add(e.rt("Claim"))
 			}
 			g.Id(l.err).Error()
 		})
@@ -460,6 +493,9 @@ func (e *emitter) body(g *jen.Group, n ifaceNames, m *Method, l locals, call fun
 		outs = append(outs, jen.Id(r))
 	}
 	outs = append(outs, jen.Id(l.err))
+	if m.Key != nil {
+		e.claim(g, m, l, outs)
+	}
 
 	attempt := func(g *jen.Group) {
 		callCtx := l.ctx
@@ -487,6 +523,9 @@ func (e *emitter) body(g *jen.Group, n ifaceNames, m *Method, l locals, call fun
 			attempt(g)
 			g.Add(z.Clone().Dot("Done").Call(ctx, jen.Id(l.permit), err, jen.Lit(1)))
 		})
+	}
+	if m.Key != nil {
+		e.complete(g, m, l)
 	}
 	if s.Fallback != "" {
 		args := make([]jen.Code, 0, len(l.params)+1)

@@ -6,15 +6,26 @@ import (
 )
 
 // Chain spells the composed policies in the order a call meets them, such as
-// "idempotency(orderID) → breaker → retry(3, exp(100ms,10s)) → timeout(5s) → dlq".
+// "idempotency(orderID) → breaker → retry(3, exp(100ms,10s)) → timeout(5s) → dlq";
+// idempotency lists its options when set: "idempotency(req.ID, operation
+// place-order, window 10m, fail-open, replay)".
 func (s Spec) Chain() string {
 	var p []string
 	if s.Idempotency != "" {
+		args := []string{s.Idempotency}
 		if s.Operation != "" && s.Operation != s.Method {
-			p = append(p, fmt.Sprintf("idempotency(%s, operation %s)", s.Idempotency, s.Operation))
-		} else {
-			p = append(p, "idempotency("+s.Idempotency+")")
+			args = append(args, "operation "+s.Operation)
 		}
+		if s.IdemTTL > 0 {
+			args = append(args, "window "+shortDuration(s.IdemTTL))
+		}
+		if s.IdemFailOpen {
+			args = append(args, "fail-open")
+		}
+		if s.IdemReplay {
+			args = append(args, "replay")
+		}
+		p = append(p, "idempotency("+strings.Join(args, ", ")+")")
 	}
 	if s.Breaker {
 		p = append(p, "breaker")

@@ -60,7 +60,49 @@ type Method struct {
 	// FallbackGeneric: the fallback is a generic function, called with the
 	// interface's type parameters spelled out.
 	FallbackGeneric bool
+	// Key says how to read the idempotency key; nil without idempotency=.
+	Key *Key
 }
+
+// Key is a resolved idempotency= path: starting at a parameter, the steps
+// to the key's value with a nil check wherever a pointer or an interface
+// could stop it, then the conversion to a string. The wrapper writes them
+// as typed code, so that no key is ever read through reflection.
+type Key struct {
+	Param int // index in Method.Params
+	Steps []KeyStep
+	Conv  KeyConv
+	Type  types.Type // the value Conv applies to
+}
+
+// KeyStep is one step along the path, applied to the expression so far.
+type KeyStep struct {
+	Kind KeyStepKind
+	// Field is the selected field (KeySelect).
+	Field string
+	// Path is the expression so far, as the user reads it: "req.Order" in
+	// the reason "req.Order is nil" (KeyNilCheck).
+	Path string
+}
+
+// KeyStepKind is what a KeyStep does.
+type KeyStepKind uint8
+
+const (
+	KeySelect   KeyStepKind = iota // x.Field
+	KeyDeref                       // (*x): a pointer to a pointer, which Go does not follow in a selector
+	KeyNilCheck                    // x == nil fails the call with runtime.ErrNoKey
+)
+
+// KeyConv turns the key's value into the string the gate claims.
+type KeyConv uint8
+
+const (
+	KeyString   KeyConv = iota // string kinds: as they are
+	KeyInt                     // signed integers: strconv.FormatInt
+	KeyUint                    // unsigned integers: strconv.FormatUint
+	KeyStringer                // x.String()
+)
 
 // Param is one parameter as the interface declares it; Name is empty for an
 // unnamed or blank parameter (the emitter names it so it can be forwarded).
@@ -84,5 +126,8 @@ type Spec struct {
 	Fallback     string
 	Idempotency  string
 	Operation    string
+	IdemTTL      time.Duration
+	IdemFailOpen bool
+	IdemReplay   bool
 	DLQ          bool
 }

@@ -86,6 +86,8 @@ func (r rule) onMethod(key string) bool {
 		return p.Idempotency.Set
 	case "dlq":
 		return p.DLQ.Set
+	case "idempotency_replay":
+		return p.IdemReplay.Set
 	case "bulkhead":
 		return p.Bulkhead.Set
 	}
@@ -131,14 +133,22 @@ func (r rule) dlq(pos token.Pos) {
 }
 
 // idempotency resolves the key path through fields, at any depth, promoted
-// fields and pointers included, down to a string, an integer or a fmt.Stringer.
-func (r rule) idempotency(o annotations.Opt[string]) {
+// fields and pointers included, down to a string, an integer or a
+// fmt.Stringer, and returns how the wrapper reads it, or nil after an error.
+//
+// String and integer kinds win over a String method: they are exact and
+// cost no call (an enum type with a String method is keyed by its number).
+// Embedded fields are spelled out (req.Meta.RequestID) so that an embedded
+// pointer can be checked for nil; a nil pointer or interface anywhere on
+// the path fails the call with runtime.ErrNoKey.
+func (r rule) idempotency(o annotations.Opt[string]) *Key {
 	segs := strings.Split(o.Val, ".")
+	k := &Key{Param: -1}
 	var t types.Type
 	var names []string
-	for _, p := range r.m.Params {
+	for i, p := range r.m.Params {
 		if p.Name == segs[0] {
-			t = p.Type
+			t, k.Param = p.Type, i
 		}
 		if p.Name != "" {
 			names = append(names, p.Name)
@@ -150,30 +160,145 @@ func (r rule) idempotency(o annotations.Opt[string]) {
 			have = "it has " + strings.Join(names, ", ")
 		}
 		r.a.errs.errorf(o.Pos, "idempotency=%s: %s has no parameter %s (%s)", o.Val, r.m.Name, segs[0], have)
-		return
+		return nil
 	}
-	path := segs[0]
+	path := segs[0]    // as written, for errors
+	spelled := segs[0] // with embedded fields, for nil checks
+	// through follows pointers: a nil check at each level, and an explicit
+	// dereference where Go would not follow one (a pointer to a pointer, or
+	// all of them when all is set, to reach a basic value).
+	through := func(all bool) {
+		at := spelled
+		for {
+			p, ok := t.Underlying().(*types.Pointer)
+			if !ok {
+				return
+			}
+			k.Steps = append(k.Steps, KeyStep{Kind: KeyNilCheck, Path: at})
+			t = p.Elem()
+			if _, inner := t.Underlying().(*types.Pointer); !inner && !all {
+				return
+			}
+			k.Steps = append(k.Steps, KeyStep{Kind: KeyDeref})
+			at = "*" + at
+		}
+	}
 	for _, f := range segs[1:] {
 		base := deref(t)
 		if _, ok := base.Underlying().(*types.Struct); !ok {
 			r.a.errs.errorf(o.Pos, "idempotency=%s: %s is %s, which has no fields", o.Val, path, r.a.typeString(t))
-			return
+			return nil
 		}
-		obj, _, _ := types.LookupFieldOrMethod(base, true, r.a.pkg.Types, f)
-		v, ok := obj.(*types.Var)
+		obj, index, _ := types.LookupFieldOrMethod(base, true, r.a.pkg.Types, f)
+		_, ok := obj.(*types.Var)
 		switch {
 		case obj == nil:
 			r.a.errs.errorf(o.Pos, "idempotency=%s: %s (%s) has no field %s", o.Val, path, r.a.typeString(t), f)
-			return
+			return nil
 		case !ok:
 			r.a.errs.errorf(o.Pos, "idempotency=%s: %s.%s is a method; want a field", o.Val, path, f)
-			return
+			return nil
 		}
-		t = v.Type()
+		through(false)
+		for i, idx := range index {
+			fld := t.Underlying().(*types.Struct).Field(idx)
+			last := i == len(index)-1
+			_, isPtr := fld.Type().Underlying().(*types.Pointer)
+			switch {
+			case last || fld.Exported() || fld.Pkg() == r.a.pkg.Types:
+				k.Steps = append(k.Steps, KeyStep{Kind: KeySelect, Field: fld.Name()})
+				spelled += "." + fld.Name()
+			case isPtr:
+				r.a.errs.errorf(o.Pos, "idempotency=%s: %s is reached through the embedded pointer %s of package %s, which the wrapper cannot check for nil",
+					o.Val, path+"."+f, fld.Name(), fld.Pkg().Path())
+				return nil
+			}
+			// An unexported embedded value of another package is left out:
+			// the selector goes through it by promotion.
+			t = fld.Type()
+			if !last {
+				through(false)
+			}
+		}
 		path += "." + f
 	}
-	if !keyType(t) {
-		r.a.errs.errorf(o.Pos, "idempotency=%s: %s is %s; want a string, an integer or a fmt.Stringer", o.Val, path, r.a.typeString(t))
+	// String and integer kinds, through pointers.
+	if b, ok := deref(t).Underlying().(*types.Basic); ok && b.Info()&(types.IsString|types.IsInteger) != 0 {
+		through(true)
+		switch {
+		case b.Info()&types.IsString != 0:
+			k.Conv = KeyString
+		case b.Info()&types.IsUnsigned != 0:
+			k.Conv = KeyUint
+		default:
+			k.Conv = KeyInt
+		}
+		k.Type = t
+		return k
+	}
+	// A fmt.Stringer: the value, a pointer to it, or an interface.
+	field := t
+	for at := spelled; ; at = "*" + at {
+		_, isTP := types.Unalias(t).(*types.TypeParam)
+		_, isPtr := t.Underlying().(*types.Pointer)
+		_, isIface := t.Underlying().(*types.Interface)
+		switch {
+		case types.Implements(t, stringer):
+			if (isPtr || isIface) && !isTP {
+				k.Steps = append(k.Steps, KeyStep{Kind: KeyNilCheck, Path: at})
+			}
+			k.Conv, k.Type = KeyStringer, t
+			return k
+		case !isPtr && !isIface && types.Implements(types.NewPointer(t), stringer):
+			// A pointer receiver: the field or parameter is addressable.
+			k.Conv, k.Type = KeyStringer, t
+			return k
+		case isPtr:
+			k.Steps = append(k.Steps, KeyStep{Kind: KeyNilCheck, Path: at}, KeyStep{Kind: KeyDeref})
+			t = t.Underlying().(*types.Pointer).Elem()
+		default:
+			r.a.errs.errorf(o.Pos, "idempotency=%s: %s is %s; want a string, an integer or a fmt.Stringer", o.Val, path, r.a.typeString(field))
+			return nil
+		}
+	}
+}
+
+// idemNames: the gate namespaces keys by service and operation, which must
+// be printable ASCII without spaces, ':', '{' or '}' (idem.MaxNameLen bytes
+// at most). Labels written in a directive are checked by their parser; a
+// default taken from a Go identifier may hold other letters.
+func (r rule) idemNames(p annotations.Policy, service, operation string) {
+	if !p.Name.Set && !idemName(service) {
+		r.a.errs.errorf(p.Idempotency.Pos, "idempotency=%s: the service name %q (from the interface name) is not a valid idempotency domain: want printable ASCII without spaces, ':', '{' or '}'; set name=<label> on %s",
+			p.Idempotency.Val, service, r.it.Name)
+	}
+	if !p.Operation.Set && !idemName(operation) {
+		r.a.errs.errorf(p.Idempotency.Pos, "idempotency=%s: the operation %q (the method name) is not a valid idempotency operation: want printable ASCII without spaces, ':', '{' or '}'; set operation=<label> on %s",
+			p.Idempotency.Val, operation, r.m.Name)
+	}
+}
+
+func idemName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == ':' || c == '{' || c == '}' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// replay: the results of the first execution are stored with encoding/json
+// and decoded for duplicates, so each one (but the error) must be data that
+// JSON carries back into the same type (unexported fields come back zero).
+func (r rule) replay(pos token.Pos) {
+	for i, t := range r.m.Results[:len(r.m.Results)-1] {
+		if why := notJSON(t); why != "" {
+			r.a.errs.errorf(pos, "idempotency_replay cannot store result %d of %s: its type %s %s, which cannot be encoded and replayed; %s",
+				i+1, r.m.Name, r.a.typeString(t), why, r.lift("idempotency_replay"))
+		}
 	}
 }
 

@@ -52,19 +52,68 @@ func deref(t types.Type) types.Type {
 	}
 }
 
-// keyType: an idempotency key is a string, an integer (through pointers,
-// which fail the call with ErrNoKey when nil) or a fmt.Stringer.
-func keyType(t types.Type) bool {
-	if types.Implements(t, stringer) {
-		return true
-	}
-	if _, isPtr := t.Underlying().(*types.Pointer); !isPtr && !types.IsInterface(t) {
-		if types.Implements(types.NewPointer(t), stringer) {
-			return true // a field reached through the path is addressable
+// notJSON says why encoding/json cannot carry a value of type t there and
+// back into the same type, or "": replayed results make that round trip.
+// Types with their own MarshalJSON or MarshalText (time.Time, big.Int) are
+// trusted; otherwise channels, funcs, interfaces and complex numbers are
+// refused wherever they sit, in exported struct fields too.
+func notJSON(t types.Type) string {
+	seen := make(map[types.Type]bool)
+	var walk func(t types.Type, nested bool) string
+	walk = func(t types.Type, nested bool) string {
+		t = types.Unalias(t)
+		if seen[t] {
+			return ""
 		}
+		seen[t] = true
+		if _, ok := t.(*types.TypeParam); ok {
+			return "" // the instantiation decides; EncodeResults reports it
+		}
+		for _, m := range []string{"MarshalJSON", "MarshalText"} {
+			if obj, _, _ := types.LookupFieldOrMethod(t, true, nil, m); obj != nil {
+				if _, ok := obj.(*types.Func); ok {
+					return ""
+				}
+			}
+		}
+		is := "is "
+		if nested {
+			is = "holds "
+		}
+		switch u := t.Underlying().(type) {
+		case *types.Basic:
+			if u.Info()&types.IsComplex != 0 {
+				return is + "a complex number"
+			}
+		case *types.Chan:
+			return is + "a channel"
+		case *types.Signature:
+			return is + "a func"
+		case *types.Interface:
+			return is + "an interface"
+		case *types.Pointer:
+			return walk(u.Elem(), true)
+		case *types.Slice:
+			return walk(u.Elem(), true)
+		case *types.Array:
+			return walk(u.Elem(), true)
+		case *types.Map:
+			if why := walk(u.Key(), true); why != "" {
+				return why
+			}
+			return walk(u.Elem(), true)
+		case *types.Struct:
+			for i := 0; i < u.NumFields(); i++ {
+				if f := u.Field(i); f.Exported() || f.Anonymous() {
+					if why := walk(f.Type(), true); why != "" {
+						return why
+					}
+				}
+			}
+		}
+		return ""
 	}
-	b, ok := deref(t).Underlying().(*types.Basic)
-	return ok && b.Info()&(types.IsString|types.IsInteger) != 0
+	return walk(t, false)
 }
 
 // notData says why a value of type t cannot be parked in the DLQ, or "".

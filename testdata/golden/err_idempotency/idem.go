@@ -4,6 +4,7 @@ package idem
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 )
 
@@ -40,4 +41,19 @@ type Svc interface {
 	Unexported(ctx context.Context, req Request) error
 	//baldur:protect idempotency=x
 	Blank(ctx context.Context, _ string) error
+	//baldur:protect idempotency=id idempotency_replay
+	ReplayChan(ctx context.Context, id string) (<-chan int, error)
+	//baldur:protect idempotency=id idempotency_replay
+	ReplayInterface(ctx context.Context, id string) (int, fmt.Stringer, error)
+	//baldur:protect idempotency=id idempotency_replay
+	ReplayComplex(ctx context.Context, id string) ([]Point, error)
+	//baldur:protect idempotency=id idem_ttl=500us
+	TinyWindow(ctx context.Context, id string) error
+	//baldur:protect idempotency=id
+	Überweisen(ctx context.Context, id string) error
+	//baldur:protect idempotency=id operation=transfer
+	ÜberweisenLabelled(ctx context.Context, id string) error
 }
+
+// Point holds a complex number, which encoding/json refuses.
+type Point struct{ At complex128 }

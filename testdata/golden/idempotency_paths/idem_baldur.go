@@ -6,21 +6,34 @@ package idem
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/baldur-go/baldur/runtime"
 )
 
 // ProtectedOrders runs every call of the Orders it wraps through the policies of its //baldur:protect directives.
 type ProtectedOrders struct {
-	inner          Orders
-	zByParam       *runtime.Zone
-	zByPointerPath *runtime.Zone
-	zByPromoted    *runtime.Zone
-	zByUint        *runtime.Zone
-	zByStringer    *runtime.Zone
-	zByBigInt      *runtime.Zone
-	zByInt         *runtime.Zone
-	zByInt8        *runtime.Zone
+	inner                  Orders
+	zByParam               *runtime.Zone
+	zByPointerPath         *runtime.Zone
+	zByPromoted            *runtime.Zone
+	zByUint                *runtime.Zone
+	zByStringer            *runtime.Zone
+	zByBigInt              *runtime.Zone
+	zByInt                 *runtime.Zone
+	zByInt8                *runtime.Zone
+	zByEmbeddedPointer     *runtime.Zone
+	zByEnum                *runtime.Zone
+	zByNamedPointer        *runtime.Zone
+	zByPointerToPointer    *runtime.Zone
+	zByPointerToPointerInt *runtime.Zone
+	zByInterface           *runtime.Zone
+	zByPointerStringer     *runtime.Zone
+	zNoContext             *runtime.Zone
+	zParamsNamedLikeLocals *runtime.Zone
+	zKinds                 *runtime.Zone
 }
 
 var _ Orders = (*ProtectedOrders)(nil)
@@ -94,6 +107,86 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Operation:   "ByInt8",
 			DLQ:         true,
 		}),
+		zByEmbeddedPointer: rt.Zone(runtime.ZoneSpec{
+			Service:     "orders",
+			Method:      "ByEmbeddedPointer",
+			Breaker:     true,
+			Attempts:    1,
+			Idempotency: "env.RequestID",
+			Operation:   "ByEmbeddedPointer",
+		}),
+		zByEnum: rt.Zone(runtime.ZoneSpec{
+			Service:     "orders",
+			Method:      "ByEnum",
+			Breaker:     true,
+			Attempts:    1,
+			Idempotency: "env.Status",
+			Operation:   "ByEnum",
+		}),
+		zByNamedPointer: rt.Zone(runtime.ZoneSpec{
+			Service:     "orders",
+			Method:      "ByNamedPointer",
+			Breaker:     true,
+			Attempts:    1,
+			Idempotency: "env.Named.ID",
+			Operation:   "ByNamedPointer",
+		}),
+		zByPointerToPointer: rt.Zone(runtime.ZoneSpec{
+			Service:     "orders",
+			Method:      "ByPointerToPointer",
+			Breaker:     true,
+			Attempts:    1,
+			Idempotency: "req.Order.ID",
+			Operation:   "ByPointerToPointer",
+		}),
+		zByPointerToPointerInt: rt.Zone(runtime.ZoneSpec{
+			Service:     "orders",
+			Method:      "ByPointerToPointerInt",
+			Breaker:     true,
+			Attempts:    1,
+			Idempotency: "id",
+			Operation:   "ByPointerToPointerInt",
+		}),
+		zByInterface: rt.Zone(runtime.ZoneSpec{
+			Service:     "orders",
+			Method:      "ByInterface",
+			Breaker:     true,
+			Attempts:    1,
+			Idempotency: "s",
+			Operation:   "ByInterface",
+		}),
+		zByPointerStringer: rt.Zone(runtime.ZoneSpec{
+			Service:     "orders",
+			Method:      "ByPointerStringer",
+			Breaker:     true,
+			Attempts:    1,
+			Idempotency: "ref",
+			Operation:   "ByPointerStringer",
+		}),
+		zNoContext: rt.Zone(runtime.ZoneSpec{
+			Service:     "orders",
+			Method:      "NoContext",
+			Breaker:     true,
+			Attempts:    1,
+			Idempotency: "id",
+			Operation:   "NoContext",
+		}),
+		zParamsNamedLikeLocals: rt.Zone(runtime.ZoneSpec{
+			Service:     "orders",
+			Method:      "ParamsNamedLikeLocals",
+			Breaker:     true,
+			Attempts:    1,
+			Idempotency: "claim",
+			Operation:   "ParamsNamedLikeLocals",
+		}),
+		zKinds: rt.Zone(runtime.ZoneSpec{
+			Service:     "orders",
+			Method:      "Kinds",
+			Breaker:     true,
+			Attempts:    1,
+			Idempotency: "id",
+			Operation:   "Kinds",
+		}),
 	}
 }
 
@@ -108,13 +201,24 @@ func (w *ProtectedOrders) ByParam(ctx context.Context, id string) error {
 	if z.Bypass() {
 		return w.inner.ByParam(ctx, id)
 	}
-	var err error
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is id; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.NewHasher().String(id)
+	if claim, err = z.Claim(ctx, id, fp.Sum()); err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
 		err = w.inner.ByParam(ctx, id)
 		z.Done(ctx, permit, err, 1)
 	}
+	z.Complete(ctx, &claim, err == nil, nil)
 	return err
 }
 
@@ -124,13 +228,32 @@ func (w *ProtectedOrders) ByPointerPath(ctx context.Context, req *Request) error
 	if z.Bypass() {
 		return w.inner.ByPointerPath(ctx, req)
 	}
-	var err error
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is req.Order.ID; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.HashJSON(runtime.NewHasher(), req)
+	switch {
+	case req == nil:
+		err = z.NoKey("req is nil")
+	case req.Order == nil:
+		err = z.NoKey("req.Order is nil")
+	default:
+		claim, err = z.Claim(ctx, string(req.Order.ID), fp.Sum())
+	}
+	if err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
 		err = w.inner.ByPointerPath(ctx, req)
 		z.Done(ctx, permit, err, 1)
 	}
+	z.Complete(ctx, &claim, err == nil, nil)
 	return err
 }
 
@@ -140,13 +263,24 @@ func (w *ProtectedOrders) ByPromoted(ctx context.Context, req Request) error {
 	if z.Bypass() {
 		return w.inner.ByPromoted(ctx, req)
 	}
-	var err error
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is req.RequestID; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.HashJSON(runtime.NewHasher(), req)
+	if claim, err = z.Claim(ctx, req.Meta.RequestID, fp.Sum()); err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
 		err = w.inner.ByPromoted(ctx, req)
 		z.Done(ctx, permit, err, 1)
 	}
+	z.Complete(ctx, &claim, err == nil, nil)
 	return err
 }
 
@@ -156,13 +290,30 @@ func (w *ProtectedOrders) ByUint(ctx context.Context, req *Request) error {
 	if z.Bypass() {
 		return w.inner.ByUint(ctx, req)
 	}
-	var err error
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is req.Seq; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.HashJSON(runtime.NewHasher(), req)
+	switch {
+	case req == nil:
+		err = z.NoKey("req is nil")
+	default:
+		claim, err = z.Claim(ctx, strconv.FormatUint(req.Meta.Seq, 10), fp.Sum())
+	}
+	if err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
 		err = w.inner.ByUint(ctx, req)
 		z.Done(ctx, permit, err, 1)
 	}
+	z.Complete(ctx, &claim, err == nil, nil)
 	return err
 }
 
@@ -172,13 +323,24 @@ func (w *ProtectedOrders) ByStringer(ctx context.Context, req Request) error {
 	if z.Bypass() {
 		return w.inner.ByStringer(ctx, req)
 	}
-	var err error
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is req.Ref; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.HashJSON(runtime.NewHasher(), req)
+	if claim, err = z.Claim(ctx, req.Ref.String(), fp.Sum()); err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
 		err = w.inner.ByStringer(ctx, req)
 		z.Done(ctx, permit, err, 1)
 	}
+	z.Complete(ctx, &claim, err == nil, nil)
 	return err
 }
 
@@ -188,13 +350,32 @@ func (w *ProtectedOrders) ByBigInt(ctx context.Context, req Request) error {
 	if z.Bypass() {
 		return w.inner.ByBigInt(ctx, req)
 	}
-	var err error
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is req.Order.Total; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.HashJSON(runtime.NewHasher(), req)
+	switch {
+	case req.Order == nil:
+		err = z.NoKey("req.Order is nil")
+	case req.Order.Total == nil:
+		err = z.NoKey("req.Order.Total is nil")
+	default:
+		claim, err = z.Claim(ctx, req.Order.Total.String(), fp.Sum())
+	}
+	if err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
 		err = w.inner.ByBigInt(ctx, req)
 		z.Done(ctx, permit, err, 1)
 	}
+	z.Complete(ctx, &claim, err == nil, nil)
 	return err
 }
 
@@ -204,13 +385,30 @@ func (w *ProtectedOrders) ByInt(ctx context.Context, n *int) error {
 	if z.Bypass() {
 		return w.inner.ByInt(ctx, n)
 	}
-	var err error
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is n; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.HashJSON(runtime.NewHasher(), n)
+	switch {
+	case n == nil:
+		err = z.NoKey("n is nil")
+	default:
+		claim, err = z.Claim(ctx, strconv.FormatInt(int64(*n), 10), fp.Sum())
+	}
+	if err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
 		err = w.inner.ByInt(ctx, n)
 		z.Done(ctx, permit, err, 1)
 	}
+	z.Complete(ctx, &claim, err == nil, nil)
 	return err
 }
 
@@ -220,12 +418,346 @@ func (w *ProtectedOrders) ByInt8(ctx context.Context, req Request) error {
 	if z.Bypass() {
 		return w.inner.ByInt8(ctx, req)
 	}
-	var err error
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is req.Attempt; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.HashJSON(runtime.NewHasher(), req)
+	if claim, err = z.Claim(ctx, strconv.FormatInt(int64(req.Attempt), 10), fp.Sum()); err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
 		err = w.inner.ByInt8(ctx, req)
 		z.Done(ctx, permit, err, 1)
 	}
+	z.Complete(ctx, &claim, err == nil, nil)
+	return err
+}
+
+// ByEmbeddedPointer runs idempotency(env.RequestID) → breaker around the inner ByEmbeddedPointer.
+func (w *ProtectedOrders) ByEmbeddedPointer(ctx context.Context, env Envelope) error {
+	z := w.zByEmbeddedPointer
+	if z.Bypass() {
+		return w.inner.ByEmbeddedPointer(ctx, env)
+	}
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is env.RequestID; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.HashJSON(runtime.NewHasher(), env)
+	switch {
+	case env.Meta == nil:
+		err = z.NoKey("env.Meta is nil")
+	default:
+		claim, err = z.Claim(ctx, env.Meta.RequestID, fp.Sum())
+	}
+	if err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.ByEmbeddedPointer(ctx, env)
+		z.Done(ctx, permit, err, 1)
+	}
+	z.Complete(ctx, &claim, err == nil, nil)
+	return err
+}
+
+// ByEnum runs idempotency(env.Status) → breaker around the inner ByEnum.
+func (w *ProtectedOrders) ByEnum(ctx context.Context, env *Envelope) error {
+	z := w.zByEnum
+	if z.Bypass() {
+		return w.inner.ByEnum(ctx, env)
+	}
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is env.Status; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.HashJSON(runtime.NewHasher(), env)
+	switch {
+	case env == nil:
+		err = z.NoKey("env is nil")
+	default:
+		claim, err = z.Claim(ctx, strconv.FormatInt(int64(env.Status), 10), fp.Sum())
+	}
+	if err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.ByEnum(ctx, env)
+		z.Done(ctx, permit, err, 1)
+	}
+	z.Complete(ctx, &claim, err == nil, nil)
+	return err
+}
+
+// ByNamedPointer runs idempotency(env.Named.ID) → breaker around the inner ByNamedPointer.
+func (w *ProtectedOrders) ByNamedPointer(ctx context.Context, env Envelope) error {
+	z := w.zByNamedPointer
+	if z.Bypass() {
+		return w.inner.ByNamedPointer(ctx, env)
+	}
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is env.Named.ID; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.HashJSON(runtime.NewHasher(), env)
+	switch {
+	case env.Named == nil:
+		err = z.NoKey("env.Named is nil")
+	default:
+		claim, err = z.Claim(ctx, string(env.Named.ID), fp.Sum())
+	}
+	if err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.ByNamedPointer(ctx, env)
+		z.Done(ctx, permit, err, 1)
+	}
+	z.Complete(ctx, &claim, err == nil, nil)
+	return err
+}
+
+// ByPointerToPointer runs idempotency(req.Order.ID) → breaker around the inner ByPointerToPointer.
+func (w *ProtectedOrders) ByPointerToPointer(ctx context.Context, req **Request) error {
+	z := w.zByPointerToPointer
+	if z.Bypass() {
+		return w.inner.ByPointerToPointer(ctx, req)
+	}
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is req.Order.ID; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.HashJSON(runtime.NewHasher(), req)
+	switch {
+	case req == nil:
+		err = z.NoKey("req is nil")
+	case *req == nil:
+		err = z.NoKey("*req is nil")
+	case (*req).Order == nil:
+		err = z.NoKey("req.Order is nil")
+	default:
+		claim, err = z.Claim(ctx, string((*req).Order.ID), fp.Sum())
+	}
+	if err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.ByPointerToPointer(ctx, req)
+		z.Done(ctx, permit, err, 1)
+	}
+	z.Complete(ctx, &claim, err == nil, nil)
+	return err
+}
+
+// ByPointerToPointerInt runs idempotency(id) → breaker around the inner ByPointerToPointerInt.
+func (w *ProtectedOrders) ByPointerToPointerInt(ctx context.Context, id **uint32) error {
+	z := w.zByPointerToPointerInt
+	if z.Bypass() {
+		return w.inner.ByPointerToPointerInt(ctx, id)
+	}
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is id; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.HashJSON(runtime.NewHasher(), id)
+	switch {
+	case id == nil:
+		err = z.NoKey("id is nil")
+	case *id == nil:
+		err = z.NoKey("*id is nil")
+	default:
+		claim, err = z.Claim(ctx, strconv.FormatUint(uint64(**id), 10), fp.Sum())
+	}
+	if err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.ByPointerToPointerInt(ctx, id)
+		z.Done(ctx, permit, err, 1)
+	}
+	z.Complete(ctx, &claim, err == nil, nil)
+	return err
+}
+
+// ByInterface runs idempotency(s) → breaker around the inner ByInterface.
+func (w *ProtectedOrders) ByInterface(ctx context.Context, s fmt.Stringer) error {
+	z := w.zByInterface
+	if z.Bypass() {
+		return w.inner.ByInterface(ctx, s)
+	}
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is s; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.HashJSON(runtime.NewHasher(), s)
+	switch {
+	case s == nil:
+		err = z.NoKey("s is nil")
+	default:
+		claim, err = z.Claim(ctx, s.String(), fp.Sum())
+	}
+	if err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.ByInterface(ctx, s)
+		z.Done(ctx, permit, err, 1)
+	}
+	z.Complete(ctx, &claim, err == nil, nil)
+	return err
+}
+
+// ByPointerStringer runs idempotency(ref) → breaker around the inner ByPointerStringer.
+func (w *ProtectedOrders) ByPointerStringer(ctx context.Context, ref *Ref) error {
+	z := w.zByPointerStringer
+	if z.Bypass() {
+		return w.inner.ByPointerStringer(ctx, ref)
+	}
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is ref; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.HashJSON(runtime.NewHasher(), ref)
+	switch {
+	case ref == nil:
+		err = z.NoKey("ref is nil")
+	default:
+		claim, err = z.Claim(ctx, ref.String(), fp.Sum())
+	}
+	if err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.ByPointerStringer(ctx, ref)
+		z.Done(ctx, permit, err, 1)
+	}
+	z.Complete(ctx, &claim, err == nil, nil)
+	return err
+}
+
+// NoContext runs idempotency(id) → breaker around the inner NoContext.
+func (w *ProtectedOrders) NoContext(id string, n int) error {
+	z := w.zNoContext
+	if z.Bypass() {
+		return w.inner.NoContext(id, n)
+	}
+	ctx := context.Background()
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is id; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.NewHasher().String(id).Int64(int64(n))
+	if claim, err = z.Claim(ctx, id, fp.Sum()); err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.NoContext(id, n)
+		z.Done(ctx, permit, err, 1)
+	}
+	z.Complete(ctx, &claim, err == nil, nil)
+	return err
+}
+
+// ParamsNamedLikeLocals runs idempotency(claim) → breaker around the inner ParamsNamedLikeLocals.
+func (w *ProtectedOrders) ParamsNamedLikeLocals(ctx context.Context, claim1 string, fp1 int, res []byte, enc bool, strconv1 uint) (int, error) {
+	z := w.zParamsNamedLikeLocals
+	if z.Bypass() {
+		return w.inner.ParamsNamedLikeLocals(ctx, claim1, fp1, res, enc, strconv1)
+	}
+	var (
+		r0    int
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is claim; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.NewHasher().String(claim1).Int64(int64(fp1)).Bytes(res).Bool(enc).Uint64(uint64(strconv1))
+	if claim, err = z.Claim(ctx, claim1, fp.Sum()); err != nil {
+		return r0, err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		r0, err = w.inner.ParamsNamedLikeLocals(ctx, claim1, fp1, res, enc, strconv1)
+		z.Done(ctx, permit, err, 1)
+	}
+	z.Complete(ctx, &claim, err == nil, nil)
+	return r0, err
+}
+
+// Kinds runs idempotency(id) → breaker around the inner Kinds.
+func (w *ProtectedOrders) Kinds(ctx context.Context, id OrderID, i int, i64 int64, u8 uint8, ok bool, f32 float32, f64 float64, c64 complex64, c128 complex128, b []byte, at time.Time, ch chan int, fn func(), m map[string]int, req *Request, xs ...string) error {
+	z := w.zKinds
+	if z.Bypass() {
+		return w.inner.Kinds(ctx, id, i, i64, u8, ok, f32, f64, c64, c128, b, at, ch, fn, m, req, xs...)
+	}
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is id; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.NewHasher().String(string(id)).Int64(int64(i)).Int64(i64).Uint64(uint64(u8)).Bool(ok).Float64(float64(f32)).Float64(f64).Float64(float64(real(c64))).Float64(float64(imag(c64))).Float64(real(c128)).Float64(imag(c128)).Bytes(b).Time(at)
+	fp = runtime.HashJSON(fp, m)
+	fp = runtime.HashJSON(fp, req)
+	fp = runtime.HashJSON(fp, xs)
+	if claim, err = z.Claim(ctx, string(id), fp.Sum()); err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.Kinds(ctx, id, i, i64, u8, ok, f32, f64, c64, c128, b, at, ch, fn, m, req, xs...)
+		z.Done(ctx, permit, err, 1)
+	}
+	z.Complete(ctx, &claim, err == nil, nil)
 	return err
 }

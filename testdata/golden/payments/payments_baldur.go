@@ -58,9 +58,17 @@ func (w *ProtectedPaymentGateway) Charge(ctx context.Context, orderID string, ce
 		return w.inner.Charge(ctx, orderID, cents)
 	}
 	var (
-		r0  Receipt
-		err error
+		r0    Receipt
+		claim runtime.Claim
+		err   error
 	)
+	// Idempotency: the key is orderID; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.NewHasher().String(orderID).Int64(cents)
+	if claim, err = z.Claim(ctx, orderID, fp.Sum()); err != nil {
+		return r0, err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
 	for attempt := 1; ; attempt++ {
 		var permit runtime.Permit
 		if permit, err = z.Enter(ctx); err != nil {
@@ -74,6 +82,7 @@ func (w *ProtectedPaymentGateway) Charge(ctx context.Context, orderID string, ce
 			break
 		}
 	}
+	z.Complete(ctx, &claim, err == nil, nil)
 	return r0, err
 }
 

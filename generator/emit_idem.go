@@ -1,0 +1,214 @@
+package generator
+
+import (
+	"go/types"
+	"strconv"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+)
+
+// The idempotency steps of a wrapper method: fingerprint the arguments,
+// read the key along its resolved path, claim it, replay a stored answer,
+// and after the body complete the claim. All of it is typed code: no
+// reflection and no interface conversion except where encoding/json is
+// the only way (structs and such in the fingerprint, replayed results).
+
+// claim writes everything between the variable block and the body.
+func (e *emitter) claim(g *jen.Group, m *Method, l locals, outs []jen.Code) {
+	k := m.Key
+	z, err := jen.Id(l.z), jen.Id(l.err)
+	g.Commentf("Idempotency: the key is %s; the fingerprint of the arguments tells a duplicate from a reused key.", m.Spec.Idempotency)
+	e.fingerprint(g, m, l)
+
+	// Walk the path. Pending dereferences stay bare (**x) where the value is
+	// an operand, and get parentheses where a selector follows.
+	expr, stars := jen.Id(l.params[k.Param]), 0
+	value := func() *jen.Statement {
+		if stars > 0 {
+			return jen.Op(strings.Repeat("*", stars)).Add(expr.Clone())
+		}
+		return expr.Clone()
+	}
+	var checks []jen.Code
+	for _, st := range k.Steps {
+		switch st.Kind {
+		case KeySelect:
+			if stars > 0 {
+				expr, stars = jen.Parens(value()), 0
+			}
+			expr = expr.Clone().Dot(st.Field)
+		case KeyDeref:
+			stars++
+		case KeyNilCheck:
+			checks = append(checks, jen.Case(value().Op("==").Nil()).Block(
+				err.Clone().Op("=").Add(z.Clone().Dot("NoKey").Call(jen.Lit(st.Path+" is nil")))))
+		}
+	}
+	var key *jen.Statement
+	switch k.Conv {
+	case KeyString:
+		key = convert(value(), k.Type, types.Typ[types.String], jen.String())
+	case KeyInt:
+		key = jen.Qual("strconv", "FormatInt").Call(convert(value(), k.Type, types.Typ[types.Int64], jen.Int64()), jen.Lit(10))
+	case KeyUint:
+		key = jen.Qual("strconv", "FormatUint").Call(convert(value(), k.Type, types.Typ[types.Uint64], jen.Uint64()), jen.Lit(10))
+	case KeyStringer:
+		v := value()
+		if stars > 0 {
+			v = jen.Parens(v)
+		}
+		key = v.Dot("String").Call()
+	}
+	claim := z.Clone().Dot("Claim").Call(jen.Id(l.ctx), key, jen.Id(l.fp).Dot("Sum").Call())
+	if len(checks) == 0 {
+		g.If(jen.List(jen.Id(l.claim), err).Op("=").Add(claim), err.Clone().Op("!=").Nil()).Block(jen.Return(outs...))
+	} else {
+		g.Switch().BlockFunc(func(g *jen.Group) {
+			for _, c := range checks {
+				g.Add(c)
+			}
+			g.Default().Block(jen.List(jen.Id(l.claim), err).Op("=").Add(claim))
+		})
+		g.If(err.Clone().Op("!=").Nil()).Block(jen.Return(outs...))
+	}
+
+	if m.Spec.IdemReplay {
+		g.If(jen.Id(l.claim).Dot("Replayed").Call()).BlockFunc(func(g *jen.Group) {
+			if len(l.results) == 0 {
+				g.Return(jen.Nil())
+				return
+			}
+			g.Var().Id(l.res).Add(e.resultsStruct(m))
+			g.If(err.Clone().Op("=").Add(z.Clone().Dot("DecodeResults").Call(jen.Op("&").Id(l.claim), jen.Op("&").Id(l.res))),
+				err.Clone().Op("!=").Nil()).Block(jen.Return(outs...))
+			replayed := make([]jen.Code, 0, len(l.results)+1)
+			for i := range l.results {
+				replayed = append(replayed, jen.Id(l.res).Dot(resultField(i)))
+			}
+			g.Return(append(replayed, jen.Nil())...)
+		})
+	}
+	g.Comment("A panic in the inner method releases the key instead of holding it for the execution window.")
+	g.Defer().Add(z.Clone().Dot("Release").Call(jen.Id(l.ctx), jen.Op("&").Id(l.claim)))
+}
+
+// complete writes the claim's completion after the body, before a fallback
+// can answer: the fallback's answer is not the operation's, so a failure
+// releases the key and only the inner method's results are stored.
+func (e *emitter) complete(g *jen.Group, m *Method, l locals) {
+	z, err := jen.Id(l.z), jen.Id(l.err)
+	ok := err.Clone().Op("==").Nil()
+	if !m.Spec.IdemReplay || len(l.results) == 0 {
+		g.Add(z.Clone().Dot("Complete").Call(jen.Id(l.ctx), jen.Op("&").Id(l.claim), ok, jen.Nil()))
+		return
+	}
+	vals := make([]jen.Code, len(l.results))
+	for i, r := range l.results {
+		vals[i] = jen.Id(r)
+	}
+	g.Var().Id(l.enc).Index().Byte()
+	g.If(ok.Clone().Op("&&").Id(l.claim).Dot("Owned").Call()).Block(
+		jen.Id(l.enc).Op("=").Add(z.Clone().Dot("EncodeResults").Call(e.resultsStruct(m).Values(vals...))),
+	)
+	g.Add(z.Clone().Dot("Complete").Call(jen.Id(l.ctx), jen.Op("&").Id(l.claim), ok, jen.Id(l.enc)))
+}
+
+// resultsStruct is the anonymous struct replay mode stores the results in,
+// R0, R1… for each result but the error: the same type encodes and decodes.
+func (e *emitter) resultsStruct(m *Method) *jen.Statement {
+	return jen.StructFunc(func(g *jen.Group) {
+		for i, t := range m.Results[:len(m.Results)-1] {
+			g.Id(resultField(i)).Add(e.typ(t))
+		}
+	})
+}
+
+func resultField(i int) string { return "R" + strconv.Itoa(i) }
+
+// fingerprint writes fp, the hash of every argument but a leading context:
+// the basic kinds through the Hasher's typed methods, without allocating;
+// anything else through runtime.HashJSON. Channels and funcs are not data
+// and are left out.
+func (e *emitter) fingerprint(g *jen.Group, m *Method, l locals) {
+	chain := e.rt("NewHasher").Call()
+	declared, bare := false, true // bare: chain is a fresh hasher or fp, nothing added yet
+	flush := func() {
+		op := ":="
+		if declared {
+			op = "="
+		}
+		g.Id(l.fp).Op(op).Add(chain)
+		declared, bare = true, true
+		chain = jen.Id(l.fp)
+	}
+	// Each JSON-encoded argument starts its own statement, for readability.
+	hashJSON := func(x jen.Code) {
+		if !bare {
+			flush()
+		}
+		chain, bare = e.rt("HashJSON").Call(chain, x), false
+	}
+	add := func(method string, arg jen.Code) {
+		chain, bare = chain.Dot(method).Call(arg), false
+	}
+	for i, p := range m.Params {
+		if i == m.Ctx {
+			continue
+		}
+		x := jen.Id(l.params[i])
+		t := types.Unalias(p.Type)
+		if _, isTP := t.(*types.TypeParam); isTP {
+			hashJSON(x)
+			continue
+		}
+		if n, ok := t.(*types.Named); ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Time" {
+			add("Time", x)
+			continue
+		}
+		switch u := t.Underlying().(type) {
+		case *types.Basic:
+			info := u.Info()
+			switch {
+			case info&types.IsString != 0:
+				add("String", convert(x, t, types.Typ[types.String], jen.String()))
+			case info&types.IsUnsigned != 0:
+				add("Uint64", convert(x, t, types.Typ[types.Uint64], jen.Uint64()))
+			case info&types.IsInteger != 0:
+				add("Int64", convert(x, t, types.Typ[types.Int64], jen.Int64()))
+			case info&types.IsBoolean != 0:
+				add("Bool", convert(x, t, types.Typ[types.Bool], jen.Bool()))
+			case info&types.IsFloat != 0:
+				add("Float64", convert(x, t, types.Typ[types.Float64], jen.Float64()))
+			case info&types.IsComplex != 0:
+				re, im := jen.Real(x.Clone()), jen.Imag(x.Clone())
+				if u.Kind() != types.Complex128 {
+					re, im = jen.Float64().Call(re), jen.Float64().Call(im)
+				}
+				add("Float64", re)
+				add("Float64", im)
+			}
+			// unsafe.Pointer: an address, not data
+			continue
+		case *types.Slice:
+			if types.Identical(u.Elem(), types.Typ[types.Byte]) {
+				add("Bytes", convert(x, t, types.NewSlice(types.Typ[types.Byte]), jen.Index().Byte()))
+				continue
+			}
+		case *types.Chan, *types.Signature:
+			continue
+		}
+		hashJSON(x)
+	}
+	if !bare || !declared {
+		flush()
+	}
+}
+
+// convert writes x as type want, converting only when its type is another.
+func convert(x *jen.Statement, have, want types.Type, spell *jen.Statement) *jen.Statement {
+	if types.Identical(have, want) {
+		return x
+	}
+	return spell.Call(x)
+}
