@@ -12,12 +12,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/idem"
 )
 
 func main() {
@@ -67,69 +69,84 @@ func scenario(ctx context.Context, w io.Writer, cfg runtime.Config) error {
 
 	step := func(n int, title string) { fmt.Fprintf(out, "\n%d. %s\n", n, title) }
 
+	// Order ids are unique per run: the embedded store remembers completed
+	// charges across runs, as it should.
+	run := strconv.FormatInt(time.Now().UnixNano()%1_000_000, 36)
+	order := func(n int) string { return fmt.Sprintf("order-%s-%d", run, n) }
+
 	step(1, "A flaky processor: two attempts fail, retry gets the third through.")
 	proc.failTimes(2)
-	rcpt, err := gw.Charge(ctx, "order-1", 42_00)
+	rcpt, err := gw.Charge(ctx, order(1), 42_00)
 	if err != nil {
 		return fmt.Errorf("step 1: charge failed: %w", err)
 	}
-	fmt.Fprintf(out, "   charge order-1: receipt %s after %d processor calls\n", rcpt.ID, proc.calls.Load())
+	fmt.Fprintf(out, "   charge %s: receipt %s after %d processor calls\n", order(1), rcpt.ID, proc.calls.Load())
+
 	if _, err := gw.Balance(ctx, "acct-7"); err != nil {
 		return fmt.Errorf("step 1: balance failed: %w", err)
 	}
 
-	step(2, "The processor goes down: every attempt fails until the breaker opens (5 failures in the window, counting step 1's two).")
+	step(2, "Idempotency: charging the same order again is refused, the processor is not called.")
+	before := proc.calls.Load()
+	_, err = gw.Charge(ctx, order(1), 42_00)
+	var dup *idem.DuplicateError
+	if !errors.As(err, &dup) || !errors.Is(err, runtime.ErrDuplicate) || proc.calls.Load() != before {
+		return fmt.Errorf("step 2: want a duplicate refusal, got %v", err)
+	}
+	fmt.Fprintf(out, "   charge %s again: %v (first seen %s ago)\n", order(1), err, time.Since(dup.FirstSeen).Round(time.Millisecond))
+
+	step(3, "The processor goes down: every attempt fails until the breaker opens (5 failures in the window, counting step 1's two).")
 	proc.setDown(true)
 	for i := 2; ; i++ {
-		_, err := gw.Charge(ctx, fmt.Sprintf("order-%d", i), 10_00)
+		_, err := gw.Charge(ctx, order(i), 10_00)
 		if errors.Is(err, runtime.ErrOpen) {
-			fmt.Fprintf(out, "   charge order-%d: %v\n", i, err)
+			fmt.Fprintf(out, "   charge %s: %v\n", order(i), err)
 			break
 		}
-		fmt.Fprintf(out, "   charge order-%d failed after its retries: %v\n", i, err)
+		fmt.Fprintf(out, "   charge %s failed after its retries: %v\n", order(i), err)
 		if i > 10 {
-			return errors.New("step 2: the breaker never opened")
+			return errors.New("step 3: the breaker never opened")
 		}
 	}
 
-	step(3, "While the breaker is open, calls are rejected at once, without touching the processor.")
-	before := proc.calls.Load()
+	step(4, "While the breaker is open, calls are rejected at once, without touching the processor.")
+	before = proc.calls.Load()
 	start := time.Now()
-	_, err = gw.Charge(ctx, "order-99", 10_00)
+	_, err = gw.Charge(ctx, order(99), 10_00)
 	took := time.Since(start)
 	if !errors.Is(err, runtime.ErrOpen) || proc.calls.Load() != before {
-		return fmt.Errorf("step 3: want a fast rejection, got %v", err)
+		return fmt.Errorf("step 4: want a fast rejection, got %v", err)
 	}
-	fmt.Fprintf(out, "   charge order-99: rejected in %s: %v\n", took, err)
+	fmt.Fprintf(out, "   charge %s: rejected in %s: %v\n", order(99), took, err)
 
-	step(4, "A fallback answers: Balance falls back to the last balance seen.")
+	step(5, "A fallback answers: Balance falls back to the last balance seen.")
 	bal, err := gw.Balance(ctx, "acct-7")
 	if err != nil {
-		return fmt.Errorf("step 4: fallback did not answer: %w", err)
+		return fmt.Errorf("step 5: fallback did not answer: %w", err)
 	}
 	fmt.Fprintf(out, "   balance acct-7: %d (from cachedBalance, the processor is unreachable)\n", bal)
 
-	step(5, "The processor recovers; after the recovery timeout the breaker probes and closes.")
+	step(6, "The processor recovers; after the recovery timeout the breaker probes and closes.")
 	proc.setDown(false)
 	b, _ := rt.Breaker("payments")
 	for deadline := time.Now().Add(5 * time.Second); b.State() != breaker.HalfOpen; {
 		if time.Now().After(deadline) {
-			return errors.New("step 5: the breaker never went half-open")
+			return errors.New("step 6: the breaker never went half-open")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	for i := range 2 {
-		r, err := gw.Charge(ctx, fmt.Sprintf("probe-%d", i+1), 1_00)
+		r, err := gw.Charge(ctx, order(100+i), 1_00)
 		if err != nil {
-			return fmt.Errorf("step 5: probe %d failed: %w", i+1, err)
+			return fmt.Errorf("step 6: probe %d failed: %w", i+1, err)
 		}
 		fmt.Fprintf(out, "   probe charge %s: ok (%s)\n", r.OrderID, r.ID)
 	}
 	if s := b.State(); s != breaker.Closed {
-		return fmt.Errorf("step 5: breaker is %s after two good probes, want CLOSED", s)
+		return fmt.Errorf("step 6: breaker is %s after two good probes, want CLOSED", s)
 	}
 
-	step(6, "The bulkhead: the ledger takes two writes at a time; the others are refused at once.")
+	step(7, "The bulkhead: the ledger takes two writes at a time; the others are refused at once.")
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -149,7 +166,7 @@ func scenario(ctx context.Context, w io.Writer, cfg runtime.Config) error {
 	}
 	wg.Wait()
 	if refused != 2 {
-		return fmt.Errorf("step 6: %d writes refused, want 2", refused)
+		return fmt.Errorf("step 7: %d writes refused, want 2", refused)
 	}
 	fmt.Fprintln(out, "   two ledger writes went through; two were refused")
 

@@ -22,7 +22,8 @@ func TestScenarioShowsEveryPolicy(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, scenario(context.Background(), &out, runtime.Config{StateDir: t.TempDir()}), out.String())
 	for _, want := range []string{
-		"charge order-1: receipt r-1 after 3 processor calls",
+		"receipt r-1 after 3 processor calls",
+		"again: payments.Charge: duplicate of idempotency key",
 		">> retry: Charge attempt 1 failed; next attempt in",
 		`breaker "payments": CLOSED → OPEN`,
 		"circuit breaker \"payments\" is open",

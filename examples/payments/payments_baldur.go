@@ -25,12 +25,14 @@ func NewProtectedPaymentGateway(inner PaymentGateway, rt *runtime.Runtime) *Prot
 	return &ProtectedPaymentGateway{
 		inner: inner,
 		zCharge: rt.Zone(runtime.ZoneSpec{
-			Service:  "payments",
-			Method:   "Charge",
-			Breaker:  true,
-			Attempts: 3,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 20 * time.Millisecond, Max: 200 * time.Millisecond},
-			Timeout:  2 * time.Second,
+			Service:     "payments",
+			Method:      "Charge",
+			Breaker:     true,
+			Attempts:    3,
+			Backoff:     runtime.Backoff{Kind: runtime.BackoffExp, Base: 20 * time.Millisecond, Max: 200 * time.Millisecond},
+			Timeout:     2 * time.Second,
+			Idempotency: "orderID",
+			Operation:   "Charge",
 		}),
 		zBalance: rt.Zone(runtime.ZoneSpec{
 			Service:  "payments",
@@ -48,16 +50,24 @@ func ProtectPaymentGateway(inner PaymentGateway, rt *runtime.Runtime) PaymentGat
 	return NewProtectedPaymentGateway(inner, rt)
 }
 
-// Charge runs breaker → retry(3, exp(20ms,200ms)) → timeout(2s) around the inner Charge.
+// Charge runs idempotency(orderID) → breaker → retry(3, exp(20ms,200ms)) → timeout(2s) around the inner Charge.
 func (w *ProtectedPaymentGateway) Charge(ctx context.Context, orderID string, cents int64) (Receipt, error) {
 	z := w.zCharge
 	if z.Bypass() {
 		return w.inner.Charge(ctx, orderID, cents)
 	}
 	var (
-		r0  Receipt
-		err error
+		r0    Receipt
+		claim runtime.Claim
+		err   error
 	)
+	// Idempotency: the key is orderID; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.NewHasher().String(orderID).Int64(cents)
+	if claim, err = z.Claim(ctx, orderID, fp.Sum()); err != nil {
+		return r0, err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
 	for attempt := 1; ; attempt++ {
 		var permit runtime.Permit
 		if permit, err = z.Enter(ctx); err != nil {
@@ -71,6 +81,7 @@ func (w *ProtectedPaymentGateway) Charge(ctx context.Context, orderID string, ce
 			break
 		}
 	}
+	z.Complete(ctx, &claim, err == nil, nil)
 	return r0, err
 }
 
