@@ -264,3 +264,26 @@ func TestBreakerStateSurvivesARestart(t *testing.T) {
 	b, _ = rt.Breaker("s")
 	assert.Equal(t, breaker.ForcedOpen, b.State())
 }
+
+func TestCloseFlushesTheLastTransition(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	rt, err := New(ctx, Config{Logger: slog.New(slog.DiscardHandler), StateDir: dir})
+	require.NoError(t, err)
+	rt.Zone(ZoneSpec{Service: "s", Method: "M", Breaker: true})
+	b, _ := rt.Breaker("s")
+	b.ForceOpen("maintenance")
+	require.Eventually(t, func() bool {
+		h, err := rt.Store().HGetAll(ctx, breakerKey("s"))
+		return err == nil && h["state"] == "FORCED_OPEN"
+	}, 5*time.Second, 5*time.Millisecond)
+	b.Auto("maintenance over")
+	require.NoError(t, rt.Close(), "closing right after the transition")
+
+	rt, err = New(ctx, Config{Logger: slog.New(slog.DiscardHandler), StateDir: dir})
+	require.NoError(t, err)
+	defer rt.Close()
+	rt.Zone(ZoneSpec{Service: "s", Method: "M", Breaker: true})
+	b, _ = rt.Breaker("s")
+	assert.Equal(t, breaker.Closed, b.State(), "the restart must not adopt the state left before Close")
+}

@@ -85,7 +85,7 @@ type breakerRecord struct {
 func (r breakerRecord) fields() map[string]string {
 	return map[string]string{
 		"state":     r.state.String(),
-		"opened_at": strconv.FormatInt(r.openedAt.UnixNano(), 10),
+		"opened_at": strconv.FormatInt(unixNanos(r.openedAt), 10),
 		"node":      r.node,
 	}
 }
@@ -96,6 +96,14 @@ func init() {
 	for s := breaker.Closed; s <= breaker.ForcedClosed; s++ {
 		stateByName[s.String()] = s
 	}
+}
+
+// unixNanos is t in Unix nanoseconds, 0 for the zero time (never opened).
+func unixNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 func parseBreakerRecord(h map[string]string) (breakerRecord, error) {
@@ -227,19 +235,26 @@ func (s *breakerSync) publishLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			// Closing: the last transitions still reach the store, so that a
+			// restart does not adopt a state this process had already left.
+			s.publishQueued(ctx)
 			return
 		case <-s.dirty:
+			s.publishQueued(ctx)
 		}
-		s.mu.Lock()
-		names := make([]string, 0, len(s.queued))
-		for n := range s.queued {
-			names = append(names, n)
-		}
-		clear(s.queued)
-		s.mu.Unlock()
-		for _, name := range names {
-			s.publish(ctx, name)
-		}
+	}
+}
+
+func (s *breakerSync) publishQueued(ctx context.Context) {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.queued))
+	for n := range s.queued {
+		names = append(names, n)
+	}
+	clear(s.queued)
+	s.mu.Unlock()
+	for _, name := range names {
+		s.publish(ctx, name)
 	}
 }
 
@@ -250,13 +265,14 @@ func (s *breakerSync) publish(ctx context.Context, name string) {
 	}
 	snap := b.Snapshot()
 	rec := breakerRecord{state: snap.State, openedAt: snap.OpenedAt, node: s.rt.node}
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	// Not cancelled by Close: a transition queued before Close is still written.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	err := s.rt.store.HSet(wctx, breakerKey(name), rec.fields())
 	if err == nil {
 		err = s.rt.store.Publish(wctx, channelBreakers, []byte(name))
 	}
-	if err != nil && ctx.Err() == nil {
+	if err != nil {
 		s.rt.log.LogAttrs(ctx, slog.LevelWarn, "cb.share_failed",
 			slog.String("service", name), slog.String("error", err.Error()))
 	}

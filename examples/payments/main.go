@@ -67,6 +67,14 @@ func scenario(ctx context.Context, w io.Writer, cfg runtime.Config) error {
 	gw := NewProtectedPaymentGateway(proc, rt)
 	ledger := NewProtectedLedger(&books{delay: 100 * time.Millisecond}, rt)
 
+	// Breaker state survives restarts in the store: an earlier run that was
+	// interrupted may have left one open. The scenario starts from closed.
+	for _, name := range rt.BreakerNames() {
+		if b, _ := rt.Breaker(name); b.State() != breaker.Closed {
+			fmt.Fprintf(out, "(breaker %q was left %s by an earlier run; resetting it for the scenario)\n", name, b.State())
+			b.Reset("demo start")
+		}
+	}
 	step := func(n int, title string) { fmt.Fprintf(out, "\n%d. %s\n", n, title) }
 
 	// Order ids are unique per run: the embedded store remembers completed
