@@ -12,6 +12,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/control"
+	"github.com/baldur-go/baldur/runtime/events"
 	"github.com/baldur-go/baldur/runtime/idem"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -42,7 +43,8 @@ type Config struct {
 	// OnBreakerChange is called on every breaker transition, after it is logged.
 	OnBreakerChange func(breaker.Transition)
 	// Control persists the kill switch and dry-run. Default: Redis when
-	// RedisURL is set (fleet-wide), else a file in StateDir. FromEnv honours
+	// RedisURL is set (fleet-wide), else a file in StateDir; in memory when
+	// Store is given. FromEnv honours
 	// BALDUR_CONTROL_BACKEND and BALDUR_CONTROL_REDIS_URL (see control.BackendFromEnv).
 	Control control.Backend
 	// NoCallStats turns off per-call counting (calls by outcome, sampled
@@ -238,13 +240,17 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		cfg.RedisURL, cfg.redisURLVar = v, name
 		break
 	}
-	if v, ok := lookup("BALDUR_LOG_LEVEL"); ok {
-		var lvl slog.Level
-		if err := lvl.UnmarshalText([]byte(strings.TrimSpace(v))); err != nil {
-			errs = append(errs, fmt.Errorf("BALDUR_LOG_LEVEL=%q: want debug, info, warn or error", v))
-		} else {
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-		}
+	// Events take the level their name implies (events.LevelFor). With
+	// BALDUR_LOG_LEVEL or a BALDUR_EVENT_LOGGING_<FAMILY>_LOG_LEVEL override
+	// set, they go to stderr filtered by those thresholds; otherwise to
+	// slog.Default()'s handler, which keeps its own level.
+	if lopts, set, err := events.FromEnv(lookup, os.Environ()); err != nil {
+		errs = append(errs, err)
+	} else if set {
+		text := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lopts.Floor()})
+		cfg.Logger = slog.New(events.New(text, lopts))
+	} else {
+		cfg.Logger = slog.New(events.Wrap(slog.Default().Handler()))
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("baldur: bad environment: %w", errors.Join(errs...))

@@ -14,7 +14,8 @@ import (
 
 // openControl builds the switches' backend: Config.Control when given, else
 // Redis when the state is in Redis (so a flip reaches the whole fleet), else
-// a file in StateDir (so it survives a restart).
+// a file in StateDir (so it survives a restart); with a Store passed in
+// Config (tests), memory.
 func (rt *Runtime) openControl(ctx context.Context) error {
 	backend := rt.cfg.Control
 	if backend == nil {
@@ -24,6 +25,8 @@ func (rt *Runtime) openControl(ctx context.Context) error {
 				prefix = control.DefaultRedisPrefix
 			}
 			backend = control.NewRedis(rt.redis.Client(), prefix)
+		} else if rt.cfg.Store != nil {
+			backend = control.NewMemory()
 		} else {
 			backend = control.NewFileInDir(rt.cfg.StateDir)
 		}

@@ -3,12 +3,9 @@ package behaviour
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -20,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/breaker"
 )
@@ -28,36 +26,7 @@ import (
 // 127.0.0.1:6379 for the fleet test (under a prefix of its own), a private
 // one for counting commands.
 
-const sharedRedis = "127.0.0.1:6379"
-
-func requireRedis(t *testing.T, addr string) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err == nil {
-		_ = c.Close()
-		return
-	}
-	if os.Getenv("BALDUR_REQUIRE_REDIS") == "1" {
-		t.Fatalf("redis at %s is required (BALDUR_REQUIRE_REDIS=1): %v", addr, err)
-	}
-	t.Skipf("no redis at %s (%v): skipping; set BALDUR_REQUIRE_REDIS=1 to fail instead", addr, err)
-}
-
-func uniquePrefix(t *testing.T) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	p := "baldurtest:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		c := redis.NewClient(&redis.Options{Addr: sharedRedis})
-		defer c.Close()
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, p+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-	})
-	return p
-}
+const sharedRedis = redistest.SharedAddr
 
 func redisRuntime(t testing.TB, url, prefix string) *runtime.Runtime {
 	rt, err := runtime.New(context.Background(), runtime.Config{
@@ -97,8 +66,7 @@ func fleetChild() {
 }
 
 func TestFleet_BreakerOpenedInOneProcessOpensInAnother(t *testing.T) {
-	requireRedis(t, sharedRedis)
-	prefix := uniquePrefix(t)
+	prefix := redistest.Prefix(t, redistest.Shared(t))
 	child := exec.Command(os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), "BALDUR_FLEET_CHILD=1", "BALDUR_FLEET_PREFIX="+prefix, "BALDUR_FLEET_STATE_DIR="+t.TempDir())
 	stdin, err := child.StdinPipe()
@@ -153,37 +121,6 @@ func TestFleet_BreakerOpenedInOneProcessOpensInAnother(t *testing.T) {
 	}
 }
 
-// startPrivateRedis runs a redis-server of this test's own on a free loopback port.
-func startPrivateRedis(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("BALDUR_REQUIRE_REDIS") == "1" {
-			t.Fatal("redis-server is required (BALDUR_REQUIRE_REDIS=1) but not on PATH")
-		}
-		t.Skip("redis-server not on PATH: skipping; set BALDUR_REQUIRE_REDIS=1 to fail instead")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	require.Eventually(t, func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			_ = c.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 10*time.Millisecond, "private redis-server did not start")
-	return addr
-}
-
 // commandCalls sums INFO commandstats calls, leaving out the runtime's
 // background health pings and this test's own INFO.
 func commandCalls(t *testing.T, c *redis.Client) int64 {
@@ -204,11 +141,10 @@ func commandCalls(t *testing.T, c *redis.Client) int64 {
 }
 
 func TestHotPathSendsNoRedisCommandPerCall(t *testing.T) {
-	addr := startPrivateRedis(t)
-	rt := redisRuntime(t, "redis://"+addr, "baldur:")
+	srv := redistest.Start(t)
+	rt := redisRuntime(t, srv.URL(), "baldur:")
 	p := NewProtectedPricer(&fake{}, rt)
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
+	c := redistest.Client(t, srv.Addr())
 	ctx := context.Background()
 	_, _ = p.Hot(ctx, 0)
 	before := commandCalls(t, c)

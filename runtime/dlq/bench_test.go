@@ -11,8 +11,8 @@ import (
 
 // benchCapture parks b.N entries from 64 goroutines per CPU, like the
 // failure path of a busy service, and reports entries per second.
-func benchCapture(b *testing.B, st store.Store) {
-	q, err := New(st, Options{Logger: quietLogger(), MaxSize: 1 << 30})
+func benchCapture(b *testing.B, st store.Store, maxSize int) {
+	q, err := New(st, Options{Logger: quietLogger(), MaxSize: maxSize})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,18 +43,29 @@ func BenchmarkCaptureEmbedded(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	benchCapture(b, st)
+	benchCapture(b, st, 1<<30)
+}
+
+// BenchmarkCaptureEmbeddedAtCap parks into a full queue: every park also
+// evicts the oldest entry (drop_oldest).
+func BenchmarkCaptureEmbeddedAtCap(b *testing.B) {
+	st, err := store.OpenEmbedded(b.TempDir(), store.EmbeddedOptions{Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	benchCapture(b, st, 1000)
 }
 
 func BenchmarkCaptureMemory(b *testing.B) {
 	st := store.NewMemory()
 	defer st.Close()
-	benchCapture(b, st)
+	benchCapture(b, st, 1<<30)
 }
 
 func BenchmarkCaptureRedis(b *testing.B) {
 	st, _ := sharedRedis(b)
-	benchCapture(b, st)
+	benchCapture(b, st, 1<<30)
 }
 
 // BenchmarkReplayBatch replays b.N parked entries in one batch with a no-op

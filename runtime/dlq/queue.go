@@ -310,8 +310,8 @@ func (q *Queue) Start() error {
 }
 
 // Close stops the background loop and waits for running sweeps, whose
-// context it cancels; interrupted replays are recorded as failed attempts or
-// come back when their lease expires. Close is idempotent.
+// context it cancels; a replay that gives up on that goes back to pending
+// without spending budget. Close is idempotent.
 func (q *Queue) Close() error {
 	q.bg.Lock()
 	if q.bg.closed {
@@ -384,6 +384,18 @@ func (q *Queue) tick(ctx context.Context) {
 	if q.bg.closed {
 		return
 	}
+	// The timer is armed before any sweep starts, so that whatever a sweep
+	// leaves for the next tick (a busy domain) finds the tick on its way.
+	if q.bg.timer != nil {
+		q.bg.timer.Stop()
+	}
+	q.bg.timer = q.clk.AfterFunc(earlier(q.bg.nextReap, q.bg.nextGC).Sub(now), func() {
+		q.bg.Lock()
+		defer q.bg.Unlock()
+		if !q.bg.closed {
+			q.signal()
+		}
+	})
 	for d := range q.bg.sweeps {
 		if q.bg.running[d] {
 			continue // swept again once the running sweep ends
@@ -393,23 +405,14 @@ func (q *Queue) tick(ctx context.Context) {
 		q.wg.Add(1)
 		go q.sweep(ctx, d)
 	}
-	next := earlier(q.bg.nextReap, q.bg.nextGC).Sub(now)
-	if q.bg.timer != nil {
-		q.bg.timer.Stop()
-	}
-	q.bg.timer = q.clk.AfterFunc(next, func() {
-		q.bg.Lock()
-		defer q.bg.Unlock()
-		if !q.bg.closed {
-			q.signal()
-		}
-	})
 }
 
 // sweep replays the pending entries of domain after its breaker closed.
 func (q *Queue) sweep(ctx context.Context, domain string) {
 	defer q.wg.Done()
-	rep, err := q.ReplayBatch(ctx, BatchFilter{Domain: domain, automatic: true})
+	rep, err := q.batch(ctx, BatchFilter{Domain: domain, automatic: true})
+	// Reported once the loop knows what is left to do.
+	defer q.report(rep)
 	busy := errors.Is(err, ErrBusy) || len(rep.Busy) > 0
 	if err != nil && !busy && ctx.Err() == nil {
 		q.log.Warn("dlq.sweep_failed", slog.String("domain", domain), slog.String("error", err.Error()))

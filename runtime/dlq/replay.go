@@ -116,6 +116,12 @@ func (q *Queue) replayOne(ctx context.Context, r *record, raw []byte, dsid store
 		to, out = claimed.next(StatePending, "replay postponed: "+callErr.Error(), now), OutcomePostponed
 		to.Replays--
 		to.LastErr = callErr.Error()
+	case ctx.Err() != nil && errors.Is(callErr, ctx.Err()):
+		// The caller gave up (or the queue is closing), not the method: the
+		// attempt does not count. The lease's own deadline does count.
+		to, out = claimed.next(StatePending, "replay interrupted: "+callErr.Error(), now), OutcomePostponed
+		to.Replays--
+		to.LastErr = callErr.Error()
 	case errors.Is(callErr, ErrUndecodable):
 		to, out = claimed.next(StateNeedsReview, "stored arguments do not decode: "+callErr.Error(), now), OutcomeNeedsReview
 		to.LastErr, to.Last = callErr.Error(), now.UnixNano()
@@ -257,6 +263,20 @@ func (b *batchRun) stop() string {
 // the error matches ErrBusy). The batch over a domain stops when a replay is
 // postponed (its breaker opened again), at a store error, or when ctx ends.
 func (q *Queue) ReplayBatch(ctx context.Context, f BatchFilter) (BatchReport, error) {
+	rep, err := q.batch(ctx, f)
+	q.report(rep)
+	return rep, err
+}
+
+// report hands a finished batch to Options.OnBatch.
+func (q *Queue) report(rep BatchReport) {
+	if q.opts.OnBatch != nil {
+		q.opts.OnBatch(rep)
+	}
+}
+
+// batch is ReplayBatch without the report to OnBatch.
+func (q *Queue) batch(ctx context.Context, f BatchFilter) (BatchReport, error) {
 	b := &batchRun{rep: BatchReport{Domain: f.Domain, Automatic: f.automatic, Outcomes: map[Outcome]int{}, StartedAt: q.clk.Now()}}
 	err := q.replayBatch(ctx, f, b)
 	b.mu.Lock()
@@ -270,9 +290,6 @@ func (q *Queue) ReplayBatch(ctx context.Context, f BatchFilter) (BatchReport, er
 		slog.Bool("automatic", f.automatic), slog.Int("replayed", rep.Replayed),
 		slog.Int("resolved", rep.Outcomes[OutcomeResolved]), slog.Int("needs_review", rep.Outcomes[OutcomeNeedsReview]),
 		slog.Any("busy", rep.Busy), slog.String("stopped", rep.Stopped))
-	if q.opts.OnBatch != nil {
-		q.opts.OnBatch(rep)
-	}
 	return rep, err
 }
 

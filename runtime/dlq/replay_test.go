@@ -501,3 +501,33 @@ func TestARatedBatchWaitsOnTheClock(t *testing.T) {
 	assert.Equal(t, "o-2", <-replayed)
 	assert.Equal(t, 3, (<-done).Replayed)
 }
+
+func TestAReplayTheCallerAbandonsKeepsItsBudget(t *testing.T) {
+	f := newFixture(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	f.q.Register("payments", "Charge", "sig1", func(ctx context.Context, _ []byte) error {
+		cancel()
+		<-ctx.Done()
+		return fmt.Errorf("charge: %w", ctx.Err())
+	})
+	id := f.park(t, "payments", "o-1")
+	e, err := f.q.Replay(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, StatePending, e.State)
+	assert.Zero(t, e.ReplayCount)
+	assert.Equal(t, "replay interrupted: charge: context canceled", e.Reason)
+}
+
+func TestAReplayPastItsLeaseIsAFailedReplay(t *testing.T) {
+	f := newFixture(t, Options{Lease: time.Millisecond})
+	f.q.Register("payments", "Charge", "sig1", func(ctx context.Context, _ []byte) error {
+		<-ctx.Done() // the lease's deadline, on the real clock
+		return ctx.Err()
+	})
+	id := f.park(t, "payments", "o-1")
+	e, err := f.q.Replay(context.Background(), id)
+	require.NoError(t, err)
+	assert.Equal(t, StatePending, e.State)
+	assert.Equal(t, 1, e.ReplayCount)
+	assert.Equal(t, "replay 1 of 5 failed: context deadline exceeded", e.Reason)
+}

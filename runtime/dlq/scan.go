@@ -12,8 +12,12 @@ import (
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
-// scanChunk is how many stream entries one Range reads.
-const scanChunk = 128
+// Scans read streams in chunks that start small (an eviction wants the
+// first live entry, usually the very first) and double up to scanChunk.
+const (
+	firstChunk = 8
+	scanChunk  = 128
+)
 
 // load reads entry id.
 func (q *Queue) load(ctx context.Context, id string) ([]byte, *record, error) {
@@ -95,15 +99,9 @@ func (q *Queue) scanDomain(ctx context.Context, domain string, from store.ID, ne
 	}
 	head := from
 	var garbage []store.ID
-	defer func() {
-		if len(garbage) > 0 {
-			if _, err := q.st.Remove(context.WithoutCancel(ctx), stream, garbage...); err != nil {
-				q.log.Warn("dlq.index_cleanup_failed", slog.String("stream", stream), slog.String("error", err.Error()))
-			}
-		}
-	}()
-	for {
-		batch, err := q.st.Range(ctx, stream, from, scanChunk)
+	defer func() { q.dropGarbage(ctx, stream, garbage) }()
+	for chunk := firstChunk; ; chunk = min(2*chunk, scanChunk) {
+		batch, err := q.st.Range(ctx, stream, from, chunk)
 		if err != nil {
 			return fmt.Errorf("scan domain %s: %w", domain, err)
 		}
@@ -134,15 +132,32 @@ func (q *Queue) scanDomain(ctx context.Context, domain string, from store.ID, ne
 				}
 				continue
 			}
-			onlyGarbage = false
-			q.advanceHead(domain, head)
+			if onlyGarbage {
+				onlyGarbage = false
+				q.advanceHead(domain, head)
+			}
 		}
-		if len(batch) < scanChunk {
+		if len(batch) < chunk {
 			if onlyGarbage {
 				q.advanceHead(domain, head)
 			}
 			return nil
 		}
+		if len(garbage) >= scanChunk {
+			q.dropGarbage(ctx, stream, garbage)
+			garbage = garbage[:0]
+		}
+	}
+}
+
+// dropGarbage removes stale ids from an index stream. A failure only costs a
+// later scan the same work, so it is logged, not returned.
+func (q *Queue) dropGarbage(ctx context.Context, stream string, ids []store.ID) {
+	if len(ids) == 0 {
+		return
+	}
+	if _, err := q.st.Remove(context.WithoutCancel(ctx), stream, ids...); err != nil {
+		q.log.Warn("dlq.index_cleanup_failed", slog.String("stream", stream), slog.String("error", err.Error()))
 	}
 }
 
@@ -174,14 +189,12 @@ func (q *Queue) scanIndex(ctx context.Context, state State, from store.ID, prune
 	stream := q.k.stateIndex(state)
 	var stale []store.ID
 	defer func() {
-		if prune && len(stale) > 0 {
-			if _, err := q.st.Remove(context.WithoutCancel(ctx), stream, stale...); err != nil {
-				q.log.Warn("dlq.index_cleanup_failed", slog.String("stream", stream), slog.String("error", err.Error()))
-			}
+		if prune {
+			q.dropGarbage(ctx, stream, stale)
 		}
 	}()
-	for {
-		batch, err := q.st.Range(ctx, stream, from, scanChunk)
+	for chunk := firstChunk; ; chunk = min(2*chunk, scanChunk) {
+		batch, err := q.st.Range(ctx, stream, from, chunk)
 		if err != nil {
 			return fmt.Errorf("scan %s entries: %w", state, err)
 		}
@@ -213,7 +226,7 @@ func (q *Queue) scanIndex(ctx context.Context, state State, from store.ID, prune
 				return nil
 			}
 		}
-		if len(batch) < scanChunk {
+		if len(batch) < chunk {
 			return nil
 		}
 	}

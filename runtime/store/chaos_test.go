@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur/runtime/store"
-	"github.com/baldur-go/baldur/runtime/store/internal/redistest"
+	"github.com/baldur-go/baldur/internal/redistest"
 )
 
 // ackedWrite is one write the Failover acknowledged.
