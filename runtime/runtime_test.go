@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -286,4 +287,68 @@ func TestCloseFlushesTheLastTransition(t *testing.T) {
 	rt.Zone(ZoneSpec{Service: "s", Method: "M", Breaker: true})
 	b, _ = rt.Breaker("s")
 	assert.Equal(t, breaker.Closed, b.State(), "the restart must not adopt the state left before Close")
+}
+
+func TestMalformedRedisURLNamesTheVariable(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"BALDUR_REDIS_URL", "http://127.0.0.1:6379"}, "BALDUR_REDIS_URL: redis url"},
+		{[]string{"REDIS_URL", "redis://127.0.0.1:notaport"}, "REDIS_URL: redis url"},
+		{[]string{"BALDUR_RESILIENT_STORAGE_REDIS_URL", "redis+cluster://", "BALDUR_REDIS_URL", "redis://127.0.0.1:6379"}, "BALDUR_RESILIENT_STORAGE_REDIS_URL: redis url"},
+	} {
+		_, err := configFromLookup(env(tc.env...))
+		require.Error(t, err, "%v", tc.env)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+}
+
+func TestRedisURLPrecedence(t *testing.T) {
+	cfg, err := configFromLookup(env("REDIS_URL", "redis://127.0.0.1:1", "BALDUR_REDIS_URL", "redis://127.0.0.1:2"))
+	require.NoError(t, err)
+	assert.Equal(t, "redis://127.0.0.1:2", cfg.RedisURL, "BALDUR_REDIS_URL wins over a bare REDIS_URL")
+	cfg, err = configFromLookup(env("REDIS_URL", "redis://127.0.0.1:1"))
+	require.NoError(t, err)
+	assert.Equal(t, "redis://127.0.0.1:1", cfg.RedisURL, "a bare REDIS_URL is honoured when BALDUR_REDIS_URL is unset")
+	cfg, err = configFromLookup(env("BALDUR_RESILIENT_STORAGE_REDIS_URL", "redis://127.0.0.1:3", "BALDUR_REDIS_URL", "redis://127.0.0.1:2"))
+	require.NoError(t, err)
+	assert.Equal(t, "redis://127.0.0.1:3", cfg.RedisURL, "the storage override wins where set")
+}
+
+func TestReconcileBreakersMostRestrictiveWins(t *testing.T) {
+	ctx := context.Background()
+	remote := store.NewMemory()
+	defer remote.Close()
+	t0 := time.Unix(1_700_000_000, 0)
+	rec := func(s breaker.State, opened time.Time, node string) map[string]string {
+		return breakerRecord{state: s, openedAt: opened, node: node}.fields()
+	}
+	seed := map[string]map[string]string{
+		breakerKey("a"): rec(breaker.Closed, time.Time{}, "remote"),       // local OPEN beats remote CLOSED
+		breakerKey("b"): rec(breaker.Open, t0, "remote"),                  // remote OPEN beats local HALF_OPEN
+		breakerKey("c"): rec(breaker.Open, t0, "remote"),                  // the later opening wins: local
+		breakerKey("d"): rec(breaker.Open, t0.Add(time.Minute), "remote"), // the later opening wins: remote
+	}
+	for k, v := range seed {
+		require.NoError(t, remote.HSet(ctx, k, v))
+	}
+	local := map[string]map[string]string{
+		breakerKey("a"): rec(breaker.Open, t0, "local"),
+		breakerKey("b"): rec(breaker.HalfOpen, t0, "local"),
+		breakerKey("c"): rec(breaker.Open, t0.Add(time.Second), "local"),
+		breakerKey("d"): rec(breaker.Open, t0, "local"),
+		breakerKey("e"): rec(breaker.HalfOpen, t0, "local"), // only written while degraded
+		"other":         {"x": "1"},
+	}
+	require.NoError(t, reconcileBreakers(ctx, remote, local))
+	want := map[string]string{"a": "local", "b": "remote", "c": "local", "d": "remote", "e": "local"}
+	for name, node := range want {
+		h, err := remote.HGetAll(ctx, breakerKey(name))
+		require.NoError(t, err)
+		assert.Equal(t, node, h["node"], "breaker %s", name)
+	}
+	h, err := remote.HGetAll(ctx, "other")
+	require.NoError(t, err)
+	assert.Equal(t, "1", h["x"], "other hashes are written as they are")
 }
