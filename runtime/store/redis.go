@@ -278,10 +278,29 @@ func (r *Redis) SetNX(ctx context.Context, key string, value []byte, ttl time.Du
 	return true, nil
 }
 
+// casScript is compare-and-set on one string key. It is what every
+// idempotency completion runs, so it is a few lines rather than the general
+// transaction script (measured ~3 µs of server time against ~15-20 µs).
+// A key of another kind does not match, as in every backend.
+var casScript = redis.NewScript(`
+local cur = redis.pcall('GET', KEYS[1])
+if type(cur) ~= 'string' or cur ~= ARGV[1] then return 0 end
+local ttl = tonumber(ARGV[3])
+if ttl == -1 then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+elseif ttl > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1`)
+
 // CompareAndSet implements Store.
 func (r *Redis) CompareAndSet(ctx context.Context, key string, old, newValue []byte, ttl time.Duration) (bool, error) {
-	res, err := r.Atomic(ctx, Txn{Conds: []Cond{IfEquals(key, old)}, Ops: []Op{SetOp(key, newValue, ttl)}})
-	return res.Applied, err
+	if err := SetOp(key, newValue, ttl).validate(); err != nil {
+		return false, err
+	}
+	n, err := casScript.Run(ctx, r.client, []string{r.key(key)}, old, newValue, ttlMillis(ttl)).Int64()
+	if err != nil {
+		return false, r.fail(ctx, "compare-and-set", err)
+	}
+	return n == 1, nil
 }
 
 // Delete implements Store; several keys go out in one pipeline, one DEL per
