@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/baldur-go/baldur/runtime/store"
 	"github.com/baldur-go/baldur/internal/redistest"
+	"github.com/baldur-go/baldur/runtime/store"
 )
 
 // ackedWrite is one write the Failover acknowledged.

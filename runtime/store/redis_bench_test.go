@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/baldur-go/baldur/runtime/store"
 	"github.com/baldur-go/baldur/internal/redistest"
+	"github.com/baldur-go/baldur/runtime/store"
 )
 
 // BenchmarkRedis measures store operations against the shared Redis: one
