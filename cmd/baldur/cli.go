@@ -32,6 +32,7 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   control history                          who changed what, newest first
   control would-have [--limit N] [--service S]
   health                                   the service's health report
+  report [--date YYYY-MM-DD|today] [--days N]   daily reports, newest first
   dlq ...                                  not built yet
 
 flags:
@@ -43,6 +44,8 @@ flags:
   --override      act on a breaker even while the kill switch is DISABLED
   --limit N       would-have: at most N entries (default 100)
   --service S     would-have: only this service
+  --date D        report: the last day shown, YYYY-MM-DD or today (default today)
+  --days N        report: how many days, 1 to 90 (default 1)
 
 environment: BALDUR_ADMIN_KEY (the admin key), BALDUR_OPERATOR (your name in the history; default $USER)
 exit status: 0 done, 1 failed or refused, 2 usage
@@ -58,12 +61,14 @@ type opts struct {
 	override bool
 	limit    int
 	service  string
+	date     string
+	days     int
 	set      map[string]bool // flags given, for per-command checks
 	args     []string        // positional
 }
 
 var (
-	valueFlags = map[string]bool{"addr": true, "reason": true, "timeout": true, "limit": true, "service": true}
+	valueFlags = map[string]bool{"addr": true, "reason": true, "timeout": true, "limit": true, "service": true, "date": true, "days": true}
 	boolFlags  = map[string]bool{"json": true, "confirm": true, "override": true, "help": true, "h": true}
 )
 
@@ -76,7 +81,7 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 // parse reads flags anywhere on the line (baldur cb reset NAME --confirm reads
 // as well as baldur --confirm cb reset NAME); "--" ends the flags.
 func parse(args []string, getenv func(string) string) (*opts, error) {
-	o := &opts{timeout: 10 * time.Second, limit: 100, set: map[string]bool{}}
+	o := &opts{timeout: 10 * time.Second, limit: 100, days: 1, set: map[string]bool{}}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -150,6 +155,17 @@ func (o *opts) setValue(name, val string) error {
 			return usagef("flag --limit=%q: want a number from 1 to 1000", val)
 		}
 		o.limit = n
+	case "days":
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 1 || n > 90 {
+			return usagef("flag --days=%q: want a number from 1 to 90", val)
+		}
+		o.days = n
+	case "date":
+		if _, err := time.Parse(time.DateOnly, val); err != nil && !strings.EqualFold(val, "today") {
+			return usagef("flag --date=%q: want YYYY-MM-DD or today", val)
+		}
+		o.date = val
 	}
 	return nil
 }
@@ -253,9 +269,20 @@ func dispatch(o *opts) (func(*client) int, error) {
 			return nil, err
 		}
 		return func(c *client) int { return c.call("GET", "health/?nocache=true", nil, printHealth) }, nil
-	case "dlq", "report":
-		what := map[string]string{"dlq": "the dead-letter queue", "report": "the report"}[group]
-		return func(c *client) int { return c.notBuilt(what) }, nil
+	case "report":
+		if err := o.allow("report", "date", "days"); err != nil {
+			return nil, err
+		}
+		if err := o.nargs("report", 0, ""); err != nil {
+			return nil, err
+		}
+		q := url.Values{"days": {strconv.Itoa(o.days)}}
+		if o.date != "" {
+			q.Set("date", o.date)
+		}
+		return func(c *client) int { return c.call("GET", "report/?"+q.Encode(), nil, printReports) }, nil
+	case "dlq":
+		return func(c *client) int { return c.notBuilt("the dead-letter queue") }, nil
 	}
 	return nil, usagef("unknown command %q", group)
 }

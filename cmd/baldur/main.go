@@ -1,6 +1,6 @@
 // Command baldur is the operator's CLI for a service protected by baldur: it
-// talks to the service's admin server to list and drive circuit breakers and to
-// flip the kill switch and dry-run.
+// talks to the service's admin server to list and drive circuit breakers, to
+// flip the kill switch and dry-run, and to read the daily report.
 //
 // Usage:
 //
@@ -18,6 +18,8 @@
 //	baldur control history                      who changed what, newest first
 //	baldur control would-have [--limit N] [--service S]
 //	baldur health                               the service's health report
+//	baldur report [--date YYYY-MM-DD|today] [--days N]
+//	                                            daily reports, newest first (a calm day is one line)
 //	baldur dlq ...                              not built yet
 //
 // The admin server's address comes from --addr, else BALDUR_ADMIN_ADDR, else

@@ -96,6 +96,7 @@ func TestScripts(t *testing.T) {
 			"adminserver": cmdAdminServer,
 			"exits":       cmdExits,
 			"traffic":     cmdTraffic,
+			"failures":    cmdFailures,
 		},
 	})
 }
@@ -180,4 +181,29 @@ func cmdTraffic(ts *testscript.TestScript, neg bool, args []string) {
 			z.Done(ctx, p, nil, 1)
 		}
 	}
+}
+
+// failures SERVICE N makes N calls through SERVICE's zones that fail.
+func cmdFailures(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: failures SERVICE N")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	st := ts.Value("state").(*scriptState)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	for _, spec := range st.rt.Zones() {
+		if spec.Service != args[0] {
+			continue
+		}
+		z := st.rt.Zone(spec)
+		for range n {
+			if p, err := z.Enter(ctx); err == nil {
+				z.Done(ctx, p, boom, 1)
+			}
+		}
+		return
+	}
+	ts.Fatalf("failures: no zone of service %q", args[0])
 }

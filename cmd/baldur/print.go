@@ -197,3 +197,15 @@ func printHealth(w io.Writer, body map[string]any) {
 	}
 	tw.Flush()
 }
+
+// printReports prints each day's rendering, newest first, a blank line
+// between days that take more than one line.
+func printReports(w io.Writer, body map[string]any) {
+	for i, d := range list(body, "days") {
+		text := str(d, "text")
+		if i > 0 && (strings.Contains(text, "\n") || strings.Contains(str(list(body, "days")[i-1], "text"), "\n")) {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w, text)
+	}
+}

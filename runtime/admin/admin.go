@@ -1,5 +1,5 @@
 // Package admin is the operator's HTTP surface: a JSON API under /api/baldur/
-// (health, metrics, breakers, kill switch and dry-run, dashboard) and a web
+// (health, metrics, breakers, kill switch and dry-run, dashboard, daily report) and a web
 // console at /, behind host, origin, key, role, unlock and confirmation gates.
 // Mount Handler in your own mux, or run it on its own port with Server.
 package admin
@@ -26,6 +26,8 @@ import (
 
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/control"
+	"github.com/baldur-go/baldur/runtime/metrics"
+	"github.com/baldur-go/baldur/runtime/report"
 )
 
 // Prefix is where the JSON API lives.
@@ -44,8 +46,25 @@ type Options struct {
 	// Control holds the kill switch and dry-run. nil: control routes answer 503
 	// and breaker actions are not guarded by the kill switch.
 	Control *control.Control
-	// Gatherer is served at metrics. nil: an empty registry.
+	// Gatherer is served at metrics. nil: metrics.NewRegistry for Runtime (the
+	// baldur_* series, with DLQ below, plus the Go and process collectors).
 	Gatherer prometheus.Gatherer
+	// DLQ reports the dead-letter queue to the dashboard, the report and the
+	// default metrics. nil: they list "dlq" as partial.
+	//
+	// TODO(dlq): default to metrics.QueueDepth(Runtime's queue) once the
+	// runtime hands it out; until then pass metrics.QueueDepth(q) yourself.
+	DLQ metrics.DLQSource
+	// Reports builds the daily report served at report/. nil: a Generator
+	// for Runtime, on demand only (call Start on your own Generator for the
+	// midnight run).
+	Reports *report.Generator
+	// SummaryCacheTTL is how long a dashboard summary is reused
+	// (?nocache=true skips it). Default 2s: cheap enough to poll.
+	SummaryCacheTTL time.Duration
+	// SummaryWindow is the span of call counters the summary's verdict
+	// looks at. Default 5m.
+	SummaryWindow time.Duration
 	// Security configures the gates (see SecurityFromEnv).
 	Security Security
 	// Port is the port the handler is reached on, for the default allowed hosts
@@ -87,6 +106,12 @@ type Handler struct {
 	retry    time.Duration
 	routes   []route
 	console  http.Handler
+	dlq      metrics.DLQSource
+	reports  *report.Generator
+
+	sumTTL    time.Duration
+	sumWindow time.Duration
+	sumCache  summaryCache
 
 	draining  atomic.Bool
 	healthMu  sync.Mutex
@@ -113,14 +138,27 @@ func New(opts Options) (*Handler, error) {
 		}
 	}
 	h := &Handler{
-		rt:       opts.Runtime,
-		ctl:      opts.Control,
-		gates:    opts.Security.resolve(opts.Port),
-		log:      opts.Logger,
-		checks:   opts.Checks,
-		ttl:      opts.HealthCacheTTL,
-		checkTTL: opts.CheckTimeout,
-		retry:    opts.RetryAfter,
+		rt:        opts.Runtime,
+		ctl:       opts.Control,
+		gates:     opts.Security.resolve(opts.Port),
+		log:       opts.Logger,
+		checks:    opts.Checks,
+		ttl:       opts.HealthCacheTTL,
+		checkTTL:  opts.CheckTimeout,
+		retry:     opts.RetryAfter,
+		dlq:       opts.DLQ,
+		reports:   opts.Reports,
+		sumTTL:    opts.SummaryCacheTTL,
+		sumWindow: opts.SummaryWindow,
+	}
+	if h.sumTTL <= 0 {
+		h.sumTTL = 2 * time.Second
+	}
+	if h.sumWindow <= 0 {
+		h.sumWindow = 5 * time.Minute
+	}
+	if h.reports == nil {
+		h.reports = report.New(opts.Runtime, report.Options{DLQ: opts.DLQ, Logger: opts.Logger})
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -136,7 +174,7 @@ func New(opts Options) (*Handler, error) {
 	}
 	g := opts.Gatherer
 	if g == nil {
-		g = prometheus.NewRegistry()
+		g = metrics.NewRegistry(opts.Runtime, metrics.Options{DLQ: opts.DLQ})
 	}
 	h.metrics = promhttp.HandlerFor(g, promhttp.HandlerOpts{})
 	h.routes = h.table()
@@ -443,7 +481,8 @@ func (h *Handler) table() []route {
 		{"health/pool", []endpoint{probe("bulkhead compartments and store connection pools", (*call).pool)}},
 		{"health/ping", []endpoint{probe("ping: always 200", (*call).ping)}},
 		{"metrics", []endpoint{probe("Prometheus metrics", func(c *call) { c.h.metrics.ServeHTTP(c.w, c.r) })}},
-		{"dashboard/summary", []endpoint{get(RoleViewer, "breakers by state, control state, verdict", (*call).summary)}},
+		{"dashboard/summary", []endpoint{get(RoleViewer, "verdict (healthy, good, warning, critical), overview, resolution, recent activity, noisiest services; cached 2s, ?nocache=true", (*call).summary)}},
+		{"report", []endpoint{get(RoleViewer, "daily reports, newest first: ?date=YYYY-MM-DD|today&days=N (today's is built and stored on the spot)", (*call).report)}},
 		{"breakers", []endpoint{get(RoleViewer, "every breaker", (*call).breakers)}},
 		{"breakers/{name}", []endpoint{get(RoleViewer, "one breaker", (*call).breaker)}},
 		{"breakers/{name}/reset", []endpoint{breakerAct("reset")}},

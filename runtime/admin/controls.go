@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/baldur-go/baldur/runtime"
-	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/control"
 )
 
@@ -111,62 +110,4 @@ func (c *call) goLive() {
 	c.controlAction(false, func(ctx context.Context, ctl *control.Control, reason string) (control.State, error) {
 		return ctl.GoLive(ctx, c.who, c.body.Confirm, reason)
 	})
-}
-
-// Verdicts of the dashboard summary, most urgent first.
-const (
-	VerdictDisabled = "DISABLED" // the kill switch is off: no protection at all
-	VerdictDryRun   = "DRY_RUN"  // policies only record
-	VerdictDegraded = "DEGRADED" // a breaker is open, or the control store is unreadable
-	VerdictHealthy  = "HEALTHY"
-)
-
-func (c *call) summary() {
-	byState := map[string]int{}
-	for _, s := range []breaker.State{breaker.Closed, breaker.Open, breaker.HalfOpen, breaker.ForcedOpen, breaker.ForcedClosed} {
-		byState[s.String()] = 0
-	}
-	var open []string
-	names := c.h.rt.BreakerNames()
-	for _, n := range names {
-		if b, ok := c.h.rt.Breaker(n); ok {
-			s := b.State()
-			byState[s.String()]++
-			if s == breaker.Open || s == breaker.ForcedOpen || s == breaker.HalfOpen {
-				open = append(open, n)
-			}
-		}
-	}
-	out := map[string]any{
-		"breakers":   map[string]any{"total": len(names), "by_state": byState},
-		"zones":      len(c.h.rt.Zones()),
-		"would_have": map[string]any{"total": len(c.h.rt.WouldHave())},
-		"dlq":        map[string]any{"available": false, "note": "not built yet"},
-		"draining":   c.h.Draining(),
-	}
-	verdict, why := VerdictHealthy, "every breaker is closed and the switches are on and live"
-	var stateErr string
-	if c.h.ctl != nil {
-		st := c.h.ctl.Status()
-		out["control"] = st
-		stateErr = st.StateError
-	} else {
-		out["control"] = nil
-	}
-	switch {
-	case !c.h.rt.Enabled():
-		verdict, why = VerdictDisabled, "the kill switch is DISABLED: every call goes straight to the service"
-		if c.h.ctl != nil {
-			why += fmt.Sprintf(" (reason: %q)", c.h.ctl.Status().Reason)
-		}
-	case c.h.rt.DryRun():
-		verdict, why = VerdictDryRun, "dry-run: policies record what they would have done and never intervene"
-	case len(open) > 0:
-		verdict, why = VerdictDegraded, fmt.Sprintf("%d breaker(s) not closed: %v", len(open), open)
-	case stateErr != "":
-		verdict, why = VerdictDegraded, "the control state could not be read: "+stateErr
-	}
-	out["verdict"] = verdict
-	out["verdict_reason"] = why
-	c.ok(out)
 }

@@ -96,6 +96,13 @@ function renderSummary(s) {
   }
   tiles.append(el("div", { class: "tile" }, el("div", { class: "num" }, s.zones), "protected methods"));
   tiles.append(el("div", { class: "tile" }, el("div", { class: "num" }, s.would_have.total), "would-have entries"));
+  const o = s.overview || {};
+  const span = s.since_start ? "since start" : `last ${Math.round(s.window_seconds || 0)}s`;
+  tiles.append(el("div", { class: "tile" }, el("div", { class: "num" }, o.calls ?? 0), `calls (${span})`));
+  tiles.append(el("div", { class: "tile" }, el("div", { class: "num" }, o.failures ?? 0), "failed attempts"));
+  const rate = s.resolution && s.resolution.rate != null ? Math.round(100 * s.resolution.rate) + "%" : "–";
+  tiles.append(el("div", { class: "tile" }, el("div", { class: "num" }, rate), "resolved by fallback"));
+  if ((s.partial || []).length) tiles.append(el("div", { class: "tile" }, el("div", { class: "num" }, "–"), "not read: " + s.partial.join(", ")));
   renderControl(s.control);
 }
 

@@ -1,0 +1,37 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/baldur-go/baldur/runtime/report"
+)
+
+// report serves report/?date=YYYY-MM-DD|today&days=N: the days ending at
+// date, newest first, each with its report (or why there is none) and its
+// rendering for a terminal.
+func (c *call) report() {
+	q := c.r.URL.Query()
+	days := 1
+	if v := q.Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > report.MaxDays {
+			c.refuse(http.StatusBadRequest, GateInput, fmt.Sprintf("days=%q is not a number from 1 to %d", v, report.MaxDays),
+				"use ?days=7, or leave it out for one day")
+			return
+		}
+		days = n
+	}
+	out, err := c.h.reports.Days(c.r.Context(), q.Get("date"), days)
+	if errors.Is(err, report.ErrBadDate) {
+		c.refuse(http.StatusBadRequest, GateInput, err.Error(), "use ?date=today or ?date=YYYY-MM-DD (a past day or today)")
+		return
+	}
+	if err != nil {
+		c.refuse(http.StatusServiceUnavailable, GateBackend, err.Error(), "see the server log")
+		return
+	}
+	c.ok(map[string]any{"today": c.h.reports.Today(), "days": out})
+}

@@ -1,0 +1,420 @@
+package admin
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/report"
+)
+
+// Verdicts of the dashboard summary, most urgent first. VerdictRule says how
+// one is chosen.
+const (
+	VerdictCritical = "critical"
+	VerdictWarning  = "warning"
+	VerdictGood     = "good"
+	VerdictHealthy  = "healthy"
+)
+
+// VerdictRule is how the summary's verdict is derived: the first line that
+// matches wins. "The window" is the last SummaryWindow (5 minutes by
+// default) of call counters; before a summary that old exists, everything
+// since the runtime started.
+const VerdictRule = `critical: the kill switch is DISABLED; or more than half of the breakers (at least one) are OPEN or FORCED_OPEN; or ≥ 50% of the window's attempts failed (≥ 10 failures). ` +
+	`warning: a breaker is OPEN, FORCED_OPEN or HALF_OPEN; the store is DEGRADED; the control state cannot be read; dead letters need review; a retry alert; ≥ 5% of the window's attempts failed (≥ 10 failures); a bulkhead refused calls in the window. ` +
+	`good: dry-run is on; a breaker is FORCED_CLOSED; the window saw failures, rejections, timeouts or fallbacks; the server is draining. ` +
+	`healthy: none of the above.`
+
+// Thresholds of the verdict and of retry alerts.
+const (
+	summaryMinFailures   = 10
+	summaryCriticalRatio = 0.5
+	summaryWarningRatio  = 0.05
+	retryAlertMin        = 10  // retries in the window
+	retryAlertRatio      = 0.2 // retries per call
+)
+
+// Summary is the dashboard/summary/ answer.
+type Summary struct {
+	Verdict       string    `json:"verdict"`
+	VerdictReason string    `json:"verdict_reason"`
+	VerdictRule   string    `json:"verdict_rule"`
+	Mode          string    `json:"mode"` // LIVE, DRY_RUN or DISABLED
+	GeneratedAt   time.Time `json:"generated_at"`
+	Cached        bool      `json:"cached"`
+	// WindowSeconds is the span the call counts cover; SinceStart is set when
+	// they cover everything since the runtime started.
+	WindowSeconds float64 `json:"window_seconds,omitempty"`
+	SinceStart    bool    `json:"since_start,omitempty"`
+
+	Overview         Overview          `json:"overview"`
+	Resolution       report.Resolution `json:"resolution"`
+	RecentActivity   []Activity        `json:"recent_activity"`
+	NoisiestServices []NoisyService    `json:"noisiest_services"`
+	FailureTypes     []FailureType     `json:"failure_types"`
+	RetryAlerts      []RetryAlert      `json:"retry_alerts"`
+	Breakers         BreakerCounts     `json:"breakers"`
+	Zones            int               `json:"zones"`
+	WouldHave        map[string]int    `json:"would_have"`
+	DLQ              map[string]any    `json:"dlq"`
+	Control          any               `json:"control"`
+	Draining         bool              `json:"draining"`
+	Partial          []string          `json:"partial"`
+	Compartments     []compartmentView `json:"compartments"`
+}
+
+// Overview counts what the runtime protects and what the window saw.
+type Overview struct {
+	Services     int     `json:"services"`
+	Methods      int     `json:"methods"`
+	Store        string  `json:"store"` // NORMAL or DEGRADED
+	Calls        uint64  `json:"calls"`
+	Successes    uint64  `json:"successes"`
+	Failures     uint64  `json:"failures"`
+	Rejected     uint64  `json:"rejected"`
+	Retries      uint64  `json:"retries"`
+	Timeouts     uint64  `json:"timeouts"`
+	Fallbacks    uint64  `json:"fallbacks"`
+	FailureRatio float64 `json:"failure_ratio"`
+}
+
+// BreakerCounts counts breakers by state.
+type BreakerCounts struct {
+	Total   int            `json:"total"`
+	ByState map[string]int `json:"by_state"`
+}
+
+// Activity is one recent event, newest first in the summary.
+type Activity struct {
+	At      time.Time `json:"at"`
+	Kind    string    `json:"kind"` // breaker, dry_run, control
+	Service string    `json:"service,omitempty"`
+	What    string    `json:"what"`
+	Reason  string    `json:"reason,omitempty"`
+}
+
+// NoisyService is a service that failed or was refused in the window.
+type NoisyService struct {
+	Service      string  `json:"service"`
+	Failures     uint64  `json:"failures"`
+	Rejected     uint64  `json:"rejected"`
+	Timeouts     uint64  `json:"timeouts"`
+	FailureRatio float64 `json:"failure_ratio"`
+}
+
+// FailureType counts one kind of trouble in the window: timeout, error (a
+// failed attempt that was not a timeout), breaker_open, bulkhead_full. The
+// runtime does not record error types, only these kinds.
+type FailureType struct {
+	Type  string `json:"type"`
+	Count uint64 `json:"count"`
+}
+
+// RetryAlert is a method that retried a lot in the window.
+type RetryAlert struct {
+	Service string  `json:"service"`
+	Method  string  `json:"method"`
+	Retries uint64  `json:"retries"`
+	Calls   uint64  `json:"calls"`
+	Ratio   float64 `json:"ratio"`
+	Message string  `json:"message"`
+}
+
+// statsSnapshot is the runtime's call counters at one moment.
+type statsSnapshot struct {
+	at    time.Time
+	stats map[[2]string]runtime.CallStats
+}
+
+// summaryCache keeps the last summary and the counter snapshots the window
+// is measured against.
+type summaryCache struct {
+	mu    sync.Mutex // held while computing: concurrent pollers share one computation
+	last  *Summary
+	snaps []statsSnapshot
+}
+
+const (
+	snapshotEvery = 10 * time.Second // at most one kept per this span
+	activityMax   = 10
+	noisiestMax   = 5
+)
+
+func (h *Handler) summaryNow(ctx context.Context, fresh bool) Summary {
+	c := &h.sumCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if !fresh && c.last != nil && now.Sub(c.last.GeneratedAt) < h.sumTTL {
+		s := *c.last
+		s.Cached = true
+		s.Draining = h.Draining()
+		return s
+	}
+	s := h.computeSummary(ctx, now)
+	c.last = &s
+	return s
+}
+
+// window returns the counters of the window: current minus the newest
+// snapshot at least h.sumWindow old (or the oldest one), and records the
+// current snapshot. With sumCache.mu held.
+func (h *Handler) window(now time.Time, cur []runtime.CallStats) (delta []runtime.CallStats, span time.Duration, sinceStart bool) {
+	c := &h.sumCache
+	var base *statsSnapshot
+	for i := range c.snaps {
+		if now.Sub(c.snaps[i].at) >= h.sumWindow || base == nil {
+			base = &c.snaps[i]
+		}
+	}
+	delta = make([]runtime.CallStats, 0, len(cur))
+	for _, s := range cur {
+		d := s
+		if base != nil {
+			b := base.stats[[2]string{s.Service, s.Method}]
+			d.Successes, d.Failures, d.Ignored = sub(s.Successes, b.Successes), sub(s.Failures, b.Failures), sub(s.Ignored, b.Ignored)
+			d.RejectedOpen, d.RejectedBulkhead = sub(s.RejectedOpen, b.RejectedOpen), sub(s.RejectedBulkhead, b.RejectedBulkhead)
+			d.Retries, d.Timeouts, d.Fallbacks = sub(s.Retries, b.Retries), sub(s.Timeouts, b.Timeouts), sub(s.Fallbacks, b.Fallbacks)
+		}
+		delta = append(delta, d)
+	}
+	if base != nil {
+		span = now.Sub(base.at)
+	} else {
+		sinceStart = true
+	}
+	if n := len(c.snaps); n == 0 || now.Sub(c.snaps[n-1].at) >= snapshotEvery {
+		snap := statsSnapshot{at: now, stats: make(map[[2]string]runtime.CallStats, len(cur))}
+		for _, s := range cur {
+			snap.stats[[2]string{s.Service, s.Method}] = s
+		}
+		c.snaps = append(c.snaps, snap)
+	}
+	// Keep the newest snapshot older than the window, and everything after it.
+	keep := 0
+	for i := range c.snaps {
+		if now.Sub(c.snaps[i].at) >= h.sumWindow {
+			keep = i
+		}
+	}
+	c.snaps = c.snaps[keep:]
+	return delta, span, sinceStart
+}
+
+func sub(a, b uint64) uint64 {
+	if a < b {
+		return a // the counter restarted
+	}
+	return a - b
+}
+
+func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
+	rt := h.rt
+	s := Summary{
+		GeneratedAt: now, VerdictRule: VerdictRule, Mode: "LIVE", Draining: h.Draining(),
+		RecentActivity: []Activity{}, NoisiestServices: []NoisyService{}, FailureTypes: []FailureType{},
+		RetryAlerts: []RetryAlert{}, Partial: []string{}, Compartments: []compartmentView{},
+		Breakers: BreakerCounts{ByState: map[string]int{}},
+	}
+	switch {
+	case !rt.Enabled():
+		s.Mode = "DISABLED"
+	case rt.DryRun():
+		s.Mode = "DRY_RUN"
+	}
+
+	// Breakers and their last transitions.
+	for _, st := range []breaker.State{breaker.Closed, breaker.Open, breaker.HalfOpen, breaker.ForcedOpen, breaker.ForcedClosed} {
+		s.Breakers.ByState[st.String()] = 0
+	}
+	var notClosed, openish []string
+	forcedClosed := false
+	for _, n := range rt.BreakerNames() {
+		b, ok := rt.Breaker(n)
+		if !ok {
+			continue
+		}
+		snap := b.Snapshot()
+		s.Breakers.Total++
+		s.Breakers.ByState[snap.State.String()]++
+		switch snap.State {
+		case breaker.Open, breaker.ForcedOpen:
+			openish = append(openish, n)
+			notClosed = append(notClosed, n+"="+snap.State.String())
+		case breaker.HalfOpen:
+			notClosed = append(notClosed, n+"="+snap.State.String())
+		case breaker.ForcedClosed:
+			forcedClosed = true
+		}
+		if t := snap.LastTransition; !t.At.IsZero() {
+			s.RecentActivity = append(s.RecentActivity, Activity{At: t.At, Kind: "breaker", Service: n,
+				What: t.From.String() + " → " + t.To.String(), Reason: t.Reason})
+		}
+	}
+	wh := rt.WouldHave()
+	s.WouldHave = map[string]int{"total": len(wh)}
+	for i := len(wh) - 1; i >= 0 && i >= len(wh)-activityMax; i-- {
+		d := wh[i]
+		s.RecentActivity = append(s.RecentActivity, Activity{At: d.At, Kind: "dry_run", Service: d.Service,
+			What: d.Policy + " would " + d.Outcome + " " + d.Service + "." + d.Method, Reason: d.Reason})
+	}
+	var stateErr string
+	if c := h.ctl; c != nil {
+		st := c.Status()
+		s.Control, stateErr = st, st.StateError
+		for i, ch := range c.History() {
+			if i == activityMax {
+				break
+			}
+			s.RecentActivity = append(s.RecentActivity, Activity{At: ch.At, Kind: "control", What: ch.Action + " by " + ch.Who, Reason: ch.Reason})
+		}
+	}
+	slices.SortStableFunc(s.RecentActivity, func(a, b Activity) int { return b.At.Compare(a.At) })
+	if len(s.RecentActivity) > activityMax {
+		s.RecentActivity = s.RecentActivity[:activityMax]
+	}
+
+	// The window's counters.
+	specs := rt.Zones()
+	s.Zones = len(specs)
+	services := map[string]bool{}
+	seenComp := map[string]bool{}
+	for _, z := range specs {
+		services[z.Service] = true
+		if z.Bulkhead <= 0 {
+			continue
+		}
+		name := cmp.Or(z.Compartment, z.Service)
+		if seenComp[name] {
+			continue
+		}
+		seenComp[name] = true
+		if b, ok := rt.Compartment(name); ok {
+			s.Compartments = append(s.Compartments, compartmentView{Name: name, Active: max(b.Active(), 0), Max: b.Max()})
+		}
+	}
+	delta, span, sinceStart := h.window(now, rt.CallStats())
+	s.WindowSeconds, s.SinceStart = span.Seconds(), sinceStart
+	tot := report.TotalsOf(delta...)
+	s.Resolution = tot.Resolution()
+	s.Overview = Overview{
+		Services: len(services), Methods: len(specs), Store: "NORMAL",
+		Calls: tot.Calls, Successes: tot.Successes, Failures: tot.Failures, Rejected: tot.Rejected(),
+		Retries: tot.Retries, Timeouts: tot.Timeouts, Fallbacks: tot.Fallbacks, FailureRatio: tot.FailureRatio(),
+	}
+	if rt.Degraded() {
+		s.Overview.Store = "DEGRADED"
+	}
+	bySvc := map[string][]runtime.CallStats{}
+	for _, d := range delta {
+		bySvc[d.Service] = append(bySvc[d.Service], d)
+		mt := report.TotalsOf(d)
+		if mt.Retries >= retryAlertMin && mt.Calls > 0 && float64(mt.Retries)/float64(mt.Calls) >= retryAlertRatio {
+			ratio := float64(mt.Retries) / float64(mt.Calls)
+			s.RetryAlerts = append(s.RetryAlerts, RetryAlert{Service: d.Service, Method: d.Method, Retries: mt.Retries, Calls: mt.Calls, Ratio: ratio,
+				Message: fmt.Sprintf("%s.%s retried %d times for %d calls (%.0f%%)", d.Service, d.Method, mt.Retries, mt.Calls, 100*ratio)})
+		}
+	}
+	for svc, stats := range bySvc {
+		st := report.TotalsOf(stats...)
+		if st.Failures+st.Rejected() == 0 {
+			continue
+		}
+		s.NoisiestServices = append(s.NoisiestServices, NoisyService{Service: svc, Failures: st.Failures, Rejected: st.Rejected(),
+			Timeouts: st.Timeouts, FailureRatio: st.FailureRatio()})
+	}
+	slices.SortFunc(s.NoisiestServices, func(a, b NoisyService) int {
+		return cmp.Or(cmp.Compare(b.Failures+b.Rejected, a.Failures+a.Rejected), cmp.Compare(a.Service, b.Service))
+	})
+	if len(s.NoisiestServices) > noisiestMax {
+		s.NoisiestServices = s.NoisiestServices[:noisiestMax]
+	}
+	for _, ft := range []FailureType{
+		{"error", tot.Failures - min(tot.Timeouts, tot.Failures)}, {"timeout", tot.Timeouts},
+		{"breaker_open", tot.RejectedBreaker}, {"bulkhead_full", tot.RejectedBulkhead},
+	} {
+		if ft.Count > 0 {
+			s.FailureTypes = append(s.FailureTypes, ft)
+		}
+	}
+	slices.SortStableFunc(s.FailureTypes, func(a, b FailureType) int { return cmp.Compare(b.Count, a.Count) })
+
+	// The dead-letter queue: a hook until the runtime exposes it.
+	var needsReview int64
+	s.DLQ = map[string]any{"available": false, "pending": 0, "replaying": 0, "needs_review": 0}
+	if src := h.dlq; src != nil {
+		dctx, cancel := context.WithTimeout(ctx, h.checkTTL)
+		depth, err := src.DLQDepth(dctx)
+		cancel()
+		if err == nil {
+			counts := map[string]int64{"pending": 0, "replaying": 0, "needs_review": 0}
+			for _, d := range depth {
+				counts[d.State] += max(d.Entries, 0)
+			}
+			needsReview = counts["needs_review"]
+			s.DLQ = map[string]any{"available": true, "pending": counts["pending"], "replaying": counts["replaying"], "needs_review": needsReview}
+		} else {
+			s.DLQ["error"] = err.Error()
+			s.Partial = append(s.Partial, "dlq")
+		}
+	} else {
+		s.DLQ["note"] = "the dead-letter queue is not wired to the admin server yet"
+		s.Partial = append(s.Partial, "dlq")
+	}
+
+	// The verdict: first matching rule (VerdictRule).
+	ratio, enoughFailures := tot.FailureRatio(), tot.Failures >= summaryMinFailures
+	rules := []struct {
+		verdict string
+		hit     bool
+		why     string
+	}{
+		{VerdictCritical, !rt.Enabled(), "the kill switch is DISABLED: every call goes straight to its service"},
+		{VerdictCritical, len(openish) > 0 && 2*len(openish) > s.Breakers.Total, fmt.Sprintf("%d of %d breakers are open: %v", len(openish), s.Breakers.Total, openish)},
+		{VerdictCritical, enoughFailures && ratio >= summaryCriticalRatio, fmt.Sprintf("%.0f%% of attempts failed in the window", 100*ratio)},
+		{VerdictWarning, len(notClosed) > 0, fmt.Sprintf("%d breaker(s) not closed: %v", len(notClosed), notClosed)},
+		{VerdictWarning, rt.Degraded(), "the store is DEGRADED: Redis is unreachable, shared state is served from the local store"},
+		{VerdictWarning, stateErr != "", "the control state could not be read: " + stateErr},
+		{VerdictWarning, needsReview > 0, fmt.Sprintf("%d dead letter(s) need review", needsReview)},
+		{VerdictWarning, len(s.RetryAlerts) > 0, fmt.Sprintf("%d retry alert(s): %s", len(s.RetryAlerts), firstMessage(s.RetryAlerts))},
+		{VerdictWarning, enoughFailures && ratio >= summaryWarningRatio, fmt.Sprintf("%.1f%% of attempts failed in the window", 100*ratio)},
+		{VerdictWarning, tot.RejectedBulkhead > 0, fmt.Sprintf("bulkheads refused %d call(s) in the window", tot.RejectedBulkhead)},
+		{VerdictGood, rt.DryRun(), "dry-run: policies record what they would have done and never intervene"},
+		{VerdictGood, forcedClosed, "a breaker is FORCED_CLOSED: it protects nothing until set back to auto"},
+		{VerdictGood, tot.Failures+tot.Rejected()+tot.Timeouts+tot.Fallbacks > 0,
+			fmt.Sprintf("trouble absorbed in the window: %d failed attempt(s), %d rejection(s), %d fallback answer(s)", tot.Failures, tot.Rejected(), tot.Fallbacks)},
+		{VerdictGood, s.Draining, "the server is draining"},
+	}
+	s.Verdict, s.VerdictReason = VerdictHealthy, "every breaker is closed, the switches are on and live, and the window saw no trouble"
+	for _, r := range rules {
+		if r.hit {
+			s.Verdict, s.VerdictReason = r.verdict, r.why
+			break
+		}
+	}
+	if s.Verdict == VerdictCritical && !rt.Enabled() && h.ctl != nil {
+		s.VerdictReason += fmt.Sprintf(" (reason: %q)", h.ctl.Status().Reason)
+	}
+	return s
+}
+
+func firstMessage(as []RetryAlert) string {
+	if len(as) == 0 {
+		return ""
+	}
+	return as[0].Message
+}
+
+func (c *call) summary() {
+	fresh, ok := c.nocache()
+	if !ok {
+		return
+	}
+	c.ok(c.h.summaryNow(c.r.Context(), fresh))
+}

@@ -1,0 +1,342 @@
+// Package report writes the daily report of a baldur runtime: what its
+// protected calls went through in one day, the alerts that follow from it,
+// and one severity. A Generator builds it on demand and, once started, at
+// every midnight, and keeps it in the runtime's store under report:<date>.
+//
+// Severity is the highest severity among the alerts (see Build for the
+// rules), "ok" when there is none: such a calm day renders as one line,
+// "All quiet — N processed, 0 alerts.".
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/baldur-go/baldur/runtime"
+)
+
+// Severity ranks a report or an alert.
+type Severity string
+
+// Severities, calm first.
+const (
+	SeverityOK       Severity = "ok"       // nothing to say
+	SeverityInfo     Severity = "info"     // worth knowing, nothing to do
+	SeverityWarning  Severity = "warning"  // trouble that was absorbed or is partial
+	SeverityCritical Severity = "critical" // protection is off, or a dependency is cut off
+)
+
+func (s Severity) rank() int {
+	switch s {
+	case SeverityInfo:
+		return 1
+	case SeverityWarning:
+		return 2
+	case SeverityCritical:
+		return 3
+	}
+	return 0
+}
+
+// Alert is one thing the report asks an operator to notice.
+type Alert struct {
+	Severity Severity `json:"severity"`
+	// Code names the rule: breaker_open, breaker_opened, kill_switch_off,
+	// failure_ratio, store_degraded, reconcile_conflicts, bulkhead_rejections,
+	// retry_pressure, dlq_needs_review, timeouts, dry_run.
+	Code    string `json:"code"`
+	Service string `json:"service,omitempty"`
+	Message string `json:"message"`
+}
+
+// Totals are call counters over a period. Successes, Failures and Ignored
+// count attempts (a retried call counts each); the others count calls.
+type Totals struct {
+	// Calls estimates the calls made: attempts plus rejections minus retries
+	// (each retry leads to one more attempt or rejection of the same call).
+	Calls            uint64 `json:"calls"`
+	Successes        uint64 `json:"successes"`
+	Failures         uint64 `json:"failures"`
+	FinalFailures    uint64 `json:"final_failures"` // failed attempts that ended their call: Failures - Retries
+	Ignored          uint64 `json:"ignored"`
+	RejectedBreaker  uint64 `json:"rejected_breaker"`
+	RejectedBulkhead uint64 `json:"rejected_bulkhead"`
+	Retries          uint64 `json:"retries"`
+	Timeouts         uint64 `json:"timeouts"`
+	Fallbacks        uint64 `json:"fallbacks"`
+}
+
+// TotalsOf sums call statistics (one method's, or a service's, or all).
+func TotalsOf(stats ...runtime.CallStats) Totals {
+	var t Totals
+	for _, s := range stats {
+		t.Successes += s.Successes
+		t.Failures += s.Failures
+		t.Ignored += s.Ignored
+		t.RejectedBreaker += s.RejectedOpen
+		t.RejectedBulkhead += s.RejectedBulkhead
+		t.Retries += s.Retries
+		t.Timeouts += s.Timeouts
+		t.Fallbacks += s.Fallbacks
+	}
+	t.derive()
+	return t
+}
+
+func (t *Totals) derive() {
+	attempts := t.Successes + t.Failures + t.Ignored + t.RejectedBreaker + t.RejectedBulkhead
+	t.Calls = attempts - min(t.Retries, attempts)
+	t.FinalFailures = t.Failures - min(t.Retries, t.Failures)
+}
+
+// Rejected is the calls refused by a breaker or a bulkhead.
+func (t Totals) Rejected() uint64 { return t.RejectedBreaker + t.RejectedBulkhead }
+
+// FailureRatio is failed attempts over attempts that reached the service
+// (successes and failures); 0 when there was none.
+func (t Totals) FailureRatio() float64 {
+	if n := t.Successes + t.Failures; n > 0 {
+		return float64(t.Failures) / float64(n)
+	}
+	return 0
+}
+
+// Resolution is how much of the trouble callers never saw.
+//
+// Troubled calls are those that ended in an error before their fallback
+// (FinalFailures + Rejected) plus those that succeeded only on a retry;
+// resolved calls are those a fallback answered plus those a retry saved.
+// Rate is resolved over troubled, nil when nothing was troubled.
+//
+// RetriedSuccesses is not counted by the runtime yet (runtime.CallStats has
+// no such counter), so it is 0 and Rate covers fallbacks only.
+type Resolution struct {
+	Rate             *float64 `json:"rate"`
+	Troubled         uint64   `json:"troubled"`
+	ResolvedFallback uint64   `json:"resolved_by_fallback"`
+	RetriedSuccesses uint64   `json:"resolved_by_retry"`
+	Unresolved       uint64   `json:"unresolved"`
+	Definition       string   `json:"definition"`
+}
+
+// ResolutionDefinition explains Resolution in one sentence, for JSON readers.
+const ResolutionDefinition = "(fallback answers + successes on a retry) / (calls that ended in an error before their fallback + successes on a retry); successes on a retry are not counted by the runtime yet (0)"
+
+// Resolution computes t's Resolution.
+func (t Totals) Resolution() Resolution {
+	r := Resolution{Definition: ResolutionDefinition}
+	r.Troubled = t.FinalFailures + t.Rejected() + r.RetriedSuccesses
+	r.ResolvedFallback = min(t.Fallbacks, t.FinalFailures+t.Rejected())
+	resolved := r.ResolvedFallback + r.RetriedSuccesses
+	r.Unresolved = r.Troubled - resolved
+	if r.Troubled > 0 {
+		rate := float64(resolved) / float64(r.Troubled)
+		r.Rate = &rate
+	}
+	return r
+}
+
+// ServiceDay is one service's totals.
+type ServiceDay struct {
+	Service string `json:"service"`
+	Totals
+}
+
+// BreakerDay is one breaker over the period.
+type BreakerDay struct {
+	Service     string    `json:"service"`
+	State       string    `json:"state"`       // at the end of the period
+	Opened      int       `json:"opened"`      // transitions to OPEN or FORCED_OPEN
+	Transitions int       `json:"transitions"` // every transition
+	LastChange  time.Time `json:"last_change,omitzero"`
+}
+
+// StoreDay is the shared store over the period.
+type StoreDay struct {
+	Degraded     bool  `json:"degraded"`     // at the end of the period
+	Degradations int64 `json:"degradations"` // switches to DEGRADED
+	Replayed     int64 `json:"replayed"`
+	Conflicts    int64 `json:"conflicts"`
+}
+
+// DryRunDay is dry-run over the period.
+type DryRunDay struct {
+	On        bool           `json:"on"` // at the end of the period
+	Decisions int            `json:"decisions"`
+	ByPolicy  map[string]int `json:"by_policy,omitempty"`
+}
+
+// DLQDay is the dead-letter queue at the end of the period.
+type DLQDay struct {
+	Pending     int64 `json:"pending"`
+	Replaying   int64 `json:"replaying"`
+	NeedsReview int64 `json:"needs_review"`
+}
+
+// Report is one day of one runtime.
+type Report struct {
+	Date        string       `json:"date"` // YYYY-MM-DD in the Generator's location
+	Node        string       `json:"node,omitempty"`
+	From        time.Time    `json:"from"` // the period covered: the day, or the part of it this process saw
+	To          time.Time    `json:"to"`
+	Final       bool         `json:"final"` // the day is over: written at midnight
+	GeneratedAt time.Time    `json:"generated_at"`
+	Severity    Severity     `json:"severity"`
+	Calm        bool         `json:"calm"`
+	Summary     string       `json:"summary"`
+	Totals      Totals       `json:"totals"`
+	Resolution  Resolution   `json:"resolution"`
+	Services    []ServiceDay `json:"services"` // most troubled first
+	Breakers    []BreakerDay `json:"breakers"`
+	Store       StoreDay     `json:"store"`
+	DryRun      DryRunDay    `json:"dry_run"`
+	KillSwitch  bool         `json:"kill_switch_enabled"`
+	DLQ         *DLQDay      `json:"dlq,omitempty"`
+	Alerts      []Alert      `json:"alerts"`
+	// Partial lists the parts that could not be read ("dlq"): they are left
+	// out, not guessed.
+	Partial []string `json:"partial,omitempty"`
+}
+
+// Input is what Build turns into a Report: the period's counters (already
+// the difference between its end and its start) and the end state.
+type Input struct {
+	Date        string
+	Node        string
+	From, To    time.Time
+	Final       bool
+	GeneratedAt time.Time
+	Calls       []runtime.CallStats
+	Breakers    []BreakerDay
+	Store       StoreDay
+	DryRun      DryRunDay
+	KillSwitch  bool
+	DLQ         *DLQDay
+	Partial     []string
+}
+
+// Thresholds of the rules.
+const (
+	criticalFailureRatio = 0.5  // of attempts, with at least minFailures failures
+	warningFailureRatio  = 0.05 // of attempts, with at least minFailures failures
+	minFailures          = 10
+	retryPressureRatio   = 0.2 // retries per call, with at least minRetries retries
+	minRetries           = 10
+)
+
+// Build derives the report from in. The rules, per service unless said:
+//
+//	critical  breaker_open         a breaker is OPEN or FORCED_OPEN at the end
+//	critical  kill_switch_off      the kill switch is off at the end: nothing is protected
+//	critical  failure_ratio        ≥ 50% of attempts failed (≥ 10 failures)
+//	warning   breaker_opened       a breaker opened during the day and is closed again
+//	warning   failure_ratio        ≥ 5% of attempts failed (≥ 10 failures)
+//	warning   store_degraded       the store went DEGRADED (Redis lost) during the day, or is
+//	warning   reconcile_conflicts  writes made while DEGRADED were refused by Redis
+//	warning   bulkhead_rejections  a bulkhead refused calls
+//	warning   retry_pressure       ≥ 0.2 retries per call (≥ 10 retries)
+//	warning   dlq_needs_review     dead letters wait for an operator
+//	info      timeouts             attempts timed out (below the failure thresholds)
+//	info      dry_run              dry-run was on, or recorded decisions
+func Build(in Input) Report {
+	r := Report{
+		Date: in.Date, Node: in.Node, From: in.From, To: in.To, Final: in.Final, GeneratedAt: in.GeneratedAt,
+		Breakers: in.Breakers, Store: in.Store, DryRun: in.DryRun, KillSwitch: in.KillSwitch, DLQ: in.DLQ,
+		Partial: in.Partial, Alerts: []Alert{}, Services: []ServiceDay{},
+	}
+	if r.Breakers == nil {
+		r.Breakers = []BreakerDay{}
+	}
+	r.Totals = TotalsOf(in.Calls...)
+	r.Resolution = r.Totals.Resolution()
+	bySvc := map[string][]runtime.CallStats{}
+	for _, s := range in.Calls {
+		bySvc[s.Service] = append(bySvc[s.Service], s)
+	}
+	for svc, stats := range bySvc {
+		r.Services = append(r.Services, ServiceDay{Service: svc, Totals: TotalsOf(stats...)})
+	}
+	slices.SortFunc(r.Services, func(a, b ServiceDay) int {
+		return cmp.Or(cmp.Compare(b.Failures+b.Rejected(), a.Failures+a.Rejected()), cmp.Compare(a.Service, b.Service))
+	})
+	add := func(sev Severity, code, svc, format string, args ...any) {
+		r.Alerts = append(r.Alerts, Alert{Severity: sev, Code: code, Service: svc, Message: fmt.Sprintf(format, args...)})
+	}
+
+	if !in.KillSwitch {
+		add(SeverityCritical, "kill_switch_off", "", "the kill switch is off: every call goes straight to its service, unprotected")
+	}
+	for _, b := range in.Breakers {
+		switch {
+		case b.State == "OPEN" || b.State == "FORCED_OPEN":
+			add(SeverityCritical, "breaker_open", b.Service, "breaker %s is %s: its calls are rejected or served by fallbacks", b.Service, b.State)
+		case b.Opened > 0:
+			add(SeverityWarning, "breaker_opened", b.Service, "breaker %s opened %s, %s now", b.Service, times(b.Opened), b.State)
+		}
+	}
+	for _, s := range r.Services {
+		ratio := s.FailureRatio()
+		switch {
+		case s.Failures >= minFailures && ratio >= criticalFailureRatio:
+			add(SeverityCritical, "failure_ratio", s.Service, "%s: %.0f%% of attempts failed (%d of %d)", s.Service, 100*ratio, s.Failures, s.Successes+s.Failures)
+		case s.Failures >= minFailures && ratio >= warningFailureRatio:
+			add(SeverityWarning, "failure_ratio", s.Service, "%s: %.1f%% of attempts failed (%d of %d)", s.Service, 100*ratio, s.Failures, s.Successes+s.Failures)
+		case s.Timeouts > 0:
+			add(SeverityInfo, "timeouts", s.Service, "%s: %d attempt(s) timed out", s.Service, s.Timeouts)
+		}
+		if s.RejectedBulkhead > 0 {
+			add(SeverityWarning, "bulkhead_rejections", s.Service, "%s: the bulkhead refused %d call(s)", s.Service, s.RejectedBulkhead)
+		}
+		if s.Retries >= minRetries && s.Calls > 0 && float64(s.Retries)/float64(s.Calls) >= retryPressureRatio {
+			add(SeverityWarning, "retry_pressure", s.Service, "%s: %d retries for %d calls", s.Service, s.Retries, s.Calls)
+		}
+	}
+	if in.Store.Degradations > 0 || in.Store.Degraded {
+		msg := fmt.Sprintf("the store went DEGRADED (Redis unreachable) %s", times(int(in.Store.Degradations)))
+		if in.Store.Degraded {
+			msg += " and still is"
+		}
+		add(SeverityWarning, "store_degraded", "", "%s", msg)
+	}
+	if in.Store.Conflicts > 0 {
+		add(SeverityWarning, "reconcile_conflicts", "", "%d write(s) made while DEGRADED were refused by Redis on replay (see store.reconcile_conflict events)", in.Store.Conflicts)
+	}
+	if in.DLQ != nil && in.DLQ.NeedsReview > 0 {
+		add(SeverityWarning, "dlq_needs_review", "", "%d dead letter(s) spent their replay budget and wait for an operator", in.DLQ.NeedsReview)
+	}
+	if in.DryRun.On || in.DryRun.Decisions > 0 {
+		add(SeverityInfo, "dry_run", "", "dry-run recorded %d decision(s) the policies would have taken (on at the end: %t)", in.DryRun.Decisions, in.DryRun.On)
+	}
+	slices.SortStableFunc(r.Alerts, func(a, b Alert) int { return cmp.Compare(b.Severity.rank(), a.Severity.rank()) })
+
+	r.Severity = SeverityOK
+	if len(r.Alerts) > 0 {
+		r.Severity = r.Alerts[0].Severity
+	}
+	r.Calm = len(r.Alerts) == 0
+	if r.Calm {
+		r.Summary = fmt.Sprintf("All quiet — %d processed, 0 alerts.", r.Totals.Calls)
+	} else {
+		r.Summary = fmt.Sprintf("%s — %d processed, %d alert(s): %s", upper(r.Severity), r.Totals.Calls, len(r.Alerts), r.Alerts[0].Message)
+	}
+	return r
+}
+
+func times(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+func upper(s Severity) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
