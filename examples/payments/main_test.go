@@ -62,6 +62,16 @@ func TestServeKeepsTrafficFlowingBehindTheConsole(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode == 200 && strings.Contains(string(body), `"payments"`) && strings.Contains(string(body), `"ledger"`)
 	}, 10*time.Second, 50*time.Millisecond, "the console lists the demo's breakers")
+	for _, path := range []string{"api/baldur/metrics", "api/baldur/report/?date=today", "api/baldur/dashboard/summary/"} {
+		resp, err := http.Get(url + path)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, 200, resp.StatusCode, "%s: %s", path, body)
+		if path == "api/baldur/metrics" {
+			assert.Contains(t, string(body), `baldur_calls_total{method="Charge"`)
+		}
+	}
 	resp, err := http.Get(url)
 	require.NoError(t, err)
 	page, _ := io.ReadAll(resp.Body)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin"
+	"github.com/baldur-go/baldur/runtime/report"
 )
 
 // serve keeps simulated traffic flowing through the protected payments
@@ -28,7 +29,18 @@ func serve(ctx context.Context, cfg runtime.Config, out io.Writer, ready func(ur
 		return err
 	}
 	defer rt.Close()
-	srv, err := admin.FromEnv(rt, rt.Control(), nil, cfg.Logger)
+	sec, err := admin.SecurityFromEnv()
+	if err != nil {
+		return err
+	}
+	sopts, err := admin.ServerOptionsFromEnv()
+	if err != nil {
+		return err
+	}
+	reports := report.New(rt, report.Options{}) // the daily report, stored at midnight
+	reports.Start()
+	defer reports.Stop()
+	srv, err := admin.Listen(admin.Options{Runtime: rt, Control: rt.Control(), Security: sec, Logger: cfg.Logger, Reports: reports}, sopts)
 	if err != nil {
 		return err
 	}
