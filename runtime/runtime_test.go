@@ -352,3 +352,11 @@ func TestReconcileBreakersMostRestrictiveWins(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "1", h["x"], "other hashes are written as they are")
 }
+
+func TestCallStatsSub(t *testing.T) {
+	base := CallStats{Successes: 10, Failures: 4, Retries: 3, RetriedSuccesses: 2, Fallbacks: 1}
+	cur := CallStats{Successes: 15, Failures: 4, Retries: 5, RetriedSuccesses: 3, Fallbacks: 0}
+	d := cur.Sub(base)
+	assert.Equal(t, []uint64{5, 0, 2, 1, 0}, []uint64{d.Successes, d.Failures, d.Retries, d.RetriedSuccesses, d.Fallbacks},
+		"a counter below its base (Fallbacks) was restarted: its whole value counts")
+}

@@ -40,6 +40,7 @@ type callStats struct {
 	ignored          atomic.Uint64
 	rejectedBulkhead atomic.Uint64
 	retries          atomic.Uint64
+	retriedOK        atomic.Uint64 // successes on attempt 2 or later
 	timeouts         atomic.Uint64
 	fallbacks        atomic.Uint64
 	sampled          atomic.Uint64                           // durations observed
@@ -78,6 +79,7 @@ type CallStats struct {
 	RejectedOpen     uint64 // calls the breaker refused
 	RejectedBulkhead uint64 // calls the bulkhead refused
 	Retries          uint64 // retries scheduled
+	RetriedSuccesses uint64 // calls that succeeded on attempt 2 or later: the trouble retry absorbed
 	Timeouts         uint64 // attempts that ran past timeout=
 	Fallbacks        uint64 // calls the fallback answered
 	// Durations is a histogram of sampled attempt durations (one attempt in 64):
@@ -86,6 +88,24 @@ type CallStats struct {
 	Samples  uint64
 	SumNanos uint64
 	Buckets  []uint64
+}
+
+// Sub returns the counts accumulated since base, an earlier reading of the
+// same method. A counter below its base was restarted (a new runtime), so
+// its whole value counts. The duration histogram is left as it is in s.
+func (s CallStats) Sub(base CallStats) CallStats {
+	d := s
+	sub := func(a, b uint64) uint64 {
+		if a < b {
+			return a
+		}
+		return a - b
+	}
+	d.Successes, d.Failures, d.Ignored = sub(s.Successes, base.Successes), sub(s.Failures, base.Failures), sub(s.Ignored, base.Ignored)
+	d.RejectedOpen, d.RejectedBulkhead = sub(s.RejectedOpen, base.RejectedOpen), sub(s.RejectedBulkhead, base.RejectedBulkhead)
+	d.Retries, d.RetriedSuccesses = sub(s.Retries, base.Retries), sub(s.RetriedSuccesses, base.RetriedSuccesses)
+	d.Timeouts, d.Fallbacks = sub(s.Timeouts, base.Timeouts), sub(s.Fallbacks, base.Fallbacks)
+	return d
 }
 
 // CallStats returns the counters of every protected method, sorted by service
@@ -107,7 +127,8 @@ func (rt *Runtime) CallStats() []CallStats {
 			Service: z.spec.Service, Method: z.spec.Method,
 			Failures: s.failures.Load(), Ignored: s.ignored.Load(),
 			RejectedBulkhead: s.rejectedBulkhead.Load(),
-			Retries:          s.retries.Load(), Timeouts: s.timeouts.Load(), Fallbacks: s.fallbacks.Load(),
+			Retries:          s.retries.Load(), RetriedSuccesses: s.retriedOK.Load(),
+			Timeouts: s.timeouts.Load(), Fallbacks: s.fallbacks.Load(),
 			Samples: s.sampled.Load(), SumNanos: s.sumNanos.Load(),
 			Buckets: make([]uint64, len(s.buckets)),
 		}

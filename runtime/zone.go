@@ -225,6 +225,9 @@ func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool 
 	}
 	if z.stats != nil {
 		z.stats.shard().successes.Add(1)
+		if attempt > 1 {
+			z.stats.retriedOK.Add(1)
+		}
 	}
 	if p.flags&permitBreaker != 0 {
 		z.breaker.Success(p.ticket)

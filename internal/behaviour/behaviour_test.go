@@ -396,7 +396,7 @@ func TestCallStatsCountEveryOutcome(t *testing.T) {
 		byMethod[s.Method] = s
 	}
 	price, hot, plain := byMethod["Price"], byMethod["Hot"], byMethod["Plain"]
-	assert.Equal(t, []uint64{1, 2, 2, 1, 1}, []uint64{price.Successes, price.Failures, price.Retries, price.RejectedOpen, price.Fallbacks})
+	assert.Equal(t, []uint64{1, 2, 2, 1, 1, 1}, []uint64{price.Successes, price.Failures, price.Retries, price.RejectedOpen, price.Fallbacks, price.RetriedSuccesses})
 	assert.EqualValues(t, 40, hot.Successes)
 	assert.Equal(t, []uint64{0, 3, 3}, []uint64{plain.Successes, plain.Failures, plain.RejectedOpen})
 	var sampled uint64

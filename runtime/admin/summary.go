@@ -178,9 +178,7 @@ func (h *Handler) window(now time.Time, cur []runtime.CallStats) (delta []runtim
 		d := s
 		if base != nil {
 			b := base.stats[[2]string{s.Service, s.Method}]
-			d.Successes, d.Failures, d.Ignored = sub(s.Successes, b.Successes), sub(s.Failures, b.Failures), sub(s.Ignored, b.Ignored)
-			d.RejectedOpen, d.RejectedBulkhead = sub(s.RejectedOpen, b.RejectedOpen), sub(s.RejectedBulkhead, b.RejectedBulkhead)
-			d.Retries, d.Timeouts, d.Fallbacks = sub(s.Retries, b.Retries), sub(s.Timeouts, b.Timeouts), sub(s.Fallbacks, b.Fallbacks)
+			d = s.Sub(b)
 		}
 		delta = append(delta, d)
 	}
@@ -205,13 +203,6 @@ func (h *Handler) window(now time.Time, cur []runtime.CallStats) (delta []runtim
 	}
 	c.snaps = c.snaps[keep:]
 	return delta, span, sinceStart
-}
-
-func sub(a, b uint64) uint64 {
-	if a < b {
-		return a // the counter restarted
-	}
-	return a - b
 }
 
 func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {

@@ -183,13 +183,7 @@ func (g *Generator) diff(cur snapshot) ([]runtime.CallStats, StoreDay) {
 	out := make([]runtime.CallStats, 0, len(cur.calls))
 	for k, c := range cur.calls {
 		b := g.base.calls[k]
-		out = append(out, runtime.CallStats{
-			Service: c.Service, Method: c.Method,
-			Successes: since(c.Successes, b.Successes), Failures: since(c.Failures, b.Failures),
-			Ignored: since(c.Ignored, b.Ignored), RejectedOpen: since(c.RejectedOpen, b.RejectedOpen),
-			RejectedBulkhead: since(c.RejectedBulkhead, b.RejectedBulkhead), Retries: since(c.Retries, b.Retries),
-			Timeouts: since(c.Timeouts, b.Timeouts), Fallbacks: since(c.Fallbacks, b.Fallbacks),
-		})
+		out = append(out, c.Sub(b))
 	}
 	st := StoreDay{
 		Degraded:     cur.store.Mode == store.ModeDegraded,

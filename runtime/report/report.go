@@ -66,6 +66,7 @@ type Totals struct {
 	Retries          uint64 `json:"retries"`
 	Timeouts         uint64 `json:"timeouts"`
 	Fallbacks        uint64 `json:"fallbacks"`
+	RetriedSuccesses uint64 `json:"retried_successes"` // calls a retry saved
 }
 
 // TotalsOf sums call statistics (one method's, or a service's, or all).
@@ -80,6 +81,7 @@ func TotalsOf(stats ...runtime.CallStats) Totals {
 		t.Retries += s.Retries
 		t.Timeouts += s.Timeouts
 		t.Fallbacks += s.Fallbacks
+		t.RetriedSuccesses += s.RetriedSuccesses
 	}
 	t.derive()
 	return t
@@ -109,9 +111,7 @@ func (t Totals) FailureRatio() float64 {
 // (FinalFailures + Rejected) plus those that succeeded only on a retry;
 // resolved calls are those a fallback answered plus those a retry saved.
 // Rate is resolved over troubled, nil when nothing was troubled.
-//
-// RetriedSuccesses is not counted by the runtime yet (runtime.CallStats has
-// no such counter), so it is 0 and Rate covers fallbacks only.
+
 type Resolution struct {
 	Rate             *float64 `json:"rate"`
 	Troubled         uint64   `json:"troubled"`
@@ -122,11 +122,11 @@ type Resolution struct {
 }
 
 // ResolutionDefinition explains Resolution in one sentence, for JSON readers.
-const ResolutionDefinition = "(fallback answers + successes on a retry) / (calls that ended in an error before their fallback + successes on a retry); successes on a retry are not counted by the runtime yet (0)"
+const ResolutionDefinition = "(fallback answers + successes on a retry) / (calls that ended in an error before their fallback + successes on a retry)"
 
 // Resolution computes t's Resolution.
 func (t Totals) Resolution() Resolution {
-	r := Resolution{Definition: ResolutionDefinition}
+	r := Resolution{Definition: ResolutionDefinition, RetriedSuccesses: t.RetriedSuccesses}
 	r.Troubled = t.FinalFailures + t.Rejected() + r.RetriedSuccesses
 	r.ResolvedFallback = min(t.Fallbacks, t.FinalFailures+t.Rejected())
 	resolved := r.ResolvedFallback + r.RetriedSuccesses
