@@ -125,10 +125,10 @@ func BenchmarkFailsafeRetryBreaker(b *testing.B) {
 	})
 }
 
-// BenchmarkBaldurBreakerRetryNoStats is breaker + retry with per-call
-// counting turned off (Config.NoCallStats).
-func BenchmarkBaldurBreakerRetryNoStats(b *testing.B) {
-	rt, err := runtime.New(context.Background(), runtime.Config{Logger: slog.New(slog.DiscardHandler), StateDir: b.TempDir(), NoCallStats: true})
+// BenchmarkBaldurBreakerRetryCallStats is breaker + retry with per-call
+// counting on (Config.CallStats, what FromEnv gives and metrics read).
+func BenchmarkBaldurBreakerRetryCallStats(b *testing.B) {
+	rt, err := runtime.New(context.Background(), runtime.Config{Logger: slog.New(slog.DiscardHandler), StateDir: b.TempDir(), CallStats: true})
 	if err != nil {
 		b.Fatal(err)
 	}

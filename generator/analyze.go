@@ -506,7 +506,7 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 	}
 	if p.DLQ.Set && p.DLQ.Val {
 		spec.DLQ = true
-		r.dlq(p.DLQ.Pos)
+		m.DLQ = r.dlq(p.DLQ.Pos)
 	}
 	if a.errs.count() > before {
 		return nil

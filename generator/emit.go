@@ -93,7 +93,7 @@ func (e *emitter) nameImports() {
 			if m.Delegated {
 				continue
 			}
-			if m.Ctx < 0 || m.Spec.Timeout > 0 {
+			if m.Ctx < 0 || m.Spec.Timeout > 0 || m.DLQ != nil {
 				need["context"] = true
 			}
 			if m.Spec.Timeout > 0 || m.Spec.Attempts > 1 || m.Spec.BulkheadWait > 0 || m.Spec.IdemTTL > 0 {
@@ -177,12 +177,15 @@ func (n names) copy() names {
 type ifaceNames struct {
 	inner string            // the struct field holding the wrapped value
 	zones map[string]string // method → the field holding its zone
-	tps   []jen.Code        // [T any, ...] for declarations
-	targs []jen.Code        // [T, ...] for uses
+	// dlq methods only: method → its replayer, and for a method without a
+	// context, method → the method running its body under a given context.
+	replays, withCtx map[string]string
+	tps              []jen.Code // [T any, ...] for declarations
+	targs            []jen.Code // [T, ...] for uses
 }
 
 func (e *emitter) iface(it *Interface) {
-	n := ifaceNames{zones: make(map[string]string)}
+	n := ifaceNames{zones: make(map[string]string), replays: make(map[string]string), withCtx: make(map[string]string)}
 	fields := make(names)
 	for _, m := range it.Methods {
 		fields[m.Name] = true // a field cannot share a method's name
@@ -191,6 +194,14 @@ func (e *emitter) iface(it *Interface) {
 	for _, m := range it.Methods {
 		if !m.Delegated {
 			n.zones[m.Name] = fields.take("z" + strings.ToUpper(m.Name[:1]) + m.Name[1:])
+		}
+	}
+	for _, m := range it.Methods {
+		if !m.Delegated && m.DLQ != nil {
+			n.replays[m.Name] = fields.take("replay" + strings.ToUpper(m.Name[:1]) + m.Name[1:])
+			if m.Ctx < 0 {
+				n.withCtx[m.Name] = fields.take(strings.ToLower(m.Name[:1]) + m.Name[1:] + "WithContext")
+			}
 		}
 	}
 	for _, tp := range it.TypeParams {
@@ -234,9 +245,17 @@ func (e *emitter) iface(it *Interface) {
 	e.j.Func().Id(it.New).Types(n.tps...).Params(
 		jen.Id(inner).Add(ifaceType()),
 		jen.Id(rt).Op("*").Add(e.rt("Runtime")),
-	).Op("*").Add(wrapperType()).Block(
-		jen.Return(jen.Op("&").Add(wrapperType()).Custom(multi, e.ctorFields(it, n, inner, rt)...)),
-	)
+	).Op("*").Add(wrapperType()).BlockFunc(func(g *jen.Group) {
+		value := jen.Op("&").Add(wrapperType()).Custom(multi, e.ctorFields(it, n, inner, rt)...)
+		if len(n.replays) == 0 {
+			g.Return(value)
+			return
+		}
+		w := ctorUsed.take("w")
+		g.Id(w).Op(":=").Add(value)
+		e.registerReplayers(g, it, n, w)
+		g.Return(jen.Id(w))
+	})
 	e.j.Line()
 
 	e.j.Commentf("%s is %s returning the interface, for google/wire and fx.Decorate.", it.Protect, it.New)
@@ -350,6 +369,9 @@ type locals struct {
 	claim, fp, res, enc                                    string // idempotency only
 	results                                                []string
 	params                                                 []string
+	// ctxParam: the body runs in a method taking ctx although the interface
+	// method has no context (a dlq method's replay brings one).
+	ctxParam bool
 }
 
 // methodNames picks the method's local names so that none hides an
@@ -464,18 +486,43 @@ func (e *emitter) method(it *Interface, n ifaceNames, m *Method) {
 		}
 		return
 	}
-	e.j.Add(sig.BlockFunc(func(g *jen.Group) { e.body(g, n, m, l, call) }))
+	if withCtx, ok := n.withCtx[m.Name]; ok {
+		// The body takes the context a replay brings; callers get the
+		// background context the method would run under.
+		args := []jen.Code{jen.Qual("context", "Background").Call()}
+		for i, p := range l.params {
+			if m.Variadic && i == len(l.params)-1 {
+				args = append(args, jen.Id(p).Op("..."))
+			} else {
+				args = append(args, jen.Id(p))
+			}
+		}
+		e.j.Add(sig.Block(jen.Return(jen.Id(l.recv).Dot(withCtx).Call(args...))))
+		e.j.Line()
+		e.j.Commentf("%s is %s under ctx: a replay of a parked call passes its own.", withCtx, m.Name)
+		l.ctxParam = true
+		params = append([]jen.Code{jen.Id(l.ctx).Qual("context", "Context")}, params...)
+		sig = jen.Func().Params(jen.Id(l.recv).Op("*").Id(it.Wrapper).Types(n.targs...)).
+			Id(withCtx).Params(params...).Add(e.results(m.Results))
+	}
+	e.j.Add(sig.BlockFunc(func(g *jen.Group) { e.body(g, it, n, m, l, call) }))
+	if m.DLQ != nil {
+		e.j.Line()
+		e.replayer(it, n, m)
+	}
 }
 
-func (e *emitter) body(g *jen.Group, n ifaceNames, m *Method, l locals, call func(string) *jen.Statement) {
+func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l locals, call func(string) *jen.Statement) {
 	s := m.Spec
 	z, err, ctx := jen.Id(l.z), jen.Id(l.err), jen.Id(l.ctx)
 	g.Id(l.z).Op(":=").Id(l.recv).Dot(n.zones[m.Name])
 	g.If(z.Clone().Dot("Bypass").Call()).Block(jen.Return(call(l.ctx)))
-	if m.Ctx < 0 {
+	if m.Ctx < 0 && !l.ctxParam {
 		g.Id(l.ctx).Op(":=").Qual("context", "Background").Call()
 	}
-	if len(l.results) == 0 && m.Key == nil {
+	// A dlq method parks after its retries, and says how many attempts it made.
+	countAttempts := m.DLQ != nil && s.Attempts > 1
+	if len(l.results) == 0 && m.Key == nil && !countAttempts {
 		g.Var().Id(l.err).Error()
 	} else {
 		g.Var().DefsFunc(func(g *jen.Group) {
@@ -484,6 +531,9 @@ func (e *emitter) body(g *jen.Group, n ifaceNames, m *Method, l locals, call fun
 			}
 			if m.Key != nil {
 				g.Id(l.claim).Add(e.rt("Claim"))
+			}
+			if countAttempts {
+				g.Id(l.attempt).Int()
 			}
 			g.Id(l.err).Error()
 		})
@@ -510,7 +560,11 @@ func (e *emitter) body(g *jen.Group, n ifaceNames, m *Method, l locals, call fun
 		}
 	}
 	if s.Attempts > 1 {
-		g.For(jen.Id(l.attempt).Op(":=").Lit(1), jen.Empty(), jen.Id(l.attempt).Op("++")).BlockFunc(func(g *jen.Group) {
+		first := jen.Id(l.attempt).Op(":=").Lit(1)
+		if countAttempts {
+			first = jen.Id(l.attempt).Op("=").Lit(1)
+		}
+		g.For(first, jen.Empty(), jen.Id(l.attempt).Op("++")).BlockFunc(func(g *jen.Group) {
 			g.Var().Id(l.permit).Add(e.rt("Permit"))
 			g.If(jen.List(jen.Id(l.permit), err).Op("=").Add(z.Clone().Dot("Enter").Call(ctx)), err.Clone().Op("!=").Nil()).Block(jen.Break())
 			attempt(g)
@@ -537,7 +591,17 @@ func (e *emitter) body(g *jen.Group, n ifaceNames, m *Method, l locals, call fun
 		if m.FallbackGeneric {
 			fb.Types(n.targs...)
 		}
-		g.If(err.Clone().Op("!=").Nil().Op("&&").Add(z.Clone().Dot("Fallback").Call(err))).Block(jen.Return(fb.Call(args...)))
+		if m.DLQ != nil {
+			// The fallback's answer goes to the caller; if it fails too, the
+			// call is parked below with the fallback's error.
+			g.If(err.Clone().Op("!=").Nil().Op("&&").Add(z.Clone().Dot("FallbackOutsideReplay").Call(ctx, err))).Block(
+				jen.List(outs...).Op("=").Add(fb.Call(args...)))
+		} else {
+			g.If(err.Clone().Op("!=").Nil().Op("&&").Add(z.Clone().Dot("Fallback").Call(err))).Block(jen.Return(fb.Call(args...)))
+		}
+	}
+	if m.DLQ != nil {
+		e.park(g, it, m, l, countAttempts)
 	}
 	g.Return(outs...)
 }

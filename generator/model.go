@@ -62,6 +62,29 @@ type Method struct {
 	FallbackGeneric bool
 	// Key says how to read the idempotency key; nil without idempotency=.
 	Key *Key
+	// DLQ says how the arguments are parked and replayed; nil without dlq.
+	DLQ *DLQ
+}
+
+// DLQ is the argument record of a dlq method: one exported field per
+// parameter but a leading context, tagged with the parameter's name so that
+// the stored JSON reads like the call, and the signature that ties a parked
+// record to the parameter list it was built from.
+type DLQ struct {
+	Fields []ArgField
+	// Signature is the first 16 hex digits of the SHA-256 of the parked
+	// parameters' JSON names and types (package paths in full), so that it
+	// changes when a record would no longer decode into the parameters, and
+	// only then: results, the context and the method's other policies are
+	// not in it.
+	Signature string
+}
+
+// ArgField is one field of the argument record.
+type ArgField struct {
+	Param int    // index in Method.Params
+	Name  string // the Go field name: the parameter's, exported
+	JSON  string // the JSON key: the parameter's name, or a<i> when it has none
 }
 
 // Key is a resolved idempotency= path: starting at a parameter, the steps

@@ -1,12 +1,17 @@
 package generator
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"go/token"
 	"go/types"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/baldur-go/baldur/annotations"
 )
@@ -116,20 +121,57 @@ func (r rule) timeout(o annotations.Opt[time.Duration]) {
 }
 
 // dlq: the arguments are parked durably for a typed replay, so each one
-// (but a leading context) must be data.
-func (r rule) dlq(pos token.Pos) {
+// (but a leading context) must be data. It returns the argument record, or
+// nil after an error.
+func (r rule) dlq(pos token.Pos) *DLQ {
+	out := &DLQ{}
+	fields, keys := make(names), make(names)
+	for _, p := range r.m.Params {
+		keys[p.Name] = true // unnamed parameters' keys must not take a name
+	}
+	var sig strings.Builder
+	sig.WriteString("baldur dlq v1\n")
+	ok := true
 	for i, p := range r.m.Params {
 		if i == r.m.Ctx {
 			continue
 		}
-		if why := notData(p.Type, false); why != "" {
+		if why := notData(p.Type, r.a.pkg.Types, false); why != "" {
 			if isContext(p.Type) {
 				why += " (only a leading context.Context is left out)"
 			}
 			r.a.errs.errorf(pos, "dlq cannot park parameter %s of %s: its type %s %s, which cannot be stored and replayed; %s",
 				paramLabel(i, p.Name), r.m.Name, r.a.typeString(p.Type), why, r.lift("dlq"))
+			ok = false
+			continue
 		}
+		key := p.Name
+		if key == "" {
+			key = keys.take("a" + strconv.Itoa(i))
+		}
+		out.Fields = append(out.Fields, ArgField{Param: i, Name: fields.take(exportedName(key)), JSON: key})
+		t := types.TypeString(p.Type, (*types.Package).Path)
+		if r.m.Variadic && i == len(r.m.Params)-1 {
+			t = "..." + types.TypeString(p.Type.(*types.Slice).Elem(), (*types.Package).Path)
+		}
+		fmt.Fprintf(&sig, "%s %s\n", key, t)
 	}
+	if !ok {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(sig.String()))
+	out.Signature = hex.EncodeToString(sum[:8])
+	return out
+}
+
+// exportedName turns a parameter name into an exported field name: orderID
+// → OrderID; a name that cannot start with a capital (_x, 名) gets an X.
+func exportedName(name string) string {
+	r, size := utf8.DecodeRuneInString(name)
+	if up := string(unicode.ToUpper(r)) + name[size:]; token.IsExported(up) {
+		return up
+	}
+	return "X" + name
 }
 
 // idempotency resolves the key path through fields, at any depth, promoted

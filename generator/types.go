@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"go/token"
 	"go/types"
+	"reflect"
 	"strings"
 	"time"
 	"unicode"
@@ -116,37 +117,151 @@ func notJSON(t types.Type) string {
 	return walk(t, false)
 }
 
-// notData says why a value of type t cannot be parked in the DLQ, or "".
-// nested: t is inside a pointer, slice, array or map of the parameter.
-func notData(t types.Type, nested bool) string {
-	t = types.Unalias(t)
-	if _, ok := t.(*types.TypeParam); ok {
-		return "" // the instantiation decides; the runtime's codec reports it
-	}
-	is := "is "
-	if nested {
-		is = "holds "
-	}
-	switch u := t.Underlying().(type) {
-	case *types.Chan:
-		return is + "a channel"
-	case *types.Signature:
-		return is + "a func"
-	case *types.Interface:
-		return is + "an interface"
-	case *types.Pointer:
-		return notData(u.Elem(), true)
-	case *types.Slice:
-		return notData(u.Elem(), true)
-	case *types.Array:
-		return notData(u.Elem(), true)
-	case *types.Map:
-		if why := notData(u.Key(), true); why != "" {
-			return why
+// notData says why a value of type t cannot be parked in the DLQ, or "":
+// encoding/json must carry it to the store and back into the same type, so
+// that a replay calls the method with the arguments of the failed call.
+// Channels, funcs, interfaces (which decode as maps), complex numbers,
+// unsafe pointers and maps keyed by anything but strings, integers or text
+// marshalers are refused wherever they sit. Types with their own
+// MarshalJSON or MarshalText are trusted when they can also unmarshal.
+//
+// Unexported struct fields are left out by JSON, so a replay would see them
+// zeroed: in the types of package self they are refused (the user can
+// export them, tag them json:"-" to say so, or add the methods); in other
+// packages' types only a struct that would lose everything (unexported
+// fields and nothing else) is, since their bookkeeping fields (a protobuf
+// message's state) are theirs to keep. nested: t is inside a pointer,
+// slice, array or map of the parameter.
+func notData(t types.Type, self *types.Package, nested bool) string {
+	seen := make(map[types.Type]bool)
+	qual := func(p *types.Package) string {
+		if p == self {
+			return ""
 		}
-		return notData(u.Elem(), true)
+		return p.Name()
 	}
-	return ""
+	var walk func(t types.Type, nested bool, field string) string
+	walk = func(t types.Type, nested bool, field string) string {
+		t = types.Unalias(t)
+		if _, ok := t.(*types.TypeParam); ok {
+			return "" // the instantiation decides; Park reports what JSON refuses
+		}
+		is := "is "
+		if nested {
+			is = "holds "
+		}
+		at := ""
+		if field != "" {
+			at = " (field " + field + ")"
+		}
+		if _, ok := t.Underlying().(*types.Interface); ok {
+			return is + "an interface" + at
+		}
+		if seen[t] {
+			return ""
+		}
+		seen[t] = true
+		for _, m := range [][2]string{{"MarshalJSON", "UnmarshalJSON"}, {"MarshalText", "UnmarshalText"}} {
+			if hasMethod(t, m[0]) {
+				if hasMethod(t, m[1]) || hasMethod(t, "UnmarshalJSON") {
+					return ""
+				}
+				if !nested {
+					return "has " + m[0] + " but no " + m[1] + " to decode it back"
+				}
+				return "holds " + types.TypeString(t, qual) + at + ", with " + m[0] + " but no " + m[1] + " to decode it back"
+			}
+		}
+		switch u := t.Underlying().(type) {
+		case *types.Basic:
+			switch {
+			case u.Info()&types.IsComplex != 0:
+				return is + "a complex number" + at
+			case u.Kind() == types.UnsafePointer:
+				return is + "an unsafe pointer" + at
+			}
+		case *types.Chan:
+			return is + "a channel" + at
+		case *types.Signature:
+			return is + "a func" + at
+		case *types.Pointer:
+			return walk(u.Elem(), true, field)
+		case *types.Slice:
+			return walk(u.Elem(), true, field)
+		case *types.Array:
+			return walk(u.Elem(), true, field)
+		case *types.Map:
+			if !jsonKey(u.Key()) {
+				return is + "a map keyed by " + types.TypeString(u.Key(), qual) + at +
+					" (encoding/json keys maps by strings, integers or text marshalers)"
+			}
+			return walk(u.Elem(), true, field)
+		case *types.Struct:
+			own := true // declared in self, or a struct literal type
+			if n, ok := t.(*types.Named); ok && n.Obj().Pkg() != self {
+				own = false
+			}
+			lost, kept := "", false // the first field JSON leaves out; whether any is kept
+			for i := 0; i < u.NumFields(); i++ {
+				f := u.Field(i)
+				if reflect.StructTag(u.Tag(i)).Get("json") == "-" {
+					continue // left out on purpose
+				}
+				name := f.Name()
+				if field != "" {
+					name = field + "." + name
+				}
+				if !f.Exported() {
+					lostName := f.Name()
+					if nested || field != "" {
+						lostName = types.TypeString(t, qual) + "." + lostName
+					}
+					elem := f.Type()
+					if p, ok := elem.Underlying().(*types.Pointer); ok && f.Anonymous() {
+						if _, isStruct := p.Elem().Underlying().(*types.Struct); isStruct {
+							return is + "an embedded pointer to the unexported struct " + name + at + " (encoding/json cannot fill it)"
+						}
+					}
+					if _, isStruct := elem.Underlying().(*types.Struct); !f.Anonymous() || !isStruct {
+						if lost == "" {
+							lost = lostName
+						}
+						continue
+					}
+				}
+				kept = true
+				if why := walk(f.Type(), true, name); why != "" {
+					return why
+				}
+			}
+			if lost != "" && (own || !kept) {
+				has := "has"
+				if nested || field != "" {
+					has = "holds"
+				}
+				return has + " the unexported field " + lost + " (encoding/json leaves it out: export it, tag it json:\"-\" or give " +
+					types.TypeString(t, qual) + " MarshalJSON and UnmarshalJSON)"
+			}
+		}
+		return ""
+	}
+	return walk(t, nested, "")
+}
+
+// hasMethod reports whether t or *t has the exported method name.
+func hasMethod(t types.Type, name string) bool {
+	obj, _, _ := types.LookupFieldOrMethod(t, true, nil, name)
+	_, ok := obj.(*types.Func)
+	return ok
+}
+
+// jsonKey: encoding/json encodes map keys of string and integer kinds, and
+// of types with MarshalText.
+func jsonKey(t types.Type) bool {
+	if b, ok := t.Underlying().(*types.Basic); ok && b.Info()&(types.IsString|types.IsInteger) != 0 {
+		return true
+	}
+	return hasMethod(t, "MarshalText") && hasMethod(t, "UnmarshalText")
 }
 
 // unwritable says why the generated file, in package a.pkg, cannot spell t,

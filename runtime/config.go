@@ -12,6 +12,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/control"
+	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/events"
 	"github.com/baldur-go/baldur/runtime/idem"
 	"github.com/baldur-go/baldur/runtime/store"
@@ -47,13 +48,19 @@ type Config struct {
 	// Store is given. FromEnv honours
 	// BALDUR_CONTROL_BACKEND and BALDUR_CONTROL_REDIS_URL (see control.BackendFromEnv).
 	Control control.Backend
-	// NoCallStats turns off per-call counting (calls by outcome, sampled
-	// attempt durations: see Runtime.CallStats). Counting costs a few ns per
-	// successful call; the default is to count (BALDUR_CALL_STATS=off disables).
-	NoCallStats bool
+	// CallStats turns on per-call counting (calls by outcome, retries,
+	// sampled attempt durations: see Runtime.CallStats), which the metrics,
+	// the dashboard and the daily report read. It costs about 8 ns per
+	// successful call (one atomic add on a per-goroutine shard, one call out
+	// of line), so the zero Config leaves it off; ConfigFromEnv turns it on
+	// unless BALDUR_CALL_STATS=off.
+	CallStats bool
 	// IdempotencyMemoryTTL is how long a completed idempotency key blocks
 	// duplicates. Default 1800s (BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS).
 	IdempotencyMemoryTTL time.Duration
+	// DLQ configures the dead-letter queue; zero fields take dlq.Options'
+	// defaults (BALDUR_DLQ_*, see the EnvDLQ constants).
+	DLQ dlq.Options
 
 	redisURLVar string // the variable RedisURL came from, for error messages
 }
@@ -211,11 +218,12 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		}
 		cfg.RedisPrefix = v
 	}
+	cfg.CallStats = true // operators get metrics unless they opt out
 	if v, ok := lookup("BALDUR_CALL_STATS"); ok {
 		switch strings.ToLower(strings.TrimSpace(v)) {
 		case "on", "true", "1":
 		case "off", "false", "0":
-			cfg.NoCallStats = true
+			cfg.CallStats = false
 		default:
 			errs = append(errs, fmt.Errorf("BALDUR_CALL_STATS=%q: want on or off", v))
 		}
@@ -252,6 +260,7 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	} else {
 		cfg.Logger = slog.New(events.Wrap(slog.Default().Handler()))
 	}
+	errs = append(errs, dlqFromLookup(lookup, &cfg.DLQ)...)
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("baldur: bad environment: %w", errors.Join(errs...))
 	}

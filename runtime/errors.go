@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/idem"
 )
 
@@ -27,8 +28,9 @@ var (
 	// ErrKeyReuse: the same idempotency key arrived with different arguments
 	// (details: *idem.KeyReuseError).
 	ErrKeyReuse = idem.ErrKeyReuse
-	// ErrDLQFull: the dead-letter queue is at its cap and the overflow strategy is reject.
-	ErrDLQFull = errors.New("dead-letter queue is full")
+	// ErrDLQFull: the dead-letter queue is at its cap and the overflow strategy
+	// is reject, so a failed call was not parked (see *NotParkedError).
+	ErrDLQFull = dlq.ErrFull
 	// ErrPermanent marks an error that must not be retried (see Permanent).
 	ErrPermanent = errors.New("permanent error")
 	// ErrTimeout: an attempt ran past the method's timeout= bound.

@@ -45,6 +45,7 @@ type Runtime struct {
 	epoch     time.Time // origin of sampled attempt durations
 	sync      *breakerSync
 	gate      *idem.Gate   // idempotency claims, in the store
+	dlq       *deadLetters // the dead-letter queue, in the store
 	redis     *store.Redis // the Redis behind the store, when configured
 	ctl       *control.Control
 
@@ -113,6 +114,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		rt.closeStore()
 		return nil, fmt.Errorf("baldur: idempotency gate: %w", err)
 	}
+	if rt.dlq, err = openDLQ(rt); err != nil {
+		rt.closeStore()
+		return nil, err
+	}
 	if err := rt.openControl(ctx); err != nil {
 		rt.closeStore()
 		return nil, err
@@ -122,6 +127,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		rt.closeStore()
 		return nil, err
 	}
+	rt.dlq.start()
 	rt.log.LogAttrs(ctx, slog.LevelInfo, "runtime.instance_started",
 		slog.Int("cb_failure_threshold", cfg.Breaker.FailureThreshold),
 		slog.Duration("cb_recovery_timeout", cfg.Breaker.RecoveryTimeout))
@@ -152,12 +158,14 @@ func (rt *Runtime) Close() error {
 	}
 	rt.mu.Unlock()
 	// Outside the lock: the sync goroutines look breakers up while they finish.
+	// The queue first: its sweeps replay through the breakers and the store.
+	dlqErr := rt.dlq.close()
 	rt.sync.close()
 	ctlErr := rt.ctl.Close()
 	for _, b := range breakers {
 		b.Close()
 	}
-	return errors.Join(ctlErr, rt.closeStore())
+	return errors.Join(dlqErr, ctlErr, rt.closeStore())
 }
 
 func (rt *Runtime) closeStore() error {
@@ -189,7 +197,7 @@ func (rt *Runtime) Zone(spec ZoneSpec) *Zone {
 		backoff:  spec.Backoff.normalized(),
 		timeout:  spec.Timeout,
 	}
-	if !rt.cfg.NoCallStats {
+	if rt.cfg.CallStats {
 		z.stats = new(callStats)
 	}
 	if spec.Breaker {

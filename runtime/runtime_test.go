@@ -44,6 +44,12 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		HalfOpenMaxCalls: 1, HalfOpenMaxWait: 500 * time.Millisecond,
 	}, cfg.Breaker)
 	assert.Equal(t, "/var/lib/baldur", cfg.StateDir)
+	assert.True(t, cfg.CallStats, "FromEnv counts calls unless told not to")
+	cfg, err = configFromLookup(env("BALDUR_CALL_STATS", "off"))
+	require.NoError(t, err)
+	assert.False(t, cfg.CallStats)
+	_, err = configFromLookup(env("BALDUR_CALL_STATS", "sometimes"))
+	require.ErrorContains(t, err, `BALDUR_CALL_STATS="sometimes": want on or off`)
 	require.NotNil(t, cfg.Logger)
 	assert.True(t, cfg.Logger.Enabled(context.Background(), slog.LevelDebug))
 }

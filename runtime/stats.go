@@ -109,7 +109,7 @@ func (s CallStats) Sub(base CallStats) CallStats {
 }
 
 // CallStats returns the counters of every protected method, sorted by service
-// and method. It is empty when Config.NoCallStats is set.
+// and method. It is empty unless Config.CallStats is set.
 func (rt *Runtime) CallStats() []CallStats {
 	rt.mu.Lock()
 	zones := make([]*Zone, 0, len(rt.zones))

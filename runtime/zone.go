@@ -83,7 +83,7 @@ type Zone struct {
 	attempts int
 	backoff  Backoff
 	timeout  time.Duration
-	stats    *callStats // nil with Config.NoCallStats
+	stats    *callStats // nil unless Config.CallStats
 }
 
 // Permit is what Enter hands out and Done takes back: the breaker ticket and

@@ -45,7 +45,7 @@ func TestServeKeepsTrafficFlowingBehindTheConsole(t *testing.T) {
 	done := make(chan error, 1)
 	var out bytes.Buffer
 	go func() {
-		done <- serve(ctx, runtime.Config{StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}, &out, func(u string) { urls <- u })
+		done <- serve(ctx, runtime.Config{StateDir: t.TempDir(), CallStats: true, Logger: slog.New(slog.DiscardHandler)}, &out, func(u string) { urls <- u })
 	}()
 	var url string
 	select {

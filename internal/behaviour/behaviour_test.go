@@ -84,9 +84,10 @@ var errDown = errors.New("pricer is down")
 func newRuntime(t *testing.T, clk clock.Clock) *runtime.Runtime {
 	t.Helper()
 	rt, err := runtime.New(context.Background(), runtime.Config{
-		Clock:    clk,
-		Logger:   slog.New(slog.DiscardHandler),
-		StateDir: t.TempDir(),
+		Clock:     clk,
+		Logger:    slog.New(slog.DiscardHandler),
+		StateDir:  t.TempDir(),
+		CallStats: true,
 		Breaker: runtime.BreakerConfig{
 			FailureThreshold: 5,
 			RecoveryTimeout:  time.Minute,

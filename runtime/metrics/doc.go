@@ -12,7 +12,7 @@
 // Counters count since the runtime (transitions, dry-run decisions: since
 // the Collector) was built; every label value of service, method and
 // compartment comes from the generated method list (rt.Zones()). With
-// runtime.Config.NoCallStats (BALDUR_CALL_STATS=off) the per-method series
+// runtime.Config.CallStats off (the zero Config, or BALDUR_CALL_STATS=off) the per-method series
 // (calls, duration, retries, timeouts) are absent.
 //
 //	baldur_calls_total{service,method,outcome}            counter

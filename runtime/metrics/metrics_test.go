@@ -168,7 +168,7 @@ func (s *scripted) Plain(context.Context) error {
 // successes, a timeout, a full bulkhead, retries, fallbacks and an opening
 // breaker, then scrapes the registry over HTTP and checks every series.
 func TestScrapeAfterAScriptedRun(t *testing.T) {
-	rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet, Store: store.NewMemory(),
+	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, Store: store.NewMemory(),
 		Breaker: runtime.BreakerConfig{FailureThreshold: 5, RecoveryTimeout: time.Hour}})
 	require.NoError(t, err)
 	defer rt.Close()
@@ -302,7 +302,7 @@ func TestScrapeAfterAScriptedRun(t *testing.T) {
 // TestSeriesPassPromlint checks names, units and help texts with the
 // Prometheus linter.
 func TestSeriesPassPromlint(t *testing.T) {
-	rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet, Store: store.NewMemory()})
+	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, Store: store.NewMemory()})
 	require.NoError(t, err)
 	defer rt.Close()
 	behaviour.NewProtectedPricer(&scripted{}, rt)
@@ -333,7 +333,7 @@ func TestScrapeWhileDegraded(t *testing.T) {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close()) // nothing listens there now
 
-	rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet, StateDir: t.TempDir(),
+	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, StateDir: t.TempDir(),
 		RedisURL: "redis://" + addr + "/0"})
 	require.NoError(t, err)
 	defer rt.Close()
@@ -374,7 +374,7 @@ func (brokenDLQ) DLQDepth(context.Context) ([]metrics.DLQDepth, error) {
 // domains and 10 000 idempotency services: each label keeps 50 values, the
 // rest is summed under __other__, and method-list services are never capped.
 func TestCardinalityCapWithTenThousandDomains(t *testing.T) {
-	rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet, Store: store.NewMemory()})
+	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, Store: store.NewMemory()})
 	require.NoError(t, err)
 	defer rt.Close()
 	behaviour.NewProtectedPricer(&scripted{}, rt)
@@ -420,7 +420,7 @@ func TestCardinalityCapWithTenThousandDomains(t *testing.T) {
 // BenchmarkGather measures one scrape's work (collect and encode-ready
 // gather) for 50 services of 4 methods each.
 func BenchmarkGather(b *testing.B) {
-	rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet, Store: store.NewMemory()})
+	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, Store: store.NewMemory()})
 	require.NoError(b, err)
 	defer rt.Close()
 	for i := range 50 {

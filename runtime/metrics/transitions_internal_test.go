@@ -21,7 +21,7 @@ import (
 // send): 50 keep their name, the rest share __other__, and a service of the
 // method list keeps its own series even after the cap is full.
 func TestTransitionServicesAreCapped(t *testing.T) {
-	rt, err := runtime.New(context.Background(), runtime.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: store.NewMemory()})
+	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: store.NewMemory()})
 	require.NoError(t, err)
 	defer rt.Close()
 	rt.Zone(runtime.ZoneSpec{Service: "payments", Method: "Charge", Breaker: true})

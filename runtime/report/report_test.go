@@ -78,7 +78,7 @@ func newEnv(t *testing.T, opts report.Options) *env {
 	e := &env{st: store.NewMemory(), clk: clock.NewFake(start), inner: &pricer{}}
 	t.Cleanup(func() { e.st.Close() })
 	var err error
-	e.rt, err = runtime.New(context.Background(), runtime.Config{Logger: quiet, Store: e.st, Clock: e.clk,
+	e.rt, err = runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, Store: e.st, Clock: e.clk,
 		Breaker: runtime.BreakerConfig{FailureThreshold: 5, RecoveryTimeout: 2 * time.Hour}})
 	require.NoError(t, err)
 	t.Cleanup(func() { e.rt.Close() })

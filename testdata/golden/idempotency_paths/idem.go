@@ -71,7 +71,7 @@ type Orders interface {
 	ByBigInt(ctx context.Context, req Request) error
 	//baldur:protect idempotency=n
 	ByInt(ctx context.Context, n *int) error
-	//baldur:protect idempotency=req.Attempt dlq
+	//baldur:protect idempotency=req.Attempt
 	ByInt8(ctx context.Context, req Request) error
 	//baldur:protect idempotency=env.RequestID
 	ByEmbeddedPointer(ctx context.Context, env Envelope) error

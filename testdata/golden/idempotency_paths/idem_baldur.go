@@ -105,7 +105,6 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Attempts:    1,
 			Idempotency: "req.Attempt",
 			Operation:   "ByInt8",
-			DLQ:         true,
 		}),
 		zByEmbeddedPointer: rt.Zone(runtime.ZoneSpec{
 			Service:     "orders",
@@ -412,7 +411,7 @@ func (w *ProtectedOrders) ByInt(ctx context.Context, n *int) error {
 	return err
 }
 
-// ByInt8 runs idempotency(req.Attempt) → breaker → dlq around the inner ByInt8.
+// ByInt8 runs idempotency(req.Attempt) → breaker around the inner ByInt8.
 func (w *ProtectedOrders) ByInt8(ctx context.Context, req Request) error {
 	z := w.zByInt8
 	if z.Bypass() {

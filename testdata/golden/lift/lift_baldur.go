@@ -22,7 +22,7 @@ var _ Account = (*ProtectedAccount)(nil)
 
 // NewProtectedAccount returns inner wrapped with its policies; rt holds the shared state.
 func NewProtectedAccount(inner Account, rt *runtime.Runtime) *ProtectedAccount {
-	return &ProtectedAccount{
+	w := &ProtectedAccount{
 		inner: inner,
 		zDebit: rt.Zone(runtime.ZoneSpec{
 			Service:  "account",
@@ -41,6 +41,9 @@ func NewProtectedAccount(inner Account, rt *runtime.Runtime) *ProtectedAccount {
 			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 	}
+	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
+	w.zDebit.RegisterReplayer("c3b61a2ba577737b", w.replayDebit)
+	return w
 }
 
 // ProtectAccount is NewProtectedAccount returning the interface, for google/wire and fx.Decorate.
@@ -59,8 +62,11 @@ func (w *ProtectedAccount) Debit(ctx context.Context, cents int64) error {
 	if z.Bypass() {
 		return w.inner.Debit(ctx, cents)
 	}
-	var err error
-	for attempt := 1; ; attempt++ {
+	var (
+		attempt int
+		err     error
+	)
+	for attempt = 1; ; attempt++ {
 		var permit runtime.Permit
 		if permit, err = z.Enter(ctx); err != nil {
 			break
@@ -73,7 +79,24 @@ func (w *ProtectedAccount) Debit(ctx context.Context, cents int64) error {
 			break
 		}
 	}
+	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
+	if err != nil {
+		err = z.Park(ctx, "c3b61a2ba577737b", struct {
+			Cents int64 `json:"cents"`
+		}{cents}, err, attempt)
+	}
 	return err
+}
+
+// replayDebit replays a call Debit parked: it decodes the arguments and calls Debit again through w.
+func (w *ProtectedAccount) replayDebit(ctx context.Context, raw []byte) error {
+	var args struct {
+		Cents int64 `json:"cents"`
+	}
+	if err := runtime.DecodeArgs(raw, &args); err != nil {
+		return err
+	}
+	return w.Debit(ctx, args.Cents)
 }
 
 // Name is delegated untouched (no error result; the default breaker only reaches methods whose last result is error).

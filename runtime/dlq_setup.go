@@ -1,0 +1,187 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/dlq"
+)
+
+// The dead-letter queue of a runtime: New builds it on the runtime's store
+// with Config.DLQ (BALDUR_DLQ_* from the environment), wires the breakers to
+// it so that a domain whose breaker closes again is swept, and Close stops it.
+// Generated wrappers park and replay through their zones (zone_dlq.go).
+
+// deadLetters is the runtime's queue and the domains this process can replay.
+type deadLetters struct {
+	q *dlq.Queue
+	// domains holds the services with at least one registered replayer: a
+	// breaker closing elsewhere triggers a sweep here only for those, since
+	// an entry swept without its replayer would go to needs_review.
+	domains sync.Map // service → true
+}
+
+// openDLQ builds the queue from rt.cfg.DLQ, filling in the runtime's clock
+// and logger, and the runtime's "not now" errors as Postpone. It starts
+// nothing: Start runs the background loop.
+func openDLQ(rt *Runtime) (*deadLetters, error) {
+	opts := rt.cfg.DLQ
+	if opts.Clock == nil {
+		opts.Clock = rt.clock
+	}
+	if opts.Logger == nil {
+		opts.Logger = rt.log
+	}
+	if opts.Owner == "" {
+		opts.Owner = rt.node
+	}
+	user := opts.Postpone
+	// A replay refused by the breaker or the bulkhead did not fail: the
+	// domain is not ready yet, so the entry keeps its budget and the sweep
+	// stops until the breaker closes again.
+	opts.Postpone = func(err error) bool {
+		return errors.Is(err, ErrOpen) || errors.Is(err, ErrBulkheadFull) || (user != nil && user(err))
+	}
+	q, err := dlq.New(rt.store, opts)
+	if err != nil {
+		return nil, fmt.Errorf("baldur: dead-letter queue: %w", err)
+	}
+	d := &deadLetters{q: q}
+	rt.OnBreakerChange(d.breakerChanged)
+	return d, nil
+}
+
+// breakerChanged sweeps a domain when its breaker lets calls through again.
+func (d *deadLetters) breakerChanged(t breaker.Transition) {
+	passing := func(s breaker.State) bool { return s == breaker.Closed || s == breaker.ForcedClosed }
+	if !passing(t.To) || passing(t.From) {
+		return
+	}
+	if _, ok := d.domains.Load(t.Name); ok {
+		d.q.BreakerClosed(t.Name)
+	}
+}
+
+// start runs the queue's background loop: lease reaping, GC, sweeps. The
+// queue refuses only once closed, which New has not done.
+func (d *deadLetters) start() { _ = d.q.Start() }
+
+// close stops the background loop and waits for running sweeps.
+func (d *deadLetters) close() error { return d.q.Close() }
+
+// DLQ returns the runtime's dead-letter queue: list, get, replay, batch
+// replay, redrive, purge and stats for the admin server and the CLI. Replays
+// run the replayers the generated constructors registered in this process.
+func (rt *Runtime) DLQ() *dlq.Queue { return rt.dlq.q }
+
+// Environment variables of the dead-letter queue (see dlq.Options).
+const (
+	EnvDLQMaxSize           = "BALDUR_DLQ_MAX_SIZE"           // int ≥ 1 (100000)
+	EnvDLQDomainMaxSize     = "BALDUR_DLQ_DOMAIN_MAX_SIZE"    // int ≥ 1 (= max size)
+	EnvDLQDomainCaps        = "BALDUR_DLQ_DOMAIN_CAPS"        // domain=n,domain=n
+	EnvDLQOverflow          = "BALDUR_DLQ_OVERFLOW"           // drop_oldest|reject|compress_oldest (drop_oldest)
+	EnvDLQReplayBudget      = "BALDUR_DLQ_REPLAY_BUDGET"      // int ≥ 1 (5)
+	EnvDLQReplayRate        = "BALDUR_DLQ_REPLAY_RATE"        // entries/s > 0, or off (100)
+	EnvDLQReplayConcurrency = "BALDUR_DLQ_REPLAY_CONCURRENCY" // int ≥ 1 (4)
+	EnvDLQLease             = "BALDUR_DLQ_LEASE"              // duration or secs (5m)
+	EnvDLQRetention         = "BALDUR_DLQ_RETENTION"          // duration or secs (24h)
+)
+
+// dlqFromLookup reads the BALDUR_DLQ_* variables into o and returns one
+// error per malformed value, naming the variable and the value. Unset
+// variables leave o's fields as they are (zero: the queue's default).
+func dlqFromLookup(lookup func(string) (string, bool), o *dlq.Options) []error {
+	var errs []error
+	bad := func(name, v, want string) {
+		errs = append(errs, fmt.Errorf("%s=%q: want %s", name, v, want))
+	}
+	positive := func(name string, dst *int) {
+		if v, ok := lookup(name); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 1 {
+				bad(name, v, "a whole number ≥ 1")
+				return
+			}
+			*dst = n
+		}
+	}
+	duration := func(name string, dst *time.Duration) {
+		if v, ok := lookup(name); ok {
+			d, err := parseEnvDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
+				return
+			}
+			*dst = d
+		}
+	}
+	positive(EnvDLQMaxSize, &o.MaxSize)
+	positive(EnvDLQDomainMaxSize, &o.DomainMaxSize)
+	positive(EnvDLQReplayBudget, &o.ReplayBudget)
+	positive(EnvDLQReplayConcurrency, &o.ReplayConcurrency)
+	duration(EnvDLQLease, &o.Lease)
+	duration(EnvDLQRetention, &o.Retention)
+	if v, ok := lookup(EnvDLQOverflow); ok {
+		s, err := dlq.ParseStrategy(strings.TrimSpace(v))
+		if err != nil || strings.TrimSpace(v) == "" {
+			bad(EnvDLQOverflow, v, "drop_oldest, reject or compress_oldest")
+		} else {
+			o.Overflow = s
+		}
+	}
+	if v, ok := lookup(EnvDLQReplayRate); ok {
+		switch t := strings.ToLower(strings.TrimSpace(v)); t {
+		case "off", "unlimited":
+			o.ReplayRate = -1
+		default:
+			r, err := strconv.ParseFloat(t, 64)
+			if err != nil || !(r > 0) || r > 1e9 {
+				bad(EnvDLQReplayRate, v, "entries per second > 0, or off for no cap")
+				break
+			}
+			o.ReplayRate = r
+		}
+	}
+	if v, ok := lookup(EnvDLQDomainCaps); ok {
+		caps, err := parseDomainCaps(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", EnvDLQDomainCaps, v, err))
+		} else {
+			o.DomainCaps = caps
+		}
+	}
+	return errs
+}
+
+// parseDomainCaps reads "payments=1000,mailer=50".
+func parseDomainCaps(v string) (map[string]int, error) {
+	caps := make(map[string]int)
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		domain, n, ok := strings.Cut(part, "=")
+		domain = strings.TrimSpace(domain)
+		size, err := strconv.Atoi(strings.TrimSpace(n))
+		switch {
+		case !ok || domain == "":
+			return nil, fmt.Errorf("%q: want domain=cap, such as payments=1000", part)
+		case err != nil || size < 1:
+			return nil, fmt.Errorf("%q: the cap of %s must be a whole number ≥ 1", part, domain)
+		}
+		if _, dup := caps[domain]; dup {
+			return nil, fmt.Errorf("domain %s is listed twice", domain)
+		}
+		caps[domain] = size
+	}
+	if len(caps) == 0 {
+		return nil, errors.New("want domain=cap pairs separated by commas, such as payments=1000,mailer=50")
+	}
+	return caps, nil
+}
