@@ -19,7 +19,6 @@ var update = flag.Bool("update", false, "re-record testdata/golden/*/ (the *_bal
 // goldenCases lists every folder of testdata/golden with the reason it
 // exists; TestGolden fails when a folder and this table disagree.
 var goldenCases = map[string]string{
-	"behaviour":            "issue 2 item 5: the wrapper behaviour_test.go runs against fakes (breaker, half-open, retry, Permanent, timeout, fallback, bulkhead, 0 allocs)",
 	"payments":             "DESIGN.md's directive example: interface defaults, method overrides, skip, fallback, idempotency, dlq",
 	"generics":             "issue 2 item 3: interfaces with type parameters (union constraints too), instantiated generic embeds (Store[User]), a generic fallback",
 	"variadic":             "issue 2 item 3: ...T is forwarded with ... and reaches the fallback as []T (DESIGN.md rules at the edges)",

@@ -79,6 +79,8 @@ func (f *fake) Hot(_ context.Context, n int) (int, error) { return n + 1, nil }
 
 func (f *fake) Plain(context.Context) error { return f.next() }
 
+func (f *fake) Count() int { return 42 }
+
 var errDown = errors.New("pricer is down")
 
 func newRuntime(t *testing.T, clk clock.Clock) *runtime.Runtime {
@@ -347,14 +349,28 @@ func TestDryRunRecordsInsteadOfIntervening(t *testing.T) {
 }
 
 func TestSuccessPathAllocatesNothing(t *testing.T) {
+	for _, stats := range []bool{false, true} {
+		t.Run(fmt.Sprintf("CallStats=%v", stats), func(t *testing.T) {
+			rt, err := runtime.New(context.Background(), runtime.Config{
+				Logger: slog.New(slog.DiscardHandler), StateDir: t.TempDir(), CallStats: stats,
+			})
+			require.NoError(t, err)
+			defer rt.Close()
+			p := NewProtectedPricer(&fake{}, rt)
+			ctx := context.Background()
+			allocs := testing.AllocsPerRun(1000, func() {
+				if _, err := p.Hot(ctx, 1); err != nil {
+					t.Fatal(err)
+				}
+			})
+			assert.Zero(t, allocs, "breaker + bulkhead + retry success path")
+		})
+	}
+}
+
+func TestMethodWithoutErrorResultIsDelegated(t *testing.T) {
 	p := NewProtectedPricer(&fake{}, newRuntime(t, nil))
-	ctx := context.Background()
-	allocs := testing.AllocsPerRun(1000, func() {
-		if _, err := p.Hot(ctx, 1); err != nil {
-			t.Fatal(err)
-		}
-	})
-	assert.Zero(t, allocs, "breaker + bulkhead + retry success path")
+	assert.Equal(t, 42, p.Count())
 }
 
 func TestOpenRejectionAllocatesNothing(t *testing.T) {

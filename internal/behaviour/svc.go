@@ -40,6 +40,11 @@ type Pricer interface {
 	// Plain has the default policy only (breaker).
 	//baldur:protect retry=off
 	Plain(ctx context.Context) error
+
+	// Count has no error result: retry=off lifts the interface's retry, the
+	// implicit breaker does not reach it, and it is delegated as it is.
+	//baldur:protect retry=off
+	Count() int
 }
 
 // lastPrice answers Price when every attempt failed or the breaker is open.

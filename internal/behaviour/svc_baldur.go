@@ -175,3 +175,8 @@ func (w *ProtectedPricer) Plain(ctx context.Context) error {
 	}
 	return err
 }
+
+// Count is delegated untouched (no error result; the default breaker only reaches methods whose last result is error).
+func (w *ProtectedPricer) Count() int {
+	return w.inner.Count()
+}
