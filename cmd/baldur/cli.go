@@ -33,7 +33,17 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   control would-have [--limit N] [--service S]
   health                                   the service's health report
   report [--date YYYY-MM-DD|today] [--days N]   daily reports, newest first
-  dlq ...                                  not built yet
+  dlq list [--domain D] [--state S] [--failure-type T] [--operation O] [--limit N] [--cursor C]
+                                           dead letters (unresolved unless --state says otherwise)
+  dlq show ID                              one entry, with its arguments
+  dlq stats                                entries by domain, failure type and state
+  dlq replay ID [--override]               replay one pending entry now
+  dlq replay --domain D [--failure-type T] [--operation O] [--limit N] [--override]
+                                           replay a domain's (or a failure type's) pending entries
+  dlq redrive ID                           fresh replay budget for an entry that needs review
+  dlq purge ID --confirm                   delete one entry (admin role, unlocked server)
+  dlq purge --domain D [--state S] [--failure-type T] [--operation O] [--limit N] --confirm
+                                           delete the entries a filter selects
 
 flags:
   --addr URL      admin server (default: $BALDUR_ADMIN_ADDR, else http://127.0.0.1:9090)
@@ -41,14 +51,17 @@ flags:
   --timeout D     request timeout (default 10s)
   --reason R      why (recorded in the history and the breaker's transition)
   --confirm       send the typed confirmation CONFIRM (destructive actions)
-  --override      act on a breaker even while the kill switch is DISABLED
-  --limit N       would-have: at most N entries (default 100)
+  --override      act on a breaker or replay a dead letter even while the kill switch is DISABLED
+  --limit N       would-have, dlq list/replay/purge: at most N entries, 1 to 1000 (default 100)
   --service S     would-have: only this service
+  --domain D, --operation O, --failure-type T, --state S
+                  dlq: filters (state: pending, replaying, needs_review or resolved)
+  --cursor C      dlq list: the page after the one that printed this cursor
   --date D        report: the last day shown, YYYY-MM-DD or today (default today)
   --days N        report: how many days, 1 to 90 (default 1)
 
 environment: BALDUR_ADMIN_KEY (the admin key), BALDUR_OPERATOR (your name in the history; default $USER)
-exit status: 0 done, 1 failed or refused, 2 usage
+exit status: 0 done, 1 failed or refused (or a replay that did not resolve), 2 usage
 `
 
 // opts is the parsed command line.
@@ -63,13 +76,16 @@ type opts struct {
 	service  string
 	date     string
 	days     int
+	dlq      map[string]string // dlq filters by API name: domain, operation, failure_type, state
+	cursor   string
 	set      map[string]bool // flags given, for per-command checks
 	args     []string        // positional
 }
 
 var (
-	valueFlags = map[string]bool{"addr": true, "reason": true, "timeout": true, "limit": true, "service": true, "date": true, "days": true}
-	boolFlags  = map[string]bool{"json": true, "confirm": true, "override": true, "help": true, "h": true}
+	valueFlags = map[string]bool{"addr": true, "reason": true, "timeout": true, "limit": true, "service": true, "date": true, "days": true,
+		"domain": true, "operation": true, "failure-type": true, "state": true, "cursor": true}
+	boolFlags = map[string]bool{"json": true, "confirm": true, "override": true, "help": true, "h": true}
 )
 
 type usageError struct{ msg string }
@@ -81,7 +97,7 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 // parse reads flags anywhere on the line (baldur cb reset NAME --confirm reads
 // as well as baldur --confirm cb reset NAME); "--" ends the flags.
 func parse(args []string, getenv func(string) string) (*opts, error) {
-	o := &opts{timeout: 10 * time.Second, limit: 100, days: 1, set: map[string]bool{}}
+	o := &opts{timeout: 10 * time.Second, limit: 100, days: 1, set: map[string]bool{}, dlq: map[string]string{}}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -143,6 +159,13 @@ func (o *opts) setValue(name, val string) error {
 		o.reason = &val
 	case "service":
 		o.service = val
+	case "domain", "operation", "failure-type", "state":
+		if strings.TrimSpace(val) == "" {
+			return usagef("flag --%s needs a value that is not blank", name)
+		}
+		o.dlq[strings.ReplaceAll(name, "-", "_")] = val
+	case "cursor":
+		o.cursor = val
 	case "timeout":
 		d, err := time.ParseDuration(val)
 		if err != nil || d <= 0 {
@@ -282,7 +305,7 @@ func dispatch(o *opts) (func(*client) int, error) {
 		}
 		return func(c *client) int { return c.call("GET", "report/?"+q.Encode(), nil, printReports) }, nil
 	case "dlq":
-		return func(c *client) int { return c.notBuilt("the dead-letter queue") }, nil
+		return dispatchDLQ(o)
 	}
 	return nil, usagef("unknown command %q", group)
 }

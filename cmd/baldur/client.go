@@ -25,6 +25,10 @@ type client struct {
 // printer renders a successful answer for humans.
 type printer func(w io.Writer, body map[string]any)
 
+// judge looks at a successful answer and returns why the command still
+// failed ("" when it did not), e.g. a replay whose call failed again.
+type judge func(body map[string]any) string
+
 // maxAnswer bounds what the CLI reads from the server.
 const maxAnswer = 8 << 20
 
@@ -39,15 +43,24 @@ var gateWords = map[string]string{
 	"content_type": "the request was not sent as JSON",
 	"body":         "the request body was refused",
 	"input":        "an argument is invalid",
-	"not_found":    "no such breaker",
+	"not_found":    "no such breaker or dead-letter entry",
 	"kill_switch":  "the kill switch is DISABLED, so manual breaker actions are refused",
-	"backend":      "the server could not store the change; nothing changed",
+	"state":        "the dead-letter entry is not in a state this action takes",
+	"busy":         "another runner is replaying this entry or holds the domain's replay lease",
+	"full":         "the dead-letter queue is full",
+	"backend":      "the server's store failed",
 	"unavailable":  "this feature is not available on the server",
 	"method":       "the server does not allow this method here (is the CLI newer than the server?)",
 	"route":        "the server does not know this endpoint (is the CLI newer than the server?)",
 }
 
 func (c *client) call(method, path string, body any, p printer) int {
+	return c.judged(method, path, body, p, nil)
+}
+
+// judged is call with a judge of the answer: the exit status is 1 when it
+// finds a failure, which it explains on stderr.
+func (c *client) judged(method, path string, body any, p printer, j judge) int {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -97,6 +110,12 @@ func (c *client) call(method, path string, body any, p printer) int {
 	if !c.json {
 		p(c.stdout, ans)
 	}
+	if j != nil {
+		if why := j(ans); why != "" {
+			fmt.Fprintf(c.stderr, "baldur: %s\n", why)
+			return exitFailed
+		}
+	}
 	return exitOK
 }
 
@@ -145,8 +164,4 @@ func (c *client) failWith(gate, msg, hint string) int {
 		fmt.Fprintf(c.stderr, "  how to pass: %s\n", hint)
 	}
 	return exitFailed
-}
-
-func (c *client) notBuilt(what string) int {
-	return c.failWith("unavailable", what+" is not built yet", "nothing to do until it lands")
 }

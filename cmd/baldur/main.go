@@ -1,6 +1,7 @@
 // Command baldur is the operator's CLI for a service protected by baldur: it
 // talks to the service's admin server to list and drive circuit breakers, to
-// flip the kill switch and dry-run, and to read the daily report.
+// flip the kill switch and dry-run, to replay or purge dead letters, and to
+// read the daily report.
 //
 // Usage:
 //
@@ -20,19 +21,31 @@
 //	baldur health                               the service's health report
 //	baldur report [--date YYYY-MM-DD|today] [--days N]
 //	                                            daily reports, newest first (a calm day is one line)
-//	baldur dlq ...                              not built yet
+//	baldur dlq list [--domain D] [--state S] [--failure-type T] [--operation O] [--limit N] [--cursor C]
+//	                                            dead letters, unresolved unless --state says otherwise
+//	baldur dlq show ID                          one entry, with its arguments
+//	baldur dlq stats                            entries by domain, failure type and state
+//	baldur dlq replay ID [--override]           replay one pending entry now
+//	baldur dlq replay --domain D [--failure-type T] [--operation O] [--limit N] [--override]
+//	                                            replay pending entries in a batch
+//	baldur dlq redrive ID                       fresh replay budget for an entry that needs review
+//	baldur dlq purge ID --confirm               delete one entry
+//	baldur dlq purge --domain D [--state S] [--failure-type T] [--limit N] --confirm
+//	                                            delete the entries a filter selects
 //
 // The admin server's address comes from --addr, else BALDUR_ADMIN_ADDR, else
 // http://127.0.0.1:9090. The admin key comes from BALDUR_ADMIN_KEY only (never a
 // flag, so that it stays out of shell history and ps); the name recorded in the
 // history from BALDUR_OPERATOR, else USER.
 //
-// Destructive actions (breaker actions, the kill switch, go-live) also need the
-// server to run with BALDUR_ADMIN_UNLOCK=1 and --confirm on the command line.
-// A refusal names the gate that refused and how to pass it.
+// Destructive actions (breaker actions, the kill switch, go-live, DLQ purge)
+// also need the server to run with BALDUR_ADMIN_UNLOCK=1 and --confirm on the
+// command line; purge needs a key with the admin role. A refusal names the
+// gate that refused and how to pass it.
 //
 // Every command accepts --json: the server's answer is printed as JSON on
-// stdout, refusals included. Exit status: 0 done, 1 failed or refused, 2 usage.
+// stdout, refusals included. Exit status: 0 done, 1 failed or refused (and a
+// DLQ replay whose call failed again: the entry is not resolved), 2 usage.
 package main
 
 import "os"

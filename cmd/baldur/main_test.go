@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,8 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin"
 	"github.com/baldur-go/baldur/runtime/control"
+	"github.com/baldur-go/baldur/runtime/dlq"
+	"github.com/baldur-go/baldur/runtime/store"
 )
 
 // leakChecked runs the tests, then goleak, as goleak.VerifyTestMain would;
@@ -50,11 +53,14 @@ const (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// scriptState is one script's runtime, control and (once adminserver ran) server.
+// scriptState is one script's runtime, control, dead-letter queue and (once
+// adminserver ran) server.
 type scriptState struct {
-	rt  *runtime.Runtime
-	ctl *control.Control
-	srv *admin.Server
+	rt     *runtime.Runtime
+	ctl    *control.Control
+	q      *dlq.Queue
+	srv    *admin.Server
+	parked int
 }
 
 // TestScripts runs testdata/script/*.txtar: each script starts a live admin
@@ -65,7 +71,7 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet, StateDir: env.WorkDir + "/.baldur"})
+			rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, StateDir: env.WorkDir + "/.baldur"})
 			if err != nil {
 				return err
 			}
@@ -75,12 +81,20 @@ func TestScripts(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			st := &scriptState{rt: rt, ctl: ctl}
+			mem := store.NewMemory()
+			// A budget of two replays, so that scripts reach needs_review quickly.
+			q, err := dlq.New(mem, dlq.Options{Logger: quiet, ReplayRate: -1, ReplayBudget: 2})
+			if err != nil {
+				return err
+			}
+			st := &scriptState{rt: rt, ctl: ctl, q: q}
 			env.Values["state"] = st
 			env.Defer(func() {
 				if st.srv != nil {
 					st.srv.Close()
 				}
+				q.Close()
+				mem.Close()
 				ctl.Close()
 				rt.Close()
 			})
@@ -97,12 +111,15 @@ func TestScripts(t *testing.T) {
 			"exits":       cmdExits,
 			"traffic":     cmdTraffic,
 			"failures":    cmdFailures,
+			"park":        cmdPark,
+			"replayer":    cmdReplayer,
 		},
 	})
 }
 
-// adminserver [unlocked] starts the admin server on a free loopback port and
-// points BALDUR_ADMIN_ADDR at it.
+// adminserver [unlocked] [noqueue] starts the admin server on a free loopback
+// port, with the script's dead-letter queue unless noqueue, and points
+// BALDUR_ADMIN_ADDR at it.
 func cmdAdminServer(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! adminserver")
@@ -113,15 +130,18 @@ func cmdAdminServer(ts *testscript.TestScript, neg bool, args []string) {
 		{Role: admin.RoleOperator, Secret: operatorKey},
 		{Role: admin.RoleViewer, Secret: viewerKey},
 	}}
+	q := st.q
 	for _, a := range args {
 		switch a {
 		case "unlocked":
 			sec.Unlocked = true
+		case "noqueue":
+			q = nil
 		default:
 			ts.Fatalf("adminserver: unknown argument %q", a)
 		}
 	}
-	srv, err := admin.Listen(admin.Options{Runtime: st.rt, Control: st.ctl, Security: sec, Logger: quiet},
+	srv, err := admin.Listen(admin.Options{Runtime: st.rt, Control: st.ctl, Queue: q, Security: sec, Logger: quiet},
 		admin.ServerOptions{Addr: "127.0.0.1:0", DrainDelay: -1})
 	ts.Check(err)
 	st.srv = srv
@@ -206,4 +226,43 @@ func cmdFailures(ts *testscript.TestScript, neg bool, args []string) {
 		return
 	}
 	ts.Fatalf("failures: no zone of service %q", args[0])
+}
+
+// park DOMAIN OPERATION FAILURE_TYPE ORDER parks a failed call whose
+// arguments are {"order":ORDER} and sets $IDn (n counts from 1 per script)
+// and $ID to its id.
+func cmdPark(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: park DOMAIN OPERATION FAILURE_TYPE ORDER")
+	}
+	st := ts.Value("state").(*scriptState)
+	a, err := json.Marshal(map[string]string{"order": args[3]})
+	ts.Check(err)
+	id, err := st.q.Park(context.Background(), dlq.Capture{Domain: args[0], Operation: args[1], Signature: "sig1",
+		Args: a, Err: errors.New("processor unavailable"), FailureType: args[2], Attempts: 3})
+	ts.Check(err)
+	st.parked++
+	ts.Setenv("ID"+strconv.Itoa(st.parked), id)
+	ts.Setenv("ID", id)
+}
+
+// replayer DOMAIN OPERATION ok|fail|none registers the replayer of
+// DOMAIN.OPERATION: one that succeeds, one that fails with "still down", or
+// none at all.
+func cmdReplayer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: replayer DOMAIN OPERATION ok|fail|none")
+	}
+	st := ts.Value("state").(*scriptState)
+	var fn dlq.Replayer
+	switch args[2] {
+	case "ok":
+		fn = func(context.Context, []byte) error { return nil }
+	case "fail":
+		fn = func(context.Context, []byte) error { return errors.New("still down") }
+	case "none":
+	default:
+		ts.Fatalf("replayer: want ok, fail or none, not %q", args[2])
+	}
+	st.q.Register(args[0], args[1], "sig1", fn)
 }

@@ -1,6 +1,6 @@
 // Package admin is the operator's HTTP surface: a JSON API under /api/baldur/
-// (health, metrics, breakers, kill switch and dry-run, dashboard, daily report) and a web
-// console at /, behind host, origin, key, role, unlock and confirmation gates.
+// (health, metrics, breakers, kill switch and dry-run, dead-letter queue, dashboard, daily
+// report) and a web console at /, behind host, origin, key, role, unlock and confirmation gates.
 // Mount Handler in your own mux, or run it on its own port with Server.
 package admin
 
@@ -26,6 +26,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/control"
+	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/metrics"
 	"github.com/baldur-go/baldur/runtime/report"
 )
@@ -49,12 +50,18 @@ type Options struct {
 	// Gatherer is served at metrics. nil: metrics.NewRegistry for Runtime (the
 	// baldur_* series, with DLQ below, plus the Go and process collectors).
 	Gatherer prometheus.Gatherer
+	// Queue is the dead-letter queue the dlq/ routes drive (list, get,
+	// replay, batch replay, redrive, purge, stats); FromEnv passes
+	// Runtime.DLQ(). nil: those routes answer 501 "dead-letter queue not configured".
+	Queue *dlq.Queue
 	// DLQ reports the dead-letter queue to the dashboard, the report and the
-	// default metrics. nil: they list "dlq" as partial.
-	//
-	// TODO(dlq): default to metrics.QueueDepth(Runtime's queue) once the
-	// runtime hands it out; until then pass metrics.QueueDepth(q) yourself.
+	// default metrics. nil: metrics.QueueDepth(Queue) when Queue is set,
+	// else they list "dlq" as partial.
 	DLQ metrics.DLQSource
+	// DLQBatchTimeout bounds one batch replay request: the batch stops there
+	// (the entries it did not reach stay pending) and the answer says so.
+	// Default 45s, under Server's 60s write timeout.
+	DLQBatchTimeout time.Duration
 	// Reports builds the daily report served at report/. nil: a Generator
 	// for Runtime, on demand only (call Start on your own Generator for the
 	// midnight run).
@@ -107,6 +114,8 @@ type Handler struct {
 	routes   []route
 	console  http.Handler
 	dlq      metrics.DLQSource
+	queue    *dlq.Queue
+	batchTTL time.Duration
 	reports  *report.Generator
 
 	sumTTL    time.Duration
@@ -137,6 +146,9 @@ func New(opts Options) (*Handler, error) {
 			return nil, fmt.Errorf("admin: Security.AllowedOrigins: %w", err)
 		}
 	}
+	if opts.DLQ == nil && opts.Queue != nil {
+		opts.DLQ = metrics.QueueDepth(opts.Queue)
+	}
 	h := &Handler{
 		rt:        opts.Runtime,
 		ctl:       opts.Control,
@@ -147,9 +159,14 @@ func New(opts Options) (*Handler, error) {
 		checkTTL:  opts.CheckTimeout,
 		retry:     opts.RetryAfter,
 		dlq:       opts.DLQ,
+		queue:     opts.Queue,
+		batchTTL:  opts.DLQBatchTimeout,
 		reports:   opts.Reports,
 		sumTTL:    opts.SummaryCacheTTL,
 		sumWindow: opts.SummaryWindow,
+	}
+	if h.batchTTL <= 0 {
+		h.batchTTL = 45 * time.Second
 	}
 	if h.sumTTL <= 0 {
 		h.sumTTL = 2 * time.Second
@@ -197,12 +214,13 @@ type endpoint struct {
 	probe       bool // health and metrics: no host, origin or key gate (load balancers, scrapers)
 	destructive bool // needs the unlock and the typed confirmation
 	body        bool // reads a JSON body
+	filter      bool // the body may also carry a dlqFilter
 	doc         string
 	fn          func(*call)
 }
 
 type route struct {
-	pattern string // relative to Prefix, no slashes at the ends; "{name}" matches one segment
+	pattern string // relative to Prefix, no slashes at the ends; "{name}" or "{id}" matches one segment
 	eps     []endpoint
 }
 
@@ -214,8 +232,9 @@ type call struct {
 	ep     *endpoint
 	role   Role
 	who    string
-	name   string // the {name} segment
+	name   string // the {name} or {id} segment
 	body   actionBody
+	filter dlqFilter
 	status int
 }
 
@@ -258,14 +277,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rest := strings.Trim(path[len(Prefix):], "/")
-	if rest == "dlq" || strings.HasPrefix(rest, "dlq/") {
-		if !c.passOrigin() {
-			return
-		}
-		c.refuse(http.StatusNotImplemented, GateUnavailable, "the dead-letter queue is not built yet",
-			"DLQ routes arrive with the dead-letter queue; nothing to do until then")
-		return
-	}
 	rt, name, ok := h.match(rest)
 	if !ok {
 		if !c.passOrigin() {
@@ -318,7 +329,7 @@ func (h *Handler) match(rest string) (*route, string, bool) {
 		name, ok := "", true
 		for j, p := range pat {
 			switch {
-			case p == "{name}" && segs[j] != "":
+			case strings.HasPrefix(p, "{") && segs[j] != "":
 				name = segs[j]
 			case p != segs[j]:
 				ok = false
@@ -422,9 +433,18 @@ func (c *call) readBody() bool {
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c.body); err != nil {
+	var target any = &c.body
+	fields := "reason, confirm, override, who"
+	if c.ep.filter {
+		target = &struct {
+			*actionBody
+			*dlqFilter
+		}{&c.body, &c.filter}
+		fields += ", domain, operation, failure_type, state, limit"
+	}
+	if err := dec.Decode(target); err != nil {
 		c.refuse(http.StatusBadRequest, GateBody, "malformed JSON body: "+err.Error(),
-			`send one JSON object with the fields reason, confirm, override, who; e.g. {"reason":"incident 42","confirm":"CONFIRM"}`)
+			"send one JSON object with the fields "+fields+`; e.g. {"reason":"incident 42","confirm":"CONFIRM"}`)
 		return false
 	}
 	if dec.More() {
@@ -472,6 +492,11 @@ func (h *Handler) table() []route {
 	breakerAct := func(action string) endpoint {
 		return act(RoleOperator, true, action+" the breaker", func(c *call) { c.h.breakerAction(c, action) })
 	}
+	batch := func(role Role, destructive bool, doc string, fn func(*call)) endpoint {
+		ep := act(role, destructive, doc, fn)
+		ep.filter = true
+		return ep
+	}
 	return []route{
 		{"", []endpoint{get(RoleViewer, "this list", (*call).index)}},
 		{"whoami", []endpoint{get(RoleViewer, "the role of the key presented and whether actions are unlocked", (*call).whoami)}},
@@ -498,6 +523,15 @@ func (h *Handler) table() []route {
 		{"control/dry-run/on", []endpoint{act(RoleOperator, false, "start dry-run: policies only record", (*call).dryRunOn)}},
 		{"control/dry-run/off", []endpoint{act(RoleAdmin, true, "leave dry-run (same as go-live)", (*call).goLive)}},
 		{"control/go-live", []endpoint{act(RoleAdmin, true, "leave dry-run: policies intervene again", (*call).goLive)}},
+		// The literal dlq/ routes come before dlq/{id}: the first match wins.
+		{"dlq", []endpoint{get(RoleViewer, "dead letters, unresolved ones unless state= says otherwise; ?domain=&operation=&failure_type=&state=pending|replaying|needs_review|resolved&limit=1..1000 (100)&cursor= (the next of the previous page)", (*call).dlqList)}},
+		{"dlq/stats", []endpoint{get(RoleViewer, "dead letters counted by domain, failure type and state, and the compress_oldest aggregates", (*call).dlqStats)}},
+		{"dlq/replay", []endpoint{batch(RoleOperator, false, `replay pending entries now, at the replay rate: {"domain":..., "failure_type":..., "operation":..., "limit":1..1000 (100)}, a domain or a failure_type required; refused while the kill switch is DISABLED unless "override":true`, (*call).dlqReplayBatch)}},
+		{"dlq/purge", []endpoint{batch(RoleAdmin, true, `delete the entries a filter selects: {"domain":..., "operation":..., "failure_type":..., "state":..., "limit":1..1000 (100), "confirm":"CONFIRM"}, one filter field required`, (*call).dlqPurgeBatch)}},
+		{"dlq/{id}", []endpoint{get(RoleViewer, "one dead letter, with its arguments", (*call).dlqGet)}},
+		{"dlq/{id}/replay", []endpoint{act(RoleOperator, false, "replay one pending entry now through its registered replayer; refused while the kill switch is DISABLED unless \"override\":true", (*call).dlqReplay)}},
+		{"dlq/{id}/redrive", []endpoint{act(RoleOperator, false, "give an entry that needs review a fresh replay budget: back to pending", (*call).dlqRedrive)}},
+		{"dlq/{id}/purge", []endpoint{act(RoleAdmin, true, "delete one entry, in any state", (*call).dlqPurge)}},
 	}
 }
 
@@ -524,7 +558,6 @@ func (c *call) index() {
 			out = append(out, endpointDoc{Method: ep.method, Path: p, Role: role, Destructive: ep.destructive, Doc: ep.doc})
 		}
 	}
-	out = append(out, endpointDoc{Method: "*", Path: Prefix + "dlq/...", Role: "operator", Doc: "dead-letter queue: 501 until it is built"})
 	c.ok(map[string]any{"endpoints": out})
 }
 

@@ -51,16 +51,6 @@ func TestUnknownRouteSaysWhereToLook(t *testing.T) {
 	assert.Contains(t, r.json["hint"], "GET /api/baldur/")
 }
 
-func TestDLQIsNotBuiltYet(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
-		r := f.do(t, req{method: m, path: "/api/baldur/dlq/payments/replay/", key: adminKey})
-		assert.Equal(t, http.StatusNotImplemented, r.code)
-		assert.Equal(t, "the dead-letter queue is not built yet", r.json["error"])
-		assert.Equal(t, admin.GateUnavailable, r.json["gate"])
-	}
-}
-
 func TestWhoAmI(t *testing.T) {
 	f := newFixture(t, fixtureOpts{unlocked: true})
 	r := f.do(t, req{path: "/api/baldur/whoami/", key: operatorKey})

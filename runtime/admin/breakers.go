@@ -110,16 +110,8 @@ func (h *Handler) breakerAction(c *call, action string) {
 	if !ok {
 		return
 	}
-	if h.ctl != nil {
-		if err := h.ctl.CheckManual(action+" "+c.name, c.body.Override); err != nil {
-			hint := `enable the kill switch first (POST control/enable), or send "override":true (CLI: --override) to act anyway`
-			var de *control.DisabledError
-			if !errors.As(err, &de) {
-				hint = "see the server log"
-			}
-			c.refuse(http.StatusConflict, GateKillSwitch, err.Error(), hint)
-			return
-		}
+	if !c.passKillSwitch(action + " " + c.name) {
+		return
 	}
 	if reason == "" {
 		reason = "manual " + action
@@ -142,6 +134,26 @@ func (h *Handler) breakerAction(c *call, action string) {
 		slog.String("from", before.String()), slog.String("to", v.State), slog.String("reason", reason),
 		slog.Bool("override", c.body.Override))
 	c.ok(map[string]any{"action": action, "by": c.who, "previous_state": before.String(), "breaker": v})
+}
+
+// passKillSwitch refuses a manual action while the kill switch is DISABLED,
+// unless the body says "override":true: during an incident the operator who
+// turned automation off decides what runs.
+func (c *call) passKillSwitch(action string) bool {
+	if c.h.ctl == nil {
+		return true
+	}
+	err := c.h.ctl.CheckManual(action, c.body.Override)
+	if err == nil {
+		return true
+	}
+	hint := `enable the kill switch first (POST control/enable), or send "override":true (CLI: --override) to act anyway`
+	var de *control.DisabledError
+	if !errors.As(err, &de) {
+		hint = "see the server log"
+	}
+	c.refuse(http.StatusConflict, GateKillSwitch, err.Error(), hint)
+	return false
 }
 
 // reason validates the body's reason: trimmed, bounded, and present when required.

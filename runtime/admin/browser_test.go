@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +23,8 @@ import (
 	"github.com/baldur-go/baldur/runtime/admin"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/control"
+	"github.com/baldur-go/baldur/runtime/dlq"
+	"github.com/baldur-go/baldur/runtime/store"
 )
 
 // chromiumPath finds a Chromium, or skips (fails with BALDUR_REQUIRE_CHROMIUM=1).
@@ -40,12 +43,13 @@ func chromiumPath(t *testing.T) string {
 }
 
 // TestConsoleInRealChromium loads the console in headless Chromium, flips
-// dry-run on through the UI, checks the change through the API, and sees a
-// breaker action refused because the server is locked.
+// dry-run on through the UI, checks the change through the API, sees a
+// breaker action refused because the server is locked, and finds a parked
+// dead letter in the DLQ panel, opens it and replays it.
 func TestConsoleInRealChromium(t *testing.T) {
 	exe := chromiumPath(t)
 
-	rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet, StateDir: t.TempDir()})
+	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, StateDir: t.TempDir()})
 	require.NoError(t, err)
 	defer rt.Close()
 	rt.Zone(runtime.ZoneSpec{Service: "payments", Method: "Charge", Breaker: true, Bulkhead: 8})
@@ -56,7 +60,24 @@ func TestConsoleInRealChromium(t *testing.T) {
 	ctl, err := control.New(context.Background(), control.Options{Target: rt, Logger: quiet, PollInterval: -1})
 	require.NoError(t, err)
 	defer ctl.Close()
-	srv := startServer(t, admin.Options{Runtime: rt, Control: ctl, Logger: quiet,
+	mem := store.NewMemory()
+	defer mem.Close()
+	q, err := dlq.New(mem, dlq.Options{Logger: quiet, ReplayRate: -1})
+	require.NoError(t, err)
+	defer q.Close()
+	replayed := make(chan string, 1)
+	q.Register("ledger", "Post", "sig1", func(_ context.Context, args []byte) error {
+		replayed <- string(args)
+		return nil
+	})
+	var parked []string
+	for _, order := range []string{"o-42", "o-43"} {
+		id, err := q.Park(context.Background(), dlq.Capture{Domain: "ledger", Operation: "Post", Signature: "sig1",
+			Args: []byte(`{"order":"` + order + `"}`), Err: errors.New("ledger unavailable"), Attempts: 3})
+		require.NoError(t, err)
+		parked = append(parked, id)
+	}
+	srv := startServer(t, admin.Options{Runtime: rt, Control: ctl, Logger: quiet, Queue: q,
 		Security: admin.Security{Keys: keys()}}, admin.ServerOptions{DrainDelay: -1})
 	origin := strings.TrimSuffix(srv.URL(), "/")
 
@@ -158,6 +179,39 @@ func TestConsoleInRealChromium(t *testing.T) {
 	assert.Contains(t, message, "BALDUR_ADMIN_UNLOCK=1")
 	pb, _ := rt.Breaker("payments")
 	assert.Equal(t, breaker.Closed, pb.State(), "the refused action changed nothing")
+
+	// The DLQ panel lists the parked entries; details show the arguments;
+	// Replay runs the replayer and the entry leaves the unresolved list.
+	row := func(id string) string { return `document.querySelector('#dlq tbody tr[data-dlq-id="` + id + `"]')` }
+	button := func(id, action string) chromedp.CSS {
+		return chromedp.CSS(`button[data-dlq="` + id + `"][data-action="` + action + `"]`)
+	}
+	require.NoError(t, chromedp.Do(ctx,
+		until(row(parked[0])+` !== null && `+row(parked[1])+` !== null`),
+		until(`document.getElementById("dlq-stats").textContent.includes("ledger: 2 pending")`),
+		chromedp.Click(button(parked[0], "details")),
+		until(`document.getElementById("dlq-detail-body").textContent.includes('"order": "o-42"')`),
+	))
+	assert.Contains(t, text("dlq-detail-body"), `"error": "ledger unavailable"`)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(button(parked[0], "replay")),
+		until(`document.getElementById("message").textContent.includes("now resolved")`),
+		until(row(parked[0])+` === null`),
+	))
+	assert.Equal(t, `{"order":"o-42"}`, <-replayed)
+	e, err := q.Get(context.Background(), parked[0])
+	require.NoError(t, err)
+	assert.Equal(t, dlq.StateResolved, e.State)
+	// Purge is the admin's: refused to this operator's key, and said so.
+	err = chromedp.Do(ctx,
+		chromedp.Click(button(parked[1], "purge")),
+		until(`document.getElementById("message").textContent.includes("gate: role")`),
+	)
+	require.NoError(t, err, "message: %s", text("message"))
+	assert.Contains(t, text("message"), "this action needs the admin role")
+	e, err = q.Get(context.Background(), parked[1])
+	require.NoError(t, err)
+	assert.Equal(t, dlq.StatePending, e.State)
 
 	// A would-have decision shows in the timeline; then take the screenshot.
 	p, err := ledger.Enter(context.Background())

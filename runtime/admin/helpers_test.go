@@ -58,7 +58,7 @@ func keys() []admin.Key {
 // bulkhead, a memory-backed control and a handler reached on port 9090.
 func newFixture(t *testing.T, fo fixtureOpts) *fixture {
 	t.Helper()
-	rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet, StateDir: t.TempDir()})
+	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, StateDir: t.TempDir()})
 	require.NoError(t, err)
 	t.Cleanup(func() { rt.Close() })
 	rt.Zone(runtime.ZoneSpec{Service: "payments", Method: "Charge", Breaker: true, Bulkhead: 4})

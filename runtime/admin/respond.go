@@ -19,9 +19,12 @@ const (
 	GateBody        = "body"         // body too large or not valid JSON
 	GateConfirm     = "confirm"      // "confirm":"CONFIRM" missing or wrong
 	GateInput       = "input"        // a field or parameter is invalid
-	GateNotFound    = "not_found"    // unknown breaker
+	GateNotFound    = "not_found"    // unknown breaker or dead-letter entry
 	GateKillSwitch  = "kill_switch"  // manual action while the kill switch is DISABLED
-	GateBackend     = "backend"      // the control store failed
+	GateState       = "state"        // the dead-letter entry is not in a state the action takes (409)
+	GateBusy        = "busy"         // another runner holds the entry or the domain's replay lease (409)
+	GateFull        = "full"         // the dead-letter queue is at its cap and rejects (503)
+	GateBackend     = "backend"      // the control store or the dead-letter store failed
 	GateUnavailable = "unavailable"  // feature not configured or not built yet
 )
 

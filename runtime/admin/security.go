@@ -20,7 +20,7 @@ const (
 	RoleNone Role = iota
 	// RoleViewer reads everything: status, breakers, history, timeline.
 	RoleViewer
-	// RoleOperator also acts: breaker actions, kill switch, dry-run on, DLQ replay.
+	// RoleOperator also acts: breaker actions, kill switch, dry-run on, DLQ replay and redrive.
 	RoleOperator
 	// RoleAdmin also goes live and purges the DLQ.
 	RoleAdmin

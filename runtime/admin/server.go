@@ -163,7 +163,7 @@ func FromEnv(rt *runtime.Runtime, ctl *control.Control, gatherer prometheus.Gath
 	if err != nil {
 		return nil, err
 	}
-	return Listen(Options{Runtime: rt, Control: ctl, Gatherer: gatherer, Security: sec, Logger: logger}, sopts)
+	return Listen(Options{Runtime: rt, Control: ctl, Queue: rt.DLQ(), Gatherer: gatherer, Security: sec, Logger: logger}, sopts)
 }
 
 func loopbackHost(h string) bool {

@@ -33,7 +33,7 @@ func runChild() bool {
 		return false
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	rt, err := runtime.New(context.Background(), runtime.Config{Logger: log, StateDir: os.Getenv("BALDUR_TEST_STATE_DIR")})
+	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: log, StateDir: os.Getenv("BALDUR_TEST_STATE_DIR")})
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
@@ -100,7 +100,7 @@ func startServer(t *testing.T, opts admin.Options, sopts admin.ServerOptions) *a
 }
 
 func newRuntime(t *testing.T) *runtime.Runtime {
-	rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet, StateDir: t.TempDir()})
+	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, StateDir: t.TempDir()})
 	require.NoError(t, err)
 	t.Cleanup(func() { rt.Close() })
 	return rt

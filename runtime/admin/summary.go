@@ -336,7 +336,7 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 	}
 	slices.SortStableFunc(s.FailureTypes, func(a, b FailureType) int { return cmp.Compare(b.Count, a.Count) })
 
-	// The dead-letter queue: a hook until the runtime exposes it.
+	// The dead-letter queue: Options.DLQ, or the depth of Options.Queue.
 	var needsReview int64
 	s.DLQ = map[string]any{"available": false, "pending": 0, "replaying": 0, "needs_review": 0}
 	if src := h.dlq; src != nil {
@@ -355,7 +355,7 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 			s.Partial = append(s.Partial, "dlq")
 		}
 	} else {
-		s.DLQ["note"] = "the dead-letter queue is not wired to the admin server yet"
+		s.DLQ["note"] = "no dead-letter queue is configured on the admin server (admin.Options.Queue)"
 		s.Partial = append(s.Partial, "dlq")
 	}
 

@@ -246,6 +246,7 @@ func (failingPricer) Slow(context.Context, string) (behaviour.Quote, error) {
 func (failingPricer) Limited(context.Context, string) error { return errDown }
 func (failingPricer) Hot(context.Context, int) (int, error) { return 0, errDown }
 func (failingPricer) Plain(context.Context) error           { return errDown }
+func (failingPricer) Count() int                            { return 0 }
 
 // TestRuntimeEventsThroughAGeneratedWrapper drives the generated Pricer
 // wrapper until its breaker opens and checks the events the runtime wrote.

@@ -42,10 +42,8 @@ type DLQDepth struct {
 	Entries int64
 }
 
-// DLQSource is the hook for DLQ depth.
-//
-// TODO(dlq): the runtime does not hand its queue to the Collector yet; once
-// it does, QueueDepth(queue) plugs in here and in admin.Options.DLQ.
+// DLQSource is the hook for DLQ depth: QueueDepth(rt.DLQ()) plugs the
+// runtime's queue in (admin does it by default).
 type DLQSource interface {
 	DLQDepth(ctx context.Context) ([]DLQDepth, error)
 }

@@ -128,6 +128,8 @@ type scripted struct {
 
 var errDown = errors.New("pricer down")
 
+func (s *scripted) Count() int { return 0 }
+
 func (s *scripted) fail(on bool) {
 	s.mu.Lock()
 	s.failing = on

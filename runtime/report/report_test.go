@@ -63,6 +63,7 @@ func (p *pricer) Slow(_ context.Context, s string) (behaviour.Quote, error) { re
 func (p *pricer) Limited(context.Context, string) error                     { return p.err() }
 func (p *pricer) Hot(_ context.Context, n int) (int, error)                 { return n, p.err() }
 func (p *pricer) Plain(context.Context) error                               { return p.err() }
+func (p *pricer) Count() int                                                { return 0 }
 
 type env struct {
 	rt    *runtime.Runtime

@@ -151,6 +151,130 @@ function renderHistory(h) {
   }
 }
 
+// --- dead-letter queue ----------------------------------------------------
+
+const DLQ_PAGE = 50;
+let dlqSelected = "";
+
+function dlqQuery() {
+  const q = new URLSearchParams({ limit: String(DLQ_PAGE) });
+  const domain = $("dlq-domain").value.trim();
+  const state = $("dlq-state").value;
+  if (domain) q.set("domain", domain);
+  if (state) q.set("state", state);
+  return "dlq/?" + q.toString();
+}
+
+// renderDLQOff says why the panel has nothing to show: no queue on this
+// server (501), or the key may not read it.
+function renderDLQOff(res) {
+  const b = res.body || {};
+  $("dlq-panel").hidden = res.status === 501;
+  $("dlq-stats").textContent = "";
+  const p = $("dlq-unavailable");
+  p.hidden = false;
+  p.textContent = res.status === 501 ? `${b.error || "not available"}.` : `Refused (${res.status}, gate: ${b.gate || "?"}): ${b.error || ""}`;
+}
+
+function renderDLQStats(s) {
+  const parts = [`${s.total} unresolved`];
+  for (const d of s.domains || []) {
+    const n = [];
+    if (d.pending) n.push(`${d.pending} pending`);
+    if (d.replaying) n.push(`${d.replaying} replaying`);
+    if (d.needs_review) n.push(`${d.needs_review} need review`);
+    if (d.compressed) n.push(`${d.compressed} compressed`);
+    if (n.length) parts.push(`${d.domain}: ${n.join(", ")}`);
+  }
+  if (s.evicted) parts.push(`${s.evicted} evicted at the cap`);
+  $("dlq-stats").textContent = parts.join(" · ");
+  const dl = $("dlq-domains");
+  dl.replaceChildren(...(s.domains || []).map((d) => el("option", { value: d.domain })));
+}
+
+function renderDLQ(list) {
+  $("dlq-panel").hidden = false;
+  $("dlq-unavailable").hidden = true;
+  const tb = $("dlq").querySelector("tbody");
+  tb.replaceChildren();
+  $("dlq-empty").hidden = list.entries.length > 0;
+  $("dlq-more").hidden = !list.next;
+  for (const e of list.entries) {
+    const actions = el("td", { class: "actions" });
+    const button = (action, label, enabled, danger) => {
+      const b = el("button", { type: "button", "data-dlq": e.id, "data-action": action }, label);
+      b.disabled = !enabled;
+      if (danger) b.classList.add("danger");
+      b.addEventListener("click", () => dlqAction(e.id, action));
+      actions.append(b);
+    };
+    button("details", "Details", true);
+    button("replay", "Replay", e.state === "pending");
+    button("redrive", "Redrive", e.state === "needs_review");
+    button("purge", "Purge", true, true);
+    tb.append(el("tr", { "data-dlq-id": e.id },
+      el("td", { class: "small" }, el("code", {}, e.id)),
+      el("td", {}, e.domain),
+      el("td", {}, e.operation),
+      el("td", {}, el("span", { class: "pill " + stateClass(e.state), title: e.reason }, e.state)),
+      el("td", { class: "small error", title: e.error }, `${e.failure_type}: ${e.error}`),
+      el("td", {}, e.replay_count),
+      el("td", { class: "small" }, fmtTime(e.last_failure)),
+      actions));
+  }
+}
+
+async function showEntry(id) {
+  dlqSelected = id;
+  const res = await get(`dlq/${encodeURIComponent(id)}/`);
+  $("dlq-detail").hidden = false;
+  $("dlq-detail-id").textContent = id;
+  $("dlq-detail-body").textContent = res.ok ? JSON.stringify(res.body.entry, null, 2) : `${res.body.error || "unavailable"} (${res.status})`;
+}
+
+function outcomes(o) {
+  return Object.entries(o || {}).map(([k, v]) => `${v} ${k}`).join(", ") || "nothing to replay";
+}
+
+async function dlqAction(id, action) {
+  if (action === "details") return showEntry(id);
+  const payload = action === "purge" ? { confirm: confirmValue() } : action === "replay" ? { override: $("override").checked } : {};
+  const res = await post(`dlq/${encodeURIComponent(id)}/${action}/`, payload);
+  if (!res.ok) refusal(res);
+  else if (action === "purge") say("ok", `Purged ${id}.`);
+  else {
+    const e = res.body.entry || {};
+    say("ok", `${action} ${id}: now ${e.state} (${e.reason})` + (e.last_error ? `; last error: ${e.last_error}` : ""));
+  }
+  if (dlqSelected === id) await showEntry(id);
+  await refresh();
+}
+
+async function dlqReplayBatch() {
+  const domain = $("dlq-domain").value.trim();
+  if (!domain) {
+    say("error", "Type a domain in the filter first: the batch replays one domain's pending entries.");
+    return;
+  }
+  const res = await post("dlq/replay/", { domain, override: $("override").checked });
+  if (res.ok) {
+    const r = res.body.report || {};
+    say("ok", `Replayed ${r.replayed} entries of ${domain}: ${outcomes(r.outcomes)}` + (r.stopped ? `; stopped: ${r.stopped}` : ""), res.body.note || "");
+  } else refusal(res);
+  await refresh();
+}
+
+async function dlqPurgeBatch() {
+  const payload = { confirm: confirmValue() };
+  const domain = $("dlq-domain").value.trim();
+  if (domain) payload.domain = domain;
+  if ($("dlq-state").value) payload.state = $("dlq-state").value;
+  const res = await post("dlq/purge/", payload);
+  if (res.ok) say("ok", `Purged ${res.body.purged} entries.` + (res.body.more ? " More match: purge again." : ""));
+  else refusal(res);
+  await refresh();
+}
+
 // --- actions -------------------------------------------------------------
 
 function confirmValue() { return $("confirm").value.trim(); }
@@ -178,15 +302,27 @@ function wire() {
   $("enable").addEventListener("click", () => act("control/enable/", { confirm: confirmValue() }, "Kill switch enabled: policies run again."));
   $("dryrun-on").addEventListener("click", () => act("control/dry-run/on/", {}, "Dry-run started: policies only record."));
   $("go-live").addEventListener("click", () => act("control/go-live/", { confirm: confirmValue() }, "Live: policies intervene again."));
+  $("dlq-filters").addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
+  $("dlq-domain").addEventListener("change", () => refresh());
+  $("dlq-state").addEventListener("change", () => refresh());
+  $("dlq-replay-batch").addEventListener("click", dlqReplayBatch);
+  $("dlq-purge-batch").addEventListener("click", dlqPurgeBatch);
+  $("dlq-detail-close").addEventListener("click", () => { dlqSelected = ""; $("dlq-detail").hidden = true; });
 }
 
+// A refresh asked for while one runs (a filter changed) runs right after it.
 let refreshing = false;
+let again = false;
 async function refresh() {
-  if (refreshing) return;
+  if (refreshing) {
+    again = true;
+    return;
+  }
   refreshing = true;
   try {
-    const [who, sum, br, wh, hist, dlq] = await Promise.all([
-      get("whoami/"), get("dashboard/summary/"), get("breakers/"), get("control/would-have/?limit=50"), get("control/history/"), get("dlq/"),
+    const [who, sum, br, wh, hist, dlq, dlqStats] = await Promise.all([
+      get("whoami/"), get("dashboard/summary/"), get("breakers/"), get("control/would-have/?limit=50"), get("control/history/"),
+      get(dlqQuery()), get("dlq/stats/"),
     ]);
     if (who.ok) {
       $("role").textContent = who.body.keys_configured ? `role: ${who.body.role}` : "no admin key configured (read-only)";
@@ -200,12 +336,18 @@ async function refresh() {
     if (wh.ok) renderWouldHave(wh.body);
     if (hist.ok) renderHistory(hist.body.history);
     else if (hist.status === 503) renderHistory([]);
-    $("dlq").textContent = dlq.body.error ? `${dlq.body.error}.` : "";
+    if (dlq.ok) renderDLQ(dlq.body);
+    else renderDLQOff(dlq);
+    if (dlqStats.ok) renderDLQStats(dlqStats.body.stats);
     document.body.dataset.loaded = "true";
   } catch (e) {
     say("error", "The server did not answer: " + e.message, "Is the process still running?");
   } finally {
     refreshing = false;
+  }
+  if (again) {
+    again = false;
+    await refresh();
   }
 }
 
