@@ -19,6 +19,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/idem"
 )
 
@@ -75,6 +76,20 @@ func scenario(ctx context.Context, w io.Writer, cfg runtime.Config) error {
 			b.Reset("demo start")
 		}
 	}
+	// The queue's counters are cumulative and outlive a run: remember where they start.
+	paymentsDLQ := func() (dlq.GroupStats, error) {
+		st, err := rt.DLQ().Stats(ctx)
+		for _, d := range st.Domains {
+			if d.Domain == "payments" {
+				return d, err
+			}
+		}
+		return dlq.GroupStats{}, err
+	}
+	atStart, err := paymentsDLQ()
+	if err != nil {
+		return err
+	}
 	step := func(n int, title string) { fmt.Fprintf(out, "\n%d. %s\n", n, title) }
 
 	// Order ids are unique per run: the embedded store remembers completed
@@ -103,7 +118,7 @@ func scenario(ctx context.Context, w io.Writer, cfg runtime.Config) error {
 	}
 	fmt.Fprintf(out, "   charge %s again: %v (first seen %s ago)\n", order(1), err, time.Since(dup.FirstSeen).Round(time.Millisecond))
 
-	step(3, "The processor goes down: every attempt fails until the breaker opens (5 failures in the window, counting step 1's two).")
+	step(3, "The processor goes down: every attempt fails until the breaker opens (5 failures in the window, counting step 1's two); each failed charge is parked in the dead-letter queue.")
 	proc.setDown(true)
 	for i := 2; ; i++ {
 		_, err := gw.Charge(ctx, order(i), 10_00)
@@ -154,7 +169,24 @@ func scenario(ctx context.Context, w io.Writer, cfg runtime.Config) error {
 		return fmt.Errorf("step 6: breaker is %s after two good probes, want CLOSED", s)
 	}
 
-	step(7, "The bulkhead: the ledger takes two writes at a time; the others are refused at once.")
+	step(7, "The dead-letter queue: the charges that failed while the processor was down were parked, and were replayed through the wrapper when the breaker closed.")
+	var parked dlq.GroupStats
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if parked, err = paymentsDLQ(); err != nil {
+			return fmt.Errorf("step 7: %w", err)
+		}
+		if parked.Resolved > atStart.Resolved && parked.Pending == 0 && parked.Replaying == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("step 7: the parked charges were not replayed: %+v", parked)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fmt.Fprintf(out, "   dead-letter queue for payments: %d replayed and resolved, %d pending, %d needing review\n",
+		parked.Resolved-atStart.Resolved, parked.Pending, parked.NeedsReview)
+
+	step(8, "The bulkhead: the ledger takes two writes at a time; the others are refused at once.")
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -174,7 +206,7 @@ func scenario(ctx context.Context, w io.Writer, cfg runtime.Config) error {
 	}
 	wg.Wait()
 	if refused != 2 {
-		return fmt.Errorf("step 7: %d writes refused, want 2", refused)
+		return fmt.Errorf("step 8: %d writes refused, want 2", refused)
 	}
 	fmt.Fprintln(out, "   two ledger writes went through; two were refused")
 

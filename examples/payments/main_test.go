@@ -31,6 +31,7 @@ func TestScenarioShowsEveryPolicy(t *testing.T) {
 		`breaker "payments": OPEN → HALF_OPEN`,
 		`breaker "payments": HALF_OPEN → CLOSED`,
 		`bulkhead "ledger" is full (2/2 active)`,
+		"replayed and resolved, 0 pending, 0 needing review",
 		"Every policy acted as directed.",
 	} {
 		assert.Contains(t, out.String(), want)

@@ -20,8 +20,9 @@ type Receipt struct {
 //baldur:protect name=payments retry=3 backoff=exp(20ms,200ms) timeout=2s
 type PaymentGateway interface {
 	// Charge charges an order exactly once: a second charge of the same order
-	// is refused as a duplicate, on every process sharing the store.
-	//baldur:protect idempotency=orderID
+	// is refused as a duplicate, on every process sharing the store. A charge
+	// that fails is parked in the dead-letter queue and replayed later.
+	//baldur:protect idempotency=orderID dlq
 	Charge(ctx context.Context, orderID string, cents int64) (Receipt, error)
 
 	// Balance reads an account balance; when the processor cannot answer, the

@@ -22,7 +22,7 @@ var _ PaymentGateway = (*ProtectedPaymentGateway)(nil)
 
 // NewProtectedPaymentGateway returns inner wrapped with its policies; rt holds the shared state.
 func NewProtectedPaymentGateway(inner PaymentGateway, rt *runtime.Runtime) *ProtectedPaymentGateway {
-	return &ProtectedPaymentGateway{
+	w := &ProtectedPaymentGateway{
 		inner: inner,
 		zCharge: rt.Zone(runtime.ZoneSpec{
 			Service:     "payments",
@@ -33,6 +33,7 @@ func NewProtectedPaymentGateway(inner PaymentGateway, rt *runtime.Runtime) *Prot
 			Timeout:     2 * time.Second,
 			Idempotency: "orderID",
 			Operation:   "Charge",
+			DLQ:         true,
 		}),
 		zBalance: rt.Zone(runtime.ZoneSpec{
 			Service:  "payments",
@@ -43,6 +44,9 @@ func NewProtectedPaymentGateway(inner PaymentGateway, rt *runtime.Runtime) *Prot
 			Fallback: "cachedBalance",
 		}),
 	}
+	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
+	w.zCharge.RegisterReplayer("3c53cd7951b95ae2", w.replayCharge)
+	return w
 }
 
 // ProtectPaymentGateway is NewProtectedPaymentGateway returning the interface, for google/wire and fx.Decorate.
@@ -50,16 +54,17 @@ func ProtectPaymentGateway(inner PaymentGateway, rt *runtime.Runtime) PaymentGat
 	return NewProtectedPaymentGateway(inner, rt)
 }
 
-// Charge runs idempotency(orderID) → breaker → retry(3, exp(20ms,200ms)) → timeout(2s) around the inner Charge.
+// Charge runs idempotency(orderID) → breaker → retry(3, exp(20ms,200ms)) → timeout(2s) → dlq around the inner Charge.
 func (w *ProtectedPaymentGateway) Charge(ctx context.Context, orderID string, cents int64) (Receipt, error) {
 	z := w.zCharge
 	if z.Bypass() {
 		return w.inner.Charge(ctx, orderID, cents)
 	}
 	var (
-		r0    Receipt
-		claim runtime.Claim
-		err   error
+		r0      Receipt
+		claim   runtime.Claim
+		attempt int
+		err     error
 	)
 	// Idempotency: the key is orderID; the fingerprint of the arguments tells a duplicate from a reused key.
 	fp := runtime.NewHasher().String(orderID).Int64(cents)
@@ -68,7 +73,7 @@ func (w *ProtectedPaymentGateway) Charge(ctx context.Context, orderID string, ce
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	for attempt := 1; ; attempt++ {
+	for attempt = 1; ; attempt++ {
 		var permit runtime.Permit
 		if permit, err = z.Enter(ctx); err != nil {
 			break
@@ -82,7 +87,27 @@ func (w *ProtectedPaymentGateway) Charge(ctx context.Context, orderID string, ce
 		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
+	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
+	if err != nil {
+		err = z.Park(ctx, "3c53cd7951b95ae2", struct {
+			OrderID string `json:"orderID"`
+			Cents   int64  `json:"cents"`
+		}{orderID, cents}, err, attempt)
+	}
 	return r0, err
+}
+
+// replayCharge replays a call Charge parked: it decodes the arguments and calls Charge again through w.
+func (w *ProtectedPaymentGateway) replayCharge(ctx context.Context, raw []byte) error {
+	var args struct {
+		OrderID string `json:"orderID"`
+		Cents   int64  `json:"cents"`
+	}
+	if err := runtime.DecodeArgs(raw, &args); err != nil {
+		return err
+	}
+	_, err := w.Charge(ctx, args.OrderID, args.Cents)
+	return err
 }
 
 // Balance runs breaker → timeout(2s) → fallback(cachedBalance) around the inner Balance.
