@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
-	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,48 +12,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/idem"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
-// The shared Redis of the test machine: never stopped or flushed; each test
-// works under its own key prefix and deletes it.
-const sharedRedis = "127.0.0.1:6379"
-
-// sharedStore opens the shared Redis under a fresh prefix whose keys are
-// deleted when the test ends. Without redis-server on PATH, or without a
-// Redis answering, the test is skipped, unless BALDUR_REQUIRE_REDIS=1.
+// sharedStore opens the shared Redis under a store prefix of the test's own,
+// deleted when the test ends.
 func sharedStore(t testing.TB) store.Store {
 	t.Helper()
-	required := os.Getenv("BALDUR_REQUIRE_REDIS") == "1"
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if required {
-			t.Fatal("redis-server is not on PATH and BALDUR_REQUIRE_REDIS=1")
-		}
-		t.Skip("redis-server is not on PATH: skipping real-Redis test (set BALDUR_REQUIRE_REDIS=1 to fail instead)")
-	}
-	prefix := fmt.Sprintf("baldur-test:idemcheck:%d:%x:", os.Getpid(), rand.Uint64())
-	st, err := store.OpenRedis(context.Background(), "redis://"+sharedRedis, store.RedisOptions{Prefix: prefix, PoolSize: 64})
-	if err != nil {
-		if required {
-			t.Fatalf("redis at %s: %v", sharedRedis, err)
-		}
-		t.Skipf("no Redis at %s: %v", sharedRedis, err)
-	}
-	t.Cleanup(func() {
-		defer st.Close()
-		ctx := context.Background()
-		keys, err := st.Keys(ctx, "")
-		if err != nil {
-			t.Errorf("cleaning up %s: %v", prefix, err)
-			return
-		}
-		if len(keys) > 0 {
-			_, err = st.Delete(ctx, keys...)
-			assert.NoError(t, err, "cleaning up %s", prefix)
-		}
-	})
+	st, _ := redistest.SharedStore(t, store.RedisOptions{PoolSize: 64})
 	return st
 }
 

@@ -1,5 +1,4 @@
-// Package redistest finds and starts real Redis servers for the store's
-// tests: the shared server on 127.0.0.1:6379, private servers on free
+// Package redistest finds and starts real Redis servers for the tests: the shared server on 127.0.0.1:6379, private servers on free
 // loopback ports that tests may kill, and three-node clusters.
 //
 // Without redis-server on PATH the tests skip with a message, unless
@@ -24,6 +23,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/baldur-go/baldur/runtime/store"
 )
 
 // SharedAddr is the Redis every test may use but never stop or flush.
@@ -321,4 +322,21 @@ func (c *Cluster) Reshard(t testing.TB, n int) {
 	if err != nil {
 		t.Fatalf("redis-cli --cluster reshard: %v\n%s", err, out)
 	}
+}
+
+// SharedStore opens the shared Redis as a store under a prefix unique to the
+// test (opts.Prefix is replaced), deletes every key under it when the test
+// ends, and returns the store and the prefix.
+func SharedStore(t testing.TB, opts store.RedisOptions) (*store.Redis, string) {
+	t.Helper()
+	url := Shared(t)
+	opts.Prefix = Prefix(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := store.OpenRedis(ctx, url, opts)
+	if err != nil {
+		unavailable(t, "no Redis store at %s: %v", url, err)
+	}
+	t.Cleanup(func() { _ = st.Close() }) // runs before Prefix's clean-up
+	return st, opts.Prefix
 }

@@ -24,55 +24,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
-// sharedRedisURL is the shared Redis of the test machine: never stopped or
-// flushed; each test works under its own prefix and deletes it.
-const sharedRedisURL = "redis://127.0.0.1:6379"
-
-func redisUnavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("BALDUR_REQUIRE_REDIS") == "1" {
-		t.Fatalf("%s (BALDUR_REQUIRE_REDIS=1)", msg)
-	}
-	t.Skipf("%s; skipping real-Redis test (set BALDUR_REQUIRE_REDIS=1 to make this a failure)", msg)
-}
-
-// sharedRedis opens the shared Redis under a fresh prefix that is deleted
-// when the test ends, and returns the store and the prefix.
+// sharedRedis opens the shared Redis under a store prefix of the test's own,
+// deleted when the test ends, and returns the store and the prefix.
 func sharedRedis(t testing.TB) (*store.Redis, string) {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		redisUnavailable(t, "redis-server is not on PATH")
-	}
-	prefix := fmt.Sprintf("baldurtest:dlq:%d:%x:", os.Getpid(), rand.Uint64())
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	st, err := store.OpenRedis(ctx, sharedRedisURL, store.RedisOptions{Prefix: prefix})
-	if err != nil {
-		redisUnavailable(t, "no Redis at %s: %v", sharedRedisURL, err)
-	}
-	t.Cleanup(func() {
-		defer st.Close()
-		ctx := context.Background()
-		keys, err := st.Keys(ctx, "")
-		if err != nil {
-			t.Errorf("clean up %s: %v", prefix, err)
-			return
-		}
-		for len(keys) > 0 {
-			n := min(len(keys), 500)
-			if _, err := st.Delete(ctx, keys[:n]...); err != nil {
-				t.Errorf("clean up %s: %v", prefix, err)
-				return
-			}
-			keys = keys[n:]
-		}
-	})
-	return st, prefix
+	return redistest.SharedStore(t, store.RedisOptions{})
 }
 
 // child returns the command that re-executes the test binary as child kind.
@@ -135,7 +96,7 @@ func redisReplayerChild() int {
 	ctx := context.Background()
 	prefix := os.Getenv("BALDUR_DLQ_TEST_PREFIX")
 	seed, _ := strconv.ParseUint(os.Getenv("BALDUR_DLQ_TEST_SEED"), 10, 64)
-	st, err := store.OpenRedis(ctx, sharedRedisURL, store.RedisOptions{Prefix: prefix})
+	st, err := store.OpenRedis(ctx, "redis://"+redistest.SharedAddr, store.RedisOptions{Prefix: prefix})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1

@@ -21,12 +21,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
 // The shared Redis of the test machine; never stopped or flushed; each test
 // works under its own prefix and deletes it.
-const sharedRedis = "127.0.0.1:6379"
+const sharedRedis = redistest.SharedAddr
 
 func requireRedisServer(t testing.TB) {
 	t.Helper()
@@ -38,37 +39,11 @@ func requireRedisServer(t testing.TB) {
 	}
 }
 
-// sharedStore opens the shared Redis under a fresh store prefix whose keys
-// are deleted when the test ends.
+// sharedStore opens the shared Redis under a store prefix of the test's own,
+// deleted when the test ends.
 func sharedStore(t testing.TB) (*store.Redis, string) {
 	t.Helper()
-	requireRedisServer(t)
-	prefix := fmt.Sprintf("baldur-test:idem:%d:%x:", os.Getpid(), rand.Uint64())
-	st, err := openRedisStore(sharedRedis, prefix)
-	if err != nil {
-		if os.Getenv("BALDUR_REQUIRE_REDIS") == "1" {
-			t.Fatalf("redis at %s: %v", sharedRedis, err)
-		}
-		t.Skipf("no Redis at %s: %v", sharedRedis, err)
-	}
-	t.Cleanup(func() {
-		defer st.Close()
-		ctx := context.Background()
-		keys, err := st.Keys(ctx, "")
-		if err != nil {
-			t.Errorf("cleaning up %s: %v", prefix, err)
-			return
-		}
-		for len(keys) > 0 {
-			n := min(len(keys), 500)
-			if _, err := st.Delete(ctx, keys[:n]...); err != nil {
-				t.Errorf("cleaning up %s: %v", prefix, err)
-				return
-			}
-			keys = keys[n:]
-		}
-	})
-	return st, prefix
+	return redistest.SharedStore(t, store.RedisOptions{PoolSize: 128})
 }
 
 func openRedisStore(addr, prefix string) (*store.Redis, error) {
