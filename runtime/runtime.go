@@ -200,6 +200,9 @@ func (rt *Runtime) Zone(spec ZoneSpec) *Zone {
 	if rt.cfg.CallStats {
 		z.stats = new(callStats)
 	}
+	if spec.Idempotency != "" {
+		z.idem = new(idemCounters)
+	}
 	if spec.Breaker {
 		z.breaker = rt.breakerLocked(spec.Service)
 	}

@@ -83,7 +83,8 @@ type Zone struct {
 	attempts int
 	backoff  Backoff
 	timeout  time.Duration
-	stats    *callStats // nil unless Config.CallStats
+	stats    *callStats    // nil unless Config.CallStats
+	idem     *idemCounters // nil without idempotency=
 }
 
 // Permit is what Enter hands out and Done takes back: the breaker ticket and

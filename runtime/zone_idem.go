@@ -1,10 +1,14 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/baldur-go/baldur/runtime/idem"
@@ -123,15 +127,98 @@ func (z *Zone) Claim(ctx context.Context, key string, fingerprint uint64) (Claim
 		if badKey(key) {
 			err = &NoKeyError{Service: z.spec.Service, Method: z.spec.Method, Path: z.spec.Idempotency, Reason: keyReason(key)}
 		}
+		z.idem.count(claimErrorOutcome(err))
 		if z.rt.wouldHave(z, "idempotency", "block", err.Error()) {
 			return Claim{}, nil
 		}
 		return Claim{}, err
 	}
-	if c.Replayed() && z.rt.wouldHave(z, "idempotency", "replay", "duplicate of completed key "+key) {
-		return Claim{}, nil
+	switch {
+	case c.Replayed():
+		z.idem.count(IdemReplayed)
+		if z.rt.wouldHave(z, "idempotency", "replay", "duplicate of completed key "+key) {
+			return Claim{}, nil
+		}
+	case c.Unguarded():
+		z.idem.count(IdemFailOpen)
+	default:
+		z.idem.count(IdemClaimed)
 	}
 	return Claim{Claim: c, key: key}, nil
+}
+
+// Idempotency outcomes, as counted per method (see Runtime.IdempotencyOutcomes).
+const (
+	IdemClaimed     = "claimed"     // the call owned its key and ran
+	IdemDuplicate   = "duplicate"   // refused: the key was running or completed
+	IdemReplayed    = "replayed"    // answered with the first execution's results
+	IdemKeyReuse    = "key_reuse"   // refused: the key came first with other arguments
+	IdemUnavailable = "unavailable" // refused: the store was unreachable (fail-closed)
+	IdemFailOpen    = "fail_open"   // ran unguarded: the store was unreachable (fail-open)
+	IdemNoKey       = "no_key"      // refused: no usable key
+	IdemCanceled    = "canceled"    // the caller's context ended while claiming
+)
+
+var idemOutcomes = [...]string{IdemClaimed, IdemDuplicate, IdemReplayed, IdemKeyReuse, IdemUnavailable, IdemFailOpen, IdemNoKey, IdemCanceled}
+
+func claimErrorOutcome(err error) string {
+	switch {
+	case errors.Is(err, ErrNoKey):
+		return IdemNoKey
+	case errors.Is(err, ErrDuplicate):
+		return IdemDuplicate
+	case errors.Is(err, ErrKeyReuse):
+		return IdemKeyReuse
+	case errors.Is(err, ErrIdempotencyUnavailable):
+		return IdemUnavailable
+	}
+	return IdemCanceled
+}
+
+// idemCounters counts one idempotent method's claim outcomes. The calls it
+// counts already make a store round trip, so plain atomics are cheap here.
+type idemCounters struct {
+	n [len(idemOutcomes)]atomic.Uint64
+}
+
+func (c *idemCounters) count(outcome string) {
+	for i, o := range idemOutcomes {
+		if o == outcome {
+			c.n[i].Add(1)
+			return
+		}
+	}
+}
+
+// IdemOutcome is one idempotency outcome count of one method.
+type IdemOutcome struct {
+	Service, Method, Outcome string
+	Count                    uint64
+}
+
+// IdempotencyOutcomes returns the claim outcomes of every idempotent method
+// since the runtime started (outcomes never seen are left out).
+func (rt *Runtime) IdempotencyOutcomes() []IdemOutcome {
+	rt.mu.Lock()
+	zones := make([]*Zone, 0, len(rt.zones))
+	for _, z := range rt.zones {
+		if z.idem != nil {
+			zones = append(zones, z)
+		}
+	}
+	rt.mu.Unlock()
+	var out []IdemOutcome
+	for _, z := range zones {
+		for i, o := range idemOutcomes {
+			if n := z.idem.n[i].Load(); n > 0 {
+				out = append(out, IdemOutcome{Service: z.spec.Service, Method: z.spec.Method, Outcome: o, Count: n})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b IdemOutcome) int {
+		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Method, b.Method), cmp.Compare(a.Outcome, b.Outcome))
+	})
+	return out
 }
 
 // badKey reports whether the gate refuses key itself (rather than the

@@ -17,9 +17,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/idem"
+	"github.com/baldur-go/baldur/runtime/metrics"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -154,6 +157,30 @@ func TestDuplicateOfACompletedCallIsRefusedWithDetails(t *testing.T) {
 	_, err = e.p.Charge(ctx, "order-2", 100)
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, e.inner.calls.Load())
+
+	// Every claim outcome is counted, for the idempotency metrics.
+	assert.Equal(t, []runtime.IdemOutcome{
+		{Service: "idemcheck", Method: "Charge", Outcome: runtime.IdemClaimed, Count: 2},
+		{Service: "idemcheck", Method: "Charge", Outcome: runtime.IdemDuplicate, Count: 1},
+	}, e.rt.IdempotencyOutcomes())
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(metrics.NewCollector(e.rt, metrics.Options{}))
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "baldur_idempotency_outcomes_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "outcome" {
+					got[l.GetValue()] = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	assert.Equal(t, map[string]float64{"claimed": 2, "duplicate": 1}, got, "the scrape shows the gate's outcomes")
 }
 
 func TestDuplicateOfARunningCallSaysRunning(t *testing.T) {

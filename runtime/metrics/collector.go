@@ -29,7 +29,8 @@ type Options struct {
 	MaxDomains int
 	// DLQ reports the dead-letter queue's depth. nil: no DLQ series.
 	DLQ DLQSource
-	// Idempotency reports the idempotency gate's outcomes. nil: no series.
+	// Idempotency reports the idempotency gate's outcomes. nil: the
+	// runtime's own counts (Runtime.IdempotencyOutcomes).
 	Idempotency IdempotencySource
 	// HookTimeout bounds each hook call during a scrape. Default 2s.
 	HookTimeout time.Duration
@@ -52,18 +53,29 @@ type DLQSource interface {
 // protected method since the runtime started.
 type IdempotencyOutcome struct {
 	Service, Method string
-	// Outcome: claimed, duplicate, replayed, unavailable, fail_open.
+	// Outcome: claimed, duplicate, replayed, key_reuse, unavailable,
+	// fail_open, no_key, canceled (runtime.Idem* constants).
 	Outcome string
 	Count   uint64
 }
 
 // IdempotencySource is the hook for idempotency outcomes; "duplicate" also
-// shows as baldur_calls_total{outcome="duplicate"}.
-//
-// TODO(idem): the runtime does not count gate outcomes yet; plug its counters
-// in here when it does.
+// shows as baldur_calls_total{outcome="duplicate"}. The default reads
+// Runtime.IdempotencyOutcomes.
 type IdempotencySource interface {
 	IdempotencyOutcomes() []IdempotencyOutcome
+}
+
+// runtimeIdem reads the runtime's idempotency outcome counters.
+type runtimeIdem struct{ rt *runtime.Runtime }
+
+func (r runtimeIdem) IdempotencyOutcomes() []IdempotencyOutcome {
+	in := r.rt.IdempotencyOutcomes()
+	out := make([]IdempotencyOutcome, len(in))
+	for i, o := range in {
+		out[i] = IdempotencyOutcome{Service: o.Service, Method: o.Method, Outcome: o.Outcome, Count: o.Count}
+	}
+	return out
 }
 
 // failoverStats is what a *store.Failover reports.
@@ -99,6 +111,9 @@ func NewCollector(rt *runtime.Runtime, opts Options) *Collector {
 	}
 	if opts.HookTimeout <= 0 {
 		opts.HookTimeout = 2 * time.Second
+	}
+	if opts.Idempotency == nil {
+		opts.Idempotency = runtimeIdem{rt}
 	}
 	c := &Collector{
 		rt:          rt,
@@ -195,13 +210,17 @@ var (
 		"Idempotency gate outcomes.", []string{"service", "method", "outcome"}, nil)
 	descDLQ = prometheus.NewDesc(name("dlq_entries"),
 		"Dead-letter entries by domain and state.", []string{"domain", "state"}, nil)
+	descDLQEvicted = prometheus.NewDesc(name("dlq_evicted_total"),
+		"Dead-letter entries evicted by a cap (drop_oldest or compress_oldest), across the fleet.", nil, nil)
+	descDLQResolved = prometheus.NewDesc(name("dlq_replays_resolved_total"),
+		"Dead-letter entries a replay resolved, by domain.", []string{"domain"}, nil)
 	descHookErrors = prometheus.NewDesc(name("metrics_source_errors_total"),
 		"Scrapes during which a metrics source (dlq) failed; its series were left out.", []string{"source"}, nil)
 
 	allDescs = []*prometheus.Desc{descCalls, descDuration, descRetries, descTimeouts, descBreakerState,
 		descTransitions, descBulkheadActive, descBulkheadCapacity, descStoreDegraded, descStoreDegradations,
 		descStoreReplayed, descStoreConflicts, descDryRunDecisions, descDryRun, descKillSwitch, descIdem, descDLQ,
-		descHookErrors}
+		descDLQEvicted, descDLQResolved, descHookErrors}
 )
 
 // bucketBounds are runtime.DurationBuckets in seconds.
@@ -422,5 +441,30 @@ func (c *Collector) collectHooks(ch chan<- prometheus.Metric, known map[string]s
 		for k, n := range sums {
 			ch <- prometheus.MustNewConstMetric(descDLQ, prometheus.GaugeValue, float64(n), k.domain, k.state)
 		}
+		if tot, ok := src.(DLQTotalsSource); ok {
+			c.collectDLQTotals(ch, tot, known)
+		}
+	}
+}
+
+// collectDLQTotals sends the queue's counters: evictions and replays that
+// resolved their entry, by domain.
+func (c *Collector) collectDLQTotals(ch chan<- prometheus.Metric, src DLQTotalsSource, known map[string]struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.HookTimeout)
+	t, err := src.DLQTotals(ctx)
+	cancel()
+	if err != nil {
+		c.mu.Lock()
+		c.hookErrors["dlq"]++
+		c.mu.Unlock()
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descDLQEvicted, prometheus.CounterValue, float64(max(t.Evicted, 0)))
+	resolved := map[string]int64{}
+	for domain, n := range t.Resolved {
+		resolved[c.domains.label(domain, known)] += max(n, 0)
+	}
+	for domain, n := range resolved {
+		ch <- prometheus.MustNewConstMetric(descDLQResolved, prometheus.CounterValue, float64(n), domain)
 	}
 }

@@ -32,3 +32,28 @@ func (d queueDepth) DLQDepth(ctx context.Context) ([]DLQDepth, error) {
 	}
 	return out, nil
 }
+
+// DLQTotals are a queue's cumulative counters.
+type DLQTotals struct {
+	Evicted  int64            // evictions by a cap
+	Resolved map[string]int64 // entries a replay resolved, by domain
+}
+
+// DLQTotalsSource is implemented by DLQ sources that also report counters
+// (QueueDepth does): the collector then sends baldur_dlq_evicted_total and
+// baldur_dlq_replays_resolved_total.
+type DLQTotalsSource interface {
+	DLQTotals(ctx context.Context) (DLQTotals, error)
+}
+
+func (d queueDepth) DLQTotals(ctx context.Context) (DLQTotals, error) {
+	st, err := d.q.Stats(ctx)
+	if err != nil {
+		return DLQTotals{}, err
+	}
+	t := DLQTotals{Evicted: st.Evicted, Resolved: make(map[string]int64, len(st.Domains))}
+	for _, g := range st.Domains {
+		t.Resolved[g.Domain] = g.Resolved
+	}
+	return t, nil
+}

@@ -35,3 +35,28 @@ func TestQueueDepthReadsARealQueue(t *testing.T) {
 	assert.Equal(t, int64(1), got["ledger/pending"])
 	assert.Equal(t, int64(0), got["ledger/needs_review"])
 }
+
+// TestQueueTotalsCountEvictionsAndResolvedReplays evicts one entry at a cap
+// of two and resolves one by replay, then reads both counters.
+func TestQueueTotalsCountEvictionsAndResolvedReplays(t *testing.T) {
+	st := store.NewMemory()
+	defer st.Close()
+	q, err := dlq.New(st, dlq.Options{Logger: quiet, MaxSize: 2})
+	require.NoError(t, err)
+	defer q.Close()
+	ctx := context.Background()
+	q.Register("payments", "Charge", "sig", func(context.Context, []byte) error { return nil })
+	var last string
+	for range 3 { // the third park evicts the oldest (drop_oldest)
+		last, err = q.Park(ctx, dlq.Capture{Domain: "payments", Operation: "Charge", Signature: "sig", Err: errors.New("down"), Args: []byte(`{}`)})
+		require.NoError(t, err)
+	}
+	_, err = q.Replay(ctx, last)
+	require.NoError(t, err)
+	src, ok := metrics.QueueDepth(q).(metrics.DLQTotalsSource)
+	require.True(t, ok, "QueueDepth reports the counters too")
+	tot, err := src.DLQTotals(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, tot.Evicted)
+	assert.EqualValues(t, 1, tot.Resolved["payments"])
+}

@@ -36,8 +36,10 @@
 //	baldur_dryrun_decisions_total{policy}                 counter  would-have decisions (breaker, bulkhead, retry, fallback)
 //	baldur_dryrun_enabled                                 gauge    1 while dry-run is on
 //	baldur_kill_switch_enabled                            gauge    1 while policies run, 0 when the kill switch is off
-//	baldur_idempotency_outcomes_total{service,method,outcome}  counter  (only with Options.Idempotency)
+//	baldur_idempotency_outcomes_total{service,method,outcome}  counter  (claimed, duplicate, replayed, key_reuse, unavailable, fail_open, no_key, canceled)
 //	baldur_dlq_entries{domain,state}                      gauge    (only with Options.DLQ)
+//	baldur_dlq_evicted_total                              counter  (only with Options.DLQ)
+//	baldur_dlq_replays_resolved_total{domain}             counter  (only with Options.DLQ)
 //	baldur_metrics_source_errors_total{source}            counter  a hook that failed during a scrape
 //
 // # Cardinality
