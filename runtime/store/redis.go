@@ -100,53 +100,35 @@ func OpenRedis(ctx context.Context, rawURL string, opts RedisOptions) (*Redis, e
 		}
 	}
 	noMaint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	// The three option types share these fields; tune sets them alike.
+	tune := func(dial, read, write *time.Duration, maxRetries *int, ctxTimeout *bool, dialerRetries, pool *int, tlsConf **tls.Config) {
+		orDefault(dial, opts.DialTimeout)
+		orDefault(read, opts.ReadTimeout)
+		orDefault(write, opts.WriteTimeout)
+		retries(maxRetries)
+		*ctxTimeout = true
+		*dialerRetries = max(*dialerRetries, 1)
+		if opts.PoolSize > 0 {
+			*pool = opts.PoolSize
+		}
+		if opts.TLSConfig != nil && *tlsConf != nil {
+			*tlsConf = opts.TLSConfig
+		}
+	}
 	switch {
 	case target.single != nil:
 		o := target.single
-		orDefault(&o.DialTimeout, opts.DialTimeout)
-		orDefault(&o.ReadTimeout, opts.ReadTimeout)
-		orDefault(&o.WriteTimeout, opts.WriteTimeout)
-		retries(&o.MaxRetries)
-		o.ContextTimeoutEnabled = true
-		o.DialerRetries = max(o.DialerRetries, 1)
+		tune(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.ContextTimeoutEnabled, &o.DialerRetries, &o.PoolSize, &o.TLSConfig)
 		o.MaintNotificationsConfig = noMaint
-		if opts.PoolSize > 0 {
-			o.PoolSize = opts.PoolSize
-		}
-		if opts.TLSConfig != nil && o.TLSConfig != nil {
-			o.TLSConfig = opts.TLSConfig
-		}
 		r.client = redis.NewClient(o)
 	case target.failover != nil:
 		o := target.failover
-		orDefault(&o.DialTimeout, opts.DialTimeout)
-		orDefault(&o.ReadTimeout, opts.ReadTimeout)
-		orDefault(&o.WriteTimeout, opts.WriteTimeout)
-		retries(&o.MaxRetries)
-		o.ContextTimeoutEnabled = true
-		o.DialerRetries = max(o.DialerRetries, 1)
-		if opts.PoolSize > 0 {
-			o.PoolSize = opts.PoolSize
-		}
-		if opts.TLSConfig != nil && o.TLSConfig != nil {
-			o.TLSConfig = opts.TLSConfig
-		}
+		tune(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.ContextTimeoutEnabled, &o.DialerRetries, &o.PoolSize, &o.TLSConfig)
 		r.client = redis.NewFailoverClient(o)
 	default:
 		o := target.cluster
-		orDefault(&o.DialTimeout, opts.DialTimeout)
-		orDefault(&o.ReadTimeout, opts.ReadTimeout)
-		orDefault(&o.WriteTimeout, opts.WriteTimeout)
-		retries(&o.MaxRetries)
-		o.ContextTimeoutEnabled = true
-		o.DialerRetries = max(o.DialerRetries, 1)
+		tune(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.ContextTimeoutEnabled, &o.DialerRetries, &o.PoolSize, &o.TLSConfig)
 		o.MaintNotificationsConfig = noMaint
-		if opts.PoolSize > 0 {
-			o.PoolSize = opts.PoolSize
-		}
-		if opts.TLSConfig != nil && o.TLSConfig != nil {
-			o.TLSConfig = opts.TLSConfig
-		}
 		r.client = redis.NewClusterClient(o)
 		r.cluster = true
 	}
