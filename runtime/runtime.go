@@ -5,10 +5,12 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -318,6 +320,18 @@ func (rt *Runtime) Compartment(name string) (*Bulkhead, bool) {
 	defer rt.mu.Unlock()
 	b, ok := rt.compartments[name]
 	return b, ok
+}
+
+// Compartments lists every bulkhead, sorted by name.
+func (rt *Runtime) Compartments() []*Bulkhead {
+	rt.mu.Lock()
+	out := make([]*Bulkhead, 0, len(rt.compartments))
+	for _, b := range rt.compartments {
+		out = append(out, b)
+	}
+	rt.mu.Unlock()
+	slices.SortFunc(out, func(a, b *Bulkhead) int { return cmp.Compare(a.name, b.name) })
+	return out
 }
 
 // Enabled reports whether the kill switch lets policies run.

@@ -206,23 +206,9 @@ type compartmentView struct {
 type poolStatser interface{ PoolStats() map[string]uint64 }
 
 func (c *call) pool() {
-	seen := map[string]bool{}
 	comps := []compartmentView{}
-	for _, z := range c.h.rt.Zones() {
-		if z.Bulkhead <= 0 {
-			continue
-		}
-		name := z.Compartment
-		if name == "" {
-			name = z.Service
-		}
-		if seen[name] {
-			continue
-		}
-		seen[name] = true
-		if b, ok := c.h.rt.Compartment(name); ok {
-			comps = append(comps, compartmentView{Name: name, Active: b.Active(), Max: b.Max()})
-		}
+	for _, b := range c.h.rt.Compartments() {
+		comps = append(comps, compartmentView{Name: b.Name(), Active: b.Active(), Max: b.Max()})
 	}
 	out := map[string]any{"compartments": comps}
 	if c.h.ctl != nil {

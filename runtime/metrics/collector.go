@@ -250,7 +250,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 	c.collectCalls(ch)
 	c.collectBreakers(ch)
-	c.collectBulkheads(ch, specs)
+	c.collectBulkheads(ch)
 	c.collectStore(ch)
 	c.collectDryRun(ch)
 	c.collectHooks(ch, known)
@@ -310,26 +310,10 @@ func (c *Collector) collectBreakers(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (c *Collector) collectBulkheads(ch chan<- prometheus.Metric, specs []runtime.ZoneSpec) {
-	seen := map[string]bool{}
-	for _, z := range specs {
-		if z.Bulkhead <= 0 {
-			continue
-		}
-		name := z.Compartment
-		if name == "" {
-			name = z.Service
-		}
-		if seen[name] {
-			continue
-		}
-		seen[name] = true
-		b, ok := c.rt.Compartment(name)
-		if !ok {
-			continue
-		}
-		ch <- prometheus.MustNewConstMetric(descBulkheadActive, prometheus.GaugeValue, float64(max(b.Active(), 0)), name)
-		ch <- prometheus.MustNewConstMetric(descBulkheadCapacity, prometheus.GaugeValue, float64(max(b.Max(), 0)), name)
+func (c *Collector) collectBulkheads(ch chan<- prometheus.Metric) {
+	for _, b := range c.rt.Compartments() {
+		ch <- prometheus.MustNewConstMetric(descBulkheadActive, prometheus.GaugeValue, float64(max(b.Active(), 0)), b.Name())
+		ch <- prometheus.MustNewConstMetric(descBulkheadCapacity, prometheus.GaugeValue, float64(max(b.Max(), 0)), b.Name())
 	}
 }
 
@@ -424,44 +408,48 @@ func (c *Collector) collectHooks(ch chan<- prometheus.Metric, known map[string]s
 		}
 	}
 	if src := c.opts.DLQ; src != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), c.opts.HookTimeout)
-		depth, err := src.DLQDepth(ctx)
-		cancel()
-		if err != nil {
-			c.mu.Lock()
-			c.hookErrors["dlq"]++
-			c.mu.Unlock()
-			return
-		}
-		type key struct{ domain, state string }
-		sums := map[key]int64{}
-		for _, d := range depth {
-			sums[key{c.domains.label(d.Domain, known), freeForm(d.State)}] += max(d.Entries, 0)
-		}
-		for k, n := range sums {
-			ch <- prometheus.MustNewConstMetric(descDLQ, prometheus.GaugeValue, float64(n), k.domain, k.state)
-		}
-		if tot, ok := src.(DLQTotalsSource); ok {
-			c.collectDLQTotals(ch, tot, known)
-		}
+		c.collectDLQ(ch, src, known)
 	}
 }
 
-// collectDLQTotals sends the queue's counters: evictions and replays that
-// resolved their entry, by domain.
-func (c *Collector) collectDLQTotals(ch chan<- prometheus.Metric, src DLQTotalsSource, known map[string]struct{}) {
+// collectDLQ sends the queue's depth by domain and state and, when the
+// source also keeps counters (QueueDepth does), evictions and resolved
+// replays, from one read of the queue.
+func (c *Collector) collectDLQ(ch chan<- prometheus.Metric, src DLQSource, known map[string]struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.HookTimeout)
-	t, err := src.DLQTotals(ctx)
-	cancel()
+	defer cancel()
+	var (
+		depth  []DLQDepth
+		totals *DLQTotals
+		err    error
+	)
+	if both, ok := src.(DLQTotalsSource); ok {
+		var t DLQTotals
+		depth, t, err = both.DLQSnapshot(ctx)
+		totals = &t
+	} else {
+		depth, err = src.DLQDepth(ctx)
+	}
 	if err != nil {
 		c.mu.Lock()
 		c.hookErrors["dlq"]++
 		c.mu.Unlock()
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(descDLQEvicted, prometheus.CounterValue, float64(max(t.Evicted, 0)))
+	type key struct{ domain, state string }
+	sums := map[key]int64{}
+	for _, d := range depth {
+		sums[key{c.domains.label(d.Domain, known), freeForm(d.State)}] += max(d.Entries, 0)
+	}
+	for k, n := range sums {
+		ch <- prometheus.MustNewConstMetric(descDLQ, prometheus.GaugeValue, float64(n), k.domain, k.state)
+	}
+	if totals == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descDLQEvicted, prometheus.CounterValue, float64(max(totals.Evicted, 0)))
 	resolved := map[string]int64{}
-	for domain, n := range t.Resolved {
+	for domain, n := range totals.Resolved {
 		resolved[c.domains.label(domain, known)] += max(n, 0)
 	}
 	for domain, n := range resolved {

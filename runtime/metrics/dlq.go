@@ -19,18 +19,8 @@ func QueueDepth(q dlqStats) DLQSource { return queueDepth{q} }
 type queueDepth struct{ q dlqStats }
 
 func (d queueDepth) DLQDepth(ctx context.Context) ([]DLQDepth, error) {
-	st, err := d.q.Stats(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]DLQDepth, 0, 3*len(st.Domains))
-	for _, g := range st.Domains {
-		out = append(out,
-			DLQDepth{Domain: g.Domain, State: string(dlq.StatePending), Entries: g.Pending},
-			DLQDepth{Domain: g.Domain, State: string(dlq.StateReplaying), Entries: g.Replaying},
-			DLQDepth{Domain: g.Domain, State: string(dlq.StateNeedsReview), Entries: g.NeedsReview})
-	}
-	return out, nil
+	depth, _, err := d.DLQSnapshot(ctx)
+	return depth, err
 }
 
 // DLQTotals are a queue's cumulative counters.
@@ -39,21 +29,26 @@ type DLQTotals struct {
 	Resolved map[string]int64 // entries a replay resolved, by domain
 }
 
-// DLQTotalsSource is implemented by DLQ sources that also report counters
-// (QueueDepth does): the collector then sends baldur_dlq_evicted_total and
-// baldur_dlq_replays_resolved_total.
+// DLQTotalsSource is implemented by DLQ sources that also keep counters
+// (QueueDepth does): the collector then reads depth and counters in one go
+// and sends baldur_dlq_evicted_total and baldur_dlq_replays_resolved_total.
 type DLQTotalsSource interface {
-	DLQTotals(ctx context.Context) (DLQTotals, error)
+	DLQSnapshot(ctx context.Context) ([]DLQDepth, DLQTotals, error)
 }
 
-func (d queueDepth) DLQTotals(ctx context.Context) (DLQTotals, error) {
+func (d queueDepth) DLQSnapshot(ctx context.Context) ([]DLQDepth, DLQTotals, error) {
 	st, err := d.q.Stats(ctx)
 	if err != nil {
-		return DLQTotals{}, err
+		return nil, DLQTotals{}, err
 	}
+	depth := make([]DLQDepth, 0, 3*len(st.Domains))
 	t := DLQTotals{Evicted: st.Evicted, Resolved: make(map[string]int64, len(st.Domains))}
 	for _, g := range st.Domains {
+		depth = append(depth,
+			DLQDepth{Domain: g.Domain, State: string(dlq.StatePending), Entries: g.Pending},
+			DLQDepth{Domain: g.Domain, State: string(dlq.StateReplaying), Entries: g.Replaying},
+			DLQDepth{Domain: g.Domain, State: string(dlq.StateNeedsReview), Entries: g.NeedsReview})
 		t.Resolved[g.Domain] = g.Resolved
 	}
-	return t, nil
+	return depth, t, nil
 }

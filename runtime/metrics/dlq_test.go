@@ -55,7 +55,7 @@ func TestQueueTotalsCountEvictionsAndResolvedReplays(t *testing.T) {
 	require.NoError(t, err)
 	src, ok := metrics.QueueDepth(q).(metrics.DLQTotalsSource)
 	require.True(t, ok, "QueueDepth reports the counters too")
-	tot, err := src.DLQTotals(ctx)
+	_, tot, err := src.DLQSnapshot(ctx)
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, tot.Evicted)
 	assert.EqualValues(t, 1, tot.Resolved["payments"])
