@@ -5,7 +5,7 @@ PKGS := ./...
 # The race detector needs cgo and a C compiler; without one the tests still run, without -race.
 RACE ?= $(shell command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 
-.PHONY: demo serve test test-short generate golden bench bench-gen lint fuzz tools
+.PHONY: demo serve test test-short generate golden bench bench-idem bench-gen lint fuzz tools
 
 ## demo: regenerate, build and run the scripted payments scenario (embedded store, no Redis needed)
 demo: generate
@@ -36,6 +36,10 @@ golden:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./bench/ | tee bench.txt
 	$(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da bench.txt
+
+## bench-idem: idempotency claim + complete on Redis vs redis-benchmark SET, interleaved (needs redis-tools)
+bench-idem:
+	bench/idem-redis.sh 5
 
 ## bench-gen: time baldurgen on a generated 50 interfaces x 20 methods package
 bench-gen:

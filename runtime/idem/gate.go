@@ -220,12 +220,13 @@ func (g *Gate) Claim(ctx context.Context, req Request) (Claim, error) {
 		if errors.Is(err, store.ErrNotFound) && race < maxClaimRaces {
 			continue // released or expired since SET NX: try again
 		}
-		return g.taken(ctx, &req, c.key, cur, err)
+		return g.taken(ctx, &req, &c, cur, err)
 	}
 }
 
 // taken turns what a taken key holds into Claim's answer.
-func (g *Gate) taken(ctx context.Context, req *Request, key string, cur []byte, getErr error) (Claim, error) {
+func (g *Gate) taken(ctx context.Context, req *Request, c *Claim, cur []byte, getErr error) (Claim, error) {
+	key := c.key
 	if getErr != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return Claim{}, fmt.Errorf("idempotency claim %q: %w", key, cerr)
@@ -242,6 +243,12 @@ func (g *Gate) taken(ctx context.Context, req *Request, key string, cur []byte, 
 	rec, err := DecodeRecord(cur)
 	if err != nil {
 		return Claim{}, g.unknown(ctx, req, key, err)
+	}
+	if rec.State == StateRunning && rec.Token == c.token {
+		// Our own claim: the store ran an earlier attempt of this SET NX
+		// whose reply was lost, and the retry found the key taken.
+		c.mode = modeOwned
+		return *c, nil
 	}
 	if rec.Fingerprint != req.Fingerprint {
 		return Claim{}, &KeyReuseError{Domain: req.Domain, Operation: req.Operation, Key: req.Key,

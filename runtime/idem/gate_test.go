@@ -604,3 +604,30 @@ func BenchmarkMemoryClaimComplete(b *testing.B) {
 		_ = g.Complete(ctx, c, false, nil)
 	}
 }
+
+// lostReply is a store whose SET NX lands but answers "taken", as a retried
+// SET NX does when the reply to the first attempt was lost on the network.
+type lostReply struct{ store.Store }
+
+func (l lostReply) SetNX(ctx context.Context, key string, v []byte, ttl time.Duration) (bool, error) {
+	if _, err := l.Store.SetNX(ctx, key, v, ttl); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+func TestAClaimRecognisesItsOwnEarlierAttempt(t *testing.T) {
+	f := newFixture(t)
+	g, err := New(lostReply{f.store}, Options{Clock: f.clock, Logger: slog.New(f.log)})
+	require.NoError(t, err)
+	ctx := context.Background()
+	c, err := g.Claim(ctx, req("order-9"))
+	require.NoError(t, err, "the key holds this claim's own token: not a duplicate")
+	require.True(t, c.Owned())
+	require.NoError(t, g.Complete(ctx, c, true, nil))
+
+	_, err = g.Claim(ctx, req("order-9"))
+	var dup *DuplicateError
+	require.ErrorAs(t, err, &dup, "another claim of the same key is still a duplicate")
+	assert.Equal(t, StateCompleted, dup.State)
+}

@@ -374,32 +374,35 @@ func TestRedisStoppedServerFailOpenVersusFailClosed(t *testing.T) {
 
 // BenchmarkRedisClaimComplete measures a claim and a successful completion
 // of a fresh key (two round trips) against the shared Redis, at 1, 8 and 64
-// concurrent callers. Compare with BenchmarkRedisPlainSet and with
-// `redis-benchmark -t set -c N`.
+// concurrent callers, with the store's autopipelining on (the default) and
+// off. Compare with BenchmarkRedisPlainSet and with `redis-benchmark -t set
+// -c N`; bench/idem-redis.sh runs the two side by side, interleaved.
 func BenchmarkRedisClaimComplete(b *testing.B) {
-	for _, callers := range []int{1, 8, 64} {
-		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
-			st, _ := sharedStore(b)
-			g, err := New(st, Options{MemoryTTL: time.Minute})
-			require.NoError(b, err)
-			ctx := context.Background()
-			keys := make([]string, b.N)
-			for i := range keys {
-				keys[i] = strconv.Itoa(i)
-			}
-			runConcurrently(b, callers, func(i int) error {
-				c, err := g.Claim(ctx, Request{Domain: "bench", Operation: "Op", Key: keys[i]})
-				if err != nil {
-					return err
+	for _, pipe := range []string{"on", "off"} {
+		for _, callers := range []int{1, 8, 64} {
+			b.Run(fmt.Sprintf("autopipeline=%s/callers=%d", pipe, callers), func(b *testing.B) {
+				st, _ := redistest.SharedStore(b, store.RedisOptions{PoolSize: 128, NoAutoPipeline: pipe == "off"})
+				g, err := New(st, Options{MemoryTTL: time.Minute})
+				require.NoError(b, err)
+				ctx := context.Background()
+				keys := make([]string, b.N)
+				for i := range keys {
+					keys[i] = strconv.Itoa(i)
 				}
-				return g.Complete(ctx, c, true, nil)
+				runConcurrently(b, callers, func(i int) error {
+					c, err := g.Claim(ctx, Request{Domain: "bench", Operation: "Op", Key: keys[i]})
+					if err != nil {
+						return err
+					}
+					return g.Complete(ctx, c, true, nil)
+				})
 			})
-		})
+		}
 	}
 }
 
-// BenchmarkRedisPlainSet is one SET per op through the same client: the
-// ceiling the gate's two round trips are measured against.
+// BenchmarkRedisPlainSet is one SET per op through the same store: what one
+// round trip of this client costs.
 func BenchmarkRedisPlainSet(b *testing.B) {
 	for _, callers := range []int{1, 8, 64} {
 		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {

@@ -15,7 +15,13 @@
 //     stops the start. Concurrent writers share fsyncs (group commit).
 //   - OpenRedis(url): go-redis v9's UniversalClient on one node, Sentinel or
 //     Cluster, with 500ms dial/read/write timeouts; several keys change
-//     together in Lua scripts.
+//     together in Lua scripts. On one node or behind Sentinel, single-key
+//     commands from concurrent goroutines share one full-duplex pipelined
+//     connection (go-redis's AutoPipeline; RedisOptions.NoAutoPipeline turns
+//     it off). A command whose context allows less than the read + write
+//     timeout bypasses it, since a queued command no longer watches its
+//     context; a non-timeout network failure there is retried once on the
+//     plain client.
 //   - NewFailover(redis, embedded): Redis, and DEGRADED mode on the embedded
 //     store when Redis cannot be reached (see Failover).
 //

@@ -20,9 +20,12 @@ import (
 	"github.com/baldur-go/baldur/runtime/store/storetest"
 )
 
-func redisHarness(url string) storetest.Factory {
+func redisHarness(url string) storetest.Factory { return redisHarnessWith(url, store.RedisOptions{}) }
+
+func redisHarnessWith(url string, opts store.RedisOptions) storetest.Factory {
 	return func(t *testing.T) storetest.Harness {
-		s, err := store.OpenRedis(context.Background(), url, store.RedisOptions{Prefix: redistest.Prefix(t, url)})
+		opts.Prefix = redistest.Prefix(t, url)
+		s, err := store.OpenRedis(context.Background(), url, opts)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
 		// Redis expires keys on its own clock: let the time really pass.
@@ -32,6 +35,84 @@ func redisHarness(url string) storetest.Factory {
 
 func TestRedis_Conformance(t *testing.T) {
 	storetest.Run(t, redisHarness(redistest.Shared(t)))
+}
+
+// The same suite with every command on a pooled connection of its own.
+func TestRedis_NoAutoPipeline_Conformance(t *testing.T) {
+	storetest.Run(t, redisHarnessWith(redistest.Shared(t), store.RedisOptions{NoAutoPipeline: true}))
+}
+
+// Concurrent callers share the autopipeline: each still gets its own reply.
+func TestRedis_AutoPipelinedCallersGetTheirOwnReplies(t *testing.T) {
+	s := redisHarness(redistest.Shared(t))(t).Store
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 200 {
+				k := fmt.Sprintf("own:%d:%d", g, i)
+				ok, err := s.SetNX(ctx, k, []byte(k), time.Minute)
+				if !assert.NoError(t, err) || !assert.True(t, ok) {
+					return
+				}
+				v, err := s.Get(ctx, k)
+				if !assert.NoError(t, err) || !assert.Equal(t, k, string(v)) {
+					return
+				}
+				ok, err = s.CompareAndSet(ctx, k, []byte(k), []byte(k+"!"), time.Minute)
+				if !assert.NoError(t, err) || !assert.True(t, ok) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// A frozen server: a command whose context allows less than the timeouts
+// (500ms + 500ms) skips the autopipeline, which would not watch its context,
+// and ends at its deadline; one without a deadline fails after one timeout,
+// not after replays.
+func TestRedis_FrozenServerHonoursDeadlines(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := store.OpenRedis(context.Background(), srv.URL(), store.RedisOptions{Prefix: "frozen:"})
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Set(context.Background(), "k", []byte("v"), 0))
+	srv.Pause()
+	defer srv.Resume()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = s.Get(ctx, "k")
+	took := time.Since(start)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, took, 400*time.Millisecond, "a 100ms deadline waited %v", took)
+
+	start = time.Now()
+	_, err = s.Get(context.Background(), "k")
+	took = time.Since(start)
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	assert.Less(t, took, 1500*time.Millisecond, "no deadline: one timeout, got %v", took)
+}
+
+// A restarted server dropped the autopipeline's connection: the next
+// command is retried on the plain client and succeeds.
+func TestRedis_RestartedServerIsServedAtOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := store.OpenRedis(context.Background(), srv.URL(), store.RedisOptions{Prefix: "restart:"})
+	require.NoError(t, err)
+	defer s.Close()
+	ctx := context.Background()
+	require.NoError(t, s.Set(ctx, "k", []byte("v"), 0))
+	srv.Restart()
+	for i := range 3 {
+		require.NoError(t, s.Set(ctx, "k", []byte("w"), 0), "write %d after the restart", i)
+	}
+	v, err := s.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "w", string(v))
 }
 
 // TestRedisCluster_ThreeNodes_Conformance starts three cluster-enabled

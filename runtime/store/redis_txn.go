@@ -211,7 +211,7 @@ func (r *Redis) Atomic(ctx context.Context, txn Txn) (TxnResult, error) {
 	if err != nil {
 		return TxnResult{}, err
 	}
-	reply, err := txnScript.Run(ctx, r.client, keys, args...).Slice()
+	reply, err := one(ctx, r, func(c redis.Cmdable) *redis.Cmd { return txnScript.Run(ctx, c, keys, args...) }).Slice()
 	if err != nil {
 		return TxnResult{}, r.fail(ctx, "atomic", err)
 	}
