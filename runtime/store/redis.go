@@ -53,7 +53,8 @@ type RedisOptions struct {
 	// the same replies, without a pool checkout (and its health-check
 	// syscall) per command. Measured on 2 cores: idempotency claim +
 	// complete 1.4× faster at 1 caller and 1.5× at 64, about the same at 8
-	// (README, Measured). Cluster clients never autopipeline.
+	// (README, Measured). Cluster clients, and stores with a read or write
+	// timeout disabled, never autopipeline.
 	NoAutoPipeline bool
 }
 
@@ -177,9 +178,16 @@ func OpenRedis(ctx context.Context, rawURL string, opts RedisOptions) (*Redis, e
 // would replay a timed-out command on a new connection and keep a caller
 // waiting for several timeouts while Redis hangs. one retries on the plain
 // client instead, and only for errors that are not timeouts.
+//
+// With a read or write timeout disabled (≤ 0) nothing would bound how long a
+// queued command waits, whatever its context says: the store then stays on
+// the plain client.
 func (r *Redis) openPipe(build func() *redis.Client) error {
 	pc := build()
 	o := pc.Options()
+	if o.ReadTimeout <= 0 || o.WriteTimeout <= 0 {
+		return pc.Close()
+	}
 	// Full duplex: one held connection with a writer and a reader
 	// goroutine, so a command goes out while earlier replies are still
 	// coming back; half duplex (one batch per round trip) phase-locks
@@ -191,7 +199,7 @@ func (r *Redis) openPipe(build func() *redis.Client) error {
 		_ = pc.Close()
 		return err
 	}
-	r.pipe, r.pipeClient, r.pipeBound = ap, pc, max(o.ReadTimeout, 0)+max(o.WriteTimeout, 0)
+	r.pipe, r.pipeClient, r.pipeBound = ap, pc, o.ReadTimeout+o.WriteTimeout
 	return nil
 }
 

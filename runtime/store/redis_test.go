@@ -97,6 +97,32 @@ func TestRedis_FrozenServerHonoursDeadlines(t *testing.T) {
 	assert.Less(t, took, 1500*time.Millisecond, "no deadline: one timeout, got %v", took)
 }
 
+// With the read timeout disabled nothing bounds a queued command, so the
+// store does not autopipeline and the context alone ends the wait.
+func TestRedis_NoReadTimeoutStillHonoursDeadlines(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := store.OpenRedis(context.Background(), srv.URL(), store.RedisOptions{Prefix: "frozen:", ReadTimeout: -1})
+	require.NoError(t, err)
+	defer s.Close()
+	srv.Pause()
+	defer srv.Resume()
+	// Longer than read + write timeout: with a pipeline it would queue there.
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { _, err := s.Get(ctx, "k"); done <- err }()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Less(t, time.Since(start), 2500*time.Millisecond)
+	case <-time.After(5 * time.Second):
+		srv.Resume() // lets the stuck command finish, so no goroutine leaks
+		<-done
+		t.Fatal("a 1.5s deadline still waiting after 5s")
+	}
+}
+
 // A restarted server dropped the autopipeline's connection: the next
 // command is retried on the plain client and succeeds.
 func TestRedis_RestartedServerIsServedAtOnce(t *testing.T) {
