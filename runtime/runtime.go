@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -57,8 +58,10 @@ type Runtime struct {
 	zones        map[zoneKey]*Zone
 	closed       bool
 
-	wouldHaveMu  sync.Mutex
-	wouldHaveLog []Decision
+	wouldHaveMu     sync.Mutex
+	wouldHaveLog    []Decision        // a ring of at most wouldHaveCap entries
+	wouldHaveNext   int               // where the next entry goes once the ring is full
+	wouldHaveCounts map[string]uint64 // decisions per policy since the start, never trimmed
 
 	listeners atomic.Pointer[[]func(breaker.Transition)] // copy on write
 }
@@ -375,11 +378,16 @@ func (rt *Runtime) wouldHave(z *Zone, policy, outcome, reason string) bool {
 		slog.String("service", d.Service), slog.String("method", d.Method), slog.String("policy", policy),
 		slog.String("decision", outcome), slog.String("reason", reason))
 	rt.wouldHaveMu.Lock()
-	if len(rt.wouldHaveLog) >= wouldHaveCap {
-		copy(rt.wouldHaveLog, rt.wouldHaveLog[1:])
-		rt.wouldHaveLog = rt.wouldHaveLog[:wouldHaveCap-1]
+	if len(rt.wouldHaveLog) < wouldHaveCap {
+		rt.wouldHaveLog = append(rt.wouldHaveLog, d)
+	} else {
+		rt.wouldHaveLog[rt.wouldHaveNext] = d
+		rt.wouldHaveNext = (rt.wouldHaveNext + 1) % wouldHaveCap
 	}
-	rt.wouldHaveLog = append(rt.wouldHaveLog, d)
+	if rt.wouldHaveCounts == nil {
+		rt.wouldHaveCounts = map[string]uint64{}
+	}
+	rt.wouldHaveCounts[policy]++
 	rt.wouldHaveMu.Unlock()
 	return true
 }
@@ -388,5 +396,16 @@ func (rt *Runtime) wouldHave(z *Zone, policy, outcome, reason string) bool {
 func (rt *Runtime) WouldHave() []Decision {
 	rt.wouldHaveMu.Lock()
 	defer rt.wouldHaveMu.Unlock()
-	return append([]Decision(nil), rt.wouldHaveLog...)
+	out := make([]Decision, 0, len(rt.wouldHaveLog))
+	out = append(out, rt.wouldHaveLog[rt.wouldHaveNext:]...)
+	return append(out, rt.wouldHaveLog[:rt.wouldHaveNext]...)
+}
+
+// WouldHaveCounts returns how many would-have decisions each policy has
+// recorded since the runtime started: exact, unlike the timeline, which keeps
+// only the last 1000.
+func (rt *Runtime) WouldHaveCounts() map[string]uint64 {
+	rt.wouldHaveMu.Lock()
+	defer rt.wouldHaveMu.Unlock()
+	return maps.Clone(rt.wouldHaveCounts)
 }

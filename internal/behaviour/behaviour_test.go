@@ -348,6 +348,30 @@ func TestDryRunRecordsInsteadOfIntervening(t *testing.T) {
 	assert.Equal(t, []string{"Plain:breaker:reject", "Price:breaker:reject", "Price:retry:retry", "Price:fallback:fallback"}, got)
 }
 
+func TestDryRunTimelineKeepsTheLastThousandAndCountsEveryDecision(t *testing.T) {
+	f := &fake{script: repeat(errDown, 5)}
+	clk := clock.NewFake(time.Unix(0, 0))
+	rt := newRuntime(t, clk)
+	p := NewProtectedPricer(f, rt)
+	for range 5 {
+		_ = p.Plain(context.Background())
+	}
+	rt.SetDryRun(true)
+	start := clk.Now()
+	const calls = 1500
+	for range calls {
+		clk.Advance(time.Millisecond)
+		require.NoError(t, p.Plain(context.Background()))
+	}
+	log := rt.WouldHave()
+	require.Len(t, log, 1000, "the timeline is bounded")
+	for i, d := range log {
+		want := start.Add(time.Duration(calls-1000+1+i) * time.Millisecond)
+		require.True(t, d.At.Equal(want), "entry %d at %v, want %v: oldest first, the oldest 500 dropped", i, d.At, want)
+	}
+	assert.Equal(t, map[string]uint64{"breaker": calls}, rt.WouldHaveCounts(), "the counts are exact beyond the timeline")
+}
+
 func TestSuccessPathAllocatesNothing(t *testing.T) {
 	for _, stats := range []bool{false, true} {
 		t.Run(fmt.Sprintf("CallStats=%v", stats), func(t *testing.T) {

@@ -95,11 +95,6 @@ type Collector struct {
 	mu          sync.Mutex
 	transitions map[transitionKey]uint64
 	hookErrors  map[string]uint64
-
-	dryMu     sync.Mutex
-	dryCounts map[string]uint64
-	dryLastAt time.Time
-	drySeenAt int // decisions at dryLastAt already counted
 }
 
 type transitionKey struct{ service, from, to string }
@@ -122,7 +117,6 @@ func NewCollector(rt *runtime.Runtime, opts Options) *Collector {
 		domains:     newLabelCap(opts.MaxDomains),
 		transitions: map[transitionKey]uint64{},
 		hookErrors:  map[string]uint64{},
-		dryCounts:   map[string]uint64{},
 	}
 	c.refreshKnown(rt.Zones())
 	rt.OnBreakerChange(c.onTransition)
@@ -344,42 +338,17 @@ func b2f(b bool) float64 {
 var dryRunPolicies = map[string]bool{"breaker": true, "bulkhead": true, "retry": true, "fallback": true,
 	"timeout": true, "idempotency": true, "dlq": true}
 
-// collectDryRun turns the runtime's dry-run timeline (the last 1000
-// decisions, oldest first) into counters: it counts the decisions recorded
-// since the previous scrape. More than 1000 decisions between two scrapes
-// are undercounted.
+// collectDryRun reports the runtime's exact per-policy counts of would-have
+// decisions; a policy outside the known set is counted as "other".
 func (c *Collector) collectDryRun(ch chan<- prometheus.Metric) {
-	log := c.rt.WouldHave()
-	c.dryMu.Lock()
-	defer c.dryMu.Unlock()
-	atLast := 0
-	for _, d := range log {
-		switch {
-		case d.At.Before(c.dryLastAt):
-			continue
-		case d.At.Equal(c.dryLastAt):
-			atLast++
-			if atLast <= c.drySeenAt {
-				continue
-			}
-		}
-		p := d.Policy
+	counts := map[string]uint64{}
+	for p, n := range c.rt.WouldHaveCounts() {
 		if !dryRunPolicies[p] {
 			p = "other"
 		}
-		c.dryCounts[p]++
+		counts[p] += n
 	}
-	if n := len(log); n > 0 {
-		last := log[n-1].At
-		seen := 0
-		for i := n - 1; i >= 0 && log[i].At.Equal(last); i-- {
-			seen++
-		}
-		if !last.Equal(c.dryLastAt) || seen > c.drySeenAt {
-			c.dryLastAt, c.drySeenAt = last, seen
-		}
-	}
-	for p, n := range c.dryCounts {
+	for p, n := range counts {
 		ch <- prometheus.MustNewConstMetric(descDryRunDecisions, prometheus.CounterValue, float64(n), p)
 	}
 }

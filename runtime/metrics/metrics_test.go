@@ -292,6 +292,11 @@ func TestScrapeAfterAScriptedRun(t *testing.T) {
 	_ = p.Plain(ctx)
 	f = scrape(t, srv.Client(), url)
 	assert.Equal(t, 3.0, f.value(t, "baldur_dryrun_decisions_total", map[string]string{"policy": "breaker"}))
+	for range 1200 { // more than the timeline holds, between two scrapes
+		_ = p.Plain(ctx)
+	}
+	f = scrape(t, srv.Client(), url)
+	assert.Equal(t, 1203.0, f.value(t, "baldur_dryrun_decisions_total", map[string]string{"policy": "breaker"}), "nothing undercounted")
 
 	rt.SetDryRun(false)
 	rt.SetEnabled(false)
