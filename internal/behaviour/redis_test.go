@@ -26,7 +26,7 @@ import (
 // 127.0.0.1:6379 for the fleet test (under a prefix of its own), a private
 // one for counting commands.
 
-const sharedRedis = redistest.SharedAddr
+var sharedRedis = redistest.SharedAddr
 
 func redisRuntime(t testing.TB, url, prefix string) *runtime.Runtime {
 	rt, err := runtime.New(context.Background(), runtime.Config{

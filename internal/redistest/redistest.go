@@ -6,6 +6,7 @@
 package redistest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,8 +28,10 @@ import (
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
-// SharedAddr is the Redis every test may use but never stop or flush.
-const SharedAddr = "127.0.0.1:6379"
+// SharedAddr is the Redis every test may use but never stop or flush:
+// 127.0.0.1:6379, or BALDUR_TEST_REDIS_ADDR when set (bench/idem-redis.sh
+// points it at a private server pinned to its own CPU).
+var SharedAddr = cmp.Or(os.Getenv("BALDUR_TEST_REDIS_ADDR"), "127.0.0.1:6379")
 
 // unavailable skips the test, or fails it when CI requires Redis.
 func unavailable(t testing.TB, format string, args ...any) {

@@ -27,7 +27,7 @@ import (
 
 // The shared Redis of the test machine; never stopped or flushed; each test
 // works under its own prefix and deletes it.
-const sharedRedis = redistest.SharedAddr
+var sharedRedis = redistest.SharedAddr
 
 func requireRedisServer(t testing.TB) {
 	t.Helper()
