@@ -2,12 +2,17 @@ package dlq
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/runtime/store"
 )
 
 func TestListPagesThroughEveryDomainOnceInOrder(t *testing.T) {
@@ -223,4 +228,47 @@ func TestListFiltersLookAtTheRecordNotInsideTheArguments(t *testing.T) {
 	assert.Equal(t, []string{match}, f.allIDs(t, Filter{Operation: "Refund"}))
 	assert.Equal(t, []string{decoy}, f.allIDs(t, Filter{FailureType: "declined", State: StatePending}))
 	assert.Empty(t, f.allIDs(t, Filter{State: StateNeedsReview}))
+}
+
+// countingStore counts the record reads a queue makes.
+type countingStore struct {
+	store.Store
+	gets, getManys atomic.Int64
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
+	c.gets.Add(1)
+	return c.Store.Get(ctx, key)
+}
+
+func (c *countingStore) GetMany(ctx context.Context, keys ...string) ([][]byte, error) {
+	c.getManys.Add(1)
+	return c.Store.GetMany(ctx, keys...)
+}
+
+func TestListReadsTheRecordsOfAChunkInOneRoundTrip(t *testing.T) {
+	f := newFixture(t, Options{})
+	for i := range 300 {
+		f.park(t, "payments", strconv.Itoa(i))
+	}
+	cs := &countingStore{Store: f.st}
+	q, err := New(cs, Options{Clock: f.clk, ReplayRate: -1, Owner: "lister", Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, q.Close()) }()
+
+	ctx := context.Background()
+	l, err := q.List(ctx, Filter{}, Page{Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, l.Entries, 100)
+	assert.Zero(t, cs.gets.Load(), "no record is read on its own")
+	assert.EqualValues(t, 4, cs.getManys.Load(), "chunks of 8, 16, 32 and 64 index entries: one read each")
+
+	cs.getManys.Store(0)
+	l, err = q.List(ctx, Filter{}, Page{Limit: 100, Cursor: l.Next})
+	require.NoError(t, err)
+	require.Len(t, l.Entries, 100)
+	var first chargeArgs
+	require.NoError(t, json.Unmarshal(l.Entries[0].Args, &first))
+	assert.Equal(t, "100", first.OrderID, "the second page starts after the first")
+	assert.EqualValues(t, 4, cs.getManys.Load())
 }

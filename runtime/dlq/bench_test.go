@@ -2,6 +2,7 @@ package dlq
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -184,4 +185,33 @@ func cursorNear(b *testing.B, q *Queue, domain string, n int) string {
 		p.Cursor = l.Next
 	}
 	return p.Cursor
+}
+
+// BenchmarkListRedis lists the first page (default and largest size) of a
+// queue of 2 000 entries on the shared Redis: what one console page costs in
+// round trips.
+func BenchmarkListRedis(b *testing.B) {
+	st, _ := sharedRedis(b)
+	q, err := New(st, Options{Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer q.Close()
+	ctx := context.Background()
+	for i := range 2000 {
+		if _, err := q.Park(ctx, Capture{Domain: "payments", Operation: "Charge", Signature: "sig1",
+			Args: mustJSON(b, chargeArgs{OrderID: strconv.Itoa(i), Cents: int64(i)}), Err: errDeclined}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, limit := range []int{DefaultPageSize, MaxPageSize} {
+		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) {
+			for b.Loop() {
+				l, err := q.List(ctx, Filter{}, Page{Limit: limit})
+				if err != nil || len(l.Entries) != limit {
+					b.Fatal(err, len(l.Entries))
+				}
+			}
+		})
+	}
 }

@@ -23,30 +23,19 @@ const (
 func (q *Queue) load(ctx context.Context, id string) ([]byte, *record, error) {
 	raw, err := q.st.Get(ctx, q.k.entry(id))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, fmt.Errorf("entry %s: %w", id, ErrNotFound)
+		raw, err = nil, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read entry %s: %w", id, err)
 	}
-	r, err := decodeRecord(id, raw)
-	if err != nil {
-		return raw, nil, err
-	}
-	return raw, r, nil
+	return examine(id, raw, nil)
 }
 
-// loadIf is load that returns the raw record without decoding it (and a
-// nil record and error) when it lacks one of needles.
-func (q *Queue) loadIf(ctx context.Context, id string, needles [][]byte) ([]byte, *record, error) {
-	if len(needles) == 0 {
-		return q.load(ctx, id)
-	}
-	raw, err := q.st.Get(ctx, q.k.entry(id))
-	if errors.Is(err, store.ErrNotFound) {
+// examine decodes raw, the record of entry id as read (nil: gone), unless
+// it lacks one of needles: then it returns raw with a nil record and error.
+func examine(id string, raw []byte, needles [][]byte) ([]byte, *record, error) {
+	if raw == nil {
 		return nil, nil, fmt.Errorf("entry %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("read entry %s: %w", id, err)
 	}
 	for _, n := range needles {
 		if !bytes.Contains(raw, n) {
@@ -58,6 +47,20 @@ func (q *Queue) loadIf(ctx context.Context, id string, needles [][]byte) ([]byte
 		return raw, nil, err
 	}
 	return raw, r, nil
+}
+
+// loadMany reads the records of the ids in one round trip; a record that
+// is gone is nil.
+func (q *Queue) loadMany(ctx context.Context, what string, ids []string) ([][]byte, error) {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = q.k.entry(id)
+	}
+	raws, err := q.st.GetMany(ctx, keys...)
+	if err != nil {
+		return nil, fmt.Errorf("read %s entries: %w", what, err)
+	}
+	return raws, nil
 }
 
 // needles returns byte strings every stored record matching f contains, so
@@ -105,10 +108,18 @@ func (q *Queue) scanDomain(ctx context.Context, domain string, from store.ID, ne
 		if err != nil {
 			return fmt.Errorf("scan domain %s: %w", domain, err)
 		}
-		for _, en := range batch {
+		ids := make([]string, len(batch))
+		for i, en := range batch {
+			ids[i] = string(en.Value)
+		}
+		raws, err := q.loadMany(ctx, "domain "+domain, ids)
+		if err != nil {
+			return err
+		}
+		for i, en := range batch {
 			from = en.ID.Next()
-			id := string(en.Value)
-			raw, r, err := q.loadIf(ctx, id, needles)
+			id := ids[i]
+			raw, r, err := examine(id, raws[i], needles)
 			switch {
 			case raw != nil && r == nil && err == nil:
 				// Skipped by the needles: not garbage as far as we know.
@@ -198,6 +209,16 @@ func (q *Queue) scanIndex(ctx context.Context, state State, from store.ID, prune
 		if err != nil {
 			return fmt.Errorf("scan %s entries: %w", state, err)
 		}
+		ids := make([]string, 0, len(batch))
+		for _, en := range batch {
+			if id, _, ok := parseIndexValue(en.Value); ok {
+				ids = append(ids, id)
+			}
+		}
+		raws, err := q.loadMany(ctx, string(state), ids)
+		if err != nil {
+			return err
+		}
 		for _, en := range batch {
 			from = en.ID.Next()
 			id, v, ok := parseIndexValue(en.Value)
@@ -205,7 +226,8 @@ func (q *Queue) scanIndex(ctx context.Context, state State, from store.ID, prune
 				stale = append(stale, en.ID)
 				continue
 			}
-			raw, r, err := q.loadIf(ctx, id, needles)
+			raw, r, err := examine(id, raws[0], needles)
+			raws = raws[1:]
 			switch {
 			case raw != nil && r == nil && err == nil:
 				continue // skipped by the needles

@@ -136,6 +136,26 @@ func (e *engine) Get(ctx context.Context, key string) ([]byte, error) {
 	return out, err
 }
 
+// GetMany implements Store.
+func (e *engine) GetMany(ctx context.Context, keys ...string) ([][]byte, error) {
+	if err := validKeys(keys); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(keys))
+	err := e.read(ctx, func(now int64) error {
+		for i, k := range keys {
+			if it := e.live(k, now); it != nil && it.kind == kindString {
+				out[i] = append([]byte{}, it.str...)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TTL implements Store.
 func (e *engine) TTL(ctx context.Context, key string) (time.Duration, error) {
 	var ttl time.Duration

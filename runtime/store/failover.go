@@ -266,6 +266,12 @@ func (f *Failover) Get(ctx context.Context, key string) ([]byte, error) {
 		func() ([]byte, error) { return f.local.Get(ctx, key) })
 }
 
+// GetMany implements Store.
+func (f *Failover) GetMany(ctx context.Context, keys ...string) ([][]byte, error) {
+	return read(f, func() ([][]byte, error) { return f.remote.GetMany(ctx, keys...) },
+		func() ([][]byte, error) { return f.local.GetMany(ctx, keys...) })
+}
+
 // Set implements Store.
 func (f *Failover) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	_, err := write(f, ctx, Txn{Ops: []Op{SetOp(key, value, ttl)}},

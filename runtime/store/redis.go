@@ -329,6 +329,40 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
 	return v, nil
 }
 
+// GetMany implements Store with one GET per key in one pipeline rather than
+// an MGET, which Redis Cluster refuses across hash slots; go-redis splits
+// the pipeline by node there.
+func (r *Redis) GetMany(ctx context.Context, keys ...string) ([][]byte, error) {
+	if err := validKeys(keys); err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return [][]byte{}, nil
+	}
+	cmds := make([]*redis.StringCmd, len(keys))
+	// The pipeline's own error is the first command's; each is read below.
+	_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.Get(ctx, r.key(k))
+		}
+		return nil
+	})
+	out := make([][]byte, len(keys))
+	for i, c := range cmds {
+		v, err := c.Bytes()
+		switch {
+		case err == nil:
+			out[i] = append([]byte{}, v...)
+		case errors.Is(err, redis.Nil):
+		default:
+			if err = r.fail(ctx, "get", err); !errors.Is(err, ErrWrongType) {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
 // Set implements Store.
 func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if err := SetOp(key, nil, ttl).validate(); err != nil {

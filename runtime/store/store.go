@@ -57,6 +57,10 @@ const MaxValueSize = 16 << 20
 type Store interface {
 	// Get returns the string value of key, or ErrNotFound.
 	Get(ctx context.Context, key string) ([]byte, error)
+	// GetMany returns the string values of keys, in order, in one round trip
+	// (one per node on Redis Cluster). A key that is missing, expired or of
+	// another kind gives nil; an empty value is a non-nil empty slice.
+	GetMany(ctx context.Context, keys ...string) ([][]byte, error)
 	// Set stores value under key, replacing whatever the key held.
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	// SetNX stores value only if key is absent (an expired key is absent) and
@@ -208,6 +212,15 @@ type Subscription interface {
 	C() <-chan Message
 	// Close ends the subscription; it is idempotent.
 	Close() error
+}
+
+func validKeys(keys []string) error {
+	for _, k := range keys {
+		if err := validKey(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func validKey(key string) error {

@@ -58,6 +58,7 @@ func Run(t *testing.T, open Factory) {
 		{"Stream", testStream},
 		{"StreamConcurrentAppends", testStreamConcurrent},
 		{"WrongType", testWrongType},
+		{"GetMany", testGetMany},
 		{"Keys", testKeys},
 		{"AtomicConditions", testAtomicConditions},
 		{"AtomicAllOrNothing", testAtomicAllOrNothing},
@@ -416,6 +417,40 @@ func testWrongType(t *testing.T, h Harness) {
 	got, err := s.Get(ctx, "hash")
 	require.NoError(t, err)
 	assert.Equal(t, "now a string", string(got))
+}
+
+func testGetMany(t *testing.T, h Harness) {
+	ctx, s := context.Background(), h.Store
+	require.NoError(t, s.Set(ctx, "a", []byte("1"), 0))
+	require.NoError(t, s.Set(ctx, "empty", nil, 0))
+	require.NoError(t, s.Set(ctx, "short", []byte("x"), ttl))
+	require.NoError(t, s.HSet(ctx, "hash", map[string]string{"f": "v"}))
+	_, err := s.Append(ctx, "stream", []byte("x"))
+	require.NoError(t, err)
+	h.Advance(ttl + 100*time.Millisecond)
+
+	got, err := s.GetMany(ctx, "a", "missing", "empty", "short", "hash", "stream", "a")
+	require.NoError(t, err)
+	require.Len(t, got, 7)
+	assert.Equal(t, "1", string(got[0]))
+	assert.Nil(t, got[1], "missing")
+	assert.NotNil(t, got[2], "an empty value is not a missing one")
+	assert.Empty(t, got[2])
+	assert.Nil(t, got[3], "expired")
+	assert.Nil(t, got[4], "a hash is not a string value")
+	assert.Nil(t, got[5], "a stream is not a string value")
+	assert.Equal(t, "1", string(got[6]), "a key asked twice comes twice")
+
+	got[0][0] = 'X' // the caller owns what it got
+	again, err := s.Get(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, "1", string(again))
+
+	none, err := s.GetMany(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, none)
+	_, err = s.GetMany(ctx, "a", "")
+	assert.ErrorIs(t, err, store.ErrInvalid)
 }
 
 func testKeys(t *testing.T, h Harness) {
