@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,8 +32,11 @@ const DefaultRetention = 90 * 24 * time.Hour
 // MaxDays bounds one Days request.
 const MaxDays = 90
 
-// Key is where the report of date (YYYY-MM-DD) is stored.
-func Key(date string) string { return "report:" + date }
+// NodeKey is where the report of one process (node) for date (YYYY-MM-DD)
+// is stored. Load merges the reports of every node for a date.
+func NodeKey(date, node string) string { return dayPrefix(date) + node }
+
+func dayPrefix(date string) string { return "report:" + date + ":node:" }
 
 // Options configure a Generator. The zero value is usable.
 type Options struct {
@@ -46,7 +50,9 @@ type Options struct {
 	DLQ metrics.DLQSource
 	// Retention is how long a stored report is kept. Default 90 days.
 	Retention time.Duration
-	// Node names this process in its reports. Default: the host name.
+	// Node names this process in its reports; processes sharing a store
+	// need distinct names, or they overwrite each other's report. Default:
+	// the host name.
 	Node string
 	// Logger receives report.daily_stored and report.store_failed. Default slog.Default().
 	Logger *slog.Logger
@@ -87,6 +93,7 @@ type breakerTally struct {
 type snapshot struct {
 	calls map[[2]string]runtime.CallStats
 	store store.FailoverStats
+	dry   map[string]uint64 // would-have decisions by policy
 }
 
 type failoverStats interface{ Stats() store.FailoverStats }
@@ -107,7 +114,8 @@ func New(rt *runtime.Runtime, opts Options) *Generator {
 		opts.Retention = DefaultRetention
 	}
 	if opts.Node == "" {
-		opts.Node, _ = os.Hostname()
+		host, _ := os.Hostname()
+		opts.Node = cmp.Or(host, "unnamed")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -160,7 +168,7 @@ func (g *Generator) onTransition(t breaker.Transition) {
 }
 
 func (g *Generator) snapshot() snapshot {
-	s := snapshot{calls: map[[2]string]runtime.CallStats{}}
+	s := snapshot{calls: map[[2]string]runtime.CallStats{}, dry: g.rt.WouldHaveCounts()}
 	for _, cs := range g.rt.CallStats() {
 		s.calls[[2]string{cs.Service, cs.Method}] = cs
 	}
@@ -196,19 +204,18 @@ func (g *Generator) diff(cur snapshot) ([]runtime.CallStats, StoreDay) {
 
 // reading is what the runtime says at one moment.
 type reading struct {
-	at        time.Time
-	snap      snapshot
-	decisions []runtime.Decision
-	breakers  []BreakerDay // state only
-	enabled   bool
-	dryRun    bool
-	degraded  bool
-	dlq       *DLQDay
+	at       time.Time
+	snap     snapshot
+	breakers []BreakerDay // state only
+	enabled  bool
+	dryRun   bool
+	degraded bool
+	dlq      *DLQDay
 }
 
 // read asks the runtime (and the DLQ hook) for everything a report needs.
 func (g *Generator) read(ctx context.Context, now time.Time) reading {
-	rd := reading{at: now, snap: g.snapshot(), decisions: g.rt.WouldHave(), enabled: g.rt.Enabled(),
+	rd := reading{at: now, snap: g.snapshot(), enabled: g.rt.Enabled(),
 		dryRun: g.rt.DryRun(), degraded: g.rt.Degraded()}
 	for _, name := range g.rt.BreakerNames() {
 		if b, ok := g.rt.Breaker(name); ok {
@@ -233,10 +240,10 @@ func (g *Generator) buildLocked(rd reading, final bool) Report {
 		Calls: calls, Store: st, KillSwitch: rd.enabled, DLQ: rd.dlq,
 		DryRun: DryRunDay{On: rd.dryRun, ByPolicy: map[string]int{}},
 	}
-	for _, d := range rd.decisions {
-		if !d.At.Before(g.from) && !d.At.After(rd.at) {
-			in.DryRun.Decisions++
-			in.DryRun.ByPolicy[d.Policy]++
+	for p, n := range rd.snap.dry {
+		if d := int(since(n, g.base.dry[p])); d > 0 {
+			in.DryRun.Decisions += d
+			in.DryRun.ByPolicy[p] = d
 		}
 	}
 	g.mu.Lock()
@@ -300,9 +307,9 @@ func midnightAfter(t time.Time, loc *time.Location) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, loc)
 }
 
-// Generate builds today's report so far and stores it (a later call, or the
-// midnight run, replaces it). A day that ended without a midnight run is
-// closed and stored first.
+// Generate builds this process's report of today so far and stores it (a
+// later call, or the midnight run, replaces it). A day that ended without a
+// midnight run is closed and stored first. Load gives the fleet's.
 func (g *Generator) Generate(ctx context.Context) (Report, error) {
 	g.genMu.Lock()
 	rd := g.read(ctx, g.opts.Clock.Now())
@@ -322,7 +329,7 @@ func (g *Generator) save(ctx context.Context, r Report) error {
 	if err != nil {
 		return fmt.Errorf("report %s: encoding: %w", r.Date, err)
 	}
-	if err := g.opts.Store.Set(ctx, Key(r.Date), b, g.opts.Retention); err != nil {
+	if err := g.opts.Store.Set(ctx, NodeKey(r.Date, r.Node), b, g.opts.Retention); err != nil {
 		g.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "report.store_failed",
 			slog.String("date", r.Date), slog.String("error", err.Error()))
 		return fmt.Errorf("report %s: storing: %w", r.Date, err)
@@ -330,19 +337,42 @@ func (g *Generator) save(ctx context.Context, r Report) error {
 	return nil
 }
 
-// Load returns the stored report of date (YYYY-MM-DD), or ErrNoReport.
+// Load returns the report of date (YYYY-MM-DD) merged over every process
+// that stored one (see Merge), or ErrNoReport. A node's report that does not
+// decode is logged and left out, and the merged report lists it in Partial.
 func (g *Generator) Load(ctx context.Context, date string) (Report, error) {
-	b, err := g.opts.Store.Get(ctx, Key(date))
-	if errors.Is(err, store.ErrNotFound) {
-		return Report{}, fmt.Errorf("report %s: %w", date, ErrNoReport)
+	keys, err := g.opts.Store.Keys(ctx, dayPrefix(date))
+	if err != nil {
+		return Report{}, fmt.Errorf("report %s: listing the nodes' reports: %w", date, err)
 	}
+	raws, err := g.opts.Store.GetMany(ctx, keys...)
 	if err != nil {
 		return Report{}, fmt.Errorf("report %s: %w", date, err)
 	}
-	var r Report
-	if err := json.Unmarshal(b, &r); err != nil {
-		return Report{}, fmt.Errorf("report %s: stored report unreadable: %w", date, err)
+	var reports []Report
+	var unreadable []string
+	for i, raw := range raws {
+		if raw == nil {
+			continue // expired since Keys
+		}
+		var r Report
+		if err := json.Unmarshal(raw, &r); err != nil {
+			node := strings.TrimPrefix(keys[i], dayPrefix(date))
+			g.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "report.unreadable",
+				slog.String("date", date), slog.String("node", node), slog.String("key", keys[i]), slog.String("error", err.Error()))
+			unreadable = append(unreadable, "node "+node+": stored report unreadable")
+			continue
+		}
+		reports = append(reports, r)
 	}
+	if len(reports) == 0 {
+		if len(unreadable) > 0 {
+			return Report{}, fmt.Errorf("report %s: %s", date, strings.Join(unreadable, "; "))
+		}
+		return Report{}, fmt.Errorf("report %s: %w", date, ErrNoReport)
+	}
+	reports[0].Partial = append(reports[0].Partial, unreadable...)
+	r := Merge(reports...)
 	return r, nil
 }
 
@@ -356,9 +386,9 @@ type Day struct {
 	Missing string `json:"missing,omitempty"`
 }
 
-// Days returns the reports of days days ending at date ("today" or
-// YYYY-MM-DD), newest first. Today's is generated (and stored) fresh; the
-// others are read from the store. A day without a report is an entry with
+// Days returns the fleet's reports of days days ending at date ("today" or
+// YYYY-MM-DD), newest first. This process's report of today is generated
+// (and stored) fresh first; then every day is read from the store. A day without a report is an entry with
 // Missing set, not an error.
 func (g *Generator) Days(ctx context.Context, date string, days int) ([]Day, error) {
 	end, err := g.ParseDate(date)
@@ -383,7 +413,13 @@ func (g *Generator) Days(ctx context.Context, date string, days int) ([]Day, err
 				out = append(out, Day{Date: d, Missing: err.Error(), Text: d + ": " + err.Error()})
 				continue
 			}
-			// A failed save still leaves a report to show.
+			// The fleet's when it can be read; else this process's own
+			// (a failed save still leaves a report to show).
+			if err == nil {
+				if fleet, lerr := g.Load(ctx, d); lerr == nil {
+					r = fleet
+				}
+			}
 		} else if r, err = g.Load(ctx, d); err != nil {
 			why := "no report stored (the process was not running that day, or the report expired)"
 			if !errors.Is(err, ErrNoReport) {

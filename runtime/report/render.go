@@ -51,6 +51,9 @@ func Text(r Report) string {
 	if !r.Final {
 		b.WriteString(" (the day is not over)")
 	}
+	if len(r.Nodes) > 1 {
+		fmt.Fprintf(&b, "\n  merged from %d processes: %s", len(r.Nodes), strings.Join(r.Nodes, ", "))
+	}
 	return b.String()
 }
 

@@ -1,7 +1,9 @@
 // Package report writes the daily report of a baldur runtime: what its
 // protected calls went through in one day, the alerts that follow from it,
 // and one severity. A Generator builds it on demand and, once started, at
-// every midnight, and keeps it in the runtime's store under report:<date>.
+// every midnight, and keeps it in the runtime's store under
+// report:<date>:node:<node>; reading a day merges the reports of every
+// process that shares the store (Merge), so a fleet gets one report.
 //
 // Severity is the highest severity among the alerts (see Build for the
 // rules), "ok" when there is none: such a calm day renders as one line,
@@ -175,11 +177,13 @@ type DLQDay struct {
 	NeedsReview int64 `json:"needs_review"`
 }
 
-// Report is one day of one runtime.
+// Report is one day of one runtime, or of every runtime of a fleet that
+// shares a store (see Merge).
 type Report struct {
 	Date        string       `json:"date"` // YYYY-MM-DD in the Generator's location
 	Node        string       `json:"node,omitempty"`
-	From        time.Time    `json:"from"` // the period covered: the day, or the part of it this process saw
+	Nodes       []string     `json:"nodes,omitempty"` // the processes merged into this report, sorted
+	From        time.Time    `json:"from"`            // the period covered: the day, or the part of it this process saw
 	To          time.Time    `json:"to"`
 	Final       bool         `json:"final"` // the day is over: written at midnight
 	GeneratedAt time.Time    `json:"generated_at"`
@@ -205,6 +209,7 @@ type Report struct {
 type Input struct {
 	Date        string
 	Node        string
+	Nodes       []string
 	From, To    time.Time
 	Final       bool
 	GeneratedAt time.Time
@@ -242,7 +247,7 @@ const (
 //	info      dry_run              dry-run was on, or recorded decisions
 func Build(in Input) Report {
 	r := Report{
-		Date: in.Date, Node: in.Node, From: in.From, To: in.To, Final: in.Final, GeneratedAt: in.GeneratedAt,
+		Date: in.Date, Node: in.Node, Nodes: in.Nodes, From: in.From, To: in.To, Final: in.Final, GeneratedAt: in.GeneratedAt,
 		Breakers: in.Breakers, Store: in.Store, DryRun: in.DryRun, KillSwitch: in.KillSwitch, DLQ: in.DLQ,
 		Partial: in.Partial, Alerts: []Alert{}, Services: []ServiceDay{},
 	}
@@ -322,6 +327,102 @@ func Build(in Input) Report {
 		r.Summary = fmt.Sprintf("%s — %d processed, %d alert(s): %s", upper(r.Severity), r.Totals.Calls, len(r.Alerts), r.Alerts[0].Message)
 	}
 	return r
+}
+
+// Merge builds one report out of the reports of several processes for the
+// same day (one each). Counters add up; what is shared through the store is
+// taken once: a breaker's state is the most severe any process saw (and its
+// transitions, which every process of the fleet sees, the most any counted),
+// the DLQ is the latest reading. The kill switch counts as off, dry-run as on
+// and the store as DEGRADED if so for any process. The period runs from the
+// earliest start to the latest end; the report is final when all are.
+func Merge(reports ...Report) Report {
+	in := Input{Final: true, KillSwitch: true, DryRun: DryRunDay{ByPolicy: map[string]int{}}}
+	breakers := map[string]*BreakerDay{}
+	var dlqAt time.Time
+	for i, r := range reports {
+		if i == 0 || r.From.Before(in.From) {
+			in.From = r.From
+		}
+		if r.To.After(in.To) {
+			in.To = r.To
+		}
+		if r.GeneratedAt.After(in.GeneratedAt) {
+			in.GeneratedAt = r.GeneratedAt
+		}
+		in.Date, in.Final = r.Date, in.Final && r.Final
+		in.Nodes = append(in.Nodes, r.Nodes...)
+		if len(r.Nodes) == 0 && r.Node != "" {
+			in.Nodes = append(in.Nodes, r.Node)
+		}
+		for _, s := range r.Services {
+			in.Calls = append(in.Calls, runtime.CallStats{Service: s.Service, Successes: s.Successes,
+				Failures: s.Failures, Ignored: s.Ignored, RejectedOpen: s.RejectedBreaker,
+				RejectedBulkhead: s.RejectedBulkhead, Retries: s.Retries, Timeouts: s.Timeouts,
+				Fallbacks: s.Fallbacks, RetriedSuccesses: s.RetriedSuccesses})
+		}
+		for _, b := range r.Breakers {
+			m := breakers[b.Service]
+			if m == nil {
+				m = &BreakerDay{Service: b.Service, State: b.State}
+				breakers[b.Service] = m
+			}
+			if stateRank(b.State) > stateRank(m.State) {
+				m.State = b.State
+			}
+			m.Opened, m.Transitions = max(m.Opened, b.Opened), max(m.Transitions, b.Transitions)
+			if b.LastChange.After(m.LastChange) {
+				m.LastChange = b.LastChange
+			}
+		}
+		in.Store.Degraded = in.Store.Degraded || r.Store.Degraded
+		in.Store.Degradations += r.Store.Degradations
+		in.Store.Replayed += r.Store.Replayed
+		in.Store.Conflicts += r.Store.Conflicts
+		in.DryRun.On = in.DryRun.On || r.DryRun.On
+		in.DryRun.Decisions += r.DryRun.Decisions
+		for p, n := range r.DryRun.ByPolicy {
+			in.DryRun.ByPolicy[p] += n
+		}
+		in.KillSwitch = in.KillSwitch && r.KillSwitch
+		if r.DLQ != nil && (in.DLQ == nil || r.To.After(dlqAt)) {
+			d := *r.DLQ
+			in.DLQ, dlqAt = &d, r.To
+		}
+		in.Partial = append(in.Partial, r.Partial...)
+	}
+	for _, b := range breakers {
+		in.Breakers = append(in.Breakers, *b)
+	}
+	slices.SortFunc(in.Breakers, func(a, b BreakerDay) int { return cmp.Compare(a.Service, b.Service) })
+	slices.Sort(in.Nodes)
+	in.Nodes = slices.Compact(in.Nodes)
+	if len(in.Nodes) == 1 {
+		in.Node = in.Nodes[0]
+	}
+	slices.Sort(in.Partial)
+	in.Partial = slices.Compact(in.Partial)
+	if in.DLQ != nil {
+		// Another process read the queue: "dlq" is partial only if none did.
+		in.Partial = slices.DeleteFunc(in.Partial, func(p string) bool { return p == "dlq" })
+	}
+	if len(in.Partial) == 0 {
+		in.Partial = nil
+	}
+	return Build(in)
+}
+
+// stateRank orders breaker states by how much they cut a service off.
+func stateRank(s string) int {
+	switch s {
+	case "HALF_OPEN":
+		return 1
+	case "OPEN":
+		return 2
+	case "FORCED_OPEN":
+		return 3
+	}
+	return 0
 }
 
 func times(n int) string {

@@ -76,15 +76,27 @@ type env struct {
 
 func newEnv(t *testing.T, opts report.Options) *env {
 	t.Helper()
-	e := &env{st: store.NewMemory(), clk: clock.NewFake(start), inner: &pricer{}}
-	t.Cleanup(func() { e.st.Close() })
+	st := store.NewMemory()
+	t.Cleanup(func() { st.Close() })
+	return newEnvWith(t, st, clock.NewFake(start), "test-node", opts)
+}
+
+// newEnvOn is a second process on the store and clock of another env.
+func newEnvOn(t *testing.T, st *store.Memory, clk *clock.Fake, node string) *env {
+	t.Helper()
+	return newEnvWith(t, st, clk, node, report.Options{})
+}
+
+func newEnvWith(t *testing.T, st *store.Memory, clk *clock.Fake, node string, opts report.Options) *env {
+	t.Helper()
+	e := &env{st: st, clk: clk, inner: &pricer{}}
 	var err error
 	e.rt, err = runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, Store: e.st, Clock: e.clk,
 		Breaker: runtime.BreakerConfig{FailureThreshold: 5, RecoveryTimeout: 2 * time.Hour}})
 	require.NoError(t, err)
 	t.Cleanup(func() { e.rt.Close() })
 	e.p = behaviour.NewProtectedPricer(e.inner, e.rt)
-	opts.Clock, opts.Location, opts.Logger, opts.Node = e.clk, time.UTC, quiet, "test-node"
+	opts.Clock, opts.Location, opts.Logger, opts.Node = e.clk, time.UTC, quiet, node
 	e.gen = report.New(e.rt, opts)
 	return e
 }
@@ -110,12 +122,12 @@ func TestACalmDayIsOneLine(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "2026-11-23: All quiet — 40 processed, 0 alerts.", report.Text(r))
 
-	stored, err := e.st.Get(context.Background(), report.Key("2026-11-23"))
-	require.NoError(t, err, "Generate stores the report under report:<date>")
+	stored, err := e.st.Get(context.Background(), report.NodeKey("2026-11-23", "test-node"))
+	require.NoError(t, err, "Generate stores the report under report:<date>:node:<node>")
 	var back report.Report
 	require.NoError(t, json.Unmarshal(stored, &back))
 	assert.Equal(t, uint64(40), back.Totals.Calls)
-	ttl, err := e.st.TTL(context.Background(), report.Key("2026-11-23"))
+	ttl, err := e.st.TTL(context.Background(), report.NodeKey("2026-11-23", "test-node"))
 	require.NoError(t, err)
 	assert.Positive(t, ttl, "stored reports expire")
 }
@@ -271,10 +283,10 @@ func TestMidnightRunStoresTheFinalReport(t *testing.T) {
 func TestDaysListsStoredAndMissingDays(t *testing.T) {
 	e := newEnv(t, report.Options{})
 	ctx := context.Background()
-	old := report.Build(report.Input{Date: "2026-11-21", KillSwitch: true, Calls: []runtime.CallStats{{Service: "a", Successes: 7}}})
+	old := report.Build(report.Input{Date: "2026-11-21", Node: "old-node", KillSwitch: true, Calls: []runtime.CallStats{{Service: "a", Successes: 7}}})
 	b, err := json.Marshal(old)
 	require.NoError(t, err)
-	require.NoError(t, e.st.Set(ctx, report.Key("2026-11-21"), b, 0))
+	require.NoError(t, e.st.Set(ctx, report.NodeKey("2026-11-21", "old-node"), b, 0))
 
 	days, err := e.gen.Days(ctx, "today", 3)
 	require.NoError(t, err)
@@ -305,4 +317,91 @@ func TestDaysListsStoredAndMissingDays(t *testing.T) {
 		require.ErrorIs(t, err, report.ErrBadDate)
 		assert.Contains(t, err.Error(), bad.want)
 	}
+}
+
+// TestTheFleetsReportMergesEveryProcess runs two runtimes on one store, as
+// two processes sharing a Redis do: the day's report adds up their calls
+// and takes the worst of what they saw, instead of the last writer winning.
+func TestTheFleetsReportMergesEveryProcess(t *testing.T) {
+	a := newEnv(t, report.Options{})
+	b := newEnvOn(t, a.st, a.clk, "node-b")
+	ctx := context.Background()
+	for i := range 30 {
+		_, err := a.p.Hot(ctx, i)
+		require.NoError(t, err)
+	}
+	b.inner.setDown(true)
+	for range 2 {
+		_, _ = b.p.Price(ctx, "ACME") // five failures: b's breaker opens
+	}
+	b.inner.setDown(false)
+	b.rt.SetDryRun(true)
+	require.NoError(t, b.p.Plain(ctx), "dry-run: the open breaker would have rejected, but does not")
+
+	ra, err := a.gen.Generate(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(30), ra.Totals.Calls, "a's own report counts a's calls")
+	_, err = b.gen.Generate(ctx)
+	require.NoError(t, err)
+
+	days, err := a.gen.Days(ctx, "today", 1)
+	require.NoError(t, err)
+	r := days[0].Report
+	require.NotNil(t, r)
+	assert.Equal(t, []string{"node-b", "test-node"}, r.Nodes)
+	assert.Equal(t, uint64(30+2+1), r.Totals.Calls, "a's 30 and b's 3 calls")
+	assert.Equal(t, uint64(5), r.Totals.Failures)
+	assert.Equal(t, report.SeverityCritical, r.Severity, "b's open breaker makes the fleet's day critical")
+	require.NotEmpty(t, r.Breakers)
+	assert.True(t, r.DryRun.On)
+	assert.Equal(t, map[string]int{"breaker": 1}, r.DryRun.ByPolicy)
+
+	// A node's report that does not decode is left out and said.
+	require.NoError(t, a.st.Set(ctx, report.NodeKey("2026-11-23", "node-c"), []byte("{garbage"), 0))
+	merged, err := a.gen.Load(ctx, "2026-11-23")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"node-b", "test-node"}, merged.Nodes)
+	assert.Contains(t, merged.Partial, "node node-c: stored report unreadable")
+	assert.Equal(t, uint64(33), merged.Totals.Calls)
+}
+
+func TestMergeOfOneReportIsThatReport(t *testing.T) {
+	in := report.Input{Date: "2026-11-21", Node: "n1", KillSwitch: true, Final: true,
+		From: start, To: start.Add(time.Hour), GeneratedAt: start.Add(time.Hour),
+		Calls: []runtime.CallStats{{Service: "a", Method: "M", Successes: 7, Failures: 12, Retries: 3, Fallbacks: 2},
+			{Service: "b", Method: "N", RejectedBulkhead: 4}},
+		Breakers: []report.BreakerDay{{Service: "a", State: "OPEN", Opened: 1, Transitions: 1, LastChange: start}},
+		Store:    report.StoreDay{Degradations: 1},
+		DryRun:   report.DryRunDay{Decisions: 2, ByPolicy: map[string]int{"retry": 2}},
+		DLQ:      &report.DLQDay{Pending: 3},
+	}
+	one := report.Build(in)
+	merged := report.Merge(one)
+	one.Nodes = []string{"n1"}
+	assert.Equal(t, one, merged)
+}
+
+func TestMergeRules(t *testing.T) {
+	at := func(h int) time.Time { return start.Add(time.Duration(h) * time.Hour) }
+	x := report.Build(report.Input{Date: "d", Node: "x", KillSwitch: true, Final: true, From: at(0), To: at(2),
+		Breakers: []report.BreakerDay{{Service: "s", State: "CLOSED", Opened: 2, Transitions: 4, LastChange: at(1)}},
+		Store:    report.StoreDay{Degradations: 1, Replayed: 5},
+		DLQ:      &report.DLQDay{Pending: 1}})
+	y := report.Build(report.Input{Date: "d", Node: "y", KillSwitch: false, Final: false, From: at(1), To: at(3),
+		Breakers: []report.BreakerDay{{Service: "s", State: "HALF_OPEN", Opened: 1, Transitions: 3, LastChange: at(2)}},
+		Store:    report.StoreDay{Degraded: true, Degradations: 2, Conflicts: 1},
+		DLQ:      &report.DLQDay{Pending: 9}, Partial: []string{"dlq"}})
+	m := report.Merge(x, y)
+	assert.Equal(t, []string{"x", "y"}, m.Nodes)
+	assert.Empty(t, m.Node)
+	assert.Equal(t, at(0), m.From)
+	assert.Equal(t, at(3), m.To)
+	assert.False(t, m.Final, "y's day is not over")
+	assert.False(t, m.KillSwitch, "off on one process is off")
+	assert.Equal(t, []report.BreakerDay{{Service: "s", State: "HALF_OPEN", Opened: 2, Transitions: 4, LastChange: at(2)}}, m.Breakers,
+		"the most severe state; transitions every process saw are not added up")
+	assert.Equal(t, report.StoreDay{Degraded: true, Degradations: 3, Replayed: 5, Conflicts: 1}, m.Store)
+	assert.Equal(t, &report.DLQDay{Pending: 9}, m.DLQ, "the latest reading of the shared queue")
+	assert.Empty(t, m.Partial, "one process read the DLQ")
+	assert.Equal(t, report.SeverityCritical, m.Severity)
 }
