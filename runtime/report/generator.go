@@ -54,7 +54,8 @@ type Options struct {
 	// need distinct names, or they overwrite each other's report. Default:
 	// the host name.
 	Node string
-	// Logger receives report.daily_stored and report.store_failed. Default slog.Default().
+	// Logger receives report.daily_stored, report.store_failed and
+	// report.unreadable. Default slog.Default().
 	Logger *slog.Logger
 	// OnStored is called after the midnight run stored a day's final report.
 	OnStored func(Report)
