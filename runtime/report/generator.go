@@ -342,39 +342,69 @@ func (g *Generator) save(ctx context.Context, r Report) error {
 // that stored one (see Merge), or ErrNoReport. A node's report that does not
 // decode is logged and left out, and the merged report lists it in Partial.
 func (g *Generator) Load(ctx context.Context, date string) (Report, error) {
-	keys, err := g.opts.Store.Keys(ctx, dayPrefix(date))
+	got, err := g.loadDays(ctx, []string{date})
 	if err != nil {
-		return Report{}, fmt.Errorf("report %s: listing the nodes' reports: %w", date, err)
+		return Report{}, err
+	}
+	return got[date].report, got[date].err
+}
+
+type loaded struct {
+	report Report
+	err    error
+}
+
+// loadDays loads the merged reports of dates with one listing of the stored
+// reports and one read of those of dates.
+func (g *Generator) loadDays(ctx context.Context, dates []string) (map[string]loaded, error) {
+	all, err := g.opts.Store.Keys(ctx, "report:")
+	if err != nil {
+		return nil, fmt.Errorf("report: listing the stored reports: %w", err)
+	}
+	want := map[string]bool{}
+	for _, d := range dates {
+		want[d] = true
+	}
+	var keys []string
+	for _, k := range all {
+		if date, _, ok := strings.Cut(strings.TrimPrefix(k, "report:"), ":node:"); ok && want[date] {
+			keys = append(keys, k)
+		}
 	}
 	raws, err := g.opts.Store.GetMany(ctx, keys...)
 	if err != nil {
-		return Report{}, fmt.Errorf("report %s: %w", date, err)
+		return nil, fmt.Errorf("report: %w", err)
 	}
-	var reports []Report
-	var unreadable []string
+	reports := map[string][]Report{}
+	unreadable := map[string][]string{}
 	for i, raw := range raws {
 		if raw == nil {
 			continue // expired since Keys
 		}
+		date, node, _ := strings.Cut(strings.TrimPrefix(keys[i], "report:"), ":node:")
 		var r Report
 		if err := json.Unmarshal(raw, &r); err != nil {
-			node := strings.TrimPrefix(keys[i], dayPrefix(date))
 			g.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "report.unreadable",
 				slog.String("date", date), slog.String("node", node), slog.String("key", keys[i]), slog.String("error", err.Error()))
-			unreadable = append(unreadable, "node "+node+": stored report unreadable")
+			unreadable[date] = append(unreadable[date], "node "+node+": stored report unreadable")
 			continue
 		}
-		reports = append(reports, r)
+		reports[date] = append(reports[date], r)
 	}
-	if len(reports) == 0 {
-		if len(unreadable) > 0 {
-			return Report{}, fmt.Errorf("report %s: %s", date, strings.Join(unreadable, "; "))
+	out := make(map[string]loaded, len(dates))
+	for _, d := range dates {
+		rs, bad := reports[d], unreadable[d]
+		switch {
+		case len(rs) > 0:
+			rs[0].Partial = append(rs[0].Partial, bad...)
+			out[d] = loaded{report: Merge(rs...)}
+		case len(bad) > 0:
+			out[d] = loaded{err: fmt.Errorf("report %s: %s", d, strings.Join(bad, "; "))}
+		default:
+			out[d] = loaded{err: fmt.Errorf("report %s: %w", d, ErrNoReport)}
 		}
-		return Report{}, fmt.Errorf("report %s: %w", date, ErrNoReport)
 	}
-	reports[0].Partial = append(reports[0].Partial, unreadable...)
-	r := Merge(reports...)
-	return r, nil
+	return out, nil
 }
 
 // Day is one entry of Days: the report, or why there is none.
@@ -389,7 +419,8 @@ type Day struct {
 
 // Days returns the fleet's reports of days days ending at date ("today" or
 // YYYY-MM-DD), newest first. This process's report of today is generated
-// (and stored) fresh first; then every day is read from the store. A day without a report is an entry with
+// (and stored) fresh first; then the stored reports are listed once and the
+// days' read in one round trip. A day without a report is an entry with
 // Missing set, not an error.
 func (g *Generator) Days(ctx context.Context, date string, days int) ([]Day, error) {
 	end, err := g.ParseDate(date)
@@ -401,34 +432,43 @@ func (g *Generator) Days(ctx context.Context, date string, days int) ([]Day, err
 	}
 	t, _ := time.ParseInLocation(time.DateOnly, end, g.opts.Location)
 	today := g.Today()
+	dates := make([]string, days)
+	for i := range dates {
+		dates[i] = time.Date(t.Year(), t.Month(), t.Day()-i, 0, 0, 0, 0, g.opts.Location).Format(time.DateOnly)
+	}
+	var own Report
+	var genErr error
+	if dates[0] == today {
+		own, genErr = g.Generate(ctx)
+	}
+	got, loadErr := g.loadDays(ctx, dates)
 	out := make([]Day, 0, days)
-	for i := range days {
-		d := time.Date(t.Year(), t.Month(), t.Day()-i, 0, 0, 0, 0, g.opts.Location).Format(time.DateOnly)
-		var (
-			r   Report
-			err error
-		)
-		if d == today {
-			r, err = g.Generate(ctx)
-			if err != nil && r.Date == "" {
-				out = append(out, Day{Date: d, Missing: err.Error(), Text: d + ": " + err.Error()})
+	for _, d := range dates {
+		var l loaded
+		switch {
+		case loadErr != nil:
+			l.err = loadErr
+		default:
+			l = got[d]
+		}
+		if d == today && (l.err != nil || genErr != nil) {
+			// This process's own report (a failed save still leaves one to
+			// show) when the fleet's cannot be read, or lacks its latest.
+			if own.Date == "" {
+				out = append(out, Day{Date: d, Missing: genErr.Error(), Text: d + ": " + genErr.Error()})
 				continue
 			}
-			// The fleet's when it can be read; else this process's own
-			// (a failed save still leaves a report to show).
-			if err == nil {
-				if fleet, lerr := g.Load(ctx, d); lerr == nil {
-					r = fleet
-				}
-			}
-		} else if r, err = g.Load(ctx, d); err != nil {
+			l = loaded{report: own}
+		}
+		if l.err != nil {
 			why := "no report stored (the process was not running that day, or the report expired)"
-			if !errors.Is(err, ErrNoReport) {
-				why = err.Error()
+			if !errors.Is(l.err, ErrNoReport) {
+				why = l.err.Error()
 			}
 			out = append(out, Day{Date: d, Missing: why, Text: d + ": " + why})
 			continue
 		}
+		r := l.report
 		out = append(out, Day{Date: d, Report: &r, Text: Text(r)})
 	}
 	return out, nil

@@ -405,3 +405,32 @@ func TestMergeRules(t *testing.T) {
 	assert.Empty(t, m.Partial, "one process read the DLQ")
 	assert.Equal(t, report.SeverityCritical, m.Severity)
 }
+
+// countingStore counts the listings and reads a Generator makes.
+type countingStore struct {
+	store.Store
+	keys, getManys int
+}
+
+func (c *countingStore) Keys(ctx context.Context, prefix string) ([]string, error) {
+	c.keys++
+	return c.Store.Keys(ctx, prefix)
+}
+
+func (c *countingStore) GetMany(ctx context.Context, keys ...string) ([][]byte, error) {
+	c.getManys++
+	return c.Store.GetMany(ctx, keys...)
+}
+
+func TestDaysListsTheStoredReportsOnce(t *testing.T) {
+	e := newEnv(t, report.Options{})
+	cs := &countingStore{Store: e.st}
+	gen := report.New(e.rt, report.Options{Store: cs, Clock: e.clk, Location: time.UTC, Logger: quiet, Node: "counted"})
+	days, err := gen.Days(context.Background(), "today", 30)
+	require.NoError(t, err)
+	require.Len(t, days, 30)
+	require.NotNil(t, days[0].Report)
+	assert.Equal(t, []string{"counted"}, days[0].Report.Nodes)
+	assert.Equal(t, 1, cs.keys, "one listing (a SCAN on Redis) for 30 days, not one per day")
+	assert.Equal(t, 1, cs.getManys)
+}
