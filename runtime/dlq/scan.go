@@ -209,9 +209,17 @@ func (q *Queue) scanIndex(ctx context.Context, state State, from store.ID, prune
 		if err != nil {
 			return fmt.Errorf("scan %s entries: %w", state, err)
 		}
+		type ref struct {
+			id string
+			v  uint64
+			ok bool
+		}
+		refs := make([]ref, len(batch))
 		ids := make([]string, 0, len(batch))
-		for _, en := range batch {
-			if id, _, ok := parseIndexValue(en.Value); ok {
+		for i, en := range batch {
+			id, v, ok := parseIndexValue(en.Value)
+			refs[i] = ref{id, v, ok}
+			if ok {
 				ids = append(ids, id)
 			}
 		}
@@ -219,10 +227,10 @@ func (q *Queue) scanIndex(ctx context.Context, state State, from store.ID, prune
 		if err != nil {
 			return err
 		}
-		for _, en := range batch {
+		for i, en := range batch {
 			from = en.ID.Next()
-			id, v, ok := parseIndexValue(en.Value)
-			if !ok {
+			id, v := refs[i].id, refs[i].v
+			if !refs[i].ok {
 				stale = append(stale, en.ID)
 				continue
 			}

@@ -444,12 +444,9 @@ func (g *Generator) Days(ctx context.Context, date string, days int) ([]Day, err
 	got, loadErr := g.loadDays(ctx, dates)
 	out := make([]Day, 0, days)
 	for _, d := range dates {
-		var l loaded
-		switch {
-		case loadErr != nil:
+		l := got[d]
+		if loadErr != nil {
 			l.err = loadErr
-		default:
-			l = got[d]
 		}
 		if d == today && (l.err != nil || genErr != nil) {
 			// This process's own report (a failed save still leaves one to

@@ -352,7 +352,10 @@ func (r *Redis) GetMany(ctx context.Context, keys ...string) ([][]byte, error) {
 		v, err := c.Bytes()
 		switch {
 		case err == nil:
-			out[i] = append([]byte{}, v...)
+			if v == nil {
+				v = []byte{} // an empty value, not a missing one
+			}
+			out[i] = v
 		case errors.Is(err, redis.Nil):
 		default:
 			if err = r.fail(ctx, "get", err); !errors.Is(err, ErrWrongType) {
