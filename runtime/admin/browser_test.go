@@ -22,7 +22,6 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin"
 	"github.com/baldur-go/baldur/runtime/breaker"
-	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -57,9 +56,9 @@ func TestConsoleInRealChromium(t *testing.T) {
 	ledger := rt.Zone(runtime.ZoneSpec{Service: "ledger", Method: "Post", Breaker: true})
 	lb, _ := rt.Breaker("ledger")
 	lb.ForceOpen("maintenance window")
-	ctl, err := control.New(context.Background(), control.Options{Target: rt, Logger: quiet, PollInterval: -1})
-	require.NoError(t, err)
-	defer ctl.Close()
+	// The runtime's own control: a second one would fight the file-backed
+	// control runtime.New attached, which re-reads its file every few seconds.
+	ctl := rt.Control()
 	mem := store.NewMemory()
 	defer mem.Close()
 	q, err := dlq.New(mem, dlq.Options{Logger: quiet, ReplayRate: -1})
