@@ -100,8 +100,10 @@ func (r rule) onMethod(key string) bool {
 }
 
 // timeout: the deadline travels in the first context.Context, and its cancel
-// runs when the method returns, which would kill a channel or stream the
-// method hands back.
+// runs when the method returns, which would kill anything of the results
+// the caller still uses afterwards (see outlives): a channel, a stream, a
+// reader, an iterator or other func, or such a part held in a field or
+// reached through a method.
 func (r rule) timeout(o annotations.Opt[time.Duration]) {
 	text := "timeout=" + shortDuration(o.Val)
 	if r.m.Ctx < 0 {
@@ -109,13 +111,9 @@ func (r rule) timeout(o annotations.Opt[time.Duration]) {
 			text, r.m.Name, r.m.Name, r.lift("timeout"))
 	}
 	for i, t := range r.m.Results[:len(r.m.Results)-1] {
-		switch {
-		case isChan(t):
-			r.a.errs.errorf(o.Pos, "%s cannot apply to %s: it returns a channel (result %d, %s), and the timeout's context is cancelled as soon as %s returns; %s",
-				text, r.m.Name, i+1, r.a.typeString(t), r.m.Name, r.lift("timeout"))
-		case isStream(t):
-			r.a.errs.errorf(o.Pos, "%s cannot apply to %s: it returns a stream (result %d, %s, has a Recv method), and the timeout's context is cancelled as soon as %s returns; %s",
-				text, r.m.Name, i+1, r.a.typeString(t), r.m.Name, r.lift("timeout"))
+		if part, ok := r.a.outlives(t); ok {
+			r.a.errs.errorf(o.Pos, "%s cannot apply to %s: it returns %s (result %d, %s), which outlives the call, and the timeout's context is cancelled as soon as %s returns; %s; the caller's own context deadline can bound the call instead",
+				text, r.m.Name, part.what, i+1, part.detail, r.m.Name, r.lift("timeout"))
 		}
 	}
 }

@@ -42,6 +42,141 @@ func isStream(t types.Type) bool {
 	return ok
 }
 
+// reader is io.Reader, built here like stringer.
+var reader = types.NewInterfaceType([]*types.Func{
+	types.NewFunc(token.NoPos, nil, "Read", types.NewSignatureType(nil, nil, nil,
+		types.NewTuple(types.NewParam(token.NoPos, nil, "p", types.NewSlice(types.Typ[types.Byte]))),
+		types.NewTuple(types.NewParam(token.NoPos, nil, "n", types.Typ[types.Int]), types.NewParam(token.NoPos, nil, "err", errorType)), false)),
+}, nil).Complete()
+
+// isReader: t, or a pointer to it, has io.Reader's Read method.
+func isReader(t types.Type) bool {
+	if types.Implements(t, reader) {
+		return true
+	}
+	_, isPtr := t.Underlying().(*types.Pointer)
+	return !isPtr && !types.IsInterface(t) && types.Implements(types.NewPointer(t), reader)
+}
+
+// isIter: iter.Seq or iter.Seq2, by name (an alias of it included).
+func isIter(t types.Type) bool {
+	var obj *types.TypeName
+	switch n := t.(type) {
+	case *types.Alias:
+		if isIter(n.Rhs()) {
+			return true
+		}
+		obj = n.Obj()
+	case *types.Named:
+		obj = n.Obj()
+	default:
+		return false
+	}
+	return obj.Pkg() != nil && obj.Pkg().Path() == "iter" && (obj.Name() == "Seq" || obj.Name() == "Seq2")
+}
+
+// Outliving is a part of a result the caller uses after the call returns,
+// which therefore cannot live under a context the wrapper cancels as the
+// call returns: What names the kind ("a channel", "a reader in a field"),
+// Detail the type and where in it the part sits.
+type outliving struct{ what, detail string }
+
+// outlives says which part of a result of type t outlives the call: t
+// itself, or at the top level an exported field (promoted ones included)
+// or a method of it. Recognised: channels, funcs (iterators among them),
+// streams (a Recv method), interfaces with io.Reader's Read, and types
+// with a method returning a channel (a watch's ResultChan). A concrete type
+// with a Read method (a *bytes.Buffer) is data already in hand and passes,
+// as does a type that reads lazily through other methods (a *sql.Rows).
+func (a *analyzer) outlives(t types.Type) (outliving, bool) {
+	if o, ok := a.outlivesItself(t); ok {
+		return o, true
+	}
+	s, ok := deref(t).Underlying().(*types.Struct)
+	if !ok {
+		return outliving{}, false
+	}
+	var found outliving
+	seen := map[*types.Struct]bool{}
+	var fields func(s *types.Struct, prefix string) bool
+	fields = func(s *types.Struct, prefix string) bool {
+		if seen[s] {
+			return false
+		}
+		seen[s] = true
+		for i := 0; i < s.NumFields(); i++ {
+			f := s.Field(i)
+			if !f.Exported() && !f.Anonymous() {
+				continue
+			}
+			if f.Exported() {
+				if o, ok := a.outlivesItself(f.Type()); ok {
+					found = outliving{
+						what:   o.what + " in a field",
+						detail: fmt.Sprintf("%s, whose field %s%s is %s", a.typeString(t), prefix, f.Name(), o.detail),
+					}
+					return true
+				}
+			}
+			if inner, ok := deref(f.Type()).Underlying().(*types.Struct); ok && f.Anonymous() {
+				if fields(inner, prefix) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return found, fields(s, "")
+}
+
+// outlivesItself is outlives for t alone, not its fields.
+func (a *analyzer) outlivesItself(t types.Type) (outliving, bool) {
+	ts := a.typeString(t)
+	switch {
+	case isChan(t):
+		return outliving{"a channel", ts}, true
+	case isIter(t):
+		return outliving{"an iterator", ts}, true
+	case isFunc(t):
+		return outliving{"a func", ts}, true
+	case isStream(t):
+		return outliving{"a stream", ts + ", has a Recv method"}, true
+	case types.IsInterface(t) && types.Implements(t, reader):
+		return outliving{"a reader", ts}, true
+	}
+	if name, ch := chanMethod(t); name != "" {
+		return outliving{"a channel through a method", fmt.Sprintf("%s, whose %s returns %s", ts, name, a.typeString(ch))}, true
+	}
+	return outliving{}, false
+}
+
+func isFunc(t types.Type) bool {
+	_, ok := t.Underlying().(*types.Signature)
+	return ok
+}
+
+// chanMethod finds an exported method of t (or of *t) with a channel
+// result, first by name, and returns its name and that result's type.
+func chanMethod(t types.Type) (string, types.Type) {
+	if _, isPtr := t.Underlying().(*types.Pointer); !isPtr && !types.IsInterface(t) {
+		t = types.NewPointer(t)
+	}
+	ms := types.NewMethodSet(t)
+	for i := 0; i < ms.Len(); i++ {
+		fn, ok := ms.At(i).Obj().(*types.Func)
+		if !ok || !fn.Exported() {
+			continue
+		}
+		res := fn.Type().(*types.Signature).Results()
+		for j := 0; j < res.Len(); j++ {
+			if isChan(res.At(j).Type()) {
+				return fn.Name(), res.At(j).Type()
+			}
+		}
+	}
+	return "", nil
+}
+
 // deref strips every level of pointer.
 func deref(t types.Type) types.Type {
 	for {
