@@ -491,6 +491,7 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 			spec.Operation = p.Operation.Val
 		}
 		m.Key = r.idempotency(p.Idempotency)
+		m.Fingerprint = r.fingerprint()
 		r.idemNames(p, spec.Service, spec.Operation)
 		if p.IdemTTL.Set {
 			spec.IdemTTL = p.IdemTTL.Val

@@ -19,6 +19,11 @@ func (e *emitter) claim(g *jen.Group, m *Method, l locals, outs []jen.Code) {
 	k := m.Key
 	z, err := jen.Id(l.z), jen.Id(l.err)
 	g.Commentf("Idempotency: the key is %s; the fingerprint of the arguments tells a duplicate from a reused key.", m.Spec.Idempotency)
+	if m.fingerprintGaps() {
+		for _, n := range m.fingerprintNotes() {
+			g.Comment(strings.ToUpper(n[:1]) + n[1:] + ".")
+		}
+	}
 	e.fingerprint(g, m, l)
 
 	// Walk the path. Pending dereferences stay bare (**x) where the value is
@@ -126,10 +131,11 @@ func (e *emitter) resultsStruct(m *Method) *jen.Statement {
 
 func resultField(i int) string { return "R" + strconv.Itoa(i) }
 
-// fingerprint writes fp, the hash of every argument but a leading context:
-// the basic kinds through the Hasher's typed methods, without allocating;
-// anything else through runtime.HashJSON. Channels and funcs are not data
-// and are left out.
+// fingerprint writes fp, the hash of the arguments analysis chose
+// (Method.Fingerprint): the basic kinds through the Hasher's typed methods,
+// without allocating; a fmt.Stringer interface through runtime.HashStringer;
+// anything else through runtime.HashJSON. The arguments left out are not
+// hashed at all, so that they add nothing, not even a constant.
 func (e *emitter) fingerprint(g *jen.Group, m *Method, l locals) {
 	chain := e.rt("NewHasher").Call()
 	declared, bare := false, true // bare: chain is a fresh hasher or fp, nothing added yet
@@ -142,27 +148,27 @@ func (e *emitter) fingerprint(g *jen.Group, m *Method, l locals) {
 		declared, bare = true, true
 		chain = jen.Id(l.fp)
 	}
-	// Each JSON-encoded argument starts its own statement, for readability.
-	hashJSON := func(x jen.Code) {
+	// Each argument hashed by a helper starts its own statement, for readability.
+	hashWith := func(helper string, x jen.Code) {
 		if !bare {
 			flush()
 		}
-		chain, bare = e.rt("HashJSON").Call(chain, x), false
+		chain, bare = e.rt(helper).Call(chain, x), false
 	}
 	add := func(method string, arg jen.Code) {
 		chain, bare = chain.Dot(method).Call(arg), false
 	}
-	for i, p := range m.Params {
-		if i == m.Ctx {
+	for _, a := range m.Fingerprint {
+		if a.Out != "" {
 			continue
 		}
-		x := jen.Id(l.params[i])
-		t := types.Unalias(p.Type)
+		x := jen.Id(l.params[a.Param])
+		t := types.Unalias(m.Params[a.Param].Type)
 		if _, isTP := t.(*types.TypeParam); isTP {
-			hashJSON(x)
+			hashWith("HashJSON", x)
 			continue
 		}
-		if n, ok := t.(*types.Named); ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Time" {
+		if isTime(t) {
 			add("Time", x)
 			continue
 		}
@@ -188,17 +194,17 @@ func (e *emitter) fingerprint(g *jen.Group, m *Method, l locals) {
 				add("Float64", re)
 				add("Float64", im)
 			}
-			// unsafe.Pointer: an address, not data
 			continue
 		case *types.Slice:
 			if types.Identical(u.Elem(), types.Typ[types.Byte]) {
 				add("Bytes", convert(x, t, types.NewSlice(types.Typ[types.Byte]), jen.Index().Byte()))
 				continue
 			}
-		case *types.Chan, *types.Signature:
+		case *types.Interface:
+			hashWith("HashStringer", x) // the only interfaces analysis lets through
 			continue
 		}
-		hashJSON(x)
+		hashWith("HashJSON", x)
 	}
 	if !bare || !declared {
 		flush()

@@ -60,7 +60,11 @@ func (s Spec) Chain() string {
 //
 //	example.com/shop/payments.PaymentGateway → ProtectedPaymentGateway
 //	  payments.Charge: idempotency(orderID) → breaker → retry(3, exp(100ms,10s)) → timeout(5s) → dlq
+//	    fingerprint reads: orderID, cents
 //	  payments.Ping: delegated untouched (//baldur:skip)
+//
+// Under an idempotent method it says which arguments the fingerprint reads,
+// which it leaves out and why, and when key reuse cannot be detected at all.
 func (r *Result) Explain() string {
 	var b strings.Builder
 	for _, pkg := range r.Packages {
@@ -72,10 +76,84 @@ func (r *Result) Explain() string {
 						fmt.Fprintf(&b, "  %s.%s: delegated untouched (%s)\n", it.Service, m.Name, m.Why)
 					} else {
 						fmt.Fprintf(&b, "  %s.%s: %s\n", m.Spec.Service, m.Name, m.Spec.Chain())
+						for _, line := range m.fingerprintNotes() {
+							fmt.Fprintf(&b, "    %s\n", line)
+						}
 					}
 				}
 			}
 		}
 	}
 	return b.String()
+}
+
+// fingerprintNotes spells what the idempotency fingerprint of m reads and
+// leaves out, for -explain and the generated code's comments:
+//
+//	fingerprint reads: in (not the content of in.Body)
+//	fingerprint leaves out: optFns (holds a func, which encoding/json cannot encode)
+//	key reuse cannot be detected: every argument but the key is left out of the fingerprint
+//
+// Nothing without idempotency=.
+func (m *Method) fingerprintNotes() []string {
+	if m.Key == nil {
+		return nil
+	}
+	var read, out []string
+	for _, a := range m.Fingerprint {
+		switch {
+		case a.Out != "":
+			out = append(out, a.Name+" ("+a.Out+")")
+		case len(a.Unseen) > 0:
+			read = append(read, a.Name+" (not the content of "+strings.Join(a.Unseen, ", ")+")")
+		default:
+			read = append(read, a.Name)
+		}
+	}
+	if len(read) == 0 {
+		read = []string{"nothing"}
+	}
+	notes := []string{"fingerprint reads: " + strings.Join(read, ", ")}
+	if len(out) > 0 {
+		notes = append(notes, "fingerprint leaves out: "+strings.Join(out, "; "))
+	}
+	if m.keyReuseBlind() {
+		notes = append(notes, "key reuse cannot be detected: every argument but the key is left out of the fingerprint")
+	}
+	return notes
+}
+
+// fingerprintGaps: the fingerprint of m leaves out an argument or cannot
+// see part of one.
+func (m *Method) fingerprintGaps() bool {
+	for _, a := range m.Fingerprint {
+		if a.Out != "" || len(a.Unseen) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// keyReuseBlind: m has arguments besides its key, and the fingerprint reads
+// none of them, so a key reused with other arguments passes as a duplicate.
+// A key read from a field of its parameter leaves the rest of that
+// parameter to the fingerprint.
+func (m *Method) keyReuseBlind() bool {
+	whole := true // the key is its parameter, not a field of it
+	for _, s := range m.Key.Steps {
+		if s.Kind == KeySelect {
+			whole = false
+		}
+	}
+	others := 0
+	for _, a := range m.Fingerprint {
+		if a.Param == m.Key.Param && whole {
+			continue
+		}
+		others++
+		if a.Out == "" {
+			return false
+		}
+	}
+	return others > 0
 }

@@ -90,3 +90,76 @@ func TestKeyPathResolution(t *testing.T) {
 		assert.Equal(t, want.conv, k.Conv, name)
 	}
 }
+
+// -explain says, under each idempotent method, which arguments the
+// fingerprint reads and which it leaves out by name, and when key reuse
+// cannot be detected at all.
+func TestExplainSaysWhatTheFingerprintReadsAndLeavesOut(t *testing.T) {
+	res, _ := generateGolden(t)
+	out := res.Explain()
+	want := `  objects.PutObject: idempotency(in.IdempotencyKey) → breaker
+    fingerprint reads: in (not the content of in.Body, in.Parts[].Data)
+    fingerprint leaves out: optFns (holds a func, which encoding/json cannot encode)
+  objects.Upload: idempotency(key) → breaker
+    fingerprint reads: key
+    fingerprint leaves out: body (is a reader, whose content the call consumes); done (is a channel); opts (holds a func, which encoding/json cannot encode)
+    key reuse cannot be detected: every argument but the key is left out of the fingerprint
+  objects.Label: idempotency(key) → breaker
+    fingerprint reads: key, label
+    fingerprint leaves out: meta (is an interface other than fmt.Stringer); cause (is an interface other than fmt.Stringer); buf (is a reader, whose content the call consumes)
+  objects.Hook: idempotency(key) → breaker
+    fingerprint reads: key, tagged, cents
+    fingerprint leaves out: hooks (holds a func (field OnRetry), which encoding/json cannot encode); grid (holds a map keyed by fp.Point, which encoding/json cannot encode)
+  objects.Only: idempotency(key) → breaker
+    fingerprint reads: key
+`
+	assert.Contains(t, out, want)
+	// A method whose only other content is the rest of the key's struct can
+	// still tell a reuse; so can one whose other arguments are all read.
+	assert.Contains(t, out, "  orders.ByPointerPath: idempotency(req.Order.ID, operation place-order) → breaker\n    fingerprint reads: req\n")
+	assert.Equal(t, 1, strings.Count(out, "key reuse cannot be detected"), "only Upload is blind to reuse")
+}
+
+// The fingerprint's choice, per argument, is by type; the emitter hashes
+// exactly the arguments it reads.
+func TestFingerprintLeavesOutByType(t *testing.T) {
+	res, _ := generateGolden(t)
+	got := make(map[string]string)
+	for _, pkg := range res.Packages {
+		if !strings.HasSuffix(pkg.Path, "/idempotency_fingerprint") && !strings.HasSuffix(pkg.Path, "/idempotency_paths") {
+			continue
+		}
+		for _, f := range pkg.Files {
+			for _, it := range f.Interfaces {
+				for _, m := range it.Methods {
+					for _, a := range m.Fingerprint {
+						got[m.Name+"."+a.Name] = a.Out
+					}
+				}
+			}
+		}
+	}
+	for arg, out := range map[string]string{
+		"Kinds.ch":               "is a channel",
+		"Kinds.fn":               "is a func",
+		"Kinds.c64":              "",
+		"Kinds.m":                "",
+		"Kinds.xs":               "",
+		"ByInterface.s":          "", // a fmt.Stringer: read by String
+		"PutObject.in":           "",
+		"PutObject.optFns":       "holds a func, which encoding/json cannot encode",
+		"Upload.body":            "is a reader, whose content the call consumes",
+		"Label.label":            "",
+		"Label.meta":             "is an interface other than fmt.Stringer",
+		"Label.cause":            "is an interface other than fmt.Stringer",
+		"Label.buf":              "is a reader, whose content the call consumes",
+		"Hook.tagged":            "",
+		"Hook.grid":              "holds a map keyed by fp.Point, which encoding/json cannot encode",
+		"ByPointerToPointer.req": "",
+	} {
+		have, ok := got[arg]
+		if assert.True(t, ok, "no fingerprint entry for %s", arg) {
+			assert.Equal(t, out, have, arg)
+		}
+	}
+}

@@ -64,6 +64,21 @@ type Method struct {
 	Key *Key
 	// DLQ says how the arguments are parked and replayed; nil without dlq.
 	DLQ *DLQ
+	// Fingerprint is what the idempotency fingerprint makes of each
+	// parameter but a leading context, in order; nil without idempotency=.
+	Fingerprint []FPArg
+}
+
+// FPArg is one argument as the idempotency fingerprint sees it.
+type FPArg struct {
+	Param int    // index in Method.Params
+	Name  string // the parameter's name, or "parameter 3" when it has none
+	// Out says why the fingerprint leaves the argument out ("is a func");
+	// "" when it reads it.
+	Out string
+	// Unseen lists the parts of a read argument whose content the
+	// fingerprint cannot see, spelled from the parameter ("in.Body").
+	Unseen []string
 }
 
 // DLQ is the argument record of a dlq method: one exported field per

@@ -303,6 +303,28 @@ func (r rule) idempotency(o annotations.Opt[string]) *Key {
 	}
 }
 
+// fingerprint decides, by type, which arguments the idempotency fingerprint
+// reads (see unfingerprinted): the others are left out by name, never
+// hashed as a fixed string, and -explain lists both.
+func (r rule) fingerprint() []FPArg {
+	var out []FPArg
+	for i, p := range r.m.Params {
+		if i == r.m.Ctx {
+			continue
+		}
+		name := p.Name
+		if name == "" {
+			name = fmt.Sprintf("parameter %d", i+1)
+		}
+		why, unseen := unfingerprinted(p.Type)
+		for j := range unseen {
+			unseen[j] = name + unseen[j]
+		}
+		out = append(out, FPArg{Param: i, Name: name, Out: why, Unseen: unseen})
+	}
+	return out
+}
+
 // idemNames: the gate namespaces keys by service and operation, which must
 // be printable ASCII without spaces, ':', '{' or '}' (idem.MaxNameLen bytes
 // at most). Labels written in a directive are checked by their parser; a

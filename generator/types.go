@@ -177,6 +177,126 @@ func chanMethod(t types.Type) (string, types.Type) {
 	return "", nil
 }
 
+// unfingerprinted says why the idempotency fingerprint leaves out an
+// argument of type t, or "" when it reads it; unseen lists the parts of a
+// fingerprinted argument whose content it cannot see (readers in fields,
+// which JSON encodes without what they would read), as paths after the
+// argument's name (".Body", ".Parts[].Body").
+//
+// Left out: channels, funcs, unsafe pointers, readers (a reader's content
+// is consumed by the call, not by a fingerprint), interfaces other than
+// fmt.Stringer (which is fingerprinted by its String method), and values
+// encoding/json refuses by their type (a func or channel in an exported
+// field, a complex number inside, a map keyed by a struct): hashing those
+// would add the same error text for every call.
+func unfingerprinted(t types.Type) (why string, unseen []string) {
+	t = types.Unalias(t)
+	if _, ok := t.(*types.TypeParam); ok {
+		return "", nil // the instantiation decides; HashJSON hashes the encoding error
+	}
+	switch u := t.Underlying().(type) {
+	case *types.Basic:
+		if u.Kind() == types.UnsafePointer {
+			return "is an unsafe.Pointer, an address rather than data", nil
+		}
+		return "", nil
+	case *types.Chan:
+		return "is a channel", nil
+	case *types.Signature:
+		return "is a func", nil
+	case *types.Interface:
+		switch {
+		case types.Implements(t, stringer):
+			return "", nil
+		case types.Implements(t, reader):
+			return "is a reader, whose content the call consumes", nil
+		}
+		return "is an interface other than fmt.Stringer", nil
+	}
+	if isTime(t) {
+		return "", nil
+	}
+	if !marshals(t) && isReader(t) {
+		return "is a reader, whose content the call consumes", nil
+	}
+	seen := make(map[types.Type]bool)
+	var walk func(t types.Type, path string) string
+	walk = func(t types.Type, path string) string {
+		t = types.Unalias(t)
+		if _, ok := t.(*types.TypeParam); ok || marshals(t) {
+			return ""
+		}
+		at := ""
+		if strings.Contains(path, ".") {
+			at = " (field " + strings.TrimPrefix(path, ".") + ")"
+		}
+		switch u := t.Underlying().(type) {
+		case *types.Basic:
+			switch {
+			case u.Info()&types.IsComplex != 0:
+				return "holds a complex number" + at + ", which encoding/json cannot encode"
+			case u.Kind() == types.UnsafePointer:
+				return "holds an unsafe.Pointer" + at + ", which encoding/json cannot encode"
+			}
+		case *types.Chan:
+			return "holds a channel" + at + ", which encoding/json cannot encode"
+		case *types.Signature:
+			return "holds a func" + at + ", which encoding/json cannot encode"
+		case *types.Interface:
+			if path != "" && types.Implements(t, reader) {
+				unseen = append(unseen, path)
+			}
+		case *types.Pointer:
+			return walk(u.Elem(), path)
+		case *types.Slice:
+			return walk(u.Elem(), path+"[]")
+		case *types.Array:
+			return walk(u.Elem(), path+"[]")
+		case *types.Map:
+			if k := u.Key(); !jsonKey(k) && !hasMethod(k, "MarshalText") {
+				return "holds a map keyed by " + types.TypeString(k, (*types.Package).Name) + at + ", which encoding/json cannot encode"
+			}
+			return walk(u.Elem(), path+"[]")
+		case *types.Struct:
+			if seen[t] {
+				return "" // a cycle through a pointer
+			}
+			seen[t] = true
+			if path != "" && isReader(t) {
+				unseen = append(unseen, path)
+				return ""
+			}
+			for i := 0; i < u.NumFields(); i++ {
+				f := u.Field(i)
+				if !f.Exported() && !f.Anonymous() || reflect.StructTag(u.Tag(i)).Get("json") == "-" {
+					continue
+				}
+				if f.Anonymous() && !f.Exported() {
+					if _, isStruct := deref(f.Type()).Underlying().(*types.Struct); !isStruct {
+						continue
+					}
+				}
+				if why := walk(f.Type(), path+"."+f.Name()); why != "" {
+					return why
+				}
+			}
+		}
+		return ""
+	}
+	if why := walk(t, ""); why != "" {
+		return why, nil
+	}
+	return "", unseen
+}
+
+// marshals: t or *t encodes itself with MarshalJSON or MarshalText.
+func marshals(t types.Type) bool { return hasMethod(t, "MarshalJSON") || hasMethod(t, "MarshalText") }
+
+func isTime(t types.Type) bool {
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Time"
+}
+
 // deref strips every level of pointer.
 func deref(t types.Type) types.Type {
 	for {

@@ -64,6 +64,17 @@ func HashJSON(h Hasher, v any) Hasher {
 	return h.Bytes(b)
 }
 
+// HashStringer adds s.String() to h, or the Nil marker when s is nil.
+// Generated code uses it for arguments of an interface type with a String
+// method, the only interfaces the fingerprint reads (baldurgen leaves other
+// interfaces, readers, funcs and channels out, and -explain says so).
+func HashStringer(h Hasher, s fmt.Stringer) Hasher {
+	if s == nil {
+		return h.Nil()
+	}
+	return h.String(s.String())
+}
+
 // Claim is one call's hold on its idempotency key, from Zone.Claim to
 // Zone.Complete (or Zone.Release). It is a small value: keep it on the stack
 // and pass its address. The zero Claim runs the call unguarded; Complete and

@@ -39,7 +39,13 @@
 //	-explain
 //		Print, per method, the composed policy chain, such as
 //		"payments.Charge: idempotency(orderID) → breaker → retry(3, exp(100ms,10s)) → timeout(5s) → dlq",
-//		and the methods delegated untouched with the reason. Writes nothing.
+//		and the methods delegated untouched with the reason. Under each
+//		idempotent method it lists the arguments the fingerprint reads
+//		("fingerprint reads: orderID, cents") and those it leaves out by name
+//		with the reason (funcs, channels, readers, interfaces other than
+//		fmt.Stringer, values encoding/json refuses by type), and says "key
+//		reuse cannot be detected" when it reads none but the key. Writes
+//		nothing.
 //	-check
 //		Write nothing; exit with status 1, listing the files, when a generated
 //		file is missing, out of date or stale (for CI).
@@ -63,7 +69,7 @@ func main() { os.Exit(baldurgen(os.Args[1:], os.Stdout, os.Stderr)) }
 func baldurgen(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("baldurgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	explain := fs.Bool("explain", false, "print each method's composed policy chain and the methods delegated untouched; write nothing")
+	explain := fs.Bool("explain", false, "print each method's composed policy chain, what its idempotency fingerprint reads, and the methods delegated untouched; write nothing")
 	check := fs.Bool("check", false, "write nothing; exit 1 listing generated files that are missing, out of date or stale")
 	tags := fs.String("tags", "", "extra comma-separated build `tags` to load the packages with")
 	fs.Usage = func() {

@@ -620,7 +620,7 @@ func (w *ProtectedOrders) ByInterface(ctx context.Context, s fmt.Stringer) error
 		err   error
 	)
 	// Idempotency: the key is s; the fingerprint of the arguments tells a duplicate from a reused key.
-	fp := runtime.HashJSON(runtime.NewHasher(), s)
+	fp := runtime.HashStringer(runtime.NewHasher(), s)
 	switch {
 	case s == nil:
 		err = z.NoKey("s is nil")
@@ -742,6 +742,8 @@ func (w *ProtectedOrders) Kinds(ctx context.Context, id OrderID, i int, i64 int6
 		err   error
 	)
 	// Idempotency: the key is id; the fingerprint of the arguments tells a duplicate from a reused key.
+	// Fingerprint reads: id, i, i64, u8, ok, f32, f64, c64, c128, b, at, m, req, xs.
+	// Fingerprint leaves out: ch (is a channel); fn (is a func).
 	fp := runtime.NewHasher().String(string(id)).Int64(int64(i)).Int64(i64).Uint64(uint64(u8)).Bool(ok).Float64(float64(f32)).Float64(f64).Float64(float64(real(c64))).Float64(float64(imag(c64))).Float64(real(c128)).Float64(imag(c128)).Bytes(b).Time(at)
 	fp = runtime.HashJSON(fp, m)
 	fp = runtime.HashJSON(fp, req)
