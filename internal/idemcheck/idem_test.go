@@ -3,6 +3,7 @@ package idemcheck
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -107,6 +108,20 @@ func (f *fake) ChargeRetry(ctx context.Context, orderID string, cents int64) (Re
 func (f *fake) ByNumber(ctx context.Context, _ int64) error { return f.run(ctx, "") }
 
 func (f *fake) Window(ctx context.Context, orderID string) error { return f.run(ctx, orderID) }
+
+// Upload neither reads the body nor applies the options: whatever touches
+// them in a test is the wrapper.
+func (f *fake) Upload(ctx context.Context, orderID string, _ int64, _ io.Reader, _ ...func(*UploadOptions)) error {
+	return f.run(ctx, orderID)
+}
+
+func (f *fake) UploadBare(ctx context.Context, orderID string, _ int64) error {
+	return f.run(ctx, orderID)
+}
+
+func (f *fake) Label(ctx context.Context, orderID string, _ fmt.Stringer) error {
+	return f.run(ctx, orderID)
+}
 
 // env is one runtime with its clock and the wrapper under test.
 type env struct {
@@ -375,6 +390,87 @@ func TestSameKeyWithOtherArgumentsIsKeyReuse(t *testing.T) {
 	_, err = e.p.ChargeReplay(ctx, "order-r", 2)
 	require.ErrorIs(t, err, runtime.ErrKeyReuse)
 	assert.EqualValues(t, 3, e.inner.calls.Load())
+}
+
+// watchedReader counts the reads of a body; the wrapper must make none.
+type watchedReader struct {
+	io.Reader
+	reads atomic.Int64
+}
+
+func (r *watchedReader) Read(p []byte) (int, error) {
+	r.reads.Add(1)
+	return r.Reader.Read(p)
+}
+
+// Arguments the fingerprint cannot see (a reader, funcs) are left out of it
+// entirely: a reused key with another body or other options is a duplicate,
+// one with another fingerprintable argument is still a reuse, and the
+// fingerprint equals that of the same operation without those arguments,
+// which a fixed string standing in for them would break.
+func TestUnfingerprintableArgumentsAreLeftOutAndTheRestDetectsReuse(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	var applied atomic.Int64
+	opt := func(region string) func(*UploadOptions) {
+		return func(o *UploadOptions) { applied.Add(1); o.Region = region }
+	}
+	bodyA := &watchedReader{Reader: strings.NewReader("first body")}
+	bodyB := &watchedReader{Reader: strings.NewReader("another body entirely")}
+
+	require.NoError(t, e.p.Upload(ctx, "up-1", 100, bodyA, opt("eu")))
+
+	// Another body and other options: the fingerprint cannot tell, so the
+	// call is the same operation again.
+	err := e.p.Upload(ctx, "up-1", 100, bodyB, opt("us"), opt("ap"))
+	require.ErrorIs(t, err, runtime.ErrDuplicate)
+	require.NotErrorIs(t, err, runtime.ErrKeyReuse)
+
+	// Another amount, which the fingerprint reads: a reused key.
+	err = e.p.Upload(ctx, "up-1", 200, bodyA, opt("eu"))
+	require.ErrorIs(t, err, runtime.ErrKeyReuse)
+	var reuse *idem.KeyReuseError
+	require.ErrorAs(t, err, &reuse)
+	assert.Equal(t, "upload", reuse.Operation)
+
+	// UploadBare is the same operation with only the key and the amount: it
+	// matches Upload's fingerprint exactly, so nothing (not even a constant)
+	// stood in for the body and the options.
+	err = e.p.UploadBare(ctx, "up-1", 100)
+	require.ErrorIs(t, err, runtime.ErrDuplicate, "a left-out argument must add nothing to the fingerprint")
+	require.ErrorIs(t, e.p.UploadBare(ctx, "up-1", 200), runtime.ErrKeyReuse)
+	require.NoError(t, e.p.UploadBare(ctx, "up-2", 7))
+	require.ErrorIs(t, e.p.Upload(ctx, "up-2", 7, nil), runtime.ErrDuplicate)
+	require.ErrorIs(t, e.p.Upload(ctx, "up-2", 8, bodyB), runtime.ErrKeyReuse)
+
+	assert.EqualValues(t, 2, e.inner.calls.Load(), "only the first Upload and UploadBare ran")
+	assert.Zero(t, bodyA.reads.Load()+bodyB.reads.Load(), "the wrapper must not read a body")
+	assert.Zero(t, applied.Load(), "the wrapper must not call an option")
+}
+
+type label string
+
+func (l label) String() string { return string(l) }
+
+type otherLabel struct{ s string }
+
+func (l *otherLabel) String() string { return l.s }
+
+// A fmt.Stringer argument is fingerprinted by its String method: another
+// text is a reused key, the same text (from another type) a duplicate, and
+// a nil one is told from every text.
+func TestAStringerArgumentIsFingerprintedByItsString(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	require.NoError(t, e.p.Label(ctx, "l-1", label("gold")))
+	require.ErrorIs(t, e.p.Label(ctx, "l-1", label("silver")), runtime.ErrKeyReuse)
+	err := e.p.Label(ctx, "l-1", &otherLabel{s: "gold"})
+	require.ErrorIs(t, err, runtime.ErrDuplicate)
+
+	require.NoError(t, e.p.Label(ctx, "l-2", nil))
+	require.ErrorIs(t, e.p.Label(ctx, "l-2", nil), runtime.ErrDuplicate)
+	require.ErrorIs(t, e.p.Label(ctx, "l-2", label("")), runtime.ErrKeyReuse, "nil and an empty text differ")
+	assert.EqualValues(t, 2, e.inner.calls.Load())
 }
 
 func TestEntryPointsSharingAnOperationShareTheirKeys(t *testing.T) {

@@ -4,7 +4,11 @@
 // shared Redis, checking what callers see through errors.Is and errors.As.
 package idemcheck
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"io"
+)
 
 //go:generate go run github.com/baldur-go/baldur/cmd/baldurgen
 
@@ -24,6 +28,11 @@ type Order struct {
 type PlaceRequest struct {
 	Order *Order
 	Note  string
+}
+
+// UploadOptions are per-call options, passed as funcs.
+type UploadOptions struct {
+	Region string
 }
 
 // Payments is the dependency under test; each method exercises one
@@ -65,4 +74,16 @@ type Payments interface {
 	// Window honours a running claim for one minute only.
 	//baldur:protect idempotency=orderID idem_ttl=1m
 	Window(ctx context.Context, orderID string) error
+
+	// Upload's fingerprint reads cents and leaves out body, a reader, and
+	// opts, funcs; UploadBare is the same operation without them, so a
+	// duplicate across the two shows they add nothing to the fingerprint.
+	//baldur:protect idempotency=orderID operation=upload
+	Upload(ctx context.Context, orderID string, cents int64, body io.Reader, opts ...func(*UploadOptions)) error
+	//baldur:protect idempotency=orderID operation=upload
+	UploadBare(ctx context.Context, orderID string, cents int64) error
+
+	// Label's fingerprint reads a fmt.Stringer by its String method.
+	//baldur:protect idempotency=orderID
+	Label(ctx context.Context, orderID string, label fmt.Stringer) error
 }

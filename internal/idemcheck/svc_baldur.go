@@ -6,6 +6,8 @@ package idemcheck
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -24,6 +26,9 @@ type ProtectedPayments struct {
 	zChargeRetry  *runtime.Zone
 	zByNumber     *runtime.Zone
 	zWindow       *runtime.Zone
+	zUpload       *runtime.Zone
+	zUploadBare   *runtime.Zone
+	zLabel        *runtime.Zone
 }
 
 var _ Payments = (*ProtectedPayments)(nil)
@@ -108,6 +113,30 @@ func NewProtectedPayments(inner Payments, rt *runtime.Runtime) *ProtectedPayment
 			Idempotency: "orderID",
 			Operation:   "Window",
 			IdemTTL:     time.Minute,
+		}),
+		zUpload: rt.Zone(runtime.ZoneSpec{
+			Service:     "idemcheck",
+			Method:      "Upload",
+			Breaker:     true,
+			Attempts:    1,
+			Idempotency: "orderID",
+			Operation:   "upload",
+		}),
+		zUploadBare: rt.Zone(runtime.ZoneSpec{
+			Service:     "idemcheck",
+			Method:      "UploadBare",
+			Breaker:     true,
+			Attempts:    1,
+			Idempotency: "orderID",
+			Operation:   "upload",
+		}),
+		zLabel: rt.Zone(runtime.ZoneSpec{
+			Service:     "idemcheck",
+			Method:      "Label",
+			Breaker:     true,
+			Attempts:    1,
+			Idempotency: "orderID",
+			Operation:   "Label",
 		}),
 	}
 }
@@ -411,6 +440,90 @@ func (w *ProtectedPayments) Window(ctx context.Context, orderID string) error {
 		err = perr
 	} else {
 		err = w.inner.Window(ctx, orderID)
+		z.Done(ctx, permit, err, 1)
+	}
+	z.Complete(ctx, &claim, err == nil, nil)
+	return err
+}
+
+// Upload runs idempotency(orderID, operation upload) → breaker around the inner Upload.
+func (w *ProtectedPayments) Upload(ctx context.Context, orderID string, cents int64, body io.Reader, opts ...func(*UploadOptions)) error {
+	z := w.zUpload
+	if z.Bypass() {
+		return w.inner.Upload(ctx, orderID, cents, body, opts...)
+	}
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is orderID; the fingerprint of the arguments tells a duplicate from a reused key.
+	// Fingerprint reads: orderID, cents.
+	// Fingerprint leaves out: body (is a reader, whose content the call consumes); opts (holds a func, which encoding/json cannot encode).
+	fp := runtime.NewHasher().String(orderID).Int64(cents)
+	if claim, err = z.Claim(ctx, orderID, fp.Sum()); err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.Upload(ctx, orderID, cents, body, opts...)
+		z.Done(ctx, permit, err, 1)
+	}
+	z.Complete(ctx, &claim, err == nil, nil)
+	return err
+}
+
+// UploadBare runs idempotency(orderID, operation upload) → breaker around the inner UploadBare.
+func (w *ProtectedPayments) UploadBare(ctx context.Context, orderID string, cents int64) error {
+	z := w.zUploadBare
+	if z.Bypass() {
+		return w.inner.UploadBare(ctx, orderID, cents)
+	}
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is orderID; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.NewHasher().String(orderID).Int64(cents)
+	if claim, err = z.Claim(ctx, orderID, fp.Sum()); err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.UploadBare(ctx, orderID, cents)
+		z.Done(ctx, permit, err, 1)
+	}
+	z.Complete(ctx, &claim, err == nil, nil)
+	return err
+}
+
+// Label runs idempotency(orderID) → breaker around the inner Label.
+func (w *ProtectedPayments) Label(ctx context.Context, orderID string, label fmt.Stringer) error {
+	z := w.zLabel
+	if z.Bypass() {
+		return w.inner.Label(ctx, orderID, label)
+	}
+	var (
+		claim runtime.Claim
+		err   error
+	)
+	// Idempotency: the key is orderID; the fingerprint of the arguments tells a duplicate from a reused key.
+	fp := runtime.NewHasher().String(orderID)
+	fp = runtime.HashStringer(fp, label)
+	if claim, err = z.Claim(ctx, orderID, fp.Sum()); err != nil {
+		return err
+	}
+	// A panic in the inner method releases the key instead of holding it for the execution window.
+	defer z.Release(ctx, &claim)
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.Label(ctx, orderID, label)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
