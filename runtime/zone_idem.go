@@ -50,12 +50,14 @@ func NewHasher() Hasher { return idem.NewHasher() }
 
 // HashJSON adds v, encoded with encoding/json, to h. Generated code uses it
 // for arguments of kinds the Hasher has no method for (structs, slices other
-// than []byte, maps, pointers, interfaces): it allocates, through reflection,
+// than []byte, maps, pointers, type parameters): it allocates, through reflection,
 // where the basic kinds cost nothing. JSON leaves out unexported struct
 // fields, so they do not count towards the fingerprint; maps are encoded with
-// sorted keys, so equal maps hash alike. A value JSON cannot encode (a NaN, a
-// cycle, a failing MarshalJSON) adds the encoding error's text instead: the
-// call still runs, and the fingerprint still depends on the other arguments.
+// sorted keys, so equal maps hash alike. Types JSON refuses by their type (a
+// func field) never get here: baldurgen leaves them out of the fingerprint.
+// A value JSON cannot encode (a NaN, a cycle, a failing MarshalJSON) adds the
+// encoding error's text instead: the call still runs, and the fingerprint
+// still depends on the other arguments.
 func HashJSON(h Hasher, v any) Hasher {
 	b, err := json.Marshal(v)
 	if err != nil {
