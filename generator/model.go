@@ -152,5 +152,6 @@ type Spec struct {
 	IdemTTL      time.Duration
 	IdemFailOpen bool
 	IdemReplay   bool
+	IdemDegraded string
 	DLQ          bool
 }

@@ -1,0 +1,272 @@
+package idem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/runtime/store"
+)
+
+// downable is a remote store that can be taken away: every call then fails
+// with ErrUnavailable, as a Redis that went away would. What it held before
+// is still there when it comes back (Redis with its data).
+type downable struct {
+	store.Store
+	down atomic.Bool
+}
+
+func (d *downable) err() error {
+	if d.down.Load() {
+		return fmt.Errorf("test remote is down: %w", store.ErrUnavailable)
+	}
+	return nil
+}
+
+func (d *downable) Ping(ctx context.Context) error {
+	if err := d.err(); err != nil {
+		return err
+	}
+	return d.Store.Ping(ctx)
+}
+
+func (d *downable) Get(ctx context.Context, k string) ([]byte, error) {
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return d.Store.Get(ctx, k)
+}
+
+func (d *downable) SetNX(ctx context.Context, k string, v []byte, ttl time.Duration) (bool, error) {
+	if err := d.err(); err != nil {
+		return false, err
+	}
+	return d.Store.SetNX(ctx, k, v, ttl)
+}
+
+func (d *downable) CompareAndSet(ctx context.Context, k string, o, n []byte, ttl time.Duration) (bool, error) {
+	if err := d.err(); err != nil {
+		return false, err
+	}
+	return d.Store.CompareAndSet(ctx, k, o, n, ttl)
+}
+
+func (d *downable) Atomic(ctx context.Context, t store.Txn) (store.TxnResult, error) {
+	if err := d.err(); err != nil {
+		return store.TxnResult{}, err
+	}
+	return d.Store.Atomic(ctx, t)
+}
+
+// outage is a gate on a Failover over a remote that the test takes down
+// and brings back.
+type outage struct {
+	remote *downable
+	f      *store.Failover
+	gate   *Gate
+	log    *logSink
+	modes  chan store.Mode
+}
+
+func newOutage(t *testing.T, recent int) *outage {
+	t.Helper()
+	o := &outage{remote: &downable{Store: store.NewMemory()}, log: &logSink{}, modes: make(chan store.Mode, 16)}
+	var err error
+	o.f, err = store.NewFailover(context.Background(), o.remote, store.NewMemory(), store.FailoverOptions{
+		PingInterval: 5 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+		OnModeChange: func(m store.Mode) { o.modes <- m },
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, o.f.Close()) })
+	o.gate, err = New(o.f, Options{MemoryTTL: time.Hour, ExecutionWindow: 10 * time.Minute,
+		Logger: slog.New(o.log), RecentKeys: recent})
+	require.NoError(t, err)
+	return o
+}
+
+func (o *outage) await(t *testing.T, want store.Mode) {
+	t.Helper()
+	select {
+	case m := <-o.modes:
+		require.Equal(t, want, m)
+	case <-time.After(5 * time.Second):
+		t.Fatalf("not %v within 5s (mode %v)", want, o.f.Mode())
+	}
+}
+
+// goDown takes the remote away and waits for the Failover to notice.
+func (o *outage) goDown(t *testing.T) {
+	t.Helper()
+	o.remote.down.Store(true)
+	o.await(t, store.ModeDegraded)
+}
+
+// comeBack brings the remote back and waits for the reconciliation.
+func (o *outage) comeBack(t *testing.T) {
+	t.Helper()
+	o.remote.down.Store(false)
+	o.await(t, store.ModeNormal)
+}
+
+// inRemote decodes what the remote holds under the request's key.
+func (o *outage) inRemote(t *testing.T, r Request) (Record, bool) {
+	t.Helper()
+	v, err := o.remote.Store.Get(context.Background(), storeKey(o.gate.prefix, r.Domain, r.Operation, r.Key))
+	if errors.Is(err, store.ErrNotFound) {
+		return Record{}, false
+	}
+	require.NoError(t, err)
+	rec, err := DecodeRecord(v)
+	require.NoError(t, err)
+	return rec, true
+}
+
+// A claim made on Redis and completed or released while DEGRADED: the
+// outcome is journaled although the local store never saw the claim, the
+// key is refused locally meanwhile, and Redis gets the outcome on recovery:
+// the completed key keeps blocking duplicates, the released one is free.
+func TestOutage_OutcomeOfAClaimMadeBeforeTheOutageReachesRedis(t *testing.T) {
+	o := newOutage(t, 0)
+	ctx := context.Background()
+	charged, failed := req("order-charged"), req("order-failed")
+	c1, err := o.gate.Claim(ctx, charged)
+	require.NoError(t, err)
+	c2, err := o.gate.Claim(ctx, failed)
+	require.NoError(t, err)
+
+	o.goDown(t)
+	require.NoError(t, o.gate.Complete(ctx, c1, true, nil), "the completion is journaled, not lost")
+	require.NoError(t, o.gate.Complete(ctx, c2, false, nil), "the release is journaled, not lost")
+	assert.Zero(t, o.log.count("idem.claim_lost"))
+	assert.Equal(t, 2, o.log.count("idem.outcome_deferred"))
+
+	_, err = o.gate.Claim(ctx, charged)
+	var dup *DuplicateError
+	require.ErrorAs(t, err, &dup, "a duplicate of the charge within the outage is refused")
+	assert.Equal(t, StateCompleted, dup.State)
+	retry, err := o.gate.Claim(ctx, failed)
+	require.NoError(t, err, "the failed order may be retried at once")
+	require.NoError(t, o.gate.Complete(ctx, retry, true, nil))
+
+	o.comeBack(t)
+	rec, ok := o.inRemote(t, charged)
+	require.True(t, ok)
+	assert.Equal(t, StateCompleted, rec.State, "Redis holds the completion made while degraded")
+	assert.Equal(t, c1.token, rec.Token)
+	rec, ok = o.inRemote(t, failed)
+	require.True(t, ok)
+	assert.Equal(t, StateCompleted, rec.State, "the release reached Redis, then the retry's claim and completion")
+	assert.Equal(t, retry.token, rec.Token)
+	assert.Zero(t, o.f.Stats().Conflicts)
+
+	_, err = o.gate.Claim(ctx, charged)
+	require.ErrorIs(t, err, ErrDuplicate, "after the outage Redis refuses the duplicate on its own")
+}
+
+// Only the release of a claim made before the outage: once Redis is back,
+// the key is free at once instead of blocked for the execution window.
+func TestOutage_ReleaseWhileDegradedFreesTheKeyInRedis(t *testing.T) {
+	o := newOutage(t, 0)
+	ctx := context.Background()
+	r := req("order-7")
+	c, err := o.gate.Claim(ctx, r)
+	require.NoError(t, err)
+	o.goDown(t)
+	require.NoError(t, o.gate.Complete(ctx, c, false, nil))
+	o.comeBack(t)
+	_, ok := o.inRemote(t, r)
+	assert.False(t, ok, "the release reached Redis")
+	again, err := o.gate.Claim(ctx, r)
+	require.NoError(t, err)
+	assert.True(t, again.Owned())
+}
+
+// Keys this process completed or is running before the outage stay
+// refused while DEGRADED; keys it never saw are served from the local
+// store (the AP default).
+func TestOutage_OwnKeysStayRefusedWhileDegraded(t *testing.T) {
+	o := newOutage(t, 0)
+	ctx := context.Background()
+	const n = 200
+	for i := range n {
+		c, err := o.gate.Claim(ctx, req("done-"+strconv.Itoa(i)))
+		require.NoError(t, err)
+		require.NoError(t, o.gate.Complete(ctx, c, true, nil))
+	}
+	running, err := o.gate.Claim(ctx, req("running"))
+	require.NoError(t, err)
+
+	o.goDown(t)
+	for i := range n {
+		_, err := o.gate.Claim(ctx, req("done-"+strconv.Itoa(i)))
+		var dup *DuplicateError
+		require.ErrorAs(t, err, &dup, "completed key %d executed again during the outage", i)
+		assert.Equal(t, StateCompleted, dup.State)
+	}
+	_, err = o.gate.Claim(ctx, req("running"))
+	var dup *DuplicateError
+	require.ErrorAs(t, err, &dup)
+	assert.Equal(t, StateRunning, dup.State)
+	other := req("done-0")
+	other.Fingerprint = 8
+	_, err = o.gate.Claim(ctx, other)
+	require.ErrorIs(t, err, ErrKeyReuse)
+
+	fresh, err := o.gate.Claim(ctx, req("never-seen"))
+	require.NoError(t, err, "serve: a key this process never saw runs on a local claim")
+	require.True(t, fresh.Owned())
+	require.NoError(t, o.gate.Complete(ctx, fresh, true, nil))
+	require.NoError(t, o.gate.Complete(ctx, running, true, nil))
+	o.comeBack(t)
+}
+
+// RefuseDegraded (idempotency_degraded=refuse) fails every claim while
+// DEGRADED with ErrUnavailable, and claims again once Redis is back.
+func TestOutage_RefuseDegradedRefusesWhileDegraded(t *testing.T) {
+	o := newOutage(t, 0)
+	ctx := context.Background()
+	r := req("order-1")
+	r.RefuseDegraded = true
+	o.goDown(t)
+	_, err := o.gate.Claim(ctx, r)
+	var unavailable *UnavailableError
+	require.ErrorAs(t, err, &unavailable)
+	assert.ErrorIs(t, err, ErrUnavailable)
+	assert.Contains(t, err.Error(), "idempotency_degraded=refuse")
+	o.comeBack(t)
+	c, err := o.gate.Claim(ctx, r)
+	require.NoError(t, err)
+	assert.True(t, c.Owned())
+}
+
+// The record is bounded: past RecentKeys the oldest keys are forgotten.
+func TestRecentKeysAreBounded(t *testing.T) {
+	r := newRecentKeys(recentShards * 4)
+	for i := range 10 * recentShards * 4 {
+		r.put("k"+strconv.Itoa(i), recentKey{until: 1 << 62})
+	}
+	total := 0
+	for i := range r.shards {
+		s := &r.shards[i]
+		assert.LessOrEqual(t, len(s.m), s.size)
+		assert.LessOrEqual(t, len(s.ring), s.size)
+		total += len(s.m)
+	}
+	assert.LessOrEqual(t, total, recentShards*4)
+	_, ok := r.get("k"+strconv.Itoa(10*recentShards*4-1), 0)
+	assert.True(t, ok, "the newest key is kept")
+	_, ok = r.get("k0", 0)
+	assert.False(t, ok, "the oldest key is forgotten")
+	r.put("x", recentKey{until: 10})
+	_, ok = r.get("x", 10)
+	assert.False(t, ok, "a key is forgotten when the store would let it go")
+	assert.Nil(t, newRecentKeys(-1))
+}
