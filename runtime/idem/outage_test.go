@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -269,4 +270,74 @@ func TestRecentKeysAreBounded(t *testing.T) {
 	_, ok = r.get("x", 10)
 	assert.False(t, ok, "a key is forgotten when the store would let it go")
 	assert.Nil(t, newRecentKeys(-1))
+}
+
+// The same outage on a private redis-server that is frozen (SIGSTOP: it
+// keeps its data) and resumed: orders completed before the outage stay
+// refused during it, and the outcome of the claims that were running when
+// it began reaches Redis once it is back.
+func TestOutage_PrivateRedisFrozenAndResumed(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	remote, err := store.OpenRedis(ctx, srv.URL(), store.RedisOptions{LazyConnect: true})
+	require.NoError(t, err)
+	modes := make(chan store.Mode, 16)
+	f, err := store.NewFailover(ctx, remote, store.NewMemory(), store.FailoverOptions{
+		Logger: slog.New(slog.DiscardHandler), OnModeChange: func(m store.Mode) { modes <- m }})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, f.Close()) })
+	g, err := New(f, Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	await := func(want store.Mode) {
+		t.Helper()
+		select {
+		case m := <-modes:
+			require.Equal(t, want, m)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("not %v within 10s (mode %v)", want, f.Mode())
+		}
+	}
+
+	const orders = 300
+	for i := range orders {
+		c, err := g.Claim(ctx, req("done-"+strconv.Itoa(i)))
+		require.NoError(t, err)
+		require.NoError(t, g.Complete(ctx, c, true, nil))
+	}
+	charged, err := g.Claim(ctx, req("charged-during"))
+	require.NoError(t, err)
+	failed, err := g.Claim(ctx, req("failed-during"))
+	require.NoError(t, err)
+
+	srv.Pause()
+	await(store.ModeDegraded)
+	ran := 0
+	for i := range orders {
+		_, err := g.Claim(ctx, req("done-"+strconv.Itoa(i)))
+		if err == nil {
+			ran++
+		} else {
+			require.ErrorIs(t, err, ErrDuplicate)
+		}
+	}
+	assert.Zero(t, ran, "orders completed before the outage executed again during it")
+	require.NoError(t, g.Complete(ctx, charged, true, nil))
+	require.NoError(t, g.Complete(ctx, failed, false, nil))
+
+	srv.Resume()
+	await(store.ModeNormal)
+	raw := redistest.Client(t, srv.Addr())
+	v, err := raw.Get(ctx, "baldur:"+charged.StoreKey()).Bytes()
+	require.NoError(t, err)
+	rec, err := DecodeRecord(v)
+	require.NoError(t, err)
+	assert.Equal(t, StateCompleted, rec.State, "the completion made while degraded reached Redis")
+	n, err := raw.Exists(ctx, "baldur:"+failed.StoreKey()).Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "the release made while degraded reached Redis: the order may be retried")
+	_, err = g.Claim(ctx, req("charged-during"))
+	require.ErrorIs(t, err, ErrDuplicate)
+	retry, err := g.Claim(ctx, req("failed-during"))
+	require.NoError(t, err)
+	assert.True(t, retry.Owned())
 }
