@@ -341,3 +341,21 @@ func TestOutage_PrivateRedisFrozenAndResumed(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, retry.Owned())
 }
+
+// BenchmarkRecentKeysPut is what the record adds to each claim and
+// completion: one insertion (or update) under a shard lock.
+func BenchmarkRecentKeysPut(b *testing.B) {
+	r := newRecentKeys(DefaultRecentKeys)
+	keys := make([]string, 1<<17) // more than the record holds: evictions too
+	for i := range keys {
+		keys[i] = "idem:{bench}:Op:" + strconv.Itoa(i)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			r.put(keys[i&(len(keys)-1)], recentKey{state: StateCompleted, until: 1 << 62})
+			i += 7
+		}
+	})
+}
