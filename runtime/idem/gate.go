@@ -289,10 +289,15 @@ func (g *Gate) degradedClaim(req *Request, c *Claim) error {
 	return dup
 }
 
-// undo takes back a claim the gate refused after making it.
+// undo takes back a claim the gate refused after making it (on Redis
+// maybe, if the store degraded right after: then the release is deferred).
 func (g *Gate) undo(ctx context.Context, key string, running []byte) {
-	_, err := g.st.Atomic(context.WithoutCancel(ctx), store.Txn{Conds: []store.Cond{store.IfEquals(key, running)},
+	ctx = context.WithoutCancel(ctx)
+	res, err := g.st.Atomic(ctx, store.Txn{Conds: []store.Cond{store.IfEquals(key, running)},
 		Ops: []store.Op{store.DeleteOp(key)}})
+	if err == nil && !res.Applied {
+		_, err = g.deferOutcome(ctx, key, running, nil)
+	}
 	if err != nil {
 		g.log.LogAttrs(ctx, slog.LevelError, "idem.complete_failed",
 			slog.String("store_key", key), slog.String("outcome", "released"), slog.String("error", err.Error()))

@@ -366,3 +366,48 @@ func BenchmarkRecentKeysPut(b *testing.B) {
 		}
 	})
 }
+
+// downDuringSetNX takes the remote away while a claim's SET NX is on its
+// way: the Failover degrades in that very call and the local store takes
+// the claim.
+type downDuringSetNX struct {
+	*store.Failover
+	remote *downable
+}
+
+func (d downDuringSetNX) SetNX(ctx context.Context, k string, v []byte, ttl time.Duration) (bool, error) {
+	d.remote.down.Store(true)
+	return d.Failover.SetNX(ctx, k, v, ttl)
+}
+
+// A claim during which the store degrades is decided as if it had been
+// degraded before: this process's completed key is refused, a refusing
+// method is refused, and the local claim made meanwhile is taken back.
+func TestOutage_StoreDegradingDuringAClaim(t *testing.T) {
+	for _, refuse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("refuse=%v", refuse), func(t *testing.T) {
+			o := newOutage(t, 0)
+			ctx := context.Background()
+			r := req("order-1")
+			c, err := o.gate.Claim(ctx, r)
+			require.NoError(t, err)
+			require.NoError(t, o.gate.Complete(ctx, c, true, nil))
+			if refuse {
+				r = req("order-2") // never seen: refused only by the posture
+				r.RefuseDegraded = true
+			}
+			g, err := New(downDuringSetNX{o.f, o.remote}, Options{MemoryTTL: time.Hour, Logger: slog.New(o.log)})
+			require.NoError(t, err)
+			g.recent = o.gate.recent // the same process
+			_, err = g.Claim(ctx, r)
+			if refuse {
+				require.ErrorIs(t, err, ErrUnavailable)
+			} else {
+				require.ErrorIs(t, err, ErrDuplicate)
+			}
+			require.True(t, o.f.Degraded())
+			_, err = o.f.Get(ctx, storeKey(g.prefix, r.Domain, r.Operation, r.Key))
+			require.ErrorIs(t, err, store.ErrNotFound, "the local claim was taken back")
+		})
+	}
+}
