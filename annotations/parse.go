@@ -348,6 +348,13 @@ var keys = []keySpec{
 			set(a, &p.IdemReplay, v)
 		}
 	}},
+	{"idempotency_degraded", false, "refuse or serve", "refuse", func(a *arg, p *Policy) {
+		if a.val == DegradedRefuse || a.val == DegradedServe {
+			set(a, &p.IdemDegraded, a.val)
+			return
+		}
+		a.fail(a.valOff, "%q is not valid", a.val)
+	}},
 }
 
 func keyByName(name string) *keySpec {

@@ -81,7 +81,16 @@ type Policy struct {
 	IdemTTL      Opt[time.Duration] // idem_ttl=<duration>, at most 168h: execution window of a running claim (default 30m)
 	IdemFailOpen Opt[bool]          // idempotency_fail_open=on|off: serve when the store is unreachable
 	IdemReplay   Opt[bool]          // idempotency_replay=on|off: duplicates get the first results back
+	// IdemDegraded is idempotency_degraded=refuse|serve: while the store is
+	// DEGRADED, refuse the call rather than claim in the local store.
+	IdemDegraded Opt[string]
 }
+
+// Values of idempotency_degraded.
+const (
+	DegradedRefuse = "refuse"
+	DegradedServe  = "serve"
+)
 
 // Directive is one parsed directive attached to an interface or a method. When
 // several //baldur:protect lines annotate the same node their keys are merged
@@ -156,6 +165,7 @@ func (p Policy) String() string {
 	add(p.IdemTTL.Set, "idem_ttl", dur(p.IdemTTL.Val))
 	add(p.IdemFailOpen.Set, "idempotency_fail_open", onOff(p.IdemFailOpen.Val))
 	add(p.IdemReplay.Set, "idempotency_replay", onOff(p.IdemReplay.Val))
+	add(p.IdemDegraded.Set, "idempotency_degraded", p.IdemDegraded.Val)
 	return b.String()
 }
 
@@ -165,7 +175,8 @@ func (p Policy) String() string {
 // A method that switches a feature off also drops the interface's tuning of
 // that feature, unless the method writes that tuning itself: retry=off drops
 // backoff, bulkhead=off drops bulkhead_wait, and idempotency=off drops
-// idem_ttl, idempotency_fail_open, idempotency_replay and operation. Without
+// idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded
+// and operation. Without
 // this, lifting a feature on one method would make Check reject the
 // interface's own keys.
 func Merge(iface, method Policy) Policy {
@@ -184,6 +195,7 @@ func Merge(iface, method Policy) Policy {
 	over(&out.IdemTTL, method.IdemTTL)
 	over(&out.IdemFailOpen, method.IdemFailOpen)
 	over(&out.IdemReplay, method.IdemReplay)
+	over(&out.IdemDegraded, method.IdemDegraded)
 
 	if method.Retry.Set && method.Retry.Val == 0 {
 		out.Backoff = method.Backoff
@@ -195,6 +207,7 @@ func Merge(iface, method Policy) Policy {
 		out.IdemTTL = method.IdemTTL
 		out.IdemFailOpen = method.IdemFailOpen
 		out.IdemReplay = method.IdemReplay
+		out.IdemDegraded = method.IdemDegraded
 		out.Operation = method.Operation
 	}
 	return out
@@ -208,8 +221,10 @@ func over[T any](dst *Opt[T], src Opt[T]) {
 
 // Check reports keys that cannot take effect in a merged policy because the
 // key they tune is not set or is off: backoff without retry, bulkhead_wait
-// without bulkhead, and idem_ttl, idempotency_fail_open, idempotency_replay
-// or operation without idempotency. Errors are positioned at the tuning key.
+// without bulkhead, and idem_ttl, idempotency_fail_open, idempotency_replay,
+// idempotency_degraded or operation without idempotency; and
+// idempotency_degraded=refuse with idempotency_fail_open=on, which ask for
+// opposite things when Redis is gone. Errors are positioned at the tuning key.
 // Rules that depend on the method's types are the generator's.
 func Check(fset *token.FileSet, p Policy, errs *scanner.ErrorList) {
 	retry := state(p.Retry.Set, p.Retry.Val != 0)
@@ -223,7 +238,17 @@ func Check(fset *token.FileSet, p Policy, errs *scanner.ErrorList) {
 	needs(fset, errs, p.IdemTTL.Set, p.IdemTTL.Pos, "idem_ttl", "idempotency", idem, addIdem)
 	needs(fset, errs, p.IdemFailOpen.Set, p.IdemFailOpen.Pos, "idempotency_fail_open", "idempotency", idem, addIdem)
 	needs(fset, errs, p.IdemReplay.Set, p.IdemReplay.Pos, "idempotency_replay", "idempotency", idem, addIdem)
+	needs(fset, errs, p.IdemDegraded.Set, p.IdemDegraded.Pos, "idempotency_degraded", "idempotency", idem, addIdem)
 	needs(fset, errs, p.Operation.Set, p.Operation.Pos, "operation", "idempotency", idem, addIdem)
+	if idem == "" && p.IdemDegraded.Set && p.IdemDegraded.Val == DegradedRefuse && p.IdemFailOpen.Set && p.IdemFailOpen.Val && errs != nil {
+		var where token.Position
+		if fset != nil {
+			where = fset.Position(p.IdemDegraded.Pos)
+		}
+		errs.Add(where, fmt.Sprintf("idempotency_degraded=refuse contradicts idempotency_fail_open=on (written at %s): "+
+			"one refuses the call when Redis is gone, the other runs it unguarded; keep one",
+			(&line{fset: fset}).lineCol(p.IdemFailOpen.Pos)))
+	}
 }
 
 // state says why a required key does not take effect, or "" when it does.

@@ -41,7 +41,7 @@ func TestMergeCoversEveryField(t *testing.T) {
 		Name: val("n"), Breaker: val(true), Retry: val(3), Backoff: val(DefaultBackoff),
 		Timeout: val(time.Second), Fallback: val("fb"), Idempotency: val("id"), Operation: val("op"),
 		DLQ: val(true), Bulkhead: val(2), BulkheadWait: val(time.Millisecond), IdemTTL: val(time.Hour),
-		IdemFailOpen: val(true), IdemReplay: val(true),
+		IdemFailOpen: val(true), IdemReplay: val(true), IdemDegraded: val("refuse"),
 	}
 	v := reflect.ValueOf(full)
 	for i := 0; i < v.NumField(); i++ {
@@ -55,7 +55,7 @@ func TestMergeCoversEveryField(t *testing.T) {
 func TestMergeOffDropsTheInterfaceTuning(t *testing.T) {
 	fset := token.NewFileSet()
 	iface := policyAt(t, fset, "retry=3 backoff=const(1s) bulkhead=4 bulkhead_wait=1s "+
-		"idempotency=id idem_ttl=1h idempotency_fail_open idempotency_replay operation=pay")
+		"idempotency=id idem_ttl=1h idempotency_fail_open idempotency_replay operation=pay idempotency_degraded=serve")
 
 	got := Merge(iface, policyAt(t, fset, "retry=off bulkhead=off idempotency=off"))
 	assert.Equal(t, "retry=off idempotency=off bulkhead=off", got.String())
@@ -67,7 +67,7 @@ func TestMergeOffDropsTheInterfaceTuning(t *testing.T) {
 	// Any value other than off keeps the tuning.
 	got = Merge(iface, policyAt(t, fset, "retry=2 bulkhead=1 idempotency=other"))
 	assert.Equal(t, "retry=2 backoff=const(1s) idempotency=other operation=pay bulkhead=1 bulkhead_wait=1s "+
-		"idem_ttl=1h idempotency_fail_open=on idempotency_replay=on", got.String())
+		"idem_ttl=1h idempotency_fail_open=on idempotency_replay=on idempotency_degraded=serve", got.String())
 }
 
 func TestCheck(t *testing.T) {
@@ -93,6 +93,13 @@ func TestCheck(t *testing.T) {
 			`x.go:1:52: idempotency_replay: needs idempotency, which is not set; set idempotency=<param> or remove idempotency_replay`,
 			`x.go:1:75: operation: needs idempotency, which is not set; set idempotency=<param> or remove operation`,
 		}},
+		{"idempotency=id idempotency_degraded=refuse idempotency_fail_open=off", nil},
+		{"idempotency=id idempotency_fail_open=on idempotency_degraded=serve", nil},
+		{"idempotency=id idempotency_fail_open idempotency_degraded=refuse", []string{
+			`x.go:1:55: idempotency_degraded=refuse contradicts idempotency_fail_open=on (written at 1:33): ` +
+				`one refuses the call when Redis is gone, the other runs it unguarded; keep one`}},
+		{"idempotency_degraded=refuse", []string{
+			`x.go:1:18: idempotency_degraded: needs idempotency, which is not set; set idempotency=<param> or remove idempotency_degraded`}},
 		{"idempotency=off operation=x", []string{
 			`x.go:1:34: operation: needs idempotency, which is off; set idempotency=<param> or remove operation`}},
 	} {

@@ -500,6 +500,9 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 			}
 		}
 		spec.IdemFailOpen = p.IdemFailOpen.Set && p.IdemFailOpen.Val
+		if p.IdemDegraded.Set {
+			spec.IdemDegraded = p.IdemDegraded.Val
+		}
 		if p.IdemReplay.Set && p.IdemReplay.Val {
 			spec.IdemReplay = true
 			r.replay(p.IdemReplay.Pos)

@@ -338,6 +338,9 @@ func (e *emitter) spec(s Spec) []jen.Code {
 	if s.IdemReplay {
 		kv("IdemReplay", jen.True())
 	}
+	if s.IdemDegraded != "" {
+		kv("IdemDegraded", jen.Lit(s.IdemDegraded))
+	}
 	if s.DLQ {
 		kv("DLQ", jen.True())
 	}

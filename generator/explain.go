@@ -25,6 +25,9 @@ func (s Spec) Chain() string {
 		if s.IdemReplay {
 			args = append(args, "replay")
 		}
+		if s.IdemDegraded != "" {
+			args = append(args, "degraded "+s.IdemDegraded)
+		}
 		p = append(p, "idempotency("+strings.Join(args, ", ")+")")
 	}
 	if s.Breaker {

@@ -167,5 +167,6 @@ type Spec struct {
 	IdemTTL      time.Duration
 	IdemFailOpen bool
 	IdemReplay   bool
+	IdemDegraded string
 	DLQ          bool
 }

@@ -58,6 +58,12 @@ type Config struct {
 	// IdempotencyMemoryTTL is how long a completed idempotency key blocks
 	// duplicates. Default 1800s (BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS).
 	IdempotencyMemoryTTL time.Duration
+	// IdempotencyDegraded is what idempotent methods that leave
+	// idempotency_degraded unset do while the store is DEGRADED: "serve"
+	// (the default) claims keys in the local store, "refuse" fails the call
+	// with ErrIdempotencyUnavailable (BALDUR_IDEMPOTENCY_DEGRADED). Methods
+	// with idempotency_fail_open=on are served.
+	IdempotencyDegraded string
 	// DLQ configures the dead-letter queue; zero fields take dlq.Options'
 	// defaults (BALDUR_DLQ_*, see the EnvDLQ constants).
 	DLQ dlq.Options
@@ -132,6 +138,13 @@ func (c Config) withDefaults() (Config, error) {
 		c.IdempotencyMemoryTTL = idem.DefaultMemoryTTL
 	} else if c.IdempotencyMemoryTTL < 0 {
 		errs = append(errs, errors.New("runtime config: IdempotencyMemoryTTL must be positive"))
+	}
+	switch c.IdempotencyDegraded {
+	case "":
+		c.IdempotencyDegraded = IdemDegradedServe
+	case IdemDegradedServe, IdemDegradedRefuse:
+	default:
+		errs = append(errs, fmt.Errorf("runtime config: IdempotencyDegraded %q: want serve or refuse", c.IdempotencyDegraded))
 	}
 	if c.StateDir == "" {
 		c.StateDir = ".baldur"
@@ -234,6 +247,14 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, err)
 		}
 		cfg.IdempotencyMemoryTTL = ttl
+	}
+	if v, ok := lookup(EnvIdempotencyDegraded); ok {
+		switch w := strings.ToLower(strings.TrimSpace(v)); w {
+		case IdemDegradedServe, IdemDegradedRefuse:
+			cfg.IdempotencyDegraded = w
+		default:
+			errs = append(errs, fmt.Errorf("%s=%q: want serve or refuse", EnvIdempotencyDegraded, v))
+		}
 	}
 	// The most specific Redis URL wins: the storage override, then
 	// BALDUR_REDIS_URL, then a bare REDIS_URL.

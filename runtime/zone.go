@@ -40,7 +40,10 @@ type ZoneSpec struct {
 	// IdemReplay (idempotency_replay=on) answers a duplicate of a completed
 	// call with the results its first execution stored.
 	IdemReplay bool
-	DLQ        bool // dlq=on
+	// IdemDegraded (idempotency_degraded=refuse|serve) is what the method
+	// does while the store is DEGRADED; "" takes Config.IdempotencyDegraded.
+	IdemDegraded string
+	DLQ          bool // dlq=on
 }
 
 // Policies lists the composed policies in the order a call meets them.

@@ -97,7 +97,31 @@ func (z *Zone) request(key string, fingerprint uint64) idem.Request {
 		ExecutionWindow: z.spec.IdemTTL,
 		FailOpen:        z.spec.IdemFailOpen,
 		Replay:          z.spec.IdemReplay,
+		RefuseDegraded:  z.refuseDegraded(),
 	}
+}
+
+// What an idempotent method does while the store is DEGRADED
+// (idempotency_degraded=, BALDUR_IDEMPOTENCY_DEGRADED): serve runs it on a
+// claim in the local store, which cannot see the keys other processes
+// claimed (nor those this process claimed more than RecentKeys ago);
+// refuse fails it with ErrIdempotencyUnavailable.
+const (
+	IdemDegradedServe      = "serve"
+	IdemDegradedRefuse     = "refuse"
+	EnvIdempotencyDegraded = "BALDUR_IDEMPOTENCY_DEGRADED"
+)
+
+// refuseDegraded reads the method's posture; a value other than serve or
+// refuse in a hand-written ZoneSpec refuses, the side that cannot duplicate.
+func (z *Zone) refuseDegraded() bool {
+	switch z.spec.IdemDegraded {
+	case IdemDegradedServe:
+		return false
+	case "":
+		return !z.spec.IdemFailOpen && z.rt.cfg.IdempotencyDegraded == IdemDegradedRefuse
+	}
+	return true
 }
 
 func (z *Zone) operation() string {

@@ -255,10 +255,13 @@ func (q *Queue) Reap(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// GC drops stale index entries (of purged, evicted, moved on or expired
-// entries) and evicts down to the caps if they were lowered. Start runs it
-// every GCInterval.
+// GC restores the registries from the keys the store holds, drops stale
+// index entries (of purged, evicted, moved on or expired entries) and evicts
+// down to the caps if they were lowered. Start runs it every GCInterval.
 func (q *Queue) GC(ctx context.Context) error {
+	if err := q.healRegistry(ctx); err != nil {
+		return err
+	}
 	domains, err := q.domainNames(ctx)
 	if err != nil {
 		return err
@@ -280,6 +283,49 @@ func (q *Queue) GC(ctx context.Context) error {
 		}
 	}
 	return q.trim(ctx, "", q.k.total(), q.opts.MaxSize)
+}
+
+// healRegistry derives the domain and group registries from the keys the
+// store holds: each domain stream and each group counter gets its field.
+// Parks write both in their own transaction; this covers entries the
+// registries lost otherwise (a hash deleted, entries written by a version
+// that wrote them once per process). One scan of the key space per GC.
+func (q *Queue) healRegistry(ctx context.Context) error {
+	derive := func(prefix string, name func(rest string) string) (map[string]string, error) {
+		keys, err := q.st.Keys(ctx, prefix)
+		if err != nil {
+			return nil, fmt.Errorf("dlq registry: %w", err)
+		}
+		fields := make(map[string]string, len(keys))
+		for _, k := range keys {
+			if n := name(strings.TrimPrefix(k, prefix)); n != "" {
+				fields[n] = "1"
+			}
+		}
+		return fields, nil
+	}
+	domains, err := derive(q.k.domain(""), func(d string) string { return d })
+	if err != nil {
+		return err
+	}
+	groups, err := derive(q.k.counters(), func(rest string) string {
+		if i := strings.LastIndexByte(rest, ':'); i > 0 {
+			return rest[:i] // c:<domain>\x1f<type>:<state>
+		}
+		return ""
+	})
+	if err != nil {
+		return err
+	}
+	for key, fields := range map[string]map[string]string{q.k.domains(): domains, q.k.groups(): groups} {
+		if len(fields) == 0 {
+			continue
+		}
+		if err := q.st.HSet(ctx, key, fields); err != nil {
+			return fmt.Errorf("dlq registry: %w", err)
+		}
+	}
+	return nil
 }
 
 // trim evicts from domain ("" for all) while its counter is over limit.

@@ -42,7 +42,8 @@ func splitGroup(g string) (domain, ftype string) {
 	return domain, ftype
 }
 
-func (k keys) counter(g string, s State) string { return k.p + "c:" + g + ":" + string(s) }
+func (k keys) counters() string                 { return k.p + "c:" }
+func (k keys) counter(g string, s State) string { return k.counters() + g + ":" + string(s) }
 func (k keys) aggregate(g string) string        { return k.p + "agg:" + g }
 
 // stateIndex returns the index stream of a state, "" for pending (whose

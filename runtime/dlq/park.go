@@ -79,32 +79,23 @@ func (q *Queue) Park(ctx context.Context, c Capture) (string, error) {
 		}
 	}
 	g := group(c.Domain, ftype)
+	// Every park writes its domain and group into the registries, in the
+	// same transaction as the entry: List, Stats and the metrics find
+	// entries only through them, and a Redis that comes back empty (or a
+	// journal replayed into it) must not leave entries nobody can see. An
+	// HSET of a field that is there already changes nothing.
 	ops := []store.Op{
 		store.SetOp(q.k.entry(r.ID), raw, 0),
 		store.AppendOp(q.k.domain(c.Domain), []byte(r.ID)),
 		store.IncrOp(q.k.total(), 1, 0),
 		store.IncrOp(q.k.domainTotal(c.Domain), 1, 0),
 		store.IncrOp(q.k.counter(g, StatePending), 1, 0),
-	}
-	// The registries are written once per process: HSet of a known field
-	// changes nothing, so skipping it is safe and keeps the record small.
-	_, knownDomain := q.known.Load("d" + c.Domain)
-	_, knownGroup := q.known.Load("g" + g)
-	if !knownDomain {
-		ops = append(ops, store.HSetOp(q.k.domains(), map[string]string{c.Domain: "1"}))
-	}
-	if !knownGroup {
-		ops = append(ops, store.HSetOp(q.k.groups(), map[string]string{g: "1"}))
+		store.HSetOp(q.k.domains(), map[string]string{c.Domain: "1"}),
+		store.HSetOp(q.k.groups(), map[string]string{g: "1"}),
 	}
 	res, err := q.st.Atomic(ctx, store.Txn{Ops: ops})
 	if err != nil {
 		return "", fmt.Errorf("park %s.%s: %w", c.Domain, c.Operation, err)
-	}
-	if !knownDomain {
-		q.known.Store("d"+c.Domain, true)
-	}
-	if !knownGroup {
-		q.known.Store("g"+g, true)
 	}
 	sid, total, inDomain := res.Results[1].ID, res.Results[2].N, res.Results[3].N
 	q.log.LogAttrs(ctx, slog.LevelDebug, "dlq.entry_parked", slog.String("id", r.ID),

@@ -213,7 +213,6 @@ type Queue struct {
 	mu       sync.RWMutex
 	handlers map[string]handler // domain + "\x00" + operation
 
-	known   sync.Map // registry hash fields already written: "d"+domain, "g"+group
 	heads   sync.Map // domain → store.ID before which the domain stream holds only garbage
 	evicted atomic.Uint64
 	pace    pacer

@@ -44,7 +44,13 @@
 //
 // The store unreachable fails the call closed (ErrUnavailable) unless
 // Request.FailOpen, which runs it unguarded and logs idem.gate_failed_open
-// (at most once a second). Keys are 1 to 255 bytes of valid UTF-8; domains and
+// (at most once a second). A store that can be DEGRADED (store.Failover,
+// Redis unreachable) is not unreachable: claims go to its local store, and
+// the gate adds what the local store cannot know. Its own record of the keys
+// it claimed or completed (Options.RecentKeys) refuses their duplicates;
+// the outcome of a claim made on Redis before the outage is journaled for
+// Redis (store.Deferrer) instead of lost; Request.RefuseDegraded refuses
+// every claim instead. Keys are 1 to 255 bytes of valid UTF-8; domains and
 // operations are printable ASCII without spaces, ':', '{' or '}'. The same key
 // with another argument fingerprint fails with ErrKeyReuse.
 package idem

@@ -48,6 +48,11 @@ type Options struct {
 	// Logger receives idem.gate_failed_open, idem.claim_undecodable,
 	// idem.claim_lost and idem.complete_failed. Default slog.Default().
 	Logger *slog.Logger
+	// RecentKeys bounds the gate's own record of the keys it claimed or
+	// completed, which refuses their duplicates while the store is DEGRADED
+	// (the local store cannot see what Redis holds). Default
+	// DefaultRecentKeys; negative keeps none.
+	RecentKeys int
 }
 
 // Request is one call's claim, written by generated code from the directive
@@ -72,6 +77,11 @@ type Request struct {
 	// Replay answers a duplicate of a completed call with the results its
 	// first execution stored (Claim.Replayed) instead of ErrDuplicate.
 	Replay bool
+	// RefuseDegraded fails the call with ErrUnavailable while the store is
+	// DEGRADED (Redis unreachable, claims decided by the local store, which
+	// cannot see what other processes claimed) instead of running it on a
+	// local claim: idempotency_degraded=refuse.
+	RefuseDegraded bool
 }
 
 // Claim is what Gate.Claim hands out and Gate.Complete takes back. It is a small value:
@@ -122,6 +132,11 @@ type Gate struct {
 	clock     Clock
 	log       *slog.Logger
 	openLog   throttle // idem.gate_failed_open would flood the log during an outage
+	// deg is the store when it can be DEGRADED (a Failover): its mode is
+	// read around claims, and completions of claims the local store never
+	// saw are journaled through it.
+	deg    store.Deferrer
+	recent *recentKeys
 }
 
 // New returns a gate over st.
@@ -151,8 +166,12 @@ func New(st store.Store, opts Options) (*Gate, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.RecentKeys == 0 {
+		opts.RecentKeys = DefaultRecentKeys
+	}
+	deg, _ := st.(store.Deferrer)
 	return &Gate{st: st, prefix: opts.Prefix, memoryTTL: opts.MemoryTTL, window: opts.ExecutionWindow,
-		clock: opts.Clock, log: opts.Logger}, nil
+		clock: opts.Clock, log: opts.Logger, deg: deg, recent: newRecentKeys(opts.RecentKeys)}, nil
 }
 
 // MemoryTTLFromEnv reads BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS (whole
@@ -204,6 +223,12 @@ func (g *Gate) Claim(ctx context.Context, req Request) (Claim, error) {
 	// randomness (ChaCha8 seeded from the OS) gives 128 bits without a syscall.
 	putToken(&c.token, rand.Uint64(), rand.Uint64())
 
+	degraded := g.degraded()
+	if degraded {
+		if err := g.degradedClaim(&req, &c); err != nil {
+			return Claim{}, err
+		}
+	}
 	buf := getBuf()
 	defer putBuf(buf)
 	*buf = c.appendRunning((*buf)[:0])
@@ -213,7 +238,17 @@ func (g *Gate) Claim(ctx context.Context, req Request) (Claim, error) {
 			return g.unreachable(ctx, &req, c, "claim", err)
 		}
 		if ok {
+			if !degraded && g.degraded() {
+				// The store degraded during this claim (Redis failed it and
+				// the local store took it): decide as if it had been before.
+				if err := g.degradedClaim(&req, &c); err != nil {
+					g.undo(ctx, c.key, *buf)
+					return Claim{}, err
+				}
+			}
 			c.mode = modeOwned
+			g.recent.put(c.key, recentKey{state: StateRunning, fingerprint: c.fingerprint,
+				firstSeen: c.firstSeen, until: c.firstSeen + int64(window)})
 			return c, nil
 		}
 		cur, err := g.st.Get(ctx, c.key)
@@ -221,6 +256,51 @@ func (g *Gate) Claim(ctx context.Context, req Request) (Claim, error) {
 			continue // released or expired since SET NX: try again
 		}
 		return g.taken(ctx, &req, &c, cur, err)
+	}
+}
+
+// degraded reports whether the store serves from its local copy.
+func (g *Gate) degraded() bool { return g.deg != nil && g.deg.Degraded() }
+
+// errDegraded is why a request with RefuseDegraded is refused.
+var errDegraded = errors.New("the store is DEGRADED (Redis unreachable): another process may hold the key, and the method refuses rather than risk a duplicate (idempotency_degraded=refuse)")
+
+// degradedClaim decides a claim while the store is DEGRADED, before the
+// local store is asked: a request that refuses to run then is refused, and
+// a key this process claimed or completed itself is a duplicate (or a
+// reused key) even though the local store has never seen it.
+func (g *Gate) degradedClaim(req *Request, c *Claim) error {
+	if req.RefuseDegraded {
+		return &UnavailableError{Domain: req.Domain, Operation: req.Operation, Key: req.Key, Err: errDegraded}
+	}
+	k, ok := g.recent.get(c.key, g.clock.Now().UnixNano())
+	if !ok {
+		return nil
+	}
+	if k.fingerprint != req.Fingerprint {
+		return &KeyReuseError{Domain: req.Domain, Operation: req.Operation, Key: req.Key,
+			State: k.state, FirstSeen: time.Unix(0, k.firstSeen)}
+	}
+	dup := &DuplicateError{Domain: req.Domain, Operation: req.Operation, Key: req.Key,
+		State: k.state, FirstSeen: time.Unix(0, k.firstSeen)}
+	if k.state == StateCompleted {
+		dup.CompletedAt = time.Unix(0, k.completedAt)
+	}
+	return dup
+}
+
+// undo takes back a claim the gate refused after making it (on Redis
+// maybe, if the store degraded right after: then the release is deferred).
+func (g *Gate) undo(ctx context.Context, key string, running []byte) {
+	ctx = context.WithoutCancel(ctx)
+	res, err := g.st.Atomic(ctx, store.Txn{Conds: []store.Cond{store.IfEquals(key, running)},
+		Ops: []store.Op{store.DeleteOp(key)}})
+	if err == nil && !res.Applied {
+		_, err = g.deferOutcome(ctx, key, running, nil)
+	}
+	if err != nil {
+		g.log.LogAttrs(ctx, slog.LevelError, "idem.complete_failed",
+			slog.String("store_key", key), slog.String("outcome", "released"), slog.String("error", err.Error()))
 	}
 }
 
@@ -322,8 +402,10 @@ func (g *Gate) Complete(ctx context.Context, c Claim, succeeded bool, results []
 	running := (*buf)[:runningLen:runningLen]
 
 	var (
-		ok  bool
-		err error
+		ok        bool
+		err       error
+		completed []byte // the completed record, for a deferral
+		now       = g.clock.Now().UnixNano()
 	)
 	if succeeded {
 		keep := c.replay
@@ -332,8 +414,9 @@ func (g *Gate) Complete(ctx context.Context, c Claim, succeeded bool, results []
 			g.log.LogAttrs(ctx, slog.LevelWarn, "idem.results_too_large",
 				slog.String("store_key", c.key), slog.Int("bytes", len(results)))
 		}
-		*buf = c.appendCompleted(*buf, g.clock.Now().UnixNano(), results, keep)
-		ok, err = g.st.CompareAndSet(ctx, c.key, running, (*buf)[runningLen:], g.memoryTTL)
+		*buf = c.appendCompleted(*buf, now, results, keep)
+		completed = (*buf)[runningLen:]
+		ok, err = g.st.CompareAndSet(ctx, c.key, running, completed, g.memoryTTL)
 	} else {
 		rt := releasePool.Get().(*releaseTxn)
 		rt.conds[0] = store.IfEquals(c.key, running)
@@ -353,6 +436,22 @@ func (g *Gate) Complete(ctx context.Context, c Claim, succeeded bool, results []
 			slog.String("store_key", c.key), slog.String("outcome", outcome), slog.String("error", err.Error()))
 		return fmt.Errorf("idempotency key %q not %s: %w", c.key, outcome, err)
 	}
+	if !ok && g.deg != nil {
+		// Maybe a claim made on Redis before the outage, which the local
+		// store never saw: journal the outcome for Redis, conditions and all.
+		ok, err = g.deferOutcome(ctx, c.key, running, completed)
+		if err != nil {
+			g.log.LogAttrs(ctx, slog.LevelError, "idem.complete_failed",
+				slog.String("store_key", c.key), slog.String("outcome", outcome), slog.String("error", err.Error()))
+			return fmt.Errorf("idempotency key %q not %s: %w", c.key, outcome, err)
+		}
+	}
+	if succeeded {
+		g.recent.put(c.key, recentKey{state: StateCompleted, fingerprint: c.fingerprint, firstSeen: c.firstSeen,
+			completedAt: now, until: now + int64(g.memoryTTL)})
+	} else {
+		g.recent.forget(c.key)
+	}
 	if !ok {
 		g.log.LogAttrs(ctx, slog.LevelWarn, "idem.claim_lost",
 			slog.String("store_key", c.key), slog.String("outcome", outcome),
@@ -360,6 +459,29 @@ func (g *Gate) Complete(ctx context.Context, c Claim, succeeded bool, results []
 		return fmt.Errorf("idempotency key %q not %s: %w", c.key, outcome, ErrClaimLost)
 	}
 	return nil
+}
+
+// deferOutcome records the outcome of a claim the local store does not
+// hold (completed is nil for a release) through the Failover: applied on
+// Redis if it is back, journaled with the claim as its condition if not.
+// Locally a completion is written too, unless the key holds another claim
+// there, so that duplicates within this outage are refused.
+func (g *Gate) deferOutcome(ctx context.Context, key string, running, completed []byte) (bool, error) {
+	cond := []store.Cond{store.IfEquals(key, running)}
+	txn := store.Txn{Conds: cond, Ops: []store.Op{store.DeleteOp(key)}}
+	var local store.Txn
+	if completed != nil {
+		set := []store.Op{store.SetOp(key, completed, g.memoryTTL)}
+		txn.Ops = set
+		local = store.Txn{Conds: []store.Cond{store.IfAbsent(key)}, Ops: set}
+	}
+	applied, deferred, err := g.deg.Defer(ctx, txn, local)
+	if deferred {
+		g.log.LogAttrs(ctx, slog.LevelInfo, "idem.outcome_deferred", slog.String("store_key", key),
+			slog.Bool("completed", completed != nil),
+			slog.String("reason", "claim made on Redis before the outage; applied to Redis on reconciliation"))
+	}
+	return applied || deferred, err
 }
 
 // Lookup returns the record under a key, or an error matching

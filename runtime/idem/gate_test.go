@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -591,17 +592,30 @@ func TestConcurrentClaimsRunEachKeyOnce(t *testing.T) {
 }
 
 // BenchmarkMemoryClaimComplete is the gate's own cost over the memory store.
+// BenchmarkMemoryClaimComplete measures the gate's own work, with and
+// without its record of recent keys (Options.RecentKeys), on new keys that
+// complete: the record's worst case.
 func BenchmarkMemoryClaimComplete(b *testing.B) {
-	m := store.NewMemory()
-	defer m.Close()
-	g, err := New(m, Options{})
-	require.NoError(b, err)
-	ctx := context.Background()
-	r := req("order-1")
-	b.ReportAllocs()
-	for b.Loop() {
-		c, _ := g.Claim(ctx, r)
-		_ = g.Complete(ctx, c, false, nil)
+	for _, recent := range []int{DefaultRecentKeys, -1} {
+		b.Run(fmt.Sprintf("recent=%d", max(recent, 0)), func(b *testing.B) {
+			m := store.NewMemory()
+			defer m.Close()
+			g, err := New(m, Options{RecentKeys: recent, MemoryTTL: time.Millisecond})
+			require.NoError(b, err)
+			ctx := context.Background()
+			keys := make([]string, 1<<16)
+			for i := range keys {
+				keys[i] = strconv.Itoa(i)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				c, _ := g.Claim(ctx, req(keys[i&(len(keys)-1)]))
+				_ = g.Complete(ctx, c, true, nil)
+				_, _ = m.Delete(ctx, c.StoreKey())
+				i++
+			}
+		})
 	}
 }
 

@@ -73,6 +73,11 @@
 // FailoverOptions.ReconcileHashes, where the breaker runtime applies
 // most-restrictive-wins; without it the local fields are written as they are.
 // Then the local store is emptied and store.degraded_exited is logged.
+// Failover.Defer (the Deferrer interface) journals a conditional write whose
+// condition is about what Redis holds (the completion of a claim made before
+// the outage) without deciding it locally: Redis decides it on replay. A
+// replay batch that meets NOSCRIPT loads the script and sends again only the
+// txns that did not run.
 //
 // The change feed (Publish/Subscribe) is a hint delivered at most once:
 // subscribers re-read the state they care about.

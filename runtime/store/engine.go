@@ -389,8 +389,17 @@ const journalStream = internalPrefix + "journal"
 // journal entry is appended in the same record, so a write and its journal
 // entry survive a crash together or not at all.
 func (e *engine) atomic(ctx context.Context, txn Txn, journal journalFunc) (TxnResult, error) {
-	if err := txn.validate(); err != nil {
-		return TxnResult{}, err
+	return e.commit(ctx, txn, journal, false)
+}
+
+// commit is atomic; with always, the journal entry is written even when txn
+// does not apply (its conditions fail, or it has no ops), in the same
+// durable record as whatever did apply.
+func (e *engine) commit(ctx context.Context, txn Txn, journal journalFunc, always bool) (TxnResult, error) {
+	if len(txn.Ops) > 0 || !always {
+		if err := txn.validate(); err != nil {
+			return TxnResult{}, err
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return TxnResult{}, err
@@ -406,15 +415,23 @@ func (e *engine) atomic(ctx context.Context, txn Txn, journal journalFunc) (TxnR
 	}
 	now := e.now()
 	e.sweep(now)
-	if !e.holds(txn.Conds, now) {
+	applied := len(txn.Ops) > 0 && e.holds(txn.Conds, now)
+	if !applied && !always {
 		e.mu.Unlock()
 		return TxnResult{}, nil
 	}
-	if err := e.check(txn.Ops, now); err != nil {
-		e.mu.Unlock()
-		return TxnResult{}, err
+	var (
+		results []OpResult
+		effs    []effect
+		pubs    []Message
+	)
+	if applied {
+		if err := e.check(txn.Ops, now); err != nil {
+			e.mu.Unlock()
+			return TxnResult{}, err
+		}
+		results, effs, pubs = e.apply(txn.Ops, now)
 	}
-	results, effs, pubs := e.apply(txn.Ops, now)
 	if journal != nil {
 		st := e.streamOrNil(journalStream, now)
 		eff := effect{kind: effAppend, key: journalStream, id: nextID(st, now), value: journal(now, results)}
@@ -439,7 +456,7 @@ func (e *engine) atomic(ctx context.Context, txn Txn, journal journalFunc) (TxnR
 	if len(pubs) > 0 {
 		e.hub.publish(pubs...)
 	}
-	return TxnResult{Applied: true, Results: results}, nil
+	return TxnResult{Applied: applied, Results: results}, nil
 }
 
 func (e *engine) holds(conds []Cond, now int64) bool {

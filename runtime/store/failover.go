@@ -392,6 +392,52 @@ func (f *Failover) Atomic(ctx context.Context, txn Txn) (TxnResult, error) {
 		func(r TxnResult) TxnResult { return r })
 }
 
+// Deferrer is a store that can keep a conditional write for a store it
+// cannot reach now: *Failover, while DEGRADED.
+type Deferrer interface {
+	// Defer runs txn on Redis when Redis is reachable, and reports whether
+	// it applied. While DEGRADED, where txn's conditions cannot be decided
+	// (they are about what Redis holds), it journals txn, conditions and
+	// all, to be applied to Redis on reconciliation, and applies local (its
+	// own conditions checked locally; it may have no ops) in the same
+	// durable record; deferred is then true.
+	Defer(ctx context.Context, txn, local Txn) (applied, deferred bool, err error)
+	// Degraded reports whether calls are served by the local store.
+	Degraded() bool
+}
+
+var _ Deferrer = (*Failover)(nil)
+
+// Degraded implements Deferrer.
+func (f *Failover) Degraded() bool { return f.Mode() == ModeDegraded }
+
+// Defer implements Deferrer. The idempotency gate completes or releases
+// with it a claim made on Redis before the outage, which the local store
+// has never seen.
+func (f *Failover) Defer(ctx context.Context, txn, local Txn) (applied, deferred bool, err error) {
+	if err := txn.validate(); err != nil {
+		return false, false, err
+	}
+	if f.closed.Load() {
+		return false, false, errClosed
+	}
+	f.modeMu.RLock()
+	defer f.modeMu.RUnlock()
+	if f.Mode() == ModeNormal {
+		res, err := f.remote.Atomic(ctx, txn)
+		if !unavailable(err) {
+			return res.Applied, false, err
+		}
+		f.enterDegraded(err)
+	}
+	entry := journalFor(txn)
+	none := make([]OpResult, len(txn.Ops)) // nothing of txn ran here: no local IDs
+	if _, err := f.eng.commit(ctx, local, func(now int64, _ []OpResult) []byte { return entry(now, none) }, true); err != nil {
+		return false, false, err
+	}
+	return false, true, nil
+}
+
 // Publish implements Store. While degraded, messages reach subscribers in
 // this process only.
 func (f *Failover) Publish(ctx context.Context, channel string, payload []byte) error {

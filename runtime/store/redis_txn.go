@@ -221,15 +221,20 @@ func (r *Redis) Atomic(ctx context.Context, txn Txn) (TxnResult, error) {
 // AtomicBatch runs several independent txns in one pipelined round trip (per
 // node on a cluster) and returns a result and an error per txn. Each txn is
 // atomic on its own; the batch is not. Failover replays its journal with it.
+//
+// A txn that got NOSCRIPT (a restarted or new node that does not know the
+// script yet) did not run: once the script is loaded, only those txns are
+// sent again. The others ran, or failed for a reason of their own, and
+// sending them again would apply them twice (another client may load the
+// script while this batch is on its way, so that a batch half succeeds).
 func (r *Redis) AtomicBatch(ctx context.Context, txns []Txn) ([]TxnResult, []error) {
 	results := make([]TxnResult, len(txns))
 	errs := make([]error, len(txns))
 	cmds := make([]*redis.Cmd, len(txns))
-	run := func() bool {
-		noScript := false
+	send := func(which []int) {
 		_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, t := range txns {
-				keys, args, err := r.encodeTxn(t)
+			for _, i := range which {
+				keys, args, err := r.encodeTxn(txns[i])
 				if err != nil {
 					errs[i] = err
 					continue
@@ -238,17 +243,22 @@ func (r *Redis) AtomicBatch(ctx context.Context, txns []Txn) ([]TxnResult, []err
 			}
 			return nil
 		})
-		for _, c := range cmds {
-			noScript = noScript || (c != nil && isNoScript(c.Err()))
-		}
-		return noScript
 	}
-	if run() {
-		// A restarted or new node does not know the script yet: load it (on
-		// every master of a cluster) and send the batch once more.
+	all := make([]int, len(txns))
+	for i := range all {
+		all[i] = i
+	}
+	send(all)
+	var again []int
+	for i, c := range cmds {
+		if c != nil && isNoScript(c.Err()) {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		// Loaded on every master of a cluster.
 		if err := txnScript.Load(ctx, r.client).Err(); err == nil {
-			clear(cmds)
-			run()
+			send(again)
 		}
 	}
 	for i, c := range cmds {
