@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -182,7 +183,7 @@ func TestBulkheadWaitsForAFreedSlot(t *testing.T) {
 	go func() { got <- bh.acquire(context.Background()) }()
 	require.Eventually(t, func() bool { return bh.waiters.Load() == 1 }, time.Second, time.Millisecond)
 	bh.release()
-	require.NoError(t, <-got, "the waiter takes the freed slot")
+	require.NoError(t, await.Recv(t, got, "the waiter for a freed slot"), "the waiter takes the freed slot")
 	assert.EqualValues(t, 1, bh.Active())
 }
 
@@ -212,7 +213,7 @@ func TestBulkheadWakesEveryWaiterWhenSeveralSlotsFree(t *testing.T) {
 	bh.release()
 	bh.release()
 	bh.release()
-	wg.Wait()
+	await.Wait(t, &wg, "every waiter of the bulkhead")
 	close(errs)
 	for err := range errs {
 		require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,5 +81,5 @@ func TestServeKeepsTrafficFlowingBehindTheConsole(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Contains(t, string(page), "<html")
 	cancel()
-	require.NoError(t, <-done)
+	require.NoError(t, await.Recv(t, done, "the example returning after cancel"))
 }

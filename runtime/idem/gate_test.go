@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -627,7 +628,7 @@ func TestConcurrentClaimsRunEachKeyOnce(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	await.Wait(t, &wg, "the concurrent claimers")
 	for i := range ran {
 		require.Equal(t, int32(1), ran[i].Load(), "key %d", i)
 	}
