@@ -54,6 +54,8 @@ func TestServeKeepsTrafficFlowingBehindTheConsole(t *testing.T) {
 	case url = <-urls:
 	case err := <-done:
 		t.Fatalf("serve stopped: %v", err)
+	case <-time.After(await.Deadline):
+		t.Fatalf("serve printed no URL within %s", await.Deadline)
 	}
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(url + "api/baldur/breakers/")
