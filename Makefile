@@ -5,7 +5,7 @@ PKGS := ./...
 # The race detector needs cgo and a C compiler; without one the tests still run, without -race.
 RACE ?= $(shell command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 
-.PHONY: demo serve test test-short generate golden bench bench-idem bench-gen lint fuzz tools
+.PHONY: demo serve test test-short generate golden bench bench-idem bench-gen lint fuzz tools mutate
 
 ## demo: regenerate, build and run the scripted payments scenario (embedded store, no Redis needed)
 demo: generate
@@ -50,6 +50,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run ./cmd/baldurgen -check ./...
+
+## mutate: plant each bug of internal/mutate/mutants.go in a scratch copy, one at a time, and print the
+## kill rate and the survivors (minutes of tests; not part of test or CI: run it before a release)
+mutate:
+	$(GO) run ./internal/mutate $(if $(RUN),-run '$(RUN)')
 
 ## fuzz: run each fuzz target for a short while
 fuzz:

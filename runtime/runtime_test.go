@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -141,6 +142,29 @@ func TestBackoffDelays(t *testing.T) {
 	assert.Equal(t, "const(7ms)", c.String())
 }
 
+// TestBackoffExpStaysUnderItsCapAtEveryAttempt: the full-jitter draw before
+// retry n is below min(Max, Base*2^(n-1)) for every n, including the attempts
+// where the doubling passes Max and those where it overflows, and the draws
+// spread over that range (the cap limits the delay, it does not replace it).
+func TestBackoffExpStaysUnderItsCapAtEveryAttempt(t *testing.T) {
+	t.Parallel()
+	e := Backoff{Kind: BackoffExp, Base: 100 * time.Millisecond, Max: time.Second}
+	for n := 1; n <= 130; n++ {
+		ceiling := e.Max
+		if n <= 4 {
+			ceiling = e.Base << (n - 1) // 100, 200, 400, 800 ms
+		}
+		longest := time.Duration(0)
+		for range 200 {
+			d := e.Delay(n)
+			require.GreaterOrEqual(t, d, time.Duration(0), "retry %d", n)
+			require.Less(t, d, ceiling, "retry %d: the delay is capped at %s", n, ceiling)
+			longest = max(longest, d)
+		}
+		require.Greater(t, longest, ceiling/2, "retry %d: 200 draws stay under half of %s", n, ceiling)
+	}
+}
+
 func TestPermanentKeepsTheErrorChain(t *testing.T) {
 	assert.NoError(t, Permanent(nil))
 	base := status(503)
@@ -159,7 +183,7 @@ func TestBulkheadWaitsForAFreedSlot(t *testing.T) {
 	go func() { got <- bh.acquire(context.Background()) }()
 	require.Eventually(t, func() bool { return bh.waiters.Load() == 1 }, time.Second, time.Millisecond)
 	bh.release()
-	require.NoError(t, <-got, "the waiter takes the freed slot")
+	require.NoError(t, await.Recv(t, got, "the waiter for a freed slot"), "the waiter takes the freed slot")
 	assert.EqualValues(t, 1, bh.Active())
 }
 
@@ -189,7 +213,7 @@ func TestBulkheadWakesEveryWaiterWhenSeveralSlotsFree(t *testing.T) {
 	bh.release()
 	bh.release()
 	bh.release()
-	wg.Wait()
+	await.Wait(t, &wg, "every waiter of the bulkhead")
 	close(errs)
 	for err := range errs {
 		require.NoError(t, err)
@@ -357,6 +381,34 @@ func TestReconcileBreakersMostRestrictiveWins(t *testing.T) {
 	h, err := remote.HGetAll(ctx, "other")
 	require.NoError(t, err)
 	assert.Equal(t, "1", h["x"], "other hashes are written as they are")
+}
+
+// TestReconcileBreakersForcedOpenIsTheMostRestrictive: an operator's
+// FORCED_OPEN written on either side of an outage survives the merge, against
+// every automatic state, whenever that state's episode began.
+func TestReconcileBreakersForcedOpenIsTheMostRestrictive(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t0 := time.Unix(1_700_000_000, 0)
+	later := t0.Add(time.Hour)
+	for _, other := range []breaker.State{breaker.Closed, breaker.HalfOpen, breaker.Open, breaker.ForcedClosed} {
+		for _, forcedLocally := range []bool{true, false} {
+			remote := store.NewMemory()
+			forced := breakerRecord{state: breaker.ForcedOpen, openedAt: t0, node: "forced"}
+			auto := breakerRecord{state: other, openedAt: later, node: "other"}
+			seed, local := forced, auto
+			if forcedLocally {
+				seed, local = auto, forced
+			}
+			require.NoError(t, remote.HSet(ctx, breakerKey("x"), seed.fields()))
+			require.NoError(t, reconcileBreakers(ctx, remote, map[string]map[string]string{breakerKey("x"): local.fields()}))
+			h, err := remote.HGetAll(ctx, breakerKey("x"))
+			require.NoError(t, err)
+			assert.Equal(t, "FORCED_OPEN", h["state"], "FORCED_OPEN (written locally: %v) against %s opened later", forcedLocally, other)
+			assert.Equal(t, "forced", h["node"])
+			require.NoError(t, remote.Close())
+		}
+	}
 }
 
 func TestCallStatsSub(t *testing.T) {

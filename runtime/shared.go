@@ -124,10 +124,13 @@ func parseBreakerRecord(h map[string]string) (breakerRecord, error) {
 	return r, nil
 }
 
-// restriction orders automatic states for most-restrictive-wins.
+// restriction orders states for most-restrictive-wins: an operator's
+// FORCED_OPEN first, then OPEN, HALF_OPEN, and the closed states.
 func restriction(s breaker.State) int {
 	switch s {
-	case breaker.Open, breaker.ForcedOpen:
+	case breaker.ForcedOpen:
+		return 3
+	case breaker.Open:
 		return 2
 	case breaker.HalfOpen:
 		return 1
@@ -135,8 +138,8 @@ func restriction(s breaker.State) int {
 	return 0
 }
 
-// moreRestrictive reports whether a should win over b: OPEN beats HALF_OPEN
-// beats CLOSED, and among OPENs the later opening wins.
+// moreRestrictive reports whether a should win over b: FORCED_OPEN beats OPEN
+// beats HALF_OPEN beats CLOSED, and among equals the later opening wins.
 func moreRestrictive(a, b breakerRecord) bool {
 	ra, rb := restriction(a.state), restriction(b.state)
 	if ra != rb {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -53,6 +54,8 @@ func TestServeKeepsTrafficFlowingBehindTheConsole(t *testing.T) {
 	case url = <-urls:
 	case err := <-done:
 		t.Fatalf("serve stopped: %v", err)
+	case <-time.After(await.Deadline):
+		t.Fatalf("serve printed no URL within %s", await.Deadline)
 	}
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(url + "api/baldur/breakers/")
@@ -80,5 +83,5 @@ func TestServeKeepsTrafficFlowingBehindTheConsole(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Contains(t, string(page), "<html")
 	cancel()
-	require.NoError(t, <-done)
+	require.NoError(t, await.Recv(t, done, "the example returning after cancel"))
 }

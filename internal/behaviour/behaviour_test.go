@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
@@ -217,7 +218,10 @@ func TestPermanentStopsRetries(t *testing.T) {
 func TestTimeoutCancelsTheAttempt(t *testing.T) {
 	f := &fake{}
 	p := NewProtectedPricer(f, newRuntime(t, nil))
-	_, err := p.Slow(context.Background(), "ACME")
+	// The caller's own deadline only bounds the test if the 20ms timeout fails to.
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
+	defer cancel()
+	_, err := p.Slow(ctx, "ACME")
 	require.ErrorIs(t, err, runtime.ErrTimeout)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	var te *runtime.TimeoutError
@@ -244,6 +248,8 @@ func TestCallerCancellationIsNotAFailure(t *testing.T) {
 
 func TestBulkheadRejectsTheThirdConcurrentCall(t *testing.T) {
 	f := &fake{block: make(chan struct{})}
+	release := sync.OnceFunc(func() { close(f.block) })
+	t.Cleanup(release) // a failed assertion still lets the held calls return
 	p := NewProtectedPricer(f, newRuntime(t, nil))
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -252,14 +258,17 @@ func TestBulkheadRejectsTheThirdConcurrentCall(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return f.calls.Load() == 2 }, 5*time.Second, time.Millisecond)
 
-	err := p.Limited(ctx, "ACME")
+	// On another goroutine: a bulkhead that admits it would hold it until released.
+	third := make(chan error, 1)
+	go func() { third <- p.Limited(ctx, "ACME") }()
+	err := await.Recv(t, third, "the third concurrent call (was it admitted?)")
 	require.ErrorIs(t, err, runtime.ErrBulkheadFull)
 	var be *runtime.BulkheadFullError
 	require.ErrorAs(t, err, &be)
 	assert.Equal(t, "pricer.Limited", be.Compartment)
 	assert.EqualError(t, err, `bulkhead "pricer.Limited" is full (2/2 active)`)
-	close(f.block)
-	wg.Wait()
+	release()
+	await.Wait(t, &wg, "the two admitted calls, released")
 	require.NoError(t, p.Limited(ctx, "ACME"), "slots are released after the calls return")
 }
 

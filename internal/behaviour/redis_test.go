@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/breaker"
@@ -75,6 +76,7 @@ func TestFleet_BreakerOpenedInOneProcessOpensInAnother(t *testing.T) {
 	require.NoError(t, err)
 	child.Stderr = os.Stderr
 	require.NoError(t, child.Start())
+	await.KillAfter(t, child, "the fleet child process")
 	defer func() {
 		_ = stdin.Close()
 		_ = child.Wait()

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime"
 )
@@ -67,7 +68,7 @@ func TestChaos_KillsPrivateRedisDuringProtectedCalls(t *testing.T) {
 		}
 	})
 
-	<-outage
+	await.Signal(t, outage, "the callers reaching the outage point")
 	srv.Kill()
 	killed := time.Now()
 	require.Eventually(t, rt.Degraded, 2*time.Second, 5*time.Millisecond)
@@ -79,7 +80,7 @@ func TestChaos_KillsPrivateRedisDuringProtectedCalls(t *testing.T) {
 	require.Eventually(t, func() bool { return !rt.Degraded() }, 10*time.Second, 5*time.Millisecond)
 	assert.Less(t, time.Since(restarted), 5*time.Second, "reconciled within 5 s")
 	close(stop)
-	wg.Wait()
+	await.Wait(t, &wg, "the callers, stopped")
 
 	mu.Lock()
 	defer mu.Unlock()

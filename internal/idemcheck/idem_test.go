@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/idem"
@@ -204,7 +205,7 @@ func TestDuplicateOfARunningCallSaysRunning(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	e.inner.setHook(func(context.Context, string) error {
 		close(started)
-		<-release
+		await.Hold(release)
 		return nil
 	})
 	done := make(chan error, 1)
@@ -212,7 +213,7 @@ func TestDuplicateOfARunningCallSaysRunning(t *testing.T) {
 		_, err := e.p.Charge(ctx, "order-1", 100)
 		done <- err
 	}()
-	<-started
+	await.Signal(t, started, "the first call entering the inner method")
 	e.clk.Advance(time.Second)
 	_, err := e.p.Charge(ctx, "order-1", 100)
 	var dup *idem.DuplicateError
@@ -221,7 +222,7 @@ func TestDuplicateOfARunningCallSaysRunning(t *testing.T) {
 	assert.True(t, dup.FirstSeen.Equal(t0))
 	assert.Contains(t, err.Error(), "running since")
 	close(release)
-	require.NoError(t, <-done)
+	require.NoError(t, await.Recv(t, done, "the first call, released"))
 	assert.EqualValues(t, 1, e.inner.calls.Load())
 }
 
@@ -505,12 +506,12 @@ func TestARunningClaimIsHonouredForItsExecutionWindowOnly(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	e.inner.setHook(func(context.Context, string) error {
 		close(started)
-		<-release
+		await.Hold(release)
 		return nil
 	})
 	done := make(chan error, 1)
 	go func() { done <- e.p.Window(ctx, "w-1") }()
-	<-started
+	await.Signal(t, started, "the first call entering the inner method")
 	e.inner.setHook(nil)
 
 	e.clk.Advance(59 * time.Second)
@@ -519,7 +520,7 @@ func TestARunningClaimIsHonouredForItsExecutionWindowOnly(t *testing.T) {
 	require.NoError(t, e.p.Window(ctx, "w-1"), "past the window a stuck attempt no longer blocks")
 
 	close(release)
-	require.NoError(t, <-done, "the stuck call's own answer stands; its completion finds the claim lost")
+	require.NoError(t, await.Recv(t, done, "the stuck call, released"), "the stuck call's own answer stands; its completion finds the claim lost")
 	assert.EqualValues(t, 2, e.inner.calls.Load())
 }
 
@@ -679,7 +680,7 @@ func raceOneKey(t *testing.T, p Payments, inner *fake, key string) {
 		}()
 	}
 	close(start)
-	wg.Wait()
+	await.Wait(t, &wg, "the callers racing for one key")
 	close(other)
 	for err := range other {
 		t.Errorf("unexpected error: %v", err)

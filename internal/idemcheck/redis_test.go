@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/idem"
@@ -75,7 +76,7 @@ func TestRedisWorkersShareDedupMemory(t *testing.T) {
 		}
 	}
 	close(start)
-	wg.Wait()
+	await.Wait(t, &wg, "the workers")
 	for k := range keys {
 		assert.EqualValues(t, 1, wins[k].Load(), "key %d", k)
 	}

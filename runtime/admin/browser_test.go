@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin"
 	"github.com/baldur-go/baldur/runtime/breaker"
@@ -197,7 +198,7 @@ func TestConsoleInRealChromium(t *testing.T) {
 		until(`document.getElementById("message").textContent.includes("now resolved")`),
 		until(row(parked[0])+` === null`),
 	))
-	assert.Equal(t, `{"order":"o-42"}`, <-replayed)
+	assert.Equal(t, `{"order":"o-42"}`, await.Recv(t, replayed, "the replayed call"))
 	e, err := q.Get(context.Background(), parked[0])
 	require.NoError(t, err)
 	assert.Equal(t, dlq.StateResolved, e.State)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime/admin"
 	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/store"
@@ -305,7 +306,7 @@ func TestDLQReplayOne(t *testing.T) {
 
 	r = f.do(t, req{method: http.MethodPost, path: path, key: operatorKey, headers: map[string]string{admin.OperatorHeader: "bob"}})
 	require.Equal(t, http.StatusOK, r.code, r.raw)
-	assert.Equal(t, "o-1", <-got)
+	assert.Equal(t, "o-1", await.Recv(t, got, "the replayed call"))
 	assert.Equal(t, "resolved", get(r.json, "entry", "state"))
 	assert.Equal(t, "replay 1 succeeded", get(r.json, "entry", "reason"))
 	assert.Equal(t, "bob (operator)", r.json["by"])
@@ -431,7 +432,7 @@ func TestDLQReplayBatch(t *testing.T) {
 	r = batch(operatorKey, `{"domain":"payments","failure_type":"timeout","limit":1}`)
 	require.Equal(t, http.StatusOK, r.code, r.raw)
 	assert.Equal(t, float64(1), get(r.json, "report", "replayed"))
-	assert.Equal(t, "o-1", <-charged)
+	assert.Equal(t, "o-1", await.Recv(t, charged, "the first replayed charge"))
 
 	r = batch(operatorKey, `{"domain":"payments"}`)
 	require.Equal(t, http.StatusOK, r.code, r.raw)
@@ -439,7 +440,7 @@ func TestDLQReplayBatch(t *testing.T) {
 	assert.Equal(t, float64(2), get(r.json, "report", "outcomes", "resolved"))
 	assert.Equal(t, float64(100), r.json["limit"])
 	assert.Nil(t, r.json["note"])
-	assert.ElementsMatch(t, []string{"o-2", "o-3"}, []string{<-charged, <-charged})
+	assert.ElementsMatch(t, []string{"o-2", "o-3"}, []string{await.Recv(t, charged, "the batch's replayed charges"), await.Recv(t, charged, "the batch's replayed charges")})
 	assert.Empty(t, posted, "another domain is left alone")
 	assert.Equal(t, dlq.StatePending, f.entry(t, ledger).State)
 
@@ -447,7 +448,7 @@ func TestDLQReplayBatch(t *testing.T) {
 	r = batch(operatorKey, `{"failure_type":"timeout"}`)
 	require.Equal(t, http.StatusOK, r.code, r.raw)
 	assert.Equal(t, float64(1), get(r.json, "report", "replayed"))
-	assert.Equal(t, "o-4", <-posted)
+	assert.Equal(t, "o-4", await.Recv(t, posted, "the replayed post"))
 }
 
 func TestDLQReplayBatchBusyDomainIs409(t *testing.T) {
@@ -462,7 +463,7 @@ func TestDLQReplayBatchBusyDomainIs409(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	other.Register("payments", "Charge", "sig1", func(context.Context, []byte) error {
 		close(entered)
-		<-release
+		await.Hold(release)
 		return nil
 	})
 	done := make(chan error, 1)
@@ -470,14 +471,14 @@ func TestDLQReplayBatchBusyDomainIs409(t *testing.T) {
 		_, err := other.ReplayBatch(context.Background(), dlq.BatchFilter{Domain: "payments"})
 		done <- err
 	}()
-	<-entered
+	await.Signal(t, entered, "the other runner's replay starting")
 
 	r := f.do(t, req{method: http.MethodPost, path: "/api/baldur/dlq/replay/", key: operatorKey, body: `{"domain":"payments"}`})
 	assert.Equal(t, http.StatusConflict, r.code, r.raw)
 	assert.Equal(t, admin.GateBusy, r.json["gate"])
 	assert.Contains(t, r.json["error"], "replay lease of payments held by "+other.Owner())
 	close(release)
-	require.NoError(t, <-done)
+	require.NoError(t, await.Recv(t, done, "the other runner's batch, released"))
 }
 
 func TestDLQReplayBatchStopsAtItsTimeLimit(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin"
 )
@@ -94,7 +95,7 @@ func startServer(t *testing.T, opts admin.Options, sopts admin.ServerOptions) *a
 	go func() { done <- srv.Serve() }()
 	t.Cleanup(func() {
 		_ = srv.Close()
-		require.NoError(t, <-done)
+		require.NoError(t, await.Recv(t, done, "Serve returning after Close"))
 	})
 	return srv
 }
@@ -139,7 +140,7 @@ func TestDrainKeepsLivenessAndFinishesInFlight(t *testing.T) {
 	var once sync.Once
 	slow := admin.Check{Name: "slow", Func: func(ctx context.Context) error {
 		once.Do(func() { close(started) })
-		<-release
+		await.Hold(release)
 		return nil
 	}}
 	srv, err := admin.Listen(admin.Options{Runtime: newRuntime(t), Logger: quiet, Checks: []admin.Check{slow}, CheckTimeout: time.Minute},
@@ -159,7 +160,7 @@ func TestDrainKeepsLivenessAndFinishesInFlight(t *testing.T) {
 		res.Body.Close()
 		inflight <- res.StatusCode
 	}()
-	<-started
+	await.Signal(t, started, "the slow request reaching its handler")
 
 	drained := make(chan error, 1)
 	go func() { drained <- srv.Drain(context.Background()) }()
@@ -183,9 +184,9 @@ func TestDrainKeepsLivenessAndFinishesInFlight(t *testing.T) {
 	default:
 	}
 	close(release)
-	assert.Equal(t, http.StatusOK, <-inflight, "the in-flight request finished")
-	require.NoError(t, <-drained)
-	require.NoError(t, <-served)
+	assert.Equal(t, http.StatusOK, await.Recv(t, inflight, "the in-flight request"), "the in-flight request finished")
+	require.NoError(t, await.Recv(t, drained, "Drain returning"))
+	require.NoError(t, await.Recv(t, served, "Serve returning after the drain"))
 	require.NoError(t, srv.Drain(context.Background()), "a second Drain returns the first one's result")
 }
 
@@ -195,7 +196,7 @@ func TestDrainTimeoutCutsOff(t *testing.T) {
 	var once sync.Once
 	slow := admin.Check{Name: "slow", Func: func(ctx context.Context) error {
 		once.Do(func() { close(started) })
-		<-release
+		await.Hold(release)
 		return nil
 	}}
 	srv, err := admin.Listen(admin.Options{Runtime: newRuntime(t), Logger: quiet, Checks: []admin.Check{slow}, CheckTimeout: time.Minute},
@@ -211,14 +212,14 @@ func TestDrainTimeoutCutsOff(t *testing.T) {
 		}
 		inflight <- err
 	}()
-	<-started
+	await.Signal(t, started, "the stuck request reaching its handler")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the caller's bound has already passed
 	err = srv.Drain(ctx)
 	require.ErrorContains(t, err, "in-flight requests cut off")
-	require.Error(t, <-inflight, "the connection was closed")
+	require.Error(t, await.Recv(t, inflight, "the stuck request cut off"), "the connection was closed")
 	close(release)
-	require.NoError(t, <-served)
+	require.NoError(t, await.Recv(t, served, "Serve returning"))
 }
 
 func TestServerOptionsFromEnvErrorsNameTheVariable(t *testing.T) {
@@ -254,6 +255,7 @@ func TestSIGTERMDrainsARealProcess(t *testing.T) {
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
+	await.KillAfter(t, cmd, "the draining child process")
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
 	lines := make(chan string, 16)
@@ -307,7 +309,7 @@ func TestSIGTERMDrainsARealProcess(t *testing.T) {
 		assert.Equal(t, http.StatusOK, res.StatusCode, p)
 	}
 
-	res := <-inflight
+	res := await.Recv(t, inflight, "the in-flight request")
 	require.NotNil(t, res, "in-flight request failed")
 	assert.Equal(t, http.StatusOK, res.StatusCode, "the in-flight request finished")
 	assert.Equal(t, "exit <nil>", next())

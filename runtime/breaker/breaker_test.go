@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
 )
@@ -419,6 +420,14 @@ func TestApplyMostRestrictiveWins(t *testing.T) {
 		assert.Equal(t, breaker.Open, r.State())
 		assert.Equal(t, []string{"CLOSED>OPEN"}, r.edges())
 	})
+	t.Run("an equal remote state changes nothing, not even the counts", func(t *testing.T) {
+		r := newRig(t, breaker.Settings{FailureThreshold: 5})
+		r.fail(t, 4)
+		r.clk.Advance(time.Second)
+		assert.False(t, r.Apply(breaker.Closed, r.clk.Now(), "a peer is closed"))
+		r.fail(t, 1)
+		assert.Equal(t, breaker.Open, r.State(), "the fifth failure opens: the four before it still count")
+	})
 	t.Run("a later remote open moves openedAt without a transition", func(t *testing.T) {
 		r := openRig(t, breaker.Settings{RecoveryTimeout: 60 * time.Second})
 		r.clk.Advance(30 * time.Second)
@@ -697,8 +706,8 @@ func TestConcurrentHammering(t *testing.T) {
 		}
 	}
 	close(stop)
-	workers.Wait()
-	observer.Wait()
+	await.Wait(t, &workers, "the hammering workers, stopped")
+	await.Wait(t, &observer, "the state observer, stopped")
 	b.Close()
 
 	mu.Lock()
@@ -772,7 +781,7 @@ func TestConcurrentHammeringRealClock(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	await.Wait(t, &wg, "the hammering workers")
 	b.Close()
 	assert.GreaterOrEqual(t, recoveries.Load(), int64(20), "real timers moved OPEN to HALF_OPEN")
 }

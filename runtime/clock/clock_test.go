@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime/clock"
 )
 
@@ -107,7 +108,7 @@ func TestFakeIsSafeForConcurrentUse(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	await.Wait(t, &wg, "the goroutines using the fake clock")
 	assert.Equal(t, 800, ran, "every timer is run by some Advance since each Advance covers its deadline")
 	assert.Zero(t, f.Pending())
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/control"
 )
@@ -454,7 +455,7 @@ func TestConcurrentChangesAreSerialised(t *testing.T) {
 			assert.NoError(t, err)
 		}()
 	}
-	wg.Wait()
+	await.Wait(t, &wg, "the concurrent control changes")
 	s, err := control.NewFileInDir(dir).Load(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(40), s.Revision, "no update lost")

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime/control"
 )
 
@@ -139,7 +140,7 @@ func TestRedisConcurrentUpdatesFromTwoControls(t *testing.T) {
 		}()
 	}
 	for range 20 {
-		require.NoError(t, <-done)
+		require.NoError(t, await.Recv(t, done, "a concurrent Disable"))
 	}
 	s, err := control.NewRedis(rc, prefix).Load(ctx)
 	require.NoError(t, err)

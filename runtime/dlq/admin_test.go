@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -187,7 +188,7 @@ func TestStartReapsAtOnceAndCloseStopsEverything(t *testing.T) {
 	require.NoError(t, q.Start())
 	require.NoError(t, q.Start(), "a second Start is a no-op")
 	q.BreakerClosed("payments") // the sweep runs after the first reap
-	rep := <-reports
+	rep := await.Recv(t, reports, "the automatic replay's report")
 	assert.Equal(t, 1, rep.Replayed)
 	assert.Equal(t, []string{"o-1"}, c.orders())
 	require.NoError(t, q.Close())

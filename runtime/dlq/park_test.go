@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/runtime/store"
 )
 
 func TestParkStoresEveryField(t *testing.T) {
@@ -183,6 +186,49 @@ func TestOverflowAtTheDomainCap(t *testing.T) {
 				assert.EqualValues(t, 1, s.Domains[0].Compressed)
 				assert.EqualValues(t, 1, s.Domains[1].Compressed)
 			}
+		})
+	}
+}
+
+// atomicCounter counts the transactions a queue writes.
+type atomicCounter struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (c *atomicCounter) Atomic(ctx context.Context, txn store.Txn) (store.TxnResult, error) {
+	c.n.Add(1)
+	return c.Store.Atomic(ctx, txn)
+}
+
+// TestRejectAtACapWritesNothing: at the overall or a domain cap, Reject
+// refuses before it writes (no park rolled back afterwards).
+func TestRejectAtACapWritesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    Options
+		domains []string // two parks fill the cap, the third is refused
+	}{
+		{"overall cap", Options{MaxSize: 2, Overflow: Reject}, []string{"payments", "ledger", "orders"}},
+		{"domain cap", Options{MaxSize: 100, DomainMaxSize: 2, Overflow: Reject}, []string{"payments", "payments", "payments"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, Options{})
+			st := &atomicCounter{Store: f.st}
+			opts := tc.opts
+			opts.Clock, opts.Logger, opts.ReplayRate = f.clk, f.q.log, -1
+			q, err := New(st, opts)
+			require.NoError(t, err)
+			t.Cleanup(func() { q.Close() })
+			park := func(domain string) error {
+				_, err := q.Park(context.Background(), Capture{Domain: domain, Operation: "Charge", Err: errDeclined})
+				return err
+			}
+			require.NoError(t, park(tc.domains[0]))
+			require.NoError(t, park(tc.domains[1]))
+			writes := st.n.Load()
+			require.ErrorIs(t, park(tc.domains[2]), ErrFull)
+			assert.Equal(t, writes, st.n.Load(), "a park refused at the cap wrote nothing")
 		})
 	}
 }

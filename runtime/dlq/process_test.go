@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/store"
@@ -66,6 +67,7 @@ func TestTwoProcessesOnOneRedisNeverReplayTheSameEntryAtOnce(t *testing.T) {
 		var out strings.Builder
 		cmd.Stdout = &out
 		require.NoError(t, cmd.Start())
+		await.KillAfter(t, cmd, "a replaying child process")
 		cmds = append(cmds, cmd)
 		t.Cleanup(func() { t.Logf("child %d: %s", k, out.String()) })
 	}
@@ -238,6 +240,7 @@ func TestSIGKILLMidBatchOnTheEmbeddedStoreLosesNoEntry(t *testing.T) {
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
+	await.KillAfter(t, cmd, "the crashing child process")
 	lines := bufio.NewScanner(stdout)
 	started := 0
 	for started < crashResolved+crashConcurrency && lines.Scan() {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -245,7 +246,7 @@ func TestAnExpiredLeaseReturnsTheEntryToPending(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	a.Register("payments", "Charge", "sig1", func(context.Context, []byte) error {
 		close(entered)
-		<-release
+		await.Hold(release)
 		return nil
 	})
 	id := f.park(t, "payments", "o-1")
@@ -258,7 +259,7 @@ func TestAnExpiredLeaseReturnsTheEntryToPending(t *testing.T) {
 		e, err := a.Replay(ctx, id)
 		done <- result{e, err}
 	}()
-	<-entered
+	await.Signal(t, entered, "the first replay entering its replayer")
 	e := f.state(t, id)
 	assert.Equal(t, StateReplaying, e.State)
 	assert.Equal(t, "runner-a", e.Owner)
@@ -290,7 +291,7 @@ func TestAnExpiredLeaseReturnsTheEntryToPending(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, StateResolved, e.State)
 	close(release)
-	r := <-done
+	r := await.Recv(t, done, "the first replay, released")
 	require.ErrorIs(t, r.err, ErrBusy)
 	assert.Contains(t, r.err.Error(), "outcome dropped")
 	assert.Equal(t, StateResolved, f.state(t, id).State)
@@ -329,7 +330,7 @@ func TestBreakerClosedSweepsThatDomain(t *testing.T) {
 	}
 	require.NoError(t, f.q.Start())
 	f.q.BreakerClosed("payments")
-	rep := <-reports
+	rep := await.Recv(t, reports, "the automatic replay's report")
 	assert.Equal(t, "payments", rep.Domain)
 	assert.True(t, rep.Automatic)
 	assert.Equal(t, 5, rep.Replayed)
@@ -355,18 +356,18 @@ func TestASweepWaitsWhileAnotherRunnerHoldsTheDomain(t *testing.T) {
 	_, err = f.q.ReplayBatch(ctx, BatchFilter{Domain: "payments"})
 	require.ErrorIs(t, err, ErrBusy)
 	assert.Contains(t, err.Error(), "held by other-runner#1")
-	<-reports
+	await.Signal(t, reports, "the automatic replay's report")
 
 	require.NoError(t, f.q.Start())
 	f.q.BreakerClosed("payments")
-	rep := <-reports
+	rep := await.Recv(t, reports, "the next automatic replay's report")
 	assert.Equal(t, []string{"payments"}, rep.Busy)
 	assert.Zero(t, rep.Replayed)
 
 	_, err = f.st.Delete(ctx, f.q.k.lease("payments")) // the other runner finishes
 	require.NoError(t, err)
 	f.clk.Advance(10 * time.Second) // the next tick retries the sweep
-	rep = <-reports
+	rep = await.Recv(t, reports, "the next automatic replay's report")
 	assert.Empty(t, rep.Busy)
 	assert.Equal(t, 1, rep.Replayed)
 	assert.Equal(t, []string{"p-1"}, c.orders())
@@ -491,15 +492,15 @@ func TestARatedBatchWaitsOnTheClock(t *testing.T) {
 		assert.NoError(t, err)
 		done <- rep
 	}()
-	assert.Equal(t, "o-0", <-replayed)
-	assert.Equal(t, 500*time.Millisecond, <-clk.armed, "the second replay waits half a second")
+	assert.Equal(t, "o-0", await.Recv(t, replayed, "the first paced replay"))
+	assert.Equal(t, 500*time.Millisecond, await.Recv(t, clk.armed, "the pacing timer"), "the second replay waits half a second")
 	assert.Empty(t, replayed)
 	clk.Advance(500 * time.Millisecond)
-	assert.Equal(t, "o-1", <-replayed)
-	assert.Equal(t, 500*time.Millisecond, <-clk.armed)
+	assert.Equal(t, "o-1", await.Recv(t, replayed, "the second paced replay"))
+	assert.Equal(t, 500*time.Millisecond, await.Recv(t, clk.armed, "the pacing timer"))
 	clk.Advance(500 * time.Millisecond)
-	assert.Equal(t, "o-2", <-replayed)
-	assert.Equal(t, 3, (<-done).Replayed)
+	assert.Equal(t, "o-2", await.Recv(t, replayed, "the third paced replay"))
+	assert.Equal(t, 3, await.Recv(t, done, "the paced batch").Replayed)
 }
 
 func TestAReplayTheCallerAbandonsKeepsItsBudget(t *testing.T) {

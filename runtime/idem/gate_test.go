@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -517,6 +519,48 @@ func TestHasherSeparatesFields(t *testing.T) {
 	assert.Equal(t, uint64(0x67407e4cc74cc6be), NewHasher().String("EUR").Int64(4200).Sum())
 }
 
+// TestHasherTellsEveryValueFromItsNeighbour: arguments that differ in one
+// value (a bool, a sign, a byte) give different fingerprints, so a key reused
+// with them is refused instead of answered as a duplicate.
+func TestHasherTellsEveryValueFromItsNeighbour(t *testing.T) {
+	base := NewHasher().String("order-1").Int64(4200)
+	for name, pair := range map[string][2]Hasher{
+		"true and false":       {base.Bool(true), base.Bool(false)},
+		"a bool and nothing":   {base.Bool(false), base},
+		"a bool and a nil":     {base.Bool(false), base.Nil()},
+		"1 and -1":             {base.Int64(1), base.Int64(-1)},
+		"0 and 1 unsigned":     {base.Uint64(0), base.Uint64(1)},
+		"0.0 and -0.0":         {base.Float64(0), base.Float64(math.Copysign(0, -1))},
+		"one byte apart":       {base.Bytes([]byte{1, 2}), base.Bytes([]byte{1, 3})},
+		"one string apart":     {base.String("EUR"), base.String("EUX")},
+		"one nanosecond apart": {base.Time(t0), base.Time(t0.Add(1))},
+	} {
+		assert.NotEqual(t, pair[0].Sum(), pair[1].Sum(), name)
+	}
+	// The encoding is a stored format: pin the bools too (FNV-1a of one byte, "T" or "F").
+	assert.Equal(t, uint64(0xaf64094c86023903), NewHasher().Bool(true).Sum())
+	assert.Equal(t, uint64(0xaf63fb4c86022139), NewHasher().Bool(false).Sum())
+}
+
+// TestKeyReuseDifferingOnlyInABool: the claim of a call whose one bool
+// argument flipped is key reuse, not a duplicate.
+func TestKeyReuseDifferingOnlyInABool(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	fp := func(capture bool) Request {
+		r := req("order-b")
+		r.Fingerprint = NewHasher().Int64(4200).Bool(capture).Sum()
+		return r
+	}
+	c, err := f.gate.Claim(ctx, fp(true))
+	require.NoError(t, err)
+	require.NoError(t, f.gate.Complete(ctx, c, true, nil))
+	_, err = f.gate.Claim(ctx, fp(true))
+	require.ErrorIs(t, err, ErrDuplicate, "the same arguments are a duplicate")
+	_, err = f.gate.Claim(ctx, fp(false))
+	require.ErrorIs(t, err, ErrKeyReuse, "the same key with the bool flipped is key reuse")
+}
+
 // TestGateAddsNoAllocationBeyondTheKey compares claim + complete through the
 // gate with the same two store calls made directly.
 func TestGateAddsNoAllocationBeyondTheKey(t *testing.T) {
@@ -585,7 +629,7 @@ func TestConcurrentClaimsRunEachKeyOnce(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	await.Wait(t, &wg, "the concurrent claimers")
 	for i := range ran {
 		require.Equal(t, int32(1), ran[i].Load(), "key %d", i)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -191,6 +192,7 @@ func TestRedisFourProcessesRaceOnSameKeys(t *testing.T) {
 		out, err := cmd.StdoutPipe()
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
+		await.KillAfter(t, cmd, "a racing child process")
 		children = append(children, child{cmd, in, bufio.NewReader(out)})
 	}
 	t.Cleanup(func() {

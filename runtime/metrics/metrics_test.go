@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/behaviour"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/metrics"
@@ -152,7 +153,7 @@ func (s *scripted) Slow(ctx context.Context, _ string) (behaviour.Quote, error) 
 
 func (s *scripted) Limited(context.Context, string) error {
 	s.entered <- struct{}{}
-	<-s.release
+	await.Hold(s.release)
 	return nil
 }
 
@@ -204,13 +205,13 @@ func TestScrapeAfterAScriptedRun(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Go(func() { assert.NoError(t, p.Limited(ctx, "ACME")) })
-		<-inner.entered
+		await.Signal(t, inner.entered, "a Limited call entering the inner method")
 	}
 	f = scrape(t, srv.Client(), url)
 	assert.Equal(t, 2.0, f.value(t, "baldur_bulkhead_active", map[string]string{"compartment": "pricer.Limited"}))
 	require.ErrorIs(t, p.Limited(ctx, "ACME"), runtime.ErrBulkheadFull)
 	close(inner.release)
-	wg.Wait()
+	await.Wait(t, &wg, "the scripted calls, released")
 
 	for range 3 {
 		q, err := p.Price(ctx, "ACME")

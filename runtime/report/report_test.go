@@ -406,6 +406,26 @@ func TestMergeRules(t *testing.T) {
 	assert.Equal(t, report.SeverityCritical, m.Severity)
 }
 
+// TestMergeTakesTheMostRestrictiveBreakerState: whatever order the processes'
+// reports come in, the merged state is the one that cuts the service off most
+// (FORCED_OPEN, OPEN, HALF_OPEN, CLOSED).
+func TestMergeTakesTheMostRestrictiveBreakerState(t *testing.T) {
+	t.Parallel()
+	order := []string{"CLOSED", "HALF_OPEN", "OPEN", "FORCED_OPEN"}
+	day := func(node, state string) report.Report {
+		return report.Build(report.Input{Date: "d", Node: node, KillSwitch: true, From: start, To: start.Add(time.Hour),
+			Breakers: []report.BreakerDay{{Service: "s", State: state}}})
+	}
+	for i, lower := range order {
+		for _, higher := range order[i+1:] {
+			for _, m := range []report.Report{report.Merge(day("a", lower), day("b", higher)), report.Merge(day("a", higher), day("b", lower))} {
+				require.Len(t, m.Breakers, 1)
+				assert.Equal(t, higher, m.Breakers[0].State, "%s merged with %s", higher, lower)
+			}
+		}
+	}
+}
+
 // countingStore counts the listings and reads a Generator makes.
 type countingStore struct {
 	store.Store

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -117,7 +118,7 @@ func TestChaos_KillsPrivateRedis_DegradesAndReconciles(t *testing.T) {
 	}
 	waitProgress(100) // and on, on Redis again
 	close(stop)
-	wg.Wait()
+	await.Wait(t, &wg, "the writers, stopped")
 
 	mu.Lock()
 	defer mu.Unlock()

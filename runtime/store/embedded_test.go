@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/store/internal/wal"
 )
@@ -336,7 +337,7 @@ func TestEmbedded_GroupCommitSharesFsyncs(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	await.Wait(t, &wg, "the concurrent appenders")
 	st := s.log.Stats()
 	assert.Equal(t, int64(32*50), st.Records)
 	assert.Less(t, st.Syncs, st.Records/2, "concurrent writers share fsyncs: %+v", st)
@@ -356,7 +357,7 @@ func TestEmbedded_SyncEachFsyncsEveryRecord(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	await.Wait(t, &wg, "the concurrent appenders")
 	st := s.log.Stats()
 	assert.Equal(t, st.Records, st.Syncs)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime/store"
 	"github.com/baldur-go/baldur/runtime/store/storetest"
@@ -66,7 +67,7 @@ func TestRedis_AutoPipelinedCallersGetTheirOwnReplies(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
+	await.Wait(t, &wg, "the auto-pipelined callers")
 }
 
 // A frozen server: a command whose context allows less than the timeouts
@@ -230,7 +231,7 @@ func TestRedisCluster_SlotsMoveUnderLoad_NoAcknowledgedWriteLost(t *testing.T) {
 	}
 	cluster.Reshard(t, 2000)
 	close(stop)
-	wg.Wait()
+	await.Wait(t, &wg, "the writers, stopped")
 	require.Empty(t, other, "slot moves only ever look like a passing outage")
 	require.NotEmpty(t, acked)
 	for k := range acked {
