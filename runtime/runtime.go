@@ -407,10 +407,16 @@ const wouldHaveCap = 1000
 // wouldHave records a decision in dry-run and reports whether dry-run is on
 // (so that the caller must not intervene).
 func (rt *Runtime) wouldHave(z *Zone, policy, outcome, reason string) bool {
+	return rt.recordWouldHave(z.spec.Service, z.spec.Method, policy, outcome, reason)
+}
+
+// recordWouldHave is wouldHave for a decision of a service rather than of
+// one method (method empty), such as the dead-letter sweep of a domain.
+func (rt *Runtime) recordWouldHave(service, method, policy, outcome, reason string) bool {
 	if !rt.DryRun() {
 		return false
 	}
-	d := Decision{At: rt.clock.Now(), Service: z.spec.Service, Method: z.spec.Method, Policy: policy, Outcome: outcome, Reason: reason}
+	d := Decision{At: rt.clock.Now(), Service: service, Method: method, Policy: policy, Outcome: outcome, Reason: reason}
 	rt.log.LogAttrs(context.Background(), slog.LevelInfo, "dryrun.decision_recorded",
 		slog.String("service", d.Service), slog.String("method", d.Method), slog.String("policy", policy),
 		slog.String("decision", outcome), slog.String("reason", reason))
