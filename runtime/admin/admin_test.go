@@ -394,6 +394,42 @@ func TestNoKeysConfiguredReadsAreOpen(t *testing.T) {
 
 // --- control --------------------------------------------------------------
 
+// TestDryRunOnIsGatedLikeDisable: dry-run lets duplicates through idempotency,
+// so switching it on needs what the kill switch needs: an operator key, a
+// server started unlocked and the typed confirmation.
+func TestDryRunOnIsGatedLikeDisable(t *testing.T) {
+	t.Parallel()
+	const path = "/api/baldur/control/dry-run/on/"
+	for _, tc := range []struct {
+		name     string
+		unlocked bool
+		key      string
+		body     string
+		code     int
+		gate     string
+	}{
+		{"locked server", false, operatorKey, `{"confirm":"CONFIRM"}`, http.StatusForbidden, admin.GateUnlock},
+		{"no confirmation", true, operatorKey, `{}`, http.StatusForbidden, admin.GateConfirm},
+		{"confirmation typed wrong", true, operatorKey, `{"confirm":"confirm"}`, http.StatusForbidden, admin.GateConfirm},
+		{"viewer key", true, viewerKey, `{"confirm":"CONFIRM"}`, http.StatusForbidden, admin.GateRole},
+		{"no key", true, "", `{"confirm":"CONFIRM"}`, http.StatusUnauthorized, admin.GateKey},
+		{"operator, unlocked, confirmed", true, operatorKey, `{"confirm":"CONFIRM","reason":"rehearsal"}`, http.StatusOK, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, fixtureOpts{unlocked: tc.unlocked})
+			r := f.do(t, req{method: "POST", path: path, key: tc.key, body: tc.body})
+			require.Equal(t, tc.code, r.code, r.raw)
+			if tc.gate != "" {
+				assert.Equal(t, tc.gate, r.json["gate"], r.raw)
+				assert.NotEmpty(t, r.json["hint"])
+			}
+			assert.Equal(t, tc.code == http.StatusOK, f.rt.DryRun())
+			assert.Equal(t, tc.code == http.StatusOK, f.ctl.Status().Mode == control.DryRun)
+		})
+	}
+}
+
 func TestControlFlow(t *testing.T) {
 	f := newFixture(t, fixtureOpts{unlocked: true})
 	post := func(path, key, body string) resp {
@@ -412,7 +448,11 @@ func TestControlFlow(t *testing.T) {
 	assert.Equal(t, "incident 42", get(r.json, "change", "reason"))
 	assert.False(t, f.rt.Enabled(), "the runtime's atomic switch follows")
 
-	r = post("dry-run/on/", operatorKey, `{}`) // not destructive: no confirmation needed
+	r = post("dry-run/on/", operatorKey, `{}`) // gated like disable: the confirmation is needed
+	require.Equal(t, http.StatusForbidden, r.code, r.raw)
+	assert.Equal(t, admin.GateConfirm, r.json["gate"])
+	assert.False(t, f.rt.DryRun())
+	r = post("dry-run/on/", operatorKey, `{"confirm":"CONFIRM"}`)
 	require.Equal(t, http.StatusOK, r.code, r.raw)
 	assert.True(t, f.rt.DryRun())
 
@@ -425,7 +465,7 @@ func TestControlFlow(t *testing.T) {
 	assert.False(t, f.rt.DryRun())
 	assert.Equal(t, "root (admin)", get(r.json, "change", "who"), "the body's who wins over the header")
 
-	post("dry-run/on/", operatorKey, `{}`)
+	post("dry-run/on/", operatorKey, `{"confirm":"CONFIRM"}`)
 	r = post("dry-run/off/", adminKey, `{"confirm":"CONFIRM"}`)
 	require.Equal(t, http.StatusOK, r.code, r.raw)
 	assert.Equal(t, "go_live", get(r.json, "change", "action"))
