@@ -500,7 +500,7 @@ func (h *Handler) table() []route {
 	return []route{
 		{"", []endpoint{get(RoleViewer, "this list", (*call).index)}},
 		{"whoami", []endpoint{get(RoleViewer, "the role of the key presented and whether actions are unlocked", (*call).whoami)}},
-		{"health", []endpoint{probe("overall health: 200 healthy or degraded, 503 unhealthy; ?nocache=true", (*call).healthAll)}},
+		{"health", []endpoint{probe("overall health: 200 healthy or degraded, 503 unhealthy; ?nocache=true; status words only, the checks' detail and errors with a viewer key", (*call).healthAll)}},
 		{"health/live", []endpoint{probe("liveness: 200 while the process runs", (*call).live)}},
 		{"health/ready", []endpoint{probe("readiness: 503 with Retry-After while draining or unhealthy", (*call).ready)}},
 		{"health/pool", []endpoint{probe("bulkhead compartments and store connection pools", (*call).pool)}},
