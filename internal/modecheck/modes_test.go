@@ -183,16 +183,22 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// setMode switches the runtime's persisted control, as an operator does.
-func (e *env) setMode(t *testing.T, mode string) {
-	t.Helper()
+// switchMode switches the runtime's persisted control, as an operator does.
+func (e *env) switchMode(mode string) error {
 	ctx := context.Background()
 	switch mode {
 	case dryRun:
-		require.NoError(t, e.rt.StartDryRun(ctx, "modes-test", "the modes table"))
+		return e.rt.StartDryRun(ctx, "modes-test", "the modes table")
 	case disabled:
-		require.NoError(t, e.rt.Disable(ctx, "modes-test", "the modes table"))
+		return e.rt.Disable(ctx, "modes-test", "the modes table")
 	}
+	return nil
+}
+
+// setMode is switchMode, checked.
+func (e *env) setMode(t *testing.T, mode string) {
+	t.Helper()
+	require.NoError(t, e.switchMode(mode))
 	require.Equal(t, mode == dryRun, e.rt.DryRun())
 	require.Equal(t, mode != disabled, e.rt.Enabled())
 }
@@ -534,12 +540,16 @@ func TestKillSwitchAndDryRunStopASweepUnderWay(t *testing.T) {
 			for i := range 3 {
 				e.park(t, fmt.Sprintf("p-%d", i))
 			}
-			var once sync.Once
+			var (
+				once    sync.Once
+				modeErr error
+			)
 			e.inner.mu.Lock()
-			e.inner.onShip = func() { once.Do(func() { e.setMode(t, mode) }) }
+			e.inner.onShip = func() { once.Do(func() { modeErr = e.switchMode(mode) }) }
 			e.inner.mu.Unlock()
 			e.closeTheBreaker(t)
 			r := e.awaitBatch(t)
+			require.NoError(t, modeErr, "switching to %s during the replay", mode)
 			assert.Equal(t, 1, r.Replayed, "one replay was under way when the mode changed")
 			assert.Contains(t, r.Stopped, "held")
 			assert.Equal(t, 2, e.pending(t), "the rest stay pending")
