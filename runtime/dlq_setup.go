@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +21,8 @@ import (
 
 // deadLetters is the runtime's queue and the domains this process can replay.
 type deadLetters struct {
-	q *dlq.Queue
+	rt *Runtime
+	q  *dlq.Queue
 	// domains holds the services with at least one registered replayer: a
 	// breaker closing elsewhere triggers a sweep here only for those, since
 	// an entry swept without its replayer would go to needs_review.
@@ -47,23 +50,45 @@ func openDLQ(rt *Runtime) (*deadLetters, error) {
 	opts.Postpone = func(err error) bool {
 		return errors.Is(err, ErrOpen) || errors.Is(err, ErrBulkheadFull) || (user != nil && user(err))
 	}
+	userHold := opts.Hold
+	opts.Hold = func() string {
+		if why := rt.sweepHold(); why != "" {
+			return why
+		}
+		if userHold != nil {
+			return userHold()
+		}
+		return ""
+	}
 	q, err := dlq.New(rt.store, opts)
 	if err != nil {
 		return nil, fmt.Errorf("baldur: dead-letter queue: %w", err)
 	}
-	d := &deadLetters{q: q}
+	d := &deadLetters{rt: rt, q: q}
 	rt.OnBreakerChange(d.breakerChanged)
 	return d, nil
 }
 
-// breakerChanged sweeps a domain when its breaker lets calls through again.
+// breakerChanged sweeps a domain when its breaker lets calls through again,
+// unless sweeps are held (dry-run: recorded as a would-have decision; kill
+// switch DISABLED: logged).
 func (d *deadLetters) breakerChanged(t breaker.Transition) {
 	passing := func(s breaker.State) bool { return s == breaker.Closed || s == breaker.ForcedClosed }
 	if !passing(t.To) || passing(t.From) {
 		return
 	}
-	if _, ok := d.domains.Load(t.Name); ok {
+	if _, ok := d.domains.Load(t.Name); !ok {
+		return
+	}
+	why := d.rt.sweepHold()
+	switch {
+	case why == "":
 		d.q.BreakerClosed(t.Name)
+	case d.rt.Enabled() && d.rt.recordWouldHave(t.Name, "", "dlq", "sweep",
+		"breaker "+t.To.String()+": the pending entries of "+t.Name+" would have been replayed"):
+	default:
+		d.rt.log.LogAttrs(context.Background(), slog.LevelInfo, "dlq.sweep_held",
+			slog.String("domain", t.Name), slog.String("reason", why))
 	}
 }
 

@@ -184,17 +184,49 @@ func (rt *Runtime) closeStore() error {
 // bulkhead on first use. Methods of one service share the service's breaker.
 // Generated constructors call it; it is safe to call it again for the same
 // method (a second wrapper shares the first one's state).
+//
+// A new breaker starts from the shared record another node wrote (a store
+// read, up to 2 s on Redis). The read happens before the registry lock is
+// taken and the record is applied after it is released, so that neither the
+// store nor OnBreakerChange listeners (which may call back into the runtime)
+// ever run under it: other zones are built and served meanwhile.
 func (rt *Runtime) Zone(spec ZoneSpec) *Zone {
 	if rt == nil {
 		panic("baldur/runtime: Zone called on a nil *Runtime; pass the result of runtime.New or runtime.FromEnv to the generated constructor")
 	}
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
 	key := zoneKey{spec.Service, spec.Method}
-	if z, ok := rt.zones[key]; ok {
+	rt.mu.Lock()
+	z, built := rt.zones[key]
+	_, known := rt.breakers[spec.Service]
+	rt.mu.Unlock()
+	if built {
 		return z
 	}
-	z := &Zone{
+	var shared *breakerRecord
+	if spec.Breaker && !known {
+		shared = rt.readShared(context.Background(), spec.Service)
+	}
+	z, isNew, fresh := rt.buildZone(key, spec)
+	if fresh != nil && shared != nil {
+		rt.applyShared(fresh, *shared)
+	}
+	if isNew {
+		rt.logZone(z)
+	}
+	return z
+}
+
+// buildZone registers the zone of key under the registry lock, doing no I/O
+// and calling nothing outside the runtime. It returns the zone registered
+// (another goroutine's if it won the race), whether this call built it, and
+// the breaker it created, nil when the service had one already.
+func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, fresh *breaker.Breaker) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if z, ok := rt.zones[key]; ok {
+		return z, false, nil
+	}
+	z = &Zone{
 		rt:       rt,
 		spec:     spec,
 		openErr:  &OpenError{Service: spec.Service, Method: spec.Method},
@@ -209,7 +241,7 @@ func (rt *Runtime) Zone(spec ZoneSpec) *Zone {
 		z.idem = new(idemCounters)
 	}
 	if spec.Breaker {
-		z.breaker = rt.breakerLocked(spec.Service)
+		z.breaker, fresh = rt.breakerLocked(spec.Service)
 	}
 	if spec.Bulkhead > 0 {
 		name := spec.Compartment
@@ -224,6 +256,12 @@ func (rt *Runtime) Zone(spec ZoneSpec) *Zone {
 		z.bulkhead = bh
 	}
 	rt.zones[key] = z
+	return z, true, fresh
+}
+
+// logZone says which policies a new zone composes (protect.composer_built).
+func (rt *Runtime) logZone(z *Zone) {
+	spec := z.spec
 	attrs := []slog.Attr{
 		slog.String("service", spec.Service), slog.String("method", spec.Method),
 		slog.Any("policies", spec.Policies()),
@@ -238,15 +276,16 @@ func (rt *Runtime) Zone(spec ZoneSpec) *Zone {
 		attrs = append(attrs, slog.String("compartment", z.bulkhead.name), slog.Int("bulkhead", spec.Bulkhead))
 	}
 	rt.log.LogAttrs(context.Background(), levelDebug, "protect.composer_built", attrs...)
-	return z
 }
 
-func (rt *Runtime) breakerLocked(service string) *breaker.Breaker {
+// breakerLocked returns the service's breaker and, when it had none yet, the
+// one it created (the caller applies the shared record to it once unlocked).
+func (rt *Runtime) breakerLocked(service string) (b, created *breaker.Breaker) {
 	if b, ok := rt.breakers[service]; ok {
-		return b
+		return b, nil
 	}
 	c := rt.cfg.Breaker
-	b := breaker.New(breaker.Settings{
+	b = breaker.New(breaker.Settings{
 		Name:             service,
 		FailureThreshold: c.FailureThreshold,
 		MinimumCalls:     c.MinimumCalls,
@@ -258,9 +297,7 @@ func (rt *Runtime) breakerLocked(service string) *breaker.Breaker {
 		OnStateChange:    rt.onTransition,
 	})
 	rt.breakers[service] = b
-	// A restarted process, or one joining a fleet, starts from the shared state.
-	rt.adoptShared(context.Background(), b)
-	return b
+	return b, b
 }
 
 func (rt *Runtime) onTransition(t breaker.Transition) {
@@ -370,10 +407,16 @@ const wouldHaveCap = 1000
 // wouldHave records a decision in dry-run and reports whether dry-run is on
 // (so that the caller must not intervene).
 func (rt *Runtime) wouldHave(z *Zone, policy, outcome, reason string) bool {
+	return rt.recordWouldHave(z.spec.Service, z.spec.Method, policy, outcome, reason)
+}
+
+// recordWouldHave is wouldHave for a decision of a service rather than of
+// one method (method empty), such as the dead-letter sweep of a domain.
+func (rt *Runtime) recordWouldHave(service, method, policy, outcome, reason string) bool {
 	if !rt.DryRun() {
 		return false
 	}
-	d := Decision{At: rt.clock.Now(), Service: z.spec.Service, Method: z.spec.Method, Policy: policy, Outcome: outcome, Reason: reason}
+	d := Decision{At: rt.clock.Now(), Service: service, Method: method, Policy: policy, Outcome: outcome, Reason: reason}
 	rt.log.LogAttrs(context.Background(), slog.LevelInfo, "dryrun.decision_recorded",
 		slog.String("service", d.Service), slog.String("method", d.Method), slog.String("policy", policy),
 		slog.String("decision", outcome), slog.String("reason", reason))

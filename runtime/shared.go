@@ -292,22 +292,38 @@ func (s *breakerSync) adopt(ctx context.Context, name string) {
 }
 
 // adoptShared applies the shared record of b, if another node wrote it.
+// Callers hold no runtime lock: it reads the store and runs b's listeners.
 func (rt *Runtime) adoptShared(ctx context.Context, b *breaker.Breaker) {
+	if rec := rt.readShared(ctx, b.Name()); rec != nil {
+		rt.applyShared(b, *rec)
+	}
+}
+
+// readShared reads the service's shared breaker record (a store round trip,
+// bounded to 2 s); nil when there is none, it is unreadable, or this node
+// wrote it.
+func (rt *Runtime) readShared(ctx context.Context, service string) *breakerRecord {
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	h, err := rt.store.HGetAll(rctx, breakerKey(b.Name()))
+	h, err := rt.store.HGetAll(rctx, breakerKey(service))
 	if err != nil || len(h) == 0 {
-		return
+		return nil
 	}
 	rec, err := parseBreakerRecord(h)
 	if err != nil {
 		rt.log.LogAttrs(ctx, slog.LevelWarn, "cb.shared_state_unreadable",
-			slog.String("service", b.Name()), slog.String("error", err.Error()))
-		return
+			slog.String("service", service), slog.String("error", err.Error()))
+		return nil
 	}
 	if rec.node == rt.node {
-		return
+		return nil
 	}
+	return &rec
+}
+
+// applyShared applies a record another node wrote to b; b's OnStateChange
+// (and so every listener) runs if the state changes.
+func (rt *Runtime) applyShared(b *breaker.Breaker, rec breakerRecord) {
 	b.Apply(rec.state, rec.openedAt, remoteReason+"node "+rec.node)
 }
 

@@ -102,6 +102,7 @@ const (
 	permitBreaker  uint8 = 1 << iota
 	permitBulkhead       // a bulkhead slot is held
 	permitQuiet          // the breaker need not hear of a success (Ticket.Quiet)
+	permitDryTimed       // dry-run with timeout=: start holds the attempt's start on the runtime's clock
 
 	// permitQuietOnly is the common case Done answers inline.
 	permitQuietOnly = permitBreaker | permitQuiet
@@ -114,15 +115,23 @@ func (z *Zone) Spec() ZoneSpec { return z.spec }
 // inner method directly and run no policy. One atomic load.
 func (z *Zone) Bypass() bool { return z.rt.mode.Load()&modeDisabled != 0 }
 
-// Timeout is the per-attempt bound (timeout=).
-func (z *Zone) Timeout() time.Duration { return z.timeout }
+// Timeout is the per-attempt bound (timeout=). In dry-run it is no bound:
+// the attempt runs under the caller's context alone, and Done records a
+// would-have timeout for an attempt that took longer than timeout=.
+func (z *Zone) Timeout() time.Duration {
+	if z.rt.mode.Load()&modeDryRun != 0 {
+		return noBound
+	}
+	return z.timeout
+}
 
 // Enter asks the breaker and the bulkhead for a permit. A refusal returns
 // *OpenError (errors.Is ErrOpen) or *BulkheadFullError (errors.Is ErrBulkheadFull);
 // in dry-run the refusal is recorded as a would-have decision and the call goes on.
 func (z *Zone) Enter(ctx context.Context) (Permit, error) {
-	// Fast path: a breaker alone, admitting or rejecting the call.
-	if b := z.breaker; b != nil && z.bulkhead == nil {
+	// Fast path: a breaker alone, admitting or rejecting the call. A zone
+	// with timeout= takes the slow path, which times its attempts in dry-run.
+	if b := z.breaker; b != nil && z.bulkhead == nil && z.timeout == 0 {
 		t, ok := b.Allow()
 		if ok {
 			if z.stats != nil { // Done must count the success out of line
@@ -162,6 +171,9 @@ func (z *Zone) enter(ctx context.Context) (Permit, error) {
 		} else {
 			p.ticket = t
 			p.flags = permitBreaker
+			if z.stats == nil && t.Quiet() {
+				p.flags = permitQuietOnly
+			}
 		}
 	}
 	if bh := z.bulkhead; bh != nil {
@@ -178,6 +190,10 @@ func (z *Zone) enter(ctx context.Context) (Permit, error) {
 		} else if held {
 			p.flags |= permitBulkhead
 		}
+	}
+	if z.timeout > 0 && z.rt.DryRun() {
+		p.flags |= permitDryTimed
+		p.start = int64(z.rt.clock.Now().Sub(z.rt.epoch))
 	}
 	return p, nil
 }
@@ -221,7 +237,9 @@ func (z *Zone) Done(ctx context.Context, p Permit, err error, attempt int) bool 
 }
 
 func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool {
-	if p.start != 0 {
+	if p.flags&permitDryTimed != 0 {
+		z.dryTimed(p.start, err)
+	} else if p.start != 0 {
 		z.stats.observe(time.Since(z.rt.epoch) - time.Duration(p.start))
 	}
 	if err != nil {

@@ -26,7 +26,7 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   control status                           kill switch and dry-run
   control disable --reason R --confirm     turn every policy off
   control enable --confirm                 turn them back on
-  control dry-run on [--reason R]          policies only record what they would do
+  control dry-run on --confirm            policies only record (gated like disable)
   control dry-run off --confirm            leave dry-run (same as go-live)
   control go-live --confirm                leave dry-run
   control history                          who changed what, newest first

@@ -13,7 +13,7 @@
 //	baldur control status                       kill switch and dry-run
 //	baldur control disable --reason R --confirm turn every policy off
 //	baldur control enable --confirm             turn them back on
-//	baldur control dry-run on [--reason R]      policies only record what they would do
+//	baldur control dry-run on --confirm         policies only record (gated like disable)
 //	baldur control dry-run off --confirm        same as go-live
 //	baldur control go-live --confirm            leave dry-run
 //	baldur control history                      who changed what, newest first

@@ -71,16 +71,16 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, StateDir: env.WorkDir + "/.baldur"})
+			// The runtime's own control, in memory: a second Control on the
+			// same runtime would race the first one's re-reads of its state.
+			rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet,
+				StateDir: env.WorkDir + "/.baldur", Control: control.NewMemory()})
 			if err != nil {
 				return err
 			}
 			rt.Zone(runtime.ZoneSpec{Service: "payments", Method: "Charge", Breaker: true})
 			rt.Zone(runtime.ZoneSpec{Service: "ledger", Method: "Post", Breaker: true})
-			ctl, err := control.New(context.Background(), control.Options{Target: rt, Logger: quiet, PollInterval: -1})
-			if err != nil {
-				return err
-			}
+			ctl := rt.Control()
 			mem := store.NewMemory()
 			// A budget of two replays, so that scripts reach needs_review quickly.
 			q, err := dlq.New(mem, dlq.Options{Logger: quiet, ReplayRate: -1, ReplayBudget: 2})
@@ -95,7 +95,6 @@ func TestScripts(t *testing.T) {
 				}
 				q.Close()
 				mem.Close()
-				ctl.Close()
 				rt.Close()
 			})
 			env.Setenv("ADMIN_KEY", adminKey)

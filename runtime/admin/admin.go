@@ -500,7 +500,7 @@ func (h *Handler) table() []route {
 	return []route{
 		{"", []endpoint{get(RoleViewer, "this list", (*call).index)}},
 		{"whoami", []endpoint{get(RoleViewer, "the role of the key presented and whether actions are unlocked", (*call).whoami)}},
-		{"health", []endpoint{probe("overall health: 200 healthy or degraded, 503 unhealthy; ?nocache=true", (*call).healthAll)}},
+		{"health", []endpoint{probe("overall health: 200 healthy or degraded, 503 unhealthy; ?nocache=true; status words only, the checks' detail and errors with a viewer key", (*call).healthAll)}},
 		{"health/live", []endpoint{probe("liveness: 200 while the process runs", (*call).live)}},
 		{"health/ready", []endpoint{probe("readiness: 503 with Retry-After while draining or unhealthy", (*call).ready)}},
 		{"health/pool", []endpoint{probe("bulkhead compartments and store connection pools", (*call).pool)}},
@@ -520,7 +520,7 @@ func (h *Handler) table() []route {
 		{"control/would-have", []endpoint{get(RoleViewer, "the dry-run timeline, newest first; ?limit=&service=", (*call).wouldHave)}},
 		{"control/disable", []endpoint{act(RoleOperator, true, `turn the kill switch off; {"reason":...}`, (*call).disable)}},
 		{"control/enable", []endpoint{act(RoleOperator, true, "turn the kill switch back on", (*call).enable)}},
-		{"control/dry-run/on", []endpoint{act(RoleOperator, false, "start dry-run: policies only record", (*call).dryRunOn)}},
+		{"control/dry-run/on", []endpoint{act(RoleOperator, true, "start dry-run: policies only record (duplicates get through idempotency); gated like disable", (*call).dryRunOn)}},
 		{"control/dry-run/off", []endpoint{act(RoleAdmin, true, "leave dry-run (same as go-live)", (*call).goLive)}},
 		{"control/go-live", []endpoint{act(RoleAdmin, true, "leave dry-run: policies intervene again", (*call).goLive)}},
 		// The literal dlq/ routes come before dlq/{id}: the first match wins.

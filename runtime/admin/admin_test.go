@@ -81,7 +81,7 @@ func TestHealthDegradedWhenABreakerIsOpen(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	b, _ := f.rt.Breaker("ledger")
 	b.ForceOpen("test")
-	r := f.do(t, req{path: "/api/baldur/health/?nocache=true"})
+	r := f.do(t, req{path: "/api/baldur/health/?nocache=true", key: viewerKey})
 	assert.Equal(t, http.StatusOK, r.code)
 	assert.Equal(t, admin.Degraded, r.json["status"])
 	assert.Equal(t, []any{"ledger=FORCED_OPEN"}, get(r.json, "checks", "breakers", "detail"))
@@ -110,7 +110,7 @@ func TestHealthUnhealthyOnCriticalCheck(t *testing.T) {
 		{Name: "db", Critical: true, Func: func(context.Context) error { return errors.New("connection refused") }},
 		{Name: "cache", Func: func(context.Context) error { panic("boom") }},
 	}})
-	r := f.do(t, req{path: "/api/baldur/health/"})
+	r := f.do(t, req{path: "/api/baldur/health/", key: viewerKey})
 	assert.Equal(t, http.StatusServiceUnavailable, r.code)
 	assert.Equal(t, admin.Unhealthy, r.json["status"])
 	assert.Equal(t, "connection refused", get(r.json, "checks", "db", "error"))
@@ -121,6 +121,63 @@ func TestHealthUnhealthyOnCriticalCheck(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, r.code)
 	assert.Equal(t, "5", r.header.Get("Retry-After"))
 	assert.Equal(t, http.StatusOK, f.do(t, req{path: "/api/baldur/health/live/"}).code)
+}
+
+// unreachableRedis is a control backend whose store is down: its Ping error
+// names the Redis address, as go-redis's does.
+type unreachableRedis struct{ *control.Memory }
+
+func (unreachableRedis) Describe() string { return "redis 10.20.30.40:6379 (key baldur:control)" }
+func (unreachableRedis) Ping(context.Context) error {
+	return errors.New("dial tcp 10.20.30.40:6379: connect: connection refused")
+}
+
+// TestHealthWithoutAViewerKeyGivesStatusWordsOnly: health/ needs no key (load
+// balancers), so without one it says how things are and nothing else; the
+// kill switch's reason and author, the control store's address or path, open
+// breakers and check errors are the viewer's.
+func TestHealthWithoutAViewerKeyGivesStatusWordsOnly(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{})
+	ctl, err := control.New(context.Background(), control.Options{Backend: unreachableRedis{control.NewMemory()},
+		Logger: quiet, PollInterval: -1})
+	require.NoError(t, err)
+	t.Cleanup(func() { ctl.Close() })
+	_, err = ctl.Disable(context.Background(), "mallory-oncall", "incident at db-7, runbook secret-ops")
+	require.NoError(t, err)
+	h, err := admin.New(admin.Options{Runtime: f.rt, Control: ctl, Logger: quiet, Port: "9090",
+		Security: admin.Security{Keys: keys()},
+		Checks:   []admin.Check{{Name: "db", Func: func(context.Context) error { return errors.New("db-7.internal:5432 refused") }}}})
+	require.NoError(t, err)
+	f.h = h
+	b, _ := f.rt.Breaker("ledger")
+	b.ForceOpen("test")
+	secrets := []string{"mallory", "incident", "db-7", "10.20.30.40", "ledger", "changed_by", "reason", "detail", "error"}
+
+	for name, r := range map[string]req{
+		"no key":                     {path: "/api/baldur/health/?nocache=true"},
+		"wrong key":                  {path: "/api/baldur/health/?nocache=true", key: "not-a-key-0123456789"},
+		"viewer key, foreign host":   {path: "/api/baldur/health/?nocache=true", key: viewerKey, host: "10.1.2.3:9090"},
+		"viewer key, foreign origin": {path: "/api/baldur/health/", key: viewerKey, origin: "https://evil.example"},
+		"cached answer, no key":      {path: "/api/baldur/health/"},
+	} {
+		res := f.do(t, r)
+		assert.Equal(t, http.StatusOK, res.code, name)
+		assert.Equal(t, admin.Degraded, res.json["status"], name)
+		for check, want := range map[string]string{"breakers": admin.Degraded, "control": admin.Degraded, "db": admin.Degraded, "store": admin.Healthy} {
+			assert.Equal(t, map[string]any{"status": want}, get(res.json, "checks", check), "%s: %s", name, check)
+		}
+		for _, s := range secrets {
+			assert.NotContains(t, res.raw, s, "%s: the answer holds only status words", name)
+		}
+	}
+
+	res := f.do(t, req{path: "/api/baldur/health/", key: viewerKey})
+	require.Equal(t, http.StatusOK, res.code)
+	assert.Equal(t, []any{"ledger=FORCED_OPEN"}, get(res.json, "checks", "breakers", "detail"))
+	assert.Contains(t, get(res.json, "checks", "control", "error"), "10.20.30.40:6379")
+	assert.Equal(t, "incident at db-7, runbook secret-ops", get(res.json, "checks", "control", "detail", "reason"))
+	assert.Contains(t, get(res.json, "checks", "db", "error"), "db-7.internal")
 }
 
 func TestDrainingTurnsReadinessOnly(t *testing.T) {
@@ -394,6 +451,42 @@ func TestNoKeysConfiguredReadsAreOpen(t *testing.T) {
 
 // --- control --------------------------------------------------------------
 
+// TestDryRunOnIsGatedLikeDisable: dry-run lets duplicates through idempotency,
+// so switching it on needs what the kill switch needs: an operator key, a
+// server started unlocked and the typed confirmation.
+func TestDryRunOnIsGatedLikeDisable(t *testing.T) {
+	t.Parallel()
+	const path = "/api/baldur/control/dry-run/on/"
+	for _, tc := range []struct {
+		name     string
+		unlocked bool
+		key      string
+		body     string
+		code     int
+		gate     string
+	}{
+		{"locked server", false, operatorKey, `{"confirm":"CONFIRM"}`, http.StatusForbidden, admin.GateUnlock},
+		{"no confirmation", true, operatorKey, `{}`, http.StatusForbidden, admin.GateConfirm},
+		{"confirmation typed wrong", true, operatorKey, `{"confirm":"confirm"}`, http.StatusForbidden, admin.GateConfirm},
+		{"viewer key", true, viewerKey, `{"confirm":"CONFIRM"}`, http.StatusForbidden, admin.GateRole},
+		{"no key", true, "", `{"confirm":"CONFIRM"}`, http.StatusUnauthorized, admin.GateKey},
+		{"operator, unlocked, confirmed", true, operatorKey, `{"confirm":"CONFIRM","reason":"rehearsal"}`, http.StatusOK, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, fixtureOpts{unlocked: tc.unlocked})
+			r := f.do(t, req{method: "POST", path: path, key: tc.key, body: tc.body})
+			require.Equal(t, tc.code, r.code, r.raw)
+			if tc.gate != "" {
+				assert.Equal(t, tc.gate, r.json["gate"], r.raw)
+				assert.NotEmpty(t, r.json["hint"])
+			}
+			assert.Equal(t, tc.code == http.StatusOK, f.rt.DryRun())
+			assert.Equal(t, tc.code == http.StatusOK, f.ctl.Status().Mode == control.DryRun)
+		})
+	}
+}
+
 func TestControlFlow(t *testing.T) {
 	f := newFixture(t, fixtureOpts{unlocked: true})
 	post := func(path, key, body string) resp {
@@ -412,7 +505,11 @@ func TestControlFlow(t *testing.T) {
 	assert.Equal(t, "incident 42", get(r.json, "change", "reason"))
 	assert.False(t, f.rt.Enabled(), "the runtime's atomic switch follows")
 
-	r = post("dry-run/on/", operatorKey, `{}`) // not destructive: no confirmation needed
+	r = post("dry-run/on/", operatorKey, `{}`) // gated like disable: the confirmation is needed
+	require.Equal(t, http.StatusForbidden, r.code, r.raw)
+	assert.Equal(t, admin.GateConfirm, r.json["gate"])
+	assert.False(t, f.rt.DryRun())
+	r = post("dry-run/on/", operatorKey, `{"confirm":"CONFIRM"}`)
 	require.Equal(t, http.StatusOK, r.code, r.raw)
 	assert.True(t, f.rt.DryRun())
 
@@ -425,7 +522,7 @@ func TestControlFlow(t *testing.T) {
 	assert.False(t, f.rt.DryRun())
 	assert.Equal(t, "root (admin)", get(r.json, "change", "who"), "the body's who wins over the header")
 
-	post("dry-run/on/", operatorKey, `{}`)
+	post("dry-run/on/", operatorKey, `{"confirm":"CONFIRM"}`)
 	r = post("dry-run/off/", adminKey, `{"confirm":"CONFIRM"}`)
 	require.Equal(t, http.StatusOK, r.code, r.raw)
 	assert.Equal(t, "go_live", get(r.json, "change", "action"))

@@ -42,10 +42,11 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// TestConsoleInRealChromium loads the console in headless Chromium, flips
-// dry-run on through the UI, checks the change through the API, sees a
-// breaker action refused because the server is locked, and finds a parked
-// dead letter in the DLQ panel, opens it and replays it.
+// TestConsoleInRealChromium loads the console in headless Chromium, sees
+// dry-run on sent with the confirmation and refused because the server is
+// locked, sees dry-run started on the server's side, sees a breaker action
+// refused because the server is locked, and finds a parked dead letter in
+// the DLQ panel, opens it and replays it.
 func TestConsoleInRealChromium(t *testing.T) {
 	exe := chromiumPath(t)
 
@@ -103,6 +104,7 @@ func TestConsoleInRealChromium(t *testing.T) {
 		mu       sync.Mutex
 		requests []string
 		problems []string
+		dryRunOn []string // bodies the page posted to control/dry-run/on/
 	)
 	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
 		mu.Lock()
@@ -110,6 +112,13 @@ func TestConsoleInRealChromium(t *testing.T) {
 		switch e := ev.(type) {
 		case *network.EventRequestWillBeSent:
 			requests = append(requests, e.Request.URL)
+			if strings.HasSuffix(e.Request.URL, "/control/dry-run/on/") {
+				var body []byte
+				for _, p := range e.Request.PostDataEntries {
+					body = append(body, p.Bytes...)
+				}
+				dryRunOn = append(dryRunOn, string(body))
+			}
 		case *cdpruntime.EventExceptionThrown:
 			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
 		case *cdpruntime.EventConsoleAPICalled:
@@ -155,22 +164,32 @@ func TestConsoleInRealChromium(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, lockHidden, "the lock banner shows on a locked server")
 
-	// Flip dry-run on through the UI.
+	// Dry-run on is gated like the kill switch: the page sends the typed
+	// confirmation, and this locked server refuses it.
 	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("confirm"), "CONFIRM"),
 		chromedp.Click(chromedp.ID("dryrun-on")),
-		until(`document.getElementById("status-mode").textContent === "DRY_RUN"`),
+		until(`document.getElementById("message").textContent.includes("gate: unlock")`),
 	))
-	assert.Equal(t, "DRY_RUN", text("status-mode"))
+	assert.False(t, rt.DryRun(), "refused: the mode did not move")
+	mu.Lock()
+	sent := append([]string(nil), dryRunOn...)
+	mu.Unlock()
+	require.Len(t, sent, 1)
+	assert.Contains(t, sent[0], `"confirm":"CONFIRM"`)
 
-	// The API agrees, and the runtime's switch moved.
+	// Dry-run started on the server's side shows in the page, and the API agrees.
+	_, err = ctl.StartDryRun(context.Background(), "chromium-test", "rehearsal")
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, until(`document.getElementById("status-mode").textContent === "DRY_RUN"`)))
 	st := apiStatus()
 	assert.Equal(t, "DRY_RUN", get(st, "control", "mode"))
-	assert.Equal(t, "chromium (operator)", get(st, "control", "changed_by"))
+	assert.Equal(t, "chromium-test", get(st, "control", "changed_by"))
 	assert.True(t, rt.DryRun())
 
 	// A destructive action on a locked server is refused, and the page says why.
 	require.NoError(t, chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.ID("confirm"), "CONFIRM"),
+		discard(chromedp.Evaluate[string](`document.getElementById("message").textContent = ""`)),
 		chromedp.Click(chromedp.CSS(`button[data-breaker="payments"][data-action="force-open"]`)),
 		until(`document.getElementById("message").textContent.includes("gate: unlock")`),
 	))

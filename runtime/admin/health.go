@@ -163,12 +163,42 @@ func (c *call) nocache() (bool, bool) {
 	return b, true
 }
 
+// statusOnly is r as a probe without the viewer key gets it: the status words
+// of the report and of each check. The detail (open breakers, the kill
+// switch's reason and author, the control state's path or Redis address,
+// check errors) is the viewer's, like control/ and breakers/.
+func (r healthReport) statusOnly() healthReport {
+	checks := make(map[string]checkResult, len(r.Checks))
+	for name, res := range r.Checks {
+		checks[name] = checkResult{Status: res.Status, Critical: res.Critical}
+	}
+	r.Checks = checks
+	return r
+}
+
+// mayView reports whether the request could read the viewer's routes: an
+// allowed host and origin, and a viewer key or higher (or no key configured,
+// when reads are open). It refuses nothing: a probe gets its answer either way.
+func (c *call) mayView() bool {
+	g := &c.h.gates
+	if !g.hostAllowed(c.r.Host) {
+		return false
+	}
+	if o := c.r.Header.Get("Origin"); o != "" && !g.originAllowed(o) {
+		return false
+	}
+	return len(g.keys) == 0 || g.roleOf(c.r.Header.Get(KeyHeader)) >= RoleViewer
+}
+
 func (c *call) healthAll() {
 	fresh, ok := c.nocache()
 	if !ok {
 		return
 	}
 	r := c.h.report(c.r.Context(), fresh)
+	if !c.mayView() {
+		r = r.statusOnly()
+	}
 	status := http.StatusOK
 	if r.Status == Unhealthy {
 		status = http.StatusServiceUnavailable

@@ -118,6 +118,11 @@ type Options struct {
 	// OnEvict is called after every eviction (for a metric), with the
 	// domain of the evicted entry and the strategy that evicted it.
 	OnEvict func(domain string, strategy Strategy)
+	// Hold, when set, is asked before each entry of an automatic sweep: a
+	// non-empty answer (why) stops the sweep there, with the entries left
+	// pending. The runtime holds sweeps in dry-run and while the kill switch
+	// is DISABLED. Batches an operator starts are not asked.
+	Hold func() string
 	// OnBatch is called after every batch, automatic sweeps included.
 	OnBatch func(BatchReport)
 	// Owner names this runner in leases and entries. Default host:pid:random.

@@ -360,6 +360,12 @@ func (q *Queue) replayDomain(ctx context.Context, domain string, f BatchFilter, 
 			<-slots
 			return stop(domain + ": " + why)
 		}
+		if f.automatic && q.opts.Hold != nil {
+			if why := q.opts.Hold(); why != "" {
+				<-slots
+				return stop(domain + ": held: " + why)
+			}
+		}
 		if err := lease.renew(ctx); err != nil {
 			<-slots
 			return stop(err.Error())

@@ -300,7 +300,7 @@ function wire() {
   $("auth").addEventListener("submit", (e) => e.preventDefault());
   $("disable").addEventListener("click", () => act("control/disable/", { reason: $("disable-reason").value, confirm: confirmValue() }, "Kill switch disabled: policies are off."));
   $("enable").addEventListener("click", () => act("control/enable/", { confirm: confirmValue() }, "Kill switch enabled: policies run again."));
-  $("dryrun-on").addEventListener("click", () => act("control/dry-run/on/", {}, "Dry-run started: policies only record."));
+  $("dryrun-on").addEventListener("click", () => act("control/dry-run/on/", { confirm: confirmValue() }, "Dry-run started: policies only record."));
   $("go-live").addEventListener("click", () => act("control/go-live/", { confirm: confirmValue() }, "Live: policies intervene again."));
   $("dlq-filters").addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
   $("dlq-domain").addEventListener("change", () => refresh());
