@@ -77,10 +77,9 @@ func TestScripts(t *testing.T) {
 			}
 			rt.Zone(runtime.ZoneSpec{Service: "payments", Method: "Charge", Breaker: true})
 			rt.Zone(runtime.ZoneSpec{Service: "ledger", Method: "Post", Breaker: true})
-			ctl, err := control.New(context.Background(), control.Options{Target: rt, Logger: quiet, PollInterval: -1})
-			if err != nil {
-				return err
-			}
+			// The runtime's own control: a second one on the same runtime would
+			// put it back to its own state at every poll.
+			ctl := rt.Control()
 			mem := store.NewMemory()
 			// A budget of two replays, so that scripts reach needs_review quickly.
 			q, err := dlq.New(mem, dlq.Options{Logger: quiet, ReplayRate: -1, ReplayBudget: 2})
@@ -95,7 +94,6 @@ func TestScripts(t *testing.T) {
 				}
 				q.Close()
 				mem.Close()
-				ctl.Close()
 				rt.Close()
 			})
 			env.Setenv("ADMIN_KEY", adminKey)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/admin"
 	"github.com/baldur-go/baldur/runtime/breaker"
-	"github.com/baldur-go/baldur/runtime/control"
 )
 
 func TestMain(m *testing.M) {
@@ -446,27 +445,6 @@ func TestControlUnavailable(t *testing.T) {
 	// Breaker actions still work without a control.
 	r = f.do(t, req{method: "POST", path: "/api/baldur/breakers/ledger/force-open/", key: adminKey, body: `{"confirm":"CONFIRM"}`})
 	assert.Equal(t, http.StatusOK, r.code)
-}
-
-type failingBackend struct{ *control.Memory }
-
-func (failingBackend) Update(context.Context, func(control.State) (control.State, error)) (control.State, error) {
-	return control.State{}, errors.New("disk full")
-}
-
-func TestControlBackendFailureIs503AndChangesNothing(t *testing.T) {
-	f := newFixture(t, fixtureOpts{unlocked: true})
-	ctl, err := control.New(context.Background(), control.Options{Backend: failingBackend{control.NewMemory()}, Target: f.rt, Logger: quiet, PollInterval: -1})
-	require.NoError(t, err)
-	defer ctl.Close()
-	h, err := admin.New(admin.Options{Runtime: f.rt, Control: ctl, Security: admin.Security{Keys: keys(), Unlocked: true}, Port: "9090", Logger: quiet})
-	require.NoError(t, err)
-	f.h = h
-	r := f.do(t, req{method: "POST", path: "/api/baldur/control/disable/", key: adminKey, body: `{"confirm":"CONFIRM","reason":"x"}`})
-	assert.Equal(t, http.StatusServiceUnavailable, r.code)
-	assert.Equal(t, admin.GateBackend, r.json["gate"])
-	assert.Contains(t, r.json["error"], "disk full")
-	assert.True(t, f.rt.Enabled())
 }
 
 func TestWouldHave(t *testing.T) {
