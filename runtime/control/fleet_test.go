@@ -317,3 +317,37 @@ func TestTwoProcessesReconcileAfterRedisOutage(t *testing.T) {
 		})
 	}
 }
+
+// A decision taken while Redis is away survives a restart of the process
+// during the outage: the new process reads it from its local journal, keeps
+// it in force and pending, and publishes it when Redis returns.
+func TestDecisionDuringOutageSurvivesAProcessRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	dir := filepath.Join(t.TempDir(), "degraded")
+	srv.Kill()
+	first, err := openFleetNode(srv.URL(), "ctltest:", dir, "first")
+	require.NoError(t, err)
+	mustOK(t, "first", first, "at 100", "disable redis and payments down")
+	assert.Equal(t, "DISABLED LIVE pending=true degraded=true conflicts=0", first.do("status"))
+	require.NoError(t, first.close())
+
+	second, err := openFleetNode(srv.URL(), "ctltest:", dir, "second")
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, second.close()) })
+	assert.Equal(t, "DISABLED LIVE pending=true degraded=true conflicts=0", second.do("status"),
+		"the journaled decision is in force after the restart")
+	ev := second.logs.events("control.state_unreadable")
+	require.Len(t, ev, 1, "an unreadable fleet state at start is logged")
+	assert.Equal(t, "DISABLED LIVE", ev[0]["using"])
+
+	srv.Restart()
+	waitStatus(t, "second", second, "DISABLED LIVE pending=false degraded=false", 10*time.Second)
+	raw, err := redistest.Client(t, srv.Addr()).Get(context.Background(), "ctltest:"+control.StateKey).Bytes()
+	require.NoError(t, err)
+	s, err := control.Decode(raw)
+	require.NoError(t, err)
+	assert.Equal(t, control.Disabled, s.KillSwitch)
+	require.Len(t, s.History, 1)
+	assert.Equal(t, "redis and payments down", s.History[0].Reason)
+	assert.Equal(t, "first", s.History[0].Node)
+}
