@@ -111,6 +111,7 @@ type Control struct {
 	pending    []decision // this process's decisions not yet in the shared state; guarded by mu
 	lastLogged string     // the last read failure logged, so that an outage logs once; guarded by mu
 	shared     bool       // a state was read from or written to the store; guarded by mu
+	publishing string     // the ID of the decision change is publishing; guarded by mu
 
 	state    atomic.Pointer[State]
 	loadErr  atomic.Pointer[string]
@@ -367,12 +368,19 @@ func (c *Control) syncLocked(ctx context.Context) error {
 }
 
 // settle forgets the pending decisions: the shared state now holds them.
+// Those that waited (not the one a change is publishing right away) are logged.
 func (c *Control) settle(ctx context.Context) {
-	if n := len(c.pending); n > 0 {
-		c.pending = nil
-		c.pendingN.Store(0)
+	waited := 0
+	for _, d := range c.pending {
+		if d.ID != c.publishing {
+			waited++
+		}
+	}
+	c.pending = nil
+	c.pendingN.Store(0)
+	if waited > 0 {
 		c.log.LogAttrs(ctx, slog.LevelInfo, "control.pending_published",
-			slog.Int("decisions", n), slog.String("store", c.where))
+			slog.Int("decisions", waited), slog.String("store", c.where))
 	}
 }
 
@@ -627,7 +635,9 @@ func (c *Control) change(ctx context.Context, who, action, reason string, reason
 		// Still in force here and retried from memory; say that it is not durable yet.
 		attrs = append(attrs, slog.String("journal_error", err.Error()))
 	}
+	c.publishing = d.ID
 	c.noteRead(ctx, c.syncLocked(ctx))
+	c.publishing = ""
 	s := c.state.Load()
 	level := slog.LevelInfo
 	if action == ActionDisable || action == ActionDryRunOn {

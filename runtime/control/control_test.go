@@ -444,7 +444,8 @@ func TestChangeWhileStoreIsDownTakesEffectAndIsPublishedLater(t *testing.T) {
 	shared := memStore(t)
 	fs := &flakyStore{Store: shared}
 	tg := newTarget()
-	c := newControl(t, control.Options{Store: fs, Target: tg, RetryInterval: 5 * time.Millisecond, Logger: quietLogger()})
+	var logs logSink
+	c := newControl(t, control.Options{Store: fs, Target: tg, RetryInterval: 5 * time.Millisecond, Logger: logs.logger()})
 	fs.down.Store(true)
 	_, err := c.Disable(ctx, "alice", "incident 42")
 	require.NoError(t, err, "the kill switch works while its store is down")
@@ -454,6 +455,10 @@ func TestChangeWhileStoreIsDownTakesEffectAndIsPublishedLater(t *testing.T) {
 
 	fs.down.Store(false)
 	require.Eventually(t, func() bool { return !c.Status().PendingFleet }, 5*time.Second, 5*time.Millisecond)
+	ev := logs.events("control.pending_published")
+	require.Len(t, ev, 1)
+	assert.EqualValues(t, 1, ev[0]["decisions"])
+	assert.Len(t, logs.events("control.state_unreadable"), 1, "the outage is logged once")
 	b, err := shared.Get(ctx, control.StateKey)
 	require.NoError(t, err)
 	s, err := control.Decode(b)

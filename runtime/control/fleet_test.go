@@ -351,3 +351,42 @@ func TestDecisionDuringOutageSurvivesAProcessRestart(t *testing.T) {
 	assert.Equal(t, "redis and payments down", s.History[0].Reason)
 	assert.Equal(t, "first", s.History[0].Node)
 }
+
+// Concurrent changes from two controls on two connections to one Redis: the
+// compare-and-set loses none.
+func TestConcurrentChangesOnRedisLoseNone(t *testing.T) {
+	url := redistest.Shared(t)
+	prefix := redistest.Prefix(t, url)
+	ctx := context.Background()
+	var ctls []*control.Control
+	for range 2 {
+		r, err := store.OpenRedis(ctx, url, store.RedisOptions{Prefix: prefix, Logger: quietLogger()})
+		require.NoError(t, err)
+		t.Cleanup(func() { r.Close() })
+		ctls = append(ctls, newControl(t, control.Options{Store: r, HistoryLimit: 1000, Logger: quietLogger()}))
+	}
+	errs := make(chan error)
+	for i := range 20 {
+		go func() {
+			_, err := ctls[i%2].Disable(ctx, "w"+strconv.Itoa(i), "r")
+			errs <- err
+		}()
+	}
+	for range 20 {
+		select {
+		case err := <-errs:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("a change did not return within 10s")
+		}
+	}
+	for _, c := range ctls {
+		assert.False(t, c.Status().PendingFleet)
+	}
+	raw, err := redistest.Client(t, redistest.SharedAddr).Get(ctx, prefix+control.StateKey).Bytes()
+	require.NoError(t, err)
+	s, err := control.Decode(raw)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(20), s.Revision)
+	assert.Len(t, s.History, 20)
+}
