@@ -107,11 +107,16 @@ type Control struct {
 	limit     int
 	node      string
 
-	mu         sync.Mutex // serialises reads, changes and adoption, so that states are adopted in order
-	pending    []decision // this process's decisions not yet in the shared state; guarded by mu
-	lastLogged string     // the last read failure logged, so that an outage logs once; guarded by mu
-	shared     bool       // a state was read from or written to the store; guarded by mu
-	publishing string     // the ID of the decision change is publishing; guarded by mu
+	// mu orders the adoption of states (local changes and shared states) and
+	// guards the fields below it. It is never held across a store call: the
+	// store is read and written by one goroutine (the loop; New before it
+	// starts), which others ask through reqs.
+	mu         sync.Mutex
+	pending    []pendingDecision // this process's decisions not yet in the shared state, in order
+	lastLogged string            // the last read failure logged, so that an outage logs once
+
+	shared bool // a state was read from or written to the store; owned by the store goroutine
+	reqs   chan chan error
 
 	state    atomic.Pointer[State]
 	loadErr  atomic.Pointer[string]
@@ -135,7 +140,7 @@ func New(ctx context.Context, opts Options) (*Control, error) {
 	c := &Control{
 		store: opts.Store, where: opts.Where, legacy: opts.LegacyFile, target: opts.Target,
 		log: opts.Logger, clock: opts.Clock, limit: opts.HistoryLimit, node: opts.Node,
-		kick: make(chan struct{}, 1), done: make(chan struct{}),
+		kick: make(chan struct{}, 1), done: make(chan struct{}), reqs: make(chan chan error),
 	}
 	if c.store == nil {
 		c.store, c.ownsStore = store.NewMemory(), true
@@ -170,12 +175,13 @@ func New(ctx context.Context, opts Options) (*Control, error) {
 	c.state.Store(&def)
 	c.apply(def)
 
-	c.mu.Lock()
+	// The loop is not running yet: this goroutine is the store goroutine.
 	c.migrate(ctx)
-	err := c.syncLocked(ctx)
+	err := c.sync(ctx)
 	if errors.Is(err, errDegraded) {
 		c.adoptLocalJournal(ctx)
 	}
+	c.mu.Lock()
 	c.noteRead(ctx, err)
 	c.mu.Unlock()
 
@@ -225,6 +231,9 @@ func (c *Control) loop(ctx context.Context, sub store.Subscription, poll, retry 
 		select {
 		case <-ctx.Done():
 			return
+		case reply := <-c.reqs:
+			reply <- c.refreshNow(ctx)
+			continue
 		case _, ok := <-msgs:
 			if !ok {
 				sub = nil // the store closed it; resubscribe at the next poll
@@ -240,8 +249,17 @@ func (c *Control) loop(ctx context.Context, sub store.Subscription, poll, retry 
 				sub = c.subscribe(ctx)
 			}
 		}
-		_ = c.Refresh(ctx) // failures are logged; the last known state stands
+		_ = c.refreshNow(ctx) // failures are logged; the last known state stands
 	}
+}
+
+// refreshNow syncs with the store and records the outcome; store goroutine only.
+func (c *Control) refreshNow(ctx context.Context) error {
+	err := c.sync(ctx)
+	c.mu.Lock()
+	c.noteRead(ctx, err)
+	c.mu.Unlock()
+	return err
 }
 
 // Close stops the subscription and the polling, then closes the store if the
@@ -270,16 +288,75 @@ func (c *Control) degraded() bool {
 // (at start: enabled and live) and is logged as control.state_unreadable, once
 // per outage; a corrupt state is set aside and the last known state written back.
 func (c *Control) Refresh(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	err := c.syncLocked(ctx)
-	c.noteRead(ctx, err)
-	return err
+	reply := make(chan error, 1)
+	select {
+	case c.reqs <- reply:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.done:
+		return errControlClosed
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.done:
+		return errControlClosed
+	}
 }
 
-// syncLocked folds the journaled decisions and this process's pending ones
-// into the shared state with a compare-and-set, and adopts the result.
-func (c *Control) syncLocked(ctx context.Context) error {
+var errControlClosed = errors.New("control: closed")
+
+// pendingDecision is a decision of this process on its way to the shared state.
+type pendingDecision struct {
+	decision
+	journaled bool // appended to DecisionsKey
+	reported  bool // a change returned with it pending: its publication is logged
+}
+
+// snapshot returns the pending decisions and those not journaled yet.
+func (c *Control) snapshot() (all, unjournaled []decision) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.pending {
+		all = append(all, p.decision)
+		if !p.journaled {
+			unjournaled = append(unjournaled, p.decision)
+		}
+	}
+	return all, unjournaled
+}
+
+// journal appends the decisions not journaled yet, in the order they were
+// taken; store goroutine only.
+func (c *Control) journal(ctx context.Context) error {
+	_, todo := c.snapshot()
+	for _, d := range todo {
+		b, err := json.Marshal(d)
+		if err == nil {
+			_, err = c.store.Append(ctx, DecisionsKey, b)
+		}
+		if err != nil {
+			return fmt.Errorf("control: journal decision %s: %w", d.ID, err)
+		}
+		c.mu.Lock()
+		for i := range c.pending {
+			if c.pending[i].ID == d.ID {
+				c.pending[i].journaled = true
+			}
+		}
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// sync journals this process's new decisions, folds the journaled ones and
+// the pending ones into the shared state with a compare-and-set, and adopts
+// the result; store goroutine only. A decision the journal refused is still
+// folded directly when the shared state can be written.
+func (c *Control) sync(ctx context.Context) error {
+	journalErr := c.journal(ctx)
 	for range casRetries {
 		if c.degraded() {
 			return errDegraded
@@ -315,7 +392,8 @@ func (c *Control) syncLocked(ctx context.Context) error {
 			}
 		}
 		ds, ids := c.decodeEntries(ctx, entries)
-		for _, p := range c.pending {
+		mine, _ := c.snapshot()
+		for _, p := range mine {
 			if !containsID(ds, p.ID) {
 				ds = append(ds, p)
 			}
@@ -324,8 +402,7 @@ func (c *Control) syncLocked(ctx context.Context) error {
 		restoring := missing && next.Revision > 0
 		if len(ids) == 0 && next.Revision == base.Revision && !restoring {
 			c.shared = c.shared || !missing
-			c.adopt(ctx, next, "")
-			c.settle(ctx)
+			c.adoptShared(ctx, next, mine, true)
 			return nil
 		}
 		enc, err := next.Encode()
@@ -358,26 +435,43 @@ func (c *Control) syncLocked(ctx context.Context) error {
 				slog.String("mode", string(next.Mode)), slog.Uint64("revision", next.Revision))
 		}
 		c.shared = true
-		c.adopt(ctx, next, "")
-		if !c.degraded() {
-			c.settle(ctx)
-		}
+		// A write that fell over to the local copy mid-call is not the fleet's yet.
+		c.adoptShared(ctx, next, mine, !c.degraded())
 		return nil
+	}
+	if journalErr != nil {
+		return journalErr
 	}
 	return fmt.Errorf("control: update %s: gave up after %d concurrent modifications", StateKey, casRetries)
 }
 
-// settle forgets the pending decisions: the shared state now holds them.
-// Those that waited (not the one a change is publishing right away) are logged.
-func (c *Control) settle(ctx context.Context) {
+// adoptShared adopts a state read from or written to the store, with this
+// process's decisions taken since on top (so that a sync never undoes a change
+// made while it ran). When published, the decisions in folded are in the
+// shared state now and stop being pending; those a change had reported
+// pending are logged.
+func (c *Control) adoptShared(ctx context.Context, s State, folded []decision, published bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	waited := 0
-	for _, d := range c.pending {
-		if d.ID != c.publishing {
-			waited++
+	if published {
+		kept := c.pending[:0]
+		for _, p := range c.pending {
+			if !containsID(folded, p.ID) {
+				kept = append(kept, p)
+			} else if p.reported {
+				waited++
+			}
 		}
+		c.pending = kept
+		c.pendingN.Store(int64(len(c.pending)))
 	}
-	c.pending = nil
-	c.pendingN.Store(0)
+	rest := make([]decision, 0, len(c.pending))
+	for _, p := range c.pending {
+		rest = append(rest, p.decision)
+	}
+	inForce, _ := fold(s, rest, c.limit)
+	c.adopt(ctx, inForce, "")
 	if waited > 0 {
 		c.log.LogAttrs(ctx, slog.LevelInfo, "control.pending_published",
 			slog.Int("decisions", waited), slog.String("store", c.where))
@@ -454,14 +548,18 @@ func (c *Control) adoptLocalJournal(ctx context.Context) {
 		return
 	}
 	ds, _ := c.decodeEntries(ctx, entries)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	next, _ := fold(c.state.Load().clone(), ds, c.limit)
 	c.adopt(ctx, next, "")
-	c.pending = append(c.pending, ds...)
+	for _, d := range ds {
+		c.pending = append(c.pending, pendingDecision{decision: d, journaled: true, reported: true})
+	}
 	c.pendingN.Store(int64(len(c.pending)))
 }
 
 // noteRead records the outcome of a read: a failure is kept for Status and
-// logged once per distinct error.
+// logged once per distinct error. c.mu must be held.
 func (c *Control) noteRead(ctx context.Context, err error) {
 	if err == nil {
 		c.loadErr.Store(nil)
@@ -616,36 +714,36 @@ func (c *Control) change(ctx context.Context, who, action, reason string, reason
 		return c.State(), fmt.Errorf("%s: %w", action, err)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	cur := c.state.Load()
 	_, supersedes, _ := cur.inForce(action)
 	d := decision{ID: newID(), At: c.clock.Now().UTC(), Who: cleanWho(who), Action: action, Reason: reason,
 		Node: c.node, Supersedes: supersedes}
 	next, _ := fold(*cur, []decision{d}, c.limit)
 	c.adopt(ctx, next, action)
-	c.pending = append(c.pending, d)
+	c.pending = append(c.pending, pendingDecision{decision: d})
 	c.pendingN.Store(int64(len(c.pending)))
+	c.mu.Unlock()
 
-	attrs := []slog.Attr{slog.String("who", d.Who), slog.String("reason", reason), slog.String("id", d.ID)}
-	b, err := json.Marshal(d)
-	if err == nil {
-		_, err = c.store.Append(ctx, DecisionsKey, b)
+	// Journal and publish; failures are logged by the sync and retried.
+	syncErr := c.Refresh(ctx)
+	c.mu.Lock()
+	for i := range c.pending {
+		c.pending[i].reported = true
 	}
-	if err != nil {
-		// Still in force here and retried from memory; say that it is not durable yet.
-		attrs = append(attrs, slog.String("journal_error", err.Error()))
-	}
-	c.publishing = d.ID
-	c.noteRead(ctx, c.syncLocked(ctx))
-	c.publishing = ""
+	pending := len(c.pending) > 0
 	s := c.state.Load()
+	c.mu.Unlock()
+	attrs := []slog.Attr{slog.String("who", d.Who), slog.String("reason", reason), slog.String("id", d.ID)}
+	if syncErr != nil {
+		attrs = append(attrs, slog.String("store_error", syncErr.Error()))
+	}
 	level := slog.LevelInfo
 	if action == ActionDisable || action == ActionDryRunOn {
 		level = slog.LevelWarn
 	}
 	c.log.LogAttrs(ctx, level, eventFor(action), append(attrs,
 		slog.String("kill_switch", string(s.KillSwitch)), slog.String("mode", string(s.Mode)),
-		slog.Uint64("revision", s.Revision), slog.Bool("pending_fleet", len(c.pending) > 0),
+		slog.Uint64("revision", s.Revision), slog.Bool("pending_fleet", pending),
 		slog.String("store", c.where))...)
 	return s.clone(), nil
 }

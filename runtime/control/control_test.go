@@ -644,3 +644,56 @@ func TestConcurrentChangesAreSerialised(t *testing.T) {
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// gatedStore blocks every Get while gate is closed, as a Redis that hangs.
+type gatedStore struct {
+	store.Store
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (g *gatedStore) Get(ctx context.Context, key string) ([]byte, error) {
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.Store.Get(ctx, key)
+}
+
+// No lock is held across a store call: while a refresh hangs on the store,
+// the kill switch still takes effect in the process at once.
+func TestAChangeTakesEffectWhileTheStoreHangs(t *testing.T) {
+	ctx := context.Background()
+	g := &gatedStore{Store: memStore(t), entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	close(g.gate) // open for New
+	c := newControl(t, control.Options{Store: g, RetryInterval: -1})
+	g.gate = make(chan struct{}) // the store goroutine reads g.gate only after the next request
+	refreshed := make(chan error, 1)
+	go func() { refreshed <- c.Refresh(ctx) }()
+	select {
+	case <-g.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the refresh did not reach the store within 5s")
+	}
+	changed := make(chan error, 1)
+	go func() { _, err := c.Disable(ctx, "alice", "incident 42"); changed <- err }()
+	require.Eventually(t, func() bool { return !c.Enabled() }, 5*time.Second, time.Millisecond,
+		"the kill switch waited for the hung store")
+	assert.True(t, c.Status().PendingFleet)
+	close(g.gate)
+	for _, ch := range []chan error{refreshed, changed} {
+		select {
+		case err := <-ch:
+			require.NoError(t, err)
+		case <-time.After(5 * time.Second):
+			t.Fatal("a call did not return within 5s of the store answering")
+		}
+	}
+	assert.False(t, c.Enabled(), "the refresh that ran meanwhile did not undo the change")
+	assert.False(t, c.Status().PendingFleet)
+}
