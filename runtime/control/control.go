@@ -287,6 +287,7 @@ func (c *Control) degraded() bool {
 // process) and adopts the result. A read failure keeps the last known state
 // (at start: enabled and live) and is logged as control.state_unreadable, once
 // per outage; a corrupt state is set aside and the last known state written back.
+// The work runs on the Control's store goroutine; Refresh waits for it or ctx.
 func (c *Control) Refresh(ctx context.Context) error {
 	reply := make(chan error, 1)
 	select {
