@@ -113,7 +113,7 @@ type Control struct {
 	// starts), which others ask through reqs.
 	mu         sync.Mutex
 	pending    []pendingDecision // this process's decisions not yet in the shared state, in order
-	lastLogged string            // the last read failure logged, so that an outage logs once
+	lastLogged string            // the read failure logged for the current outage, so that it logs once
 
 	shared bool // a state was read from or written to the store; owned by the store goroutine
 	reqs   chan chan error
@@ -560,7 +560,7 @@ func (c *Control) adoptLocalJournal(ctx context.Context) {
 }
 
 // noteRead records the outcome of a read: a failure is kept for Status and
-// logged once per distinct error. c.mu must be held.
+// logged once per outage (until a read succeeds). c.mu must be held.
 func (c *Control) noteRead(ctx context.Context, err error) {
 	if err == nil {
 		c.loadErr.Store(nil)
@@ -569,8 +569,8 @@ func (c *Control) noteRead(ctx context.Context, err error) {
 	}
 	msg := err.Error()
 	c.loadErr.Store(&msg)
-	if msg == c.lastLogged {
-		return
+	if c.lastLogged != "" {
+		return // already logged since the last successful read: once per outage
 	}
 	c.lastLogged = msg
 	cur := c.state.Load()
@@ -728,10 +728,12 @@ func (c *Control) change(ctx context.Context, who, action, reason string, reason
 	// Journal and publish; failures are logged by the sync and retried.
 	syncErr := c.Refresh(ctx)
 	c.mu.Lock()
+	pending := false // whether this decision has yet to reach the fleet
 	for i := range c.pending {
-		c.pending[i].reported = true
+		if c.pending[i].ID == d.ID {
+			c.pending[i].reported, pending = true, true
+		}
 	}
-	pending := len(c.pending) > 0
 	s := c.state.Load()
 	c.mu.Unlock()
 	attrs := []slog.Attr{slog.String("who", d.Who), slog.String("reason", reason), slog.String("id", d.ID)}

@@ -586,9 +586,9 @@ func TestTwoControlsOnOneStoreFollowEachOther(t *testing.T) {
 	require.NoError(t, err)
 	tg.waitFor(t, false, false, time.Second)
 	assert.Equal(t, "alice", b.Status().ChangedBy)
-	ev := logs.events("control.state_synced")
-	require.NotEmpty(t, ev)
-	assert.Equal(t, "alice", ev[0]["changed_by"])
+	// The target is set just before the event is logged.
+	require.Eventually(t, func() bool { return len(logs.events("control.state_synced")) > 0 }, time.Second, time.Millisecond)
+	assert.Equal(t, "alice", logs.events("control.state_synced")[0]["changed_by"])
 	_, err = b.StartDryRun(ctx, "bob", "")
 	require.NoError(t, err)
 	require.Eventually(t, a.DryRun, time.Second, time.Millisecond)
