@@ -122,7 +122,6 @@ type Control struct {
 	loadErr  atomic.Pointer[string]
 	pendingN atomic.Int64
 
-	kick      chan struct{}
 	cancel    context.CancelFunc
 	done      chan struct{}
 	closeOnce sync.Once
@@ -140,7 +139,7 @@ func New(ctx context.Context, opts Options) (*Control, error) {
 	c := &Control{
 		store: opts.Store, where: opts.Where, legacy: opts.LegacyFile, target: opts.Target,
 		log: opts.Logger, clock: opts.Clock, limit: opts.HistoryLimit, node: opts.Node,
-		kick: make(chan struct{}, 1), done: make(chan struct{}), reqs: make(chan chan error),
+		done: make(chan struct{}), reqs: make(chan chan error),
 	}
 	if c.store == nil {
 		c.store, c.ownsStore = store.NewMemory(), true
@@ -239,7 +238,6 @@ func (c *Control) loop(ctx context.Context, sub store.Subscription, poll, retry 
 				sub = nil // the store closed it; resubscribe at the next poll
 				continue
 			}
-		case <-c.kick:
 		case <-retryC:
 			if c.pendingN.Load() == 0 && c.loadErr.Load() == nil {
 				continue
