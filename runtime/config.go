@@ -11,7 +11,6 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
-	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/events"
 	"github.com/baldur-go/baldur/runtime/idem"
@@ -43,11 +42,6 @@ type Config struct {
 	Classifier Classifier
 	// OnBreakerChange is called on every breaker transition, after it is logged.
 	OnBreakerChange func(breaker.Transition)
-	// Control persists the kill switch and dry-run. Default: Redis when
-	// RedisURL is set (fleet-wide), else a file in StateDir; in memory when
-	// Store is given. FromEnv honours
-	// BALDUR_CONTROL_BACKEND and BALDUR_CONTROL_REDIS_URL (see control.BackendFromEnv).
-	Control control.Backend
 	// CallStats turns on per-call counting (calls by outcome, retries,
 	// sampled attempt durations: see Runtime.CallStats), which the metrics,
 	// the dashboard and the daily report read. It costs about 8 ns per
@@ -178,11 +172,13 @@ func ConfigFromEnv() (Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	_, backend := os.LookupEnv("BALDUR_CONTROL_BACKEND")
-	_, url := os.LookupEnv("BALDUR_CONTROL_REDIS_URL")
-	if backend || url {
-		if cfg.Control, err = control.BackendFromEnv(cfg.StateDir); err != nil {
-			return Config{}, fmt.Errorf("baldur: bad environment: %w", err)
+	// Earlier versions could keep the switches apart from the shared state;
+	// they now live in it (README, Kill switch and dry-run). Refuse rather
+	// than silently keep them somewhere the operator did not expect.
+	for _, name := range []string{"BALDUR_CONTROL_BACKEND", "BALDUR_CONTROL_REDIS_URL"} {
+		if _, set := os.LookupEnv(name); set {
+			return Config{}, fmt.Errorf("baldur: bad environment: %s is no longer read: the kill switch and dry-run live in the runtime's store "+
+				"(BALDUR_REDIS_URL, or the embedded store under BALDUR_STATE_DIR); unset it", name)
 		}
 	}
 	return cfg, nil

@@ -3,41 +3,38 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/baldur-go/baldur/runtime/control"
 )
 
 // The operator switches. The runtime keeps the kill switch and dry-run in one
-// atomic word that every zone reads; control.Control persists them (a file
-// under StateDir, or Redis fleet-wide), records who changed what and why, and
-// applies every state it adopts to that word.
+// atomic word that every zone reads; control.Control keeps them in the
+// runtime's store (Redis fleet-wide, with the DEGRADED journal during an
+// outage; else the embedded store under StateDir), records who changed what
+// and why, and applies every state it adopts to that word.
 
-// openControl builds the switches' backend: Config.Control when given, else
-// Redis when the state is in Redis (so a flip reaches the whole fleet), else
-// a file in StateDir (so it survives a restart); with a Store passed in
-// Config (tests), memory.
+// openControl builds the switches on the runtime's store. A control.json left
+// in StateDir by an earlier version is moved into the store.
 func (rt *Runtime) openControl(ctx context.Context) error {
-	backend := rt.cfg.Control
-	if backend == nil {
+	opts := control.Options{Store: rt.store, Target: rt, Logger: rt.log, Clock: rt.clock, Node: rt.node, Where: "store"}
+	if rt.ownsStore {
+		opts.Where = "embedded"
 		if rt.redis != nil {
-			prefix := rt.cfg.RedisPrefix
-			if prefix == "" {
-				prefix = control.DefaultRedisPrefix
-			}
-			backend = control.NewRedis(rt.redis.Client(), prefix)
-		} else if rt.cfg.Store != nil {
-			backend = control.NewMemory()
-		} else {
-			backend = control.NewFileInDir(rt.cfg.StateDir)
+			opts.Where = "redis"
 		}
+		opts.LegacyFile = filepath.Join(rt.cfg.StateDir, legacyControlFile)
 	}
-	ctl, err := control.New(ctx, control.Options{Backend: backend, Target: rt, Logger: rt.log, Clock: rt.clock})
+	ctl, err := control.New(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("baldur: kill switch and dry-run (%s): %w", backend.Describe(), err)
+		return fmt.Errorf("baldur: kill switch and dry-run: %w", err)
 	}
 	rt.ctl = ctl
 	return nil
 }
+
+// legacyControlFile is where earlier versions kept the switches, in StateDir.
+const legacyControlFile = "control.json"
 
 // Control returns the persisted kill switch and dry-run.
 func (rt *Runtime) Control() *control.Control { return rt.ctl }

@@ -71,15 +71,14 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			// The runtime's own control, in memory: a second Control on the
-			// same runtime would race the first one's re-reads of its state.
-			rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet,
-				StateDir: env.WorkDir + "/.baldur", Control: control.NewMemory()})
+			rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, StateDir: env.WorkDir + "/.baldur"})
 			if err != nil {
 				return err
 			}
 			rt.Zone(runtime.ZoneSpec{Service: "payments", Method: "Charge", Breaker: true})
 			rt.Zone(runtime.ZoneSpec{Service: "ledger", Method: "Post", Breaker: true})
+			// The runtime's own control: a second one on the same runtime would
+			// put it back to its own state at every poll.
 			ctl := rt.Control()
 			mem := store.NewMemory()
 			// A budget of two replays, so that scripts reach needs_review quickly.

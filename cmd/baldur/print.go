@@ -137,6 +137,9 @@ func printControl(w io.Writer, body map[string]any) {
 	if e := str(c, "state_error"); e != "" {
 		fmt.Fprintf(tw, "WARNING\tthe stored state could not be read (%s); showing the last known state\n", e)
 	}
+	if str(c, "pending_fleet") == "yes" {
+		fmt.Fprintf(tw, "fleet\t%s\n", pendingFleet)
+	}
 	tw.Flush()
 }
 
@@ -151,7 +154,14 @@ func printControlChange(w io.Writer, body map[string]any) {
 		line += ")"
 	}
 	fmt.Fprintln(w, line)
+	if str(body, "pending_fleet") == "yes" {
+		fmt.Fprintln(w, pendingFleet)
+	}
 }
+
+// pendingFleet explains "pending_fleet": true.
+const pendingFleet = "PENDING: in force on this server; the fleet store is unreachable, so the other processes " +
+	"get it when it returns (journaled locally meanwhile)"
 
 func printHistory(w io.Writer, body map[string]any) {
 	h := list(body, "history")

@@ -19,7 +19,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -462,12 +461,7 @@ func operatorName(header, body string, role Role) string {
 	if body != "" {
 		name = body
 	}
-	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, strings.TrimSpace(name))
+	name = control.Clean(name) // no control, bidi or other format characters in a history
 	if len(name) > 64 {
 		name = name[:64]
 	}

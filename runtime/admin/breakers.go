@@ -158,18 +158,13 @@ func (c *call) passKillSwitch(action string) bool {
 
 // reason validates the body's reason: trimmed, bounded, and present when required.
 func (c *call) reason(required bool) (string, bool) {
-	r := strings.TrimSpace(c.body.Reason)
-	if required && r == "" {
-		msg := "a reason is required"
-		if c.body.Reason != "" {
-			msg = "a reason is required: the one given is only spaces"
-		}
-		c.refuse(http.StatusBadRequest, GateInput, msg, `send {"reason":"why you are doing this", ...} (CLI: --reason)`)
+	r, err := control.CheckReason(c.body.Reason, required)
+	switch {
+	case errors.Is(err, control.ErrReasonTooLong):
+		c.refuse(http.StatusBadRequest, GateInput, err.Error(), "shorten the reason; link to the incident instead of pasting it")
 		return "", false
-	}
-	if len(r) > control.MaxReasonLen {
-		c.refuse(http.StatusBadRequest, GateInput, fmt.Sprintf("reason is %d bytes, at most %d", len(r), control.MaxReasonLen),
-			"shorten the reason; link to the incident instead of pasting it")
+	case err != nil:
+		c.refuse(http.StatusBadRequest, GateInput, err.Error(), `send {"reason":"why you are doing this", ...} (CLI: --reason)`)
 		return "", false
 	}
 	return r, true

@@ -78,14 +78,17 @@ func (c *call) controlAction(reasonRequired bool, do func(ctx context.Context, c
 		return
 	case err != nil:
 		c.refuse(http.StatusServiceUnavailable, GateBackend, err.Error(),
-			"the control store ("+ctl.Backend().Describe()+") could not be written; nothing changed; see health/?nocache=true and the server log")
+			"the control store ("+ctl.Status().Backend+") refused the change; see health/?nocache=true and the server log")
 		return
 	}
 	var last *control.Change
 	if n := len(st.History); n > 0 {
 		last = &st.History[n-1]
 	}
-	c.ok(map[string]any{"control": ctl.Status(), "change": last})
+	// A change is in force in this process even when the fleet store is
+	// unreachable; pending_fleet says it has yet to reach the other processes.
+	status := ctl.Status()
+	c.ok(map[string]any{"control": status, "change": last, "pending_fleet": status.PendingFleet})
 }
 
 func (c *call) disable() {

@@ -55,7 +55,7 @@ func keys() []admin.Key {
 }
 
 // newFixture builds a runtime with two breakers (payments, ledger), a
-// bulkhead, a memory-backed control and a handler reached on port 9090.
+// bulkhead, the runtime's control (embedded store) and a handler reached on port 9090.
 func newFixture(t *testing.T, fo fixtureOpts) *fixture {
 	t.Helper()
 	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, StateDir: t.TempDir()})
@@ -66,9 +66,9 @@ func newFixture(t *testing.T, fo fixtureOpts) *fixture {
 	rt.Zone(runtime.ZoneSpec{Service: "ledger", Method: "Post", Breaker: true})
 	f := &fixture{rt: rt}
 	if !fo.noControl {
-		f.ctl, err = control.New(context.Background(), control.Options{Target: rt, Logger: quiet, PollInterval: -1})
-		require.NoError(t, err)
-		t.Cleanup(func() { f.ctl.Close() })
+		// The runtime's own control: a second one on the same runtime would
+		// put it back to its own state at every poll.
+		f.ctl = rt.Control()
 	}
 	sec := admin.Security{Unlocked: fo.unlocked, AllowedOrigins: fo.origins, MaxBodyBytes: fo.maxBody}
 	if !fo.noKeys {

@@ -64,7 +64,8 @@ func TestOperatorName(t *testing.T) {
 	assert.Equal(t, "operator key", operatorName("", "", RoleOperator))
 	assert.Equal(t, "alice (admin)", operatorName(" alice ", "", RoleAdmin))
 	assert.Equal(t, "bob (viewer)", operatorName("alice", "bob", RoleViewer))
-	assert.Equal(t, "evil (admin)", operatorName("ev\nil\x00", "", RoleAdmin), "control characters are dropped")
+	assert.Equal(t, "ev il (admin)", operatorName("ev\nil\x00", "", RoleAdmin), "control characters are dropped, a line break becomes a space")
+	assert.Equal(t, "evil (admin)", operatorName("e\u202ev\u200bil\u2066", "", RoleAdmin), "format characters (bidi, zero-width) are dropped")
 }
 
 func BenchmarkRoleOf(b *testing.B) {

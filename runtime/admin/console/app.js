@@ -78,6 +78,7 @@ function renderControl(c) {
   let detail = "";
   if (c.changed_by) detail = `Last change by ${c.changed_by} at ${fmtTime(c.changed_at)}` + (c.reason ? ` — “${c.reason}”` : "");
   if (c.state_error) detail += ` · state unreadable: ${c.state_error}`;
+  if (c.pending_fleet) detail += " · PENDING: in force on this server, not yet published to the fleet (store unreachable)";
   $("status-detail").textContent = detail;
   $("backend").textContent = `Persisted in ${c.backend} · revision ${c.revision}`;
 }
