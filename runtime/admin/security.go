@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/baldur-go/baldur/internal/redact"
 )
 
 // Role is what an admin key may do. Each role includes the ones below it.
@@ -118,7 +120,8 @@ func securityFromLookup(lookup func(string) (string, bool)) (Security, error) {
 			}
 			role, err := ParseRole(roleStr)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("BALDUR_ADMIN_KEYS: entry %d: %w", i+1, err))
+				// Never ParseRole's error: with role and key swapped, the "role" is the key.
+				errs = append(errs, fmt.Errorf("BALDUR_ADMIN_KEYS: entry %d: the part before the first \":\" (%s) is not a role: want role:key with role viewer, operator or admin", i+1, redact.Key(roleStr)))
 				continue
 			}
 			if err := checkSecret(secret); err != nil {

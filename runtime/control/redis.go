@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/baldur-go/baldur/runtime/store"
 )
 
 // DefaultRedisPrefix starts every key and channel the Redis backend uses.
@@ -46,12 +48,12 @@ func NewRedis(client redis.UniversalClient, prefix string) *Redis {
 	}
 }
 
-// OpenRedis connects to the Redis at url (redis:// or rediss://, as
-// redis.ParseURL reads it) and returns a backend that owns the connection.
+// OpenRedis connects to the Redis at url (redis:// or rediss://, read as the
+// store reads it, with the same password-free errors) and returns a backend that owns the connection.
 func OpenRedis(url, prefix string) (*Redis, error) {
-	opt, err := redis.ParseURL(url)
+	opt, err := store.ParseSingleRedisURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("control redis: %w", err)
+		return nil, fmt.Errorf("control %w", err)
 	}
 	r := NewRedis(redis.NewClient(opt), prefix)
 	r.owned = true
