@@ -77,8 +77,8 @@ type Security struct {
 	// body. BALDUR_ADMIN_UNLOCK=1.
 	Unlocked bool
 	// AllowedOrigins are the exact origins (scheme://host[:port]) a browser may
-	// send requests from. Default: http://localhost, http://127.0.0.1 and
-	// http://[::1] on the server's port (any port when the port is unknown).
+	// send requests from. Default: http:// and https://localhost, 127.0.0.1 and
+	// [::1] on the server's port (http, any port, when the port is unknown).
 	AllowedOrigins []string
 	// AllowedHosts are the Host headers accepted (host or host:port), against
 	// DNS rebinding. Default: localhost, 127.0.0.1 and [::1] on the server's
@@ -228,6 +228,7 @@ func (s Security) resolve(port string) gates {
 		default:
 			g.hosts[h+":"+port] = true
 			g.origins["http://"+h+":"+port] = true
+			g.origins["https://"+h+":"+port] = true // the console served over TLS
 		}
 	}
 	for _, o := range s.AllowedOrigins {
