@@ -254,7 +254,7 @@ func (o *opts) nargs(cmd string, n int, what string) error {
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	o, err := parse(args, getenv)
 	if err != nil {
-		fmt.Fprintf(stderr, "baldur: %v\n(baldur --help shows the usage)\n", err)
+		fmt.Fprintf(stderr, "baldur: %s\n(baldur --help shows the usage)\n", clean(err.Error()))
 		return exitUsage
 	}
 	if o.set["help"] || o.set["h"] || (len(o.args) > 0 && o.args[0] == "help") {
@@ -273,7 +273,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "baldur: %v\n(baldur --help shows the usage)\n", err)
+			fmt.Fprintf(stderr, "baldur: %s\n(baldur --help shows the usage)\n", clean(err.Error()))
 			return exitUsage
 		}
 		return c.fail(err)

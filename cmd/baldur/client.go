@@ -139,7 +139,7 @@ func (c *client) judged(method, path string, body any, p printer, j judge) int {
 	}
 	defer res.Body.Close()
 	if res.StatusCode >= 300 && res.StatusCode < 400 {
-		return c.failWith("redirect", fmt.Sprintf("the server at %s answered %s, pointing to %q: the CLI follows no redirect, so that neither the admin key nor a confirmed action goes elsewhere",
+		return c.failWith("redirect", fmt.Sprintf("the server at %s answered %s, pointing to \"%s\": the CLI follows no redirect, so that neither the admin key nor a confirmed action goes elsewhere",
 			c.base, res.Status, res.Header.Get("Location")), "point --addr (or BALDUR_ADMIN_ADDR) at the admin server itself")
 	}
 	raw, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
@@ -156,17 +156,18 @@ func (c *client) judged(method, path string, body any, p printer, j judge) int {
 	if c.json {
 		c.printJSON(ans)
 	}
+	human := cleanTree(ans).(map[string]any) // the only form printers and judges see
 	if res.StatusCode >= 300 {
 		if !c.json {
-			c.refused(res, ans)
+			c.refused(res, human)
 		}
 		return exitFailed
 	}
 	if !c.json {
-		p(c.stdout, ans)
+		p(c.stdout, human)
 	}
 	if j != nil {
-		if why := j(ans); why != "" {
+		if why := j(human); why != "" {
 			fmt.Fprintf(c.stderr, "baldur: %s\n", why)
 			return exitFailed
 		}
@@ -176,7 +177,7 @@ func (c *client) judged(method, path string, body any, p printer, j judge) int {
 
 func (c *client) printJSON(v any) {
 	b, _ := json.MarshalIndent(v, "", "  ")
-	fmt.Fprintf(c.stdout, "%s\n", b)
+	fmt.Fprintf(c.stdout, "%s\n", jsonSafe(b))
 }
 
 // refused explains a refusal: which gate, what it means, how to pass.
@@ -188,7 +189,7 @@ func (c *client) refused(res *http.Response, ans map[string]any) {
 	if words == "" {
 		words = "the server said no"
 	}
-	fmt.Fprintf(c.stderr, "baldur: refused by the server (%s), gate %q: %s\n", res.Status, gate, words)
+	fmt.Fprintf(c.stderr, "baldur: refused by the server (%s), gate \"%s\": %s\n", clean(res.Status), gate, words)
 	if msg != "" {
 		fmt.Fprintf(c.stderr, "  %s\n", msg)
 	}
@@ -214,9 +215,9 @@ func (c *client) failWith(gate, msg, hint string) int {
 		c.printJSON(map[string]string{"error": msg, "gate": gate, "hint": hint})
 		return exitFailed
 	}
-	fmt.Fprintf(c.stderr, "baldur: %s\n", msg)
+	fmt.Fprintf(c.stderr, "baldur: %s\n", clean(msg))
 	if hint != "" {
-		fmt.Fprintf(c.stderr, "  how to pass: %s\n", hint)
+		fmt.Fprintf(c.stderr, "  how to pass: %s\n", clean(hint))
 	}
 	return exitFailed
 }
