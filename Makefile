@@ -56,6 +56,12 @@ lint:
 mutate:
 	$(GO) run ./internal/mutate $(if $(RUN),-run '$(RUN)')
 
-## fuzz: run each fuzz target for a short while
+## fuzz: run every fuzz target of the module for FUZZTIME each
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseLine -fuzztime 30s ./annotations
+	@set -e; for f in $$(grep -rl --include='*_test.go' --exclude-dir=testdata '^func Fuzz' .); do \
+	  for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "$(GO) test -run '^$$' -fuzz '^$$t$$' -fuzztime $(FUZZTIME) ./$$(dirname $${f#./})"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./$$(dirname $${f#./}); \
+	  done; \
+	done

@@ -46,7 +46,10 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
                                            delete the entries a filter selects
 
 flags:
-  --addr URL      admin server (default: $BALDUR_ADMIN_ADDR, else http://127.0.0.1:9090)
+  --addr URL      admin server (default: $BALDUR_ADMIN_ADDR, else http://127.0.0.1:9090); https://host:port for TLS
+  --ca-file F     PEM file of the certificate authority (or self-signed certificate) the https server's
+                  certificate must chain to (default: $BALDUR_ADMIN_CA_FILE, else the system's roots)
+  --insecure      allow sending the admin key over plain http:// to a host that is not loopback
   --json          print the server's JSON answer
   --timeout D     request timeout (default 10s)
   --reason R      why (recorded in the history and the breaker's transition)
@@ -60,7 +63,9 @@ flags:
   --date D        report: the last day shown, YYYY-MM-DD or today (default today)
   --days N        report: how many days, 1 to 90 (default 1)
 
-environment: BALDUR_ADMIN_KEY (the admin key), BALDUR_OPERATOR (your name in the history; default $USER)
+environment: BALDUR_ADMIN_KEY (the admin key), BALDUR_OPERATOR (your name in the history; default $USER),
+  BALDUR_ADMIN_ADDR, BALDUR_ADMIN_CA_FILE
+redirects are never followed: a 3xx answer is an error naming where it pointed
 exit status: 0 done, 1 failed or refused (or a replay that did not resolve), 2 usage
 `
 
@@ -78,14 +83,16 @@ type opts struct {
 	days     int
 	dlq      map[string]string // dlq filters by API name: domain, operation, failure_type, state
 	cursor   string
+	caFile   string
+	insecure bool
 	set      map[string]bool // flags given, for per-command checks
 	args     []string        // positional
 }
 
 var (
 	valueFlags = map[string]bool{"addr": true, "reason": true, "timeout": true, "limit": true, "service": true, "date": true, "days": true,
-		"domain": true, "operation": true, "failure-type": true, "state": true, "cursor": true}
-	boolFlags = map[string]bool{"json": true, "confirm": true, "override": true, "help": true, "h": true}
+		"domain": true, "operation": true, "failure-type": true, "state": true, "cursor": true, "ca-file": true}
+	boolFlags = map[string]bool{"json": true, "confirm": true, "override": true, "help": true, "h": true, "insecure": true}
 )
 
 type usageError struct{ msg string }
@@ -135,7 +142,10 @@ func parse(args []string, getenv func(string) string) (*opts, error) {
 			return nil, usagef("unknown flag %s", a)
 		}
 	}
-	o.json, o.confirm, o.override = o.set["json"], o.set["confirm"], o.set["override"]
+	o.json, o.confirm, o.override, o.insecure = o.set["json"], o.set["confirm"], o.set["override"], o.set["insecure"]
+	if !o.set["ca-file"] {
+		o.caFile = getenv("BALDUR_ADMIN_CA_FILE")
+	}
 	if !o.set["addr"] {
 		o.addr = getenv("BALDUR_ADMIN_ADDR")
 	}
@@ -166,6 +176,8 @@ func (o *opts) setValue(name, val string) error {
 		o.dlq[strings.ReplaceAll(name, "-", "_")] = val
 	case "cursor":
 		o.cursor = val
+	case "ca-file":
+		o.caFile = val
 	case "timeout":
 		d, err := time.ParseDuration(val)
 		if err != nil || d <= 0 {
@@ -216,7 +228,7 @@ func baseURL(addr string) (string, error) {
 // allow refuses flags the command does not use: a stray --confirm on a read is
 // more likely a mistake than an intention.
 func (o *opts) allow(cmd string, names ...string) error {
-	ok := map[string]bool{"addr": true, "json": true, "timeout": true, "help": true, "h": true}
+	ok := map[string]bool{"addr": true, "json": true, "timeout": true, "help": true, "h": true, "ca-file": true, "insecure": true}
 	for _, n := range names {
 		ok[n] = true
 	}
@@ -242,7 +254,7 @@ func (o *opts) nargs(cmd string, n int, what string) error {
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	o, err := parse(args, getenv)
 	if err != nil {
-		fmt.Fprintf(stderr, "baldur: %v\n(baldur --help shows the usage)\n", err)
+		fmt.Fprintf(stderr, "baldur: %s\n(baldur --help shows the usage)\n", clean(err.Error()))
 		return exitUsage
 	}
 	if o.set["help"] || o.set["h"] || (len(o.args) > 0 && o.args[0] == "help") {
@@ -250,14 +262,18 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return exitOK
 	}
 	c := &client{
-		base: o.addr, key: getenv("BALDUR_ADMIN_KEY"), who: operator(getenv),
+		base: o.addr, key: getenv("BALDUR_ADMIN_KEY"), who: operator(getenv), insecure: o.insecure,
 		timeout: o.timeout, json: o.json, stdout: stdout, stderr: stderr,
 	}
+	if c.http, err = httpClient(o.caFile); err != nil {
+		return c.fail(err)
+	}
+	defer c.http.CloseIdleConnections()
 	cmd, err := dispatch(o)
 	if err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "baldur: %v\n(baldur --help shows the usage)\n", err)
+			fmt.Fprintf(stderr, "baldur: %s\n(baldur --help shows the usage)\n", clean(err.Error()))
 			return exitUsage
 		}
 		return c.fail(err)

@@ -3,11 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -20,6 +26,44 @@ type client struct {
 	json    bool
 	stdout  io.Writer
 	stderr  io.Writer
+	// insecure allows the key over plain http to a host beyond loopback.
+	insecure bool
+	http     *http.Client
+}
+
+// httpClient never follows a redirect (the 3xx comes back as the answer, and
+// judged refuses it) and trusts caFile's certificates when it is set.
+func httpClient(caFile string) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("the CA file (--ca-file or BALDUR_ADMIN_CA_FILE): %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("the CA file %q (--ca-file or BALDUR_ADMIN_CA_FILE) holds no PEM certificate", caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, nil
+}
+
+// clearTextTo names the host the key would cross the network to in clear
+// text ("" when the address is https or loopback).
+func clearTextTo(base string) string {
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme != "http" {
+		return ""
+	}
+	h := u.Hostname()
+	if ip := net.ParseIP(h); h == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return ""
+	}
+	return u.Host
 }
 
 // printer renders a successful answer for humans.
@@ -61,6 +105,10 @@ func (c *client) call(method, path string, body any, p printer) int {
 // judged is call with a judge of the answer: the exit status is 1 when it
 // finds a failure, which it explains on stderr.
 func (c *client) judged(method, path string, body any, p printer, j judge) int {
+	if host := clearTextTo(c.base); host != "" && c.key != "" && !c.insecure {
+		return c.failWith("insecure", fmt.Sprintf("refusing to send the admin key in clear text to %s over http://", host),
+			"use https:// (the server's BALDUR_ADMIN_TLS_CERT and BALDUR_ADMIN_TLS_KEY), or --insecure if the network in between is trusted")
+	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -85,33 +133,41 @@ func (c *client) judged(method, path string, body any, p printer, j judge) int {
 	if c.who != "" {
 		req.Header.Set("X-Baldur-Operator", c.who)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := c.http.Do(req)
 	if err != nil {
 		return c.unreachable(err)
 	}
 	defer res.Body.Close()
+	if res.StatusCode >= 300 && res.StatusCode < 400 {
+		return c.failWith("redirect", fmt.Sprintf("the server at %s answered %s, pointing to \"%s\": the CLI follows no redirect, so that neither the admin key nor a confirmed action goes elsewhere",
+			c.base, res.Status, res.Header.Get("Location")), "point --addr (or BALDUR_ADMIN_ADDR) at the admin server itself")
+	}
 	raw, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
 	if err != nil {
 		return c.unreachable(err)
 	}
 	var ans map[string]any
 	if err := json.Unmarshal(raw, &ans); err != nil {
+		if res.StatusCode == http.StatusBadRequest && bytes.Contains(raw, []byte("HTTP request to an HTTPS server")) {
+			return c.failWith("tls", fmt.Sprintf("the server at %s speaks https", c.base), "use --addr https://"+strings.TrimPrefix(c.base, "http://"))
+		}
 		return c.fail(fmt.Errorf("the server at %s answered %s with something that is not JSON: is --addr pointing at a baldur admin server?", c.base, res.Status))
 	}
 	if c.json {
 		c.printJSON(ans)
 	}
+	human := cleanTree(ans).(map[string]any) // the only form printers and judges see
 	if res.StatusCode >= 300 {
 		if !c.json {
-			c.refused(res, ans)
+			c.refused(res, human)
 		}
 		return exitFailed
 	}
 	if !c.json {
-		p(c.stdout, ans)
+		p(c.stdout, human)
 	}
 	if j != nil {
-		if why := j(ans); why != "" {
+		if why := j(human); why != "" {
 			fmt.Fprintf(c.stderr, "baldur: %s\n", why)
 			return exitFailed
 		}
@@ -121,7 +177,7 @@ func (c *client) judged(method, path string, body any, p printer, j judge) int {
 
 func (c *client) printJSON(v any) {
 	b, _ := json.MarshalIndent(v, "", "  ")
-	fmt.Fprintf(c.stdout, "%s\n", b)
+	fmt.Fprintf(c.stdout, "%s\n", jsonSafe(b))
 }
 
 // refused explains a refusal: which gate, what it means, how to pass.
@@ -133,7 +189,7 @@ func (c *client) refused(res *http.Response, ans map[string]any) {
 	if words == "" {
 		words = "the server said no"
 	}
-	fmt.Fprintf(c.stderr, "baldur: refused by the server (%s), gate %q: %s\n", res.Status, gate, words)
+	fmt.Fprintf(c.stderr, "baldur: refused by the server (%s), gate \"%s\": %s\n", clean(res.Status), gate, words)
 	if msg != "" {
 		fmt.Fprintf(c.stderr, "  %s\n", msg)
 	}
@@ -159,9 +215,9 @@ func (c *client) failWith(gate, msg, hint string) int {
 		c.printJSON(map[string]string{"error": msg, "gate": gate, "hint": hint})
 		return exitFailed
 	}
-	fmt.Fprintf(c.stderr, "baldur: %s\n", msg)
+	fmt.Fprintf(c.stderr, "baldur: %s\n", clean(msg))
 	if hint != "" {
-		fmt.Fprintf(c.stderr, "  how to pass: %s\n", hint)
+		fmt.Fprintf(c.stderr, "  how to pass: %s\n", clean(hint))
 	}
 	return exitFailed
 }

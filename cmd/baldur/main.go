@@ -38,6 +38,11 @@
 // flag, so that it stays out of shell history and ps); the name recorded in the
 // history from BALDUR_OPERATOR, else USER.
 //
+// The key never travels in clear text beyond loopback: an http:// address of
+// another host is refused unless --insecure; an https:// one is verified
+// against the system's roots or --ca-file (BALDUR_ADMIN_CA_FILE). Redirects
+// are never followed: a 3xx answer is an error naming its Location.
+//
 // Destructive actions (breaker actions, the kill switch, go-live, DLQ purge)
 // also need the server to run with BALDUR_ADMIN_UNLOCK=1 and --confirm on the
 // command line; purge needs a key with the admin role. A refusal names the

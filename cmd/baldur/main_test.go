@@ -111,6 +111,7 @@ func TestScripts(t *testing.T) {
 			"failures":    cmdFailures,
 			"park":        cmdPark,
 			"replayer":    cmdReplayer,
+			"zone":        cmdZone,
 		},
 	})
 }
@@ -226,18 +227,24 @@ func cmdFailures(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("failures: no zone of service %q", args[0])
 }
 
-// park DOMAIN OPERATION FAILURE_TYPE ORDER parks a failed call whose
+// park DOMAIN OPERATION FAILURE_TYPE ORDER [ERROR] parks a failed call whose
 // arguments are {"order":ORDER} and sets $IDn (n counts from 1 per script)
-// and $ID to its id.
+// and $ID to its id. ERROR, a Go-quoted string, is the call's error text
+// (default "processor unavailable").
 func cmdPark(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 4 {
-		ts.Fatalf("usage: park DOMAIN OPERATION FAILURE_TYPE ORDER")
+	if neg || len(args) < 4 || len(args) > 5 {
+		ts.Fatalf("usage: park DOMAIN OPERATION FAILURE_TYPE ORDER [ERROR]")
 	}
 	st := ts.Value("state").(*scriptState)
 	a, err := json.Marshal(map[string]string{"order": args[3]})
 	ts.Check(err)
+	text := "processor unavailable"
+	if len(args) == 5 {
+		text, err = strconv.Unquote(args[4])
+		ts.Check(err)
+	}
 	id, err := st.q.Park(context.Background(), dlq.Capture{Domain: args[0], Operation: args[1], Signature: "sig1",
-		Args: a, Err: errors.New("processor unavailable"), FailureType: args[2], Attempts: 3})
+		Args: a, Err: errors.New(text), FailureType: args[2], Attempts: 3})
 	ts.Check(err)
 	st.parked++
 	ts.Setenv("ID"+strconv.Itoa(st.parked), id)
@@ -263,4 +270,17 @@ func cmdReplayer(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("replayer: want ok, fail or none, not %q", args[2])
 	}
 	st.q.Register(args[0], args[1], "sig1", fn)
+}
+
+// zone SERVICE METHOD builds a zone with a breaker; both are Go-quoted
+// strings, so that a script can name a breaker with any character.
+func cmdZone(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: zone SERVICE METHOD")
+	}
+	service, err := strconv.Unquote(args[0])
+	ts.Check(err)
+	method, err := strconv.Unquote(args[1])
+	ts.Check(err)
+	ts.Value("state").(*scriptState).rt.Zone(runtime.ZoneSpec{Service: service, Method: method, Breaker: true})
 }

@@ -128,7 +128,7 @@ func printControl(w io.Writer, body map[string]any) {
 	if by := str(c, "changed_by"); by != "" {
 		line := when(str(c, "changed_at")) + " by " + by
 		if r := str(c, "reason"); r != "" {
-			line += ": " + fmt.Sprintf("%q", r)
+			line += ": \"" + r + "\""
 		}
 		fmt.Fprintf(tw, "last change\t%s\n", line)
 	}
@@ -149,7 +149,7 @@ func printControlChange(w io.Writer, body map[string]any) {
 	if ch := at(body, "change"); ch != nil {
 		line += fmt.Sprintf(" (%s by %s", str(ch, "action"), str(ch, "who"))
 		if r := str(ch, "reason"); r != "" {
-			line += fmt.Sprintf(": %q", r)
+			line += ": \"" + r + "\""
 		}
 		line += ")"
 	}

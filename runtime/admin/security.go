@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/baldur-go/baldur/internal/redact"
 )
 
 // Role is what an admin key may do. Each role includes the ones below it.
@@ -75,8 +77,8 @@ type Security struct {
 	// body. BALDUR_ADMIN_UNLOCK=1.
 	Unlocked bool
 	// AllowedOrigins are the exact origins (scheme://host[:port]) a browser may
-	// send requests from. Default: http://localhost, http://127.0.0.1 and
-	// http://[::1] on the server's port (any port when the port is unknown).
+	// send requests from. Default: http:// and https://localhost, 127.0.0.1 and
+	// [::1] on the server's port (http, any port, when the port is unknown).
 	AllowedOrigins []string
 	// AllowedHosts are the Host headers accepted (host or host:port), against
 	// DNS rebinding. Default: localhost, 127.0.0.1 and [::1] on the server's
@@ -118,7 +120,8 @@ func securityFromLookup(lookup func(string) (string, bool)) (Security, error) {
 			}
 			role, err := ParseRole(roleStr)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("BALDUR_ADMIN_KEYS: entry %d: %w", i+1, err))
+				// Never ParseRole's error: with role and key swapped, the "role" is the key.
+				errs = append(errs, fmt.Errorf("BALDUR_ADMIN_KEYS: entry %d: the part before the first \":\" (%s) is not a role: want role:key with role viewer, operator or admin", i+1, redact.Key(roleStr)))
 				continue
 			}
 			if err := checkSecret(secret); err != nil {
@@ -225,6 +228,7 @@ func (s Security) resolve(port string) gates {
 		default:
 			g.hosts[h+":"+port] = true
 			g.origins["http://"+h+":"+port] = true
+			g.origins["https://"+h+":"+port] = true // the console served over TLS
 		}
 	}
 	for _, o := range s.AllowedOrigins {

@@ -31,14 +31,14 @@ func TestSecurityFromEnv(t *testing.T) {
 
 func TestSecurityFromEnvErrorsNameTheVariableNotTheKey(t *testing.T) {
 	for want, env := range map[string]map[string]string{
-		"BALDUR_ADMIN_KEY: key is 5 characters, want at least 16":   {"BALDUR_ADMIN_KEY": "short"},
-		"BALDUR_ADMIN_KEYS: entry 1: want role:key":                 {"BALDUR_ADMIN_KEYS": "nocolonhere-secret-secret"},
-		`BALDUR_ADMIN_KEYS: entry 2: role "root"`:                   {"BALDUR_ADMIN_KEYS": "admin:aaaaaaaaaaaaaaaa1,root:secretsecretsecret"},
-		"BALDUR_ADMIN_KEYS: entry 1 (viewer): key contains a space": {"BALDUR_ADMIN_KEYS": "viewer:secret secretsecret"},
-		"the same key appears twice":                                {"BALDUR_ADMIN_KEY": "aaaaaaaaaaaaaaaa1", "BALDUR_ADMIN_KEYS": "viewer:aaaaaaaaaaaaaaaa1"},
-		`BALDUR_ADMIN_UNLOCK="yes please"`:                          {"BALDUR_ADMIN_UNLOCK": "yes please"},
-		`BALDUR_ALLOWED_ORIGINS: origin "ops.example.com"`:          {"BALDUR_ALLOWED_ORIGINS": "ops.example.com"},
-		`BALDUR_ALLOWED_ORIGINS: origin "https://x.example/path"`:   {"BALDUR_ALLOWED_ORIGINS": "https://x.example/path"},
+		"BALDUR_ADMIN_KEY: key is 5 characters, want at least 16":                                            {"BALDUR_ADMIN_KEY": "short"},
+		"BALDUR_ADMIN_KEYS: entry 1: want role:key":                                                          {"BALDUR_ADMIN_KEYS": "nocolonhere-secret-secret"},
+		"BALDUR_ADMIN_KEYS: entry 2: the part before the first \":\" ([hidden, 4 characters]) is not a role": {"BALDUR_ADMIN_KEYS": "admin:aaaaaaaaaaaaaaaa1,root:secretsecretsecret"},
+		"BALDUR_ADMIN_KEYS: entry 1 (viewer): key contains a space":                                          {"BALDUR_ADMIN_KEYS": "viewer:secret secretsecret"},
+		"the same key appears twice":                                                                         {"BALDUR_ADMIN_KEY": "aaaaaaaaaaaaaaaa1", "BALDUR_ADMIN_KEYS": "viewer:aaaaaaaaaaaaaaaa1"},
+		`BALDUR_ADMIN_UNLOCK="yes please"`:                                                                   {"BALDUR_ADMIN_UNLOCK": "yes please"},
+		`BALDUR_ALLOWED_ORIGINS: origin "ops.example.com"`:                                                   {"BALDUR_ALLOWED_ORIGINS": "ops.example.com"},
+		`BALDUR_ALLOWED_ORIGINS: origin "https://x.example/path"`:                                            {"BALDUR_ALLOWED_ORIGINS": "https://x.example/path"},
 	} {
 		_, err := securityFromLookup(lookupFrom(env))
 		require.Error(t, err, want)
@@ -47,6 +47,18 @@ func TestSecurityFromEnvErrorsNameTheVariableNotTheKey(t *testing.T) {
 			if k != "BALDUR_ADMIN_UNLOCK" && k != "BALDUR_ALLOWED_ORIGINS" {
 				assert.NotContains(t, err.Error(), v, "a key never appears in an error")
 			}
+		}
+	}
+}
+
+func TestSecurityFromEnvSwappedRoleAndKeyHidesTheKey(t *testing.T) {
+	const key = "s3cret-Key-0123456789"
+	for _, v := range []string{key + ":operator", "admin:aaaaaaaaaaaaaaaa1, " + key + ":admin", key} {
+		_, err := securityFromLookup(lookupFrom(map[string]string{"BALDUR_ADMIN_KEYS": v}))
+		require.Error(t, err, v)
+		assert.Contains(t, err.Error(), "BALDUR_ADMIN_KEYS: entry ")
+		for i := 0; i+4 <= len(key); i++ {
+			require.NotContains(t, err.Error(), key[i:i+4], "no four bytes of the key appear in the error")
 		}
 	}
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,10 +37,16 @@ type ServerOptions struct {
 	// DrainTimeout bounds the whole drain: delay plus in-flight requests.
 	// Default 30s (BALDUR_ADMIN_DRAIN_TIMEOUT).
 	DrainTimeout time.Duration
+	// TLSCertFile and TLSKeyFile, both or neither, are PEM files of the
+	// server's certificate (chain) and private key: with them the server
+	// speaks only https (TLS 1.2 or later), so that admin keys do not
+	// travel in clear text (BALDUR_ADMIN_TLS_CERT, BALDUR_ADMIN_TLS_KEY).
+	TLSCertFile, TLSKeyFile string
 }
 
 // ServerOptionsFromEnv reads BALDUR_ADMIN_ADDR, BALDUR_ADMIN_DRAIN_DELAY and
-// BALDUR_ADMIN_DRAIN_TIMEOUT (Go durations or seconds). A bad value is an
+// BALDUR_ADMIN_DRAIN_TIMEOUT (Go durations or seconds), BALDUR_ADMIN_TLS_CERT
+// and BALDUR_ADMIN_TLS_KEY (file paths, both or neither). A bad value is an
 // error naming the variable and the value.
 func ServerOptionsFromEnv() (ServerOptions, error) { return serverOptionsFromLookup(os.LookupEnv) }
 
@@ -71,10 +78,42 @@ func serverOptionsFromLookup(lookup func(string) (string, bool)) (ServerOptions,
 		}
 		o.DrainTimeout = d
 	}
+	o.TLSCertFile, _ = lookup("BALDUR_ADMIN_TLS_CERT")
+	o.TLSKeyFile, _ = lookup("BALDUR_ADMIN_TLS_KEY")
+	if err := checkTLSFiles(o.TLSCertFile, o.TLSKeyFile, "BALDUR_ADMIN_TLS_CERT", "BALDUR_ADMIN_TLS_KEY"); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return ServerOptions{}, fmt.Errorf("admin: bad environment: %w", errors.Join(errs...))
 	}
 	return o, nil
+}
+
+// checkTLSFiles wants both files or neither, each named by its setting.
+func checkTLSFiles(cert, key, certName, keyName string) error {
+	switch {
+	case strings.TrimSpace(cert) != "" && strings.TrimSpace(key) == "":
+		return fmt.Errorf("%s is set but %s is not: https needs both the certificate and its private key", certName, keyName)
+	case strings.TrimSpace(cert) == "" && strings.TrimSpace(key) != "":
+		return fmt.Errorf("%s is set but %s is not: https needs both the certificate and its private key", keyName, certName)
+	}
+	return nil
+}
+
+// tlsConfig loads the server's key pair; nil when TLS is not configured.
+func (o ServerOptions) tlsConfig() (*tls.Config, error) {
+	if err := checkTLSFiles(o.TLSCertFile, o.TLSKeyFile, "TLSCertFile", "TLSKeyFile"); err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	if o.TLSCertFile == "" {
+		return nil, nil
+	}
+	// The error names the files, never their content.
+	pair, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("admin: https certificate %q and key %q: %w", o.TLSCertFile, o.TLSKeyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // parseDuration accepts a Go duration ("30s") or a number of seconds ("30").
@@ -102,6 +141,7 @@ type Server struct {
 	opts   ServerOptions
 	log    *slog.Logger
 	served chan struct{}
+	https  bool
 
 	drainOnce sync.Once
 	drainErr  error
@@ -126,9 +166,16 @@ func Listen(opts Options, sopts ServerOptions) (*Server, error) {
 	if !loopbackHost(host) && len(opts.Security.Keys) == 0 {
 		return nil, fmt.Errorf("admin: listen address %q reaches beyond loopback: configure an admin key (BALDUR_ADMIN_KEY or BALDUR_ADMIN_KEYS) first", sopts.Addr)
 	}
+	tlsConf, err := sopts.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", sopts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	opts.Port = port
@@ -138,7 +185,7 @@ func Listen(opts Options, sopts ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		h: h, ln: ln, opts: sopts, log: h.log, served: make(chan struct{}),
+		h: h, ln: ln, opts: sopts, log: h.log, served: make(chan struct{}), https: tlsConf != nil,
 		srv: &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: 5 * time.Second,
@@ -180,8 +227,13 @@ func (s *Server) Handler() *Handler { return s.h }
 // Addr is the address the server listens on (with the real port when :0 was asked).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// URL is the console's address, e.g. http://127.0.0.1:9090/.
-func (s *Server) URL() string { return "http://" + s.Addr() + "/" }
+// URL is the console's address, e.g. http://127.0.0.1:9090/ (https:// with TLS).
+func (s *Server) URL() string {
+	if s.https {
+		return "https://" + s.Addr() + "/"
+	}
+	return "http://" + s.Addr() + "/"
+}
 
 // Serve answers requests until Shutdown, Drain or Close; it returns nil after
 // a graceful stop.
@@ -189,7 +241,7 @@ func (s *Server) Serve() error {
 	defer close(s.served)
 	s.log.LogAttrs(context.Background(), slog.LevelInfo, "admin.server_started",
 		slog.String("addr", s.Addr()), slog.String("console", s.URL()),
-		slog.Bool("unlocked", s.h.gates.unlocked), slog.Int("keys", len(s.h.gates.keys)))
+		slog.Bool("unlocked", s.h.gates.unlocked), slog.Int("keys", len(s.h.gates.keys)), slog.Bool("https", s.https))
 	err := s.srv.Serve(s.ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil

@@ -16,6 +16,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/baldur-go/baldur/internal/redact"
 )
 
 // DefaultRedisPrefix is put before every key and channel the Redis store uses.
@@ -161,13 +163,13 @@ func OpenRedis(ctx context.Context, rawURL string, opts RedisOptions) (*Redis, e
 	if !opts.NoAutoPipeline && pipeOpts != nil {
 		if err := r.openPipe(pipeOpts); err != nil {
 			_ = r.client.Close()
-			return nil, fmt.Errorf("open redis %s: autopipeline: %w", redactURL(rawURL), err)
+			return nil, fmt.Errorf("open redis %s: autopipeline: %w", redact.URL(rawURL), err)
 		}
 	}
 	if !opts.LazyConnect {
 		if err := r.Ping(ctx); err != nil {
 			_ = r.Close()
-			return nil, fmt.Errorf("open redis %s: %w", redactURL(rawURL), err)
+			return nil, fmt.Errorf("open redis %s: %w", redact.URL(rawURL), err)
 		}
 	}
 	return r, nil

@@ -364,7 +364,9 @@ func TestParseRedisURL(t *testing.T) {
 		{"redis+sentinel://10.0.0.1:26379", "missing master name"},
 		{"redis+cluster://10.0.0.1:7000/3", "a cluster has no database number"},
 		{"redis+cluster://10.0.0.1:7000,,10.0.0.2:7000", "empty host"},
-		{"redis://user:p%zzword@localhost", "invalid URL escape"},
+		{"redis://user:p%zzword@localhost", "the user name or password is not valid in a URL"},
+		{"redis://user:pa/ss@localhost", `an "@" after the first "/"`},
+		{"redis://localhost/0#frag", "unexpected fragment"},
 	} {
 		t.Run(tc.url, func(t *testing.T) {
 			err := store.ParseRedisURL(tc.url)
@@ -385,6 +387,15 @@ func TestParseRedisURL_NeverRepeatsThePassword(t *testing.T) {
 		"redis://user:hunter2@localhost?bogus=1",
 		"redis://localhost?password=hunter2&bogus=1",
 		"redis+sentinel://user:hunter2@h1,h2",
+		"redis://user:hunter2/x@localhost:6379/0",
+		"redis://user:x/hunter2@localhost:6379/0",
+		"redis://user:hunter2#x@localhost:6379/0",
+		"redis://user:x#hunter2@localhost:6379/0",
+		"redis://user:hunter2?x@localhost:6379/0",
+		"redis://user:x?hunter2@localhost:6379/0",
+		"redis://user:hunter2@x@localhost:notaport/0",
+		"redis://user:hunter2@localhost:notaport/0",
+		"redis://localhost/m?sentinel_password=hunter2#x",
 	} {
 		err := store.ParseRedisURL(url)
 		require.Error(t, err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/baldur-go/baldur/internal/redact"
 )
 
 // redisTarget is a parsed Redis URL: exactly one of the option sets is set.
@@ -28,9 +30,28 @@ func ParseRedisURL(raw string) error {
 	return err
 }
 
+// ParseSingleRedisURL reads a URL of one Redis node (redis:// or rediss://)
+// into go-redis options, with ParseRedisURL's checks and errors, for the
+// parts of the runtime that talk to one node directly.
+func ParseSingleRedisURL(raw string) (*redis.Options, error) {
+	t, err := parseRedisURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	if t.single == nil {
+		return nil, fmt.Errorf("redis url %s: want one node (redis:// or rediss://) here", redact.URL(raw))
+	}
+	return t.single, nil
+}
+
 func parseRedisURL(raw string) (redisTarget, error) {
 	fail := func(format string, args ...any) (redisTarget, error) {
-		return redisTarget{}, fmt.Errorf("redis url %s: %s", redactURL(raw), fmt.Sprintf(format, args...))
+		return redisTarget{}, fmt.Errorf("redis url %s: %s", redact.URL(raw), fmt.Sprintf(format, args...))
+	}
+	// An error from a parser may quote a piece of its input: scrubbing it is
+	// the safety net should that piece hold a password.
+	reason := func(err error) string {
+		return redact.Scrub(strings.TrimPrefix(err.Error(), "redis: "), redact.Hidden(raw))
 	}
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -50,21 +71,33 @@ func parseRedisURL(raw string) (redisTarget, error) {
 	if end < 0 {
 		end = len(rest)
 	}
-	authority, tail := rest[:end], rest[end:]
-	userinfo, hostList := "", authority
-	if at := strings.LastIndex(authority, "@"); at >= 0 {
-		userinfo, hostList = authority[:at+1], authority[at+1:]
+	if strings.LastIndex(rest, "@") > end {
+		// Either a password holding an unencoded "/", "?" or "#", or an "@"
+		// after the host: both read two ways, so neither is guessed at.
+		return fail(`an "@" after the first "/", "?" or "#": percent-encode "/", "?", "#" and "@" in the user name and password (%%2F, %%3F, %%23, %%40) and any "@" after the host (%%40)`)
 	}
-	u, err := url.Parse(base + "://" + userinfo + "placeholder" + tail)
+	authority, tail := rest[:end], rest[end:]
+	var user *url.Userinfo
+	hostList := authority
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		// The user part is parsed alone, so that no parser error can quote it.
+		pu, err := url.Parse(base + "://" + authority[:at+1] + "placeholder")
+		if err != nil {
+			return fail("the user name or password is not valid in a URL: percent-encode its reserved characters (a %% must start a %%XX escape)")
+		}
+		user, hostList = pu.User, authority[at+1:]
+	}
+	u, err := url.Parse(base + "://placeholder" + tail)
 	if err != nil {
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
-			err = uerr.Err // url.Error repeats the URL, password included
+			err = uerr.Err // url.Error repeats the URL
 		}
-		return fail("%v", err)
+		return fail("%s", reason(err))
 	}
-	if u.Fragment != "" {
-		return fail("unexpected fragment #%s", u.Fragment)
+	u.User = user
+	if u.Fragment != "" || strings.HasSuffix(tail, "#") {
+		return fail(`unexpected fragment: a "#" in a query option must be percent-encoded as %%23`)
 	}
 	defaultPort := "6379"
 	if topology == "sentinel" {
@@ -72,7 +105,7 @@ func parseRedisURL(raw string) (redisTarget, error) {
 	}
 	hosts, err := splitHosts(hostList, defaultPort)
 	if err != nil {
-		return fail("%v", err)
+		return fail("%s", reason(err))
 	}
 	if topology == "" && len(hosts) > 1 {
 		return fail("%d hosts for a single node (use redis+cluster:// or redis+sentinel://)", len(hosts))
@@ -92,7 +125,7 @@ func parseRedisURL(raw string) (redisTarget, error) {
 	case "":
 		o, err := redis.ParseURL(rebuild(base, u.User, hosts[0], path, q))
 		if err != nil {
-			return fail("%v", strings.TrimPrefix(err.Error(), "redis: "))
+			return fail("%s", reason(err))
 		}
 		return redisTarget{single: o}, nil
 	case "cluster":
@@ -101,7 +134,7 @@ func parseRedisURL(raw string) (redisTarget, error) {
 		}
 		o, err := redis.ParseClusterURL(rebuild(base, u.User, hosts[0], "", q))
 		if err != nil {
-			return fail("%v", strings.TrimPrefix(err.Error(), "redis: "))
+			return fail("%s", reason(err))
 		}
 		return redisTarget{cluster: o}, nil
 	default: // sentinel
@@ -112,7 +145,7 @@ func parseRedisURL(raw string) (redisTarget, error) {
 		q.Set("master_name", master)
 		o, err := redis.ParseFailoverURL(rebuild(base, nil, hosts[0], db, q))
 		if err != nil {
-			return fail("%v", strings.TrimPrefix(err.Error(), "redis: "))
+			return fail("%s", reason(err))
 		}
 		// The URL's user authenticates to the master; the sentinels take
 		// their own credentials from sentinel_username / sentinel_password.
@@ -160,34 +193,4 @@ func splitHosts(list, defaultPort string) ([]string, error) {
 		out = append(out, net.JoinHostPort(host, port))
 	}
 	return out, nil
-}
-
-// redactURL hides the password of a URL for error messages and logs.
-func redactURL(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return strconv.Quote(raw)
-	}
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
-			rest = user + ":xxxxx" + rest[at:]
-		}
-	}
-	q := strings.Index(rest, "?")
-	if q >= 0 {
-		// Passwords can also travel as query options.
-		if vals, err := url.ParseQuery(rest[q+1:]); err == nil {
-			for _, k := range []string{"password", "sentinel_password"} {
-				if vals.Has(k) {
-					vals.Set(k, "xxxxx")
-				}
-			}
-			rest = rest[:q+1] + vals.Encode()
-		}
-	}
-	return strconv.Quote(scheme + "://" + rest)
 }
