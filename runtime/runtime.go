@@ -202,6 +202,7 @@ func (rt *Runtime) Zone(spec ZoneSpec) *Zone {
 		backoff:  spec.Backoff.normalized(),
 		timeout:  spec.Timeout,
 	}
+	z.deadlines.zone = z
 	if rt.cfg.CallStats {
 		z.stats = new(callStats)
 	}

@@ -85,6 +85,8 @@ type Zone struct {
 	timeout  time.Duration
 	stats    *callStats    // nil unless Config.CallStats
 	idem     *idemCounters // nil without idempotency=
+
+	deadlines deadlineList // armed attempts (timeout=), see deadline.go
 }
 
 // Permit is what Enter hands out and Done takes back: the breaker ticket and
@@ -192,11 +194,32 @@ func (z *Zone) enterBulkhead(ctx context.Context, bh *Bulkhead) (held bool, err 
 	return false, err
 }
 
-// Timed turns an error returned after the attempt's own deadline passed (and
-// not the caller's) into a *TimeoutError (errors.Is ErrTimeout). Generated code
-// calls it between the inner call and cancel.
-func (z *Zone) Timed(ctx, attemptCtx context.Context, err error) error {
-	if err == nil || ctx.Err() != nil || attemptCtx.Err() != context.DeadlineExceeded {
+// WithTimeout starts an attempt bounded by timeout= and returns the context
+// to hand to the inner method; Timed must end it. The context keeps the
+// whole context.Context contract and costs no allocation unless the method
+// asks for Done (see deadline.go).
+func (z *Zone) WithTimeout(ctx context.Context) context.Context {
+	c := newAttempt()
+	c.parent, c.zone = ctx, z
+	c.start = z.rt.now()
+	c.deadline = noDeadline
+	if z.timeout > 0 {
+		c.deadline = c.start + int64(z.timeout)
+	}
+	return c
+}
+
+// Timed ends the attempt started by WithTimeout (its context is cancelled,
+// as a cancel func would) and turns an error returned after the attempt's own
+// deadline passed (and not the caller's) into a *TimeoutError (errors.Is
+// ErrTimeout). Generated code calls it right after the inner call. It also
+// accepts a context from context.WithTimeout, which the caller cancels.
+func (z *Zone) Timed(ctx, actx context.Context, err error) error {
+	if c, ok := actx.(*attemptCtx); ok {
+		if !c.end(err != nil) || err == nil || ctx.Err() != nil {
+			return err
+		}
+	} else if err == nil || ctx.Err() != nil || actx.Err() != context.DeadlineExceeded {
 		return err
 	}
 	if z.stats != nil {
