@@ -204,7 +204,7 @@ func (rt *Runtime) Zone(spec ZoneSpec) *Zone {
 	}
 	z.deadlines.zone = z
 	if rt.cfg.CallStats {
-		z.stats = new(callStats)
+		z.stats = newCallStats()
 	}
 	if spec.Idempotency != "" {
 		z.idem = new(idemCounters)

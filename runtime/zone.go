@@ -101,9 +101,11 @@ const (
 	permitBreaker  uint8 = 1 << iota
 	permitBulkhead       // a bulkhead slot is held
 	permitQuiet          // the breaker need not hear of a success (Ticket.Quiet)
+	permitCount          // calls are counted, and this attempt's duration is not sampled
 
-	// permitQuietOnly is the common case Done answers inline.
-	permitQuietOnly = permitBreaker | permitQuiet
+	// permitQuietOnly and permitQuietCount are the common cases Done answers inline.
+	permitQuietOnly  = permitBreaker | permitQuiet
+	permitQuietCount = permitQuietOnly | permitCount
 )
 
 // Spec returns the zone's description.
@@ -124,18 +126,21 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 	if b := z.breaker; b != nil && z.bulkhead == nil {
 		t, ok := b.Allow()
 		if ok {
-			if z.stats != nil { // Done must count the success out of line
-				return Permit{ticket: t, flags: permitBreaker, start: z.rt.sampleStart(z.stats)}, nil
-			}
 			f := permitBreaker
 			if t.Quiet() {
 				f = permitQuietOnly
+			}
+			if s := z.stats; s != nil {
+				if s.sample.Load() != 0 { // this attempt's duration is sampled
+					return Permit{ticket: t, flags: permitBreaker, start: z.rt.sampleStart(s)}, nil
+				}
+				f |= permitCount // Done counts the success
 			}
 			return Permit{ticket: t, flags: f}, nil
 		}
 		if z.rt.mode.Load()&modeDryRun == 0 {
 			if z.stats != nil {
-				z.stats.shard().rejectedOpen.Add(1)
+				z.stats.rejected()
 			}
 			return Permit{}, z.openErr // rejected: no second look, no allocation
 		}
@@ -153,7 +158,7 @@ func (z *Zone) enter(ctx context.Context) (Permit, error) {
 		if !ok {
 			if !z.rt.DryRun() {
 				if z.stats != nil {
-					z.stats.shard().rejectedOpen.Add(1)
+					z.stats.rejected()
 				}
 				return p, z.openErr
 			}
@@ -241,6 +246,10 @@ func (z *Zone) Done(ctx context.Context, p Permit, err error, attempt int) bool 
 }
 
 func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool {
+	if err == nil && p.flags == permitQuietCount && attempt == 1 {
+		z.stats.success() // the common case with counting on
+		return false
+	}
 	if p.start != 0 {
 		z.stats.observe(time.Since(z.rt.epoch) - time.Duration(p.start))
 	}
@@ -248,7 +257,7 @@ func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool 
 		return z.failed(ctx, p, err, attempt)
 	}
 	if z.stats != nil {
-		z.stats.shard().successes.Add(1)
+		z.stats.success()
 		if attempt > 1 {
 			z.stats.retriedOK.Add(1)
 		}
@@ -267,7 +276,7 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 	if s := z.stats; s != nil {
 		switch o {
 		case Success:
-			s.shard().successes.Add(1)
+			s.success()
 		case Failure:
 			s.failures.Add(1)
 		default:
