@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,12 +45,11 @@ import (
 //
 // Attempt contexts are never reused: the method may keep its context after
 // returning, and must then see it cancelled, with its own deadline and
-// values. Their memory comes in slabs of attemptSlabSize, handed out one
-// slot at a time from a sync.Pool of partly used slabs (the pool holds the
-// allocator's cursor, never a context that was handed out), so the
-// allocation is amortised over the slab: -benchmem reports 0 allocs/op. A
-// context kept by user code keeps its slab alive, as any pointer into an
-// array does.
+// values. Their memory comes in slabs of attemptSlabSize, one slab being
+// handed out per P (pinned as the call counters are, see stats.go), one
+// slot at a time and never twice, so the allocation is amortised over the
+// slab: -benchmem reports 0 allocs/op. A context kept by user code keeps its
+// slab alive, as any pointer into an array does.
 
 const (
 	attemptSlabSize = 32
@@ -85,22 +85,44 @@ type attemptCtx struct {
 }
 
 type attemptSlab struct {
-	n     int
+	n     atomic.Int32 // slots handed out
 	slots [attemptSlabSize]attemptCtx
 }
 
-var attemptSlabs = sync.Pool{New: func() any { return new(attemptSlab) }}
+// slabCursor is one P's slab being handed out. Only a goroutine pinned to
+// that P touches it (plain loads and stores, atomic for the race detector).
+type slabCursor struct {
+	slab atomic.Pointer[attemptSlab]
+	_    [cacheLine - 8]byte
+}
 
-// newAttempt hands out a fresh slot. A slab goes back to the pool while it
-// has slots left; a full one is dropped and lives as long as its contexts.
+var slabCursors = make([]slabCursor, max(goruntime.GOMAXPROCS(0), goruntime.NumCPU()))
+
+// newAttempt hands out a fresh slot from the current P's slab. A full slab is
+// dropped and lives as long as its contexts.
 func newAttempt() *attemptCtx {
-	s := attemptSlabs.Get().(*attemptSlab)
-	c := &s.slots[s.n]
-	s.n++
-	if s.n < attemptSlabSize {
-		attemptSlabs.Put(s)
+	p := procPin()
+	if p < len(slabCursors) {
+		if s := slabCursors[p].slab.Load(); s != nil {
+			if n := s.n.Load(); n < attemptSlabSize {
+				s.n.Store(n + 1)
+				procUnpin()
+				return &s.slots[n]
+			}
+		}
 	}
-	return c
+	procUnpin()
+	return newAttemptSlab()
+}
+
+func newAttemptSlab() *attemptCtx {
+	s := new(attemptSlab) // outside the pin: allocation may assist the GC
+	s.n.Store(1)
+	if p := procPin(); p < len(slabCursors) {
+		slabCursors[p].slab.Store(s)
+	}
+	procUnpin()
+	return &s.slots[0]
 }
 
 // closedchan is the Done channel of an attempt that ended before anybody asked.

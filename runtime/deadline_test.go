@@ -338,7 +338,8 @@ func TestAttemptContextAllocations(t *testing.T) {
 		_ = z.Timed(ctx, actx, nil)
 	}
 	assert.Zero(t, testing.AllocsPerRun(1000, attempt), "an attempt that never asks for Done")
-	// The exact figure behind that 0: one slab per attemptSlabSize attempts.
+	// The figure behind that 0: one slab per attemptSlabSize attempts (per P),
+	// with room for what the runtime's own goroutines allocate meanwhile.
 	var m0, m1 goruntime.MemStats
 	goruntime.ReadMemStats(&m0)
 	const runs = 64 * attemptSlabSize
@@ -346,7 +347,7 @@ func TestAttemptContextAllocations(t *testing.T) {
 		attempt()
 	}
 	goruntime.ReadMemStats(&m1)
-	assert.LessOrEqual(t, m1.Mallocs-m0.Mallocs, uint64(runs/attemptSlabSize+8))
+	assert.LessOrEqual(t, m1.Mallocs-m0.Mallocs, uint64(2*runs/attemptSlabSize))
 
 	withDone := func() {
 		actx := z.WithTimeout(ctx)

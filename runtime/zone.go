@@ -94,7 +94,8 @@ type Zone struct {
 type Permit struct {
 	ticket breaker.Ticket
 	flags  uint8
-	start  int64 // sampled attempts: nanoseconds since the runtime's epoch; 0 otherwise
+	stripe uint16 // the bulkhead stripe the slot came from
+	start  int64  // sampled attempts: nanoseconds since the runtime's epoch; 0 otherwise
 }
 
 const (
@@ -103,9 +104,9 @@ const (
 	permitQuiet          // the breaker need not hear of a success (Ticket.Quiet)
 	permitCount          // calls are counted, and this attempt's duration is not sampled
 
-	// permitQuietOnly and permitQuietCount are the common cases Done answers inline.
-	permitQuietOnly  = permitBreaker | permitQuiet
-	permitQuietCount = permitQuietOnly | permitCount
+	// permitQuietOnly is the common case Done answers inline. A permit with
+	// permitQuiet is never sampled and, when calls are counted, has permitCount.
+	permitQuietOnly = permitBreaker | permitQuiet
 )
 
 // Spec returns the zone's description.
@@ -122,21 +123,29 @@ func (z *Zone) Timeout() time.Duration { return z.timeout }
 // *OpenError (errors.Is ErrOpen) or *BulkheadFullError (errors.Is ErrBulkheadFull);
 // in dry-run the refusal is recorded as a would-have decision and the call goes on.
 func (z *Zone) Enter(ctx context.Context) (Permit, error) {
-	// Fast path: a breaker alone, admitting or rejecting the call.
-	if b := z.breaker; b != nil && z.bulkhead == nil {
+	// Fast path: the breaker admits or rejects the call, and the bulkhead,
+	// if any, has a permit on the first look.
+	if b := z.breaker; b != nil {
 		t, ok := b.Allow()
 		if ok {
 			f := permitBreaker
 			if t.Quiet() {
 				f = permitQuietOnly
 			}
+			var stripe uint16
+			if bh := z.bulkhead; bh != nil {
+				if stripe, ok = bh.tryAcquire(); !ok {
+					return z.bulkheadFull(ctx, Permit{ticket: t, flags: permitBreaker})
+				}
+				f |= permitBulkhead
+			}
 			if s := z.stats; s != nil {
-				if s.sample.Load() != 0 { // this attempt's duration is sampled
-					return Permit{ticket: t, flags: permitBreaker, start: z.rt.sampleStart(s)}, nil
+				if s.sample.Load() != 0 { // this attempt's duration is sampled: Done's slow path
+					return Permit{ticket: t, flags: f &^ permitQuiet, stripe: stripe, start: z.rt.sampleStart(s)}, nil
 				}
 				f |= permitCount // Done counts the success
 			}
-			return Permit{ticket: t, flags: f}, nil
+			return Permit{ticket: t, flags: f, stripe: stripe}, nil
 		}
 		if z.rt.mode.Load()&modeDryRun == 0 {
 			if z.stats != nil {
@@ -150,9 +159,6 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 
 func (z *Zone) enter(ctx context.Context) (Permit, error) {
 	var p Permit
-	if z.stats != nil {
-		p.start = z.rt.sampleStart(z.stats)
-	}
 	if b := z.breaker; b != nil {
 		t, ok := b.Allow()
 		if !ok {
@@ -169,34 +175,42 @@ func (z *Zone) enter(ctx context.Context) (Permit, error) {
 		}
 	}
 	if bh := z.bulkhead; bh != nil {
-		if bh.tryAcquire() {
-			p.flags |= permitBulkhead
-		} else if held, err := z.enterBulkhead(ctx, bh); err != nil {
-			if p.flags&permitBreaker != 0 {
-				z.breaker.Ignore(p.ticket)
-			}
-			if z.stats != nil && errors.Is(err, ErrBulkheadFull) {
-				z.stats.rejectedBulkhead.Add(1)
-			}
-			return Permit{}, err
-		} else if held {
-			p.flags |= permitBulkhead
+		stripe, ok := bh.tryAcquire()
+		if !ok {
+			return z.bulkheadFull(ctx, p)
 		}
+		p.flags |= permitBulkhead
+		p.stripe = stripe
+	}
+	if z.stats != nil {
+		p.start = z.rt.sampleStart(z.stats)
 	}
 	return p, nil
 }
 
-// enterBulkhead is the slow path: wait for a slot if bulkhead_wait= allows,
-// and in dry-run let the call through without a slot.
-func (z *Zone) enterBulkhead(ctx context.Context, bh *Bulkhead) (held bool, err error) {
-	err = bh.acquire(ctx)
+// bulkheadFull is the slow path of a full compartment: wait for a slot if
+// bulkhead_wait= allows, and in dry-run let the call through without one.
+// p holds the breaker's ticket, given back if the call is refused.
+func (z *Zone) bulkheadFull(ctx context.Context, p Permit) (Permit, error) {
+	if z.stats != nil {
+		p.start = z.rt.sampleStart(z.stats)
+	}
+	stripe, err := z.bulkhead.acquire(ctx)
 	if err == nil {
-		return true, nil
+		p.flags |= permitBulkhead
+		p.stripe = stripe
+		return p, nil
 	}
 	if errors.Is(err, ErrBulkheadFull) && z.rt.wouldHave(z, "bulkhead", "reject", err.Error()) {
-		return false, nil
+		return p, nil
 	}
-	return false, err
+	if p.flags&permitBreaker != 0 {
+		z.breaker.Ignore(p.ticket)
+	}
+	if z.stats != nil && errors.Is(err, ErrBulkheadFull) {
+		z.stats.rejectedBulkhead.Add(1)
+	}
+	return Permit{}, err
 }
 
 // WithTimeout starts an attempt bounded by timeout= and returns the context
@@ -246,8 +260,15 @@ func (z *Zone) Done(ctx context.Context, p Permit, err error, attempt int) bool 
 }
 
 func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool {
-	if err == nil && p.flags == permitQuietCount && attempt == 1 {
-		z.stats.success() // the common case with counting on
+	// The common cases with counting or a bulkhead on: a first-attempt
+	// success the breaker need not hear about, not sampled.
+	if err == nil && attempt == 1 && p.flags&^(permitCount|permitBulkhead) == permitQuietOnly {
+		if p.flags&permitBulkhead != 0 {
+			z.bulkhead.release(p.stripe)
+		}
+		if p.flags&permitCount != 0 {
+			z.stats.success()
+		}
 		return false
 	}
 	if p.start != 0 {
@@ -266,7 +287,7 @@ func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool 
 		z.breaker.Success(p.ticket)
 	}
 	if p.flags&permitBulkhead != 0 {
-		z.bulkhead.release()
+		z.bulkhead.release(p.stripe)
 	}
 	return false
 }
@@ -294,7 +315,7 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 		}
 	}
 	if p.flags&permitBulkhead != 0 {
-		z.bulkhead.release()
+		z.bulkhead.release(p.stripe)
 	}
 	if o != Failure || attempt >= z.attempts || errors.Is(err, ErrPermanent) {
 		return false
