@@ -25,7 +25,7 @@ import (
 //     All attempts of a zone have the same timeout, so a new deadline lands
 //     at the tail (the insertion walks back from it) and the timer almost
 //     never needs resetting: it stays armed at an earlier deadline and, when
-//     it fires, expires what is due and re-arms at the new head. A timer per
+//     it fires, expires what is due and re-arms at the new head. Timers per
 //     zone rather than one wheel for the process: no tick when nothing waits,
 //     exact expiry (no slot granularity), and zones do not contend.
 //   - Contexts derived from it (context.WithCancel, WithTimeout, AfterFunc…)
@@ -80,7 +80,8 @@ type attemptCtx struct {
 	funcs      *afterFunc
 	parentStop func() bool
 
-	prev, next *attemptCtx // the zone's deadline list, guarded by its mutex
+	list       *deadlineList // the list it was armed on
+	prev, next *attemptCtx   // in list, guarded by its mutex
 	listed     bool
 }
 
@@ -262,7 +263,10 @@ func (c *attemptCtx) arm() {
 		}
 	}
 	if c.deadline != noDeadline {
-		c.zone.deadlines.add(c)
+		p := procPin()
+		procUnpin()
+		c.list = &c.zone.deadlines[p%len(c.zone.deadlines)]
+		c.list.add(c)
 	}
 	if c.parent.Done() == nil {
 		return // never cancelled
@@ -351,7 +355,7 @@ func (c *attemptCtx) cancel(to uint32) bool {
 // list and the caller's context, run the registered functions.
 func (c *attemptCtx) finish(s uint32) {
 	if s&flagArmed != 0 && c.deadline != noDeadline {
-		c.zone.deadlines.remove(c)
+		c.list.remove(c)
 	}
 	c.mu.Lock()
 	if c.done != nil && c.done != closedchan {
@@ -399,14 +403,24 @@ func contextName(c context.Context) string {
 	return "context"
 }
 
-// deadlineList holds a zone's armed attempts, sorted by deadline, under one
-// timer set at (or before) the earliest.
+// deadlineList holds armed attempts, sorted by deadline, under one timer set
+// at (or before) the earliest. A zone has one per P, chosen when an attempt
+// is armed, so that two cores arming attempts do not share a lock.
 type deadlineList struct {
 	mu         sync.Mutex
 	head, tail *attemptCtx
 	timer      *time.Timer
 	at         int64 // when the timer fires, since the epoch; 0: not armed
 	zone       *Zone
+	_          [cacheLine - 48]byte
+}
+
+func newDeadlineLists(z *Zone) []deadlineList {
+	ls := make([]deadlineList, len(slabCursors))
+	for i := range ls {
+		ls[i].zone = z
+	}
+	return ls
 }
 
 func (l *deadlineList) add(c *attemptCtx) {

@@ -320,9 +320,12 @@ func TestAttemptContextStress(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	z.deadlines.mu.Lock()
-	defer z.deadlines.mu.Unlock()
-	assert.Nil(t, z.deadlines.head, "ended attempts left in the deadline list")
+	for i := range z.deadlines {
+		l := &z.deadlines[i]
+		l.mu.Lock()
+		assert.Nil(t, l.head, "ended attempts left in deadline list %d", i)
+		l.mu.Unlock()
+	}
 }
 
 func TestAttemptContextAllocations(t *testing.T) {

@@ -202,7 +202,9 @@ func (rt *Runtime) Zone(spec ZoneSpec) *Zone {
 		backoff:  spec.Backoff.normalized(),
 		timeout:  spec.Timeout,
 	}
-	z.deadlines.zone = z
+	if spec.Timeout > 0 {
+		z.deadlines = newDeadlineLists(z)
+	}
 	if rt.cfg.CallStats {
 		z.stats = newCallStats()
 	}

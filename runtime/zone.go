@@ -86,7 +86,7 @@ type Zone struct {
 	stats    *callStats    // nil unless Config.CallStats
 	idem     *idemCounters // nil without idempotency=
 
-	deadlines deadlineList // armed attempts (timeout=), see deadline.go
+	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go
 }
 
 // Permit is what Enter hands out and Done takes back: the breaker ticket and
