@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	goruntime "runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,10 +35,17 @@ func newRuntime(b *testing.B) *runtime.Runtime {
 }
 
 // serial and parallel run the same body once per iteration, on one goroutine or
-// on GOMAXPROCS of them.
+// on GOMAXPROCS of them. Besides wall time they report CPU time per op
+// (cpu-ns/op: the benchmark's thread for serial, the whole process for
+// parallel), which a machine shared with other work inflates far less: a
+// parallel row whose cpu-ns/op grows from -cpu 1 to 2 is paying for
+// contention between cores.
 func serial(b *testing.B, call func(ctx context.Context, n int) (int, error)) {
 	ctx := context.Background()
 	b.ReportAllocs()
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	c0 := cpuTime(clockThread)
 	for i := 0; b.Loop(); i++ {
 		n, err := call(ctx, i)
 		if err != nil {
@@ -45,11 +53,20 @@ func serial(b *testing.B, call func(ctx context.Context, n int) (int, error)) {
 		}
 		sink = n
 	}
+	reportCPU(b, c0, cpuTime(clockThread))
+}
+
+func reportCPU(b *testing.B, c0, c1 int64) {
+	if c0 > 0 && b.N > 0 {
+		b.ReportMetric(float64(c1-c0)/float64(b.N), "cpu-ns/op")
+	}
 }
 
 func parallel(b *testing.B, call func(ctx context.Context, n int) (int, error)) {
 	ctx := context.Background()
 	b.ReportAllocs()
+	c0 := cpuTime(clockProcess)
+	defer func() { reportCPU(b, c0, cpuTime(clockProcess)) }()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
