@@ -73,7 +73,10 @@ func (b *Bulkhead) tryAcquire() (stripe uint16, ok bool) {
 	p := procPin()
 	procUnpin()
 	n := len(b.stripes)
-	home := p % n
+	home := p
+	if home >= n { // no division on the common path: stripes = Ps unless Max is smaller
+		home %= n
+	}
 	if s := &b.stripes[home].free; take(s) {
 		return uint16(home), true
 	}
