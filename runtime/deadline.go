@@ -113,6 +113,9 @@ func newAttempt() *attemptCtx {
 		}
 	}
 	procUnpin()
+	if p >= len(slabCursors) {
+		return new(attemptCtx) // a P beyond the cursors (GOMAXPROCS raised): one allocation
+	}
 	return newAttemptSlab()
 }
 

@@ -359,3 +359,44 @@ func TestAttemptContextAllocations(t *testing.T) {
 	}
 	assert.Equal(t, 1.0, testing.AllocsPerRun(1000, withDone), "an attempt that asks for Done: its channel")
 }
+
+// A context the method kept must stay its own: no slot is handed out twice,
+// also from Ps beyond the slab cursors (GOMAXPROCS raised after start).
+func TestAttemptContextsAreNeverReused(t *testing.T) {
+	z := timeoutZone(t, time.Hour)
+	prev := goruntime.GOMAXPROCS(0)
+	defer goruntime.GOMAXPROCS(prev)
+	goruntime.GOMAXPROCS(len(slabCursors) + 2)
+	var mu sync.Mutex
+	seen := map[context.Context]bool{}
+	var kept []context.Context
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Go(func() {
+			for i := 0; i < 4*attemptSlabSize; i++ {
+				actx := z.WithTimeout(context.Background())
+				mu.Lock()
+				dup := seen[actx]
+				seen[actx] = true
+				kept = append(kept, actx)
+				mu.Unlock()
+				if dup {
+					t.Error("an attempt context was handed out twice")
+					return
+				}
+				_ = z.Timed(context.Background(), actx, nil)
+				if i%9 == 0 {
+					goruntime.Gosched()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	live := z.WithTimeout(context.Background())
+	require.False(t, seen[live])
+	for _, c := range kept {
+		require.Equal(t, context.Canceled, c.Err(), "a kept context changed state")
+	}
+	require.NoError(t, live.Err())
+	require.NoError(t, z.Timed(context.Background(), live, nil))
+}
