@@ -34,7 +34,7 @@ golden:
 
 ## bench: hot-path benchmarks (direct call vs generated wrapper vs gobreaker vs failsafe-go) and the rest
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./bench/ | tee bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 -cpu 1,2 ./bench/ | tee bench.txt
 	$(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da bench.txt
 
 ## bench-idem: idempotency claim + complete on Redis vs redis-benchmark SET, interleaved (needs redis-tools)

@@ -121,10 +121,9 @@ func (w *ProtectedAdder) Timeout(ctx context.Context, n int) (int, error) {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		r0, err = w.inner.Timeout(actx, n)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}

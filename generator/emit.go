@@ -368,10 +368,10 @@ func (e *emitter) duration(d time.Duration) *jen.Statement {
 
 // locals are the names one wrapper method uses.
 type locals struct {
-	recv, z, err, attempt, permit, perr, actx, cancel, ctx string
-	claim, fp, res, enc                                    string // idempotency only
-	results                                                []string
-	params                                                 []string
+	recv, z, err, attempt, permit, perr, actx, ctx string
+	claim, fp, res, enc                            string // idempotency only
+	results                                        []string
+	params                                         []string
 	// ctxParam: the body runs in a method taking ctx although the interface
 	// method has no context (a dlq method's replay brings one).
 	ctxParam bool
@@ -420,7 +420,6 @@ func (e *emitter) methodNames(it *Interface, m *Method) locals {
 		l.permit = used.take("permit")
 		l.perr = used.take("perr")
 		l.actx = used.take("actx")
-		l.cancel = used.take("cancel")
 		if m.Ctx < 0 {
 			l.ctx = used.take("ctx")
 		}
@@ -554,12 +553,11 @@ func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l l
 		callCtx := l.ctx
 		if s.Timeout > 0 {
 			callCtx = l.actx
-			g.List(jen.Id(l.actx), jen.Id(l.cancel)).Op(":=").Qual("context", "WithTimeout").Call(ctx, z.Clone().Dot("Timeout").Call())
+			g.Id(l.actx).Op(":=").Add(z.Clone().Dot("WithTimeout").Call(ctx))
 		}
 		g.List(outs...).Op("=").Add(call(callCtx))
 		if s.Timeout > 0 {
 			g.Id(l.err).Op("=").Add(z.Clone().Dot("Timed").Call(ctx, jen.Id(l.actx), err))
-			g.Id(l.cancel).Call()
 		}
 	}
 	if s.Attempts > 1 {

@@ -6,20 +6,49 @@ import (
 	"time"
 )
 
-// Bulkhead is a compartment of at most Max concurrent calls. Acquire is one
-// CAS loop on the fast path; waiters (bulkhead_wait=) park on a channel that
-// each release pokes, so a freed slot is noticed without polling.
+// Bulkhead is a compartment of at most Max concurrent calls.
+//
+// Its Max permits are split over stripes, one per P (GOMAXPROCS, capped by
+// Max): a call takes a permit from its own P's stripe with one
+// compare-and-swap and gives it back to the same stripe, so two cores
+// admitting calls at once do not write one shared counter (which made the
+// compartment slower with a second core). When its stripe is empty a call
+// takes from the others. Permits are only ever moved by a CAS that keeps a
+// stripe at 0 or above, so free + held = Max at all times and no more than
+// Max calls are ever admitted. A refusal is decided after two passes over
+// the stripes found nothing free, so a permit moving between stripes during
+// a pass does not refuse a call on its own.
+//
+// Waiters (bulkhead_wait=) park on a channel that each release pokes, so a
+// freed slot is noticed without polling.
 type Bulkhead struct {
 	name    string
 	max     int64
 	wait    time.Duration
-	active  atomic.Int64
+	stripes []bulkheadStripe
 	waiters atomic.Int64
 	freed   chan struct{}
 }
 
+type bulkheadStripe struct {
+	free atomic.Int64
+	_    [cacheLine - 8]byte
+}
+
+const maxStripes = 64
+
 func newBulkhead(name string, max int64, wait time.Duration) *Bulkhead {
-	return &Bulkhead{name: name, max: max, wait: wait, freed: make(chan struct{}, 1)}
+	n := int64(min(len(slabCursors), maxStripes))
+	n = min(n, max)
+	b := &Bulkhead{name: name, max: max, wait: wait, stripes: make([]bulkheadStripe, n), freed: make(chan struct{}, 1)}
+	for i := range b.stripes {
+		share := max / n
+		if int64(i) < max%n {
+			share++
+		}
+		b.stripes[i].free.Store(share)
+	}
+	return b
 }
 
 // Name is the compartment's name.
@@ -28,28 +57,59 @@ func (b *Bulkhead) Name() string { return b.name }
 // Max is the compartment's size.
 func (b *Bulkhead) Max() int64 { return b.max }
 
-// Active is the number of calls holding a slot.
-func (b *Bulkhead) Active() int64 { return b.active.Load() }
+// Active is the number of calls holding a slot (a reading of the stripes
+// one after another: exact when calls are not entering or leaving).
+func (b *Bulkhead) Active() int64 {
+	var free int64
+	for i := range b.stripes {
+		free += b.stripes[i].free.Load()
+	}
+	return b.max - free
+}
 
-func (b *Bulkhead) tryAcquire() bool {
+// tryAcquire takes a permit, preferring the current P's stripe; it returns
+// the stripe to give it back to.
+func (b *Bulkhead) tryAcquire() (stripe uint16, ok bool) {
+	p := procPin()
+	procUnpin()
+	n := len(b.stripes)
+	home := p
+	if home >= n { // no division on the common path: stripes = Ps unless Max is smaller
+		home %= n
+	}
+	if s := &b.stripes[home].free; take(s) {
+		return uint16(home), true
+	}
+	for pass := 0; pass < 2; pass++ {
+		for j := 1; j <= n; j++ {
+			i := (home + j) % n
+			if take(&b.stripes[i].free) {
+				return uint16(i), true
+			}
+		}
+	}
+	return 0, false
+}
+
+func take(free *atomic.Int64) bool {
 	for {
-		n := b.active.Load()
-		if n >= b.max {
+		f := free.Load()
+		if f <= 0 {
 			return false
 		}
-		if b.active.CompareAndSwap(n, n+1) {
+		if free.CompareAndSwap(f, f-1) {
 			return true
 		}
 	}
 }
 
 // acquire takes a slot, waiting up to the compartment's wait for one.
-func (b *Bulkhead) acquire(ctx context.Context) error {
-	if b.tryAcquire() {
-		return nil
+func (b *Bulkhead) acquire(ctx context.Context) (uint16, error) {
+	if s, ok := b.tryAcquire(); ok {
+		return s, nil
 	}
 	if b.wait <= 0 {
-		return &BulkheadFullError{Compartment: b.name, Active: b.active.Load(), Max: b.max}
+		return 0, b.full(0)
 	}
 	start := time.Now()
 	timer := time.NewTimer(b.wait)
@@ -57,32 +117,36 @@ func (b *Bulkhead) acquire(ctx context.Context) error {
 	b.waiters.Add(1)
 	defer b.waiters.Add(-1)
 	for {
-		if b.tryAcquire() {
+		if s, ok := b.tryAcquire(); ok {
 			b.pokeIfRoom() // a release may have been folded into one poke while several waited
-			return nil
+			return s, nil
 		}
 		select {
 		case <-b.freed:
 		case <-timer.C:
-			if b.tryAcquire() {
-				return nil
+			if s, ok := b.tryAcquire(); ok {
+				return s, nil
 			}
-			return &BulkheadFullError{Compartment: b.name, Active: b.active.Load(), Max: b.max, Waited: time.Since(start)}
+			return 0, b.full(time.Since(start))
 		case <-ctx.Done():
-			return ctx.Err()
+			return 0, ctx.Err()
 		}
 	}
 }
 
-func (b *Bulkhead) release() {
-	b.active.Add(-1)
+func (b *Bulkhead) full(waited time.Duration) error {
+	return &BulkheadFullError{Compartment: b.name, Active: min(b.Active(), b.max), Max: b.max, Waited: waited}
+}
+
+func (b *Bulkhead) release(stripe uint16) {
+	b.stripes[stripe].free.Add(1)
 	if b.waiters.Load() > 0 {
 		b.poke()
 	}
 }
 
 func (b *Bulkhead) pokeIfRoom() {
-	if b.waiters.Load() > 1 && b.active.Load() < b.max {
+	if b.waiters.Load() > 1 && b.Active() < b.max {
 		b.poke()
 	}
 }

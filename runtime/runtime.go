@@ -234,8 +234,11 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		backoff:  spec.Backoff.normalized(),
 		timeout:  spec.Timeout,
 	}
+	if spec.Timeout > 0 {
+		z.deadlines = newDeadlineLists(z)
+	}
 	if rt.cfg.CallStats {
-		z.stats = new(callStats)
+		z.stats = newCallStats()
 	}
 	if spec.Idempotency != "" {
 		z.idem = new(idemCounters)

@@ -176,22 +176,30 @@ func TestPermanentKeepsTheErrorChain(t *testing.T) {
 	assert.Equal(t, "status 503", err.Error())
 }
 
+// mustAcquire takes a slot and returns its stripe.
+func mustAcquire(t *testing.T, bh *Bulkhead) uint16 {
+	t.Helper()
+	s, err := bh.acquire(context.Background())
+	require.NoError(t, err)
+	return s
+}
+
 func TestBulkheadWaitsForAFreedSlot(t *testing.T) {
 	bh := newBulkhead("db", 1, time.Second)
-	require.NoError(t, bh.acquire(context.Background()))
+	s := mustAcquire(t, bh)
 	got := make(chan error, 1)
-	go func() { got <- bh.acquire(context.Background()) }()
+	go func() { _, err := bh.acquire(context.Background()); got <- err }()
 	require.Eventually(t, func() bool { return bh.waiters.Load() == 1 }, time.Second, time.Millisecond)
-	bh.release()
+	bh.release(s)
 	require.NoError(t, await.Recv(t, got, "the waiter for a freed slot"), "the waiter takes the freed slot")
 	assert.EqualValues(t, 1, bh.Active())
 }
 
 func TestBulkheadWaitTimesOutWithOccupancy(t *testing.T) {
 	bh := newBulkhead("db", 2, 10*time.Millisecond)
-	require.NoError(t, bh.acquire(context.Background()))
-	require.NoError(t, bh.acquire(context.Background()))
-	err := bh.acquire(context.Background())
+	mustAcquire(t, bh)
+	mustAcquire(t, bh)
+	_, err := bh.acquire(context.Background())
 	var full *BulkheadFullError
 	require.ErrorAs(t, err, &full)
 	assert.Equal(t, int64(2), full.Active)
@@ -201,18 +209,19 @@ func TestBulkheadWaitTimesOutWithOccupancy(t *testing.T) {
 
 func TestBulkheadWakesEveryWaiterWhenSeveralSlotsFree(t *testing.T) {
 	bh := newBulkhead("db", 3, 5*time.Second)
+	var held []uint16
 	for range 3 {
-		require.NoError(t, bh.acquire(context.Background()))
+		held = append(held, mustAcquire(t, bh))
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
 	for range 3 {
-		wg.Go(func() { errs <- bh.acquire(context.Background()) })
+		wg.Go(func() { _, err := bh.acquire(context.Background()); errs <- err })
 	}
 	require.Eventually(t, func() bool { return bh.waiters.Load() == 3 }, time.Second, time.Millisecond)
-	bh.release()
-	bh.release()
-	bh.release()
+	for _, s := range held {
+		bh.release(s)
+	}
 	await.Wait(t, &wg, "every waiter of the bulkhead")
 	close(errs)
 	for err := range errs {

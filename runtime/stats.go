@@ -2,24 +2,39 @@ package runtime
 
 import (
 	"cmp"
+	goruntime "runtime"
 	"slices"
 	"sync/atomic"
 	"time"
-	"unsafe"
+	_ "unsafe" // go:linkname
 )
 
-// Per-call statistics. Successes are the hot path, so they are counted on
-// shards picked by the address of the caller's stack: goroutines running at
-// once almost always land on different cache lines, and no shard is ever
-// locked. Everything else is counted on the slow paths. Attempt durations
-// are sampled (one attempt in durationSampleEvery per shard) so that the
-// success path reads the clock rarely.
+// Per-call statistics. Counts are exact; attempt durations are sampled (about
+// one attempt in durationSampleEvery) so that the success path reads the
+// clock rarely.
+//
+// Successes and breaker rejections are the hot path. They are counted on one
+// cell per P (the scheduler's processor, GOMAXPROCS of them): the goroutine
+// pins itself to its P (runtime.procPin, the primitive sync.Pool uses, which
+// the runtime keeps callable from outside for this use), adds one with a
+// plain load and store, and unpins. Nothing else can run on that P
+// meanwhile, so the count is exact without a locked instruction, and two
+// cores never write the same cache line. A P beyond the cells (GOMAXPROCS
+// raised after the zone was built) counts on a shared atomic instead. An
+// atomic add on a cell picked by the goroutine's stack address, the previous
+// scheme, cost a locked instruction per call and let two goroutines share a
+// cell. Everything else is counted on the slow paths with atomic adds.
 
 const (
-	statShards          = 8
 	durationSampleEvery = 64
 	cacheLine           = 128
 )
+
+//go:linkname procPin runtime.procPin
+func procPin() int
+
+//go:linkname procUnpin runtime.procUnpin
+func procUnpin()
 
 // DurationBuckets are the upper bounds of the attempt-duration histogram.
 var DurationBuckets = [...]time.Duration{
@@ -28,14 +43,17 @@ var DurationBuckets = [...]time.Duration{
 	time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
 }
 
-type statShard struct {
+// statCell is one P's counters. Only a goroutine pinned to that P writes it.
+type statCell struct {
 	successes    atomic.Uint64
 	rejectedOpen atomic.Uint64
 	_            [cacheLine - 16]byte
 }
 
 type callStats struct {
-	shards           [statShards]statShard
+	cells            []statCell
+	overflow         statCell      // Ps beyond cells, with atomic adds
+	sample           atomic.Uint32 // 1: time the next attempt (set every durationSampleEvery successes)
 	failures         atomic.Uint64
 	ignored          atomic.Uint64
 	rejectedBulkhead atomic.Uint64
@@ -48,13 +66,41 @@ type callStats struct {
 	buckets          [len(DurationBuckets) + 1]atomic.Uint64 // last one is +Inf
 }
 
-// shard picks the caller's shard from the address of its stack frame.
-//
-//go:nosplit
-func (s *callStats) shard() *statShard {
-	var marker byte
-	a := uintptr(unsafe.Pointer(&marker)) >> 11 // goroutine stacks are at least 2 KiB apart
-	return &s.shards[(a*0x9E3779B97F4A7C15)>>61]
+func newCallStats() *callStats {
+	s := &callStats{cells: make([]statCell, max(goruntime.GOMAXPROCS(0), goruntime.NumCPU()))}
+	s.sample.Store(1) // the first attempt is timed
+	return s
+}
+
+// success counts one successful attempt, and every durationSampleEvery on a
+// P asks for the next attempt to be timed.
+func (s *callStats) success() {
+	p := procPin()
+	if p >= len(s.cells) {
+		procUnpin()
+		s.overflow.successes.Add(1)
+		return
+	}
+	c := &s.cells[p].successes
+	n := c.Load() + 1
+	c.Store(n)
+	procUnpin()
+	if n%durationSampleEvery == 0 {
+		s.sample.Store(1)
+	}
+}
+
+// rejected counts a call the breaker refused.
+func (s *callStats) rejected() {
+	p := procPin()
+	if p >= len(s.cells) {
+		procUnpin()
+		s.overflow.rejectedOpen.Add(1)
+		return
+	}
+	c := &s.cells[p].rejectedOpen
+	c.Store(c.Load() + 1)
+	procUnpin()
 }
 
 func (s *callStats) observe(d time.Duration) {
@@ -132,9 +178,10 @@ func (rt *Runtime) CallStats() []CallStats {
 			Samples: s.sampled.Load(), SumNanos: s.sumNanos.Load(),
 			Buckets: make([]uint64, len(s.buckets)),
 		}
-		for i := range s.shards {
-			cs.Successes += s.shards[i].successes.Load()
-			cs.RejectedOpen += s.shards[i].rejectedOpen.Load()
+		cs.Successes, cs.RejectedOpen = s.overflow.successes.Load(), s.overflow.rejectedOpen.Load()
+		for i := range s.cells {
+			cs.Successes += s.cells[i].successes.Load()
+			cs.RejectedOpen += s.cells[i].rejectedOpen.Load()
 		}
 		for i := range s.buckets {
 			cs.Buckets[i] = s.buckets[i].Load()
@@ -148,10 +195,11 @@ func (rt *Runtime) CallStats() []CallStats {
 }
 
 // sampleStart returns the start stamp of an attempt whose duration is to be
-// sampled, or 0. The choice reads the caller's shard counter (a load, no
-// write): about one attempt in durationSampleEvery is timed.
+// sampled, or 0: the first attempt to claim the request success() makes
+// every durationSampleEvery successes is timed. The common case is one load
+// of a word that changes that rarely.
 func (rt *Runtime) sampleStart(s *callStats) int64 {
-	if s.shard().successes.Load()%durationSampleEvery != 0 {
+	if s.sample.Load() == 0 || !s.sample.CompareAndSwap(1, 0) {
 		return 0
 	}
 	return int64(time.Since(rt.epoch)) | 1 // never 0

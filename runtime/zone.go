@@ -88,6 +88,8 @@ type Zone struct {
 	timeout  time.Duration
 	stats    *callStats    // nil unless Config.CallStats
 	idem     *idemCounters // nil without idempotency=
+
+	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go
 }
 
 // Permit is what Enter hands out and Done takes back: the breaker ticket and
@@ -95,16 +97,18 @@ type Zone struct {
 type Permit struct {
 	ticket breaker.Ticket
 	flags  uint8
-	start  int64 // sampled attempts: nanoseconds since the runtime's epoch; 0 otherwise
+	stripe uint16 // the bulkhead stripe the slot came from
+	start  int64  // sampled attempts: nanoseconds since the runtime's epoch; 0 otherwise
 }
 
 const (
 	permitBreaker  uint8 = 1 << iota
 	permitBulkhead       // a bulkhead slot is held
 	permitQuiet          // the breaker need not hear of a success (Ticket.Quiet)
-	permitDryTimed       // dry-run with timeout=: start holds the attempt's start on the runtime's clock
+	permitCount          // calls are counted, and this attempt's duration is not sampled
 
-	// permitQuietOnly is the common case Done answers inline.
+	// permitQuietOnly is the common case Done answers inline. A permit with
+	// permitQuiet is never sampled and, when calls are counted, has permitCount.
 	permitQuietOnly = permitBreaker | permitQuiet
 )
 
@@ -115,9 +119,9 @@ func (z *Zone) Spec() ZoneSpec { return z.spec }
 // inner method directly and run no policy. One atomic load.
 func (z *Zone) Bypass() bool { return z.rt.mode.Load()&modeDisabled != 0 }
 
-// Timeout is the per-attempt bound (timeout=). In dry-run it is no bound:
-// the attempt runs under the caller's context alone, and Done records a
-// would-have timeout for an attempt that took longer than timeout=.
+// Timeout is the per-attempt bound (timeout=), for wrappers generated before
+// WithTimeout. In dry-run it is no bound: the attempt runs under the caller's
+// context alone (WithTimeout does the same and Timed records the would-have).
 func (z *Zone) Timeout() time.Duration {
 	if z.rt.mode.Load()&modeDryRun != 0 {
 		return noBound
@@ -129,23 +133,33 @@ func (z *Zone) Timeout() time.Duration {
 // *OpenError (errors.Is ErrOpen) or *BulkheadFullError (errors.Is ErrBulkheadFull);
 // in dry-run the refusal is recorded as a would-have decision and the call goes on.
 func (z *Zone) Enter(ctx context.Context) (Permit, error) {
-	// Fast path: a breaker alone, admitting or rejecting the call. A zone
-	// with timeout= takes the slow path, which times its attempts in dry-run.
-	if b := z.breaker; b != nil && z.bulkhead == nil && z.timeout == 0 {
+	// Fast path: the breaker admits or rejects the call, and the bulkhead,
+	// if any, has a permit on the first look.
+	if b := z.breaker; b != nil {
 		t, ok := b.Allow()
 		if ok {
-			if z.stats != nil { // Done must count the success out of line
-				return Permit{ticket: t, flags: permitBreaker, start: z.rt.sampleStart(z.stats)}, nil
-			}
 			f := permitBreaker
 			if t.Quiet() {
 				f = permitQuietOnly
 			}
-			return Permit{ticket: t, flags: f}, nil
+			var stripe uint16
+			if bh := z.bulkhead; bh != nil {
+				if stripe, ok = bh.tryAcquire(); !ok {
+					return z.bulkheadFull(ctx, Permit{ticket: t, flags: permitBreaker})
+				}
+				f |= permitBulkhead
+			}
+			if s := z.stats; s != nil {
+				if s.sample.Load() != 0 { // this attempt's duration is sampled: Done's slow path
+					return Permit{ticket: t, flags: f &^ permitQuiet, stripe: stripe, start: z.rt.sampleStart(s)}, nil
+				}
+				f |= permitCount // Done counts the success
+			}
+			return Permit{ticket: t, flags: f, stripe: stripe}, nil
 		}
 		if z.rt.mode.Load()&modeDryRun == 0 {
 			if z.stats != nil {
-				z.stats.shard().rejectedOpen.Add(1)
+				z.stats.rejected()
 			}
 			return Permit{}, z.openErr // rejected: no second look, no allocation
 		}
@@ -155,15 +169,12 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 
 func (z *Zone) enter(ctx context.Context) (Permit, error) {
 	var p Permit
-	if z.stats != nil {
-		p.start = z.rt.sampleStart(z.stats)
-	}
 	if b := z.breaker; b != nil {
 		t, ok := b.Allow()
 		if !ok {
 			if !z.rt.DryRun() {
 				if z.stats != nil {
-					z.stats.shard().rejectedOpen.Add(1)
+					z.stats.rejected()
 				}
 				return p, z.openErr
 			}
@@ -177,45 +188,79 @@ func (z *Zone) enter(ctx context.Context) (Permit, error) {
 		}
 	}
 	if bh := z.bulkhead; bh != nil {
-		if bh.tryAcquire() {
-			p.flags |= permitBulkhead
-		} else if held, err := z.enterBulkhead(ctx, bh); err != nil {
-			if p.flags&permitBreaker != 0 {
-				z.breaker.Ignore(p.ticket)
-			}
-			if z.stats != nil && errors.Is(err, ErrBulkheadFull) {
-				z.stats.rejectedBulkhead.Add(1)
-			}
-			return Permit{}, err
-		} else if held {
-			p.flags |= permitBulkhead
+		stripe, ok := bh.tryAcquire()
+		if !ok {
+			return z.bulkheadFull(ctx, p)
 		}
+		p.flags |= permitBulkhead
+		p.stripe = stripe
 	}
-	if z.timeout > 0 && z.rt.DryRun() {
-		p.flags |= permitDryTimed
-		p.start = int64(z.rt.clock.Now().Sub(z.rt.epoch))
+	if z.stats != nil {
+		p.start = z.rt.sampleStart(z.stats)
 	}
 	return p, nil
 }
 
-// enterBulkhead is the slow path: wait for a slot if bulkhead_wait= allows,
-// and in dry-run let the call through without a slot.
-func (z *Zone) enterBulkhead(ctx context.Context, bh *Bulkhead) (held bool, err error) {
-	err = bh.acquire(ctx)
+// bulkheadFull is the slow path of a full compartment: wait for a slot if
+// bulkhead_wait= allows, and in dry-run let the call through without one.
+// p holds the breaker's ticket, given back if the call is refused.
+func (z *Zone) bulkheadFull(ctx context.Context, p Permit) (Permit, error) {
+	if z.stats != nil {
+		p.start = z.rt.sampleStart(z.stats)
+	}
+	stripe, err := z.bulkhead.acquire(ctx)
 	if err == nil {
-		return true, nil
+		p.flags |= permitBulkhead
+		p.stripe = stripe
+		return p, nil
 	}
 	if errors.Is(err, ErrBulkheadFull) && z.rt.wouldHave(z, "bulkhead", "reject", err.Error()) {
-		return false, nil
+		return p, nil
 	}
-	return false, err
+	if p.flags&permitBreaker != 0 {
+		z.breaker.Ignore(p.ticket)
+	}
+	if z.stats != nil && errors.Is(err, ErrBulkheadFull) {
+		z.stats.rejectedBulkhead.Add(1)
+	}
+	return Permit{}, err
 }
 
-// Timed turns an error returned after the attempt's own deadline passed (and
-// not the caller's) into a *TimeoutError (errors.Is ErrTimeout). Generated code
-// calls it between the inner call and cancel.
-func (z *Zone) Timed(ctx, attemptCtx context.Context, err error) error {
-	if err == nil || ctx.Err() != nil || attemptCtx.Err() != context.DeadlineExceeded {
+// WithTimeout starts an attempt bounded by timeout= and returns the context
+// to hand to the inner method; Timed must end it. The context keeps the
+// whole context.Context contract and costs no allocation unless the method
+// asks for Done (see deadline.go).
+func (z *Zone) WithTimeout(ctx context.Context) context.Context {
+	c := newAttempt()
+	c.parent, c.zone = ctx, z
+	c.start = z.rt.now()
+	c.deadline = noDeadline
+	if z.timeout > 0 {
+		if z.rt.mode.Load()&modeDryRun != 0 {
+			// Dry-run: no bound from timeout=; Timed records a would-have
+			// timeout for an attempt that ran longer, on the runtime's clock.
+			c.dry, c.dryStart = true, int64(z.rt.clock.Now().Sub(z.rt.epoch))
+			return c
+		}
+		c.deadline = c.start + int64(z.timeout)
+	}
+	return c
+}
+
+// Timed ends the attempt started by WithTimeout (its context is cancelled,
+// as a cancel func would) and turns an error returned after the attempt's own
+// deadline passed (and not the caller's) into a *TimeoutError (errors.Is
+// ErrTimeout). Generated code calls it right after the inner call. It also
+// accepts a context from context.WithTimeout, which the caller cancels.
+func (z *Zone) Timed(ctx, actx context.Context, err error) error {
+	if c, ok := actx.(*attemptCtx); ok {
+		if c.dry {
+			z.dryTimed(c.dryStart, err)
+		}
+		if !c.end(err != nil) || err == nil || ctx.Err() != nil {
+			return err
+		}
+	} else if err == nil || ctx.Err() != nil || actx.Err() != context.DeadlineExceeded {
 		return err
 	}
 	if z.stats != nil {
@@ -237,16 +282,25 @@ func (z *Zone) Done(ctx context.Context, p Permit, err error, attempt int) bool 
 }
 
 func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool {
-	if p.flags&permitDryTimed != 0 {
-		z.dryTimed(p.start, err)
-	} else if p.start != 0 {
+	// The common cases with counting or a bulkhead on: a first-attempt
+	// success the breaker need not hear about, not sampled.
+	if err == nil && attempt == 1 && p.flags&^(permitCount|permitBulkhead) == permitQuietOnly {
+		if p.flags&permitBulkhead != 0 {
+			z.bulkhead.release(p.stripe)
+		}
+		if p.flags&permitCount != 0 {
+			z.stats.success()
+		}
+		return false
+	}
+	if p.start != 0 {
 		z.stats.observe(time.Since(z.rt.epoch) - time.Duration(p.start))
 	}
 	if err != nil {
 		return z.failed(ctx, p, err, attempt)
 	}
 	if z.stats != nil {
-		z.stats.shard().successes.Add(1)
+		z.stats.success()
 		if attempt > 1 {
 			z.stats.retriedOK.Add(1)
 		}
@@ -255,7 +309,7 @@ func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool 
 		z.breaker.Success(p.ticket)
 	}
 	if p.flags&permitBulkhead != 0 {
-		z.bulkhead.release()
+		z.bulkhead.release(p.stripe)
 	}
 	return false
 }
@@ -265,7 +319,7 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 	if s := z.stats; s != nil {
 		switch o {
 		case Success:
-			s.shard().successes.Add(1)
+			s.success()
 		case Failure:
 			s.failures.Add(1)
 		default:
@@ -283,7 +337,7 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 		}
 	}
 	if p.flags&permitBulkhead != 0 {
-		z.bulkhead.release()
+		z.bulkhead.release(p.stripe)
 	}
 	if o != Failure || attempt >= z.attempts || errors.Is(err, ErrPermanent) {
 		return false

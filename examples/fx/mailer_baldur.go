@@ -51,10 +51,9 @@ func (w *ProtectedMailer) Send(ctx context.Context, to string, body string) erro
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		err = w.inner.Send(actx, to, body)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}

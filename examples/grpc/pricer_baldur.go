@@ -53,10 +53,9 @@ func (w *ProtectedPricer) GetPrice(ctx context.Context, in *wrapperspb.StringVal
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		r0, err = w.inner.GetPrice(actx, in, opts...)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		z.Done(ctx, permit, err, 1)
 	}
 	return r0, err

@@ -54,10 +54,9 @@ func (w *ProtectedQuoteClient) GetQuote(ctx context.Context, symbol string) (Quo
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		r0, err = w.inner.GetQuote(actx, symbol)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}

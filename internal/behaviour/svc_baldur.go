@@ -112,10 +112,9 @@ func (w *ProtectedPricer) Slow(ctx context.Context, symbol string) (Quote, error
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		r0, err = w.inner.Slow(actx, symbol)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		z.Done(ctx, permit, err, 1)
 	}
 	return r0, err

@@ -136,10 +136,9 @@ func (w *ProtectedService) Slow(ctx context.Context) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		err = w.inner.Slow(actx)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		z.Done(ctx, permit, err, 1)
 	}
 	return err

@@ -91,10 +91,9 @@ func (w *ProtectedClash) Get(c context1.Context) (z, error) {
 		if permit, err = z1.Enter(c); err != nil {
 			break
 		}
-		actx, cancel := context1.WithTimeout(c, z1.Timeout())
+		actx := z1.WithTimeout(c)
 		r0, err = w.inner.Get(actx)
 		err = z1.Timed(c, actx, err)
-		cancel()
 		if !z1.Done(c, permit, err, attempt) {
 			break
 		}
@@ -117,10 +116,9 @@ func (w *ProtectedClash) Err(c context1.Context) (err, error) {
 		if permit, err1 = z.Enter(c); err1 != nil {
 			break
 		}
-		actx, cancel := context1.WithTimeout(c, z.Timeout())
+		actx := z.WithTimeout(c)
 		r0, err1 = w.inner.Err(actx)
 		err1 = z.Timed(c, actx, err1)
-		cancel()
 		if !z.Done(c, permit, err1, attempt) {
 			break
 		}
@@ -140,10 +138,9 @@ func (w *ProtectedClash) Errs(c context1.Context, e errors) error {
 		if permit, err = z.Enter(c); err != nil {
 			break
 		}
-		actx, cancel := context1.WithTimeout(c, z.Timeout())
+		actx := z.WithTimeout(c)
 		err = w.inner.Errs(actx, e)
 		err = z.Timed(c, actx, err)
-		cancel()
 		if !z.Done(c, permit, err, attempt) {
 			break
 		}
@@ -187,10 +184,9 @@ func (w *ProtectedClash) Render(c context1.Context, template2 *template1.Templat
 		if permit, err = z.Enter(c); err != nil {
 			break
 		}
-		actx, cancel := context1.WithTimeout(c, z.Timeout())
+		actx := z.WithTimeout(c)
 		r0, err = w.inner.Render(actx, template2, h)
 		err = z.Timed(c, actx, err)
-		cancel()
 		if !z.Done(c, permit, err, attempt) {
 			break
 		}

@@ -104,10 +104,9 @@ func (w *ProtectedWeird) A(ctx context.Context, err1 error, w1 string, z1 string
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		r0, err = w.inner1.A(actx, err1, w1, z1, inner, runtime1, time)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -119,10 +118,10 @@ func (w *ProtectedWeird) A(ctx context.Context, err1 error, w1 string, z1 string
 }
 
 // B runs breaker → retry(2, exp(100ms,10s)) → timeout(1s) around the inner B.
-func (w *ProtectedWeird) B(context1 context.Context, permit1 bool, cancel1 bool, actx1 bool, r01 bool, attempt1 bool, perr1 bool) (string, error) {
+func (w *ProtectedWeird) B(context1 context.Context, permit1 bool, cancel bool, actx1 bool, r01 bool, attempt1 bool, perr1 bool) (string, error) {
 	z := w.zB
 	if z.Bypass() {
-		return w.inner1.B(context1, permit1, cancel1, actx1, r01, attempt1, perr1)
+		return w.inner1.B(context1, permit1, cancel, actx1, r01, attempt1, perr1)
 	}
 	var (
 		r0  string
@@ -133,10 +132,9 @@ func (w *ProtectedWeird) B(context1 context.Context, permit1 bool, cancel1 bool,
 		if permit, err = z.Enter(context1); err != nil {
 			break
 		}
-		actx, cancel := context.WithTimeout(context1, z.Timeout())
-		r0, err = w.inner1.B(actx, permit1, cancel1, actx1, r01, attempt1, perr1)
+		actx := z.WithTimeout(context1)
+		r0, err = w.inner1.B(actx, permit1, cancel, actx1, r01, attempt1, perr1)
 		err = z.Timed(context1, actx, err)
-		cancel()
 		if !z.Done(context1, permit, err, attempt) {
 			break
 		}

@@ -70,10 +70,9 @@ func (w *ProtectedTimer) Ms(ctx context.Context) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		err = w.inner.Ms(actx)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		z.Done(ctx, permit, err, 1)
 	}
 	return err
@@ -91,10 +90,9 @@ func (w *ProtectedTimer) Mixed(ctx context.Context) error {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		err = w.inner.Mixed(actx)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -114,10 +112,9 @@ func (w *ProtectedTimer) Long(ctx context.Context) error {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		err = w.inner.Long(actx)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}

@@ -362,10 +362,9 @@ func (w *ProtectedSummer[N, M]) Sum(ctx context.Context, xs ...N) (N, error) {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		r0, err = w.inner.Sum(actx, xs...)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		z.Done(ctx, permit, err, 1)
 	}
 	return r0, err
@@ -384,10 +383,9 @@ func (w *ProtectedSummer[N, M]) Label(ctx context.Context, m M) (M, error) {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		r0, err = w.inner.Label(actx, m)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		z.Done(ctx, permit, err, 1)
 	}
 	return r0, err

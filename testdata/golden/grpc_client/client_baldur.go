@@ -63,10 +63,9 @@ func (w *ProtectedGreeterClient) SayHello(ctx context.Context, in *HelloRequest,
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		r0, err = w.inner.SayHello(actx, in, opts...)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}

@@ -71,10 +71,9 @@ func (w *ProtectedAccount) Debit(ctx context.Context, cents int64) error {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		err = w.inner.Debit(actx, cents)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}

@@ -78,10 +78,9 @@ func (w *ProtectedPaymentGateway) Charge(ctx context.Context, orderID string, ce
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		r0, err = w.inner.Charge(actx, orderID, cents)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -123,10 +122,9 @@ func (w *ProtectedPaymentGateway) Balance(ctx context.Context, account string) (
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		actx, cancel := context.WithTimeout(ctx, z.Timeout())
+		actx := z.WithTimeout(ctx)
 		r0, err = w.inner.Balance(actx, account)
 		err = z.Timed(ctx, actx, err)
-		cancel()
 		z.Done(ctx, permit, err, 1)
 	}
 	if err != nil && z.Fallback(err) {
