@@ -12,9 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	// The grpc_client and err_timeout golden cases use grpc; this import keeps
-	// it in go.mod, which does not see testdata.
-	_ "google.golang.org/grpc"
 
 	"github.com/baldur-go/baldur/runtime"
 )
