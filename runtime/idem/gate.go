@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +22,8 @@ const (
 	// DefaultExecutionWindow is how long a running claim is honoured before a
 	// crashed attempt becomes retryable (idem_ttl= on the directive).
 	DefaultExecutionWindow = 30 * time.Minute
-	// EnvMemoryTTL names the variable MemoryTTLFromEnv reads.
+	// EnvMemoryTTL names the variable runtime.ConfigFromEnv reads into
+	// MemoryTTL, in whole seconds ≥ 1.
 	EnvMemoryTTL = "BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS"
 )
 
@@ -36,7 +35,7 @@ type Options struct {
 	// Cluster hash tag off the domain.
 	Prefix string
 	// MemoryTTL is how long a completed key blocks duplicates. Default
-	// DefaultMemoryTTL (30m); see MemoryTTLFromEnv.
+	// DefaultMemoryTTL (30m); see EnvMemoryTTL.
 	MemoryTTL time.Duration
 	// ExecutionWindow applies to requests that leave theirs at zero.
 	// Default DefaultExecutionWindow (30m).
@@ -153,24 +152,6 @@ func New(st store.Store, opts Options) (*Gate, error) {
 	}
 	return &Gate{st: st, prefix: opts.Prefix, memoryTTL: opts.MemoryTTL, window: opts.ExecutionWindow,
 		clock: opts.Clock, log: opts.Logger}, nil
-}
-
-// MemoryTTLFromEnv reads BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS (whole
-// seconds ≥ 1) through getenv (os.Getenv when nil); unset or empty gives
-// DefaultMemoryTTL.
-func MemoryTTLFromEnv(getenv func(string) string) (time.Duration, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	v := strings.TrimSpace(getenv(EnvMemoryTTL))
-	if v == "" {
-		return DefaultMemoryTTL, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 1 || n > int64(1<<63-1)/int64(time.Second) {
-		return 0, fmt.Errorf("%s=%q: want whole seconds ≥ 1", EnvMemoryTTL, v)
-	}
-	return time.Duration(n) * time.Second, nil
 }
 
 // maxClaimRaces bounds how often Claim retries when the key it found taken
