@@ -5,7 +5,7 @@ GO ?= go
 RACE ?= $(shell command -v "$$($(GO) env CC)" >/dev/null 2>&1 && echo -race)
 # Every module of the repository, found by its go.mod: the library (.), examples,
 # bench, bench/peers, runtime/admin/browser, testdata/golden (README, Architecture).
-MODULES := $(patsubst %/go.mod,%,$(shell find . -name go.mod -not -path './.*' | LC_ALL=C sort))
+MODULES := $(sort $(patsubst %/go.mod,%,$(shell find . -name go.mod -not -path "./.*")))
 # The modules whose packages carry //go:generate baldurgen directives.
 GEN_MODULES := . ./examples ./bench
 # Each module is built on its own requirement list, as its users get it;

@@ -125,13 +125,13 @@ func (c Config) withDefaults() (Config, error) {
 		{"Breaker.HalfOpenMaxWait", b.HalfOpenMaxWait < time.Millisecond},
 	} {
 		if f.bad {
-			errs = append(errs, fmt.Errorf("runtime config: %s must be positive", f.name))
+			errs = append(errs, fmt.Errorf("baldur: config: %s must be positive", f.name))
 		}
 	}
 	if c.IdempotencyMemoryTTL == 0 {
 		c.IdempotencyMemoryTTL = idem.DefaultMemoryTTL
 	} else if c.IdempotencyMemoryTTL < 0 {
-		errs = append(errs, errors.New("runtime config: IdempotencyMemoryTTL must be positive"))
+		errs = append(errs, errors.New("baldur: config: IdempotencyMemoryTTL must be positive"))
 	}
 	if c.StateDir == "" {
 		c.StateDir = ".baldur"

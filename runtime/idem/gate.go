@@ -126,13 +126,13 @@ type Gate struct {
 // New returns a gate over st.
 func New(st store.Store, opts Options) (*Gate, error) {
 	if st == nil {
-		return nil, errors.New("idem: nil store")
+		return nil, errors.New("idempotency: nil store")
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
 	}
 	if strings.ContainsAny(opts.Prefix, "{}") {
-		return nil, fmt.Errorf("idem: prefix %q contains a brace, which would move the hash tag off the domain", opts.Prefix)
+		return nil, fmt.Errorf("idempotency: prefix %q contains a brace, which would move the hash tag off the domain", opts.Prefix)
 	}
 	if opts.MemoryTTL == 0 {
 		opts.MemoryTTL = DefaultMemoryTTL
@@ -141,7 +141,7 @@ func New(st store.Store, opts Options) (*Gate, error) {
 		opts.ExecutionWindow = DefaultExecutionWindow
 	}
 	if opts.MemoryTTL < time.Millisecond || opts.ExecutionWindow < time.Millisecond {
-		return nil, fmt.Errorf("idem: memory TTL %v and execution window %v must be at least 1ms",
+		return nil, fmt.Errorf("idempotency: memory TTL %v and execution window %v must be at least 1ms",
 			opts.MemoryTTL, opts.ExecutionWindow)
 	}
 	if opts.Clock == nil {
