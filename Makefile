@@ -27,17 +27,19 @@ serve: generate
 help:
 	@sed -n 's/^## \([a-z-]*\): /\1\t/p' $(MAKEFILE_LIST) | awk -F'\t' '{ printf "  %-11s %s\n", $$1, $$2 }'
 
-## test: in every module, go vet then every test with the race detector (when a C compiler is there for it)
+## test: in every module, go vet then every test with the race detector (when a C compiler is there for it); all modules run, then it fails if any failed
 test:
 	@[ -n "$(RACE)" ] || echo "note: no C compiler ($$($(GO) env CC)) for the race detector: testing without -race"
-	@set -e; for m in $(MODULES); do \
+	@failed=; for m in $(MODULES); do \
 		echo "== module $$m"; \
-		(cd $$m && $(GO) vet ./... && $(GO) test $(RACE) -count=1 -timeout 20m ./...); \
-	done
+		(cd $$m && $(GO) vet ./... && $(GO) test $(RACE) -count=1 -timeout 20m ./...) || failed="$$failed $$m"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAIL in module(s):$$failed"; exit 1; fi
 
 ## test-short: every module's tests with -short, no race detector
 test-short:
-	@set -e; for m in $(MODULES); do (cd $$m && $(GO) test -short -count=1 ./...); done
+	@failed=; for m in $(MODULES); do (cd $$m && $(GO) test -short -count=1 ./...) || failed="$$failed $$m"; done; \
+	if [ -n "$$failed" ]; then echo "FAIL in module(s):$$failed"; exit 1; fi
 
 ## generate: run baldurgen (go generate ./...) in every module that has directives
 generate:
