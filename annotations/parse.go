@@ -275,7 +275,7 @@ const (
 	wantDuration = "a Go duration such as 250ms or 5s"
 )
 
-// keys lists every directive key in the order of DESIGN.md; Policy.String
+// keys lists every directive key in the order of the README's table; Policy.String
 // writes them in this order too.
 var keys = []keySpec{
 	{"name", false, `lower-case letters, digits, "_", "." or "-"`, "payments", func(a *arg, p *Policy) {

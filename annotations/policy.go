@@ -61,7 +61,7 @@ type Backoff struct {
 var DefaultBackoff = Backoff{Kind: BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second}
 
 // Policy holds every key of a directive. An interface-level Policy and a
-// method-level Policy are combined with Merge; unset keys take DESIGN.md defaults
+// method-level Policy are combined with Merge; unset keys take the README's defaults
 // at analysis time.
 type Policy struct {
 	Name     Opt[string]        // name=[a-z0-9_.-]+
@@ -114,7 +114,7 @@ func (b Backoff) String() string {
 }
 
 // String writes the keys that are set as directive arguments, in the order
-// of DESIGN.md, such as "name=payments retry=3 timeout=5s". Parsing the
+// of the README's table, such as "name=payments retry=3 timeout=5s". Parsing the
 // result gives p back, less the positions; baldurgen -explain can print it.
 func (p Policy) String() string {
 	var b strings.Builder

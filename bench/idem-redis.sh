@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotency claim + complete on Redis, side by side with redis-benchmark's
-# plain SET at the same concurrency (issue 4's yardstick). The two are run
+# plain SET at the same concurrency (the README's yardstick). The two are run
 # interleaved, round after round, so that a noisy neighbour hits both; the
 # table gives the median of each over the rounds and their ratio.
 #

@@ -376,8 +376,8 @@ func (a *analyzer) methodSet(it *ast.InterfaceType, iface *types.Interface) []en
 	return out
 }
 
-// method applies the merged directives to one method and enforces DESIGN.md's
-// "Rules at the edges". It returns nil when the method cannot be wrapped.
+// method applies the merged directives to one method and enforces the
+// README's "Rules at the edges". It returns nil when the method cannot be wrapped.
 func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skippedByIface bool) *Method {
 	fn := e.fn
 	name := fn.Name()

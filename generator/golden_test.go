@@ -19,52 +19,56 @@ var update = flag.Bool("update", false, "re-record testdata/golden/*/ (the *_bal
 // goldenCases lists every folder of testdata/golden with the reason it
 // exists; TestGolden fails when a folder and this table disagree.
 var goldenCases = map[string]string{
-	"payments":                 "DESIGN.md's directive example: interface defaults, method overrides, skip, fallback, idempotency, dlq",
-	"generics":                 "issue 2 item 3: interfaces with type parameters (union constraints too), instantiated generic embeds (Store[User]), a generic fallback",
-	"variadic":                 "issue 2 item 3: ...T is forwarded with ... and reaches the fallback as []T (DESIGN.md rules at the edges)",
-	"unnamed_blank":            "issue 2 item 3: unnamed and blank parameters must be named to be forwarded, without clashing with a0-like names",
-	"named_results":            "issue 2 item 3: named results (n, err) must not clash with the wrapper's own locals",
-	"embed_io":                 "issue 2 item 3: io.ReadWriteCloser embedded from the standard library, methods without a context",
-	"embed_driver":             "issue 2 item 3: database/sql/driver.Conn embedded, other-package result types, //baldur:skip Name on the interface",
-	"grpc_client":              "issue 2 item 3: a gRPC client interface from another module: variadic grpc.CallOption, a generic stream result",
-	"sealed":                   "issue 2 item 3: unexported methods of a sealed interface are wrapped in the same package",
-	"no_error_result":          "DESIGN.md: the implicit breaker reaches only methods whose last result is error; the rest is delegated",
-	"no_ctx":                   "generated_shape.md: methods without a leading context run under context.Background(); backoff=const",
-	"bulkhead":                 "generated_shape.md: interface-level bulkhead shares the service compartment, method-level gets service.Method",
-	"idempotency_paths":        "DESIGN.md + issue 4: idempotency paths through fields, promoted and embedded-pointer fields, pointers to pointers, to strings, integers and Stringers; every fingerprint kind",
+	"payments":                 "the README's directive example: interface defaults, method overrides, skip, fallback, idempotency, dlq",
+	"generics":                 "interfaces with type parameters (union constraints too), instantiated generic embeds (Store[User]), a generic fallback",
+	"variadic":                 "...T is forwarded with ... and reaches the fallback as []T (the README's rules at the edges)",
+	"unnamed_blank":            "unnamed and blank parameters must be named to be forwarded, without clashing with a0-like names",
+	"named_results":            "named results (n, err) must not clash with the wrapper's own locals",
+	"embed_io":                 "io.ReadWriteCloser embedded from the standard library, methods without a context",
+	"embed_driver":             "database/sql/driver.Conn embedded, other-package result types, //baldur:skip Name on the interface",
+	"grpc_client":              "a gRPC client interface from another module: variadic grpc.CallOption, a generic stream result",
+	"sealed":                   "unexported methods of a sealed interface are wrapped in the same package",
+	"no_error_result":          "the implicit breaker reaches only methods whose last result is error; the rest is delegated",
+	"no_ctx":                   "methods without a leading context run under context.Background(); backoff=const",
+	"bulkhead":                 "interface-level bulkhead shares the service compartment, method-level gets service.Method",
+	"idempotency_paths":        "idempotency paths through fields, promoted and embedded-pointer fields, pointers to pointers, to strings, integers and Stringers; every fingerprint kind",
+	"idempotency_replay":       "idempotency_replay stores the results (generic ones too) and returns them to duplicates; a fallback's answer is not stored",
+	"fail_open":                "idempotency_fail_open per method and per service (on the interface), idem_ttl in the ZoneSpec",
+	"collisions_package":       "package-level names runtime, context, time, errors, ctx, inner, w, z, err force import aliases and renamed locals",
+	"collisions_params":        "parameters named like locals and imports (moq-style renaming), a method named like the inner field",
+	"lift":                     "explicit interface keys lifted with key=off, //baldur:skip, and //baldur:skip Name for embedded methods",
+	"durations_backoff":        "durations in the largest exact unit, backoff kinds, breaker=off, all-off delegation",
+	"err_no_error_result":      "explicit breaker/retry/idempotency/dlq/fallback/bulkhead/timeout on methods without an error result are errors, interface-level too, embedded too",
+	"err_timeout":              "timeout needs a leading context.Context and is refused on channel and stream (Recv) results, gRPC streams included",
+	"err_skip":                 "//baldur:skip Name on the interface must name methods; skipped and protected at once is a contradiction",
+	"err_fallback":             "a missing fallback and each wrong signature, generic ones included, say what differs",
+	"err_idempotency":          "idempotency paths that do not reach a string, integer or Stringer name the path and the type found",
+	"err_dlq":                  "dlq refuses what JSON cannot carry back into the parameter (chan, func, interface, complex, unexported fields, bad map keys, one-way marshalers), naming the parameter and the field",
+	"dlq":                      "the typed argument record and replayer: nested structs, slices, maps, times, pointers, variadic, no context, unnamed parameters, fallback, generics, names the locals must avoid",
+	"err_embed_unexported":     "embedding another package's interface with unexported methods cannot be wrapped",
+	"err_directives":           "misplaced directives, non-interface and constraint types, malformed keys, Check's combinations, taken names",
+	"err_unwritable":           "a method mentioning another package's unexported type cannot be spelled in the wrapper",
+	"unexported_iface":         "an unexported interface gets unexported wrapper names; snake_case of initialisms (HTTPClient → http_client); two interfaces in one file",
 	"idempotency_fingerprint":  "README rules at the edges: funcs (S3-like ...func(*Options)), channels, readers and interfaces other than fmt.Stringer are left out of the fingerprint by name; readers in fields are read past; a Stringer is read by String",
-	"idempotency_replay":       "issue 4 item 4: idempotency_replay stores the results (generic ones too) and returns them to duplicates; a fallback's answer is not stored",
-	"fail_open":                "issue 4 item 3: idempotency_fail_open per method and per service (on the interface), idem_ttl in the ZoneSpec",
-	"collisions_package":       "issue 2 item 3: package-level names runtime, context, time, errors, ctx, inner, w, z, err force import aliases and renamed locals",
-	"collisions_params":        "issue 2 item 3: parameters named like locals and imports (moq-style renaming), a method named like the inner field",
-	"lift":                     "DESIGN.md: explicit interface keys lifted with key=off, //baldur:skip, and //baldur:skip Name for embedded methods",
-	"durations_backoff":        "generated_shape.md: durations in the largest exact unit, backoff kinds, breaker=off, all-off delegation",
-	"err_no_error_result":      "DESIGN.md: explicit breaker/retry/idempotency/dlq/fallback/bulkhead/timeout on methods without an error result are errors, interface-level too, embedded too",
-	"err_timeout":              "DESIGN.md: timeout needs a leading context.Context and is refused on channel and stream (Recv) results, gRPC streams included",
 	"err_timeout_watch":        "timeout is refused on a client-go-like Watch (a result whose method returns a channel, in a field too, a concrete type's pointer method), inherited from the interface and from an embedded interface; timeout=off and //baldur:skip Name lift it",
 	"err_timeout_body":         "timeout is refused on an S3-like GetObject whose result holds Body io.ReadCloser (promoted fields too) and on a returned reader; data results and a *bytes.Buffer pass",
 	"err_timeout_iter":         "timeout is refused on iter.Seq and iter.Seq2 results, an alias of one, and one held in a field",
 	"err_timeout_func":         "timeout is refused on func results, named func types and a func held in a field; //baldur:skip delegates",
-	"err_skip":                 "DESIGN.md: //baldur:skip Name on the interface must name methods; skipped and protected at once is a contradiction",
-	"err_fallback":             "DESIGN.md + issue 2 bad input: a missing fallback and each wrong signature, generic ones included, say what differs",
-	"err_idempotency":          "DESIGN.md: idempotency paths that do not reach a string, integer or Stringer name the path and the type found",
-	"err_dlq":                  "DESIGN.md + issue 5: dlq refuses what JSON cannot carry back into the parameter (chan, func, interface, complex, unexported fields, bad map keys, one-way marshalers), naming the parameter and the field",
-	"dlq":                      "issue 5 item 1: the typed argument record and replayer: nested structs, slices, maps, times, pointers, variadic, no context, unnamed parameters, fallback, generics, names the locals must avoid",
-	"err_embed_unexported":     "issue 2 item 3: embedding another package's interface with unexported methods cannot be wrapped",
-	"err_directives":           "misplaced directives, non-interface and constraint types, malformed keys, Check's combinations, taken names",
-	"err_unwritable":           "a method mentioning another package's unexported type cannot be spelled in the wrapper",
-	"unexported_iface":         "an unexported interface gets unexported wrapper names; snake_case of initialisms (HTTPClient → http_client); two interfaces in one file",
 	"idempotency_degraded":     "idempotency_degraded=refuse on the interface with a method serving, and per method: IdemDegraded in the ZoneSpec",
 	"err_idempotency_degraded": "idempotency_degraded misuse: a bad value, no idempotency, idempotency=off, refuse with fail-open (method and interface): positioned errors, nothing written",
 }
 
+// goldenDir is a module of its own (github.com/baldur-go/baldur/testdata/golden,
+// the repository's root through a replace directive), so that the cases may
+// import grpc without grpc entering the library module's requirements; its
+// packages keep the import paths they had inside the root module.
 const goldenDir = "../testdata/golden"
 
 // generateGolden runs the generator once over every case: one packages.Load,
 // as baldurgen ./... does.
 func generateGolden(t *testing.T) (*Result, ErrorList) {
 	t.Helper()
-	res, err := Generate(Config{Dir: "..", Patterns: []string{"./testdata/golden/..."}})
+	res, err := Generate(Config{Dir: goldenDir, Patterns: []string{"./..."}})
 	var list ErrorList
 	if err != nil && !errors.As(err, &list) {
 		t.Fatalf("generate: %v", err)
@@ -119,10 +123,10 @@ func TestGolden(t *testing.T) {
 	}
 	// Every recorded wrapper must compile and pass go vet next to its input.
 	t.Run("vet", func(t *testing.T) {
-		cmd := exec.Command("go", "vet", "./testdata/golden/...")
-		cmd.Dir = ".."
+		cmd := exec.Command("go", "vet", "./...")
+		cmd.Dir = goldenDir
 		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "go vet ./testdata/golden/...:\n%s", out)
+		require.NoError(t, err, "go vet ./... in testdata/golden:\n%s", out)
 	})
 }
 

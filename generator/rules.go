@@ -16,7 +16,7 @@ import (
 	"github.com/baldur-go/baldur/annotations"
 )
 
-// The rules of DESIGN.md "Rules at the edges" that depend on a method's
+// The rules of the README's "Rules at the edges" that depend on a method's
 // types: what an explicit key asks for must be something the method can
 // honour, or it is a positioned error.
 

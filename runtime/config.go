@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/baldur-go/baldur/internal/env"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/dlq"
@@ -125,20 +125,20 @@ func (c Config) withDefaults() (Config, error) {
 		{"Breaker.HalfOpenMaxWait", b.HalfOpenMaxWait < time.Millisecond},
 	} {
 		if f.bad {
-			errs = append(errs, fmt.Errorf("runtime config: %s must be positive", f.name))
+			errs = append(errs, fmt.Errorf("baldur: config: %s must be positive", f.name))
 		}
 	}
 	if c.IdempotencyMemoryTTL == 0 {
 		c.IdempotencyMemoryTTL = idem.DefaultMemoryTTL
 	} else if c.IdempotencyMemoryTTL < 0 {
-		errs = append(errs, errors.New("runtime config: IdempotencyMemoryTTL must be positive"))
+		errs = append(errs, errors.New("baldur: config: IdempotencyMemoryTTL must be positive"))
 	}
 	switch c.IdempotencyDegraded {
 	case "":
 		c.IdempotencyDegraded = IdemDegradedServe
 	case IdemDegradedServe, IdemDegradedRefuse:
 	default:
-		errs = append(errs, fmt.Errorf("runtime config: IdempotencyDegraded %q: want serve or refuse", c.IdempotencyDegraded))
+		errs = append(errs, fmt.Errorf("baldur: config: IdempotencyDegraded %q: want serve or refuse", c.IdempotencyDegraded))
 	}
 	if c.StateDir == "" {
 		c.StateDir = ".baldur"
@@ -184,122 +184,59 @@ func ConfigFromEnv() (Config, error) {
 	return cfg, nil
 }
 
-func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
-	var (
-		cfg  Config
-		errs []error
-	)
-	intVar := func(name string, dst *int) {
-		if v, ok := lookup(name); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil || n < 1 {
-				errs = append(errs, fmt.Errorf("%s=%q: want a whole number ≥ 1", name, v))
-				return
-			}
-			*dst = n
-		}
-	}
-	durVar := func(name string, dst *time.Duration) {
-		if v, ok := lookup(name); ok {
-			d, err := parseEnvDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
-				return
-			}
-			*dst = d
-		}
-	}
-	intVar("BALDUR_CB_FAILURE_THRESHOLD", &cfg.Breaker.FailureThreshold)
-	intVar("BALDUR_CB_MINIMUM_CALLS", &cfg.Breaker.MinimumCalls)
-	durVar("BALDUR_CB_WINDOW", &cfg.Breaker.Window)
-	durVar("BALDUR_CB_RECOVERY_TIMEOUT", &cfg.Breaker.RecoveryTimeout)
-	intVar("BALDUR_CB_HALF_OPEN_MAX_CALLS", &cfg.Breaker.HalfOpenMaxCalls)
-	durVar("BALDUR_CB_HALF_OPEN_MAX_WAIT", &cfg.Breaker.HalfOpenMaxWait)
-	if v, ok := lookup("BALDUR_STATE_DIR"); ok {
+func configFromLookup(lookup env.Lookup) (Config, error) {
+	var cfg Config
+	r := env.New(lookup)
+	r.Int("BALDUR_CB_FAILURE_THRESHOLD", 1, &cfg.Breaker.FailureThreshold)
+	r.Int("BALDUR_CB_MINIMUM_CALLS", 1, &cfg.Breaker.MinimumCalls)
+	r.Duration("BALDUR_CB_WINDOW", &cfg.Breaker.Window)
+	r.Duration("BALDUR_CB_RECOVERY_TIMEOUT", &cfg.Breaker.RecoveryTimeout)
+	r.Int("BALDUR_CB_HALF_OPEN_MAX_CALLS", 1, &cfg.Breaker.HalfOpenMaxCalls)
+	r.Duration("BALDUR_CB_HALF_OPEN_MAX_WAIT", &cfg.Breaker.HalfOpenMaxWait)
+	r.String("BALDUR_STATE_DIR", func(v string) error {
 		if strings.TrimSpace(v) == "" {
-			errs = append(errs, fmt.Errorf("BALDUR_STATE_DIR=%q: want a directory path", v))
+			return errors.New("want a directory path")
 		}
-		cfg.StateDir = v
-	}
-	if v, ok := lookup("BALDUR_REDIS_PREFIX"); ok {
+		return nil
+	}, &cfg.StateDir)
+	r.String("BALDUR_REDIS_PREFIX", func(v string) error {
 		if strings.ContainsAny(v, " \t\n") || v == "" {
-			errs = append(errs, fmt.Errorf("BALDUR_REDIS_PREFIX=%q: want a non-empty prefix without spaces", v))
+			return errors.New("want a non-empty prefix without spaces")
 		}
-		cfg.RedisPrefix = v
-	}
+		return nil
+	}, &cfg.RedisPrefix)
 	cfg.CallStats = true // operators get metrics unless they opt out
-	if v, ok := lookup("BALDUR_CALL_STATS"); ok {
+	r.Bool("BALDUR_CALL_STATS", &cfg.CallStats)
+	r.Seconds(idem.EnvMemoryTTL, &cfg.IdempotencyMemoryTTL)
+	var degraded string
+	if r.String(EnvIdempotencyDegraded, func(v string) error {
 		switch strings.ToLower(strings.TrimSpace(v)) {
-		case "on", "true", "1":
-		case "off", "false", "0":
-			cfg.CallStats = false
-		default:
-			errs = append(errs, fmt.Errorf("BALDUR_CALL_STATS=%q: want on or off", v))
-		}
-	}
-	if _, ok := lookup(idem.EnvMemoryTTL); ok {
-		ttl, err := idem.MemoryTTLFromEnv(func(k string) string { v, _ := lookup(k); return v })
-		if err != nil {
-			errs = append(errs, err)
-		}
-		cfg.IdempotencyMemoryTTL = ttl
-	}
-	if v, ok := lookup(EnvIdempotencyDegraded); ok {
-		switch w := strings.ToLower(strings.TrimSpace(v)); w {
 		case IdemDegradedServe, IdemDegradedRefuse:
-			cfg.IdempotencyDegraded = w
-		default:
-			errs = append(errs, fmt.Errorf("%s=%q: want serve or refuse", EnvIdempotencyDegraded, v))
+			return nil
 		}
+		return errors.New("want serve or refuse")
+	}, &degraded) {
+		cfg.IdempotencyDegraded = strings.ToLower(strings.TrimSpace(degraded))
 	}
 	// The most specific Redis URL wins: the storage override, then
 	// BALDUR_REDIS_URL, then a bare REDIS_URL.
-	for _, name := range []string{"BALDUR_RESILIENT_STORAGE_REDIS_URL", "BALDUR_REDIS_URL", "REDIS_URL"} {
-		v, ok := lookup(name)
-		if !ok || v == "" {
-			continue
-		}
-		if err := store.ParseRedisURL(v); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-		}
-		cfg.RedisURL, cfg.redisURLVar = v, name
-		break
-	}
+	cfg.RedisURL, cfg.redisURLVar = r.URL(store.ParseRedisURL,
+		"BALDUR_RESILIENT_STORAGE_REDIS_URL", "BALDUR_REDIS_URL", "REDIS_URL")
 	// Events take the level their name implies (events.LevelFor). With
 	// BALDUR_LOG_LEVEL or a BALDUR_EVENT_LOGGING_<FAMILY>_LOG_LEVEL override
 	// set, they go to stderr filtered by those thresholds; otherwise to
 	// slog.Default()'s handler, which keeps its own level.
 	if lopts, set, err := events.FromEnv(lookup, os.Environ()); err != nil {
-		errs = append(errs, err)
+		r.Add(err)
 	} else if set {
 		text := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lopts.Floor()})
 		cfg.Logger = slog.New(events.New(text, lopts))
 	} else {
 		cfg.Logger = slog.New(events.Wrap(slog.Default().Handler()))
 	}
-	errs = append(errs, dlqFromLookup(lookup, &cfg.DLQ)...)
-	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("baldur: bad environment: %w", errors.Join(errs...))
+	dlqFromEnv(r, &cfg.DLQ)
+	if err := r.Err(); err != nil {
+		return Config{}, fmt.Errorf("baldur: bad environment: %w", err)
 	}
 	return cfg, nil
-}
-
-// parseEnvDuration accepts a Go duration ("90s", "1m30s") or a bare number of
-// seconds ("60", "0.5"), the form Python Baldur's variables use.
-func parseEnvDuration(v string) (time.Duration, error) {
-	v = strings.TrimSpace(v)
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		if f <= 0 {
-			return 0, errors.New("want a positive duration")
-		}
-		return time.Duration(f * float64(time.Second)), nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, errors.New(`want a Go duration such as "30s" or a number of seconds`)
-	}
-	if d <= 0 {
-		return 0, errors.New("want a positive duration")
-	}
-	return d, nil
 }

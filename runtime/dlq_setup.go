@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
+	"github.com/baldur-go/baldur/internal/env"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/dlq"
 )
@@ -117,70 +117,45 @@ const (
 	EnvDLQRetention         = "BALDUR_DLQ_RETENTION"          // duration or secs (24h)
 )
 
-// dlqFromLookup reads the BALDUR_DLQ_* variables into o and returns one
+// dlqFromEnv reads the BALDUR_DLQ_* variables into o and records in r one
 // error per malformed value, naming the variable and the value. Unset
 // variables leave o's fields as they are (zero: the queue's default).
-func dlqFromLookup(lookup func(string) (string, bool), o *dlq.Options) []error {
-	var errs []error
-	bad := func(name, v, want string) {
-		errs = append(errs, fmt.Errorf("%s=%q: want %s", name, v, want))
-	}
-	positive := func(name string, dst *int) {
-		if v, ok := lookup(name); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil || n < 1 {
-				bad(name, v, "a whole number ≥ 1")
-				return
-			}
-			*dst = n
-		}
-	}
-	duration := func(name string, dst *time.Duration) {
-		if v, ok := lookup(name); ok {
-			d, err := parseEnvDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
-				return
-			}
-			*dst = d
-		}
-	}
-	positive(EnvDLQMaxSize, &o.MaxSize)
-	positive(EnvDLQDomainMaxSize, &o.DomainMaxSize)
-	positive(EnvDLQReplayBudget, &o.ReplayBudget)
-	positive(EnvDLQReplayConcurrency, &o.ReplayConcurrency)
-	duration(EnvDLQLease, &o.Lease)
-	duration(EnvDLQRetention, &o.Retention)
-	if v, ok := lookup(EnvDLQOverflow); ok {
+func dlqFromEnv(r *env.Reader, o *dlq.Options) {
+	r.Int(EnvDLQMaxSize, 1, &o.MaxSize)
+	r.Int(EnvDLQDomainMaxSize, 1, &o.DomainMaxSize)
+	r.Int(EnvDLQReplayBudget, 1, &o.ReplayBudget)
+	r.Int(EnvDLQReplayConcurrency, 1, &o.ReplayConcurrency)
+	r.Duration(EnvDLQLease, &o.Lease)
+	r.Duration(EnvDLQRetention, &o.Retention)
+	if v, ok := r.Lookup(EnvDLQOverflow); ok {
 		s, err := dlq.ParseStrategy(strings.TrimSpace(v))
 		if err != nil || strings.TrimSpace(v) == "" {
-			bad(EnvDLQOverflow, v, "drop_oldest, reject or compress_oldest")
+			r.Bad(EnvDLQOverflow, v, "drop_oldest, reject or compress_oldest")
 		} else {
 			o.Overflow = s
 		}
 	}
-	if v, ok := lookup(EnvDLQReplayRate); ok {
+	if v, ok := r.Lookup(EnvDLQReplayRate); ok {
 		switch t := strings.ToLower(strings.TrimSpace(v)); t {
 		case "off", "unlimited":
 			o.ReplayRate = -1
 		default:
-			r, err := strconv.ParseFloat(t, 64)
-			if err != nil || !(r > 0) || r > 1e9 {
-				bad(EnvDLQReplayRate, v, "entries per second > 0, or off for no cap")
+			rate, err := strconv.ParseFloat(t, 64)
+			if err != nil || !(rate > 0) || rate > 1e9 {
+				r.Bad(EnvDLQReplayRate, v, "entries per second > 0, or off for no cap")
 				break
 			}
-			o.ReplayRate = r
+			o.ReplayRate = rate
 		}
 	}
-	if v, ok := lookup(EnvDLQDomainCaps); ok {
+	if v, ok := r.Lookup(EnvDLQDomainCaps); ok {
 		caps, err := parseDomainCaps(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", EnvDLQDomainCaps, v, err))
+			r.Add(fmt.Errorf("%s=%q: %w", EnvDLQDomainCaps, v, err))
 		} else {
 			o.DomainCaps = caps
 		}
 	}
-	return errs
 }
 
 // parseDomainCaps reads "payments=1000,mailer=50".

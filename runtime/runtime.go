@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if rt.gate, err = idem.New(rt.store, idem.Options{MemoryTTL: cfg.IdempotencyMemoryTTL, Clock: rt.clock, Logger: rt.log}); err != nil {
 		rt.closeStore()
-		return nil, fmt.Errorf("baldur: idempotency gate: %w", err)
+		return nil, fmt.Errorf("baldur: %w", err)
 	}
 	if rt.dlq, err = openDLQ(rt); err != nil {
 		rt.closeStore()

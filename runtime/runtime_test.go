@@ -14,22 +14,24 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/baldur-go/baldur/internal/await"
+	"github.com/baldur-go/baldur/internal/env"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func env(kv ...string) func(string) (string, bool) {
+// vars is an environment of name, value pairs.
+func vars(kv ...string) env.Lookup {
 	m := map[string]string{}
 	for i := 0; i < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
 	}
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	return env.Map(m)
 }
 
 func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
-	cfg, err := configFromLookup(env(
+	cfg, err := configFromLookup(vars(
 		"BALDUR_CB_FAILURE_THRESHOLD", "7",
 		"BALDUR_CB_MINIMUM_CALLS", "20",
 		"BALDUR_CB_WINDOW", "2m",
@@ -38,6 +40,8 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"BALDUR_CB_HALF_OPEN_MAX_WAIT", "0.5",
 		"BALDUR_STATE_DIR", "/var/lib/baldur",
 		"BALDUR_LOG_LEVEL", "debug",
+		"BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS", "60",
+		"BALDUR_REDIS_PREFIX", "app1:",
 	))
 	require.NoError(t, err)
 	assert.Equal(t, BreakerConfig{
@@ -45,24 +49,32 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		HalfOpenMaxCalls: 1, HalfOpenMaxWait: 500 * time.Millisecond,
 	}, cfg.Breaker)
 	assert.Equal(t, "/var/lib/baldur", cfg.StateDir)
+	assert.Equal(t, time.Minute, cfg.IdempotencyMemoryTTL)
+	assert.Equal(t, "app1:", cfg.RedisPrefix)
 	assert.True(t, cfg.CallStats, "FromEnv counts calls unless told not to")
-	cfg, err = configFromLookup(env("BALDUR_CALL_STATS", "off"))
+	cfg, err = configFromLookup(vars("BALDUR_CALL_STATS", "off"))
 	require.NoError(t, err)
 	assert.False(t, cfg.CallStats)
-	_, err = configFromLookup(env("BALDUR_CALL_STATS", "sometimes"))
+	_, err = configFromLookup(vars("BALDUR_CALL_STATS", "sometimes"))
 	require.ErrorContains(t, err, `BALDUR_CALL_STATS="sometimes": want on or off`)
+	cfg, err = configFromLookup(vars("BALDUR_CALL_STATS", "0"))
+	require.NoError(t, err)
+	assert.False(t, cfg.CallStats, "0 reads as off, as for every boolean variable")
 	require.NotNil(t, cfg.Logger)
 	assert.True(t, cfg.Logger.Enabled(context.Background(), slog.LevelDebug))
 }
 
 func TestConfigFromEnvNamesEveryBadVariable(t *testing.T) {
-	_, err := configFromLookup(env(
+	_, err := configFromLookup(vars(
 		"BALDUR_CB_FAILURE_THRESHOLD", "five",
 		"BALDUR_CB_RECOVERY_TIMEOUT", "-3s",
 		"BALDUR_CB_WINDOW", "soon",
 		"BALDUR_CB_HALF_OPEN_MAX_CALLS", "0",
 		"BALDUR_LOG_LEVEL", "loud",
 		"BALDUR_STATE_DIR", "  ",
+		"BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS", "1.5",
+		"BALDUR_REDIS_PREFIX", "a b",
+		"BALDUR_DLQ_LEASE", "0",
 	))
 	require.Error(t, err)
 	for _, want := range []string{
@@ -72,6 +84,9 @@ func TestConfigFromEnvNamesEveryBadVariable(t *testing.T) {
 		`BALDUR_CB_HALF_OPEN_MAX_CALLS="0": want a whole number ≥ 1`,
 		`BALDUR_LOG_LEVEL="loud": want debug, info, warn or error`,
 		`BALDUR_STATE_DIR="  ": want a directory path`,
+		`BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS="1.5": want whole seconds ≥ 1`,
+		`BALDUR_REDIS_PREFIX="a b": want a non-empty prefix without spaces`,
+		`BALDUR_DLQ_LEASE="0": want a positive duration`,
 	} {
 		assert.Contains(t, err.Error(), want)
 	}
@@ -337,20 +352,20 @@ func TestMalformedRedisURLNamesTheVariable(t *testing.T) {
 		{[]string{"REDIS_URL", "redis://127.0.0.1:notaport"}, "REDIS_URL: redis url"},
 		{[]string{"BALDUR_RESILIENT_STORAGE_REDIS_URL", "redis+cluster://", "BALDUR_REDIS_URL", "redis://127.0.0.1:6379"}, "BALDUR_RESILIENT_STORAGE_REDIS_URL: redis url"},
 	} {
-		_, err := configFromLookup(env(tc.env...))
+		_, err := configFromLookup(vars(tc.env...))
 		require.Error(t, err, "%v", tc.env)
 		assert.Contains(t, err.Error(), tc.want)
 	}
 }
 
 func TestRedisURLPrecedence(t *testing.T) {
-	cfg, err := configFromLookup(env("REDIS_URL", "redis://127.0.0.1:1", "BALDUR_REDIS_URL", "redis://127.0.0.1:2"))
+	cfg, err := configFromLookup(vars("REDIS_URL", "redis://127.0.0.1:1", "BALDUR_REDIS_URL", "redis://127.0.0.1:2"))
 	require.NoError(t, err)
 	assert.Equal(t, "redis://127.0.0.1:2", cfg.RedisURL, "BALDUR_REDIS_URL wins over a bare REDIS_URL")
-	cfg, err = configFromLookup(env("REDIS_URL", "redis://127.0.0.1:1"))
+	cfg, err = configFromLookup(vars("REDIS_URL", "redis://127.0.0.1:1"))
 	require.NoError(t, err)
 	assert.Equal(t, "redis://127.0.0.1:1", cfg.RedisURL, "a bare REDIS_URL is honoured when BALDUR_REDIS_URL is unset")
-	cfg, err = configFromLookup(env("BALDUR_RESILIENT_STORAGE_REDIS_URL", "redis://127.0.0.1:3", "BALDUR_REDIS_URL", "redis://127.0.0.1:2"))
+	cfg, err = configFromLookup(vars("BALDUR_RESILIENT_STORAGE_REDIS_URL", "redis://127.0.0.1:3", "BALDUR_REDIS_URL", "redis://127.0.0.1:2"))
 	require.NoError(t, err)
 	assert.Equal(t, "redis://127.0.0.1:3", cfg.RedisURL, "the storage override wins where set")
 }

@@ -12,13 +12,13 @@ import (
 )
 
 func TestIdempotencyDegradedFromEnv(t *testing.T) {
-	cfg, err := configFromLookup(env())
+	cfg, err := configFromLookup(vars())
 	require.NoError(t, err)
 	assert.Empty(t, cfg.IdempotencyDegraded, "unset: New makes it serve, the AP default")
-	cfg, err = configFromLookup(env(EnvIdempotencyDegraded, "Refuse"))
+	cfg, err = configFromLookup(vars(EnvIdempotencyDegraded, "Refuse"))
 	require.NoError(t, err)
 	assert.Equal(t, IdemDegradedRefuse, cfg.IdempotencyDegraded)
-	_, err = configFromLookup(env(EnvIdempotencyDegraded, "deny"))
+	_, err = configFromLookup(vars(EnvIdempotencyDegraded, "deny"))
 	require.ErrorContains(t, err, `BALDUR_IDEMPOTENCY_DEGRADED="deny": want serve or refuse`)
 	_, err = New(context.Background(), Config{IdempotencyDegraded: "deny", Store: store.NewMemory()})
 	require.ErrorContains(t, err, `IdempotencyDegraded "deny": want serve or refuse`)

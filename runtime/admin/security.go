@@ -8,9 +8,9 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 
+	"github.com/baldur-go/baldur/internal/env"
 	"github.com/baldur-go/baldur/internal/redact"
 )
 
@@ -99,33 +99,31 @@ type Security struct {
 // value is an error naming the variable (never the key itself).
 func SecurityFromEnv() (Security, error) { return securityFromLookup(os.LookupEnv) }
 
-func securityFromLookup(lookup func(string) (string, bool)) (Security, error) {
-	var (
-		sec  Security
-		errs []error
-	)
-	if v, ok := lookup("BALDUR_ADMIN_KEY"); ok {
+func securityFromLookup(lookup env.Lookup) (Security, error) {
+	var sec Security
+	r := env.New(lookup)
+	if v, ok := r.Lookup("BALDUR_ADMIN_KEY"); ok {
 		if err := checkSecret(v); err != nil {
-			errs = append(errs, fmt.Errorf("BALDUR_ADMIN_KEY: %w", err))
+			r.Add(fmt.Errorf("BALDUR_ADMIN_KEY: %w", err))
 		} else {
 			sec.Keys = append(sec.Keys, Key{Role: RoleAdmin, Secret: v})
 		}
 	}
-	if v, ok := lookup("BALDUR_ADMIN_KEYS"); ok {
+	if v, ok := r.Lookup("BALDUR_ADMIN_KEYS"); ok {
 		for i, pair := range strings.Split(v, ",") {
 			roleStr, secret, found := strings.Cut(strings.TrimSpace(pair), ":")
 			if !found {
-				errs = append(errs, fmt.Errorf("BALDUR_ADMIN_KEYS: entry %d: want role:key (role viewer, operator or admin)", i+1))
+				r.Add(fmt.Errorf("BALDUR_ADMIN_KEYS: entry %d: want role:key (role viewer, operator or admin)", i+1))
 				continue
 			}
 			role, err := ParseRole(roleStr)
 			if err != nil {
 				// Never ParseRole's error: with role and key swapped, the "role" is the key.
-				errs = append(errs, fmt.Errorf("BALDUR_ADMIN_KEYS: entry %d: the part before the first \":\" (%s) is not a role: want role:key with role viewer, operator or admin", i+1, redact.Key(roleStr)))
+				r.Add(fmt.Errorf("BALDUR_ADMIN_KEYS: entry %d: the part before the first \":\" (%s) is not a role: want role:key with role viewer, operator or admin", i+1, redact.Key(roleStr)))
 				continue
 			}
 			if err := checkSecret(secret); err != nil {
-				errs = append(errs, fmt.Errorf("BALDUR_ADMIN_KEYS: entry %d (%s): %w", i+1, role, err))
+				r.Add(fmt.Errorf("BALDUR_ADMIN_KEYS: entry %d (%s): %w", i+1, role, err))
 				continue
 			}
 			sec.Keys = append(sec.Keys, Key{Role: role, Secret: secret})
@@ -134,19 +132,13 @@ func securityFromLookup(lookup func(string) (string, bool)) (Security, error) {
 	seen := map[string]bool{}
 	for _, k := range sec.Keys {
 		if seen[k.Secret] {
-			errs = append(errs, errors.New("BALDUR_ADMIN_KEY/BALDUR_ADMIN_KEYS: the same key appears twice"))
+			r.Add(errors.New("BALDUR_ADMIN_KEY/BALDUR_ADMIN_KEYS: the same key appears twice"))
 			break
 		}
 		seen[k.Secret] = true
 	}
-	if v, ok := lookup("BALDUR_ADMIN_UNLOCK"); ok {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("BALDUR_ADMIN_UNLOCK=%q: want 1 or 0 (true or false)", v))
-		}
-		sec.Unlocked = b
-	}
-	if v, ok := lookup("BALDUR_ALLOWED_ORIGINS"); ok {
+	r.Bool("BALDUR_ADMIN_UNLOCK", &sec.Unlocked)
+	if v, ok := r.Lookup("BALDUR_ALLOWED_ORIGINS"); ok {
 		for _, o := range strings.Split(v, ",") {
 			o = strings.TrimSpace(o)
 			if o == "" {
@@ -154,14 +146,14 @@ func securityFromLookup(lookup func(string) (string, bool)) (Security, error) {
 			}
 			norm, err := normalizeOrigin(o)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("BALDUR_ALLOWED_ORIGINS: %w", err))
+				r.Add(fmt.Errorf("BALDUR_ALLOWED_ORIGINS: %w", err))
 				continue
 			}
 			sec.AllowedOrigins = append(sec.AllowedOrigins, norm)
 		}
 	}
-	if len(errs) > 0 {
-		return Security{}, fmt.Errorf("admin: bad environment: %w", errors.Join(errs...))
+	if err := r.Err(); err != nil {
+		return Security{}, fmt.Errorf("admin: bad environment: %w", err)
 	}
 	return sec, nil
 }

@@ -5,14 +5,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/internal/env"
 )
 
-func lookupFrom(env map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-}
-
 func TestSecurityFromEnv(t *testing.T) {
-	sec, err := securityFromLookup(lookupFrom(map[string]string{
+	sec, err := securityFromLookup(env.Map(map[string]string{
 		"BALDUR_ADMIN_KEY":       "aaaaaaaaaaaaaaaa1",
 		"BALDUR_ADMIN_KEYS":      "viewer:bbbbbbbbbbbbbbbb2, operator:cccccccccccccccc3",
 		"BALDUR_ADMIN_UNLOCK":    "1",
@@ -23,14 +21,14 @@ func TestSecurityFromEnv(t *testing.T) {
 	assert.True(t, sec.Unlocked)
 	assert.Equal(t, []string{"https://ops.example.com", "http://10.0.0.5:9090"}, sec.AllowedOrigins)
 
-	sec, err = securityFromLookup(lookupFrom(nil))
+	sec, err = securityFromLookup(env.Map(nil))
 	require.NoError(t, err)
 	assert.Empty(t, sec.Keys)
 	assert.False(t, sec.Unlocked)
 }
 
 func TestSecurityFromEnvErrorsNameTheVariableNotTheKey(t *testing.T) {
-	for want, env := range map[string]map[string]string{
+	for want, vars := range map[string]map[string]string{
 		"BALDUR_ADMIN_KEY: key is 5 characters, want at least 16":                                            {"BALDUR_ADMIN_KEY": "short"},
 		"BALDUR_ADMIN_KEYS: entry 1: want role:key":                                                          {"BALDUR_ADMIN_KEYS": "nocolonhere-secret-secret"},
 		"BALDUR_ADMIN_KEYS: entry 2: the part before the first \":\" ([hidden, 4 characters]) is not a role": {"BALDUR_ADMIN_KEYS": "admin:aaaaaaaaaaaaaaaa1,root:secretsecretsecret"},
@@ -40,10 +38,10 @@ func TestSecurityFromEnvErrorsNameTheVariableNotTheKey(t *testing.T) {
 		`BALDUR_ALLOWED_ORIGINS: origin "ops.example.com"`:                                                   {"BALDUR_ALLOWED_ORIGINS": "ops.example.com"},
 		`BALDUR_ALLOWED_ORIGINS: origin "https://x.example/path"`:                                            {"BALDUR_ALLOWED_ORIGINS": "https://x.example/path"},
 	} {
-		_, err := securityFromLookup(lookupFrom(env))
+		_, err := securityFromLookup(env.Map(vars))
 		require.Error(t, err, want)
 		assert.Contains(t, err.Error(), want)
-		for k, v := range env {
+		for k, v := range vars {
 			if k != "BALDUR_ADMIN_UNLOCK" && k != "BALDUR_ALLOWED_ORIGINS" {
 				assert.NotContains(t, err.Error(), v, "a key never appears in an error")
 			}
@@ -54,7 +52,7 @@ func TestSecurityFromEnvErrorsNameTheVariableNotTheKey(t *testing.T) {
 func TestSecurityFromEnvSwappedRoleAndKeyHidesTheKey(t *testing.T) {
 	const key = "s3cret-Key-0123456789"
 	for _, v := range []string{key + ":operator", "admin:aaaaaaaaaaaaaaaa1, " + key + ":admin", key} {
-		_, err := securityFromLookup(lookupFrom(map[string]string{"BALDUR_ADMIN_KEYS": v}))
+		_, err := securityFromLookup(env.Map(map[string]string{"BALDUR_ADMIN_KEYS": v}))
 		require.Error(t, err, v)
 		assert.Contains(t, err.Error(), "BALDUR_ADMIN_KEYS: entry ")
 		for i := 0; i+4 <= len(key); i++ {

@@ -10,13 +10,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/baldur-go/baldur/internal/env"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/control"
 )
@@ -50,41 +50,26 @@ type ServerOptions struct {
 // error naming the variable and the value.
 func ServerOptionsFromEnv() (ServerOptions, error) { return serverOptionsFromLookup(os.LookupEnv) }
 
-func serverOptionsFromLookup(lookup func(string) (string, bool)) (ServerOptions, error) {
-	var (
-		o    ServerOptions
-		errs []error
-	)
-	if v, ok := lookup("BALDUR_ADMIN_ADDR"); ok {
+func serverOptionsFromLookup(lookup env.Lookup) (ServerOptions, error) {
+	var o ServerOptions
+	r := env.New(lookup)
+	if v, ok := r.Lookup("BALDUR_ADMIN_ADDR"); ok {
 		if _, _, err := net.SplitHostPort(strings.TrimSpace(v)); err != nil {
-			errs = append(errs, fmt.Errorf("BALDUR_ADMIN_ADDR=%q: want host:port, e.g. 127.0.0.1:9090", v))
+			r.Bad("BALDUR_ADMIN_ADDR", v, "host:port, e.g. 127.0.0.1:9090")
 		}
 		o.Addr = strings.TrimSpace(v)
 	}
-	if v, ok := lookup("BALDUR_ADMIN_DRAIN_DELAY"); ok {
-		d, err := parseDuration(v, true)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("BALDUR_ADMIN_DRAIN_DELAY=%q: %w", v, err))
-		}
-		o.DrainDelay = d
-		if d == 0 {
-			o.DrainDelay = -1 // "0" in the environment means no delay, not the default
-		}
+	if r.DurationOrZero("BALDUR_ADMIN_DRAIN_DELAY", &o.DrainDelay) && o.DrainDelay == 0 {
+		o.DrainDelay = -1 // "0" in the environment means no delay, not the default
 	}
-	if v, ok := lookup("BALDUR_ADMIN_DRAIN_TIMEOUT"); ok {
-		d, err := parseDuration(v, false)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("BALDUR_ADMIN_DRAIN_TIMEOUT=%q: %w", v, err))
-		}
-		o.DrainTimeout = d
-	}
-	o.TLSCertFile, _ = lookup("BALDUR_ADMIN_TLS_CERT")
-	o.TLSKeyFile, _ = lookup("BALDUR_ADMIN_TLS_KEY")
+	r.Duration("BALDUR_ADMIN_DRAIN_TIMEOUT", &o.DrainTimeout)
+	r.String("BALDUR_ADMIN_TLS_CERT", nil, &o.TLSCertFile)
+	r.String("BALDUR_ADMIN_TLS_KEY", nil, &o.TLSKeyFile)
 	if err := checkTLSFiles(o.TLSCertFile, o.TLSKeyFile, "BALDUR_ADMIN_TLS_CERT", "BALDUR_ADMIN_TLS_KEY"); err != nil {
-		errs = append(errs, err)
+		r.Add(err)
 	}
-	if len(errs) > 0 {
-		return ServerOptions{}, fmt.Errorf("admin: bad environment: %w", errors.Join(errs...))
+	if err := r.Err(); err != nil {
+		return ServerOptions{}, fmt.Errorf("admin: bad environment: %w", err)
 	}
 	return o, nil
 }
@@ -114,23 +99,6 @@ func (o ServerOptions) tlsConfig() (*tls.Config, error) {
 		return nil, fmt.Errorf("admin: https certificate %q and key %q: %w", o.TLSCertFile, o.TLSKeyFile, err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
-}
-
-// parseDuration accepts a Go duration ("30s") or a number of seconds ("30").
-func parseDuration(v string, zeroOK bool) (time.Duration, error) {
-	v = strings.TrimSpace(v)
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		f, ferr := strconv.ParseFloat(v, 64)
-		if ferr != nil {
-			return 0, errors.New(`want a Go duration such as "30s" or a number of seconds`)
-		}
-		d = time.Duration(f * float64(time.Second))
-	}
-	if d < 0 || (d == 0 && !zeroOK) {
-		return 0, errors.New("want a positive duration")
-	}
-	return d, nil
 }
 
 // Server runs a Handler on its own listener and drains it gracefully.

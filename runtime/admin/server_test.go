@@ -2,7 +2,6 @@ package admin_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur/internal/await"
+	"github.com/baldur-go/baldur/internal/logtest"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin"
 )
@@ -66,23 +66,8 @@ func runChild() bool {
 	return true
 }
 
-// lockedBuffer is a bytes.Buffer safe to read while a child process writes to it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// lockedBuffer is safe to read while a child process writes to it.
+type lockedBuffer = logtest.Buffer
 
 func startServer(t *testing.T, opts admin.Options, sopts admin.ServerOptions) *admin.Server {
 	t.Helper()

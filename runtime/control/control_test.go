@@ -1,7 +1,6 @@
 package control_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/baldur-go/baldur/internal/await"
+	"github.com/baldur-go/baldur/internal/logtest"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/store"
@@ -87,16 +87,7 @@ func (t *target) waitFor(tb testing.TB, enabled, dryRun bool, d time.Duration) {
 }
 
 // logSink captures JSON slog records.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
+type logSink struct{ logtest.Buffer }
 
 func (s *logSink) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(s, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -104,10 +95,8 @@ func (s *logSink) logger() *slog.Logger {
 
 // events returns the records whose msg is event.
 func (s *logSink) events(event string) []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(s.buf.String(), "\n") {
+	for _, line := range strings.Split(s.String(), "\n") {
 		if line == "" {
 			continue
 		}

@@ -1,19 +1,17 @@
 package dlq
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/baldur-go/baldur/internal/logtest"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -37,33 +35,10 @@ func TestMain(m *testing.M) {
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // logSink records log output so tests can check events and their reasons.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
+type logSink struct{ logtest.Buffer }
 
 // lines returns the logged JSON lines that contain every fragment.
-func (s *logSink) lines(fragments ...string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, l := range strings.Split(s.buf.String(), "\n") {
-		ok := l != ""
-		for _, f := range fragments {
-			ok = ok && strings.Contains(l, f)
-		}
-		if ok {
-			out = append(out, l)
-		}
-	}
-	return out
-}
+func (s *logSink) lines(fragments ...string) []string { return s.Lines(fragments...) }
 
 type fixture struct {
 	st   *store.Memory

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +22,8 @@ const (
 	// DefaultExecutionWindow is how long a running claim is honoured before a
 	// crashed attempt becomes retryable (idem_ttl= on the directive).
 	DefaultExecutionWindow = 30 * time.Minute
-	// EnvMemoryTTL names the variable MemoryTTLFromEnv reads.
+	// EnvMemoryTTL names the variable runtime.ConfigFromEnv reads into
+	// MemoryTTL, in whole seconds ≥ 1.
 	EnvMemoryTTL = "BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS"
 )
 
@@ -36,7 +35,7 @@ type Options struct {
 	// Cluster hash tag off the domain.
 	Prefix string
 	// MemoryTTL is how long a completed key blocks duplicates. Default
-	// DefaultMemoryTTL (30m); see MemoryTTLFromEnv.
+	// DefaultMemoryTTL (30m); see EnvMemoryTTL.
 	MemoryTTL time.Duration
 	// ExecutionWindow applies to requests that leave theirs at zero.
 	// Default DefaultExecutionWindow (30m).
@@ -142,13 +141,13 @@ type Gate struct {
 // New returns a gate over st.
 func New(st store.Store, opts Options) (*Gate, error) {
 	if st == nil {
-		return nil, errors.New("idem: nil store")
+		return nil, errors.New("idempotency: nil store")
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
 	}
 	if strings.ContainsAny(opts.Prefix, "{}") {
-		return nil, fmt.Errorf("idem: prefix %q contains a brace, which would move the hash tag off the domain", opts.Prefix)
+		return nil, fmt.Errorf("idempotency: prefix %q contains a brace, which would move the hash tag off the domain", opts.Prefix)
 	}
 	if opts.MemoryTTL == 0 {
 		opts.MemoryTTL = DefaultMemoryTTL
@@ -157,7 +156,7 @@ func New(st store.Store, opts Options) (*Gate, error) {
 		opts.ExecutionWindow = DefaultExecutionWindow
 	}
 	if opts.MemoryTTL < time.Millisecond || opts.ExecutionWindow < time.Millisecond {
-		return nil, fmt.Errorf("idem: memory TTL %v and execution window %v must be at least 1ms",
+		return nil, fmt.Errorf("idempotency: memory TTL %v and execution window %v must be at least 1ms",
 			opts.MemoryTTL, opts.ExecutionWindow)
 	}
 	if opts.Clock == nil {
@@ -172,24 +171,6 @@ func New(st store.Store, opts Options) (*Gate, error) {
 	deg, _ := st.(store.Deferrer)
 	return &Gate{st: st, prefix: opts.Prefix, memoryTTL: opts.MemoryTTL, window: opts.ExecutionWindow,
 		clock: opts.Clock, log: opts.Logger, deg: deg, recent: newRecentKeys(opts.RecentKeys)}, nil
-}
-
-// MemoryTTLFromEnv reads BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS (whole
-// seconds ≥ 1) through getenv (os.Getenv when nil); unset or empty gives
-// DefaultMemoryTTL.
-func MemoryTTLFromEnv(getenv func(string) string) (time.Duration, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	v := strings.TrimSpace(getenv(EnvMemoryTTL))
-	if v == "" {
-		return DefaultMemoryTTL, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 1 || n > int64(1<<63-1)/int64(time.Second) {
-		return 0, fmt.Errorf("%s=%q: want whole seconds ≥ 1", EnvMemoryTTL, v)
-	}
-	return time.Duration(n) * time.Second, nil
 }
 
 // maxClaimRaces bounds how often Claim retries when the key it found taken

@@ -487,27 +487,6 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	require.Error(t, err)
 }
 
-func TestMemoryTTLFromEnv(t *testing.T) {
-	env := func(v string) func(string) string {
-		return func(k string) string {
-			if k == EnvMemoryTTL {
-				return v
-			}
-			return ""
-		}
-	}
-	d, err := MemoryTTLFromEnv(env(""))
-	require.NoError(t, err)
-	assert.Equal(t, 1800*time.Second, d)
-	d, err = MemoryTTLFromEnv(env("60"))
-	require.NoError(t, err)
-	assert.Equal(t, time.Minute, d)
-	for _, bad := range []string{"0", "-5", "1.5", "30m", "x"} {
-		_, err := MemoryTTLFromEnv(env(bad))
-		require.ErrorContains(t, err, EnvMemoryTTL, bad)
-	}
-}
-
 func TestHasherSeparatesFields(t *testing.T) {
 	a := NewHasher().String("ab").String("c").Sum()
 	b := NewHasher().String("a").String("bc").Sum()

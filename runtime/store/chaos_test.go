@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur/internal/await"
+	"github.com/baldur-go/baldur/internal/logtest"
 	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -33,7 +34,7 @@ type ackedWrite struct {
 func TestChaos_KillsPrivateRedis_DegradesAndReconciles(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	remote, err := store.OpenRedis(ctx, srv.URL(), store.RedisOptions{Prefix: "chaos:", LazyConnect: true})
 	require.NoError(t, err)
 	local, err := store.OpenEmbedded(t.TempDir(), store.EmbeddedOptions{})

@@ -19,27 +19,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur/internal/await"
+	"github.com/baldur-go/baldur/internal/logtest"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/store/internal/wal"
 )
 
 // logBuffer captures slog records for assertions on events.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer = logtest.Buffer
 
 func newTestLogger() (*slog.Logger, *logBuffer) {
 	b := &logBuffer{}

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/logtest"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/store"
 	"github.com/baldur-go/baldur/runtime/store/storetest"
@@ -167,32 +167,15 @@ type failoverRig struct {
 	mem    *store.Memory // the remote's data, reachable even when "down"
 	clock  *clock.Fake
 	modes  chan store.Mode
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 
 	mu        sync.Mutex
 	conflicts []store.Conflict
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newRig(t *testing.T, dir string, down bool, tweak func(*store.FailoverOptions)) *failoverRig {
 	t.Helper()
-	r := &failoverRig{clock: clock.NewFake(storetest.Epoch), modes: make(chan store.Mode, 16), logs: &syncBuffer{}}
+	r := &failoverRig{clock: clock.NewFake(storetest.Epoch), modes: make(chan store.Mode, 16), logs: &logtest.Buffer{}}
 	r.mem = store.NewMemoryWith(store.MemoryOptions{Clock: r.clock})
 	r.remote = &flaky{Store: r.mem}
 	r.remote.down.Store(down)

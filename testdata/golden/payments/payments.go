@@ -1,4 +1,4 @@
-// Package payments is DESIGN.md's directive example, end to end.
+// Package payments is the README's directive example, end to end.
 package payments
 
 import "context"

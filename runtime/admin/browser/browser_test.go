@@ -1,4 +1,4 @@
-package admin_test
+package browser_test
 
 import (
 	"context"
@@ -78,9 +78,8 @@ func TestConsoleInRealChromium(t *testing.T) {
 		require.NoError(t, err)
 		parked = append(parked, id)
 	}
-	srv := startServer(t, admin.Options{Runtime: rt, Control: ctl, Logger: quiet, Queue: q,
-		Security: admin.Security{Keys: keys()}}, admin.ServerOptions{DrainDelay: -1})
-	origin := strings.TrimSuffix(srv.URL(), "/")
+	origin := serve(t, admin.Options{Runtime: rt, Control: ctl, Logger: quiet, Queue: q,
+		Security: admin.Security{Keys: keys()}})
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(exe),
@@ -128,15 +127,21 @@ func TestConsoleInRealChromium(t *testing.T) {
 		}
 	}))
 
-	apiStatus := func() map[string]any {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL()+"api/baldur/control/", nil)
+	type controlState struct {
+		Mode      string `json:"mode"`
+		ChangedBy string `json:"changed_by"`
+	}
+	apiControl := func() controlState {
+		req, _ := http.NewRequest(http.MethodGet, origin+"/api/baldur/control/", nil)
 		req.Header.Set(admin.KeyHeader, viewerKey)
 		res, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		defer res.Body.Close()
-		var body map[string]any
+		var body struct {
+			Control controlState `json:"control"`
+		}
 		require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
-		return body
+		return body.Control
 	}
 	until := func(expr string) chromedp.Action[chromedp.Void] {
 		return discard(chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second)))
@@ -152,7 +157,7 @@ func TestConsoleInRealChromium(t *testing.T) {
 			_, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{})
 			return err
 		}),
-		chromedp.Navigate(srv.URL()),
+		chromedp.Navigate(origin+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-loaded="true"]`)),
 		// Sign in through the form: the key field saves on change (blur).
 		chromedp.SendKeys(chromedp.ID("key"), operatorKey),
@@ -182,9 +187,9 @@ func TestConsoleInRealChromium(t *testing.T) {
 	_, err = ctl.StartDryRun(context.Background(), "chromium-test", "rehearsal")
 	require.NoError(t, err)
 	require.NoError(t, chromedp.Do(ctx, until(`document.getElementById("status-mode").textContent === "DRY_RUN"`)))
-	st := apiStatus()
-	assert.Equal(t, "DRY_RUN", get(st, "control", "mode"))
-	assert.Equal(t, "chromium-test", get(st, "control", "changed_by"))
+	st := apiControl()
+	assert.Equal(t, "DRY_RUN", st.Mode)
+	assert.Equal(t, "chromium-test", st.ChangedBy)
 	assert.True(t, rt.DryRun())
 
 	// A destructive action on a locked server is refused, and the page says why.

@@ -1,0 +1,28 @@
+package logtest_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"go.uber.org/goleak"
+
+	"github.com/baldur-go/baldur/internal/logtest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestBufferIsSafeForConcurrentWritesAndReads(t *testing.T) {
+	t.Parallel()
+	var b logtest.Buffer
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() { fmt.Fprintf(&b, "line %d event=x\n", i) })
+		wg.Go(func() { _ = b.String() })
+	}
+	wg.Wait()
+	assert.Len(t, b.Lines("event=x"), 8)
+	assert.Len(t, b.Lines("line 3", "event=x"), 1)
+	assert.Empty(t, b.Lines("event=y"))
+}

@@ -1,0 +1,46 @@
+package browser_test
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/baldur-go/baldur/runtime/admin"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	operatorKey = "operator-key-0123456789"
+	viewerKey   = "viewer-key-0123456789"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// keys are the console's sign-in keys: one operator, one viewer (the purge
+// the test tries needs the admin role that neither has).
+func keys() []admin.Key {
+	return []admin.Key{{Role: admin.RoleOperator, Secret: operatorKey}, {Role: admin.RoleViewer, Secret: viewerKey}}
+}
+
+// serve serves the admin handler on a free loopback port until the test
+// ends and returns its origin, e.g. http://127.0.0.1:43210 (the port is the
+// one the handler's default host and origin gates allow).
+func serve(t *testing.T, opts admin.Options) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	_, opts.Port, _ = net.SplitHostPort(ln.Addr().String())
+	h, err := admin.New(opts)
+	require.NoError(t, err)
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
