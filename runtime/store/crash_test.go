@@ -123,6 +123,12 @@ func TestEmbedded_SIGKILLChildProcess_KeepsAcknowledgedWrites(t *testing.T) {
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashRoundEnv+"="+strconv.Itoa(round))
 		cmd.Stdout, cmd.Stderr = out, &stderr
 		require.NoError(t, cmd.Start())
+		if round%3 == 0 {
+			// Every third child is first seen acknowledging a write, so that a
+			// slow (loaded) machine still kills children mid-work; the others
+			// may die anywhere, during open and replay too.
+			waitForOutput(t, outPath, cmd)
+		}
 		// The random moment of the kill: not a synchronisation, the point of the test.
 		time.Sleep(time.Duration(2+rng.IntN(120)) * time.Millisecond)
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
@@ -160,6 +166,24 @@ func TestEmbedded_SIGKILLChildProcess_KeepsAcknowledgedWrites(t *testing.T) {
 		len(acked), len(removed), roundsWithAcks, killedMidRun)
 	require.GreaterOrEqual(t, roundsWithAcks, 10, "the children must get work done before the kill")
 	require.GreaterOrEqual(t, killedMidRun, 10, "most kills must land while writes are in flight")
+}
+
+// waitForOutput waits until the child has written its first line, or fails
+// (killing the child) after a deadline.
+func waitForOutput(t *testing.T, path string, cmd *exec.Cmd) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("the child wrote nothing to %s within 30s", path)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 func verifyCrashState(t *testing.T, dir string, round int, acked, keyed, removing, removed map[string]bool) {
