@@ -451,7 +451,6 @@ func (c *Control) sync(ctx context.Context) error {
 // pending are logged.
 func (c *Control) adoptShared(ctx context.Context, s State, folded []decision, published bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	waited := 0
 	if published {
 		kept := c.pending[:0]
@@ -470,7 +469,9 @@ func (c *Control) adoptShared(ctx context.Context, s State, folded []decision, p
 		rest = append(rest, p.decision)
 	}
 	inForce, _ := fold(s, rest, c.limit)
-	c.adopt(ctx, inForce, "")
+	prev := c.adopt(inForce)
+	c.mu.Unlock()
+	c.logSynced(ctx, prev, inForce)
 	if waited > 0 {
 		c.log.LogAttrs(ctx, slog.LevelInfo, "control.pending_published",
 			slog.Int("decisions", waited), slog.String("store", c.where))
@@ -548,13 +549,14 @@ func (c *Control) adoptLocalJournal(ctx context.Context) {
 	}
 	ds, _ := c.decodeEntries(ctx, entries)
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	next, _ := fold(c.state.Load().clone(), ds, c.limit)
-	c.adopt(ctx, next, "")
+	prev := c.adopt(next)
 	for _, d := range ds {
 		c.pending = append(c.pending, pendingDecision{decision: d, journaled: true, reported: true})
 	}
 	c.pendingN.Store(int64(len(c.pending)))
+	c.mu.Unlock()
+	c.logSynced(ctx, prev, next)
 }
 
 // noteRead records the outcome of a read: a failure is kept for Status and
@@ -633,18 +635,25 @@ func (c *Control) migrate(ctx context.Context) {
 		slog.String("file_now", dest), slog.String("store", c.where), slog.String("in_force", kept))
 }
 
-// adopt makes s the current state and applies it to the target. action is the
-// local change that produced it, or "" when it was read from the store.
-func (c *Control) adopt(ctx context.Context, s State, action string) {
-	prev := c.state.Load()
+// adopt makes s the current state and applies it to the target (the
+// runtime's atomics); it returns the state it replaced. Callers hold c.mu and
+// log through logSynced once they have released it.
+func (c *Control) adopt(s State) (prev *State) {
+	prev = c.state.Load()
 	c.state.Store(&s)
 	c.apply(s)
-	if action == "" && (prev.KillSwitch != s.KillSwitch || prev.Mode != s.Mode) {
-		c.log.LogAttrs(ctx, slog.LevelInfo, "control.state_synced",
-			slog.String("kill_switch", string(s.KillSwitch)), slog.String("mode", string(s.Mode)),
-			slog.String("changed_by", s.ChangedBy), slog.String("reason", s.Reason),
-			slog.Uint64("revision", s.Revision), slog.String("store", c.where))
+	return prev
+}
+
+// logSynced logs a state read from the store that changed a switch.
+func (c *Control) logSynced(ctx context.Context, prev *State, s State) {
+	if prev.KillSwitch == s.KillSwitch && prev.Mode == s.Mode {
+		return
 	}
+	c.log.LogAttrs(ctx, slog.LevelInfo, "control.state_synced",
+		slog.String("kill_switch", string(s.KillSwitch)), slog.String("mode", string(s.Mode)),
+		slog.String("changed_by", s.ChangedBy), slog.String("reason", s.Reason),
+		slog.Uint64("revision", s.Revision), slog.String("store", c.where))
 }
 
 func (c *Control) apply(s State) {
@@ -718,7 +727,7 @@ func (c *Control) change(ctx context.Context, who, action, reason string, reason
 	d := decision{ID: newID(), At: c.clock.Now().UTC(), Who: cleanWho(who), Action: action, Reason: reason,
 		Node: c.node, Supersedes: supersedes}
 	next, _ := fold(*cur, []decision{d}, c.limit)
-	c.adopt(ctx, next, action)
+	c.adopt(next)
 	c.pending = append(c.pending, pendingDecision{decision: d})
 	c.pendingN.Store(int64(len(c.pending)))
 	c.mu.Unlock()
