@@ -62,7 +62,8 @@ type Config struct {
 	// defaults (BALDUR_DLQ_*, see the EnvDLQ constants).
 	DLQ dlq.Options
 
-	redisURLVar string // the variable RedisURL came from, for error messages
+	redisURLVar string          // the variable RedisURL came from, for error messages
+	environ     func() []string // the environment New checks for unknown BALDUR_* names; nil: os.Environ
 }
 
 func (c Config) redisURLSource() string {

@@ -136,6 +136,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	rt.log.LogAttrs(ctx, slog.LevelInfo, "runtime.instance_started",
 		slog.Int("cb_failure_threshold", cfg.Breaker.FailureThreshold),
 		slog.Duration("cb_recovery_timeout", cfg.Breaker.RecoveryTimeout))
+	rt.logUnknownEnv(ctx)
 	return rt, nil
 }
 
