@@ -61,9 +61,15 @@ type Config struct {
 	// DLQ configures the dead-letter queue; zero fields take dlq.Options'
 	// defaults (BALDUR_DLQ_*, see the EnvDLQ constants).
 	DLQ dlq.Options
+	// Compartments are the named bulkheads methods share with
+	// compartment=NAME, over DefaultCompartments (database 10, cache 20,
+	// external_api 5 + 10 waiting, message_queue 15): an entry replaces the
+	// default of its name or adds one (BALDUR_BULKHEAD_<NAME>=active[+waiting]).
+	Compartments map[string]Compartment
 
-	redisURLVar string          // the variable RedisURL came from, for error messages
-	environ     func() []string // the environment New checks for unknown BALDUR_* names; nil: os.Environ
+	redisURLVar string                 // the variable RedisURL came from, for error messages
+	environ     func() []string        // the environment New checks for unknown BALDUR_* names; nil: os.Environ
+	named       map[string]Compartment // Compartments over the defaults, MaxWait filled in
 }
 
 func (c Config) redisURLSource() string {
@@ -141,6 +147,9 @@ func (c Config) withDefaults() (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("baldur: config: IdempotencyDegraded %q: want serve or refuse", c.IdempotencyDegraded))
 	}
+	named, err := c.compartments()
+	errs = append(errs, err)
+	c.named = named
 	if c.StateDir == "" {
 		c.StateDir = ".baldur"
 	}
@@ -236,6 +245,7 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 		cfg.Logger = slog.New(events.Wrap(slog.Default().Handler()))
 	}
 	dlqFromEnv(r, &cfg.DLQ)
+	compartmentsFromEnv(r, os.Environ(), &cfg)
 	if err := r.Err(); err != nil {
 		return Config{}, fmt.Errorf("baldur: bad environment: %w", err)
 	}

@@ -24,9 +24,12 @@ type ZoneSpec struct {
 	// Bulkhead is the compartment's size (bulkhead=); 0 means no bulkhead.
 	Bulkhead     int
 	BulkheadWait time.Duration // bulkhead_wait=; 0 fails fast
-	// Compartment names the bulkhead. Methods inheriting the interface's
-	// bulkhead= share the compartment named after the service; a method with
-	// its own bulkhead= gets "service.Method".
+	// Compartment names the bulkhead. With Bulkhead > 0: methods inheriting
+	// the interface's bulkhead= share the compartment named after the
+	// service; a method with its own bulkhead= gets "service.Method". With
+	// Bulkhead 0 (compartment=NAME): the registered compartment NAME
+	// (Config.Compartments), shared by every method that names it, in any
+	// interface; an unregistered name is an error when the zone is built.
 	Compartment string
 	Fallback    string // fallback= function name, for -explain and logs
 	Idempotency string // idempotency= key path
@@ -55,7 +58,7 @@ func (s ZoneSpec) Policies() []string {
 	if s.Breaker {
 		p = append(p, "breaker")
 	}
-	if s.Bulkhead > 0 {
+	if s.Bulkhead > 0 || s.Compartment != "" {
 		p = append(p, "bulkhead")
 	}
 	if s.Attempts > 1 {
@@ -81,13 +84,16 @@ type Zone struct {
 	rt       *Runtime
 	spec     ZoneSpec
 	breaker  *breaker.Breaker // nil when breaker=off
-	bulkhead *Bulkhead        // nil without bulkhead=
-	openErr  *OpenError       // built once: a rejection allocates nothing
-	attempts int
-	backoff  Backoff
-	timeout  time.Duration
-	stats    *callStats    // nil unless Config.CallStats
-	idem     *idemCounters // nil without idempotency=
+	bulkhead *Bulkhead        // nil without bulkhead= or compartment=
+	// bulkheadWait is how long a call waits for a slot: bulkhead_wait=, else
+	// the compartment's own wait.
+	bulkheadWait time.Duration
+	openErr      *OpenError // built once: a rejection allocates nothing
+	attempts     int
+	backoff      Backoff
+	timeout      time.Duration
+	stats        *callStats    // nil unless Config.CallStats
+	idem         *idemCounters // nil without idempotency=
 
 	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go
 }
@@ -208,7 +214,7 @@ func (z *Zone) bulkheadFull(ctx context.Context, p Permit) (Permit, error) {
 	if z.stats != nil {
 		p.start = z.rt.sampleStart(z.stats)
 	}
-	stripe, err := z.bulkhead.acquire(ctx)
+	stripe, err := z.bulkhead.acquireFor(ctx, z.bulkheadWait)
 	if err == nil {
 		p.flags |= permitBulkhead
 		p.stripe = stripe
