@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,9 @@ func newTestRuntime(t *testing.T, cfg Config) *Runtime {
 	t.Helper()
 	cfg.Store = store.NewMemory()
 	cfg.environ = func() []string { return nil }
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	rt, err := New(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { rt.Close() })

@@ -61,6 +61,10 @@ type Config struct {
 	// DLQ configures the dead-letter queue; zero fields take dlq.Options'
 	// defaults (BALDUR_DLQ_*, see the EnvDLQ constants).
 	DLQ dlq.Options
+	// DefaultTimeout is the per-attempt timeout of methods that have a first
+	// context.Context and no timeout= of their own (ZoneSpec.DefaultTimeout).
+	// Default: none (BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS, unset).
+	DefaultTimeout time.Duration
 	// Compartments are the named bulkheads methods share with
 	// compartment=NAME, over DefaultCompartments (database 10, cache 20,
 	// external_api 5 + 10 waiting, message_queue 15): an entry replaces the
@@ -78,6 +82,9 @@ func (c Config) redisURLSource() string {
 	}
 	return "Config.RedisURL"
 }
+
+// EnvDefaultTimeout is the variable of Config.DefaultTimeout.
+const EnvDefaultTimeout = "BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS"
 
 // BreakerConfig holds every service breaker's settings.
 type BreakerConfig struct {
@@ -135,6 +142,9 @@ func (c Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("baldur: config: %s must be positive", f.name))
 		}
 	}
+	if c.DefaultTimeout < 0 {
+		errs = append(errs, errors.New("baldur: config: DefaultTimeout must not be negative"))
+	}
 	if c.IdempotencyMemoryTTL == 0 {
 		c.IdempotencyMemoryTTL = idem.DefaultMemoryTTL
 	} else if c.IdempotencyMemoryTTL < 0 {
@@ -176,6 +186,8 @@ func (c Config) withDefaults() (Config, error) {
 //	                              Redis URL, first set wins (unset: embedded store)
 //	BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS  whole seconds (1800)
 //	BALDUR_CALL_STATS             on|off             (on)
+//	BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS  duration or secs (unset: none)
+//	BALDUR_BULKHEAD_<NAME>        active[+waiting]   (see DefaultCompartments)
 //	BALDUR_LOG_LEVEL              debug|info|warn|error (info)
 func ConfigFromEnv() (Config, error) {
 	cfg, err := configFromLookup(os.LookupEnv)
@@ -218,6 +230,7 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 	cfg.CallStats = true // operators get metrics unless they opt out
 	r.Bool("BALDUR_CALL_STATS", &cfg.CallStats)
 	r.Seconds(idem.EnvMemoryTTL, &cfg.IdempotencyMemoryTTL)
+	r.Duration(EnvDefaultTimeout, &cfg.DefaultTimeout)
 	var degraded string
 	if r.String(EnvIdempotencyDegraded, func(v string) error {
 		switch strings.ToLower(strings.TrimSpace(v)) {

@@ -257,7 +257,10 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		backoff:  spec.Backoff.normalized(),
 		timeout:  spec.Timeout,
 	}
-	if spec.Timeout > 0 {
+	if spec.Timeout <= 0 && spec.DefaultTimeout {
+		z.timeout = rt.cfg.DefaultTimeout
+	}
+	if z.timeout > 0 {
 		z.deadlines = newDeadlineLists(z)
 	}
 	if rt.cfg.CallStats {
@@ -286,8 +289,14 @@ func (rt *Runtime) logZone(z *Zone) {
 	if spec.Attempts > 1 {
 		attrs = append(attrs, slog.Int("retry_attempts", spec.Attempts), slog.String("backoff", z.backoff.String()))
 	}
-	if spec.Timeout > 0 {
-		attrs = append(attrs, slog.Float64("timeout_seconds", spec.Timeout.Seconds()))
+	if z.timeout > 0 {
+		attrs = append(attrs, slog.Float64("timeout_seconds", z.timeout.Seconds()))
+	}
+	if spec.Deadline > 0 {
+		attrs = append(attrs, slog.Float64("deadline_seconds", spec.Deadline.Seconds()))
+	}
+	if spec.FallbackOn != 0 {
+		attrs = append(attrs, slog.String("fallback_on", spec.FallbackOn.String()))
 	}
 	if z.bulkhead != nil {
 		attrs = append(attrs, slog.String("compartment", z.bulkhead.name), slog.Int64("bulkhead", z.bulkhead.max))

@@ -32,8 +32,19 @@ type ZoneSpec struct {
 	// interface; an unregistered name is an error when the zone is built.
 	Compartment string
 	Fallback    string // fallback= function name, for -explain and logs
-	Idempotency string // idempotency= key path
-	Operation   string // operation= label; defaults to Method
+	// FallbackOn is the set of failures the fallback answers (fallback_on=);
+	// the others pass through to the caller. Zero: every failure.
+	FallbackOn FailureKind
+	// Deadline bounds the whole call, attempts and backoff together
+	// (deadline=; see WithDeadline); 0 means none.
+	Deadline time.Duration
+	// DefaultTimeout marks a method that may take Config.DefaultTimeout
+	// (BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS) as its timeout: it has a first
+	// context.Context, no timeout= of its own (not even timeout=off) and no
+	// result that outlives the call. Its wrapper calls WithTimeout and Timed.
+	DefaultTimeout bool
+	Idempotency    string // idempotency= key path
+	Operation      string // operation= label; defaults to Method
 	// IdemTTL is the execution window (idem_ttl=): how long a running claim
 	// is honoured before a crashed attempt becomes retryable; 0 means 30m.
 	IdemTTL time.Duration
@@ -66,6 +77,9 @@ func (s ZoneSpec) Policies() []string {
 	}
 	if s.Timeout > 0 {
 		p = append(p, "timeout")
+	}
+	if s.Deadline > 0 {
+		p = append(p, "deadline")
 	}
 	if s.Fallback != "" {
 		p = append(p, "fallback")
@@ -237,6 +251,9 @@ func (z *Zone) bulkheadFull(ctx context.Context, p Permit) (Permit, error) {
 // whole context.Context contract and costs no allocation unless the method
 // asks for Done (see deadline.go).
 func (z *Zone) WithTimeout(ctx context.Context) context.Context {
+	if z.timeout <= 0 {
+		return ctx // DefaultTimeout with no Config.DefaultTimeout: no bound, no attempt context
+	}
 	c := newAttempt()
 	c.parent, c.zone = ctx, z
 	c.start = z.rt.now()
@@ -378,11 +395,15 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 	}
 }
 
-// Fallback reports whether the fallback function should answer for err. In
-// dry-run it records the would-have decision and returns false.
+// Fallback reports whether the fallback function should answer for err: not
+// when fallback_on= leaves err's kind out (KindOf). In dry-run it records the
+// would-have decision and returns false.
 func (z *Zone) Fallback(err error) bool {
 	if err == nil {
 		return false
+	}
+	if on := z.spec.FallbackOn; on != 0 && on&KindOf(err) == 0 {
+		return false // fallback_on= does not name this failure: it passes through
 	}
 	if z.rt.DryRun() {
 		z.rt.wouldHave(z, "fallback", "fallback", err.Error())
