@@ -146,6 +146,27 @@ func (k FailureKind) String() string {
 	return strings.Join(parts, ",")
 }
 
+// ParseFailureKinds reads a fallback_on= list, "bulkhead,open" (spaces
+// allowed, repeats ignored); "" is the zero set.
+func ParseFailureKinds(list string) (FailureKind, error) {
+	var set FailureKind
+	if strings.TrimSpace(list) == "" {
+		return 0, nil
+	}
+next:
+	for _, w := range strings.Split(list, ",") {
+		w = strings.TrimSpace(w)
+		for _, f := range failureNames {
+			if w == f.name {
+				set |= f.kind
+				continue next
+			}
+		}
+		return 0, fmt.Errorf("unknown failure kind %q; want a comma-separated list of %s", w, strings.Join(FailureKindNames(), ", "))
+	}
+	return set, nil
+}
+
 // KindOf returns the failure kind of a non-nil error.
 func KindOf(err error) FailureKind {
 	switch {

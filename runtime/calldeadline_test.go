@@ -171,7 +171,7 @@ func TestFallbackOnAnswersOnlyTheNamedFailures(t *testing.T) {
 	assert.Equal(t, []string{"open", "bulkhead", "timeout", "error"}, FailureKindNames())
 	assert.Equal(t, "open,timeout", (FailureOpen | FailureTimeout).String())
 
-	only := rt.Zone(ZoneSpec{Service: "s", Method: "OnlyFull", Fallback: "cached", FallbackOn: FailureBulkhead})
+	only := rt.Zone(ZoneSpec{Service: "s", Method: "OnlyFull", Fallback: "cached", FallbackOn: "bulkhead"})
 	assert.True(t, only.Fallback(full), "the compartment-full rejection is answered")
 	for _, err := range []error{open, timeout, deadline, plain} {
 		assert.False(t, only.Fallback(err), "%v passes through", err)
@@ -180,6 +180,12 @@ func TestFallbackOnAnswersOnlyTheNamedFailures(t *testing.T) {
 	for _, err := range []error{full, open, timeout, deadline, plain} {
 		assert.True(t, all.Fallback(err), "no fallback_on=: %v is answered", err)
 	}
+
+	k, err := ParseFailureKinds(" open, timeout ,open")
+	require.NoError(t, err)
+	assert.Equal(t, FailureOpen|FailureTimeout, k)
+	_, err = rt.NewZone(ZoneSpec{Service: "s", Method: "Bad", Fallback: "cached", FallbackOn: "bulkhead,opne"})
+	assert.EqualError(t, err, `baldur: s.Bad: fallback_on: unknown failure kind "opne"; want a comma-separated list of open, bulkhead, timeout, error`)
 
 	rt.SetDryRun(true)
 	assert.False(t, only.Fallback(plain))

@@ -245,6 +245,10 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 	if z, ok := rt.zones[key]; ok {
 		return z, false, nil, nil
 	}
+	fallbackOn, err := ParseFailureKinds(spec.FallbackOn)
+	if err != nil {
+		return nil, false, nil, fmt.Errorf("baldur: %s.%s: fallback_on: %w", spec.Service, spec.Method, err)
+	}
 	bh, err := rt.bulkheadLocked(spec)
 	if err != nil {
 		return nil, false, nil, err
@@ -256,6 +260,8 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		attempts: max(spec.Attempts, 1),
 		backoff:  spec.Backoff.normalized(),
 		timeout:  spec.Timeout,
+
+		fallbackOn: fallbackOn,
 	}
 	if spec.Timeout <= 0 && spec.DefaultTimeout {
 		z.timeout = rt.cfg.DefaultTimeout
@@ -295,8 +301,8 @@ func (rt *Runtime) logZone(z *Zone) {
 	if spec.Deadline > 0 {
 		attrs = append(attrs, slog.Float64("deadline_seconds", spec.Deadline.Seconds()))
 	}
-	if spec.FallbackOn != 0 {
-		attrs = append(attrs, slog.String("fallback_on", spec.FallbackOn.String()))
+	if z.fallbackOn != 0 {
+		attrs = append(attrs, slog.String("fallback_on", z.fallbackOn.String()))
 	}
 	if z.bulkhead != nil {
 		attrs = append(attrs, slog.String("compartment", z.bulkhead.name), slog.Int64("bulkhead", z.bulkhead.max))

@@ -32,9 +32,11 @@ type ZoneSpec struct {
 	// interface; an unregistered name is an error when the zone is built.
 	Compartment string
 	Fallback    string // fallback= function name, for -explain and logs
-	// FallbackOn is the set of failures the fallback answers (fallback_on=);
-	// the others pass through to the caller. Zero: every failure.
-	FallbackOn FailureKind
+	// FallbackOn lists the failures the fallback answers (fallback_on=), comma-
+	// separated: open, bulkhead, timeout, error (see FailureKind); the others
+	// pass through to the caller. "": every failure. An unknown name is an
+	// error when the zone is built.
+	FallbackOn string
 	// Deadline bounds the whole call, attempts and backoff together
 	// (deadline=; see WithDeadline); 0 means none.
 	Deadline time.Duration
@@ -102,7 +104,8 @@ type Zone struct {
 	// bulkheadWait is how long a call waits for a slot: bulkhead_wait=, else
 	// the compartment's own wait.
 	bulkheadWait time.Duration
-	openErr      *OpenError // built once: a rejection allocates nothing
+	fallbackOn   FailureKind // the failures the fallback answers; 0: every one
+	openErr      *OpenError  // built once: a rejection allocates nothing
 	attempts     int
 	backoff      Backoff
 	timeout      time.Duration
@@ -402,7 +405,7 @@ func (z *Zone) Fallback(err error) bool {
 	if err == nil {
 		return false
 	}
-	if on := z.spec.FallbackOn; on != 0 && on&KindOf(err) == 0 {
+	if on := z.fallbackOn; on != 0 && on&KindOf(err) == 0 {
 		return false // fallback_on= does not name this failure: it passes through
 	}
 	if z.rt.DryRun() {
