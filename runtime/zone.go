@@ -253,10 +253,17 @@ func (z *Zone) bulkheadFull(ctx context.Context, p Permit) (Permit, error) {
 // to hand to the inner method; Timed must end it. The context keeps the
 // whole context.Context contract and costs no allocation unless the method
 // asks for Done (see deadline.go).
+//
+// A method without a bound (one marked DefaultTimeout while no default is
+// configured) gets ctx itself, at the cost of one inlined comparison.
 func (z *Zone) WithTimeout(ctx context.Context) context.Context {
 	if z.timeout <= 0 {
-		return ctx // DefaultTimeout with no Config.DefaultTimeout: no bound, no attempt context
+		return ctx
 	}
+	return z.withTimeout(ctx)
+}
+
+func (z *Zone) withTimeout(ctx context.Context) context.Context {
 	c := newAttempt()
 	c.parent, c.zone = ctx, z
 	c.start = z.rt.now()
@@ -279,6 +286,13 @@ func (z *Zone) WithTimeout(ctx context.Context) context.Context {
 // ErrTimeout). Generated code calls it right after the inner call. It also
 // accepts a context from context.WithTimeout, which the caller cancels.
 func (z *Zone) Timed(ctx, actx context.Context, err error) error {
+	if z.timeout <= 0 {
+		return err // WithTimeout made no attempt context
+	}
+	return z.timed(ctx, actx, err)
+}
+
+func (z *Zone) timed(ctx, actx context.Context, err error) error {
 	if c, ok := actx.(*attemptCtx); ok {
 		if c.dry {
 			z.dryTimed(c.dryStart, err)
