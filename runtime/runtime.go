@@ -279,7 +279,10 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		z.breaker, fresh = rt.breakerLocked(spec.Service)
 	}
 	if bh != nil {
-		z.bulkhead, z.bulkheadWait = bh, cmp.Or(spec.BulkheadWait, bh.wait)
+		z.bulkhead, z.bulkheadWait = bh, spec.BulkheadWait
+		if z.bulkheadWait <= 0 {
+			z.bulkheadWait = bh.wait
+		}
 	}
 	rt.zones[key] = z
 	return z, true, fresh, nil
