@@ -108,7 +108,7 @@ func TestADeadlineInDryRunRecordsWouldHave(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(time.Unix(1_700_000_000, 0))
 	rt := newTestRuntime(t, Config{Clock: fake})
-	rt.SetDryRun(true)
+	rt.setMode(modeDryRun, true)
 	z := rt.Zone(ZoneSpec{Service: "s", Method: "Slow", Deadline: 10 * time.Millisecond})
 	err := protectedCall(z, context.Background(), func(ctx context.Context) error {
 		_, bounded := ctx.Deadline()
@@ -187,7 +187,7 @@ func TestFallbackOnAnswersOnlyTheNamedFailures(t *testing.T) {
 	_, err = rt.NewZone(ZoneSpec{Service: "s", Method: "Bad", Fallback: "cached", FallbackOn: "bulkhead,opne"})
 	assert.EqualError(t, err, `baldur: s.Bad: fallback_on: unknown failure kind "opne"; want a comma-separated list of open, bulkhead, timeout, error`)
 
-	rt.SetDryRun(true)
+	rt.setMode(modeDryRun, true)
 	assert.False(t, only.Fallback(plain))
 	assert.Empty(t, rt.WouldHave(), "a failure fallback_on= leaves out is not a would-have fallback")
 	assert.False(t, only.Fallback(full))
