@@ -429,17 +429,17 @@ func FuzzParseLine(f *testing.F) {
 
 func TestParseLineBareKeys(t *testing.T) {
 	for _, k := range keys {
-		d, ok, errs := parseText("//baldur:protect " + k.name)
+		d, ok, errs := parseText("//baldur:protect " + k.Name)
 		require.True(t, ok)
-		if k.boolean {
-			assert.Empty(t, errs, k.name)
-			assert.Equal(t, "//baldur:protect "+k.name+"=on", "//baldur:protect "+d.Policy.String())
+		if k.bare() != "" {
+			assert.Empty(t, errs, k.Name)
+			assert.Equal(t, "//baldur:protect "+k.Name+"=on", "//baldur:protect "+d.Policy.String())
 			continue
 		}
-		require.Len(t, errs, 1, k.name)
-		assert.Contains(t, errs[0], "x.go:1:18: "+k.name+": needs a value, such as "+k.name+"=")
+		require.Len(t, errs, 1, k.Name)
+		assert.Contains(t, errs[0], "x.go:1:18: "+k.Name+": needs a value, such as "+k.Name+"=")
 		// The example in the message is itself a valid value.
-		_, _, errs = parseText("//baldur:protect " + k.name + "=" + k.example)
-		assert.Empty(t, errs, k.name)
+		_, _, errs = parseText("//baldur:protect " + k.Name + "=" + k.Example)
+		assert.Empty(t, errs, k.Name)
 	}
 }
