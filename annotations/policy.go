@@ -1,6 +1,3 @@
-// Package annotations parses and validates the //baldur:protect and //baldur:skip
-// directives. It turns comment lists into a plain Policy value and reports every
-// malformed argument with its file:line:col position; it knows nothing of types.
 package annotations
 
 import (

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"go/types"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -285,66 +286,60 @@ func (e *emitter) ctorFields(it *Interface, n ifaceNames, inner, rt string) []je
 	return out
 }
 
-// spec writes the ZoneSpec literal, leaving out zero fields.
+// spec writes the ZoneSpec literal field by field, in Spec's order, leaving
+// out zero fields and the values the runtime takes for them anyway (one
+// attempt, the default backoff, the operation named after the method), so
+// that a default is written in one place: where ZoneSpec documents it.
 func (e *emitter) spec(s Spec) []jen.Code {
 	var out []jen.Code
-	kv := func(k string, v jen.Code) { out = append(out, jen.Id(k).Op(":").Add(v)) }
-	kv("Service", jen.Lit(s.Service))
-	kv("Method", jen.Lit(s.Method))
-	if s.Breaker {
-		kv("Breaker", jen.True())
-	}
-	kv("Attempts", jen.Lit(s.Attempts))
-	if s.Attempts > 1 {
-		b := s.Backoff
-		if b.Kind == annotations.BackoffConst {
-			kv("Backoff", e.rt("Backoff").Values(
-				jen.Id("Kind").Op(":").Add(e.rt("BackoffConst")),
-				jen.Id("Base").Op(":").Add(e.duration(b.Base))))
-		} else {
-			kv("Backoff", e.rt("Backoff").Values(
-				jen.Id("Kind").Op(":").Add(e.rt("BackoffExp")),
-				jen.Id("Base").Op(":").Add(e.duration(b.Base)),
-				jen.Id("Max").Op(":").Add(e.duration(b.Max))))
+	v := reflect.ValueOf(s)
+	for i := 0; i < v.NumField(); i++ {
+		f, name := v.Field(i), v.Type().Field(i).Name
+		if f.IsZero() || specDefault(s, name) {
+			continue
 		}
-	}
-	if s.Timeout > 0 {
-		kv("Timeout", e.duration(s.Timeout))
-	}
-	if s.Bulkhead > 0 {
-		kv("Bulkhead", jen.Lit(s.Bulkhead))
-	}
-	if s.BulkheadWait > 0 {
-		kv("BulkheadWait", e.duration(s.BulkheadWait))
-	}
-	if s.Compartment != "" {
-		kv("Compartment", jen.Lit(s.Compartment))
-	}
-	if s.Fallback != "" {
-		kv("Fallback", jen.Lit(s.Fallback))
-	}
-	if s.Idempotency != "" {
-		kv("Idempotency", jen.Lit(s.Idempotency))
-	}
-	if s.Operation != "" {
-		kv("Operation", jen.Lit(s.Operation))
-	}
-	if s.IdemTTL > 0 {
-		kv("IdemTTL", e.duration(s.IdemTTL))
-	}
-	if s.IdemFailOpen {
-		kv("IdemFailOpen", jen.True())
-	}
-	if s.IdemReplay {
-		kv("IdemReplay", jen.True())
-	}
-	if s.IdemDegraded != "" {
-		kv("IdemDegraded", jen.Lit(s.IdemDegraded))
-	}
-	if s.DLQ {
-		kv("DLQ", jen.True())
+		out = append(out, jen.Id(name).Op(":").Add(e.specValue(name, f.Interface())))
 	}
 	return out
+}
+
+// specDefault: field name of s holds what ZoneSpec's zero value means.
+func specDefault(s Spec, name string) bool {
+	switch name {
+	case "Attempts":
+		return s.Attempts <= 1
+	case "Backoff":
+		return s.Attempts <= 1 || s.Backoff == annotations.DefaultBackoff
+	case "Operation":
+		return s.Operation == s.Method
+	}
+	return false
+}
+
+// specValue writes one field's value; a Spec field of another type is a
+// bug caught by the golden tests.
+func (e *emitter) specValue(name string, v any) jen.Code {
+	switch v := v.(type) {
+	case string:
+		return jen.Lit(v)
+	case bool:
+		return jen.Lit(v)
+	case int:
+		return jen.Lit(v)
+	case time.Duration:
+		return e.duration(v)
+	case annotations.Backoff:
+		if v.Kind == annotations.BackoffConst {
+			return e.rt("Backoff").Values(
+				jen.Id("Kind").Op(":").Add(e.rt("BackoffConst")),
+				jen.Id("Base").Op(":").Add(e.duration(v.Base)))
+		}
+		return e.rt("Backoff").Values(
+			jen.Id("Kind").Op(":").Add(e.rt("BackoffExp")),
+			jen.Id("Base").Op(":").Add(e.duration(v.Base)),
+			jen.Id("Max").Op(":").Add(e.duration(v.Max)))
+	}
+	panic(fmt.Sprintf("generator: Spec.%s has type %T, which the emitter cannot write", name, v))
 }
 
 // duration writes d in the largest unit that holds it exactly: 5 * time.Second.

@@ -29,7 +29,6 @@ func NewProtectedSearch(inner Search, rt *runtime.Runtime) *ProtectedSearch {
 			Service:      "search",
 			Method:       "Query",
 			Breaker:      true,
-			Attempts:     1,
 			Bulkhead:     10,
 			BulkheadWait: 100 * time.Millisecond,
 		}),
@@ -37,16 +36,14 @@ func NewProtectedSearch(inner Search, rt *runtime.Runtime) *ProtectedSearch {
 			Service:      "search",
 			Method:       "Reindex",
 			Breaker:      true,
-			Attempts:     1,
 			Bulkhead:     1,
 			BulkheadWait: 100 * time.Millisecond,
 			Compartment:  "search.Reindex",
 		}),
 		zStats: rt.Zone(runtime.ZoneSpec{
-			Service:  "search",
-			Method:   "Stats",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "search",
+			Method:  "Stats",
+			Breaker: true,
 		}),
 	}
 }

@@ -34,7 +34,6 @@ func NewProtectedClash(inner Clash, rt *baldurruntime.Runtime) *ProtectedClash {
 			Method:   "Get",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  baldurruntime.Backoff{Kind: baldurruntime.BackoffExp, Base: 100 * time1.Millisecond, Max: 10 * time1.Second},
 			Timeout:  time1.Second,
 		}),
 		zErr: rt.Zone(baldurruntime.ZoneSpec{
@@ -42,7 +41,6 @@ func NewProtectedClash(inner Clash, rt *baldurruntime.Runtime) *ProtectedClash {
 			Method:   "Err",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  baldurruntime.Backoff{Kind: baldurruntime.BackoffExp, Base: 100 * time1.Millisecond, Max: 10 * time1.Second},
 			Timeout:  time1.Second,
 		}),
 		zErrs: rt.Zone(baldurruntime.ZoneSpec{
@@ -50,7 +48,6 @@ func NewProtectedClash(inner Clash, rt *baldurruntime.Runtime) *ProtectedClash {
 			Method:   "Errs",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  baldurruntime.Backoff{Kind: baldurruntime.BackoffExp, Base: 100 * time1.Millisecond, Max: 10 * time1.Second},
 			Timeout:  time1.Second,
 		}),
 		zNoCtx: rt.Zone(baldurruntime.ZoneSpec{
@@ -58,14 +55,12 @@ func NewProtectedClash(inner Clash, rt *baldurruntime.Runtime) *ProtectedClash {
 			Method:   "NoCtx",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  baldurruntime.Backoff{Kind: baldurruntime.BackoffExp, Base: 100 * time1.Millisecond, Max: 10 * time1.Second},
 		}),
 		zRender: rt.Zone(baldurruntime.ZoneSpec{
 			Service:  "clash",
 			Method:   "Render",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  baldurruntime.Backoff{Kind: baldurruntime.BackoffExp, Base: 100 * time1.Millisecond, Max: 10 * time1.Second},
 			Timeout:  time1.Second,
 		}),
 	}

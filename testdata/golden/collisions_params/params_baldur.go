@@ -34,7 +34,6 @@ func NewProtectedWeird(inner Weird, rt *runtime.Runtime) *ProtectedWeird {
 			Method:   "A",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 			Timeout:  time.Second,
 			Fallback: "fb",
 		}),
@@ -43,7 +42,6 @@ func NewProtectedWeird(inner Weird, rt *runtime.Runtime) *ProtectedWeird {
 			Method:   "B",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 			Timeout:  time.Second,
 		}),
 		zC: rt.Zone(runtime.ZoneSpec{
@@ -51,35 +49,30 @@ func NewProtectedWeird(inner Weird, rt *runtime.Runtime) *ProtectedWeird {
 			Method:   "C",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 		zInner: rt.Zone(runtime.ZoneSpec{
 			Service:  "weird",
 			Method:   "inner",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 		zZA: rt.Zone(runtime.ZoneSpec{
 			Service:  "weird",
 			Method:   "zA",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 		zD: rt.Zone(runtime.ZoneSpec{
 			Service:  "weird",
 			Method:   "D",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 		zE: rt.Zone(runtime.ZoneSpec{
 			Service:  "weird",
 			Method:   "E",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 	}
 }

@@ -62,11 +62,10 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			DLQ:      true,
 		}),
 		zStore: rt.Zone(runtime.ZoneSpec{
-			Service:  "orders",
-			Method:   "Store",
-			Breaker:  true,
-			Attempts: 1,
-			DLQ:      true,
+			Service: "orders",
+			Method:  "Store",
+			Breaker: true,
+			DLQ:     true,
 		}),
 		zQuote: rt.Zone(runtime.ZoneSpec{
 			Service:  "orders",

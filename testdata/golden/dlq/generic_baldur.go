@@ -26,18 +26,16 @@ func NewProtectedCache[K comparable, V any](inner Cache[K, V], rt *runtime.Runti
 	w := &ProtectedCache[K, V]{
 		inner: inner,
 		zPut: rt.Zone(runtime.ZoneSpec{
-			Service:  "cache",
-			Method:   "Put",
-			Breaker:  true,
-			Attempts: 1,
-			DLQ:      true,
+			Service: "cache",
+			Method:  "Put",
+			Breaker: true,
+			DLQ:     true,
 		}),
 		zPutAll: rt.Zone(runtime.ZoneSpec{
-			Service:  "cache",
-			Method:   "PutAll",
-			Breaker:  true,
-			Attempts: 1,
-			DLQ:      true,
+			Service: "cache",
+			Method:  "PutAll",
+			Breaker: true,
+			DLQ:     true,
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.

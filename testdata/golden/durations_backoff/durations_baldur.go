@@ -27,10 +27,9 @@ func NewProtectedTimer(inner Timer, rt *runtime.Runtime) *ProtectedTimer {
 	return &ProtectedTimer{
 		inner: inner,
 		zMs: rt.Zone(runtime.ZoneSpec{
-			Service:  "timer.v2",
-			Method:   "Ms",
-			Attempts: 1,
-			Timeout:  1500 * time.Millisecond,
+			Service: "timer.v2",
+			Method:  "Ms",
+			Timeout: 1500 * time.Millisecond,
 		}),
 		zMixed: rt.Zone(runtime.ZoneSpec{
 			Service:  "timer.v2",
@@ -47,10 +46,9 @@ func NewProtectedTimer(inner Timer, rt *runtime.Runtime) *ProtectedTimer {
 			Timeout:  90 * time.Minute,
 		}),
 		zOn: rt.Zone(runtime.ZoneSpec{
-			Service:  "timer.v2",
-			Method:   "On",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "timer.v2",
+			Method:  "On",
+			Breaker: true,
 		}),
 	}
 }

@@ -32,28 +32,24 @@ func NewProtectedConn(inner Conn, rt *runtime.Runtime) *ProtectedConn {
 			Method:   "Prepare",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 		zBegin: rt.Zone(runtime.ZoneSpec{
 			Service:  "conn",
 			Method:   "Begin",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 		zPing: rt.Zone(runtime.ZoneSpec{
 			Service:  "conn",
 			Method:   "Ping",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 		zQueryContext: rt.Zone(runtime.ZoneSpec{
 			Service:  "conn",
 			Method:   "QueryContext",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 			Timeout:  2 * time.Second,
 		}),
 	}

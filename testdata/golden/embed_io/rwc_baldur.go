@@ -26,28 +26,24 @@ func NewProtectedConn(inner Conn, rt *runtime.Runtime) *ProtectedConn {
 	return &ProtectedConn{
 		inner: inner,
 		zRead: rt.Zone(runtime.ZoneSpec{
-			Service:  "conn",
-			Method:   "Read",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "conn",
+			Method:  "Read",
+			Breaker: true,
 		}),
 		zWrite: rt.Zone(runtime.ZoneSpec{
-			Service:  "conn",
-			Method:   "Write",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "conn",
+			Method:  "Write",
+			Breaker: true,
 		}),
 		zClose: rt.Zone(runtime.ZoneSpec{
-			Service:  "conn",
-			Method:   "Close",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "conn",
+			Method:  "Close",
+			Breaker: true,
 		}),
 		zFlush: rt.Zone(runtime.ZoneSpec{
-			Service:  "conn",
-			Method:   "Flush",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "conn",
+			Method:  "Flush",
+			Breaker: true,
 		}),
 	}
 }

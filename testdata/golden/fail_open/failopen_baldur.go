@@ -29,18 +29,14 @@ func NewProtectedMailer(inner Mailer, rt *runtime.Runtime) *ProtectedMailer {
 			Service:      "mailer",
 			Method:       "Send",
 			Breaker:      true,
-			Attempts:     1,
 			Idempotency:  "msgID",
-			Operation:    "Send",
 			IdemFailOpen: true,
 		}),
 		zSendStrict: rt.Zone(runtime.ZoneSpec{
 			Service:     "mailer",
 			Method:      "SendStrict",
 			Breaker:     true,
-			Attempts:    1,
 			Idempotency: "msgID",
-			Operation:   "SendStrict",
 		}),
 	}
 }
@@ -121,9 +117,7 @@ func NewProtectedNotifier(inner Notifier, rt *runtime.Runtime) *ProtectedNotifie
 			Service:      "notifier",
 			Method:       "Notify",
 			Breaker:      true,
-			Attempts:     1,
 			Idempotency:  "id",
-			Operation:    "Notify",
 			IdemTTL:      2 * time.Minute,
 			IdemFailOpen: true,
 		}),
@@ -131,9 +125,7 @@ func NewProtectedNotifier(inner Notifier, rt *runtime.Runtime) *ProtectedNotifie
 			Service:     "notifier",
 			Method:      "NotifyStrict",
 			Breaker:     true,
-			Attempts:    1,
 			Idempotency: "id",
-			Operation:   "NotifyStrict",
 			IdemTTL:     2 * time.Minute,
 		}),
 	}

@@ -27,16 +27,14 @@ func NewProtectedStore[T any](inner Store[T], rt *runtime.Runtime) *ProtectedSto
 	return &ProtectedStore[T]{
 		inner: inner,
 		zPut: rt.Zone(runtime.ZoneSpec{
-			Service:  "store",
-			Method:   "Put",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "store",
+			Method:  "Put",
+			Breaker: true,
 		}),
 		zGet: rt.Zone(runtime.ZoneSpec{
-			Service:  "store",
-			Method:   "Get",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "store",
+			Method:  "Get",
+			Breaker: true,
 		}),
 	}
 }
@@ -96,24 +94,21 @@ func NewProtectedUsers(inner Users, rt *runtime.Runtime) *ProtectedUsers {
 	return &ProtectedUsers{
 		inner: inner,
 		zPut: rt.Zone(runtime.ZoneSpec{
-			Service:  "users",
-			Method:   "Put",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "users",
+			Method:  "Put",
+			Breaker: true,
 		}),
 		zGet: rt.Zone(runtime.ZoneSpec{
 			Service:  "users",
 			Method:   "Get",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 		zCount: rt.Zone(runtime.ZoneSpec{
 			Service:  "users",
 			Method:   "Count",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 	}
 }
@@ -203,29 +198,25 @@ func NewProtectedRepo[K comparable, V any](inner Repo[K, V], rt *runtime.Runtime
 	return &ProtectedRepo[K, V]{
 		inner: inner,
 		zPut: rt.Zone(runtime.ZoneSpec{
-			Service:  "repo",
-			Method:   "Put",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "repo",
+			Method:  "Put",
+			Breaker: true,
 		}),
 		zGet: rt.Zone(runtime.ZoneSpec{
-			Service:  "repo",
-			Method:   "Get",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "repo",
+			Method:  "Get",
+			Breaker: true,
 		}),
 		zFind: rt.Zone(runtime.ZoneSpec{
 			Service:  "repo",
 			Method:   "Find",
 			Breaker:  true,
-			Attempts: 1,
 			Fallback: "findFallback",
 		}),
 		zKeys: rt.Zone(runtime.ZoneSpec{
-			Service:  "repo",
-			Method:   "Keys",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "repo",
+			Method:  "Keys",
+			Breaker: true,
 		}),
 	}
 }
@@ -328,18 +319,16 @@ func NewProtectedSummer[N Number, M ~string | ~[]byte](inner Summer[N, M], rt *r
 	return &ProtectedSummer[N, M]{
 		inner: inner,
 		zSum: rt.Zone(runtime.ZoneSpec{
-			Service:  "summer",
-			Method:   "Sum",
-			Breaker:  true,
-			Attempts: 1,
-			Timeout:  time.Second,
+			Service: "summer",
+			Method:  "Sum",
+			Breaker: true,
+			Timeout: time.Second,
 		}),
 		zLabel: rt.Zone(runtime.ZoneSpec{
-			Service:  "summer",
-			Method:   "Label",
-			Breaker:  true,
-			Attempts: 1,
-			Timeout:  time.Second,
+			Service: "summer",
+			Method:  "Label",
+			Breaker: true,
+			Timeout: time.Second,
 		}),
 	}
 }

@@ -34,7 +34,6 @@ func NewProtectedCharges(inner Charges, rt *runtime.Runtime) *ProtectedCharges {
 			Attempts:    2,
 			Backoff:     runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
 			Idempotency: "orderID",
-			Operation:   "Charge",
 			IdemTTL:     90 * time.Second,
 			IdemReplay:  true,
 		}),
@@ -45,17 +44,14 @@ func NewProtectedCharges(inner Charges, rt *runtime.Runtime) *ProtectedCharges {
 			Attempts:    2,
 			Backoff:     runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
 			Idempotency: "orderID",
-			Operation:   "Refund",
 			IdemReplay:  true,
 		}),
 		zQuote: rt.Zone(runtime.ZoneSpec{
 			Service:     "charges",
 			Method:      "Quote",
 			Breaker:     true,
-			Attempts:    1,
 			Fallback:    "quoteLater",
 			Idempotency: "orderID",
-			Operation:   "Quote",
 			IdemReplay:  true,
 		}),
 		zNoReplay: rt.Zone(runtime.ZoneSpec{
@@ -65,7 +61,6 @@ func NewProtectedCharges(inner Charges, rt *runtime.Runtime) *ProtectedCharges {
 			Attempts:    2,
 			Backoff:     runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
 			Idempotency: "orderID",
-			Operation:   "NoReplay",
 		}),
 		zCollide: rt.Zone(runtime.ZoneSpec{
 			Service:     "charges",
@@ -74,7 +69,6 @@ func NewProtectedCharges(inner Charges, rt *runtime.Runtime) *ProtectedCharges {
 			Attempts:    2,
 			Backoff:     runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
 			Idempotency: "orderID",
-			Operation:   "Collide",
 			IdemReplay:  true,
 		}),
 	}
@@ -312,9 +306,7 @@ func NewProtectedCache[T any](inner Cache[T], rt *runtime.Runtime) *ProtectedCac
 			Service:     "cache",
 			Method:      "Put",
 			Breaker:     true,
-			Attempts:    1,
 			Idempotency: "key",
-			Operation:   "Put",
 			IdemReplay:  true,
 		}),
 	}

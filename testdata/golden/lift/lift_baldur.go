@@ -29,7 +29,6 @@ func NewProtectedAccount(inner Account, rt *runtime.Runtime) *ProtectedAccount {
 			Method:   "Debit",
 			Breaker:  true,
 			Attempts: 3,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 			Timeout:  2 * time.Second,
 			DLQ:      true,
 		}),
@@ -38,7 +37,6 @@ func NewProtectedAccount(inner Account, rt *runtime.Runtime) *ProtectedAccount {
 			Method:   "Subscribe",
 			Breaker:  true,
 			Attempts: 3,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.

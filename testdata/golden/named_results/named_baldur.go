@@ -6,7 +6,6 @@ package named
 
 import (
 	"context"
-	"time"
 
 	"github.com/baldur-go/baldur/runtime"
 )
@@ -30,21 +29,18 @@ func NewProtectedReader(inner Reader, rt *runtime.Runtime) *ProtectedReader {
 			Method:   "Read",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 		zPair: rt.Zone(runtime.ZoneSpec{
 			Service:  "reader",
 			Method:   "Pair",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 		zOnly: rt.Zone(runtime.ZoneSpec{
 			Service:  "reader",
 			Method:   "Only",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 	}
 }

@@ -23,10 +23,9 @@ func NewProtectedCache(inner Cache, rt *runtime.Runtime) *ProtectedCache {
 	return &ProtectedCache{
 		inner: inner,
 		zPut: rt.Zone(runtime.ZoneSpec{
-			Service:  "cache",
-			Method:   "Put",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "cache",
+			Method:  "Put",
+			Breaker: true,
 		}),
 	}
 }

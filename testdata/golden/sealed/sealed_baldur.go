@@ -24,16 +24,14 @@ func NewProtectedShape(inner Shape, rt *runtime.Runtime) *ProtectedShape {
 	return &ProtectedShape{
 		inner: inner,
 		zArea: rt.Zone(runtime.ZoneSpec{
-			Service:  "shape",
-			Method:   "Area",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "shape",
+			Method:  "Area",
+			Breaker: true,
 		}),
 		zValidate: rt.Zone(runtime.ZoneSpec{
-			Service:  "shape",
-			Method:   "validate",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "shape",
+			Method:  "validate",
+			Breaker: true,
 		}),
 	}
 }

@@ -23,10 +23,9 @@ func newProtectedPaymentGateway(inner paymentGateway, rt *runtime.Runtime) *prot
 	return &protectedPaymentGateway{
 		inner: inner,
 		zCharge: rt.Zone(runtime.ZoneSpec{
-			Service:  "payment_gateway",
-			Method:   "Charge",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "payment_gateway",
+			Method:  "Charge",
+			Breaker: true,
 		}),
 	}
 }
@@ -65,10 +64,9 @@ func NewProtectedHTTPClient(inner HTTPClient, rt *runtime.Runtime) *ProtectedHTT
 	return &ProtectedHTTPClient{
 		inner: inner,
 		zDo: rt.Zone(runtime.ZoneSpec{
-			Service:  "http_client",
-			Method:   "Do",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "http_client",
+			Method:  "Do",
+			Breaker: true,
 		}),
 	}
 }

@@ -25,23 +25,20 @@ func NewProtectedSender(inner Sender, rt *runtime.Runtime) *ProtectedSender {
 	return &ProtectedSender{
 		inner: inner,
 		zSend: rt.Zone(runtime.ZoneSpec{
-			Service:  "sender",
-			Method:   "Send",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "sender",
+			Method:  "Send",
+			Breaker: true,
 		}),
 		zResend: rt.Zone(runtime.ZoneSpec{
 			Service:  "sender",
 			Method:   "Resend",
 			Breaker:  true,
-			Attempts: 1,
 			Fallback: "resendFallback",
 		}),
 		zClose: rt.Zone(runtime.ZoneSpec{
-			Service:  "sender",
-			Method:   "Close",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "sender",
+			Method:  "Close",
+			Breaker: true,
 		}),
 	}
 }

@@ -6,7 +6,6 @@ package variadic
 
 import (
 	"context"
-	"time"
 
 	"github.com/baldur-go/baldur/runtime"
 )
@@ -29,7 +28,6 @@ func NewProtectedLogger(inner Logger, rt *runtime.Runtime) *ProtectedLogger {
 			Method:   "Log",
 			Breaker:  true,
 			Attempts: 3,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 			Fallback: "logFallback",
 		}),
 		zTags: rt.Zone(runtime.ZoneSpec{
@@ -37,7 +35,6 @@ func NewProtectedLogger(inner Logger, rt *runtime.Runtime) *ProtectedLogger {
 			Method:   "Tags",
 			Breaker:  true,
 			Attempts: 3,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 	}
 }
