@@ -29,12 +29,10 @@ func NewProtectedEverything(inner Everything, rt *runtime.Runtime) *ProtectedEve
 			Method:      "Do",
 			Breaker:     true,
 			Attempts:    3,
-			Backoff:     runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 			Timeout:     time.Second,
 			Bulkhead:    1024,
 			Compartment: "everything.Do",
 			Idempotency: "key",
-			Operation:   "Do",
 		}),
 	}
 }

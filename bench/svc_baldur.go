@@ -27,24 +27,21 @@ func NewProtectedAdder(inner Adder, rt *runtime.Runtime) *ProtectedAdder {
 	return &ProtectedAdder{
 		inner: inner,
 		zBreaker: rt.Zone(runtime.ZoneSpec{
-			Service:  "adder",
-			Method:   "Breaker",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "adder",
+			Method:  "Breaker",
+			Breaker: true,
 		}),
 		zRetry: rt.Zone(runtime.ZoneSpec{
 			Service:  "adder",
 			Method:   "Retry",
 			Breaker:  true,
 			Attempts: 3,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 		}),
 		zTimeout: rt.Zone(runtime.ZoneSpec{
 			Service:  "adder",
 			Method:   "Timeout",
 			Breaker:  true,
 			Attempts: 3,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 			Timeout:  time.Second,
 		}),
 		zBulkhead: rt.Zone(runtime.ZoneSpec{
@@ -52,7 +49,6 @@ func NewProtectedAdder(inner Adder, rt *runtime.Runtime) *ProtectedAdder {
 			Method:      "Bulkhead",
 			Breaker:     true,
 			Attempts:    3,
-			Backoff:     runtime.Backoff{Kind: runtime.BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second},
 			Bulkhead:    1024,
 			Compartment: "adder.Bulkhead",
 		}),

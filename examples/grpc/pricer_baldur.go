@@ -26,11 +26,10 @@ func NewProtectedPricer(inner Pricer, rt *runtime.Runtime) *ProtectedPricer {
 	return &ProtectedPricer{
 		inner: inner,
 		zGetPrice: rt.Zone(runtime.ZoneSpec{
-			Service:  "pricer",
-			Method:   "GetPrice",
-			Breaker:  true,
-			Attempts: 1,
-			Timeout:  time.Second,
+			Service: "pricer",
+			Method:  "GetPrice",
+			Breaker: true,
+			Timeout: time.Second,
 		}),
 	}
 }

@@ -32,14 +32,12 @@ func NewProtectedPaymentGateway(inner PaymentGateway, rt *runtime.Runtime) *Prot
 			Backoff:     runtime.Backoff{Kind: runtime.BackoffExp, Base: 20 * time.Millisecond, Max: 200 * time.Millisecond},
 			Timeout:     2 * time.Second,
 			Idempotency: "orderID",
-			Operation:   "Charge",
 			DLQ:         true,
 		}),
 		zBalance: rt.Zone(runtime.ZoneSpec{
 			Service:  "payments",
 			Method:   "Balance",
 			Breaker:  true,
-			Attempts: 1,
 			Timeout:  2 * time.Second,
 			Fallback: "cachedBalance",
 		}),
@@ -154,7 +152,6 @@ func NewProtectedLedger(inner Ledger, rt *runtime.Runtime) *ProtectedLedger {
 			Service:  "ledger",
 			Method:   "Record",
 			Breaker:  true,
-			Attempts: 1,
 			Bulkhead: 2,
 		}),
 	}

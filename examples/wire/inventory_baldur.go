@@ -23,10 +23,9 @@ func NewProtectedInventory(inner Inventory, rt *runtime.Runtime) *ProtectedInven
 	return &ProtectedInventory{
 		inner: inner,
 		zStock: rt.Zone(runtime.ZoneSpec{
-			Service:  "inventory",
-			Method:   "Stock",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "inventory",
+			Method:  "Stock",
+			Breaker: true,
 		}),
 	}
 }

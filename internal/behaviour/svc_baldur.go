@@ -36,17 +36,15 @@ func NewProtectedPricer(inner Pricer, rt *runtime.Runtime) *ProtectedPricer {
 			Fallback: "lastPrice",
 		}),
 		zSlow: rt.Zone(runtime.ZoneSpec{
-			Service:  "pricer",
-			Method:   "Slow",
-			Breaker:  true,
-			Attempts: 1,
-			Timeout:  20 * time.Millisecond,
+			Service: "pricer",
+			Method:  "Slow",
+			Breaker: true,
+			Timeout: 20 * time.Millisecond,
 		}),
 		zLimited: rt.Zone(runtime.ZoneSpec{
 			Service:     "pricer",
 			Method:      "Limited",
 			Breaker:     true,
-			Attempts:    1,
 			Bulkhead:    2,
 			Compartment: "pricer.Limited",
 		}),
@@ -60,10 +58,9 @@ func NewProtectedPricer(inner Pricer, rt *runtime.Runtime) *ProtectedPricer {
 			Compartment: "pricer.Hot",
 		}),
 		zPlain: rt.Zone(runtime.ZoneSpec{
-			Service:  "pricer",
-			Method:   "Plain",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "pricer",
+			Method:  "Plain",
+			Breaker: true,
 		}),
 	}
 }

@@ -42,7 +42,6 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Attempts:    2,
 			Backoff:     runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond},
 			Idempotency: "orderID",
-			Operation:   "Charge",
 			DLQ:         true,
 		}),
 		zTag: rt.Zone(runtime.ZoneSpec{
@@ -331,11 +330,10 @@ func NewProtectedOrdersV2(inner OrdersV2, rt *runtime.Runtime) *ProtectedOrdersV
 	w := &ProtectedOrdersV2{
 		inner: inner,
 		zPlace: rt.Zone(runtime.ZoneSpec{
-			Service:  "dlqcheck",
-			Method:   "Place",
-			Breaker:  true,
-			Attempts: 1,
-			DLQ:      true,
+			Service: "dlqcheck",
+			Method:  "Place",
+			Breaker: true,
+			DLQ:     true,
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.

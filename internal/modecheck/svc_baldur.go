@@ -30,10 +30,9 @@ func NewProtectedService(inner Service, rt *runtime.Runtime) *ProtectedService {
 	w := &ProtectedService{
 		inner: inner,
 		zPlain: rt.Zone(runtime.ZoneSpec{
-			Service:  "modes",
-			Method:   "Plain",
-			Breaker:  true,
-			Attempts: 1,
+			Service: "modes",
+			Method:  "Plain",
+			Breaker: true,
 		}),
 		zFlaky: rt.Zone(runtime.ZoneSpec{
 			Service:  "modes",
@@ -43,24 +42,21 @@ func NewProtectedService(inner Service, rt *runtime.Runtime) *ProtectedService {
 			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond},
 		}),
 		zSlow: rt.Zone(runtime.ZoneSpec{
-			Service:  "modes",
-			Method:   "Slow",
-			Breaker:  true,
-			Attempts: 1,
-			Timeout:  20 * time.Millisecond,
+			Service: "modes",
+			Method:  "Slow",
+			Breaker: true,
+			Timeout: 20 * time.Millisecond,
 		}),
 		zQuote: rt.Zone(runtime.ZoneSpec{
 			Service:  "modes",
 			Method:   "Quote",
 			Breaker:  true,
-			Attempts: 1,
 			Fallback: "fixedQuote",
 		}),
 		zLimited: rt.Zone(runtime.ZoneSpec{
 			Service:     "modes",
 			Method:      "Limited",
 			Breaker:     true,
-			Attempts:    1,
 			Bulkhead:    1,
 			Compartment: "modes.Limited",
 		}),
@@ -68,16 +64,13 @@ func NewProtectedService(inner Service, rt *runtime.Runtime) *ProtectedService {
 			Service:     "modes",
 			Method:      "Charge",
 			Breaker:     true,
-			Attempts:    1,
 			Idempotency: "orderID",
-			Operation:   "Charge",
 		}),
 		zShip: rt.Zone(runtime.ZoneSpec{
-			Service:  "modes",
-			Method:   "Ship",
-			Breaker:  true,
-			Attempts: 1,
-			DLQ:      true,
+			Service: "modes",
+			Method:  "Ship",
+			Breaker: true,
+			DLQ:     true,
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
