@@ -6,6 +6,8 @@ import (
 	"go/token"
 	"sort"
 	"time"
+
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // Level is where a key may be written: on the interface's directive, on a
@@ -80,7 +82,7 @@ func (k *Key) On(p *Policy) bool { return k.field.isSet(p) && k.field.on(p) }
 func (k *Key) Pos(p *Policy) token.Pos { return k.field.pos(p) }
 
 // Value is the key's parsed value in p (an int, time.Duration, string,
-// bool or Backoff), or nil when it is not set.
+// bool or backoff.Policy), or nil when it is not set.
 func (k *Key) Value(p *Policy) any {
 	if !k.IsSet(p) {
 		return nil
@@ -136,7 +138,7 @@ var keys = []Key{
 		field: opt(count(maxRetry), func(p *Policy) *Opt[int] { return &p.Retry })},
 	{Name: "backoff", Want: "exp(base,max) or const(d), such as exp(100ms,10s)", Example: "exp(100ms,10s)",
 		Requires: "retry",
-		field:    opt(backoffKind, func(p *Policy) *Opt[Backoff] { return &p.Backoff })},
+		field:    opt(backoffKind, func(p *Policy) *Opt[backoff.Policy] { return &p.Backoff })},
 	{Name: "timeout", Want: wantDuration + ", or off", Example: "5s", Feature: true, Spec: "Timeout",
 		field: opt(duration(true, maxTimeout), func(p *Policy) *Opt[time.Duration] { return &p.Timeout })},
 	{Name: "fallback", Want: "a function name in the same package, or off", Example: "cachedBalance",
@@ -252,7 +254,7 @@ var (
 	// onOff: on|off (also true|false); a bare key means on.
 	onOff = kind[bool]{parse: (*arg).onOff, format: onOffText, on: func(v bool) bool { return v }, bare: "on"}
 	// backoffKind: exp(base,max) or const(d).
-	backoffKind = kind[Backoff]{parse: (*arg).backoff, format: Backoff.String, on: func(Backoff) bool { return true }}
+	backoffKind = kind[backoff.Policy]{parse: (*arg).backoff, format: backoff.Policy.String, on: func(backoff.Policy) bool { return true }}
 )
 
 // count: 1..hi, or off stored as 0.
@@ -319,7 +321,7 @@ func durText(d time.Duration) string {
 	if d == 0 {
 		return "off"
 	}
-	return shortDuration(d)
+	return backoff.ShortDuration(d)
 }
 
 func nameText(s string) string {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // prefix starts every directive. Like //go: lines it has no space after
@@ -332,7 +334,7 @@ func (a *arg) parseDuration(off int, s, label string, limit time.Duration) (time
 		return 0, false
 	}
 	if d > limit {
-		a.errorf(off, "%s %s is too long; want at most %s", label, s, shortDuration(limit))
+		a.errorf(off, "%s %s is too long; want at most %s", label, s, backoff.ShortDuration(limit))
 		return 0, false
 	}
 	return d, true
@@ -340,54 +342,54 @@ func (a *arg) parseDuration(off int, s, label string, limit time.Duration) (time
 
 // backoff parses exp(base,max) and const(d). Errors point at the argument
 // inside the parentheses that is wrong.
-func (a *arg) backoff() (Backoff, bool) {
+func (a *arg) backoff() (backoff.Policy, bool) {
 	v := a.val
 	if i := strings.IndexFunc(v, func(r rune) bool { return r < 128 && isSpace(byte(r)) }); i >= 0 {
 		a.fail(a.valOff+i, "no spaces allowed inside %q", v)
-		return Backoff{}, false
+		return backoff.Policy{}, false
 	}
-	var kind BackoffKind
+	var kind backoff.Kind
 	var inner string
 	switch {
 	case (strings.HasPrefix(v, "exp(") || strings.HasPrefix(v, "const(")) && !strings.HasSuffix(v, ")"):
 		a.fail(a.valOff, "%q is missing \")\"", v)
-		return Backoff{}, false
+		return backoff.Policy{}, false
 	case strings.HasPrefix(v, "exp("):
-		kind, inner = BackoffExp, v[len("exp("):len(v)-1]
+		kind, inner = backoff.Exp, v[len("exp("):len(v)-1]
 	case strings.HasPrefix(v, "const("):
-		kind, inner = BackoffConst, v[len("const("):len(v)-1]
+		kind, inner = backoff.Const, v[len("const("):len(v)-1]
 	default:
 		a.fail(a.valOff, "%q is not valid", v)
-		return Backoff{}, false
+		return backoff.Policy{}, false
 	}
 	off := a.valOff + strings.IndexByte(v, '(') + 1
 	parts := strings.Split(inner, ",")
-	if kind == BackoffConst {
+	if kind == backoff.Const {
 		if len(parts) != 1 {
 			a.fail(a.valOff, "const takes one duration, got %q", v)
-			return Backoff{}, false
+			return backoff.Policy{}, false
 		}
 		d, ok := a.parseDuration(off, inner, "backoff: delay", maxBackoff)
-		return Backoff{Kind: BackoffConst, Base: d}, ok
+		return backoff.Policy{Kind: backoff.Const, Base: d}, ok
 	}
 	if len(parts) != 2 {
 		a.fail(a.valOff, "exp takes two durations, base and max, got %q", v)
-		return Backoff{}, false
+		return backoff.Policy{}, false
 	}
 	base, ok := a.parseDuration(off, parts[0], "backoff: base", maxBackoff)
 	if !ok {
-		return Backoff{}, false
+		return backoff.Policy{}, false
 	}
 	maxOff := off + len(parts[0]) + 1
 	maxD, ok := a.parseDuration(maxOff, parts[1], "backoff: max", maxBackoff)
 	if !ok {
-		return Backoff{}, false
+		return backoff.Policy{}, false
 	}
 	if maxD < base {
 		a.errorf(maxOff, "backoff: max %s is less than base %s; want base <= max", parts[1], parts[0])
-		return Backoff{}, false
+		return backoff.Policy{}, false
 	}
-	return Backoff{Kind: BackoffExp, Base: base, Max: maxD}, true
+	return backoff.Policy{Kind: backoff.Exp, Base: base, Max: maxD}, true
 }
 
 // path parses fallback= (one identifier) and idempotency= (an identifier
@@ -481,16 +483,4 @@ func distance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
-}
-
-// shortDuration prints 24h rather than time.Duration's 24h0m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

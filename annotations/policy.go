@@ -1,6 +1,7 @@
 package annotations
 
 import (
+	"github.com/baldur-go/baldur/runtime/backoff"
 	"go/scanner"
 	"go/token"
 	"strings"
@@ -35,37 +36,16 @@ type Opt[T any] struct {
 	Pos token.Pos
 }
 
-// BackoffKind selects the backoff curve.
-type BackoffKind int
-
-const (
-	// BackoffExp is exp(base,max) with full jitter: sleep = rand[0, min(max, base*2^(n-1))).
-	BackoffExp BackoffKind = iota
-	// BackoffConst is const(d): sleep d between attempts.
-	BackoffConst
-)
-
-// Backoff is the parsed value of backoff=. The zero value is not valid; the
-// default, exp(100ms,10s), is DefaultBackoff. Base and Max are at most 1h.
-type Backoff struct {
-	Kind BackoffKind
-	Base time.Duration // exp: first step; const: the constant delay
-	Max  time.Duration // exp only
-}
-
-// DefaultBackoff is used when retry is on and backoff= is not written.
-var DefaultBackoff = Backoff{Kind: BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second}
-
 // Policy holds every key of a directive. An interface-level Policy and a
 // method-level Policy are combined with Merge; unset keys take the README's defaults
 // at analysis time.
 type Policy struct {
-	Name     Opt[string]        // name=[a-z0-9_.-]+
-	Breaker  Opt[bool]          // breaker=on|off (bare "breaker" = on)
-	Retry    Opt[int]           // retry=1..100 attempts in total; retry=off stores 0
-	Backoff  Opt[Backoff]       // backoff=exp(base,max)|const(d)
-	Timeout  Opt[time.Duration] // timeout=<go duration>, at most 24h; timeout=off stores 0
-	Fallback Opt[string]        // fallback=<Go identifier>; fallback=off stores ""
+	Name     Opt[string]         // name=[a-z0-9_.-]+
+	Breaker  Opt[bool]           // breaker=on|off (bare "breaker" = on)
+	Retry    Opt[int]            // retry=1..100 attempts in total; retry=off stores 0
+	Backoff  Opt[backoff.Policy] // backoff=exp(base,max)|const(d)
+	Timeout  Opt[time.Duration]  // timeout=<go duration>, at most 24h; timeout=off stores 0
+	Fallback Opt[string]         // fallback=<Go identifier>; fallback=off stores ""
 	// Idempotency is the dedup key source: a parameter name or a dotted field
 	// path starting at a parameter ("req.Order.ID"). idempotency=off stores ""
 	// so that a method can lift an interface default.
@@ -99,14 +79,6 @@ type Directive struct {
 	// interface; empty for a bare //baldur:skip.
 	SkipNames    []string
 	SkipNamesPos []token.Pos
-}
-
-// String writes b as it is written in a directive: exp(100ms,10s) or const(1s).
-func (b Backoff) String() string {
-	if b.Kind == BackoffConst {
-		return "const(" + shortDuration(b.Base) + ")"
-	}
-	return "exp(" + shortDuration(b.Base) + "," + shortDuration(b.Max) + ")"
 }
 
 // String writes the keys that are set as directive arguments, in the order

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/baldur-go/baldur/annotations"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // analyzer turns one loaded package into the model: it finds the interfaces
@@ -466,7 +467,7 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 		spec.Attempts = p.Retry.Val
 	}
 	if spec.Attempts > 1 {
-		spec.Backoff = annotations.DefaultBackoff
+		spec.Backoff = backoff.Default
 		if p.Backoff.Set {
 			spec.Backoff = p.Backoff.Val
 		}

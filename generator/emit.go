@@ -13,11 +13,15 @@ import (
 	"github.com/dave/jennifer/jen"
 	"golang.org/x/tools/imports"
 
-	"github.com/baldur-go/baldur/annotations"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // RuntimePath is the package the generated code calls.
 const RuntimePath = "github.com/baldur-go/baldur/runtime"
+
+// BackoffPath is the package of ZoneSpec.Backoff's type, imported by a
+// generated file only when a directive writes backoff= other than the default.
+const BackoffPath = "github.com/baldur-go/baldur/runtime/backoff"
 
 const header = generatedHeader + "\n\n//go:build !" + BuildTag + "\n\n"
 
@@ -69,6 +73,8 @@ func (e *emitter) pkgName(path string) string {
 	switch path {
 	case RuntimePath:
 		return "runtime"
+	case BackoffPath:
+		return "backoff"
 	case "context", "time", "unsafe", "strconv":
 		return path
 	}
@@ -97,7 +103,11 @@ func (e *emitter) nameImports() {
 			if m.Ctx < 0 || m.Spec.Timeout > 0 || m.DLQ != nil {
 				need["context"] = true
 			}
-			if m.Spec.Timeout > 0 || m.Spec.Attempts > 1 || m.Spec.BulkheadWait > 0 || m.Spec.IdemTTL > 0 {
+			ownBackoff := !specDefault(m.Spec, "Backoff")
+			if ownBackoff {
+				need[BackoffPath] = true
+			}
+			if m.Spec.Timeout > 0 || ownBackoff || m.Spec.BulkheadWait > 0 || m.Spec.IdemTTL > 0 {
 				need["time"] = true
 			}
 			if k := m.Key; k != nil && (k.Conv == KeyInt || k.Conv == KeyUint) {
@@ -236,7 +246,7 @@ func (e *emitter) iface(it *Interface) {
 
 	// The constructors' parameters share a scope with the type parameters
 	// and must not hide the imports their bodies use.
-	ctorUsed := names{e.imports[RuntimePath]: true, e.imports["time"]: true, it.Wrapper: true, it.New: true}
+	ctorUsed := names{e.imports[RuntimePath]: true, e.imports["time"]: true, e.imports[BackoffPath]: true, it.Wrapper: true, it.New: true}
 	for _, tp := range it.TypeParams {
 		ctorUsed[tp.Obj().Name()] = true
 	}
@@ -309,7 +319,7 @@ func specDefault(s Spec, name string) bool {
 	case "Attempts":
 		return s.Attempts <= 1
 	case "Backoff":
-		return s.Attempts <= 1 || s.Backoff == annotations.DefaultBackoff
+		return s.Attempts <= 1 || s.Backoff == backoff.Default
 	case "Operation":
 		return s.Operation == s.Method
 	}
@@ -328,14 +338,14 @@ func (e *emitter) specValue(name string, v any) jen.Code {
 		return jen.Lit(v)
 	case time.Duration:
 		return e.duration(v)
-	case annotations.Backoff:
-		if v.Kind == annotations.BackoffConst {
-			return e.rt("Backoff").Values(
-				jen.Id("Kind").Op(":").Add(e.rt("BackoffConst")),
+	case backoff.Policy:
+		if v.Kind == backoff.Const {
+			return jen.Qual(BackoffPath, "Policy").Values(
+				jen.Id("Kind").Op(":").Add(jen.Qual(BackoffPath, "Const")),
 				jen.Id("Base").Op(":").Add(e.duration(v.Base)))
 		}
-		return e.rt("Backoff").Values(
-			jen.Id("Kind").Op(":").Add(e.rt("BackoffExp")),
+		return jen.Qual(BackoffPath, "Policy").Values(
+			jen.Id("Kind").Op(":").Add(jen.Qual(BackoffPath, "Exp")),
 			jen.Id("Base").Op(":").Add(e.duration(v.Base)),
 			jen.Id("Max").Op(":").Add(e.duration(v.Max)))
 	}

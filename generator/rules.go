@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/baldur-go/baldur/annotations"
+
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // The rules of the README's "Rules at the edges" that depend on a method's
@@ -72,7 +74,7 @@ func (r rule) onMethod(key string) bool {
 // reader, an iterator or other func, or such a part held in a field or
 // reached through a method.
 func (r rule) timeout(o annotations.Opt[time.Duration]) {
-	text := "timeout=" + shortDuration(o.Val)
+	text := "timeout=" + backoff.ShortDuration(o.Val)
 	if r.m.Ctx < 0 {
 		r.a.errs.errorf(o.Pos, "%s cannot apply to %s: a timeout travels in a context.Context first parameter, and %s has none; %s",
 			text, r.m.Name, r.m.Name, r.lift("timeout"))

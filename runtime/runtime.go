@@ -231,7 +231,7 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		spec:     spec,
 		openErr:  &OpenError{Service: spec.Service, Method: spec.Method},
 		attempts: max(spec.Attempts, 1),
-		backoff:  spec.Backoff.normalized(),
+		backoff:  spec.Backoff.Normalized(),
 		timeout:  spec.Timeout,
 	}
 	if spec.Timeout > 0 {

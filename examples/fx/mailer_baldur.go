@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // ProtectedMailer runs every call of the Mailer it wraps through the policies of its //baldur:protect directives.
@@ -28,7 +29,7 @@ func NewProtectedMailer(inner Mailer, rt *runtime.Runtime) *ProtectedMailer {
 			Method:   "Send",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
 			Timeout:  5 * time.Second,
 		}),
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // ProtectedQuoteClient runs every call of the QuoteClient it wraps through the policies of its //baldur:protect directives.
@@ -28,7 +29,7 @@ func NewProtectedQuoteClient(inner QuoteClient, rt *runtime.Runtime) *ProtectedQ
 			Method:   "GetQuote",
 			Breaker:  true,
 			Attempts: 3,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 50 * time.Millisecond, Max: time.Second},
+			Backoff:  backoff.Policy{Kind: backoff.Exp, Base: 50 * time.Millisecond, Max: time.Second},
 			Timeout:  2 * time.Second,
 		}),
 	}

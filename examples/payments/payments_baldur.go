@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // ProtectedPaymentGateway runs every call of the PaymentGateway it wraps through the policies of its //baldur:protect directives.
@@ -29,7 +30,7 @@ func NewProtectedPaymentGateway(inner PaymentGateway, rt *runtime.Runtime) *Prot
 			Method:      "Charge",
 			Breaker:     true,
 			Attempts:    3,
-			Backoff:     runtime.Backoff{Kind: runtime.BackoffExp, Base: 20 * time.Millisecond, Max: 200 * time.Millisecond},
+			Backoff:     backoff.Policy{Kind: backoff.Exp, Base: 20 * time.Millisecond, Max: 200 * time.Millisecond},
 			Timeout:     2 * time.Second,
 			Idempotency: "orderID",
 			DLQ:         true,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // ProtectedPricer runs every call of the Pricer it wraps through the policies of its //baldur:protect directives.
@@ -32,7 +33,7 @@ func NewProtectedPricer(inner Pricer, rt *runtime.Runtime) *ProtectedPricer {
 			Method:   "Price",
 			Breaker:  true,
 			Attempts: 3,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
 			Fallback: "lastPrice",
 		}),
 		zSlow: rt.Zone(runtime.ZoneSpec{
@@ -53,7 +54,7 @@ func NewProtectedPricer(inner Pricer, rt *runtime.Runtime) *ProtectedPricer {
 			Method:      "Hot",
 			Breaker:     true,
 			Attempts:    3,
-			Backoff:     runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond},
+			Backoff:     backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
 			Bulkhead:    64,
 			Compartment: "pricer.Hot",
 		}),

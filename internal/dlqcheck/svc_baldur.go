@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // ProtectedOrders runs every call of the Orders it wraps through the policies of its //baldur:protect directives.
@@ -32,7 +33,7 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Method:   "Place",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
 			DLQ:      true,
 		}),
 		zCharge: rt.Zone(runtime.ZoneSpec{
@@ -40,7 +41,7 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Method:      "Charge",
 			Breaker:     true,
 			Attempts:    2,
-			Backoff:     runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond},
+			Backoff:     backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
 			Idempotency: "orderID",
 			DLQ:         true,
 		}),
@@ -49,7 +50,7 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Method:   "Tag",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
 			DLQ:      true,
 		}),
 		zFlush: rt.Zone(runtime.ZoneSpec{
@@ -57,7 +58,7 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Method:   "Flush",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
 			DLQ:      true,
 		}),
 		zQuote: rt.Zone(runtime.ZoneSpec{
@@ -65,7 +66,7 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Method:   "Quote",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
 			Fallback: "cachedQuote",
 			DLQ:      true,
 		}),

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // ProtectedPayments runs every call of the Payments it wraps through the policies of its //baldur:protect directives.
@@ -83,7 +84,7 @@ func NewProtectedPayments(inner Payments, rt *runtime.Runtime) *ProtectedPayment
 			Method:      "ChargeRetry",
 			Breaker:     true,
 			Attempts:    3,
-			Backoff:     runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond},
+			Backoff:     backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
 			Idempotency: "orderID",
 		}),
 		zByNumber: rt.Zone(runtime.ZoneSpec{

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // ProtectedService runs every call of the Service it wraps through the policies of its //baldur:protect directives.
@@ -39,7 +40,7 @@ func NewProtectedService(inner Service, rt *runtime.Runtime) *ProtectedService {
 			Method:   "Flaky",
 			Breaker:  true,
 			Attempts: 3,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
 		}),
 		zSlow: rt.Zone(runtime.ZoneSpec{
 			Service: "modes",

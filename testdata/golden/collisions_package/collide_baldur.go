@@ -11,6 +11,7 @@ import (
 	time1 "time"
 
 	baldurruntime "github.com/baldur-go/baldur/runtime"
+	backoff1 "github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // ProtectedClash runs every call of the Clash it wraps through the policies of its //baldur:protect directives.
@@ -34,6 +35,7 @@ func NewProtectedClash(inner Clash, rt *baldurruntime.Runtime) *ProtectedClash {
 			Method:   "Get",
 			Breaker:  true,
 			Attempts: 2,
+			Backoff:  backoff1.Policy{Kind: backoff1.Const, Base: 5 * time1.Millisecond},
 			Timeout:  time1.Second,
 		}),
 		zErr: rt.Zone(baldurruntime.ZoneSpec{
@@ -41,6 +43,7 @@ func NewProtectedClash(inner Clash, rt *baldurruntime.Runtime) *ProtectedClash {
 			Method:   "Err",
 			Breaker:  true,
 			Attempts: 2,
+			Backoff:  backoff1.Policy{Kind: backoff1.Const, Base: 5 * time1.Millisecond},
 			Timeout:  time1.Second,
 		}),
 		zErrs: rt.Zone(baldurruntime.ZoneSpec{
@@ -48,6 +51,7 @@ func NewProtectedClash(inner Clash, rt *baldurruntime.Runtime) *ProtectedClash {
 			Method:   "Errs",
 			Breaker:  true,
 			Attempts: 2,
+			Backoff:  backoff1.Policy{Kind: backoff1.Const, Base: 5 * time1.Millisecond},
 			Timeout:  time1.Second,
 		}),
 		zNoCtx: rt.Zone(baldurruntime.ZoneSpec{
@@ -55,12 +59,14 @@ func NewProtectedClash(inner Clash, rt *baldurruntime.Runtime) *ProtectedClash {
 			Method:   "NoCtx",
 			Breaker:  true,
 			Attempts: 2,
+			Backoff:  backoff1.Policy{Kind: backoff1.Const, Base: 5 * time1.Millisecond},
 		}),
 		zRender: rt.Zone(baldurruntime.ZoneSpec{
 			Service:  "clash",
 			Method:   "Render",
 			Breaker:  true,
 			Attempts: 2,
+			Backoff:  backoff1.Policy{Kind: backoff1.Const, Base: 5 * time1.Millisecond},
 			Timeout:  time1.Second,
 		}),
 	}
@@ -71,7 +77,7 @@ func ProtectClash(inner Clash, rt *baldurruntime.Runtime) Clash {
 	return NewProtectedClash(inner, rt)
 }
 
-// Get runs breaker → retry(2, exp(100ms,10s)) → timeout(1s) around the inner Get.
+// Get runs breaker → retry(2, const(5ms)) → timeout(1s) around the inner Get.
 func (w *ProtectedClash) Get(c context1.Context) (z, error) {
 	z1 := w.zGet
 	if z1.Bypass() {
@@ -96,7 +102,7 @@ func (w *ProtectedClash) Get(c context1.Context) (z, error) {
 	return r0, err
 }
 
-// Err runs breaker → retry(2, exp(100ms,10s)) → timeout(1s) around the inner Err.
+// Err runs breaker → retry(2, const(5ms)) → timeout(1s) around the inner Err.
 func (w *ProtectedClash) Err(c context1.Context) (err, error) {
 	z := w.zErr
 	if z.Bypass() {
@@ -121,7 +127,7 @@ func (w *ProtectedClash) Err(c context1.Context) (err, error) {
 	return r0, err1
 }
 
-// Errs runs breaker → retry(2, exp(100ms,10s)) → timeout(1s) around the inner Errs.
+// Errs runs breaker → retry(2, const(5ms)) → timeout(1s) around the inner Errs.
 func (w *ProtectedClash) Errs(c context1.Context, e errors) error {
 	z := w.zErrs
 	if z.Bypass() {
@@ -143,7 +149,7 @@ func (w *ProtectedClash) Errs(c context1.Context, e errors) error {
 	return err
 }
 
-// NoCtx runs breaker → retry(2, exp(100ms,10s)) around the inner NoCtx.
+// NoCtx runs breaker → retry(2, const(5ms)) around the inner NoCtx.
 func (w *ProtectedClash) NoCtx() error {
 	z := w.zNoCtx
 	if z.Bypass() {
@@ -164,7 +170,7 @@ func (w *ProtectedClash) NoCtx() error {
 	return err
 }
 
-// Render runs breaker → retry(2, exp(100ms,10s)) → timeout(1s) around the inner Render.
+// Render runs breaker → retry(2, const(5ms)) → timeout(1s) around the inner Render.
 func (w *ProtectedClash) Render(c context1.Context, template2 *template1.Template, h *template.Template) (*template.Template, error) {
 	z := w.zRender
 	if z.Bypass() {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // ProtectedOrders runs every call of the Orders it wraps through the policies of its //baldur:protect directives.
@@ -34,7 +35,7 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Method:   "Place",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
 			DLQ:      true,
 		}),
 		zTag: rt.Zone(runtime.ZoneSpec{
@@ -42,7 +43,7 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Method:   "Tag",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
 			DLQ:      true,
 		}),
 		zFlush: rt.Zone(runtime.ZoneSpec{
@@ -50,7 +51,7 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Method:   "Flush",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
 			DLQ:      true,
 		}),
 		zMixed: rt.Zone(runtime.ZoneSpec{
@@ -58,7 +59,7 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Method:   "Mixed",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
 			DLQ:      true,
 		}),
 		zStore: rt.Zone(runtime.ZoneSpec{
@@ -72,7 +73,7 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Method:   "Quote",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
 			Fallback: "cachedQuote",
 			DLQ:      true,
 		}),
@@ -81,7 +82,7 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Method:   "Plain",
 			Breaker:  true,
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.

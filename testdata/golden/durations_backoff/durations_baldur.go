@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // ProtectedTimer runs every call of the Timer it wraps through the policies of its //baldur:protect directives.
@@ -35,14 +36,14 @@ func NewProtectedTimer(inner Timer, rt *runtime.Runtime) *ProtectedTimer {
 			Service:  "timer.v2",
 			Method:   "Mixed",
 			Attempts: 2,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: time.Microsecond, Max: time.Hour},
+			Backoff:  backoff.Policy{Kind: backoff.Exp, Base: time.Microsecond, Max: time.Hour},
 			Timeout:  90 * time.Second,
 		}),
 		zLong: rt.Zone(runtime.ZoneSpec{
 			Service:  "timer.v2",
 			Method:   "Long",
 			Attempts: 100,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: 2 * time.Minute},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 2 * time.Minute},
 			Timeout:  90 * time.Minute,
 		}),
 		zOn: rt.Zone(runtime.ZoneSpec{

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/backoff"
 	"google.golang.org/grpc"
 )
 
@@ -30,7 +31,7 @@ func NewProtectedGreeterClient(inner GreeterClient, rt *runtime.Runtime) *Protec
 			Method:   "SayHello",
 			Breaker:  true,
 			Attempts: 3,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 50 * time.Millisecond, Max: 2 * time.Second},
+			Backoff:  backoff.Policy{Kind: backoff.Exp, Base: 50 * time.Millisecond, Max: 2 * time.Second},
 			Timeout:  3 * time.Second,
 		}),
 		zStreamHellos: rt.Zone(runtime.ZoneSpec{
@@ -38,7 +39,7 @@ func NewProtectedGreeterClient(inner GreeterClient, rt *runtime.Runtime) *Protec
 			Method:   "StreamHellos",
 			Breaker:  true,
 			Attempts: 3,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffExp, Base: 50 * time.Millisecond, Max: 2 * time.Second},
+			Backoff:  backoff.Policy{Kind: backoff.Exp, Base: 50 * time.Millisecond, Max: 2 * time.Second},
 		}),
 	}
 }

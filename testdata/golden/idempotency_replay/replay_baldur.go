@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // ProtectedCharges runs every call of the Charges it wraps through the policies of its //baldur:protect directives.
@@ -32,7 +33,7 @@ func NewProtectedCharges(inner Charges, rt *runtime.Runtime) *ProtectedCharges {
 			Method:      "Charge",
 			Breaker:     true,
 			Attempts:    2,
-			Backoff:     runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
+			Backoff:     backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
 			Idempotency: "orderID",
 			IdemTTL:     90 * time.Second,
 			IdemReplay:  true,
@@ -42,7 +43,7 @@ func NewProtectedCharges(inner Charges, rt *runtime.Runtime) *ProtectedCharges {
 			Method:      "Refund",
 			Breaker:     true,
 			Attempts:    2,
-			Backoff:     runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
+			Backoff:     backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
 			Idempotency: "orderID",
 			IdemReplay:  true,
 		}),
@@ -59,7 +60,7 @@ func NewProtectedCharges(inner Charges, rt *runtime.Runtime) *ProtectedCharges {
 			Method:      "NoReplay",
 			Breaker:     true,
 			Attempts:    2,
-			Backoff:     runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
+			Backoff:     backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
 			Idempotency: "orderID",
 		}),
 		zCollide: rt.Zone(runtime.ZoneSpec{
@@ -67,7 +68,7 @@ func NewProtectedCharges(inner Charges, rt *runtime.Runtime) *ProtectedCharges {
 			Method:      "Collide",
 			Breaker:     true,
 			Attempts:    2,
-			Backoff:     runtime.Backoff{Kind: runtime.BackoffConst, Base: 10 * time.Millisecond},
+			Backoff:     backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
 			Idempotency: "orderID",
 			IdemReplay:  true,
 		}),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // ProtectedMailer runs every call of the Mailer it wraps through the policies of its //baldur:protect directives.
@@ -29,14 +30,14 @@ func NewProtectedMailer(inner Mailer, rt *runtime.Runtime) *ProtectedMailer {
 			Method:   "Send",
 			Breaker:  true,
 			Attempts: 4,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: 250 * time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 250 * time.Millisecond},
 		}),
 		zQueue: rt.Zone(runtime.ZoneSpec{
 			Service:  "mailer",
 			Method:   "Queue",
 			Breaker:  true,
 			Attempts: 4,
-			Backoff:  runtime.Backoff{Kind: runtime.BackoffConst, Base: 250 * time.Millisecond},
+			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 250 * time.Millisecond},
 		}),
 	}
 }
