@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur/annotations"
+	"github.com/baldur-go/baldur/runtime"
 )
 
 // TestKeyTableSpecFields: every key that names a Spec field names one that
@@ -35,4 +36,12 @@ func TestKeyTableSpecFields(t *testing.T) {
 		specFromKeys(d.Policy, &s)
 		require.False(t, reflect.ValueOf(s).FieldByName(k.Spec).IsZero(), "key %s=%s does not reach Spec.%s", k.Name, k.Example, k.Spec)
 	}
+}
+
+// TestRuntimeDeclaresTheVersionGeneratedCodeNames: the constant every
+// generated file refers to exists in the runtime this generator ships with.
+func TestRuntimeDeclaresTheVersionGeneratedCodeNames(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "GeneratedCodeVersion1", runtimeVersion)
+	require.True(t, runtime.GeneratedCodeVersion1)
 }
