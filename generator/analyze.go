@@ -276,26 +276,6 @@ func (a *analyzer) typeSpec(ts *ast.TypeSpec, doc *ast.CommentGroup) *Interface 
 	return out
 }
 
-// names picks the three exported (or unexported, following the interface)
-// names of the generated API and refuses names the package already uses.
-func (a *analyzer) names(it *Interface, pos token.Pos) {
-	base := it.Name
-	if token.IsExported(base) {
-		it.Wrapper, it.New, it.Protect = "Protected"+base, "NewProtected"+base, "Protect"+base
-	} else {
-		up := strings.ToUpper(base[:1]) + base[1:]
-		it.Wrapper, it.New, it.Protect = "protected"+up, "newProtected"+up, "protect"+up
-	}
-	for _, n := range []string{it.Wrapper, it.New, it.Protect} {
-		if obj := a.pkg.Types.Scope().Lookup(n); obj != nil {
-			a.errs.errorf(pos, "cannot generate %s for %s: the package already declares %s at %s", n, it.Name, n, a.shortPos(obj.Pos()))
-		} else if a.declared[n] {
-			a.errs.errorf(pos, "cannot generate %s for %s: another protected interface generates it too", n, it.Name)
-		}
-		a.declared[n] = true
-	}
-}
-
 func (a *analyzer) shortPos(pos token.Pos) string {
 	p := a.fset.Position(pos)
 	return fmt.Sprintf("%s:%d:%d", filepath.Base(p.Filename), p.Line, p.Column)
