@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 )
 
 // Helpers that read the server's JSON loosely: a missing field prints empty,
@@ -70,54 +73,61 @@ func joinList(v any) string {
 	return strings.Join(out, ",")
 }
 
-func transition(b any) string {
-	t := at(b, "last_transition")
+// whenT is when for a decoded time: "-" for the zero time.
+func whenT(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+func transition(b adminapi.Breaker) string {
+	t := b.LastTransition
 	if t == nil {
 		return "-"
 	}
-	s := str(t, "from") + "->" + str(t, "to") + " " + when(str(t, "at"))
-	if r := str(t, "reason"); r != "" {
-		s += " (" + r + ")"
+	s := t.From + "->" + t.To + " " + whenT(t.At)
+	if t.Reason != "" {
+		s += " (" + t.Reason + ")"
 	}
 	return s
 }
 
-func printBreakers(w io.Writer, body map[string]any) {
-	bs := list(body, "breakers")
-	if len(bs) == 0 {
+func printBreakers(w io.Writer, ans adminapi.BreakerList) {
+	if len(ans.Breakers) == 0 {
 		fmt.Fprintln(w, "no breakers yet: they appear when a protected service is constructed")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tFAILURES\tMETHODS\tLAST CHANGE")
-	for _, b := range bs {
-		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\n", str(b, "name"), str(b, "state"), str(b, "failures"),
-			str(b, "limits", "failure_threshold"), orDash(joinList(at(b, "methods"))), transition(b))
+	for _, b := range ans.Breakers {
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", b.Name, b.State, b.Failures,
+			b.Limits.FailureThreshold, orDash(strings.Join(b.Methods, ",")), transition(b))
 	}
 	tw.Flush()
 }
 
-func printBreaker(w io.Writer, body map[string]any) {
-	b := at(body, "breaker")
+func printBreaker(w io.Writer, ans adminapi.BreakerAnswer) {
+	b := ans.Breaker
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, row := range [][2]string{
-		{"name", str(b, "name")},
-		{"state", str(b, "state")},
-		{"failures", str(b, "failures") + "/" + str(b, "limits", "failure_threshold")},
-		{"methods", orDash(joinList(at(b, "methods")))},
-		{"opened at", orDash(when(str(b, "opened_at")))},
+		{"name", b.Name},
+		{"state", b.State},
+		{"failures", fmt.Sprintf("%d/%d", b.Failures, b.Limits.FailureThreshold)},
+		{"methods", orDash(strings.Join(b.Methods, ","))},
+		{"opened at", whenT(b.OpenedAt)},
 		{"last change", transition(b)},
-		{"recovery timeout", str(b, "limits", "recovery_timeout_seconds") + "s"},
-		{"half-open probes", str(b, "limits", "half_open_max_calls")},
+		{"recovery timeout", fmt.Sprintf("%gs", b.Limits.RecoverySeconds)},
+		{"half-open probes", strconv.Itoa(b.Limits.HalfOpenMaxCalls)},
 	} {
 		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
 	}
 	tw.Flush()
 }
 
-func printBreakerAction(w io.Writer, body map[string]any) {
-	fmt.Fprintf(w, "%s: %s -> %s (%s by %s)\n", str(body, "breaker", "name"), str(body, "previous_state"),
-		str(body, "breaker", "state"), str(body, "action"), str(body, "by"))
+func printBreakerAction(w io.Writer, ans adminapi.BreakerActionAnswer) {
+	fmt.Fprintf(w, "%s: %s -> %s (%s by %s)\n", ans.Breaker.Name, ans.PreviousState,
+		ans.Breaker.State, ans.Action, ans.By)
 }
 
 func printControl(w io.Writer, body map[string]any) {

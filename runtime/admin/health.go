@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 	"github.com/baldur-go/baldur/runtime/breaker"
 )
 
@@ -81,12 +82,11 @@ func (h *Handler) runChecks(ctx context.Context, fresh bool) healthReport {
 		}
 	}
 	// An open breaker is the breaker doing its job: degraded, not down.
+	snap := h.rt.Snapshot()
 	var open []string
-	for _, name := range h.rt.BreakerNames() {
-		if b, ok := h.rt.Breaker(name); ok {
-			if s := b.State(); s == breaker.Open || s == breaker.ForcedOpen || s == breaker.HalfOpen {
-				open = append(open, name+"="+s.String())
-			}
+	for _, b := range snap.Breakers {
+		if s := b.State; s == breaker.Open || s == breaker.ForcedOpen || s == breaker.HalfOpen {
+			open = append(open, b.Name+"="+s.String())
 		}
 	}
 	if len(open) > 0 {
@@ -95,7 +95,7 @@ func (h *Handler) runChecks(ctx context.Context, fresh bool) healthReport {
 		set("breakers", checkResult{Status: Healthy})
 	}
 	// Redis lost: calls keep being served from the local WAL-backed store.
-	if h.rt.Degraded() {
+	if snap.Store.Degraded {
 		set("store", checkResult{Status: Degraded, Detail: "DEGRADED: Redis unreachable, serving from the local write-ahead-logged store"})
 	} else {
 		set("store", checkResult{Status: Healthy})
@@ -218,16 +218,12 @@ func (c *call) ready() {
 	c.ok(map[string]string{"status": "ready"})
 }
 
-type compartmentView struct {
-	Name   string `json:"name"`
-	Active int64  `json:"active"`
-	Max    int64  `json:"max"`
-}
+type compartmentView = adminapi.Compartment
 
 func (c *call) pool() {
 	comps := []compartmentView{}
-	for _, b := range c.h.rt.Compartments() {
-		comps = append(comps, compartmentView{Name: b.Name(), Active: b.Active(), Max: b.Max()})
+	for _, b := range c.h.rt.Snapshot().Compartments {
+		comps = append(comps, compartmentView{Name: b.Name, Active: b.Active, Max: b.Max})
 	}
-	c.ok(map[string]any{"compartments": comps})
+	c.ok(adminapi.CompartmentList{Compartments: comps})
 }

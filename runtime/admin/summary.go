@@ -213,12 +213,8 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 		RetryAlerts: []RetryAlert{}, Partial: []string{}, Compartments: []compartmentView{},
 		Breakers: BreakerCounts{ByState: map[string]int{}},
 	}
-	switch {
-	case !rt.Enabled():
-		s.Mode = "DISABLED"
-	case rt.DryRun():
-		s.Mode = "DRY_RUN"
-	}
+	snap := rt.Snapshot()
+	s.Mode = snap.Mode()
 
 	// Breakers and their last transitions.
 	for _, st := range []breaker.State{breaker.Closed, breaker.Open, breaker.HalfOpen, breaker.ForcedOpen, breaker.ForcedClosed} {
@@ -226,12 +222,8 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 	}
 	var notClosed, openish []string
 	forcedClosed := false
-	for _, n := range rt.BreakerNames() {
-		b, ok := rt.Breaker(n)
-		if !ok {
-			continue
-		}
-		snap := b.Snapshot()
+	for _, snap := range snap.Breakers {
+		n := snap.Name
 		s.Breakers.Total++
 		s.Breakers.ByState[snap.State.String()]++
 		switch snap.State {
@@ -286,11 +278,12 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 			continue
 		}
 		seenComp[name] = true
-		if b, ok := rt.Compartment(name); ok {
-			s.Compartments = append(s.Compartments, compartmentView{Name: name, Active: max(b.Active(), 0), Max: b.Max()})
+		if i := slices.IndexFunc(snap.Compartments, func(c runtime.CompartmentSnapshot) bool { return c.Name == name }); i >= 0 {
+			b := snap.Compartments[i]
+			s.Compartments = append(s.Compartments, compartmentView{Name: name, Active: max(b.Active, 0), Max: b.Max})
 		}
 	}
-	delta, span, sinceStart := h.window(now, rt.CallStats())
+	delta, span, sinceStart := h.window(now, snap.Calls)
 	s.WindowSeconds, s.SinceStart = span.Seconds(), sinceStart
 	tot := report.TotalsOf(delta...)
 	s.Resolution = tot.Resolution()
@@ -299,7 +292,7 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 		Calls: tot.Calls, Successes: tot.Successes, Failures: tot.Failures, Rejected: tot.Rejected(),
 		Retries: tot.Retries, Timeouts: tot.Timeouts, Fallbacks: tot.Fallbacks, FailureRatio: tot.FailureRatio(),
 	}
-	if rt.Degraded() {
+	if snap.Store.Degraded {
 		s.Overview.Store = "DEGRADED"
 	}
 	bySvc := map[string][]runtime.CallStats{}
@@ -366,17 +359,17 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 		hit     bool
 		why     string
 	}{
-		{VerdictCritical, !rt.Enabled(), "the kill switch is DISABLED: every call goes straight to its service"},
+		{VerdictCritical, !snap.Enabled, "the kill switch is DISABLED: every call goes straight to its service"},
 		{VerdictCritical, len(openish) > 0 && 2*len(openish) > s.Breakers.Total, fmt.Sprintf("%d of %d breakers are open: %v", len(openish), s.Breakers.Total, openish)},
 		{VerdictCritical, enoughFailures && ratio >= summaryCriticalRatio, fmt.Sprintf("%.0f%% of attempts failed in the window", 100*ratio)},
 		{VerdictWarning, len(notClosed) > 0, fmt.Sprintf("%d breaker(s) not closed: %v", len(notClosed), notClosed)},
-		{VerdictWarning, rt.Degraded(), "the store is DEGRADED: Redis is unreachable, shared state is served from the local store"},
+		{VerdictWarning, snap.Store.Degraded, "the store is DEGRADED: Redis is unreachable, shared state is served from the local store"},
 		{VerdictWarning, stateErr != "", "the control state could not be read: " + stateErr},
 		{VerdictWarning, needsReview > 0, fmt.Sprintf("%d dead letter(s) need review", needsReview)},
 		{VerdictWarning, len(s.RetryAlerts) > 0, fmt.Sprintf("%d retry alert(s): %s", len(s.RetryAlerts), firstMessage(s.RetryAlerts))},
 		{VerdictWarning, enoughFailures && ratio >= summaryWarningRatio, fmt.Sprintf("%.1f%% of attempts failed in the window", 100*ratio)},
 		{VerdictWarning, tot.RejectedBulkhead > 0, fmt.Sprintf("bulkheads refused %d call(s) in the window", tot.RejectedBulkhead)},
-		{VerdictGood, rt.DryRun(), "dry-run: policies record what they would have done and never intervene"},
+		{VerdictGood, snap.DryRun, "dry-run: policies record what they would have done and never intervene"},
 		{VerdictGood, forcedClosed, "a breaker is FORCED_CLOSED: it protects nothing until set back to auto"},
 		{VerdictGood, tot.Failures+tot.Rejected()+tot.Timeouts+tot.Fallbacks > 0,
 			fmt.Sprintf("trouble absorbed in the window: %d failed attempt(s), %d rejection(s), %d fallback answer(s)", tot.Failures, tot.Rejected(), tot.Fallbacks)},

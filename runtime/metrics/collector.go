@@ -12,7 +12,6 @@ import (
 
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/breaker"
-	"github.com/baldur-go/baldur/runtime/store"
 )
 
 // DefaultMaxDomains bounds the distinct values of each free-form label.
@@ -77,9 +76,6 @@ func (r runtimeIdem) IdempotencyOutcomes() []IdempotencyOutcome {
 	}
 	return out
 }
-
-// failoverStats is what a *store.Failover reports.
-type failoverStats interface{ Stats() store.FailoverStats }
 
 // Collector is a prometheus.Collector over one runtime. Build it once per
 // runtime: it adds a breaker listener to the runtime that cannot be removed.
@@ -288,12 +284,8 @@ func (c *Collector) collectCalls(ch chan<- prometheus.Metric) {
 }
 
 func (c *Collector) collectBreakers(ch chan<- prometheus.Metric) {
-	for _, n := range c.rt.BreakerNames() {
-		b, ok := c.rt.Breaker(n)
-		if !ok {
-			continue
-		}
-		cur := b.State()
+	for _, b := range c.rt.Snapshot().Breakers {
+		n, cur := b.Name, b.State
 		for _, s := range states {
 			v := 0.0
 			if s == cur {
@@ -305,25 +297,25 @@ func (c *Collector) collectBreakers(ch chan<- prometheus.Metric) {
 }
 
 func (c *Collector) collectBulkheads(ch chan<- prometheus.Metric) {
-	for _, b := range c.rt.Compartments() {
-		ch <- prometheus.MustNewConstMetric(descBulkheadActive, prometheus.GaugeValue, float64(max(b.Active(), 0)), b.Name())
-		ch <- prometheus.MustNewConstMetric(descBulkheadCapacity, prometheus.GaugeValue, float64(max(b.Max(), 0)), b.Name())
+	for _, b := range c.rt.Snapshot().Compartments {
+		ch <- prometheus.MustNewConstMetric(descBulkheadActive, prometheus.GaugeValue, float64(max(b.Active, 0)), b.Name)
+		ch <- prometheus.MustNewConstMetric(descBulkheadCapacity, prometheus.GaugeValue, float64(max(b.Max, 0)), b.Name)
 	}
 }
 
 func (c *Collector) collectStore(ch chan<- prometheus.Metric) {
-	degraded, conflicts := c.rt.Degraded(), int64(0)
-	if fo, ok := c.rt.Store().(failoverStats); ok {
-		st := fo.Stats()
-		degraded = degraded || st.Mode == store.ModeDegraded
+	snap := c.rt.Snapshot()
+	degraded, conflicts := snap.Store.Degraded, int64(0)
+	if snap.Store.Failover {
+		st := snap.Store.FailoverStats
 		conflicts = st.Conflicts
 		ch <- prometheus.MustNewConstMetric(descStoreDegradations, prometheus.CounterValue, float64(max(st.Degradations, 0)))
 		ch <- prometheus.MustNewConstMetric(descStoreReplayed, prometheus.CounterValue, float64(max(st.Replayed, 0)))
 	}
 	ch <- prometheus.MustNewConstMetric(descStoreDegraded, prometheus.GaugeValue, b2f(degraded))
 	ch <- prometheus.MustNewConstMetric(descStoreConflicts, prometheus.CounterValue, float64(max(conflicts, 0)))
-	ch <- prometheus.MustNewConstMetric(descKillSwitch, prometheus.GaugeValue, b2f(c.rt.Enabled()))
-	ch <- prometheus.MustNewConstMetric(descDryRun, prometheus.GaugeValue, b2f(c.rt.DryRun()))
+	ch <- prometheus.MustNewConstMetric(descKillSwitch, prometheus.GaugeValue, b2f(snap.Enabled))
+	ch <- prometheus.MustNewConstMetric(descDryRun, prometheus.GaugeValue, b2f(snap.DryRun))
 }
 
 func b2f(b bool) float64 {

@@ -97,8 +97,6 @@ type snapshot struct {
 	dry   map[string]uint64 // would-have decisions by policy
 }
 
-type failoverStats interface{ Stats() store.FailoverStats }
-
 // New returns a Generator for rt. It starts nothing: call Start for the
 // midnight reports.
 func New(rt *runtime.Runtime, opts Options) *Generator {
@@ -169,12 +167,17 @@ func (g *Generator) onTransition(t breaker.Transition) {
 }
 
 func (g *Generator) snapshot() snapshot {
+	return g.snapshotOf(g.rt.Snapshot())
+}
+
+// snapshotOf keeps the counters of one runtime snapshot.
+func (g *Generator) snapshotOf(rs runtime.Snapshot) snapshot {
 	s := snapshot{calls: map[[2]string]runtime.CallStats{}, dry: g.rt.WouldHaveCounts()}
-	for _, cs := range g.rt.CallStats() {
+	for _, cs := range rs.Calls {
 		s.calls[[2]string{cs.Service, cs.Method}] = cs
 	}
-	if fo, ok := g.rt.Store().(failoverStats); ok {
-		s.store = fo.Stats()
+	if rs.Store.Failover {
+		s.store = rs.Store.FailoverStats
 	}
 	return s
 }
@@ -216,12 +219,10 @@ type reading struct {
 
 // read asks the runtime (and the DLQ hook) for everything a report needs.
 func (g *Generator) read(ctx context.Context, now time.Time) reading {
-	rd := reading{at: now, snap: g.snapshot(), enabled: g.rt.Enabled(),
-		dryRun: g.rt.DryRun(), degraded: g.rt.Degraded()}
-	for _, name := range g.rt.BreakerNames() {
-		if b, ok := g.rt.Breaker(name); ok {
-			rd.breakers = append(rd.breakers, BreakerDay{Service: name, State: b.State().String()})
-		}
+	rs := g.rt.Snapshot()
+	rd := reading{at: now, snap: g.snapshotOf(rs), enabled: rs.Enabled, dryRun: rs.DryRun, degraded: rs.Store.Degraded}
+	for _, b := range rs.Breakers {
+		rd.breakers = append(rd.breakers, BreakerDay{Service: b.Name, State: b.State.String()})
 	}
 	if src := g.opts.DLQ; src != nil {
 		if d, err := dlqDay(ctx, src); err == nil {
