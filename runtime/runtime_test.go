@@ -281,9 +281,11 @@ func TestKillSwitchSurvivesARestart(t *testing.T) {
 	ctx := context.Background()
 	rt, err := New(ctx, Config{Logger: slog.New(slog.DiscardHandler), StateDir: dir})
 	require.NoError(t, err)
-	require.Error(t, rt.Disable(ctx, "alice", "   "), "a reason of only spaces is refused")
+	_, err = rt.Control().Disable(ctx, "alice", "   ")
+	require.Error(t, err, "a reason of only spaces is refused")
 	require.True(t, rt.Enabled())
-	require.NoError(t, rt.Disable(ctx, "alice", "incident 42"))
+	_, err = rt.Control().Disable(ctx, "alice", "incident 42")
+	require.NoError(t, err)
 	require.False(t, rt.Enabled())
 	require.NoError(t, rt.Close())
 
@@ -295,7 +297,8 @@ func TestKillSwitchSurvivesARestart(t *testing.T) {
 	require.NotEmpty(t, h)
 	assert.Equal(t, "alice", h[0].Who)
 	assert.Equal(t, "incident 42", h[0].Reason)
-	require.Error(t, rt.GoLive(ctx, "bob", "confirm", "typo"), "going live needs CONFIRM exactly")
+	_, err = rt.Control().GoLive(ctx, "bob", "confirm", "typo")
+	require.Error(t, err, "going live needs CONFIRM exactly")
 }
 
 func TestBreakerStateSurvivesARestart(t *testing.T) {

@@ -48,8 +48,10 @@ const (
 // takes the default written beside it.
 type Options struct {
 	Runtime *runtime.Runtime
-	// Control holds the kill switch and dry-run. nil: control routes answer 503
-	// and breaker actions are not guarded by the kill switch.
+	// Control holds the kill switch and dry-run: Runtime.Control() (FromEnv
+	// passes it; a second Control on the same runtime would fight it). nil:
+	// control routes answer 503 and breaker actions are not guarded by the
+	// kill switch.
 	Control *control.Control
 	// Gatherer is served at metrics. nil: metrics.NewRegistry for Runtime (the
 	// baldur_* series, with DLQ below, plus the Go and process collectors).
@@ -59,9 +61,9 @@ type Options struct {
 	// Runtime.DLQ(). nil: those routes answer 501 "dead-letter queue not configured".
 	Queue *dlq.Queue
 	// DLQ reports the dead-letter queue to the dashboard, the report and the
-	// default metrics. nil: metrics.QueueDepth(Queue) when Queue is set,
+	// default metrics. nil: dlq.QueueDepth(Queue) when Queue is set,
 	// else they list "dlq" as partial.
-	DLQ metrics.DLQSource
+	DLQ dlq.DepthSource
 	// DLQBatchTimeout bounds one batch replay request: the batch stops there
 	// (the entries it did not reach stay pending) and the answer says so.
 	// Default 45s, under Server's 60s write timeout.
@@ -117,7 +119,7 @@ type Handler struct {
 	retry    time.Duration
 	routes   []route
 	console  http.Handler
-	dlq      metrics.DLQSource
+	dlq      dlq.DepthSource
 	queue    *dlq.Queue
 	batchTTL time.Duration
 	reports  *report.Generator
@@ -151,7 +153,7 @@ func New(opts Options) (*Handler, error) {
 		}
 	}
 	if opts.DLQ == nil && opts.Queue != nil {
-		opts.DLQ = metrics.QueueDepth(opts.Queue)
+		opts.DLQ = dlq.QueueDepth(opts.Queue)
 	}
 	h := &Handler{
 		rt:        opts.Runtime,

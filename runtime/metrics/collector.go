@@ -12,6 +12,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/dlq"
 )
 
 // DefaultMaxDomains bounds the distinct values of each free-form label.
@@ -26,26 +27,14 @@ type Options struct {
 	// outside the method list, a DLQ domain) keeps before the rest go to
 	// "__other__". Default 50.
 	MaxDomains int
-	// DLQ reports the dead-letter queue's depth. nil: no DLQ series.
-	DLQ DLQSource
+	// DLQ reports the dead-letter queue's depth (dlq.QueueDepth(rt.DLQ())),
+	// and its counters when it is also a dlq.TotalsSource. nil: no DLQ series.
+	DLQ dlq.DepthSource
 	// Idempotency reports the idempotency gate's outcomes. nil: the
 	// runtime's own counts (Runtime.IdempotencyOutcomes).
 	Idempotency IdempotencySource
 	// HookTimeout bounds each hook call during a scrape. Default 2s.
 	HookTimeout time.Duration
-}
-
-// DLQDepth is how many dead-letter entries one domain holds in one state.
-type DLQDepth struct {
-	Domain  string
-	State   string // pending, replaying, needs_review
-	Entries int64
-}
-
-// DLQSource is the hook for DLQ depth: QueueDepth(rt.DLQ()) plugs the
-// runtime's queue in (admin does it by default).
-type DLQSource interface {
-	DLQDepth(ctx context.Context) ([]DLQDepth, error)
 }
 
 // IdempotencyOutcome counts one outcome of the idempotency gate for one
@@ -376,16 +365,16 @@ func (c *Collector) collectHooks(ch chan<- prometheus.Metric, known map[string]s
 // collectDLQ sends the queue's depth by domain and state and, when the
 // source also keeps counters (QueueDepth does), evictions and resolved
 // replays, from one read of the queue.
-func (c *Collector) collectDLQ(ch chan<- prometheus.Metric, src DLQSource, known map[string]struct{}) {
+func (c *Collector) collectDLQ(ch chan<- prometheus.Metric, src dlq.DepthSource, known map[string]struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.HookTimeout)
 	defer cancel()
 	var (
-		depth  []DLQDepth
-		totals *DLQTotals
+		depth  []dlq.Depth
+		totals *dlq.Totals
 		err    error
 	)
-	if both, ok := src.(DLQTotalsSource); ok {
-		var t DLQTotals
+	if both, ok := src.(dlq.TotalsSource); ok {
+		var t dlq.Totals
 		depth, t, err = both.DLQSnapshot(ctx)
 		totals = &t
 	} else {

@@ -15,7 +15,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
-	"github.com/baldur-go/baldur/runtime/metrics"
+	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -47,7 +47,7 @@ type Options struct {
 	// Location draws the day boundaries. Default time.Local.
 	Location *time.Location
 	// DLQ reports the dead-letter queue. nil: the report lists "dlq" as partial.
-	DLQ metrics.DLQSource
+	DLQ dlq.DepthSource
 	// Retention is how long a stored report is kept. Default 90 days.
 	Retention time.Duration
 	// Node names this process in its reports; processes sharing a store
@@ -262,7 +262,7 @@ func (g *Generator) buildLocked(rd reading, final bool) Report {
 	return Build(in)
 }
 
-func dlqDay(ctx context.Context, src metrics.DLQSource) (DLQDay, error) {
+func dlqDay(ctx context.Context, src dlq.DepthSource) (DLQDay, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	depth, err := src.DLQDepth(ctx)
