@@ -404,19 +404,19 @@ func dispatchControl(o *opts) (func(*client) int, error) {
 			return nil, usagef("%s needs --reason R (not blank): it is recorded with your name", cmd)
 		}
 		body := o.actionRequest()
-		return func(c *client) int { return c.call("POST", route(path, nil), body, printControlChange) }, nil
+		return func(c *client) int { return c.call("POST", route(path, nil), body, typed(printControlChange)) }, nil
 	}
 	switch sub {
 	case "status":
 		if err := o.allow("control status"); err != nil {
 			return nil, err
 		}
-		return read("control status", route(adminapi.PathControl, nil), printControl)
+		return read("control status", route(adminapi.PathControl, nil), typed(printControl))
 	case "history":
 		if err := o.allow("control history"); err != nil {
 			return nil, err
 		}
-		return read("control history", route(adminapi.PathControlHistory, nil), printHistory)
+		return read("control history", route(adminapi.PathControlHistory, nil), typed(printHistory))
 	case "would-have":
 		if err := o.allow("control would-have", "limit", "service"); err != nil {
 			return nil, err

@@ -130,41 +130,41 @@ func printBreakerAction(w io.Writer, ans adminapi.BreakerActionAnswer) {
 		ans.Breaker.State, ans.Action, ans.By)
 }
 
-func printControl(w io.Writer, body map[string]any) {
-	c := at(body, "control")
+func printControl(w io.Writer, ans adminapi.ControlAnswer) {
+	c := ans.Control
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "kill switch\t%s\n", str(c, "kill_switch"))
-	fmt.Fprintf(tw, "mode\t%s\n", str(c, "mode"))
-	if by := str(c, "changed_by"); by != "" {
-		line := when(str(c, "changed_at")) + " by " + by
-		if r := str(c, "reason"); r != "" {
+	fmt.Fprintf(tw, "kill switch\t%s\n", c.KillSwitch)
+	fmt.Fprintf(tw, "mode\t%s\n", c.Mode)
+	if by := c.ChangedBy; by != "" {
+		line := whenT(c.ChangedAt) + " by " + by
+		if r := c.Reason; r != "" {
 			line += ": \"" + r + "\""
 		}
 		fmt.Fprintf(tw, "last change\t%s\n", line)
 	}
-	fmt.Fprintf(tw, "revision\t%s\n", str(c, "revision"))
-	fmt.Fprintf(tw, "stored in\t%s\n", str(c, "backend"))
-	if e := str(c, "state_error"); e != "" {
+	fmt.Fprintf(tw, "revision\t%d\n", c.Revision)
+	fmt.Fprintf(tw, "stored in\t%s\n", c.Backend)
+	if e := c.StateError; e != "" {
 		fmt.Fprintf(tw, "WARNING\tthe stored state could not be read (%s); showing the last known state\n", e)
 	}
-	if str(c, "pending_fleet") == "yes" {
+	if c.PendingFleet {
 		fmt.Fprintf(tw, "fleet\t%s\n", pendingFleet)
 	}
 	tw.Flush()
 }
 
-func printControlChange(w io.Writer, body map[string]any) {
-	c := at(body, "control")
-	line := fmt.Sprintf("kill switch %s, mode %s", str(c, "kill_switch"), str(c, "mode"))
-	if ch := at(body, "change"); ch != nil {
-		line += fmt.Sprintf(" (%s by %s", str(ch, "action"), str(ch, "who"))
-		if r := str(ch, "reason"); r != "" {
+func printControlChange(w io.Writer, ans adminapi.ControlChangeAnswer) {
+	c := ans.Control
+	line := fmt.Sprintf("kill switch %s, mode %s", c.KillSwitch, c.Mode)
+	if ch := ans.Change; ch != nil {
+		line += fmt.Sprintf(" (%s by %s", ch.Action, ch.Who)
+		if r := ch.Reason; r != "" {
 			line += ": \"" + r + "\""
 		}
 		line += ")"
 	}
 	fmt.Fprintln(w, line)
-	if str(body, "pending_fleet") == "yes" {
+	if ans.PendingFleet {
 		fmt.Fprintln(w, pendingFleet)
 	}
 }
@@ -173,17 +173,16 @@ func printControlChange(w io.Writer, body map[string]any) {
 const pendingFleet = "PENDING: in force on this server; the fleet store is unreachable, so the other processes " +
 	"get it when it returns (journaled locally meanwhile)"
 
-func printHistory(w io.Writer, body map[string]any) {
-	h := list(body, "history")
-	if len(h) == 0 {
+func printHistory(w io.Writer, ans adminapi.ControlHistory) {
+	if len(ans.History) == 0 {
 		fmt.Fprintln(w, "no change recorded")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "AT\tACTION\tWHO\tREASON\tTHEN")
-	for _, c := range h {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %s\n", when(str(c, "at")), str(c, "action"), str(c, "who"),
-			orDash(str(c, "reason")), str(c, "kill_switch"), str(c, "mode"))
+	for _, c := range ans.History {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %s\n", whenT(c.At), c.Action, c.Who,
+			orDash(c.Reason), c.KillSwitch, c.Mode)
 	}
 	tw.Flush()
 }

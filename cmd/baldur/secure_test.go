@@ -100,7 +100,7 @@ func TestCLIRefusesTheKeyOverPlainHTTPBeyondLoopback(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	var out, errb bytes.Buffer
 	c := &client{base: "http://10.1.2.3:9090", key: adminKey, insecure: true, http: hc, timeout: 10 * time.Second, stdout: &out, stderr: &errb}
-	require.Equal(t, exitOK, c.call("GET", "control/", nil, printControl), errb.String())
+	require.Equal(t, exitOK, c.call("GET", "control/", nil, typed(printControl)), errb.String())
 	assert.Equal(t, adminKey, gotKey.Load())
 	assert.Contains(t, out.String(), "ENABLED")
 }

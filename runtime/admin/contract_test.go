@@ -1,10 +1,15 @@
 package admin
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 	"github.com/baldur-go/baldur/runtime/control"
 )
@@ -40,4 +45,32 @@ func TestRouteTableUsesContractPaths(t *testing.T) {
 	assert.Equal(t, "dlq/x1/replay", adminapi.DLQEntryPath(adminapi.PathDLQEntryReplay, "x1"))
 	assert.Equal(t, "/api/baldur/breakers/", adminapi.URL(adminapi.PathBreakers))
 	assert.Equal(t, "/api/baldur/", adminapi.URL(adminapi.PathIndex))
+}
+
+// The contract's control types hold every field the server sends: decoding
+// what the control package encodes, with unknown fields refused, loses nothing.
+func TestContractControlTypesCoverTheServers(t *testing.T) {
+	t.Parallel()
+	rt, err := runtime.New(t.Context(), runtime.Config{Logger: slog.New(slog.DiscardHandler), StateDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(func() { rt.Close() })
+	ctl := rt.Control()
+	_, err = ctl.Disable(t.Context(), "alice", "incident 42")
+	require.NoError(t, err)
+	strict := func(v, into any) {
+		b, err := json.Marshal(v)
+		require.NoError(t, err)
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		require.NoError(t, dec.Decode(into), "%s", b)
+	}
+	var st adminapi.ControlStatus
+	strict(ctl.Status(), &st)
+	assert.Equal(t, "DISABLED", st.KillSwitch)
+	assert.Equal(t, "alice", st.ChangedBy)
+	for _, ch := range ctl.History() {
+		var c adminapi.ControlChange
+		strict(ch, &c)
+		assert.Equal(t, "alice", c.Who)
+	}
 }
