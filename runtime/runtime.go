@@ -11,13 +11,11 @@
 package runtime
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -363,26 +361,6 @@ func (rt *Runtime) Zones() []ZoneSpec {
 		return specs[i].Method < specs[j].Method
 	})
 	return specs
-}
-
-// Compartment returns the named bulkhead.
-func (rt *Runtime) Compartment(name string) (*Bulkhead, bool) {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	b, ok := rt.compartments[name]
-	return b, ok
-}
-
-// Compartments lists every bulkhead, sorted by name.
-func (rt *Runtime) Compartments() []*Bulkhead {
-	rt.mu.Lock()
-	out := make([]*Bulkhead, 0, len(rt.compartments))
-	for _, b := range rt.compartments {
-		out = append(out, b)
-	}
-	rt.mu.Unlock()
-	slices.SortFunc(out, func(a, b *Bulkhead) int { return cmp.Compare(a.name, b.name) })
-	return out
 }
 
 // Enabled reports whether the kill switch lets policies run.

@@ -253,9 +253,10 @@ func TestZoneSharesTheServiceBreakerAndIsIdempotent(t *testing.T) {
 	assert.Same(t, a, rt.Zone(ZoneSpec{Service: "s", Method: "A", Breaker: true}))
 	assert.Same(t, a.breaker, b.breaker, "one breaker per service")
 	assert.Equal(t, []string{"s"}, rt.BreakerNames())
-	bh, ok := rt.Compartment("s")
-	require.True(t, ok, "an interface-level bulkhead is named after the service")
-	assert.EqualValues(t, 3, bh.Max())
+	comps := rt.Snapshot().Compartments
+	require.Len(t, comps, 1)
+	assert.Equal(t, "s", comps[0].Name, "an interface-level bulkhead is named after the service")
+	assert.EqualValues(t, 3, comps[0].Max)
 	assert.Equal(t, []string{"breaker", "bulkhead"}, b.Spec().Policies())
 	assert.Panics(t, func() { (*Runtime)(nil).Zone(ZoneSpec{}) })
 }
