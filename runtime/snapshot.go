@@ -48,7 +48,7 @@ type StoreSnapshot struct {
 }
 
 // Mode is the control mode the snapshot saw: DISABLED, DRY_RUN or LIVE.
-func (s *Snapshot) Mode() string {
+func (s Snapshot) Mode() string {
 	switch {
 	case !s.Enabled:
 		return "DISABLED"
@@ -59,7 +59,7 @@ func (s *Snapshot) Mode() string {
 }
 
 // Breaker returns the named breaker's snapshot.
-func (s *Snapshot) Breaker(name string) (breaker.Snapshot, bool) {
+func (s Snapshot) Breaker(name string) (breaker.Snapshot, bool) {
 	i, ok := slices.BinarySearchFunc(s.Breakers, name, func(b breaker.Snapshot, n string) int { return cmp.Compare(b.Name, n) })
 	if !ok {
 		return breaker.Snapshot{}, false
