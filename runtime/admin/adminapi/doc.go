@@ -22,7 +22,8 @@
 // The route-table tests of runtime/admin derive every request they send from
 // that table, so the new route meets every gate (host, origin, key, role,
 // unlock, content type, body, confirmation) without a line of test code; the
-// policy test pins that reads are viewer, actions operator or more, and that
-// destructive actions are POST. The CLI then calls the route with
-// Prefix+the path and decodes the response type.
+// policy test pins that a GET needs a viewer key and is never destructive,
+// that a POST needs at least an operator key and reads a JSON body, and that
+// only health and metrics are open probes. The CLI then calls URL(path) and
+// decodes the response type.
 package adminapi
