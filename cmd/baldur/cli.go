@@ -310,7 +310,7 @@ func dispatch(o *opts) (func(*client) int, error) {
 			return nil, err
 		}
 		return func(c *client) int {
-			return c.call("GET", route(adminapi.PathHealth, url.Values{"nocache": {"true"}}), nil, printHealth)
+			return c.call("GET", route(adminapi.PathHealth, url.Values{"nocache": {"true"}}), nil, typed(printHealth))
 		}, nil
 	case "report":
 		if err := o.allow("report", "date", "days"); err != nil {

@@ -202,17 +202,20 @@ func printWouldHave(w io.Writer, body map[string]any) {
 	tw.Flush()
 }
 
-func printHealth(w io.Writer, body map[string]any) {
-	fmt.Fprintf(w, "status: %s (draining: %s)\n", str(body, "status"), str(body, "draining"))
-	checks, _ := at(body, "checks").(map[string]any)
-	names := make([]string, 0, len(checks))
-	for n := range checks {
+func printHealth(w io.Writer, ans adminapi.Health) {
+	draining := "no"
+	if ans.Draining {
+		draining = "yes"
+	}
+	fmt.Fprintf(w, "status: %s (draining: %s)\n", ans.Status, draining)
+	names := make([]string, 0, len(ans.Checks))
+	for n := range ans.Checks {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, n := range names {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", n, str(checks[n], "status"), str(checks[n], "error"))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", n, ans.Checks[n].Status, ans.Checks[n].Error)
 	}
 	tw.Flush()
 }

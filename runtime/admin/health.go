@@ -13,25 +13,15 @@ import (
 
 // Health statuses.
 const (
-	Healthy   = "healthy"
-	Degraded  = "degraded"
-	Unhealthy = "unhealthy"
+	Healthy   = adminapi.Healthy
+	Degraded  = adminapi.Degraded
+	Unhealthy = adminapi.Unhealthy
 )
 
-type healthReport struct {
-	Status    string                 `json:"status"`
-	Draining  bool                   `json:"draining"`
-	Checks    map[string]checkResult `json:"checks"`
-	CheckedAt time.Time              `json:"checked_at"`
-	Cached    bool                   `json:"cached"`
-}
-
-type checkResult struct {
-	Status   string `json:"status"`
-	Critical bool   `json:"critical,omitempty"`
-	Error    string `json:"error,omitempty"`
-	Detail   any    `json:"detail,omitempty"`
-}
+type (
+	healthReport = adminapi.Health
+	checkResult  = adminapi.HealthCheck
+)
 
 // report returns the cached health report, or a fresh one when it is older
 // than the TTL or fresh is set. Checks run without a lock held, so a slow
@@ -159,7 +149,7 @@ func (c *call) nocache() (bool, bool) {
 // of the report and of each check. The detail (open breakers, the kill
 // switch's reason and author, the control state's path or Redis address,
 // check errors) is the viewer's, like control/ and breakers/.
-func (r healthReport) statusOnly() healthReport {
+func statusOnly(r healthReport) healthReport {
 	checks := make(map[string]checkResult, len(r.Checks))
 	for name, res := range r.Checks {
 		checks[name] = checkResult{Status: res.Status, Critical: res.Critical}
@@ -189,7 +179,7 @@ func (c *call) healthAll() {
 	}
 	r := c.h.report(c.r.Context(), fresh)
 	if !c.mayView() {
-		r = r.statusOnly()
+		r = statusOnly(r)
 	}
 	status := http.StatusOK
 	if r.Status == Unhealthy {
