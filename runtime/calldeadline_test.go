@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/runtime/backoff"
 	"github.com/baldur-go/baldur/runtime/clock"
 )
 
@@ -68,7 +69,7 @@ func TestADeadlineComposesWithThePerAttemptTimeout(t *testing.T) {
 	t.Parallel()
 	rt := newTestRuntime(t, Config{})
 	z := rt.Zone(ZoneSpec{Service: "s", Method: "Hang", Breaker: false, Attempts: 100,
-		Backoff: Backoff{Kind: BackoffConst, Base: time.Millisecond}, Timeout: 5 * time.Millisecond, Deadline: 60 * time.Millisecond})
+		Backoff: backoff.Policy{Kind: backoff.Const, Base: time.Millisecond}, Timeout: 5 * time.Millisecond, Deadline: 60 * time.Millisecond})
 	var attempts atomic.Int32
 	err := protectedCall(z, context.Background(), hang(&attempts))
 	require.ErrorIs(t, err, ErrTimeout, "the last attempt timed out, or the deadline cut it")
