@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -116,5 +117,10 @@ func TestEveryFamilyHasEvents(t *testing.T) {
 	require.NoError(t, err)
 	for _, fam := range events.Families {
 		assert.True(t, seen[fam], "family %q is in events.Families but no event of it is logged anywhere", fam)
+	}
+	// And the other way: an override of a family that logs events must be accepted.
+	for fam := range seen {
+		assert.True(t, slices.Contains(events.Families, fam),
+			"events of family %q are logged, but BALDUR_EVENT_LOGGING_%s_LOG_LEVEL would be refused: add it to events.Families", fam, strings.ToUpper(fam))
 	}
 }
