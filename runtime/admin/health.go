@@ -223,7 +223,8 @@ func (c *call) pool() {
 	rep := c.h.rt.Pool(ctx)
 	out := adminapi.Pool{Status: rep.Status, Store: rep.Store, Degraded: rep.Degraded, Compartments: []compartmentView{}}
 	for _, b := range c.h.rt.Snapshot().Compartments {
-		out.Compartments = append(out.Compartments, compartmentView{Name: b.Name, Active: b.Active, Max: b.Max})
+		out.Compartments = append(out.Compartments, compartmentView{Name: b.Name, Active: b.Active, Max: b.Max,
+			Waiting: b.Waiting, MaxWaiting: b.MaxWaiting})
 	}
 	if c.mayView() {
 		out.Reason = rep.Reason

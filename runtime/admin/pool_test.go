@@ -49,3 +49,19 @@ func TestPoolAnswers503WhileRedisIsGone(t *testing.T) {
 	assert.NotContains(t, r.json, "reason", "the reason is the viewer's")
 	assert.NotContains(t, r.json, "redis")
 }
+
+// TestPoolAndSummaryShowANamedCompartmentsQueue: a method sharing the
+// external_api compartment (5 active + 10 waiting) shows with its queue.
+func TestPoolAndSummaryShowANamedCompartmentsQueue(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.rt.Zone(runtime.ZoneSpec{Service: "maps", Method: "Route", Breaker: true, Compartment: "external_api"})
+	want := map[string]any{"name": "external_api", "active": float64(0), "max": float64(5), "max_waiting": float64(10)}
+
+	r := f.do(t, req{path: "/api/baldur/health/pool/"})
+	require.Equal(t, http.StatusOK, r.code, r.raw)
+	assert.Contains(t, r.json["compartments"], want)
+
+	r = f.do(t, req{path: "/api/baldur/dashboard/summary/?nocache=true", key: viewerKey})
+	require.Equal(t, http.StatusOK, r.code, r.raw)
+	assert.Contains(t, r.json["compartments"], want)
+}

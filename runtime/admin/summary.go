@@ -184,8 +184,8 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 	seenComp := map[string]bool{}
 	for _, z := range specs {
 		services[z.Service] = true
-		if z.Bulkhead <= 0 {
-			continue
+		if z.Bulkhead <= 0 && z.Compartment == "" {
+			continue // no bulkhead (a named compartment has Compartment without Bulkhead)
 		}
 		name := cmp.Or(z.Compartment, z.Service)
 		if seenComp[name] {
@@ -194,7 +194,8 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 		seenComp[name] = true
 		if i := slices.IndexFunc(snap.Compartments, func(c runtime.CompartmentSnapshot) bool { return c.Name == name }); i >= 0 {
 			b := snap.Compartments[i]
-			s.Compartments = append(s.Compartments, compartmentView{Name: name, Active: max(b.Active, 0), Max: b.Max})
+			s.Compartments = append(s.Compartments, compartmentView{Name: name, Active: max(b.Active, 0), Max: b.Max,
+				Waiting: b.Waiting, MaxWaiting: b.MaxWaiting})
 		}
 	}
 	delta, span, sinceStart := h.window(now, snap.Calls)

@@ -105,6 +105,10 @@ type Compartment struct {
 	Name   string `json:"name"`
 	Active int64  `json:"active"`
 	Max    int64  `json:"max"`
+	// Waiting and MaxWaiting: a named compartment's waiting queue (callers
+	// waiting for a slot, and how many may); left out without one.
+	Waiting    int64 `json:"waiting,omitempty"`
+	MaxWaiting int64 `json:"max_waiting,omitempty"`
 }
 
 // Pool is the answer of health/pool/: the store's connection pool and the
