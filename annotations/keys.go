@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"go/scanner"
 	"go/token"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/baldur-go/baldur/runtime/backoff"
@@ -141,9 +143,15 @@ var keys = []Key{
 		field:    opt(backoffKind, func(p *Policy) *Opt[backoff.Policy] { return &p.Backoff })},
 	{Name: "timeout", Want: wantDuration + ", or off", Example: "5s", Feature: true, Spec: "Timeout",
 		field: opt(duration(true, maxTimeout), func(p *Policy) *Opt[time.Duration] { return &p.Timeout })},
+	{Name: "deadline", Want: wantDuration + ", or off", Example: "10s", Feature: true, Spec: "Deadline",
+		Conflict: deadlineConflict,
+		field:    opt(duration(true, maxTimeout), func(p *Policy) *Opt[time.Duration] { return &p.Deadline })},
 	{Name: "fallback", Want: "a function name in the same package, or off", Example: "cachedBalance",
-		Feature: true, Spec: "Fallback",
+		Feature: true, Spec: "Fallback", Enable: "fallback=<function>",
 		field: opt(path(false), func(p *Policy) *Opt[string] { return &p.Fallback })},
+	{Name: "fallback_on", Want: "a comma-separated list of " + strings.Join(FailureKinds, ", "), Example: "bulkhead",
+		Requires: "fallback", Spec: "FallbackOn", Conflict: fallbackOnConflict,
+		field: opt(failureList, func(p *Policy) *Opt[string] { return &p.FallbackOn })},
 	{Name: "idempotency", Want: "a parameter name or a param.Field path, or off", Example: "orderID",
 		Feature: true, Spec: "Idempotency", Enable: "idempotency=<param>",
 		field: opt(path(true), func(p *Policy) *Opt[string] { return &p.Idempotency })},
@@ -154,6 +162,9 @@ var keys = []Key{
 	{Name: "bulkhead", Want: "1..1000000 or off", Example: "10", Feature: true, Spec: "Bulkhead",
 		Enable: "bulkhead=1..1000000",
 		field:  opt(count(maxBulkhead), func(p *Policy) *Opt[int] { return &p.Bulkhead })},
+	{Name: "compartment", Want: `a registered compartment: lower-case letters, digits, "_", "." or "-", or off`, Example: "database",
+		Feature: true, Spec: "Compartment", Conflict: compartmentConflict,
+		field: opt(compartmentName, func(p *Policy) *Opt[string] { return &p.Compartment })},
 	{Name: "bulkhead_wait", Want: wantDuration, Example: "100ms", Requires: "bulkhead", Spec: "BulkheadWait",
 		field: opt(duration(false, maxBulkheadWait), func(p *Policy) *Opt[time.Duration] { return &p.BulkheadWait })},
 	{Name: "idem_ttl", Want: "a Go duration such as 30m", Example: "30m", Requires: "idempotency", Spec: "IdemTTL",
@@ -166,6 +177,40 @@ var keys = []Key{
 		Spec:     "IdemDegraded",
 		Conflict: degradedConflict,
 		field:    opt(oneOf(DegradedRefuse, DegradedServe), func(p *Policy) *Opt[string] { return &p.IdemDegraded })},
+}
+
+// deadlineConflict: a deadline no longer than the timeout leaves the
+// timeout nothing to bound.
+func deadlineConflict(p *Policy, lineCol func(token.Pos) string) string {
+	d, t := p.Deadline.Val, p.Timeout.Val
+	if d == 0 || !p.Timeout.Set || t == 0 || d > t {
+		return ""
+	}
+	return fmt.Sprintf("deadline=%s is not longer than timeout=%s (written at %s): the deadline bounds every attempt "+
+		"and the backoff together, so the timeout could never fire; raise deadline or lower timeout", durText(d), durText(t), lineCol(p.Timeout.Pos))
+}
+
+// fallbackOnConflict: a failure kind the method cannot meet.
+func fallbackOnConflict(p *Policy, lineCol func(token.Pos) string) string {
+	kinds := strings.Split(p.FallbackOn.Val, ",")
+	switch {
+	case slices.Contains(kinds, "bulkhead") && p.Bulkhead.Val == 0 && p.Compartment.Val == "":
+		return "fallback_on=bulkhead: the method has no bulkhead (bulkhead= or compartment=), so no compartment-full " +
+			"rejection can reach the fallback; add one or remove bulkhead from the list"
+	case slices.Contains(kinds, "open") && p.Breaker.Set && !p.Breaker.Val:
+		return fmt.Sprintf("fallback_on=open: breaker=off (written at %s), so no breaker rejection can reach the fallback; "+
+			"remove open from the list or the breaker=off", lineCol(p.Breaker.Pos))
+	}
+	return ""
+}
+
+// compartmentConflict: a named compartment and a bulkhead of the method's own.
+func compartmentConflict(p *Policy, lineCol func(token.Pos) string) string {
+	if p.Compartment.Val == "" || p.Bulkhead.Val == 0 {
+		return ""
+	}
+	return fmt.Sprintf("compartment=%s shares a registered compartment, and bulkhead=%d (written at %s) makes one of its own; "+
+		"keep one (on a method, compartment=off or bulkhead=off lifts the interface's)", p.Compartment.Val, p.Bulkhead.Val, lineCol(p.Bulkhead.Pos))
 }
 
 // degradedConflict: refuse and fail-open ask for opposite things when Redis is gone.
@@ -308,6 +353,48 @@ func oneOf(words ...string) kind[string] {
 		format: func(s string) string { return s },
 		on:     func(s string) bool { return s != "" },
 	}
+}
+
+// failureList: fallback_on='s comma-separated failure kinds, stored in
+// FailureKinds' order without repeats.
+var failureList = kind[string]{
+	parse: func(a *arg) (string, bool) {
+		seen := map[string]bool{}
+		off := a.valOff
+		for _, w := range strings.Split(a.val, ",") {
+			if !slices.Contains(FailureKinds, w) {
+				if w == "" {
+					a.fail(off, "an empty item in %q", a.val)
+				} else {
+					a.fail(off, "%q is not a failure kind", w)
+				}
+				return "", false
+			}
+			seen[w] = true
+			off += len(w) + 1
+		}
+		var out []string
+		for _, k := range FailureKinds {
+			if seen[k] {
+				out = append(out, k)
+			}
+		}
+		return strings.Join(out, ","), true
+	},
+	format: func(s string) string { return s },
+	on:     func(s string) bool { return s != "" },
+}
+
+// compartmentName: a label as name= takes, or off stored as "".
+var compartmentName = kind[string]{
+	parse: func(a *arg) (string, bool) {
+		if isOff(a.val) {
+			return "", true
+		}
+		return a.val, a.label(false)
+	},
+	format: nameText,
+	on:     func(s string) bool { return s != "" },
 }
 
 func countText(n int) string {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baldur-go/baldur/internal/spell"
 	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
@@ -435,52 +436,12 @@ func isSpace(c byte) bool {
 
 // unknownKey names the closest key, or lists them all when none is close.
 func unknownKey(k string) string {
-	best, bestD := "", -1
-	lower := strings.ToLower(k)
-	for _, s := range keys {
-		d := distance(lower, s.Name)
-		if len(s.Name) >= 3 && strings.Contains(lower, s.Name) {
-			d = min(d, 1)
-		}
-		if bestD < 0 || d < bestD {
-			best, bestD = s.Name, d
-		}
-	}
-	if 2*bestD <= len(k) {
-		return fmt.Sprintf("unknown key %q; did you mean %q?", k, best)
-	}
 	names := make([]string, len(keys))
 	for i, s := range keys {
 		names[i] = s.Name
 	}
+	if best, _, ok := spell.Nearest(k, names); ok {
+		return fmt.Sprintf("unknown key %q; did you mean %q?", k, best)
+	}
 	return fmt.Sprintf("unknown key %q; want one of %s", k, strings.Join(names, ", "))
-}
-
-// distance is the edit distance between a and b counting an adjacent
-// transposition as one edit ("retyr" is one step from "retry").
-func distance(a, b string) int {
-	if len(a) > 64 {
-		return len(a) // far from every key; spares the table on fuzzed input
-	}
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
 }

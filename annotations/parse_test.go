@@ -96,6 +96,13 @@ var goodLines = []struct {
 	{"//baldur:protect idempotency=id idempotency_replay=false", Policy{Idempotency: val("id"), IdemReplay: val(false)}},
 	{"//baldur:protect idempotency=id idempotency_degraded=refuse", Policy{Idempotency: val("id"), IdemDegraded: val("refuse")}},
 	{"//baldur:protect idempotency=id idempotency_degraded=serve", Policy{Idempotency: val("id"), IdemDegraded: val("serve")}},
+	{"//baldur:protect deadline=30s", Policy{Deadline: val(30 * time.Second)}},
+	{"//baldur:protect deadline=off", Policy{Deadline: val(time.Duration(0))}},
+	{"//baldur:protect fallback=fb fallback_on=bulkhead", Policy{Fallback: val("fb"), FallbackOn: val("bulkhead")}},
+	{"//baldur:protect fallback=fb fallback_on=timeout,open,error,open", Policy{Fallback: val("fb"), FallbackOn: val("open,timeout,error")}},
+	{"//baldur:protect compartment=database", Policy{Compartment: val("database")}},
+	{"//baldur:protect compartment=external_api", Policy{Compartment: val("external_api")}},
+	{"//baldur:protect compartment=off", Policy{Compartment: val("")}},
 	{"//baldur:protect\tname=x \t retry=2", Policy{Name: val("x"), Retry: val(2)}},
 }
 
@@ -139,7 +146,7 @@ var badLines = []struct {
 	{"//baldur:protect timout=1s", []string{`x.go:1:18: unknown key "timout"; did you mean "timeout"?`}},
 	{"//baldur:protect Retry=3", []string{`x.go:1:18: unknown key "Retry"; did you mean "retry"?`}},
 	{"//baldur:protect circuit_breaker", []string{`x.go:1:18: unknown key "circuit_breaker"; did you mean "breaker"?`}},
-	{"//baldur:protect x=1", []string{`x.go:1:18: unknown key "x"; want one of name, breaker, retry, backoff, timeout, fallback, idempotency, operation, dlq, bulkhead, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded`}},
+	{"//baldur:protect x=1", []string{`x.go:1:18: unknown key "x"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded`}},
 
 	// Duplicates.
 	{"//baldur:protect retry=3 retry=4", []string{`x.go:1:26: duplicate key "retry"; first written at 1:18`}},
@@ -181,6 +188,17 @@ var badLines = []struct {
 	{"//baldur:protect idem_ttl=0s", []string{`x.go:1:27: idem_ttl: 0s must be greater than 0; want a Go duration such as 30m`}},
 	{"//baldur:protect idem_ttl=169h", []string{`x.go:1:27: idem_ttl: 169h is too long; want at most 168h`}},
 
+	{"//baldur:protect deadline=0s", []string{`x.go:1:27: deadline: 0s must be greater than 0; want a Go duration such as 250ms or 5s, or off`}},
+	{"//baldur:protect deadline=25h", []string{`x.go:1:27: deadline: 25h is too long; want at most 24h`}},
+	{"//baldur:protect deadline=10", []string{`x.go:1:27: deadline: "10" has no unit; want 10s or 10ms, for example`}},
+
+	// Lists and compartments.
+	{"//baldur:protect fallback=fb fallback_on=bulkhead,opne", []string{`x.go:1:51: fallback_on: "opne" is not a failure kind; want a comma-separated list of open, bulkhead, timeout, error`}},
+	{"//baldur:protect fallback=fb fallback_on=bulkhead,,open", []string{`x.go:1:51: fallback_on: an empty item in "bulkhead,,open"; want a comma-separated list of open, bulkhead, timeout, error`}},
+	{"//baldur:protect fallback=fb fallback_on", []string{`x.go:1:30: fallback_on: needs a value, such as fallback_on=bulkhead; want a comma-separated list of open, bulkhead, timeout, error`}},
+	{"//baldur:protect compartment=Database", []string{`x.go:1:30: compartment: "Database" is not valid; want a registered compartment: lower-case letters, digits, "_", "." or "-", or off`}},
+	{"//baldur:protect compartment", []string{`x.go:1:18: compartment: needs a value, such as compartment=database; want a registered compartment: lower-case letters, digits, "_", "." or "-", or off`}},
+
 	// Backoff: errors point inside the parentheses.
 	{"//baldur:protect backoff=exp(1s, 10s)", []string{`x.go:1:33: backoff: no spaces allowed inside "exp(1s, 10s)"; want exp(base,max) or const(d), such as exp(100ms,10s)`}},
 	{"//baldur:protect backoff=exp(1s,10s dlq", []string{`x.go:1:26: backoff: "exp(1s,10s" is missing ")"; want exp(base,max) or const(d), such as exp(100ms,10s)`}},
@@ -210,7 +228,7 @@ var badLines = []struct {
 	{"//baldur:protect retry=0 timeout=0s bogus", []string{
 		`x.go:1:24: retry: 0 is out of range; want 1..100 or off`,
 		`x.go:1:34: timeout: 0s must be greater than 0; want a Go duration such as 250ms or 5s, or off`,
-		`x.go:1:37: unknown key "bogus"; want one of name, breaker, retry, backoff, timeout, fallback, idempotency, operation, dlq, bulkhead, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded`,
+		`x.go:1:37: unknown key "bogus"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded`,
 	}},
 
 	// skip.
@@ -349,7 +367,7 @@ func TestParseFilePositionsAndMerging(t *testing.T) {
 
 	assert.Equal(t, []string{
 		`shop.go:20:19: duplicate key "retry"; first written at 19:19`,
-		`shop.go:20:27: unknown key "bogus"; want one of name, breaker, retry, backoff, timeout, fallback, idempotency, operation, dlq, bulkhead, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded`,
+		`shop.go:20:27: unknown key "bogus"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded`,
 		`shop.go:24:2: //baldur:skip conflicts with //baldur:protect at 23:2; a node takes one or the other`,
 		`shop.go:34:21: skip: Ping is listed twice; first at 33:15`,
 	}, errs)

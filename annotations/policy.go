@@ -60,7 +60,23 @@ type Policy struct {
 	// IdemDegraded is idempotency_degraded=refuse|serve: while the store is
 	// DEGRADED, refuse the call rather than claim in the local store.
 	IdemDegraded Opt[string]
+	// Deadline is deadline=<duration>, at most 24h: the whole call's bound,
+	// attempts and backoff together; deadline=off stores 0.
+	Deadline Opt[time.Duration]
+	// FallbackOn is fallback_on=open,bulkhead,timeout,error: the failures the
+	// fallback answers, stored in FailureKinds' order without repeats.
+	FallbackOn Opt[string]
+	// Compartment is compartment=<name>: a named compartment (a bulkhead the
+	// runtime registers) shared with every method that names it, in any
+	// interface; compartment=off stores "".
+	Compartment Opt[string]
 }
+
+// FailureKinds are the failures fallback_on= names, in the runtime's order
+// (runtime.FailureKindNames; a generator test keeps them in step): the
+// breaker's rejection, a full compartment, a timeout or deadline, and any
+// other error.
+var FailureKinds = []string{"open", "bulkhead", "timeout", "error"}
 
 // Values of idempotency_degraded.
 const (

@@ -44,6 +44,7 @@ func TestMergeCoversEveryField(t *testing.T) {
 		Timeout: val(time.Second), Fallback: val("fb"), Idempotency: val("id"), Operation: val("op"),
 		DLQ: val(true), Bulkhead: val(2), BulkheadWait: val(time.Millisecond), IdemTTL: val(time.Hour),
 		IdemFailOpen: val(true), IdemReplay: val(true), IdemDegraded: val("refuse"),
+		Deadline: val(time.Minute), FallbackOn: val("open"), Compartment: val("database"),
 	}
 	v := reflect.ValueOf(full)
 	for i := 0; i < v.NumField(); i++ {
@@ -102,6 +103,20 @@ func TestCheck(t *testing.T) {
 				`one refuses the call when Redis is gone, the other runs it unguarded; keep one`}},
 		{"idempotency_degraded=refuse", []string{
 			`x.go:1:18: idempotency_degraded: needs idempotency, which is not set; set idempotency=<param> or remove idempotency_degraded`}},
+		{"timeout=1s deadline=5s retry=3", nil},
+		{"timeout=5s deadline=5s", []string{
+			`x.go:1:29: deadline=5s is not longer than timeout=5s (written at 1:18): the deadline bounds every attempt and the backoff together, so the timeout could never fire; raise deadline or lower timeout`}},
+		{"fallback=fb fallback_on=bulkhead compartment=database", nil},
+		{"fallback=fb fallback_on=bulkhead,timeout bulkhead=3", nil},
+		{"fallback_on=open", []string{
+			`x.go:1:18: fallback_on: needs fallback, which is not set; set fallback=<function> or remove fallback_on`}},
+		{"fallback=fb fallback_on=timeout,bulkhead", []string{
+			`x.go:1:30: fallback_on=bulkhead: the method has no bulkhead (bulkhead= or compartment=), so no compartment-full rejection can reach the fallback; add one or remove bulkhead from the list`}},
+		{"breaker=off fallback=fb fallback_on=open", []string{
+			`x.go:1:42: fallback_on=open: breaker=off (written at 1:18), so no breaker rejection can reach the fallback; remove open from the list or the breaker=off`}},
+		{"compartment=database bulkhead=4", []string{
+			`x.go:1:18: compartment=database shares a registered compartment, and bulkhead=4 (written at 1:39) makes one of its own; keep one (on a method, compartment=off or bulkhead=off lifts the interface's)`}},
+		{"compartment=off bulkhead=4", nil},
 		{"idempotency=off operation=x", []string{
 			`x.go:1:34: operation: needs idempotency, which is off; set idempotency=<param> or remove operation`}},
 	} {

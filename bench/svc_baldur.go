@@ -32,15 +32,17 @@ func NewProtectedAdder(inner Adder, rt *runtime.Runtime) *ProtectedAdder {
 	return &ProtectedAdder{
 		inner: inner,
 		zBreaker: rt.Zone(runtime.ZoneSpec{
-			Service: "adder",
-			Method:  "Breaker",
-			Breaker: true,
+			Service:        "adder",
+			Method:         "Breaker",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 		zRetry: rt.Zone(runtime.ZoneSpec{
-			Service:  "adder",
-			Method:   "Retry",
-			Breaker:  true,
-			Attempts: 3,
+			Service:        "adder",
+			Method:         "Retry",
+			Breaker:        true,
+			Attempts:       3,
+			DefaultTimeout: true,
 		}),
 		zTimeout: rt.Zone(runtime.ZoneSpec{
 			Service:  "adder",
@@ -50,12 +52,13 @@ func NewProtectedAdder(inner Adder, rt *runtime.Runtime) *ProtectedAdder {
 			Timeout:  time.Second,
 		}),
 		zBulkhead: rt.Zone(runtime.ZoneSpec{
-			Service:     "adder",
-			Method:      "Bulkhead",
-			Breaker:     true,
-			Attempts:    3,
-			Bulkhead:    1024,
-			Compartment: "adder.Bulkhead",
+			Service:        "adder",
+			Method:         "Bulkhead",
+			Breaker:        true,
+			Attempts:       3,
+			Bulkhead:       1024,
+			Compartment:    "adder.Bulkhead",
+			DefaultTimeout: true,
 		}),
 	}
 }
@@ -78,7 +81,9 @@ func (w *ProtectedAdder) Breaker(ctx context.Context, n int) (int, error) {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Breaker(ctx, n)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Breaker(actx, n)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return r0, err
@@ -99,7 +104,9 @@ func (w *ProtectedAdder) Retry(ctx context.Context, n int) (int, error) {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.Retry(ctx, n)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Retry(actx, n)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -147,7 +154,9 @@ func (w *ProtectedAdder) Bulkhead(ctx context.Context, n int) (int, error) {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.Bulkhead(ctx, n)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Bulkhead(actx, n)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}

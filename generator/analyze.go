@@ -455,6 +455,12 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 	if spec.Timeout > 0 {
 		r.timeout(p.Timeout)
 	}
+	if spec.Deadline > 0 {
+		r.contextBound("deadline", p.Deadline)
+	}
+	// A method that could take timeout= and says nothing of it takes the
+	// runtime's default timeout, when one is configured.
+	spec.DefaultTimeout = !p.Timeout.Set && m.Ctx >= 0 && !r.outlivesTheCall()
 	if spec.Bulkhead > 0 && mp.Bulkhead.Set {
 		spec.Compartment = spec.Service + "." + name
 	}
@@ -482,8 +488,8 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 	if a.errs.count() > before {
 		return nil
 	}
-	if !spec.Breaker && spec.Attempts <= 1 && spec.Timeout == 0 && spec.Bulkhead == 0 &&
-		spec.Fallback == "" && spec.Idempotency == "" && !spec.DLQ {
+	if !spec.Breaker && spec.Attempts <= 1 && spec.Timeout == 0 && spec.Bulkhead == 0 && spec.Compartment == "" &&
+		spec.Deadline == 0 && spec.Fallback == "" && spec.Idempotency == "" && !spec.DLQ {
 		return delegate(m, "every policy is off")
 	}
 	m.Spec = spec

@@ -266,6 +266,7 @@ func (e *emitter) duration(d time.Duration) *jen.Statement {
 // locals are the names one wrapper method uses.
 type locals struct {
 	recv, z, err, attempt, permit, perr, actx, ctx string
+	dctx, cancel                                   string // deadline= only
 	claim, fp, res, enc                            string // idempotency only
 	results                                        []string
 	params                                         []string
@@ -317,6 +318,10 @@ func (e *emitter) methodNames(it *Interface, m *Method) locals {
 		l.permit = used.take("permit")
 		l.perr = used.take("perr")
 		l.actx = used.take("actx")
+		if m.Spec.Deadline > 0 {
+			l.dctx = used.take("dctx")
+			l.cancel = used.take("cancel")
+		}
 		if m.Ctx < 0 {
 			l.ctx = used.take("ctx")
 		}
@@ -446,14 +451,26 @@ func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l l
 		e.claim(g, m, l, outs)
 	}
 
+	// With deadline= the attempts run under the call's context, which
+	// WithDeadline bounds; the caller's ctx is kept for the end of the call.
+	callerCtx := ctx
+	if s.Deadline > 0 {
+		g.List(jen.Id(l.dctx), jen.Id(l.cancel)).Op(":=").Add(z.Clone().Dot("WithDeadline").Call(ctx))
+		ctx = jen.Id(l.dctx)
+	}
+	loopCtx := l.ctx
+	if s.Deadline > 0 {
+		loopCtx = l.dctx
+	}
+	bounded := s.Timeout > 0 || s.DefaultTimeout
 	attempt := func(g *jen.Group) {
-		callCtx := l.ctx
-		if s.Timeout > 0 {
+		callCtx := loopCtx
+		if bounded {
 			callCtx = l.actx
 			g.Id(l.actx).Op(":=").Add(z.Clone().Dot("WithTimeout").Call(ctx))
 		}
 		g.List(outs...).Op("=").Add(call(callCtx))
-		if s.Timeout > 0 {
+		if bounded {
 			g.Id(l.err).Op("=").Add(z.Clone().Dot("Timed").Call(ctx, jen.Id(l.actx), err))
 		}
 	}
@@ -475,6 +492,11 @@ func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l l
 			attempt(g)
 			g.Add(z.Clone().Dot("Done").Call(ctx, jen.Id(l.permit), err, jen.Lit(1)))
 		})
+	}
+	if s.Deadline > 0 {
+		g.Id(l.cancel).Call()
+		g.Id(l.err).Op("=").Add(z.Clone().Dot("Deadlined").Call(callerCtx, jen.Id(l.dctx), err))
+		ctx = callerCtx
 	}
 	if m.Key != nil {
 		e.complete(g, m, l)

@@ -35,6 +35,9 @@ func (s Spec) Chain() string {
 	if s.Breaker {
 		p = append(p, "breaker")
 	}
+	if s.Bulkhead == 0 && s.Compartment != "" {
+		p = append(p, "bulkhead(compartment "+s.Compartment+")")
+	}
 	if s.Bulkhead > 0 {
 		b := fmt.Sprintf("bulkhead(%d", s.Bulkhead)
 		if s.Compartment != "" {
@@ -51,8 +54,15 @@ func (s Spec) Chain() string {
 	if s.Timeout > 0 {
 		p = append(p, "timeout("+backoff.ShortDuration(s.Timeout)+")")
 	}
+	if s.Deadline > 0 {
+		p = append(p, "deadline("+backoff.ShortDuration(s.Deadline)+")")
+	}
 	if s.Fallback != "" {
-		p = append(p, "fallback("+s.Fallback+")")
+		fb := s.Fallback
+		if s.FallbackOn != "" {
+			fb += " on " + s.FallbackOn
+		}
+		p = append(p, "fallback("+fb+")")
 	}
 	if s.DLQ {
 		p = append(p, "dlq")

@@ -56,6 +56,12 @@ var goldenCases = map[string]string{
 	"err_timeout_func":         "timeout is refused on func results, named func types and a func held in a field; //baldur:skip delegates",
 	"idempotency_degraded":     "idempotency_degraded=refuse on the interface with a method serving, and per method: IdemDegraded in the ZoneSpec",
 	"err_idempotency_degraded": "idempotency_degraded misuse: a bad value, no idempotency, idempotency=off, refuse with fail-open (method and interface): positioned errors, nothing written",
+	"compartment":              "compartment= shares the runtime's named compartments across interfaces (Compartment without Bulkhead); compartment=off lifts it for a bulkhead of the method's own",
+	"fallback_on":              "fallback_on= lists the failures a fallback answers (FallbackOn in the ZoneSpec), with compartment= and timeout=",
+	"deadline":                 "deadline= wraps the retry loop in WithDeadline/Deadlined; methods with a context and no timeout= of their own take the default timeout (DefaultTimeout), those without a context or with an outliving result do not",
+	"err_compartment":          "compartment misuse: a bad name, a bare key, with bulkhead= (method and interface), with bulkhead_wait=, without an error result: positioned errors, nothing written",
+	"err_fallback_on":          "fallback_on misuse: an unknown kind, an empty item, bulkhead without a bulkhead, open with breaker=off, without a fallback or with fallback=off: positioned errors, nothing written",
+	"err_deadline":             "deadline misuse: no context, a channel result, not longer than timeout= (method and interface), 0s, over 24h, without an error result: positioned errors, nothing written",
 }
 
 // goldenDir is a module of its own (github.com/baldur-go/baldur/testdata/golden,

@@ -162,11 +162,15 @@ type Spec struct {
 	BulkheadWait time.Duration
 	Compartment  string
 	Fallback     string
-	Idempotency  string
-	Operation    string
-	IdemTTL      time.Duration
-	IdemFailOpen bool
-	IdemReplay   bool
-	IdemDegraded string
-	DLQ          bool
+	// FallbackOn, Deadline and DefaultTimeout: see runtime.ZoneSpec.
+	FallbackOn     string
+	Deadline       time.Duration
+	DefaultTimeout bool
+	Idempotency    string
+	Operation      string
+	IdemTTL        time.Duration
+	IdemFailOpen   bool
+	IdemReplay     bool
+	IdemDegraded   string
+	DLQ            bool
 }

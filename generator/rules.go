@@ -73,18 +73,33 @@ func (r rule) onMethod(key string) bool {
 // the caller still uses afterwards (see outlives): a channel, a stream, a
 // reader, an iterator or other func, or such a part held in a field or
 // reached through a method.
-func (r rule) timeout(o annotations.Opt[time.Duration]) {
-	text := "timeout=" + backoff.ShortDuration(o.Val)
+func (r rule) timeout(o annotations.Opt[time.Duration]) { r.contextBound("timeout", o) }
+
+// contextBound checks a bound that travels in the context, timeout= or
+// deadline=, as timeout describes.
+func (r rule) contextBound(key string, o annotations.Opt[time.Duration]) {
+	text := key + "=" + backoff.ShortDuration(o.Val)
 	if r.m.Ctx < 0 {
-		r.a.errs.errorf(o.Pos, "%s cannot apply to %s: a timeout travels in a context.Context first parameter, and %s has none; %s",
-			text, r.m.Name, r.m.Name, r.lift("timeout"))
+		r.a.errs.errorf(o.Pos, "%s cannot apply to %s: a %s travels in a context.Context first parameter, and %s has none; %s",
+			text, r.m.Name, key, r.m.Name, r.lift(key))
 	}
 	for i, t := range r.m.Results[:len(r.m.Results)-1] {
 		if part, ok := r.a.outlives(t); ok {
-			r.a.errs.errorf(o.Pos, "%s cannot apply to %s: it returns %s (result %d, %s), which outlives the call, and the timeout's context is cancelled as soon as %s returns; %s; the caller's own context deadline can bound the call instead",
-				text, r.m.Name, part.what, i+1, part.detail, r.m.Name, r.lift("timeout"))
+			r.a.errs.errorf(o.Pos, "%s cannot apply to %s: it returns %s (result %d, %s), which outlives the call, and the %s's context is cancelled as soon as %s returns; %s; the caller's own context deadline can bound the call instead",
+				text, r.m.Name, part.what, i+1, part.detail, key, r.m.Name, r.lift(key))
 		}
 	}
+}
+
+// outlivesTheCall reports whether a result of the method outlives the call
+// (see timeout), so that no context of the wrapper's may bound it.
+func (r rule) outlivesTheCall() bool {
+	for _, t := range r.m.Results[:len(r.m.Results)-1] {
+		if _, ok := r.a.outlives(t); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // dlq: the arguments are parked durably for a typed replay, so each one

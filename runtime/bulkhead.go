@@ -25,6 +25,7 @@ type Bulkhead struct {
 	name    string
 	max     int64
 	wait    time.Duration
+	queue   int64 // callers that may wait for a slot at once; < 0: any number
 	stripes []bulkheadStripe
 	waiters atomic.Int64
 	freed   chan struct{}
@@ -40,7 +41,7 @@ const maxStripes = 64
 func newBulkhead(name string, max int64, wait time.Duration) *Bulkhead {
 	n := int64(min(len(slabCursors), maxStripes))
 	n = min(n, max)
-	b := &Bulkhead{name: name, max: max, wait: wait, stripes: make([]bulkheadStripe, n), freed: make(chan struct{}, 1)}
+	b := &Bulkhead{name: name, max: max, wait: wait, queue: -1, stripes: make([]bulkheadStripe, n), freed: make(chan struct{}, 1)}
 	for i := range b.stripes {
 		share := max / n
 		if int64(i) < max%n {
@@ -103,19 +104,34 @@ func take(free *atomic.Int64) bool {
 	}
 }
 
+// MaxWaiting is how many callers may wait for a slot at once; -1: any number.
+func (b *Bulkhead) MaxWaiting() int64 { return b.queue }
+
+// Waiting is the number of callers waiting for a slot.
+func (b *Bulkhead) Waiting() int64 { return b.waiters.Load() }
+
 // acquire takes a slot, waiting up to the compartment's wait for one.
 func (b *Bulkhead) acquire(ctx context.Context) (uint16, error) {
+	return b.acquireFor(ctx, b.wait)
+}
+
+// acquireFor takes a slot, waiting up to wait for one when the waiting
+// queue has room; a caller that finds the queue full is refused at once.
+func (b *Bulkhead) acquireFor(ctx context.Context, wait time.Duration) (uint16, error) {
 	if s, ok := b.tryAcquire(); ok {
 		return s, nil
 	}
-	if b.wait <= 0 {
+	if wait <= 0 || b.queue == 0 {
 		return 0, b.full(0)
 	}
-	start := time.Now()
-	timer := time.NewTimer(b.wait)
-	defer timer.Stop()
-	b.waiters.Add(1)
+	if n := b.waiters.Add(1); b.queue > 0 && n > b.queue {
+		b.waiters.Add(-1)
+		return 0, b.full(0)
+	}
 	defer b.waiters.Add(-1)
+	start := time.Now()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	for {
 		if s, ok := b.tryAcquire(); ok {
 			b.pokeIfRoom() // a release may have been folded into one poke while several waited
@@ -135,7 +151,12 @@ func (b *Bulkhead) acquire(ctx context.Context) (uint16, error) {
 }
 
 func (b *Bulkhead) full(waited time.Duration) error {
-	return &BulkheadFullError{Compartment: b.name, Active: min(b.Active(), b.max), Max: b.max, Waited: waited}
+	e := &BulkheadFullError{Compartment: b.name, Active: min(b.Active(), b.max), Max: b.max, Waited: waited}
+	if b.queue > 0 {
+		e.MaxWaiting = b.queue
+		e.Waiting = min(b.waiters.Load(), b.queue)
+	}
+	return e
 }
 
 func (b *Bulkhead) release(stripe uint16) {

@@ -40,7 +40,8 @@ type statusCoder interface{ StatusCode() int }
 // retryAfterer is implemented by errors that carry a server's Retry-After hint.
 type retryAfterer interface{ RetryAfter() time.Duration }
 
-// classify applies, in order: the caller's own cancellation (Ignored), the
+// classify applies, in order: the caller's own cancellation (Ignored; a
+// call cut by its deadline= is a Failure), the
 // user's Classifier, an HTTP status (429 and 5xx but 501 are failures, other
 // 4xx successes for the breaker), and otherwise Failure.
 func classify(ctx context.Context, err error, custom Classifier) Outcome {
@@ -48,6 +49,9 @@ func classify(ctx context.Context, err error, custom Classifier) Outcome {
 		return Success
 	}
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		if cutByDeadline(ctx) {
+			return Failure // the call's own deadline= cut it: a timeout, not the caller giving up
+		}
 		return Ignored
 	}
 	if custom != nil {

@@ -61,8 +61,19 @@ type Config struct {
 	// DLQ configures the dead-letter queue; zero fields take dlq.Options'
 	// defaults (BALDUR_DLQ_*, see the EnvDLQ constants).
 	DLQ dlq.Options
+	// DefaultTimeout is the per-attempt timeout of methods that have a first
+	// context.Context and no timeout= of their own (ZoneSpec.DefaultTimeout).
+	// Default: none (BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS, unset).
+	DefaultTimeout time.Duration
+	// Compartments are the named bulkheads methods share with
+	// compartment=NAME, over DefaultCompartments (database 10, cache 20,
+	// external_api 5 + 10 waiting, message_queue 15): an entry replaces the
+	// default of its name or adds one (BALDUR_BULKHEAD_<NAME>=active[+waiting]).
+	Compartments map[string]Compartment
 
-	redisURLVar string // the variable RedisURL came from, for error messages
+	redisURLVar string                 // the variable RedisURL came from, for error messages
+	environ     func() []string        // the environment New checks for unknown BALDUR_* names; nil: os.Environ
+	named       map[string]Compartment // Compartments over the defaults, MaxWait filled in
 }
 
 func (c Config) redisURLSource() string {
@@ -71,6 +82,9 @@ func (c Config) redisURLSource() string {
 	}
 	return "Config.RedisURL"
 }
+
+// EnvDefaultTimeout is the variable of Config.DefaultTimeout.
+const EnvDefaultTimeout = "BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS"
 
 // BreakerConfig is every service breaker's settings: the breaker package's
 // own Settings, whose zero fields take its defaults (FailureThreshold 5,
@@ -98,6 +112,9 @@ func (c Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("baldur: config: %s must be positive", f.name))
 		}
 	}
+	if c.DefaultTimeout < 0 {
+		errs = append(errs, errors.New("baldur: config: DefaultTimeout must not be negative"))
+	}
 	// The breaker's own defaults, resolved here so that logs, health and
 	// the console show the values in force.
 	l := b.Limits()
@@ -115,6 +132,9 @@ func (c Config) withDefaults() (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("baldur: config: IdempotencyDegraded %q: want serve or refuse", c.IdempotencyDegraded))
 	}
+	named, err := c.compartments()
+	errs = append(errs, err)
+	c.named = named
 	if c.StateDir == "" {
 		c.StateDir = ".baldur"
 	}
@@ -141,6 +161,8 @@ func (c Config) withDefaults() (Config, error) {
 //	                              Redis URL, first set wins (unset: embedded store)
 //	BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS  whole seconds (1800)
 //	BALDUR_CALL_STATS             on|off             (on)
+//	BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS  duration or secs (unset: none)
+//	BALDUR_BULKHEAD_<NAME>        active[+waiting]   (see DefaultCompartments)
 //	BALDUR_LOG_LEVEL              debug|info|warn|error (info)
 func ConfigFromEnv() (Config, error) {
 	cfg, err := configFromLookup(os.LookupEnv)
@@ -183,6 +205,7 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 	cfg.CallStats = true // operators get metrics unless they opt out
 	r.Bool("BALDUR_CALL_STATS", &cfg.CallStats)
 	r.Seconds(idem.EnvMemoryTTL, &cfg.IdempotencyMemoryTTL)
+	r.Duration(EnvDefaultTimeout, &cfg.DefaultTimeout)
 	var degraded string
 	if r.String(EnvIdempotencyDegraded, func(v string) error {
 		switch strings.ToLower(strings.TrimSpace(v)) {
@@ -210,6 +233,7 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 		cfg.Logger = slog.New(events.Wrap(slog.Default().Handler()))
 	}
 	dlqFromEnv(r, &cfg.DLQ)
+	compartmentsFromEnv(r, os.Environ(), &cfg)
 	if err := r.Err(); err != nil {
 		return Config{}, fmt.Errorf("baldur: bad environment: %w", err)
 	}

@@ -57,13 +57,21 @@ type BulkheadFullError struct {
 	Active      int64         // calls running when the request was refused
 	Max         int64         // the compartment's size (bulkhead=)
 	Waited      time.Duration // how long the call waited for a slot (bulkhead_wait=)
+	// Waiting and MaxWaiting describe a named compartment's waiting queue
+	// (compartment=): callers waiting when this one was refused, and the
+	// queue's bound; both 0 for a compartment without a bounded queue.
+	Waiting, MaxWaiting int64
 }
 
 func (e *BulkheadFullError) Error() string {
-	if e.Waited > 0 {
-		return fmt.Sprintf("bulkhead %q is full (%d/%d active) after waiting %s", e.Compartment, e.Active, e.Max, e.Waited)
+	queue := ""
+	if e.MaxWaiting > 0 {
+		queue = fmt.Sprintf(", %d/%d waiting", e.Waiting, e.MaxWaiting)
 	}
-	return fmt.Sprintf("bulkhead %q is full (%d/%d active)", e.Compartment, e.Active, e.Max)
+	if e.Waited > 0 {
+		return fmt.Sprintf("bulkhead %q is full (%d/%d active%s) after waiting %s", e.Compartment, e.Active, e.Max, queue, e.Waited)
+	}
+	return fmt.Sprintf("bulkhead %q is full (%d/%d active%s)", e.Compartment, e.Active, e.Max, queue)
 }
 
 // Is makes errors.Is(err, ErrBulkheadFull) true.

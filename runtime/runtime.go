@@ -140,6 +140,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	rt.log.LogAttrs(ctx, slog.LevelInfo, "runtime.instance_started",
 		slog.Int("cb_failure_threshold", cfg.Breaker.FailureThreshold),
 		slog.Duration("cb_recovery_timeout", cfg.Breaker.RecoveryTimeout))
+	rt.logUnknownEnv(ctx)
 	return rt, nil
 }
 
@@ -196,41 +197,67 @@ func (rt *Runtime) closeStore() error {
 // taken and the record is applied after it is released, so that neither the
 // store nor OnBreakerChange listeners (which may call back into the runtime)
 // ever run under it: other zones are built and served meanwhile.
+//
+// A spec the runtime cannot honour (a compartment= that is not registered)
+// panics with the error NewZone would return: generated constructors run
+// while a program wires itself up, where a panic stops it at once.
 func (rt *Runtime) Zone(spec ZoneSpec) *Zone {
 	if rt == nil {
 		panic("baldur/runtime: Zone called on a nil *Runtime; pass the result of runtime.New or runtime.FromEnv to the generated constructor")
 	}
+	z, err := rt.NewZone(spec)
+	if err != nil {
+		panic(err)
+	}
+	return z
+}
+
+// NewZone is Zone returning an error instead of panicking: the zone's
+// compartment= is not registered (ErrUnknownCompartment, listing the
+// registered ones), or its name is taken by another kind of compartment.
+func (rt *Runtime) NewZone(spec ZoneSpec) (*Zone, error) {
 	key := zoneKey{spec.Service, spec.Method}
 	rt.mu.Lock()
 	z, built := rt.zones[key]
 	_, known := rt.breakers[spec.Service]
 	rt.mu.Unlock()
 	if built {
-		return z
+		return z, nil
 	}
 	var shared *breakerRecord
 	if spec.Breaker && !known {
 		shared = rt.readShared(context.Background(), spec.Service)
 	}
-	z, isNew, fresh := rt.buildZone(key, spec)
+	z, isNew, fresh, err := rt.buildZone(key, spec)
+	if err != nil {
+		return nil, err
+	}
 	if fresh != nil && shared != nil {
 		rt.applyShared(fresh, *shared)
 	}
 	if isNew {
 		rt.logZone(z)
 	}
-	return z
+	return z, nil
 }
 
 // buildZone registers the zone of key under the registry lock, doing no I/O
 // and calling nothing outside the runtime. It returns the zone registered
 // (another goroutine's if it won the race), whether this call built it, and
 // the breaker it created, nil when the service had one already.
-func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, fresh *breaker.Breaker) {
+func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, fresh *breaker.Breaker, err error) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if z, ok := rt.zones[key]; ok {
-		return z, false, nil
+		return z, false, nil, nil
+	}
+	fallbackOn, err := ParseFailureKinds(spec.FallbackOn)
+	if err != nil {
+		return nil, false, nil, fmt.Errorf("baldur: %s.%s: fallback_on: %w", spec.Service, spec.Method, err)
+	}
+	bh, err := rt.bulkheadLocked(spec)
+	if err != nil {
+		return nil, false, nil, err
 	}
 	z = &Zone{
 		rt:       rt,
@@ -239,8 +266,13 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		attempts: max(spec.Attempts, 1),
 		backoff:  spec.Backoff.Normalized(),
 		timeout:  spec.Timeout,
+
+		fallbackOn: fallbackOn,
 	}
-	if spec.Timeout > 0 {
+	if spec.Timeout <= 0 && spec.DefaultTimeout {
+		z.timeout = rt.cfg.DefaultTimeout
+	}
+	if z.timeout > 0 {
 		z.deadlines = newDeadlineLists(z)
 	}
 	if rt.cfg.CallStats {
@@ -252,20 +284,14 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 	if spec.Breaker {
 		z.breaker, fresh = rt.breakerLocked(spec.Service)
 	}
-	if spec.Bulkhead > 0 {
-		name := spec.Compartment
-		if name == "" {
-			name = spec.Service
+	if bh != nil {
+		z.bulkhead, z.bulkheadWait = bh, spec.BulkheadWait
+		if z.bulkheadWait <= 0 {
+			z.bulkheadWait = bh.wait
 		}
-		bh, ok := rt.compartments[name]
-		if !ok {
-			bh = newBulkhead(name, int64(spec.Bulkhead), spec.BulkheadWait)
-			rt.compartments[name] = bh
-		}
-		z.bulkhead = bh
 	}
 	rt.zones[key] = z
-	return z, true, fresh
+	return z, true, fresh, nil
 }
 
 // logZone says which policies a new zone composes (protect.composer_built).
@@ -278,11 +304,17 @@ func (rt *Runtime) logZone(z *Zone) {
 	if spec.Attempts > 1 {
 		attrs = append(attrs, slog.Int("retry_attempts", spec.Attempts), slog.String("backoff", z.backoff.String()))
 	}
-	if spec.Timeout > 0 {
-		attrs = append(attrs, slog.Float64("timeout_seconds", spec.Timeout.Seconds()))
+	if z.timeout > 0 {
+		attrs = append(attrs, slog.Float64("timeout_seconds", z.timeout.Seconds()))
 	}
-	if spec.Bulkhead > 0 {
-		attrs = append(attrs, slog.String("compartment", z.bulkhead.name), slog.Int("bulkhead", spec.Bulkhead))
+	if spec.Deadline > 0 {
+		attrs = append(attrs, slog.Float64("deadline_seconds", spec.Deadline.Seconds()))
+	}
+	if z.fallbackOn != 0 {
+		attrs = append(attrs, slog.String("fallback_on", z.fallbackOn.String()))
+	}
+	if z.bulkhead != nil {
+		attrs = append(attrs, slog.String("compartment", z.bulkhead.name), slog.Int64("bulkhead", z.bulkhead.max))
 	}
 	rt.log.LogAttrs(context.Background(), levelDebug, "protect.composer_built", attrs...)
 }

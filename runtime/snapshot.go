@@ -33,6 +33,9 @@ type CompartmentSnapshot struct {
 	Name   string
 	Active int64
 	Max    int64
+	// Waiting callers and the bound of the waiting queue of a named
+	// compartment (compartment=); both 0 for one without a bounded queue.
+	Waiting, MaxWaiting int64
 }
 
 // StoreSnapshot is the store's mode at the moment of the snapshot.
@@ -91,7 +94,11 @@ func (rt *Runtime) Snapshot() Snapshot {
 	slices.SortFunc(s.Breakers, func(a, b breaker.Snapshot) int { return cmp.Compare(a.Name, b.Name) })
 	s.Compartments = make([]CompartmentSnapshot, 0, len(comps))
 	for _, c := range comps {
-		s.Compartments = append(s.Compartments, CompartmentSnapshot{Name: c.Name(), Active: c.Active(), Max: c.Max()})
+		cs := CompartmentSnapshot{Name: c.Name(), Active: c.Active(), Max: c.Max()}
+		if q := c.MaxWaiting(); q > 0 {
+			cs.Waiting, cs.MaxWaiting = min(c.Waiting(), q), q
+		}
+		s.Compartments = append(s.Compartments, cs)
 	}
 	slices.SortFunc(s.Compartments, func(a, b CompartmentSnapshot) int { return cmp.Compare(a.Name, b.Name) })
 	s.Store.Degraded = rt.Degraded()

@@ -29,13 +29,29 @@ type ZoneSpec struct {
 	// Bulkhead is the compartment's size (bulkhead=); 0 means no bulkhead.
 	Bulkhead     int
 	BulkheadWait time.Duration // bulkhead_wait=; 0 fails fast
-	// Compartment names the bulkhead. Methods inheriting the interface's
-	// bulkhead= share the compartment named after the service; a method with
-	// its own bulkhead= gets "service.Method".
+	// Compartment names the bulkhead. With Bulkhead > 0: methods inheriting
+	// the interface's bulkhead= share the compartment named after the
+	// service; a method with its own bulkhead= gets "service.Method". With
+	// Bulkhead 0 (compartment=NAME): the registered compartment NAME
+	// (Config.Compartments), shared by every method that names it, in any
+	// interface; an unregistered name is an error when the zone is built.
 	Compartment string
 	Fallback    string // fallback= function name, for -explain and logs
-	Idempotency string // idempotency= key path
-	Operation   string // operation= label; defaults to Method
+	// FallbackOn lists the failures the fallback answers (fallback_on=), comma-
+	// separated: open, bulkhead, timeout, error (see FailureKind); the others
+	// pass through to the caller. "": every failure. An unknown name is an
+	// error when the zone is built.
+	FallbackOn string
+	// Deadline bounds the whole call, attempts and backoff together
+	// (deadline=; see WithDeadline); 0 means none.
+	Deadline time.Duration
+	// DefaultTimeout marks a method that may take Config.DefaultTimeout
+	// (BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS) as its timeout: it has a first
+	// context.Context, no timeout= of its own (not even timeout=off) and no
+	// result that outlives the call. Its wrapper calls WithTimeout and Timed.
+	DefaultTimeout bool
+	Idempotency    string // idempotency= key path
+	Operation      string // operation= label; defaults to Method
 	// IdemTTL is the execution window (idem_ttl=): how long a running claim
 	// is honoured before a crashed attempt becomes retryable; 0 means 30m.
 	IdemTTL time.Duration
@@ -60,7 +76,7 @@ func (s ZoneSpec) Policies() []string {
 	if s.Breaker {
 		p = append(p, "breaker")
 	}
-	if s.Bulkhead > 0 {
+	if s.Bulkhead > 0 || s.Compartment != "" {
 		p = append(p, "bulkhead")
 	}
 	if s.Attempts > 1 {
@@ -68,6 +84,9 @@ func (s ZoneSpec) Policies() []string {
 	}
 	if s.Timeout > 0 {
 		p = append(p, "timeout")
+	}
+	if s.Deadline > 0 {
+		p = append(p, "deadline")
 	}
 	if s.Fallback != "" {
 		p = append(p, "fallback")
@@ -91,13 +110,17 @@ type Zone struct {
 	rt       *Runtime
 	spec     ZoneSpec
 	breaker  *breaker.Breaker // nil when breaker=off
-	bulkhead *Bulkhead        // nil without bulkhead=
-	openErr  *OpenError       // built once: a rejection allocates nothing
-	attempts int
-	backoff  backoff.Policy
-	timeout  time.Duration
-	stats    *callStats    // nil unless Config.CallStats
-	idem     *idemCounters // nil without idempotency=
+	bulkhead *Bulkhead        // nil without bulkhead= or compartment=
+	// bulkheadWait is how long a call waits for a slot: bulkhead_wait=, else
+	// the compartment's own wait.
+	bulkheadWait time.Duration
+	fallbackOn   FailureKind // the failures the fallback answers; 0: every one
+	openErr      *OpenError  // built once: a rejection allocates nothing
+	attempts     int
+	backoff      backoff.Policy
+	timeout      time.Duration
+	stats        *callStats    // nil unless Config.CallStats
+	idem         *idemCounters // nil without idempotency=
 
 	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go
 }
@@ -218,7 +241,7 @@ func (z *Zone) bulkheadFull(ctx context.Context, p Permit) (Permit, error) {
 	if z.stats != nil {
 		p.start = z.rt.sampleStart(z.stats)
 	}
-	stripe, err := z.bulkhead.acquire(ctx)
+	stripe, err := z.bulkhead.acquireFor(ctx, z.bulkheadWait)
 	if err == nil {
 		p.flags |= permitBulkhead
 		p.stripe = stripe
@@ -240,7 +263,17 @@ func (z *Zone) bulkheadFull(ctx context.Context, p Permit) (Permit, error) {
 // to hand to the inner method; Timed must end it. The context keeps the
 // whole context.Context contract and costs no allocation unless the method
 // asks for Done (see deadline.go).
+//
+// A method without a bound (one marked DefaultTimeout while no default is
+// configured) gets ctx itself, at the cost of one inlined comparison.
 func (z *Zone) WithTimeout(ctx context.Context) context.Context {
+	if z.timeout <= 0 {
+		return ctx
+	}
+	return z.withTimeout(ctx)
+}
+
+func (z *Zone) withTimeout(ctx context.Context) context.Context {
 	c := newAttempt()
 	c.parent, c.zone = ctx, z
 	c.start = z.rt.now()
@@ -263,6 +296,13 @@ func (z *Zone) WithTimeout(ctx context.Context) context.Context {
 // ErrTimeout). Generated code calls it right after the inner call. It also
 // accepts a context from context.WithTimeout, which the caller cancels.
 func (z *Zone) Timed(ctx, actx context.Context, err error) error {
+	if z.timeout <= 0 {
+		return err // WithTimeout made no attempt context
+	}
+	return z.timed(ctx, actx, err)
+}
+
+func (z *Zone) timed(ctx, actx context.Context, err error) error {
 	if c, ok := actx.(*attemptCtx); ok {
 		if c.dry {
 			z.dryTimed(c.dryStart, err)
@@ -382,11 +422,15 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 	}
 }
 
-// Fallback reports whether the fallback function should answer for err. In
-// dry-run it records the would-have decision and returns false.
+// Fallback reports whether the fallback function should answer for err: not
+// when fallback_on= leaves err's kind out (KindOf). In dry-run it records the
+// would-have decision and returns false.
 func (z *Zone) Fallback(err error) bool {
 	if err == nil {
 		return false
+	}
+	if on := z.fallbackOn; on != 0 && on&KindOf(err) == 0 {
+		return false // fallback_on= does not name this failure: it passes through
 	}
 	if z.rt.DryRun() {
 		z.rt.wouldHave(z, "fallback", "fallback", err.Error())

@@ -34,7 +34,9 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   control history                          who changed what, newest first
   control would-have [--limit N] [--service S]
   health                                   the service's health report
-  report [--date YYYY-MM-DD|today] [--days N]   daily reports, newest first
+  dashboard                                the dashboard summary: verdict, the last minutes' calls, noisiest services
+  report                                   the most recent stored daily reports (up to 7), one line each
+  report [--date YYYY-MM-DD|today] [--days N]   daily reports in full, newest first
   dlq list [--domain D] [--state S] [--failure-type T] [--operation O] [--limit N] [--cursor C]
                                            dead letters (unresolved unless --state says otherwise)
   dlq show ID                              one entry, with its arguments
@@ -312,12 +314,26 @@ func dispatch(o *opts) (func(*client) int, error) {
 		return func(c *client) int {
 			return c.call("GET", route(adminapi.PathHealth, url.Values{"nocache": {"true"}}), nil, typed(printHealth))
 		}, nil
+	case "dashboard":
+		if err := o.allow("dashboard"); err != nil {
+			return nil, err
+		}
+		if err := o.nargs("dashboard", 0, ""); err != nil {
+			return nil, err
+		}
+		return func(c *client) int {
+			return c.call("GET", route(adminapi.PathSummary, url.Values{"nocache": {"true"}}), nil, typed(printDashboard))
+		}, nil
 	case "report":
 		if err := o.allow("report", "date", "days"); err != nil {
 			return nil, err
 		}
 		if err := o.nargs("report", 0, ""); err != nil {
 			return nil, err
+		}
+		if !o.set["date"] && !o.set["days"] {
+			q := url.Values{adminapi.ReportRecent: {strconv.Itoa(recentReports)}}
+			return func(c *client) int { return c.call("GET", route(adminapi.PathReport, q), nil, printRecent) }, nil
 		}
 		q := url.Values{"days": {strconv.Itoa(o.days)}}
 		if o.date != "" {

@@ -156,10 +156,11 @@ func NewProtectedLedger(inner Ledger, rt *runtime.Runtime) *ProtectedLedger {
 	return &ProtectedLedger{
 		inner: inner,
 		zRecord: rt.Zone(runtime.ZoneSpec{
-			Service:  "ledger",
-			Method:   "Record",
-			Breaker:  true,
-			Bulkhead: 2,
+			Service:        "ledger",
+			Method:         "Record",
+			Breaker:        true,
+			Bulkhead:       2,
+			DefaultTimeout: true,
 		}),
 	}
 }
@@ -179,7 +180,9 @@ func (w *ProtectedLedger) Record(ctx context.Context, e Entry) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Record(ctx, e)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Record(actx, e)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return err

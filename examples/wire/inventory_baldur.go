@@ -28,9 +28,10 @@ func NewProtectedInventory(inner Inventory, rt *runtime.Runtime) *ProtectedInven
 	return &ProtectedInventory{
 		inner: inner,
 		zStock: rt.Zone(runtime.ZoneSpec{
-			Service: "inventory",
-			Method:  "Stock",
-			Breaker: true,
+			Service:        "inventory",
+			Method:         "Stock",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 	}
 }
@@ -53,7 +54,9 @@ func (w *ProtectedInventory) Stock(ctx context.Context, sku string) (int, error)
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Stock(ctx, sku)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Stock(actx, sku)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return r0, err

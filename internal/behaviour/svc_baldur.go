@@ -34,12 +34,13 @@ func NewProtectedPricer(inner Pricer, rt *runtime.Runtime) *ProtectedPricer {
 	return &ProtectedPricer{
 		inner: inner,
 		zPrice: rt.Zone(runtime.ZoneSpec{
-			Service:  "pricer",
-			Method:   "Price",
-			Breaker:  true,
-			Attempts: 3,
-			Backoff:  backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
-			Fallback: "lastPrice",
+			Service:        "pricer",
+			Method:         "Price",
+			Breaker:        true,
+			Attempts:       3,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
+			Fallback:       "lastPrice",
+			DefaultTimeout: true,
 		}),
 		zSlow: rt.Zone(runtime.ZoneSpec{
 			Service: "pricer",
@@ -48,25 +49,28 @@ func NewProtectedPricer(inner Pricer, rt *runtime.Runtime) *ProtectedPricer {
 			Timeout: 20 * time.Millisecond,
 		}),
 		zLimited: rt.Zone(runtime.ZoneSpec{
-			Service:     "pricer",
-			Method:      "Limited",
-			Breaker:     true,
-			Bulkhead:    2,
-			Compartment: "pricer.Limited",
+			Service:        "pricer",
+			Method:         "Limited",
+			Breaker:        true,
+			Bulkhead:       2,
+			Compartment:    "pricer.Limited",
+			DefaultTimeout: true,
 		}),
 		zHot: rt.Zone(runtime.ZoneSpec{
-			Service:     "pricer",
-			Method:      "Hot",
-			Breaker:     true,
-			Attempts:    3,
-			Backoff:     backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
-			Bulkhead:    64,
-			Compartment: "pricer.Hot",
+			Service:        "pricer",
+			Method:         "Hot",
+			Breaker:        true,
+			Attempts:       3,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
+			Bulkhead:       64,
+			Compartment:    "pricer.Hot",
+			DefaultTimeout: true,
 		}),
 		zPlain: rt.Zone(runtime.ZoneSpec{
-			Service: "pricer",
-			Method:  "Plain",
-			Breaker: true,
+			Service:        "pricer",
+			Method:         "Plain",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 	}
 }
@@ -91,7 +95,9 @@ func (w *ProtectedPricer) Price(ctx context.Context, symbol string) (Quote, erro
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.Price(ctx, symbol)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Price(actx, symbol)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -133,7 +139,9 @@ func (w *ProtectedPricer) Limited(ctx context.Context, symbol string) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Limited(ctx, symbol)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Limited(actx, symbol)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return err
@@ -154,7 +162,9 @@ func (w *ProtectedPricer) Hot(ctx context.Context, n int) (int, error) {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.Hot(ctx, n)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Hot(actx, n)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -172,7 +182,9 @@ func (w *ProtectedPricer) Plain(ctx context.Context) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Plain(ctx)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Plain(actx)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return err

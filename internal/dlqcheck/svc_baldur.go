@@ -34,29 +34,32 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 	w := &ProtectedOrders{
 		inner: inner,
 		zPlace: rt.Zone(runtime.ZoneSpec{
-			Service:  "dlqcheck",
-			Method:   "Place",
-			Breaker:  true,
-			Attempts: 2,
-			Backoff:  backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
-			DLQ:      true,
+			Service:        "dlqcheck",
+			Method:         "Place",
+			Breaker:        true,
+			Attempts:       2,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
+			DefaultTimeout: true,
+			DLQ:            true,
 		}),
 		zCharge: rt.Zone(runtime.ZoneSpec{
-			Service:     "dlqcheck",
-			Method:      "Charge",
-			Breaker:     true,
-			Attempts:    2,
-			Backoff:     backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
-			Idempotency: "orderID",
-			DLQ:         true,
+			Service:        "dlqcheck",
+			Method:         "Charge",
+			Breaker:        true,
+			Attempts:       2,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
+			DLQ:            true,
 		}),
 		zTag: rt.Zone(runtime.ZoneSpec{
-			Service:  "dlqcheck",
-			Method:   "Tag",
-			Breaker:  true,
-			Attempts: 2,
-			Backoff:  backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
-			DLQ:      true,
+			Service:        "dlqcheck",
+			Method:         "Tag",
+			Breaker:        true,
+			Attempts:       2,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
+			DefaultTimeout: true,
+			DLQ:            true,
 		}),
 		zFlush: rt.Zone(runtime.ZoneSpec{
 			Service:  "dlqcheck",
@@ -67,13 +70,14 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			DLQ:      true,
 		}),
 		zQuote: rt.Zone(runtime.ZoneSpec{
-			Service:  "dlqcheck",
-			Method:   "Quote",
-			Breaker:  true,
-			Attempts: 2,
-			Backoff:  backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
-			Fallback: "cachedQuote",
-			DLQ:      true,
+			Service:        "dlqcheck",
+			Method:         "Quote",
+			Breaker:        true,
+			Attempts:       2,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
+			Fallback:       "cachedQuote",
+			DefaultTimeout: true,
+			DLQ:            true,
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
@@ -106,7 +110,9 @@ func (w *ProtectedOrders) Place(ctx context.Context, c Customer, items []Address
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.Place(ctx, c, items, at, note)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Place(actx, c, items, at, note)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -162,7 +168,9 @@ func (w *ProtectedOrders) Charge(ctx context.Context, orderID string, cents int6
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.Charge(ctx, orderID, cents)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Charge(actx, orderID, cents)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -206,7 +214,9 @@ func (w *ProtectedOrders) Tag(ctx context.Context, id string, tags ...string) er
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		err = w.inner.Tag(ctx, id, tags...)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Tag(actx, id, tags...)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -294,7 +304,9 @@ func (w *ProtectedOrders) Quote(ctx context.Context, sku string) (int64, error) 
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.Quote(ctx, sku)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Quote(actx, sku)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -337,10 +349,11 @@ func NewProtectedOrdersV2(inner OrdersV2, rt *runtime.Runtime) *ProtectedOrdersV
 	w := &ProtectedOrdersV2{
 		inner: inner,
 		zPlace: rt.Zone(runtime.ZoneSpec{
-			Service: "dlqcheck",
-			Method:  "Place",
-			Breaker: true,
-			DLQ:     true,
+			Service:        "dlqcheck",
+			Method:         "Place",
+			Breaker:        true,
+			DefaultTimeout: true,
+			DLQ:            true,
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
@@ -366,7 +379,9 @@ func (w *ProtectedOrdersV2) Place(ctx context.Context, c Customer, items []Addre
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Place(ctx, c, items, at, note, priority)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Place(actx, c, items, at, note, priority)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.

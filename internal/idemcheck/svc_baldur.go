@@ -44,86 +44,98 @@ func NewProtectedPayments(inner Payments, rt *runtime.Runtime) *ProtectedPayment
 	return &ProtectedPayments{
 		inner: inner,
 		zCharge: rt.Zone(runtime.ZoneSpec{
-			Service:     "idemcheck",
-			Method:      "Charge",
-			Breaker:     true,
-			Idempotency: "orderID",
+			Service:        "idemcheck",
+			Method:         "Charge",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
 		}),
 		zPlace: rt.Zone(runtime.ZoneSpec{
-			Service:     "idemcheck",
-			Method:      "Place",
-			Breaker:     true,
-			Idempotency: "req.Order.ID",
-			Operation:   "place",
+			Service:        "idemcheck",
+			Method:         "Place",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "req.Order.ID",
+			Operation:      "place",
 		}),
 		zPlaceAgain: rt.Zone(runtime.ZoneSpec{
-			Service:     "idemcheck",
-			Method:      "PlaceAgain",
-			Breaker:     true,
-			Idempotency: "req.Order.ID",
-			Operation:   "place",
+			Service:        "idemcheck",
+			Method:         "PlaceAgain",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "req.Order.ID",
+			Operation:      "place",
 		}),
 		zChargeReplay: rt.Zone(runtime.ZoneSpec{
-			Service:     "idemcheck",
-			Method:      "ChargeReplay",
-			Breaker:     true,
-			Idempotency: "orderID",
-			IdemReplay:  true,
+			Service:        "idemcheck",
+			Method:         "ChargeReplay",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
+			IdemReplay:     true,
 		}),
 		zRate: rt.Zone(runtime.ZoneSpec{
-			Service:     "idemcheck",
-			Method:      "Rate",
-			Breaker:     true,
-			Idempotency: "orderID",
-			IdemReplay:  true,
+			Service:        "idemcheck",
+			Method:         "Rate",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
+			IdemReplay:     true,
 		}),
 		zChargeOpen: rt.Zone(runtime.ZoneSpec{
-			Service:      "idemcheck",
-			Method:       "ChargeOpen",
-			Breaker:      true,
-			Idempotency:  "orderID",
-			IdemFailOpen: true,
+			Service:        "idemcheck",
+			Method:         "ChargeOpen",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
+			IdemFailOpen:   true,
 		}),
 		zChargeRetry: rt.Zone(runtime.ZoneSpec{
-			Service:     "idemcheck",
-			Method:      "ChargeRetry",
-			Breaker:     true,
-			Attempts:    3,
-			Backoff:     backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
-			Idempotency: "orderID",
+			Service:        "idemcheck",
+			Method:         "ChargeRetry",
+			Breaker:        true,
+			Attempts:       3,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
 		}),
 		zByNumber: rt.Zone(runtime.ZoneSpec{
-			Service:     "idemcheck",
-			Method:      "ByNumber",
-			Breaker:     true,
-			Idempotency: "n",
+			Service:        "idemcheck",
+			Method:         "ByNumber",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "n",
 		}),
 		zWindow: rt.Zone(runtime.ZoneSpec{
-			Service:     "idemcheck",
-			Method:      "Window",
-			Breaker:     true,
-			Idempotency: "orderID",
-			IdemTTL:     time.Minute,
+			Service:        "idemcheck",
+			Method:         "Window",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
+			IdemTTL:        time.Minute,
 		}),
 		zUpload: rt.Zone(runtime.ZoneSpec{
-			Service:     "idemcheck",
-			Method:      "Upload",
-			Breaker:     true,
-			Idempotency: "orderID",
-			Operation:   "upload",
+			Service:        "idemcheck",
+			Method:         "Upload",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
+			Operation:      "upload",
 		}),
 		zUploadBare: rt.Zone(runtime.ZoneSpec{
-			Service:     "idemcheck",
-			Method:      "UploadBare",
-			Breaker:     true,
-			Idempotency: "orderID",
-			Operation:   "upload",
+			Service:        "idemcheck",
+			Method:         "UploadBare",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
+			Operation:      "upload",
 		}),
 		zLabel: rt.Zone(runtime.ZoneSpec{
-			Service:     "idemcheck",
-			Method:      "Label",
-			Breaker:     true,
-			Idempotency: "orderID",
+			Service:        "idemcheck",
+			Method:         "Label",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
 		}),
 	}
 }
@@ -154,7 +166,9 @@ func (w *ProtectedPayments) Charge(ctx context.Context, orderID string, cents in
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Charge(ctx, orderID, cents)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Charge(actx, orderID, cents)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -190,7 +204,9 @@ func (w *ProtectedPayments) Place(ctx context.Context, req *PlaceRequest) (Recei
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Place(ctx, req)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Place(actx, req)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -226,7 +242,9 @@ func (w *ProtectedPayments) PlaceAgain(ctx context.Context, req *PlaceRequest) (
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.PlaceAgain(ctx, req)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.PlaceAgain(actx, req)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -263,7 +281,9 @@ func (w *ProtectedPayments) ChargeReplay(ctx context.Context, orderID string, ce
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.ChargeReplay(ctx, orderID, cents)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.ChargeReplay(actx, orderID, cents)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	var enc []byte
@@ -306,7 +326,9 @@ func (w *ProtectedPayments) Rate(ctx context.Context, orderID string) (float64, 
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Rate(ctx, orderID)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Rate(actx, orderID)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	var enc []byte
@@ -340,7 +362,9 @@ func (w *ProtectedPayments) ChargeOpen(ctx context.Context, orderID string, cent
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.ChargeOpen(ctx, orderID, cents)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.ChargeOpen(actx, orderID, cents)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -370,7 +394,9 @@ func (w *ProtectedPayments) ChargeRetry(ctx context.Context, orderID string, cen
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.ChargeRetry(ctx, orderID, cents)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.ChargeRetry(actx, orderID, cents)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -399,7 +425,9 @@ func (w *ProtectedPayments) ByNumber(ctx context.Context, n int64) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByNumber(ctx, n)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByNumber(actx, n)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -426,7 +454,9 @@ func (w *ProtectedPayments) Window(ctx context.Context, orderID string) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Window(ctx, orderID)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Window(actx, orderID)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -455,7 +485,9 @@ func (w *ProtectedPayments) Upload(ctx context.Context, orderID string, cents in
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Upload(ctx, orderID, cents, body, opts...)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Upload(actx, orderID, cents, body, opts...)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -482,7 +514,9 @@ func (w *ProtectedPayments) UploadBare(ctx context.Context, orderID string, cent
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.UploadBare(ctx, orderID, cents)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.UploadBare(actx, orderID, cents)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -510,7 +544,9 @@ func (w *ProtectedPayments) Label(ctx context.Context, orderID string, label fmt
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Label(ctx, orderID, label)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Label(actx, orderID, label)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)

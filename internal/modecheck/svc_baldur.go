@@ -36,16 +36,18 @@ func NewProtectedService(inner Service, rt *runtime.Runtime) *ProtectedService {
 	w := &ProtectedService{
 		inner: inner,
 		zPlain: rt.Zone(runtime.ZoneSpec{
-			Service: "modes",
-			Method:  "Plain",
-			Breaker: true,
+			Service:        "modes",
+			Method:         "Plain",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 		zFlaky: rt.Zone(runtime.ZoneSpec{
-			Service:  "modes",
-			Method:   "Flaky",
-			Breaker:  true,
-			Attempts: 3,
-			Backoff:  backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
+			Service:        "modes",
+			Method:         "Flaky",
+			Breaker:        true,
+			Attempts:       3,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
+			DefaultTimeout: true,
 		}),
 		zSlow: rt.Zone(runtime.ZoneSpec{
 			Service: "modes",
@@ -54,29 +56,33 @@ func NewProtectedService(inner Service, rt *runtime.Runtime) *ProtectedService {
 			Timeout: 20 * time.Millisecond,
 		}),
 		zQuote: rt.Zone(runtime.ZoneSpec{
-			Service:  "modes",
-			Method:   "Quote",
-			Breaker:  true,
-			Fallback: "fixedQuote",
+			Service:        "modes",
+			Method:         "Quote",
+			Breaker:        true,
+			Fallback:       "fixedQuote",
+			DefaultTimeout: true,
 		}),
 		zLimited: rt.Zone(runtime.ZoneSpec{
-			Service:     "modes",
-			Method:      "Limited",
-			Breaker:     true,
-			Bulkhead:    1,
-			Compartment: "modes.Limited",
+			Service:        "modes",
+			Method:         "Limited",
+			Breaker:        true,
+			Bulkhead:       1,
+			Compartment:    "modes.Limited",
+			DefaultTimeout: true,
 		}),
 		zCharge: rt.Zone(runtime.ZoneSpec{
-			Service:     "modes",
-			Method:      "Charge",
-			Breaker:     true,
-			Idempotency: "orderID",
+			Service:        "modes",
+			Method:         "Charge",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
 		}),
 		zShip: rt.Zone(runtime.ZoneSpec{
-			Service: "modes",
-			Method:  "Ship",
-			Breaker: true,
-			DLQ:     true,
+			Service:        "modes",
+			Method:         "Ship",
+			Breaker:        true,
+			DefaultTimeout: true,
+			DLQ:            true,
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
@@ -99,7 +105,9 @@ func (w *ProtectedService) Plain(ctx context.Context) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Plain(ctx)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Plain(actx)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return err
@@ -117,7 +125,9 @@ func (w *ProtectedService) Flaky(ctx context.Context) error {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		err = w.inner.Flaky(ctx)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Flaky(actx)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -156,7 +166,9 @@ func (w *ProtectedService) Quote(ctx context.Context, sku string) (int64, error)
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Quote(ctx, sku)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Quote(actx, sku)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	if err != nil && z.Fallback(err) {
@@ -175,7 +187,9 @@ func (w *ProtectedService) Limited(ctx context.Context) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Limited(ctx)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Limited(actx)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return err
@@ -201,7 +215,9 @@ func (w *ProtectedService) Charge(ctx context.Context, orderID string) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Charge(ctx, orderID)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Charge(actx, orderID)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -218,7 +234,9 @@ func (w *ProtectedService) Ship(ctx context.Context, parcel string) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Ship(ctx, parcel)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Ship(actx, parcel)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.

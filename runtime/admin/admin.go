@@ -502,7 +502,7 @@ func (h *Handler) table() []route {
 		{adminapi.PathHealth, []endpoint{probe("overall health: 200 healthy or degraded, 503 unhealthy; ?nocache=true; status words only, the checks' detail and errors with a viewer key", (*call).healthAll)}},
 		{adminapi.PathHealthLive, []endpoint{probe("liveness: 200 while the process runs", (*call).live)}},
 		{adminapi.PathHealthReady, []endpoint{probe("readiness: 503 with Retry-After while draining or unhealthy", (*call).ready)}},
-		{adminapi.PathHealthPool, []endpoint{probe("bulkhead compartments and store connection pools", (*call).pool)}},
+		{adminapi.PathHealthPool, []endpoint{probe("the store's connection pool and the bulkhead compartments: 200 healthy, 503 degraded or erroring; the reason and the Redis pool's counters with a viewer key", (*call).pool)}},
 		{adminapi.PathHealthPing, []endpoint{probe("ping: always 200", (*call).ping)}},
 		{adminapi.PathMetrics, []endpoint{probe("Prometheus metrics", func(c *call) { c.h.metrics.ServeHTTP(c.w, c.r) })}},
 		{adminapi.PathSummary, []endpoint{get(RoleViewer, "verdict (healthy, good, warning, critical), overview, resolution, recent activity, noisiest services; cached 2s, ?nocache=true", (*call).summary)}},

@@ -199,6 +199,8 @@ func TestPool(t *testing.T) {
 	r := f.do(t, req{path: "/api/baldur/health/pool/"})
 	require.Equal(t, http.StatusOK, r.code)
 	assert.Equal(t, []any{map[string]any{"name": "payments", "active": float64(0), "max": float64(4)}}, r.json["compartments"])
+	assert.Equal(t, "healthy", r.json["status"])
+	assert.Equal(t, "embedded", r.json["store"])
 }
 
 func TestMetrics(t *testing.T) {

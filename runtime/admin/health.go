@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 	"github.com/baldur-go/baldur/runtime/breaker"
 )
@@ -210,10 +211,32 @@ func (c *call) ready() {
 
 type compartmentView = adminapi.Compartment
 
+// poolPingTimeout bounds health/pool/'s ping of Redis.
+const poolPingTimeout = time.Second
+
+// pool reports the store's connection pool (runtime.Pool) and the
+// compartments: 200 when the pool is healthy, 503 when it is degraded or
+// erroring.
 func (c *call) pool() {
-	comps := []compartmentView{}
+	ctx, cancel := context.WithTimeout(c.r.Context(), poolPingTimeout)
+	defer cancel()
+	rep := c.h.rt.Pool(ctx)
+	out := adminapi.Pool{Status: rep.Status, Store: rep.Store, Degraded: rep.Degraded, Compartments: []compartmentView{}}
 	for _, b := range c.h.rt.Snapshot().Compartments {
-		comps = append(comps, compartmentView{Name: b.Name, Active: b.Active, Max: b.Max})
+		out.Compartments = append(out.Compartments, compartmentView{Name: b.Name, Active: b.Active, Max: b.Max,
+			Waiting: b.Waiting, MaxWaiting: b.MaxWaiting})
 	}
-	c.ok(adminapi.CompartmentList{Compartments: comps})
+	if c.mayView() {
+		out.Reason = rep.Reason
+		if p := rep.Redis; p != nil {
+			out.Redis = &adminapi.RedisPool{PoolSize: p.PoolSize, InUse: p.InUse, TotalConns: p.TotalConns, IdleConns: p.IdleConns,
+				StaleConns: p.StaleConns, Hits: p.Hits, Misses: p.Misses, Timeouts: p.Timeouts, WaitCount: p.WaitCount,
+				PingMillis: float64(p.Ping.Microseconds()) / 1000}
+		}
+	}
+	c.status = http.StatusOK
+	if rep.Status != runtime.PoolHealthy {
+		c.status = http.StatusServiceUnavailable
+	}
+	writeJSON(c.w, c.status, out)
 }

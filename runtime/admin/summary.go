@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/report"
 )
@@ -27,91 +28,17 @@ const (
 // counters.
 const VerdictRule = report.VerdictRule
 
-// Summary is the dashboard/summary/ answer.
-type Summary struct {
-	Verdict       string    `json:"verdict"`
-	VerdictReason string    `json:"verdict_reason"`
-	VerdictRule   string    `json:"verdict_rule"`
-	Mode          string    `json:"mode"` // LIVE, DRY_RUN or DISABLED
-	GeneratedAt   time.Time `json:"generated_at"`
-	Cached        bool      `json:"cached"`
-	// WindowSeconds is the span the call counts cover; SinceStart is set when
-	// they cover everything since the runtime started.
-	WindowSeconds float64 `json:"window_seconds,omitempty"`
-	SinceStart    bool    `json:"since_start,omitempty"`
-
-	Overview         Overview          `json:"overview"`
-	Resolution       report.Resolution `json:"resolution"`
-	RecentActivity   []Activity        `json:"recent_activity"`
-	NoisiestServices []NoisyService    `json:"noisiest_services"`
-	FailureTypes     []FailureType     `json:"failure_types"`
-	RetryAlerts      []RetryAlert      `json:"retry_alerts"`
-	Breakers         BreakerCounts     `json:"breakers"`
-	Zones            int               `json:"zones"`
-	WouldHave        map[string]int    `json:"would_have"`
-	DLQ              map[string]any    `json:"dlq"`
-	Control          any               `json:"control"`
-	Draining         bool              `json:"draining"`
-	Partial          []string          `json:"partial"`
-	Compartments     []compartmentView `json:"compartments"`
-}
-
-// Overview counts what the runtime protects and what the window saw.
-type Overview struct {
-	Services     int     `json:"services"`
-	Methods      int     `json:"methods"`
-	Store        string  `json:"store"` // NORMAL or DEGRADED
-	Calls        uint64  `json:"calls"`
-	Successes    uint64  `json:"successes"`
-	Failures     uint64  `json:"failures"`
-	Rejected     uint64  `json:"rejected"`
-	Retries      uint64  `json:"retries"`
-	Timeouts     uint64  `json:"timeouts"`
-	Fallbacks    uint64  `json:"fallbacks"`
-	FailureRatio float64 `json:"failure_ratio"`
-}
-
-// BreakerCounts counts breakers by state.
-type BreakerCounts struct {
-	Total   int            `json:"total"`
-	ByState map[string]int `json:"by_state"`
-}
-
-// Activity is one recent event, newest first in the summary.
-type Activity struct {
-	At      time.Time `json:"at"`
-	Kind    string    `json:"kind"` // breaker, dry_run, control
-	Service string    `json:"service,omitempty"`
-	What    string    `json:"what"`
-	Reason  string    `json:"reason,omitempty"`
-}
-
-// NoisyService is a service that failed or was refused in the window.
-type NoisyService struct {
-	Service      string  `json:"service"`
-	Failures     uint64  `json:"failures"`
-	Rejected     uint64  `json:"rejected"`
-	Timeouts     uint64  `json:"timeouts"`
-	FailureRatio float64 `json:"failure_ratio"`
-}
-
-// FailureType counts one kind of trouble in the window: timeout, error (a
-// failed attempt that was not a timeout), breaker_open, bulkhead_full. The
-// runtime does not record error types, only these kinds.
-type FailureType struct {
-	Type  string `json:"type"`
-	Count uint64 `json:"count"`
-}
-
-// RetryAlert is a method that retried a lot in the window.
-type RetryAlert struct {
-	Service string  `json:"service"`
-	Method  string  `json:"method"`
-	Retries uint64  `json:"retries"`
-	Calls   uint64  `json:"calls"`
-	Ratio   float64 `json:"ratio"`
-	Message string  `json:"message"`
-}
+// The dashboard/summary/ answer's types live in the admin contract
+// (adminapi), which the CLI decodes into.
+type (
+	Summary       = adminapi.Summary
+	Overview      = adminapi.Overview
+	BreakerCounts = adminapi.BreakerCounts
+	Activity      = adminapi.Activity
+	NoisyService  = adminapi.NoisyService
+	FailureType   = adminapi.FailureType
+	RetryAlert    = adminapi.RetryAlert
+)
 
 // statsSnapshot is the runtime's call counters at one moment.
 type statsSnapshot struct {
@@ -257,8 +184,8 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 	seenComp := map[string]bool{}
 	for _, z := range specs {
 		services[z.Service] = true
-		if z.Bulkhead <= 0 {
-			continue
+		if z.Bulkhead <= 0 && z.Compartment == "" {
+			continue // no bulkhead (a named compartment has Compartment without Bulkhead)
 		}
 		name := cmp.Or(z.Compartment, z.Service)
 		if seenComp[name] {
@@ -267,13 +194,14 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 		seenComp[name] = true
 		if i := slices.IndexFunc(snap.Compartments, func(c runtime.CompartmentSnapshot) bool { return c.Name == name }); i >= 0 {
 			b := snap.Compartments[i]
-			s.Compartments = append(s.Compartments, compartmentView{Name: name, Active: max(b.Active, 0), Max: b.Max})
+			s.Compartments = append(s.Compartments, compartmentView{Name: name, Active: max(b.Active, 0), Max: b.Max,
+				Waiting: b.Waiting, MaxWaiting: b.MaxWaiting})
 		}
 	}
 	delta, span, sinceStart := h.window(now, snap.Calls)
 	s.WindowSeconds, s.SinceStart = span.Seconds(), sinceStart
 	tot := report.TotalsOf(delta...)
-	s.Resolution = tot.Resolution()
+	s.Resolution = adminapi.Resolution(tot.Resolution())
 	s.Overview = Overview{
 		Services: len(services), Methods: len(specs), Store: "NORMAL",
 		Calls: tot.Calls, Successes: tot.Successes, Failures: tot.Failures, Rejected: tot.Rejected(),
@@ -307,8 +235,8 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 		s.NoisiestServices = s.NoisiestServices[:noisiestMax]
 	}
 	for _, ft := range []FailureType{
-		{"error", tot.Failures - min(tot.Timeouts, tot.Failures)}, {"timeout", tot.Timeouts},
-		{"breaker_open", tot.RejectedBreaker}, {"bulkhead_full", tot.RejectedBulkhead},
+		{Type: "error", Count: tot.Failures - min(tot.Timeouts, tot.Failures)}, {Type: "timeout", Count: tot.Timeouts},
+		{Type: "breaker_open", Count: tot.RejectedBreaker}, {Type: "bulkhead_full", Count: tot.RejectedBulkhead},
 	} {
 		if ft.Count > 0 {
 			s.FailureTypes = append(s.FailureTypes, ft)

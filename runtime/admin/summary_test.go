@@ -208,7 +208,7 @@ func TestReportRoute(t *testing.T) {
 	today := r.json["today"].(string)
 	assert.Equal(t, today, get(days[0], "date"))
 	assert.Equal(t, today+": All quiet — 0 processed, 0 alerts.", get(days[0], "text"))
-	assert.Equal(t, "ok", get(days[0], "report", "severity"))
+	assert.Equal(t, "info", get(days[0], "report", "severity"))
 	assert.Contains(t, get(days[1], "missing"), "no report stored")
 
 	r = f.do(t, req{path: "/api/baldur/report/", key: viewerKey})

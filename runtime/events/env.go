@@ -19,11 +19,23 @@ const (
 )
 
 // Families are the event families baldur emits, the ones a per-family
-// override may name. cb: breakers; dlq: dead-letter queue; replay: DLQ
-// replays; sla: latency objectives; the others are named after their package.
+// override may name. cb: breakers; dlq: dead-letter queue; replay: its
+// replays (see Family); the others are named after their package. Every one
+// has events (a test scans the sources for them).
 var Families = []string{
-	"admin", "bulkhead", "cb", "control", "dlq", "dryrun", "fallback", "idem", "metrics",
-	"protect", "replay", "report", "retry", "runtime", "sla", "store", "timeout",
+	"admin", "cb", "control", "dlq", "dryrun", "idem",
+	"protect", "replay", "report", "retry", "runtime", "store",
+}
+
+// silentFamilies are families an operator may expect (Python Baldur has
+// them) for which baldur logs nothing: an override naming one would do
+// nothing, so it is refused with the reason.
+var silentFamilies = map[string]string{
+	"sla":      "baldur has no latency objectives (SLA) and logs no sla events",
+	"fallback": "baldur logs no fallback events (a fallback's answer is counted in baldur_calls_total{outcome=\"fallback\"})",
+	"metrics":  "baldur logs no metrics events (the collector reads counters at scrape time)",
+	"bulkhead": "baldur logs no bulkhead events (a refusal is counted in baldur_calls_total{outcome=\"rejected_bulkhead\"})",
+	"timeout":  "baldur logs no timeout events (a timed-out attempt is counted in baldur_timeouts_total)",
 }
 
 // FamilyVar returns the override variable of family, e.g.
@@ -99,6 +111,9 @@ func FromEnv(lookup func(string) (string, bool), environ []string) (opts Options
 		}
 		set = true
 		hint := fmt.Sprintf("no event family %q; known families: %s", familyOf(name), strings.Join(Families, ", "))
+		if why, ok := silentFamilies[familyOf(name)]; ok {
+			hint = why + ", so this override would do nothing: unset it (known families: " + strings.Join(Families, ", ") + ")"
+		}
 		if !strings.HasSuffix(name, envFamilySuffix) {
 			hint = "not a baldur variable; per-family overrides are named " + envFamilyPrefix + "<FAMILY>" + envFamilySuffix
 		}

@@ -3,7 +3,8 @@
 // filters it by a global level and per-family overrides.
 //
 // Events are named {component}.{entity}_{action}, e.g. cb.state_changed or
-// dlq.entry_parked; the family is the component (cb, dlq, replay, sla, ...).
+// dlq.entry_parked; the family is the component (cb, dlq, store, ...), and
+// replay for the dead-letter queue's replay events (see Family).
 // The level comes from the action's suffix (LevelFor):
 //
 //	_failed, _blocked, _timeout, _exhausted  at least WARN
@@ -30,15 +31,44 @@ import (
 	"strings"
 )
 
-// Family returns the component of an event name: the part before the first
-// dot ("cb" for "cb.state_changed"). A message that is not an event name
-// (it has no dot, or contains a space) has no family: "".
+// Family returns the family of an event name: its component, the part
+// before the first dot ("cb" for "cb.state_changed"), except for the
+// dead-letter queue's replay events (dlq.entry_replayed, dlq.replay_*,
+// dlq.batch_*, dlq.sweep_*, dlq.lease_*, dlq.entry_redriven), whose family
+// is "replay": a family within dlq, which takes dlq's threshold unless it
+// has its own. A message that is not an event name (it has no dot, or
+// contains a space) has no family: "".
 func Family(name string) string {
 	if !isEventName(name) {
 		return ""
 	}
 	fam, _, _ := strings.Cut(name, ".")
+	if fam == "dlq" && isReplayEvent(name) {
+		return "replay"
+	}
 	return fam
+}
+
+// replayEvents are the prefixes of the dlq events that belong to "replay".
+var replayEvents = []string{
+	"dlq.replay_", "dlq.entry_replayed", "dlq.entry_redriven", "dlq.batch_", "dlq.sweep_", "dlq.lease_", "dlq.leases_",
+}
+
+func isReplayEvent(name string) bool {
+	for _, p := range replayEvents {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// parentFamily is the family whose threshold a family within it falls back to.
+func parentFamily(family string) string {
+	if family == "replay" {
+		return "dlq"
+	}
+	return ""
 }
 
 // isEventName reports whether msg looks like {component}.{entity}_{action}:
@@ -89,9 +119,9 @@ type Options struct {
 	// Level is the threshold of every event whose family has no override.
 	// nil: no global threshold (the inner handler's own level applies).
 	Level slog.Leveler
-	// Families maps a family ("cb", "dlq", "replay", "sla", ...) to its own
+	// Families maps a family ("cb", "dlq", "replay", ...) to its own
 	// threshold, which replaces Level for that family's events (it may be
-	// lower or higher).
+	// lower or higher); replay events take dlq's when replay has none.
 	Families map[string]slog.Leveler
 }
 
@@ -165,8 +195,10 @@ func (h *Handler) Enabled(ctx context.Context, level slog.Level) bool {
 
 // threshold returns the threshold of family, and false when none applies.
 func (h *Handler) threshold(family string) (slog.Level, bool) {
-	if l, ok := h.opts.Families[family]; ok && family != "" {
-		return l.Level(), true
+	for f := family; f != ""; f = parentFamily(f) {
+		if l, ok := h.opts.Families[f]; ok {
+			return l.Level(), true
+		}
 	}
 	if h.opts.Level != nil {
 		return h.opts.Level.Level(), true

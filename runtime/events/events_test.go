@@ -183,23 +183,27 @@ func TestFromEnvNamesEveryBadVariable(t *testing.T) {
 	assert.True(t, set)
 	for _, want := range []string{
 		`BALDUR_LOG_LEVEL="loud": want debug, info, warn or error`,
-		`BALDUR_EVENT_LOGGING_CBB_LOG_LEVEL="debug": no event family "cbb"; known families: admin, bulkhead, cb,`,
+		`BALDUR_EVENT_LOGGING_CBB_LOG_LEVEL="debug": no event family "cbb"; known families: admin, cb, control,`,
 		`BALDUR_EVENT_LOGGING_DLQ_LOG_LEVEL="verbose": want debug, info, warn or error`,
 		`BALDUR_EVENT_LOGGING_REPLAY_LEVEL="info": not a baldur variable; per-family overrides are named BALDUR_EVENT_LOGGING_<FAMILY>_LOG_LEVEL`,
 	} {
 		assert.Contains(t, err.Error(), want)
 	}
-	assert.NotContains(t, err.Error(), "SLA", "a good override is not reported")
+	assert.Contains(t, err.Error(), `BALDUR_EVENT_LOGGING_SLA_LOG_LEVEL="warning": baldur has no latency objectives (SLA) and logs no sla events, so this override would do nothing`)
+	assert.NotContains(t, err.Error(), "BALDUR_EVENT_LOGGING_CB_LOG_LEVEL", "a good override is not reported")
 
 	delete(env, "BALDUR_LOG_LEVEL")
 	delete(env, "BALDUR_EVENT_LOGGING_CBB_LOG_LEVEL")
 	delete(env, "BALDUR_EVENT_LOGGING_DLQ_LOG_LEVEL")
 	delete(env, "BALDUR_EVENT_LOGGING_REPLAY_LEVEL")
+	delete(env, "BALDUR_EVENT_LOGGING_SLA_LOG_LEVEL")
+	env["BALDUR_EVENT_LOGGING_REPLAY_LOG_LEVEL"] = "warning"
+	environ = append(environ, "BALDUR_EVENT_LOGGING_REPLAY_LOG_LEVEL=warning")
 	opts, set, err := events.FromEnv(lookup, environ) // environ still lists the deleted names: lookup decides
 	require.NoError(t, err)
 	assert.True(t, set)
 	assert.Nil(t, opts.Level)
-	assert.Equal(t, slog.LevelWarn, opts.Families["sla"].Level())
+	assert.Equal(t, slog.LevelWarn, opts.Families["replay"].Level())
 	assert.Equal(t, slog.LevelError, opts.Families["cb"].Level())
 
 	_, set, err = events.FromEnv(func(string) (string, bool) { return "", false }, nil)

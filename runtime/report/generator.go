@@ -442,8 +442,16 @@ func (g *Generator) Days(ctx context.Context, date string, days int) ([]Day, err
 	if dates[0] == today {
 		own, genErr = g.Generate(ctx)
 	}
+	return g.collect(ctx, dates, own, genErr), nil
+}
+
+// collect reads the fleet's reports of dates, newest first, into Days;
+// own is this process's report of today (genErr why there is none), shown
+// when the fleet's cannot be read.
+func (g *Generator) collect(ctx context.Context, dates []string, own Report, genErr error) []Day {
+	today := g.Today()
 	got, loadErr := g.loadDays(ctx, dates)
-	out := make([]Day, 0, days)
+	out := make([]Day, 0, len(dates))
 	for _, d := range dates {
 		l := got[d]
 		if loadErr != nil {
@@ -469,7 +477,7 @@ func (g *Generator) Days(ctx context.Context, date string, days int) ([]Day, err
 		r := l.report
 		out = append(out, Day{Date: d, Report: &r, Text: Text(r)})
 	}
-	return out, nil
+	return out
 }
 
 // Start arms the midnight run: at every midnight (in Options.Location) the

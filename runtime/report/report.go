@@ -6,7 +6,8 @@
 // process that shares the store (Merge), so a fleet gets one report.
 //
 // Severity is the highest severity among the alerts (see Build for the
-// rules), "ok" when there is none: such a calm day renders as one line,
+// rules), "info" when there is none (as Python Baldur's calm day): such a
+// calm day renders as one line,
 // "All quiet — N processed, 0 alerts.".
 package report
 
@@ -25,7 +26,7 @@ type Severity string
 
 // Severities, calm first.
 const (
-	SeverityOK       Severity = "ok"       // nothing to say
+	SeverityOK       Severity = "ok"       // reports stored by earlier versions on a calm day; no longer produced
 	SeverityInfo     Severity = "info"     // worth knowing, nothing to do
 	SeverityWarning  Severity = "warning"  // trouble that was absorbed or is partial
 	SeverityCritical Severity = "critical" // protection is off, or a dependency is cut off
@@ -317,7 +318,7 @@ func Build(in Input) Report {
 	}
 	slices.SortStableFunc(r.Alerts, func(a, b Alert) int { return cmp.Compare(b.Severity.rank(), a.Severity.rank()) })
 
-	r.Severity = SeverityOK
+	r.Severity = SeverityInfo // a calm day
 	if len(r.Alerts) > 0 {
 		r.Severity = r.Alerts[0].Severity
 	}

@@ -106,7 +106,7 @@ func TestACalmDayIsOneLine(t *testing.T) {
 	r, err := e.gen.Generate(context.Background())
 	require.NoError(t, err)
 	assert.True(t, r.Calm)
-	assert.Equal(t, report.SeverityOK, r.Severity)
+	assert.Equal(t, report.SeverityInfo, r.Severity, "a calm day is info, as the seed's")
 	assert.Equal(t, "All quiet — 0 processed, 0 alerts.", r.Summary)
 	assert.Equal(t, "2026-11-23: All quiet — 0 processed, 0 alerts.", report.Text(r))
 	assert.Equal(t, []string{"dlq"}, r.Partial, "the DLQ is not wired: said, not guessed")
@@ -202,14 +202,14 @@ func TestBuildRules(t *testing.T) {
 		want map[string]report.Severity
 		sev  report.Severity
 	}{
-		{"calm", report.Input{KillSwitch: true, Calls: []runtime.CallStats{ok("a", 100, 3)}}, map[string]report.Severity{}, report.SeverityOK},
+		{"calm", report.Input{KillSwitch: true, Calls: []runtime.CallStats{ok("a", 100, 3)}}, map[string]report.Severity{}, report.SeverityInfo},
 		{"kill switch off", report.Input{}, map[string]report.Severity{"kill_switch_off": report.SeverityCritical}, report.SeverityCritical},
 		{"failure ratio warning", report.Input{KillSwitch: true, Calls: []runtime.CallStats{ok("a", 100, 10)}},
 			map[string]report.Severity{"failure_ratio": report.SeverityWarning}, report.SeverityWarning},
 		{"failure ratio critical", report.Input{KillSwitch: true, Calls: []runtime.CallStats{ok("a", 10, 10)}},
 			map[string]report.Severity{"failure_ratio": report.SeverityCritical}, report.SeverityCritical},
 		{"few failures are not an alert", report.Input{KillSwitch: true, Calls: []runtime.CallStats{ok("a", 1, 9)}},
-			map[string]report.Severity{}, report.SeverityOK},
+			map[string]report.Severity{}, report.SeverityInfo},
 		{"breaker recovered", report.Input{KillSwitch: true, Breakers: []report.BreakerDay{{Service: "a", State: "CLOSED", Opened: 2, Transitions: 6}}},
 			map[string]report.Severity{"breaker_opened": report.SeverityWarning}, report.SeverityWarning},
 		{"store", report.Input{KillSwitch: true, Store: report.StoreDay{Degradations: 1, Conflicts: 2}},

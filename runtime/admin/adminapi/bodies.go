@@ -105,9 +105,37 @@ type Compartment struct {
 	Name   string `json:"name"`
 	Active int64  `json:"active"`
 	Max    int64  `json:"max"`
+	// Waiting and MaxWaiting: a named compartment's waiting queue (callers
+	// waiting for a slot, and how many may); left out without one.
+	Waiting    int64 `json:"waiting,omitempty"`
+	MaxWaiting int64 `json:"max_waiting,omitempty"`
 }
 
-// CompartmentList is the answer of health/pool/.
-type CompartmentList struct {
+// Pool is the answer of health/pool/: the store's connection pool and the
+// bulkhead compartments. The server answers 503 unless Status is healthy.
+// Reason and Redis are the viewer's (a probe without the key gets the rest).
+type Pool struct {
+	// Status is healthy, degraded (Redis unreachable and the runtime on its
+	// local store, or the pool nearly exhausted) or unhealthy (Redis does not
+	// answer a ping).
+	Status       string        `json:"status"`
+	Reason       string        `json:"reason,omitempty"`
+	Store        string        `json:"store"` // redis, embedded or custom
+	Degraded     bool          `json:"degraded"`
+	Redis        *RedisPool    `json:"redis,omitempty"`
 	Compartments []Compartment `json:"compartments"`
+}
+
+// RedisPool is the Redis client's connection pool.
+type RedisPool struct {
+	PoolSize   int     `json:"pool_size"`
+	InUse      uint32  `json:"in_use"`
+	TotalConns uint32  `json:"total_conns"`
+	IdleConns  uint32  `json:"idle_conns"`
+	StaleConns uint32  `json:"stale_conns"`
+	Hits       uint32  `json:"hits"`
+	Misses     uint32  `json:"misses"`
+	Timeouts   uint32  `json:"timeouts"`
+	WaitCount  uint32  `json:"wait_count"`
+	PingMillis float64 `json:"ping_ms"`
 }

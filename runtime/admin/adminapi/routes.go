@@ -23,6 +23,10 @@ const (
 	PathSummary = "dashboard/summary"
 	PathReport  = "report"
 
+	// ReportRecent is the report/ query asking for the N most recent
+	// stored reports (report/?recent=7) instead of a range of days.
+	ReportRecent = "recent"
+
 	PathBreakers           = "breakers"
 	PathBreaker            = "breakers/{name}"
 	PathBreakerReset       = "breakers/{name}/" + BreakerReset

@@ -31,24 +31,27 @@ func NewProtectedSearch(inner Search, rt *runtime.Runtime) *ProtectedSearch {
 	return &ProtectedSearch{
 		inner: inner,
 		zQuery: rt.Zone(runtime.ZoneSpec{
-			Service:      "search",
-			Method:       "Query",
-			Breaker:      true,
-			Bulkhead:     10,
-			BulkheadWait: 100 * time.Millisecond,
+			Service:        "search",
+			Method:         "Query",
+			Breaker:        true,
+			Bulkhead:       10,
+			BulkheadWait:   100 * time.Millisecond,
+			DefaultTimeout: true,
 		}),
 		zReindex: rt.Zone(runtime.ZoneSpec{
-			Service:      "search",
-			Method:       "Reindex",
-			Breaker:      true,
-			Bulkhead:     1,
-			BulkheadWait: 100 * time.Millisecond,
-			Compartment:  "search.Reindex",
+			Service:        "search",
+			Method:         "Reindex",
+			Breaker:        true,
+			Bulkhead:       1,
+			BulkheadWait:   100 * time.Millisecond,
+			Compartment:    "search.Reindex",
+			DefaultTimeout: true,
 		}),
 		zStats: rt.Zone(runtime.ZoneSpec{
-			Service: "search",
-			Method:  "Stats",
-			Breaker: true,
+			Service:        "search",
+			Method:         "Stats",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 	}
 }
@@ -71,7 +74,9 @@ func (w *ProtectedSearch) Query(ctx context.Context, q string) ([]string, error)
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Query(ctx, q)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Query(actx, q)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return r0, err
@@ -87,7 +92,9 @@ func (w *ProtectedSearch) Reindex(ctx context.Context) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Reindex(ctx)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Reindex(actx)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return err
@@ -106,7 +113,9 @@ func (w *ProtectedSearch) Stats(ctx context.Context) (int, error) {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Stats(ctx)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Stats(actx)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return r0, err

@@ -36,20 +36,22 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 	w := &ProtectedOrders{
 		inner: inner,
 		zPlace: rt.Zone(runtime.ZoneSpec{
-			Service:  "orders",
-			Method:   "Place",
-			Breaker:  true,
-			Attempts: 2,
-			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
-			DLQ:      true,
+			Service:        "orders",
+			Method:         "Place",
+			Breaker:        true,
+			Attempts:       2,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
+			DefaultTimeout: true,
+			DLQ:            true,
 		}),
 		zTag: rt.Zone(runtime.ZoneSpec{
-			Service:  "orders",
-			Method:   "Tag",
-			Breaker:  true,
-			Attempts: 2,
-			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
-			DLQ:      true,
+			Service:        "orders",
+			Method:         "Tag",
+			Breaker:        true,
+			Attempts:       2,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
+			DefaultTimeout: true,
+			DLQ:            true,
 		}),
 		zFlush: rt.Zone(runtime.ZoneSpec{
 			Service:  "orders",
@@ -60,34 +62,38 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			DLQ:      true,
 		}),
 		zMixed: rt.Zone(runtime.ZoneSpec{
-			Service:  "orders",
-			Method:   "Mixed",
-			Breaker:  true,
-			Attempts: 2,
-			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
-			DLQ:      true,
+			Service:        "orders",
+			Method:         "Mixed",
+			Breaker:        true,
+			Attempts:       2,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
+			DefaultTimeout: true,
+			DLQ:            true,
 		}),
 		zStore: rt.Zone(runtime.ZoneSpec{
-			Service: "orders",
-			Method:  "Store",
-			Breaker: true,
-			DLQ:     true,
+			Service:        "orders",
+			Method:         "Store",
+			Breaker:        true,
+			DefaultTimeout: true,
+			DLQ:            true,
 		}),
 		zQuote: rt.Zone(runtime.ZoneSpec{
-			Service:  "orders",
-			Method:   "Quote",
-			Breaker:  true,
-			Attempts: 2,
-			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
-			Fallback: "cachedQuote",
-			DLQ:      true,
+			Service:        "orders",
+			Method:         "Quote",
+			Breaker:        true,
+			Attempts:       2,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
+			Fallback:       "cachedQuote",
+			DefaultTimeout: true,
+			DLQ:            true,
 		}),
 		zPlain: rt.Zone(runtime.ZoneSpec{
-			Service:  "orders",
-			Method:   "Plain",
-			Breaker:  true,
-			Attempts: 2,
-			Backoff:  backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
+			Service:        "orders",
+			Method:         "Plain",
+			Breaker:        true,
+			Attempts:       2,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
+			DefaultTimeout: true,
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
@@ -121,7 +127,9 @@ func (w *ProtectedOrders) Place(ctx context.Context, c Customer, items []Address
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.Place(ctx, c, items, total, at, note)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Place(actx, c, items, total, at, note)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -170,7 +178,9 @@ func (w *ProtectedOrders) Tag(ctx context.Context, id string, tags ...string) er
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		err = w.inner.Tag(ctx, id, tags...)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Tag(actx, id, tags...)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -261,7 +271,9 @@ func (w *ProtectedOrders) Mixed(a0 context.Context, a1 string, a2 int, a3 raw) (
 		if permit, err = z.Enter(a0); err != nil {
 			break
 		}
-		r0, r1, err = w.inner.Mixed(a0, a1, a2, a3)
+		actx := z.WithTimeout(a0)
+		r0, r1, err = w.inner.Mixed(actx, a1, a2, a3)
+		err = z.Timed(a0, actx, err)
 		if !z.Done(a0, permit, err, attempt) {
 			break
 		}
@@ -301,7 +313,9 @@ func (w *ProtectedOrders) Store(ctx context.Context, r raw, a args, w1 *args) er
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Store(ctx, r, a, w1)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Store(actx, r, a, w1)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
@@ -344,7 +358,9 @@ func (w *ProtectedOrders) Quote(ctx context.Context, sku string) (int64, error) 
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.Quote(ctx, sku)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Quote(actx, sku)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -385,7 +401,9 @@ func (w *ProtectedOrders) Plain(ctx context.Context, id string) error {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		err = w.inner.Plain(ctx, id)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Plain(actx, id)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}

@@ -31,16 +31,18 @@ func NewProtectedCache[K comparable, V any](inner Cache[K, V], rt *runtime.Runti
 	w := &ProtectedCache[K, V]{
 		inner: inner,
 		zPut: rt.Zone(runtime.ZoneSpec{
-			Service: "cache",
-			Method:  "Put",
-			Breaker: true,
-			DLQ:     true,
+			Service:        "cache",
+			Method:         "Put",
+			Breaker:        true,
+			DefaultTimeout: true,
+			DLQ:            true,
 		}),
 		zPutAll: rt.Zone(runtime.ZoneSpec{
-			Service: "cache",
-			Method:  "PutAll",
-			Breaker: true,
-			DLQ:     true,
+			Service:        "cache",
+			Method:         "PutAll",
+			Breaker:        true,
+			DefaultTimeout: true,
+			DLQ:            true,
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
@@ -64,7 +66,9 @@ func (w *ProtectedCache[K, V]) Put(ctx context.Context, key K, value V) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Put(ctx, key, value)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Put(actx, key, value)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
@@ -102,7 +106,9 @@ func (w *ProtectedCache[K, V]) PutAll(ctx context.Context, values map[string]V, 
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.PutAll(ctx, values, keys...)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.PutAll(actx, values, keys...)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.

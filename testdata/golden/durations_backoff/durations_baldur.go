@@ -52,9 +52,10 @@ func NewProtectedTimer(inner Timer, rt *runtime.Runtime) *ProtectedTimer {
 			Timeout:  90 * time.Minute,
 		}),
 		zOn: rt.Zone(runtime.ZoneSpec{
-			Service: "timer.v2",
-			Method:  "On",
-			Breaker: true,
+			Service:        "timer.v2",
+			Method:         "On",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 	}
 }
@@ -146,7 +147,9 @@ func (w *ProtectedTimer) On(ctx context.Context) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.On(ctx)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.On(actx)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return err

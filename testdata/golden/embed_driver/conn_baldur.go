@@ -45,10 +45,11 @@ func NewProtectedConn(inner Conn, rt *runtime.Runtime) *ProtectedConn {
 			Attempts: 2,
 		}),
 		zPing: rt.Zone(runtime.ZoneSpec{
-			Service:  "conn",
-			Method:   "Ping",
-			Breaker:  true,
-			Attempts: 2,
+			Service:        "conn",
+			Method:         "Ping",
+			Breaker:        true,
+			Attempts:       2,
+			DefaultTimeout: true,
 		}),
 		zQueryContext: rt.Zone(runtime.ZoneSpec{
 			Service:  "conn",
@@ -130,7 +131,9 @@ func (w *ProtectedConn) Ping(ctx context.Context) error {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		err = w.inner.Ping(ctx)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Ping(actx)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}

@@ -31,17 +31,19 @@ func NewProtectedMailer(inner Mailer, rt *runtime.Runtime) *ProtectedMailer {
 	return &ProtectedMailer{
 		inner: inner,
 		zSend: rt.Zone(runtime.ZoneSpec{
-			Service:      "mailer",
-			Method:       "Send",
-			Breaker:      true,
-			Idempotency:  "msgID",
-			IdemFailOpen: true,
+			Service:        "mailer",
+			Method:         "Send",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "msgID",
+			IdemFailOpen:   true,
 		}),
 		zSendStrict: rt.Zone(runtime.ZoneSpec{
-			Service:     "mailer",
-			Method:      "SendStrict",
-			Breaker:     true,
-			Idempotency: "msgID",
+			Service:        "mailer",
+			Method:         "SendStrict",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "msgID",
 		}),
 	}
 }
@@ -71,7 +73,9 @@ func (w *ProtectedMailer) Send(ctx context.Context, msgID string, body []byte) e
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Send(ctx, msgID, body)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Send(actx, msgID, body)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -98,7 +102,9 @@ func (w *ProtectedMailer) SendStrict(ctx context.Context, msgID string, body []b
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.SendStrict(ctx, msgID, body)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.SendStrict(actx, msgID, body)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -120,19 +126,21 @@ func NewProtectedNotifier(inner Notifier, rt *runtime.Runtime) *ProtectedNotifie
 	return &ProtectedNotifier{
 		inner: inner,
 		zNotify: rt.Zone(runtime.ZoneSpec{
-			Service:      "notifier",
-			Method:       "Notify",
-			Breaker:      true,
-			Idempotency:  "id",
-			IdemTTL:      2 * time.Minute,
-			IdemFailOpen: true,
+			Service:        "notifier",
+			Method:         "Notify",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "id",
+			IdemTTL:        2 * time.Minute,
+			IdemFailOpen:   true,
 		}),
 		zNotifyStrict: rt.Zone(runtime.ZoneSpec{
-			Service:     "notifier",
-			Method:      "NotifyStrict",
-			Breaker:     true,
-			Idempotency: "id",
-			IdemTTL:     2 * time.Minute,
+			Service:        "notifier",
+			Method:         "NotifyStrict",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "id",
+			IdemTTL:        2 * time.Minute,
 		}),
 	}
 }
@@ -162,7 +170,9 @@ func (w *ProtectedNotifier) Notify(ctx context.Context, id int64) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Notify(ctx, id)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Notify(actx, id)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -189,7 +199,9 @@ func (w *ProtectedNotifier) NotifyStrict(ctx context.Context, id int64) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.NotifyStrict(ctx, id)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.NotifyStrict(actx, id)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)

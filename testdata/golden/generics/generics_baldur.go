@@ -32,14 +32,16 @@ func NewProtectedStore[T any](inner Store[T], rt *runtime.Runtime) *ProtectedSto
 	return &ProtectedStore[T]{
 		inner: inner,
 		zPut: rt.Zone(runtime.ZoneSpec{
-			Service: "store",
-			Method:  "Put",
-			Breaker: true,
+			Service:        "store",
+			Method:         "Put",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 		zGet: rt.Zone(runtime.ZoneSpec{
-			Service: "store",
-			Method:  "Get",
-			Breaker: true,
+			Service:        "store",
+			Method:         "Get",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 	}
 }
@@ -59,7 +61,9 @@ func (w *ProtectedStore[T]) Put(ctx context.Context, key string, v T) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Put(ctx, key, v)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Put(actx, key, v)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return err
@@ -78,7 +82,9 @@ func (w *ProtectedStore[T]) Get(ctx context.Context, key string) (T, error) {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Get(ctx, key)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Get(actx, key)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return r0, err
@@ -100,21 +106,24 @@ func NewProtectedUsers(inner Users, rt *runtime.Runtime) *ProtectedUsers {
 	return &ProtectedUsers{
 		inner: inner,
 		zPut: rt.Zone(runtime.ZoneSpec{
-			Service: "users",
-			Method:  "Put",
-			Breaker: true,
+			Service:        "users",
+			Method:         "Put",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 		zGet: rt.Zone(runtime.ZoneSpec{
-			Service:  "users",
-			Method:   "Get",
-			Breaker:  true,
-			Attempts: 2,
+			Service:        "users",
+			Method:         "Get",
+			Breaker:        true,
+			Attempts:       2,
+			DefaultTimeout: true,
 		}),
 		zCount: rt.Zone(runtime.ZoneSpec{
-			Service:  "users",
-			Method:   "Count",
-			Breaker:  true,
-			Attempts: 2,
+			Service:        "users",
+			Method:         "Count",
+			Breaker:        true,
+			Attempts:       2,
+			DefaultTimeout: true,
 		}),
 	}
 }
@@ -134,7 +143,9 @@ func (w *ProtectedUsers) Put(ctx context.Context, key string, v User) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Put(ctx, key, v)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Put(actx, key, v)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return err
@@ -155,7 +166,9 @@ func (w *ProtectedUsers) Get(ctx context.Context, key string) (User, error) {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.Get(ctx, key)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Get(actx, key)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -178,7 +191,9 @@ func (w *ProtectedUsers) Count(ctx context.Context) (int, error) {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.Count(ctx)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Count(actx)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -205,25 +220,29 @@ func NewProtectedRepo[K comparable, V any](inner Repo[K, V], rt *runtime.Runtime
 	return &ProtectedRepo[K, V]{
 		inner: inner,
 		zPut: rt.Zone(runtime.ZoneSpec{
-			Service: "repo",
-			Method:  "Put",
-			Breaker: true,
+			Service:        "repo",
+			Method:         "Put",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 		zGet: rt.Zone(runtime.ZoneSpec{
-			Service: "repo",
-			Method:  "Get",
-			Breaker: true,
+			Service:        "repo",
+			Method:         "Get",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 		zFind: rt.Zone(runtime.ZoneSpec{
-			Service:  "repo",
-			Method:   "Find",
-			Breaker:  true,
-			Fallback: "findFallback",
+			Service:        "repo",
+			Method:         "Find",
+			Breaker:        true,
+			Fallback:       "findFallback",
+			DefaultTimeout: true,
 		}),
 		zKeys: rt.Zone(runtime.ZoneSpec{
-			Service: "repo",
-			Method:  "Keys",
-			Breaker: true,
+			Service:        "repo",
+			Method:         "Keys",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 	}
 }
@@ -243,7 +262,9 @@ func (w *ProtectedRepo[K, V]) Put(ctx context.Context, key string, v V) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Put(ctx, key, v)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Put(actx, key, v)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return err
@@ -262,7 +283,9 @@ func (w *ProtectedRepo[K, V]) Get(ctx context.Context, key string) (V, error) {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Get(ctx, key)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Get(actx, key)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return r0, err
@@ -281,7 +304,9 @@ func (w *ProtectedRepo[K, V]) Find(ctx context.Context, k K) (V, error) {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Find(ctx, k)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Find(actx, k)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	if err != nil && z.Fallback(err) {
@@ -304,7 +329,9 @@ func (w *ProtectedRepo[K, V]) Keys(ctx context.Context) ([]K, map[K]V, error) {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, r1, err = w.inner.Keys(ctx)
+		actx := z.WithTimeout(ctx)
+		r0, r1, err = w.inner.Keys(actx)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return r0, r1, err

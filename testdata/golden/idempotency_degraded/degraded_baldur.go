@@ -30,18 +30,20 @@ func NewProtectedPayments(inner Payments, rt *runtime.Runtime) *ProtectedPayment
 	return &ProtectedPayments{
 		inner: inner,
 		zCharge: rt.Zone(runtime.ZoneSpec{
-			Service:      "payments",
-			Method:       "Charge",
-			Breaker:      true,
-			Idempotency:  "orderID",
-			IdemDegraded: "refuse",
+			Service:        "payments",
+			Method:         "Charge",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
+			IdemDegraded:   "refuse",
 		}),
 		zQuote: rt.Zone(runtime.ZoneSpec{
-			Service:      "payments",
-			Method:       "Quote",
-			Breaker:      true,
-			Idempotency:  "orderID",
-			IdemDegraded: "serve",
+			Service:        "payments",
+			Method:         "Quote",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
+			IdemDegraded:   "serve",
 		}),
 	}
 }
@@ -71,7 +73,9 @@ func (w *ProtectedPayments) Charge(ctx context.Context, orderID string, cents in
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Charge(ctx, orderID, cents)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Charge(actx, orderID, cents)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -99,7 +103,9 @@ func (w *ProtectedPayments) Quote(ctx context.Context, orderID string) (int64, e
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Quote(ctx, orderID)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Quote(actx, orderID)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -121,18 +127,20 @@ func NewProtectedMailer(inner Mailer, rt *runtime.Runtime) *ProtectedMailer {
 	return &ProtectedMailer{
 		inner: inner,
 		zSend: rt.Zone(runtime.ZoneSpec{
-			Service:     "mailer",
-			Method:      "Send",
-			Breaker:     true,
-			Idempotency: "msgID",
+			Service:        "mailer",
+			Method:         "Send",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "msgID",
 		}),
 		zSendInvoice: rt.Zone(runtime.ZoneSpec{
-			Service:      "mailer",
-			Method:       "SendInvoice",
-			Breaker:      true,
-			Idempotency:  "msgID",
-			IdemTTL:      5 * time.Minute,
-			IdemDegraded: "refuse",
+			Service:        "mailer",
+			Method:         "SendInvoice",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "msgID",
+			IdemTTL:        5 * time.Minute,
+			IdemDegraded:   "refuse",
 		}),
 	}
 }
@@ -162,7 +170,9 @@ func (w *ProtectedMailer) Send(ctx context.Context, msgID string) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Send(ctx, msgID)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Send(actx, msgID)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -189,7 +199,9 @@ func (w *ProtectedMailer) SendInvoice(ctx context.Context, msgID string) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.SendInvoice(ctx, msgID)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.SendInvoice(actx, msgID)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)

@@ -35,34 +35,39 @@ func NewProtectedObjects(inner Objects, rt *runtime.Runtime) *ProtectedObjects {
 	return &ProtectedObjects{
 		inner: inner,
 		zPutObject: rt.Zone(runtime.ZoneSpec{
-			Service:     "objects",
-			Method:      "PutObject",
-			Breaker:     true,
-			Idempotency: "in.IdempotencyKey",
+			Service:        "objects",
+			Method:         "PutObject",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "in.IdempotencyKey",
 		}),
 		zUpload: rt.Zone(runtime.ZoneSpec{
-			Service:     "objects",
-			Method:      "Upload",
-			Breaker:     true,
-			Idempotency: "key",
+			Service:        "objects",
+			Method:         "Upload",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "key",
 		}),
 		zLabel: rt.Zone(runtime.ZoneSpec{
-			Service:     "objects",
-			Method:      "Label",
-			Breaker:     true,
-			Idempotency: "key",
+			Service:        "objects",
+			Method:         "Label",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "key",
 		}),
 		zHook: rt.Zone(runtime.ZoneSpec{
-			Service:     "objects",
-			Method:      "Hook",
-			Breaker:     true,
-			Idempotency: "key",
+			Service:        "objects",
+			Method:         "Hook",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "key",
 		}),
 		zOnly: rt.Zone(runtime.ZoneSpec{
-			Service:     "objects",
-			Method:      "Only",
-			Breaker:     true,
-			Idempotency: "key",
+			Service:        "objects",
+			Method:         "Only",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "key",
 		}),
 	}
 }
@@ -101,7 +106,9 @@ func (w *ProtectedObjects) PutObject(ctx context.Context, in *PutObjectInput, op
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.PutObject(ctx, in, optFns...)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.PutObject(actx, in, optFns...)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -131,7 +138,9 @@ func (w *ProtectedObjects) Upload(ctx context.Context, key string, body io.Reade
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Upload(ctx, key, body, done, opts...)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Upload(actx, key, body, done, opts...)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -161,7 +170,9 @@ func (w *ProtectedObjects) Label(ctx context.Context, key string, label fmt.Stri
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Label(ctx, key, label, meta, cause, buf)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Label(actx, key, label, meta, cause, buf)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -191,7 +202,9 @@ func (w *ProtectedObjects) Hook(ctx context.Context, key string, hooks Hooks, ta
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Hook(ctx, key, hooks, tagged, grid, cents)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Hook(actx, key, hooks, tagged, grid, cents)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -218,7 +231,9 @@ func (w *ProtectedObjects) Only(ctx context.Context, key string) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Only(ctx, key)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Only(actx, key)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)

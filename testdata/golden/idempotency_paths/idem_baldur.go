@@ -48,95 +48,110 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 	return &ProtectedOrders{
 		inner: inner,
 		zByParam: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByParam",
-			Breaker:     true,
-			Idempotency: "id",
+			Service:        "orders",
+			Method:         "ByParam",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "id",
 		}),
 		zByPointerPath: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByPointerPath",
-			Breaker:     true,
-			Idempotency: "req.Order.ID",
-			Operation:   "place-order",
+			Service:        "orders",
+			Method:         "ByPointerPath",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "req.Order.ID",
+			Operation:      "place-order",
 		}),
 		zByPromoted: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByPromoted",
-			Breaker:     true,
-			Idempotency: "req.RequestID",
+			Service:        "orders",
+			Method:         "ByPromoted",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "req.RequestID",
 		}),
 		zByUint: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByUint",
-			Breaker:     true,
-			Idempotency: "req.Seq",
+			Service:        "orders",
+			Method:         "ByUint",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "req.Seq",
 		}),
 		zByStringer: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByStringer",
-			Breaker:     true,
-			Idempotency: "req.Ref",
+			Service:        "orders",
+			Method:         "ByStringer",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "req.Ref",
 		}),
 		zByBigInt: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByBigInt",
-			Breaker:     true,
-			Idempotency: "req.Order.Total",
+			Service:        "orders",
+			Method:         "ByBigInt",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "req.Order.Total",
 		}),
 		zByInt: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByInt",
-			Breaker:     true,
-			Idempotency: "n",
+			Service:        "orders",
+			Method:         "ByInt",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "n",
 		}),
 		zByInt8: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByInt8",
-			Breaker:     true,
-			Idempotency: "req.Attempt",
+			Service:        "orders",
+			Method:         "ByInt8",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "req.Attempt",
 		}),
 		zByEmbeddedPointer: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByEmbeddedPointer",
-			Breaker:     true,
-			Idempotency: "env.RequestID",
+			Service:        "orders",
+			Method:         "ByEmbeddedPointer",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "env.RequestID",
 		}),
 		zByEnum: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByEnum",
-			Breaker:     true,
-			Idempotency: "env.Status",
+			Service:        "orders",
+			Method:         "ByEnum",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "env.Status",
 		}),
 		zByNamedPointer: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByNamedPointer",
-			Breaker:     true,
-			Idempotency: "env.Named.ID",
+			Service:        "orders",
+			Method:         "ByNamedPointer",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "env.Named.ID",
 		}),
 		zByPointerToPointer: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByPointerToPointer",
-			Breaker:     true,
-			Idempotency: "req.Order.ID",
+			Service:        "orders",
+			Method:         "ByPointerToPointer",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "req.Order.ID",
 		}),
 		zByPointerToPointerInt: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByPointerToPointerInt",
-			Breaker:     true,
-			Idempotency: "id",
+			Service:        "orders",
+			Method:         "ByPointerToPointerInt",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "id",
 		}),
 		zByInterface: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByInterface",
-			Breaker:     true,
-			Idempotency: "s",
+			Service:        "orders",
+			Method:         "ByInterface",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "s",
 		}),
 		zByPointerStringer: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ByPointerStringer",
-			Breaker:     true,
-			Idempotency: "ref",
+			Service:        "orders",
+			Method:         "ByPointerStringer",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "ref",
 		}),
 		zNoContext: rt.Zone(runtime.ZoneSpec{
 			Service:     "orders",
@@ -145,16 +160,18 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 			Idempotency: "id",
 		}),
 		zParamsNamedLikeLocals: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "ParamsNamedLikeLocals",
-			Breaker:     true,
-			Idempotency: "claim",
+			Service:        "orders",
+			Method:         "ParamsNamedLikeLocals",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "claim",
 		}),
 		zKinds: rt.Zone(runtime.ZoneSpec{
-			Service:     "orders",
-			Method:      "Kinds",
-			Breaker:     true,
-			Idempotency: "id",
+			Service:        "orders",
+			Method:         "Kinds",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "id",
 		}),
 	}
 }
@@ -184,7 +201,9 @@ func (w *ProtectedOrders) ByParam(ctx context.Context, id string) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByParam(ctx, id)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByParam(actx, id)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -219,7 +238,9 @@ func (w *ProtectedOrders) ByPointerPath(ctx context.Context, req *Request) error
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByPointerPath(ctx, req)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByPointerPath(actx, req)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -246,7 +267,9 @@ func (w *ProtectedOrders) ByPromoted(ctx context.Context, req Request) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByPromoted(ctx, req)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByPromoted(actx, req)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -279,7 +302,9 @@ func (w *ProtectedOrders) ByUint(ctx context.Context, req *Request) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByUint(ctx, req)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByUint(actx, req)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -306,7 +331,9 @@ func (w *ProtectedOrders) ByStringer(ctx context.Context, req Request) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByStringer(ctx, req)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByStringer(actx, req)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -341,7 +368,9 @@ func (w *ProtectedOrders) ByBigInt(ctx context.Context, req Request) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByBigInt(ctx, req)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByBigInt(actx, req)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -374,7 +403,9 @@ func (w *ProtectedOrders) ByInt(ctx context.Context, n *int) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByInt(ctx, n)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByInt(actx, n)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -401,7 +432,9 @@ func (w *ProtectedOrders) ByInt8(ctx context.Context, req Request) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByInt8(ctx, req)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByInt8(actx, req)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -434,7 +467,9 @@ func (w *ProtectedOrders) ByEmbeddedPointer(ctx context.Context, env Envelope) e
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByEmbeddedPointer(ctx, env)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByEmbeddedPointer(actx, env)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -467,7 +502,9 @@ func (w *ProtectedOrders) ByEnum(ctx context.Context, env *Envelope) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByEnum(ctx, env)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByEnum(actx, env)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -500,7 +537,9 @@ func (w *ProtectedOrders) ByNamedPointer(ctx context.Context, env Envelope) erro
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByNamedPointer(ctx, env)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByNamedPointer(actx, env)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -537,7 +576,9 @@ func (w *ProtectedOrders) ByPointerToPointer(ctx context.Context, req **Request)
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByPointerToPointer(ctx, req)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByPointerToPointer(actx, req)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -572,7 +613,9 @@ func (w *ProtectedOrders) ByPointerToPointerInt(ctx context.Context, id **uint32
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByPointerToPointerInt(ctx, id)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByPointerToPointerInt(actx, id)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -605,7 +648,9 @@ func (w *ProtectedOrders) ByInterface(ctx context.Context, s fmt.Stringer) error
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByInterface(ctx, s)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByInterface(actx, s)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -638,7 +683,9 @@ func (w *ProtectedOrders) ByPointerStringer(ctx context.Context, ref *Ref) error
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.ByPointerStringer(ctx, ref)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.ByPointerStringer(actx, ref)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -694,7 +741,9 @@ func (w *ProtectedOrders) ParamsNamedLikeLocals(ctx context.Context, claim1 stri
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.ParamsNamedLikeLocals(ctx, claim1, fp1, res, enc, strconv1)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.ParamsNamedLikeLocals(actx, claim1, fp1, res, enc, strconv1)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
@@ -726,7 +775,9 @@ func (w *ProtectedOrders) Kinds(ctx context.Context, id OrderID, i int, i64 int6
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Kinds(ctx, id, i, i64, u8, ok, f32, f64, c64, c128, b, at, ch, fn, m, req, xs...)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Kinds(actx, id, i, i64, u8, ok, f32, f64, c64, c128, b, at, ch, fn, m, req, xs...)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	z.Complete(ctx, &claim, err == nil, nil)

@@ -34,48 +34,53 @@ func NewProtectedCharges(inner Charges, rt *runtime.Runtime) *ProtectedCharges {
 	return &ProtectedCharges{
 		inner: inner,
 		zCharge: rt.Zone(runtime.ZoneSpec{
-			Service:     "charges",
-			Method:      "Charge",
-			Breaker:     true,
-			Attempts:    2,
-			Backoff:     backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
-			Idempotency: "orderID",
-			IdemTTL:     90 * time.Second,
-			IdemReplay:  true,
+			Service:        "charges",
+			Method:         "Charge",
+			Breaker:        true,
+			Attempts:       2,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
+			IdemTTL:        90 * time.Second,
+			IdemReplay:     true,
 		}),
 		zRefund: rt.Zone(runtime.ZoneSpec{
-			Service:     "charges",
-			Method:      "Refund",
-			Breaker:     true,
-			Attempts:    2,
-			Backoff:     backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
-			Idempotency: "orderID",
-			IdemReplay:  true,
+			Service:        "charges",
+			Method:         "Refund",
+			Breaker:        true,
+			Attempts:       2,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
+			IdemReplay:     true,
 		}),
 		zQuote: rt.Zone(runtime.ZoneSpec{
-			Service:     "charges",
-			Method:      "Quote",
-			Breaker:     true,
-			Fallback:    "quoteLater",
-			Idempotency: "orderID",
-			IdemReplay:  true,
+			Service:        "charges",
+			Method:         "Quote",
+			Breaker:        true,
+			Fallback:       "quoteLater",
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
+			IdemReplay:     true,
 		}),
 		zNoReplay: rt.Zone(runtime.ZoneSpec{
-			Service:     "charges",
-			Method:      "NoReplay",
-			Breaker:     true,
-			Attempts:    2,
-			Backoff:     backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
-			Idempotency: "orderID",
+			Service:        "charges",
+			Method:         "NoReplay",
+			Breaker:        true,
+			Attempts:       2,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
 		}),
 		zCollide: rt.Zone(runtime.ZoneSpec{
-			Service:     "charges",
-			Method:      "Collide",
-			Breaker:     true,
-			Attempts:    2,
-			Backoff:     backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
-			Idempotency: "orderID",
-			IdemReplay:  true,
+			Service:        "charges",
+			Method:         "Collide",
+			Breaker:        true,
+			Attempts:       2,
+			Backoff:        backoff.Policy{Kind: backoff.Const, Base: 10 * time.Millisecond},
+			DefaultTimeout: true,
+			Idempotency:    "orderID",
+			IdemReplay:     true,
 		}),
 	}
 }
@@ -119,7 +124,9 @@ func (w *ProtectedCharges) Charge(ctx context.Context, orderID string, cents int
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, r1, err = w.inner.Charge(ctx, orderID, cents)
+		actx := z.WithTimeout(ctx)
+		r0, r1, err = w.inner.Charge(actx, orderID, cents)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -160,7 +167,9 @@ func (w *ProtectedCharges) Refund(ctx context.Context, orderID string) error {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		err = w.inner.Refund(ctx, orderID)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Refund(actx, orderID)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -199,7 +208,9 @@ func (w *ProtectedCharges) Quote(ctx context.Context, orderID string) (*Receipt,
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Quote(ctx, orderID)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Quote(actx, orderID)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	var enc []byte
@@ -238,7 +249,9 @@ func (w *ProtectedCharges) NoReplay(ctx context.Context, orderID string) (Receip
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.NoReplay(ctx, orderID)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.NoReplay(actx, orderID)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -279,7 +292,9 @@ func (w *ProtectedCharges) Collide(ctx context.Context, orderID string, res1 int
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.Collide(ctx, orderID, res1, enc1, string1, claim1)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Collide(actx, orderID, res1, enc1, string1, claim1)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -310,11 +325,12 @@ func NewProtectedCache[T any](inner Cache[T], rt *runtime.Runtime) *ProtectedCac
 	return &ProtectedCache[T]{
 		inner: inner,
 		zPut: rt.Zone(runtime.ZoneSpec{
-			Service:     "cache",
-			Method:      "Put",
-			Breaker:     true,
-			Idempotency: "key",
-			IdemReplay:  true,
+			Service:        "cache",
+			Method:         "Put",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Idempotency:    "key",
+			IdemReplay:     true,
 		}),
 	}
 }
@@ -357,7 +373,9 @@ func (w *ProtectedCache[T]) Put(ctx context.Context, key string, v T) (T, bool, 
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, r1, err = w.inner.Put(ctx, key, v)
+		actx := z.WithTimeout(ctx)
+		r0, r1, err = w.inner.Put(actx, key, v)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	var enc []byte

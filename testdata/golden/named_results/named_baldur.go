@@ -30,22 +30,25 @@ func NewProtectedReader(inner Reader, rt *runtime.Runtime) *ProtectedReader {
 	return &ProtectedReader{
 		inner: inner,
 		zRead: rt.Zone(runtime.ZoneSpec{
-			Service:  "reader",
-			Method:   "Read",
-			Breaker:  true,
-			Attempts: 2,
+			Service:        "reader",
+			Method:         "Read",
+			Breaker:        true,
+			Attempts:       2,
+			DefaultTimeout: true,
 		}),
 		zPair: rt.Zone(runtime.ZoneSpec{
-			Service:  "reader",
-			Method:   "Pair",
-			Breaker:  true,
-			Attempts: 2,
+			Service:        "reader",
+			Method:         "Pair",
+			Breaker:        true,
+			Attempts:       2,
+			DefaultTimeout: true,
 		}),
 		zOnly: rt.Zone(runtime.ZoneSpec{
-			Service:  "reader",
-			Method:   "Only",
-			Breaker:  true,
-			Attempts: 2,
+			Service:        "reader",
+			Method:         "Only",
+			Breaker:        true,
+			Attempts:       2,
+			DefaultTimeout: true,
 		}),
 	}
 }
@@ -70,7 +73,9 @@ func (w *ProtectedReader) Read(ctx context.Context, p []byte) (int, error) {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, err = w.inner.Read(ctx, p)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Read(actx, p)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -94,7 +99,9 @@ func (w *ProtectedReader) Pair(ctx context.Context) (string, string, error) {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		r0, r1, err = w.inner.Pair(ctx)
+		actx := z.WithTimeout(ctx)
+		r0, r1, err = w.inner.Pair(actx)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
@@ -114,7 +121,9 @@ func (w *ProtectedReader) Only(ctx context.Context) error {
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		err = w.inner.Only(ctx)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Only(actx)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}

@@ -28,9 +28,10 @@ func NewProtectedCache(inner Cache, rt *runtime.Runtime) *ProtectedCache {
 	return &ProtectedCache{
 		inner: inner,
 		zPut: rt.Zone(runtime.ZoneSpec{
-			Service: "cache",
-			Method:  "Put",
-			Breaker: true,
+			Service:        "cache",
+			Method:         "Put",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 	}
 }
@@ -65,7 +66,9 @@ func (w *ProtectedCache) Put(ctx context.Context, key string, v []byte) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Put(ctx, key, v)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Put(actx, key, v)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return err

@@ -29,14 +29,16 @@ func NewProtectedShape(inner Shape, rt *runtime.Runtime) *ProtectedShape {
 	return &ProtectedShape{
 		inner: inner,
 		zArea: rt.Zone(runtime.ZoneSpec{
-			Service: "shape",
-			Method:  "Area",
-			Breaker: true,
+			Service:        "shape",
+			Method:         "Area",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 		zValidate: rt.Zone(runtime.ZoneSpec{
-			Service: "shape",
-			Method:  "validate",
-			Breaker: true,
+			Service:        "shape",
+			Method:         "validate",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 	}
 }
@@ -59,7 +61,9 @@ func (w *ProtectedShape) Area(ctx context.Context) (float64, error) {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Area(ctx)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Area(actx)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return r0, err
@@ -80,7 +84,9 @@ func (w *ProtectedShape) validate(ctx context.Context) error {
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.validate(ctx)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.validate(actx)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return err

@@ -28,9 +28,10 @@ func newProtectedPaymentGateway(inner paymentGateway, rt *runtime.Runtime) *prot
 	return &protectedPaymentGateway{
 		inner: inner,
 		zCharge: rt.Zone(runtime.ZoneSpec{
-			Service: "payment_gateway",
-			Method:  "Charge",
-			Breaker: true,
+			Service:        "payment_gateway",
+			Method:         "Charge",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 	}
 }
@@ -50,7 +51,9 @@ func (w *protectedPaymentGateway) Charge(ctx context.Context, cents int64) error
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Charge(ctx, cents)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Charge(actx, cents)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return err
@@ -70,9 +73,10 @@ func NewProtectedHTTPClient(inner HTTPClient, rt *runtime.Runtime) *ProtectedHTT
 	return &ProtectedHTTPClient{
 		inner: inner,
 		zDo: rt.Zone(runtime.ZoneSpec{
-			Service: "http_client",
-			Method:  "Do",
-			Breaker: true,
+			Service:        "http_client",
+			Method:         "Do",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 	}
 }
@@ -95,7 +99,9 @@ func (w *ProtectedHTTPClient) Do(ctx context.Context, url string) ([]byte, error
 	if permit, perr := z.Enter(ctx); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Do(ctx, url)
+		actx := z.WithTimeout(ctx)
+		r0, err = w.inner.Do(actx, url)
+		err = z.Timed(ctx, actx, err)
 		z.Done(ctx, permit, err, 1)
 	}
 	return r0, err

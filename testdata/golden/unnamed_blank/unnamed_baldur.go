@@ -30,15 +30,17 @@ func NewProtectedSender(inner Sender, rt *runtime.Runtime) *ProtectedSender {
 	return &ProtectedSender{
 		inner: inner,
 		zSend: rt.Zone(runtime.ZoneSpec{
-			Service: "sender",
-			Method:  "Send",
-			Breaker: true,
+			Service:        "sender",
+			Method:         "Send",
+			Breaker:        true,
+			DefaultTimeout: true,
 		}),
 		zResend: rt.Zone(runtime.ZoneSpec{
-			Service:  "sender",
-			Method:   "Resend",
-			Breaker:  true,
-			Fallback: "resendFallback",
+			Service:        "sender",
+			Method:         "Resend",
+			Breaker:        true,
+			Fallback:       "resendFallback",
+			DefaultTimeout: true,
 		}),
 		zClose: rt.Zone(runtime.ZoneSpec{
 			Service: "sender",
@@ -63,7 +65,9 @@ func (w *ProtectedSender) Send(a0 context.Context, a1 string, a2 []byte) error {
 	if permit, perr := z.Enter(a0); perr != nil {
 		err = perr
 	} else {
-		err = w.inner.Send(a0, a1, a2)
+		actx := z.WithTimeout(a0)
+		err = w.inner.Send(actx, a1, a2)
+		err = z.Timed(a0, actx, err)
 		z.Done(a0, permit, err, 1)
 	}
 	return err
@@ -82,7 +86,9 @@ func (w *ProtectedSender) Resend(a0 context.Context, a1 string, a01 int, a3 ...b
 	if permit, perr := z.Enter(a0); perr != nil {
 		err = perr
 	} else {
-		r0, err = w.inner.Resend(a0, a1, a01, a3...)
+		actx := z.WithTimeout(a0)
+		r0, err = w.inner.Resend(actx, a1, a01, a3...)
+		err = z.Timed(a0, actx, err)
 		z.Done(a0, permit, err, 1)
 	}
 	if err != nil && z.Fallback(err) {

@@ -29,11 +29,12 @@ func NewProtectedLogger(inner Logger, rt *runtime.Runtime) *ProtectedLogger {
 	return &ProtectedLogger{
 		inner: inner,
 		zLog: rt.Zone(runtime.ZoneSpec{
-			Service:  "logger",
-			Method:   "Log",
-			Breaker:  true,
-			Attempts: 3,
-			Fallback: "logFallback",
+			Service:        "logger",
+			Method:         "Log",
+			Breaker:        true,
+			Attempts:       3,
+			Fallback:       "logFallback",
+			DefaultTimeout: true,
 		}),
 		zTags: rt.Zone(runtime.ZoneSpec{
 			Service:  "logger",
@@ -61,7 +62,9 @@ func (w *ProtectedLogger) Log(ctx context.Context, format string, args ...any) e
 		if permit, err = z.Enter(ctx); err != nil {
 			break
 		}
-		err = w.inner.Log(ctx, format, args...)
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Log(actx, format, args...)
+		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
 		}
