@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur/internal/await"
+	"github.com/baldur-go/baldur/internal/logtest"
 	"github.com/baldur-go/baldur/internal/pgtest"
 	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime/clock"
@@ -306,4 +309,60 @@ func TestTwoProcessesAppendingAtOnceKeepOneChain(t *testing.T) {
 	t.Logf("records of the two processes interleaved: %v", interleaved)
 	raw, _ := json.Marshal(res)
 	t.Log(string(raw))
+}
+
+// BenchmarkVerify1MPostgreSQL walks a chain of a million records read from
+// PostgreSQL (the shared server), as `baldur audit verify` does: rows
+// streamed over one connection, hashed as they come.
+func BenchmarkVerify1MPostgreSQL(b *testing.B) {
+	ctx := context.Background()
+	dsn := pgtest.Shared(b)
+	s, err := OpenSQL(dsn, EnvSQLDSN)
+	require.NoError(b, err)
+	defer s.Close()
+	require.NoError(b, s.Migrate(ctx))
+	recs := chainOf(1_000_000)
+	for i := 0; i < len(recs); i += 20_000 {
+		require.NoError(b, s.Append(ctx, recs[i:i+20_000]))
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		v := Verifier{AnchorSeq: 1_000_000, AnchorHash: recs[len(recs)-1].Hash}
+		require.NoError(b, s.Walk(ctx, recs[0].Chain, func(r *Record) bool { return v.Add(r) == nil }))
+		if res := v.Finish(); !res.OK() || res.Checked != 1_000_000 {
+			b.Fatalf("%+v", res)
+		}
+	}
+	b.ReportMetric(1_000_000*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// A database that cannot be reached: its errors reach the caller, the logs
+// and Stats, and the DSN's password reaches none of them.
+func TestTheDSNPasswordNeverReachesAnErrorOrALog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close()) // nobody listens there now
+	for _, dsn := range []string{
+		"postgres://app:hunter2-pw@" + addr + "/audit?sslmode=disable&connect_timeout=1",
+		"host=127.0.0.1 port=" + strings.Split(addr, ":")[1] + " user=app password=hunter2-pw sslmode=disable connect_timeout=1",
+	} {
+		logs := &logtest.Buffer{}
+		tr := newTrail(t, store.NewMemory(), Options{SQL: openSQL(t, dsn), Logger: slog.New(slog.NewTextHandler(logs, nil))})
+		require.NoError(t, tr.Record(ctx, Record{Action: "control.disable"}))
+		err := tr.Sync(ctx)
+		require.Error(t, err)
+		_, verr := tr.Verify(ctx)
+		require.Error(t, verr)
+		_, lerr := tr.List(ctx, Query{})
+		require.Error(t, lerr)
+		for what, text := range map[string]string{"sync": err.Error(), "verify": verr.Error(), "list": lerr.Error(),
+			"stats": tr.Stats().DrainError, "logs": logs.String()} {
+			assert.NotContains(t, text, "hunter2", what)
+		}
+		assert.NotEmpty(t, logs.Lines("audit.migrate_failed"))
+		assert.EqualValues(t, 1, tr.Stats().Backlog)
+	}
 }
