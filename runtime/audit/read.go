@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -264,4 +265,37 @@ func (t *Trail) Verify(ctx context.Context) (Verification, error) {
 		t.log.Error("audit.chain_broken", "chain", h.Chain, "seq", res.Broken.Seq, "reason", res.Broken.Reason)
 	}
 	return res, nil
+}
+
+// Errors of Acknowledge.
+var (
+	// ErrNotForReview: the record does not carry ReviewRequired.
+	ErrNotForReview = errors.New("the record does not require a review")
+	// ErrAlreadyAcknowledged: an acknowledgement of the record exists.
+	ErrAlreadyAcknowledged = errors.New("the record's review is already acknowledged")
+)
+
+// Acknowledge records an admin's acknowledgement of the record seq, which
+// must carry ReviewRequired and have none yet: a record of its own
+// (ActionAcknowledge, the note as its Reason), in the same chain.
+func (t *Trail) Acknowledge(ctx context.Context, seq uint64, who Actor, note, requestID string) error {
+	if t == nil {
+		return ErrDisabled
+	}
+	r, err := t.Get(ctx, seq)
+	if err != nil {
+		return err
+	}
+	if !r.ReviewRequired {
+		return fmt.Errorf("record %d (%s): %w", seq, r.Action, ErrNotForReview)
+	}
+	page, err := t.List(ctx, Query{PendingReview: true, Before: seq + 1, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(page.Records) == 0 || page.Records[0].Seq != seq {
+		return fmt.Errorf("record %d: %w", seq, ErrAlreadyAcknowledged)
+	}
+	return t.Record(ctx, Record{Actor: who, Action: ActionAcknowledge, Target: r.Action + " #" + strconv.FormatUint(seq, 10),
+		Reason: note, RequestID: requestID, Acknowledges: seq})
 }

@@ -416,6 +416,15 @@ func (t *Trail) drainPass(ctx context.Context) error {
 			}
 			ids[i] = e.ID
 		}
+		// The store's copy is checked on its way: a record changed there
+		// never reaches PostgreSQL looking sound.
+		v := Verifier{FromMiddle: true}
+		for i := range recs {
+			if b := v.Add(&recs[i]); b != nil {
+				t.broken.Store(true)
+				return b
+			}
+		}
 		if err := t.sql.Append(ctx, recs); err != nil {
 			if errors.Is(err, ErrDiverged) {
 				t.broken.Store(true)

@@ -181,6 +181,49 @@ func TestListFilters(t *testing.T) {
 	listSeqs(t, tr, Query{Since: t0.Add(time.Minute), Until: t0.Add(3 * time.Minute)}, 3, 2)
 	listSeqs(t, tr, Query{Before: 3}, 2, 1)
 	listSeqs(t, tr, Query{PendingReview: true}, 4)
+
+	admin := Actor{Key: "root", Role: "admin"}
+	assert.ErrorIs(t, tr.Acknowledge(ctx, 2, admin, "again", ""), ErrAlreadyAcknowledged)
+	assert.ErrorIs(t, tr.Acknowledge(ctx, 1, admin, "not one", ""), ErrNotForReview)
+	assert.ErrorIs(t, tr.Acknowledge(ctx, 99, admin, "none", ""), ErrNoRecord)
+	require.NoError(t, tr.Acknowledge(ctx, 4, admin, "expected: maintenance", "req-9"))
+	require.NoError(t, tr.Sync(ctx))
+	listSeqs(t, tr, Query{PendingReview: true})
+	ack, err := tr.Get(ctx, 6)
+	require.NoError(t, err)
+	assert.Equal(t, Record{Chain: ack.Chain, Seq: 6, Time: ack.Time, Actor: Actor{Key: "root", Role: "admin", Process: "svc[1]", Node: "node-1"},
+		Action: ActionAcknowledge, Target: "control.enable #4", Reason: "expected: maintenance", Outcome: OutcomeOK,
+		RequestID: "req-9", Acknowledges: 4, Prev: ack.Prev, Hash: ack.Hash}, ack)
+}
+
+// A record changed in the store after it was sealed is caught by the
+// drain: it never reaches PostgreSQL, and the chain is reported broken.
+func TestTheDrainRefusesARecordChangedInTheStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := store.NewMemory()
+	tr := newTrail(t, st, Options{})
+	require.NoError(t, tr.Record(ctx, Record{Action: "dlq.purge", Target: "payments"}))
+	require.NoError(t, tr.Sync(ctx))
+	entries, err := st.Range(ctx, keyChain, store.ID{}, 0)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	forged := strings.Replace(string(entries[0].Value), "payments", "ledger", 1)
+	_, err = st.Remove(ctx, keyChain, entries[0].ID)
+	require.NoError(t, err)
+	_, err = st.Append(ctx, keyChain, []byte(forged))
+	require.NoError(t, err)
+	// A drain of its own (no loops): its SQL is never reached, the check comes first.
+	drain := &Trail{st: st, sql: &SQL{}, log: slog.New(slog.NewTextHandler(&logtest.Buffer{}, nil))}
+	err = drain.drainPass(ctx)
+	var b *Break
+	require.ErrorAs(t, err, &b)
+	assert.EqualValues(t, 1, b.Seq)
+	assert.True(t, drain.Stats().ChainBroken)
+	res, err := tr.Verify(ctx)
+	require.NoError(t, err)
+	require.NotNil(t, res.Broken)
+	assert.EqualValues(t, 1, res.Broken.Seq)
 }
 
 func listSeqs(t *testing.T, tr *Trail, q Query, want ...uint64) {
