@@ -99,6 +99,8 @@ type Trail struct {
 	maxB   time.Duration
 	sealer *pump
 	drainr *pump
+	queue  chan Record // automated actions, written by the writer goroutine
+	flush  chan chan struct{}
 
 	recorded atomic.Uint64
 	lost     atomic.Uint64
@@ -132,8 +134,10 @@ func New(ctx context.Context, opts Options) (*Trail, error) {
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t.cancel = cancel
 	t.sealer = t.newPump("seal", t.sealPass)
-	t.wg.Add(1)
+	t.queue, t.flush = make(chan Record, queueSize), make(chan chan struct{})
+	t.wg.Add(2)
 	go t.sealer.run(loopCtx, &t.wg)
+	go t.writeQueued(loopCtx)
 	if t.sql != nil {
 		if err := t.sql.Migrate(ctx); err != nil {
 			t.log.Warn("audit.migrate_failed", "error", err.Error())
@@ -212,12 +216,59 @@ func (t *Trail) Record(ctx context.Context, r Record) error {
 	return nil
 }
 
-// Sync seals every record pending when it is called and, with PostgreSQL,
+// queueSize bounds the automated actions waiting to be written.
+const queueSize = 1024
+
+// enqueue hands r to the writer goroutine without blocking.
+func (t *Trail) enqueue(r Record) {
+	select {
+	case t.queue <- r:
+	default:
+		t.lost.Add(1)
+		t.log.Error("audit.record_lost", "action", r.Action, "target", r.Target, "error", "the queue of automated actions is full")
+	}
+}
+
+// writeQueued records the queued automated actions; at Close it writes
+// what is already queued.
+func (t *Trail) writeQueued(ctx context.Context) {
+	defer t.wg.Done()
+	for {
+		select {
+		case r := <-t.queue:
+			_ = t.Record(ctx, r)
+		case done := <-t.flush:
+			for len(t.queue) > 0 {
+				_ = t.Record(ctx, <-t.queue)
+			}
+			close(done)
+		case <-ctx.Done():
+			for {
+				select {
+				case r := <-t.queue:
+					_ = t.Record(context.WithoutCancel(ctx), r)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// Sync writes the automated actions queued, seals every record pending when
+// it is called and, with PostgreSQL,
 // drains the chain to it; it returns the first pass's error. For tests and
 // for a clean shutdown; the loops do the same on their own.
 func (t *Trail) Sync(ctx context.Context) error {
 	if t == nil {
 		return nil
+	}
+	done := make(chan struct{})
+	select {
+	case t.flush <- done:
+		<-done
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	if err := t.sealer.sync(ctx); err != nil {
 		return err
@@ -389,6 +440,33 @@ func (t *Trail) readDrained(ctx context.Context) (drained, error) {
 	return d, nil
 }
 
+// advanceDrained moves the drained mark forward to d, never back: two
+// processes draining one chain finish their passes in any order.
+func (t *Trail) advanceDrained(ctx context.Context, d drained) error {
+	mark, _ := json.Marshal(d)
+	for {
+		raw, err := t.st.Get(ctx, keyDrained)
+		if errors.Is(err, store.ErrNotFound) {
+			ok, err := t.st.SetNX(ctx, keyDrained, mark, 0)
+			if err != nil || ok {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		var cur drained
+		if json.Unmarshal(raw, &cur) == nil && cur.Chain == d.Chain && cur.Seq >= d.Seq {
+			return nil
+		}
+		ok, err := t.st.CompareAndSet(ctx, keyDrained, raw, mark, 0)
+		if err != nil || ok {
+			return err
+		}
+	}
+}
+
 // drainPass copies the chain's records from the store to PostgreSQL in
 // order, then trims them from the store. PostgreSQL's own head decides
 // what is new, so two processes draining one chain (or a drain repeated
@@ -432,8 +510,7 @@ func (t *Trail) drainPass(ctx context.Context) error {
 			return err
 		}
 		last := recs[len(recs)-1]
-		mark, _ := json.Marshal(drained{Chain: last.Chain, ID: ids[len(ids)-1], Seq: last.Seq, Hash: last.Hash})
-		if err := t.st.Set(ctx, keyDrained, mark, 0); err != nil {
+		if err := t.advanceDrained(ctx, drained{Chain: last.Chain, ID: ids[len(ids)-1], Seq: last.Seq, Hash: last.Hash}); err != nil {
 			return err
 		}
 		// PostgreSQL holds them now: the store keeps only what is not drained.
