@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // OperatorRuntime is the Operator of the records of automated actions.
@@ -58,11 +60,57 @@ func (t *Trail) Handler(next slog.Handler) slog.Handler {
 	if t == nil {
 		return next
 	}
-	return &eventHandler{t: t, next: next}
+	tap := &tap{}
+	tap.trail.Store(t)
+	return &eventHandler{tap: tap, next: next}
+}
+
+// NewTap returns Handler's handler before the trail exists: the runtime's
+// logger must be in place before its store opens, and the trail lives in
+// that store. Actions seen before attach is called (the store going
+// DEGRADED at start) are kept, up to queueSize, and handed over by attach.
+func NewTap(next slog.Handler) (h slog.Handler, attach func(*Trail)) {
+	tap := &tap{}
+	return &eventHandler{tap: tap, next: next}, tap.attach
+}
+
+// tap is what every handler derived from one Handler or NewTap shares.
+type tap struct {
+	trail atomic.Pointer[Trail]
+	mu    sync.Mutex
+	early []Record // seen before attach
+}
+
+func (p *tap) attach(t *Trail) {
+	p.mu.Lock()
+	early := p.early
+	p.early = nil
+	p.trail.Store(t) // under mu: send sees either the trail or the slice
+	p.mu.Unlock()
+	for _, r := range early {
+		t.enqueue(r)
+	}
+}
+
+func (p *tap) send(r Record) {
+	if t := p.trail.Load(); t != nil {
+		t.enqueue(r)
+		return
+	}
+	p.mu.Lock()
+	if t := p.trail.Load(); t == nil {
+		if len(p.early) < queueSize {
+			p.early = append(p.early, r)
+		}
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	p.trail.Load().enqueue(r)
 }
 
 type eventHandler struct {
-	t    *Trail
+	tap  *tap
 	next slog.Handler
 }
 
@@ -99,13 +147,13 @@ func (h *eventHandler) observe(rule automatedRule, r slog.Record) {
 	if rule.detail != nil {
 		rec.Detail = rule.detail(a)
 	}
-	h.t.enqueue(rec)
+	h.tap.send(rec)
 }
 
 func (h *eventHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &eventHandler{t: h.t, next: h.next.WithAttrs(as)}
+	return &eventHandler{tap: h.tap, next: h.next.WithAttrs(as)}
 }
 
 func (h *eventHandler) WithGroup(name string) slog.Handler {
-	return &eventHandler{t: h.t, next: h.next.WithGroup(name)}
+	return &eventHandler{tap: h.tap, next: h.next.WithGroup(name)}
 }

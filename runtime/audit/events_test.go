@@ -47,3 +47,22 @@ func TestAutomatedActionsAreRecordedFromTheRuntimesEvents(t *testing.T) {
 	assert.Len(t, logs.Lines("level="), 2, "the log keeps its own level: the two warnings only")
 	assert.Len(t, logs.Lines("instance=i-1"), 2)
 }
+
+// The runtime's logger exists before its store, and so before the trail:
+// actions seen meanwhile are handed over when the trail attaches.
+func TestATapKeepsActionsSeenBeforeTheTrailExists(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, attach := NewTap(slog.NewTextHandler(&logtest.Buffer{}, nil))
+	log := slog.New(h)
+	log.Warn("store.degraded_entered", "reason", "no Redis at start")
+	tr := newTrail(t, store.NewMemory(), Options{})
+	attach(tr)
+	log.Info("store.degraded_exited", "degraded_for", "1s", "replayed", 0, "conflicts", 0)
+	require.NoError(t, tr.Sync(ctx))
+	page, err := tr.List(ctx, Query{})
+	require.NoError(t, err)
+	require.Len(t, page.Records, 2)
+	assert.Equal(t, "store.degraded_exited", page.Records[0].Action)
+	assert.Equal(t, "no Redis at start", page.Records[1].Reason)
+}
