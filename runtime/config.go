@@ -30,6 +30,8 @@ type Config struct {
 	// RedisPrefix starts every key and channel in Redis. Default "baldur:"
 	// (BALDUR_REDIS_PREFIX). Runtimes that share state must share it.
 	RedisPrefix string
+	// Audit configures the audit trail; its zero value is on, in the store.
+	Audit AuditConfig
 	// Store, when set, is used as it is (and not closed by Close); RedisURL and
 	// StateDir are then ignored. Tests pass store.NewMemory().
 	Store store.Store
@@ -140,6 +142,9 @@ func (c Config) withDefaults() (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("baldur: config: IdempotencyDegraded %q: want serve or refuse", c.IdempotencyDegraded))
 	}
+	if err := c.Audit.check(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.StateDir == "" {
 		c.StateDir = ".baldur"
 	}
@@ -167,6 +172,8 @@ func (c Config) withDefaults() (Config, error) {
 //	BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS  whole seconds (1800)
 //	BALDUR_CALL_STATS             on|off             (on)
 //	BALDUR_LOG_LEVEL              debug|info|warn|error (info)
+//	BALDUR_AUDIT_ENABLED          on|off             (on)
+//	BALDUR_SQL_DSN                PostgreSQL DSN     (unset: the audit trail stays in the store)
 func ConfigFromEnv() (Config, error) {
 	cfg, err := configFromLookup(os.LookupEnv)
 	if err != nil {
@@ -235,6 +242,7 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 		cfg.Logger = slog.New(events.Wrap(slog.Default().Handler()))
 	}
 	dlqFromEnv(r, &cfg.DLQ)
+	auditFromEnv(r, &cfg.Audit)
 	if err := r.Err(); err != nil {
 		return Config{}, fmt.Errorf("baldur: bad environment: %w", err)
 	}
