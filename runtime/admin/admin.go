@@ -212,6 +212,7 @@ type endpoint struct {
 	role        Role // lowest role allowed
 	probe       bool // health and metrics: no host, origin or key gate (load balancers, scrapers)
 	destructive bool // needs the unlock and the typed confirmation
+	review      bool // its audit record carries review_required (break-glass, forced releases, gate bypasses)
 	body        bool // reads a JSON body
 	filter      bool // the body may also carry a dlqFilter
 	doc         string
@@ -235,6 +236,12 @@ type call struct {
 	body   actionBody
 	filter dlqFilter
 	status int
+	route  *route
+	// For the audit record (audit.go): the refusing gate and its message,
+	// the request id, and whether the endpoint wrote its own record.
+	gate, refusal string
+	reqID         string
+	auditDone     bool
 }
 
 // actionBody is what POST endpoints accept. Unknown fields are refused, so a
@@ -248,6 +255,7 @@ type actionBody struct {
 
 func (c *call) refuse(status int, gate, msg, hint string) {
 	c.status = status
+	c.gate, c.refusal = gate, msg
 	c.h.log.LogAttrs(c.r.Context(), slog.LevelWarn, "admin.request_refused",
 		slog.String("gate", gate), slog.Int("status", status), slog.String("method", c.r.Method),
 		slog.String("path", c.r.URL.Path), slog.String("remote", c.r.RemoteAddr),
@@ -305,6 +313,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path),
 			"use "+strings.Join(allow, " or "))
 		return
+	}
+	c.route = rt
+	if c.isAction() {
+		c.beginAudit()
+		defer c.endAudit()
 	}
 	if !c.ep.probe && !c.passGates() {
 		return
