@@ -519,7 +519,7 @@ func (h *Handler) table() []route {
 		{"breakers/{name}", []endpoint{get(RoleViewer, "one breaker", (*call).breaker)}},
 		{"breakers/{name}/reset", []endpoint{breakerAct("reset")}},
 		{"breakers/{name}/force-open", []endpoint{breakerAct("force-open")}},
-		{"breakers/{name}/force-close", []endpoint{breakerAct("force-close")}},
+		{"breakers/{name}/force-close", []endpoint{reviewed(breakerAct("force-close"))}},
 		{"breakers/{name}/auto", []endpoint{breakerAct("auto")}},
 		{"control", []endpoint{get(RoleViewer, "kill switch and dry-run status", (*call).controlStatus)}},
 		{"control/status", []endpoint{get(RoleViewer, "kill switch and dry-run status", (*call).controlStatus)}},
@@ -537,8 +537,13 @@ func (h *Handler) table() []route {
 		{"dlq/purge", []endpoint{batch(RoleAdmin, true, `delete the entries a filter selects: {"domain":..., "operation":..., "failure_type":..., "state":..., "limit":1..1000 (100), "confirm":"CONFIRM"}, one filter field required`, (*call).dlqPurgeBatch)}},
 		{"dlq/{id}", []endpoint{get(RoleViewer, "one dead letter, with its arguments", (*call).dlqGet)}},
 		{"dlq/{id}/replay", []endpoint{act(RoleOperator, false, "replay one pending entry now through its registered replayer; refused while the kill switch is DISABLED unless \"override\":true", (*call).dlqReplay)}},
-		{"dlq/{id}/redrive", []endpoint{act(RoleOperator, false, "give an entry that needs review a fresh replay budget: back to pending", (*call).dlqRedrive)}},
+		{"dlq/{id}/redrive", []endpoint{reviewed(act(RoleOperator, false, "give an entry that needs review a fresh replay budget: back to pending", (*call).dlqRedrive))}},
 		{"dlq/{id}/purge", []endpoint{act(RoleAdmin, true, "delete one entry, in any state", (*call).dlqPurge)}},
+		// The literal audit/ routes come before audit/{id}.
+		{"audit", []endpoint{get(RoleViewer, "the audit trail, newest first: ?actor=&action= (exact, or a prefix ending in *)&target=&outcome=ok|refused|failed&since=&until= (RFC 3339)&before= (the next of the previous page)&limit=1..1000 (50)&review=pending", (*call).auditList)}},
+		{"audit/verify", []endpoint{get(RoleOperator, "walk the audit chain and name the first record where it breaks", (*call).auditVerify)}},
+		{"audit/{id}", []endpoint{get(RoleViewer, "one audit record", (*call).auditGet)}},
+		{"audit/{id}/acknowledge", []endpoint{act(RoleAdmin, false, `acknowledge a record that requires a review: {"reason":"the note"}; itself recorded`, (*call).auditAcknowledge)}},
 	}
 }
 

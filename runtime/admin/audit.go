@@ -6,7 +6,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +28,15 @@ const RequestIDHeader = "X-Request-Id"
 // gate refusing it, the endpoint failing, or the action done. Routes added
 // to the table later are audited without a line of their own.
 func (c *call) isAction() bool { return !c.ep.probe && c.ep.method != http.MethodGet }
+
+// reviewed marks an endpoint whose audit records carry review_required:
+// a forced release (a breaker forced closed, a dead letter redriven past
+// its replay budget). A request with "override":true (a gate bypassed) is
+// marked too, whatever its route.
+func reviewed(ep endpoint) endpoint {
+	ep.review = true
+	return ep
+}
 
 // accessGates are the gates whose refusal is a refused attempt; the others
 // (input, not_found, state, busy, backend, ...) are failed actions.
@@ -137,4 +149,175 @@ func (g *gates) keyName(presented string) string {
 		}
 	}
 	return name
+}
+
+func auditRecordJSON(r audit.Record) AuditRecord {
+	return AuditRecord{Chain: r.Chain, Seq: r.Seq, Time: r.Time, Key: r.Key, Role: r.Role, Operator: r.Operator,
+		Process: r.Process, Node: r.Node, Action: r.Action, Target: r.Target, Reason: r.Reason, Outcome: r.Outcome,
+		Detail: r.Detail, RequestID: r.RequestID, ReviewRequired: r.ReviewRequired, Acknowledges: r.Acknowledges,
+		Prev: r.Prev.String(), Hash: r.Hash.String()}
+}
+
+// needTrail answers 503 when the trail is off.
+func (c *call) needTrail() (*audit.Trail, bool) {
+	tr := c.h.rt.Audit()
+	if tr == nil {
+		c.refuse(http.StatusServiceUnavailable, GateUnavailable, "the audit trail is off on this server",
+			"start it without BALDUR_AUDIT_ENABLED=false")
+		return nil, false
+	}
+	return tr, true
+}
+
+// auditFailed answers a failure of the trail's backend (the store or PostgreSQL).
+func (c *call) auditFailed(err error) {
+	c.refuse(http.StatusServiceUnavailable, GateBackend, err.Error(),
+		"the records are safe in the store; try again when PostgreSQL (BALDUR_SQL_DSN) or the store answers")
+}
+
+func (c *call) auditList() {
+	tr, ok := c.needTrail()
+	if !ok {
+		return
+	}
+	query := c.r.URL.Query()
+	for k, v := range query {
+		if !slices.Contains(AuditListParams, k) {
+			c.refuse(http.StatusBadRequest, GateInput, fmt.Sprintf("unknown parameter %q", k),
+				"audit/ takes "+strings.Join(AuditListParams, ", "))
+			return
+		}
+		if len(v) > 1 {
+			c.refuse(http.StatusBadRequest, GateInput, fmt.Sprintf("parameter %q given %d times", k, len(v)), "give it once")
+			return
+		}
+	}
+	q := audit.Query{Actor: query.Get("actor"), Action: query.Get("action"), Target: query.Get("target"), Outcome: query.Get("outcome")}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &q.Since}, {"until", &q.Until}} {
+		if v := query.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				c.badInput(p.name, v, "want a time such as 2026-12-03T10:00:00Z (RFC 3339)", "leave it out for no bound")
+				return
+			}
+			*p.dst = t
+		}
+	}
+	if v := query.Get("before"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n == 0 {
+			c.badInput("before", v, "want a record number ≥ 1", "use the next of the previous page")
+			return
+		}
+		q.Before = n
+	}
+	limit, ok := c.limitParam("limit", query.Get("limit"), audit.DefaultLimit)
+	if !ok {
+		return
+	}
+	q.Limit = limit
+	switch v := query.Get("review"); v {
+	case "":
+	case "pending":
+		q.PendingReview = true
+	default:
+		c.badInput("review", v, "want pending", "review=pending lists the records that need an acknowledgement")
+		return
+	}
+	page, err := tr.List(c.r.Context(), q)
+	if err != nil {
+		c.auditFailed(err)
+		return
+	}
+	s := tr.Stats()
+	out := AuditList{Chain: page.Chain, Records: make([]AuditRecord, 0, len(page.Records)), Next: page.Next,
+		Backlog: s.Backlog, ChainBroken: s.ChainBroken, DrainError: s.DrainError}
+	for _, r := range page.Records {
+		out.Records = append(out.Records, auditRecordJSON(r))
+	}
+	c.ok(out)
+}
+
+// auditSeq reads the {id} segment as a record number.
+func (c *call) auditSeq() (uint64, bool) {
+	n, err := strconv.ParseUint(c.name, 10, 64)
+	if err != nil || n == 0 {
+		c.badInput("id", c.name, "want a record number ≥ 1", "audit/ lists the records with their numbers (seq)")
+		return 0, false
+	}
+	return n, true
+}
+
+func (c *call) auditGet() {
+	tr, ok := c.needTrail()
+	if !ok {
+		return
+	}
+	seq, ok := c.auditSeq()
+	if !ok {
+		return
+	}
+	r, err := tr.Get(c.r.Context(), seq)
+	if errors.Is(err, audit.ErrNoRecord) {
+		c.refuse(http.StatusNotFound, GateNotFound, fmt.Sprintf("no audit record %d", seq), "audit/ lists the records")
+		return
+	}
+	if err != nil {
+		c.auditFailed(err)
+		return
+	}
+	c.ok(AuditRecordAnswer{Record: auditRecordJSON(r)})
+}
+
+func (c *call) auditVerify() {
+	tr, ok := c.needTrail()
+	if !ok {
+		return
+	}
+	res, err := tr.Verify(c.r.Context())
+	if err != nil {
+		c.auditFailed(err)
+		return
+	}
+	out := AuditVerification{Chain: res.Chain, OK: res.OK(), Checked: res.Checked, First: res.First, Last: res.Last}
+	if res.Checked > 0 {
+		out.Head = res.Head.String()
+	}
+	if res.Broken != nil {
+		out.Broken = &AuditBreak{Seq: res.Broken.Seq, Reason: res.Broken.Reason}
+	}
+	c.ok(out)
+}
+
+// auditAcknowledge records an admin's acknowledgement of a record that
+// requires a review; that record is the request's audit record.
+func (c *call) auditAcknowledge() {
+	tr, ok := c.needTrail()
+	if !ok {
+		return
+	}
+	seq, ok := c.auditSeq()
+	if !ok {
+		return
+	}
+	note := control.Clean(c.body.Reason)
+	if strings.TrimSpace(note) == "" {
+		c.refuse(http.StatusBadRequest, GateInput, "an acknowledgement needs a note", `send {"reason":"what you checked"} (CLI: --reason)`)
+		return
+	}
+	err := tr.Acknowledge(c.r.Context(), seq, c.auditActor(), note, c.reqID)
+	switch {
+	case errors.Is(err, audit.ErrNoRecord):
+		c.refuse(http.StatusNotFound, GateNotFound, fmt.Sprintf("no audit record %d", seq), "audit/?review=pending lists what needs a review")
+	case errors.Is(err, audit.ErrNotForReview), errors.Is(err, audit.ErrAlreadyAcknowledged):
+		c.refuse(http.StatusConflict, GateState, err.Error(), "audit/?review=pending lists what needs a review")
+	case err != nil:
+		c.auditFailed(err)
+	default:
+		c.auditDone = true
+		c.ok(AuditAcknowledgeAnswer{Acknowledged: seq, By: c.who, Note: note})
+	}
 }

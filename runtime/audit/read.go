@@ -282,6 +282,11 @@ func (t *Trail) Acknowledge(ctx context.Context, seq uint64, who Actor, note, re
 	if t == nil {
 		return ErrDisabled
 	}
+	// What was recorded before is read back from where it lies: sealed,
+	// and in PostgreSQL when it is configured.
+	if err := t.Sync(ctx); err != nil {
+		return err
+	}
 	r, err := t.Get(ctx, seq)
 	if err != nil {
 		return err
@@ -296,6 +301,6 @@ func (t *Trail) Acknowledge(ctx context.Context, seq uint64, who Actor, note, re
 	if len(page.Records) == 0 || page.Records[0].Seq != seq {
 		return fmt.Errorf("record %d: %w", seq, ErrAlreadyAcknowledged)
 	}
-	return t.Record(ctx, Record{Actor: who, Action: ActionAcknowledge, Target: r.Action + " #" + strconv.FormatUint(seq, 10),
-		Reason: note, RequestID: requestID, Acknowledges: seq})
+	return t.Record(ctx, Record{Actor: who, Action: ActionAcknowledge, Target: strconv.FormatUint(seq, 10),
+		Reason: note, Detail: "review of " + r.Action + " on " + r.Target, RequestID: requestID, Acknowledges: seq})
 }

@@ -24,7 +24,7 @@ const (
 // ActionAcknowledge is the action of the record an admin writes to
 // acknowledge a record that carries ReviewRequired; its Acknowledges field
 // names the reviewed record and its Reason holds the note.
-const ActionAcknowledge = "audit.review_acknowledged"
+const ActionAcknowledge = "audit.acknowledge"
 
 // Field limits: a record stays small whatever a caller hands in, and the
 // canonical encoding never meets a string PostgreSQL's text type refuses.

@@ -192,7 +192,7 @@ func TestListFilters(t *testing.T) {
 	ack, err := tr.Get(ctx, 6)
 	require.NoError(t, err)
 	assert.Equal(t, Record{Chain: ack.Chain, Seq: 6, Time: ack.Time, Actor: Actor{Key: "root", Role: "admin", Process: "svc[1]", Node: "node-1"},
-		Action: ActionAcknowledge, Target: "control.enable #4", Reason: "expected: maintenance", Outcome: OutcomeOK,
+		Action: ActionAcknowledge, Target: "4", Reason: "expected: maintenance", Outcome: OutcomeOK, Detail: "review of control.enable on ",
 		RequestID: "req-9", Acknowledges: 4, Prev: ack.Prev, Hash: ack.Hash}, ack)
 }
 
