@@ -87,12 +87,14 @@ func (c *call) endAudit() {
 // auditActor is who made the request: the key's name and role (never the
 // key), and the operator's name as the client declared it.
 func (c *call) auditActor() audit.Actor {
-	who := c.who
-	if who == "" {
-		who = control.Clean(c.r.Header.Get(OperatorHeader))
-		if len(who) > 64 {
-			who = who[:64]
-		}
+	// The name as declared (the role is a field of its own), whether or
+	// not the gates let the request through.
+	who := c.r.Header.Get(OperatorHeader)
+	if c.body.Who != "" {
+		who = c.body.Who
+	}
+	if who = control.Clean(who); len(who) > 64 {
+		who = who[:64]
 	}
 	a := audit.Actor{Operator: who, Key: c.h.gates.keyName(c.r.Header.Get(KeyHeader))}
 	if c.role != RoleNone {

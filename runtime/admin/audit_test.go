@@ -35,13 +35,14 @@ func TestAuditRoutes(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.code, r.raw)
 		return r.json["records"].([]any)
 	}
-	recs := list("?actor=alice%20(operator)")
+	recs := list("?actor=alice&action=breakers.*")
 	require.Len(t, recs, 2)
 	closeRec := recs[0].(map[string]any)
 	assert.Equal(t, "breakers.force_close", closeRec["action"])
 	assert.Equal(t, "payments", closeRec["target"])
 	assert.Equal(t, "it is fine", closeRec["reason"])
 	assert.Equal(t, "operator#2", closeRec["key"])
+	assert.Equal(t, "alice", closeRec["operator"])
 	assert.Equal(t, true, closeRec["review_required"])
 	assert.Equal(t, "req-/api/baldur/breakers/payments/force-close/", closeRec["request_id"])
 

@@ -33,8 +33,13 @@ func fixed(s string) func(attrs) string { return func(attrs) string { return s }
 // automated lists the events that are automated actions changing behaviour.
 var automated = map[string]automatedRule{
 	"cb.state_changed": {action: "breaker.state_changed", target: attr("service"), reason: attr("reason"),
-		// A transition adopted from another process is that process's record.
-		keep:   func(a attrs) bool { return !strings.HasPrefix(a["reason"], "remote") },
+		// A transition adopted from another process is that process's
+		// record, and one an admin request caused (its reason ends "(by
+		// WHO)") is that request's.
+		keep: func(a attrs) bool {
+			r := a["reason"]
+			return !strings.HasPrefix(r, "remote") && !(strings.Contains(r, " (by ") && strings.HasSuffix(r, ")"))
+		},
 		detail: func(a attrs) string { return a["from"] + " -> " + a["to"] }},
 	"store.degraded_entered": {action: "store.degraded_entered", target: fixed("store"), reason: attr("reason")},
 	"store.degraded_exited": {action: "store.degraded_exited", target: fixed("store"),

@@ -22,6 +22,7 @@ func TestAutomatedActionsAreRecordedFromTheRuntimesEvents(t *testing.T) {
 	log := slog.New(tr.Handler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))).With("instance", "i-1")
 	log.Info("cb.state_changed", "service", "payments", "from", "CLOSED", "to", "OPEN", "reason", "5 failures in 60s")
 	log.Info("cb.state_changed", "service", "payments", "from", "OPEN", "to", "CLOSED", "reason", "remote: fleet state")
+	log.Info("cb.state_changed", "service", "payments", "from", "CLOSED", "to", "FORCED_OPEN", "reason", "drill (by alice (operator))")
 	log.Warn("store.degraded_entered", "reason", "dial tcp: connection refused")
 	log.Info("store.degraded_exited", "degraded_for", "3s", "replayed", 4, "conflicts", 0, "reconcile_took", "2ms")
 	log.Warn("dlq.entry_needs_review", "id", "e1", "domain", "ledger", "operation", "Post", "reason", "replay budget spent")

@@ -118,6 +118,7 @@ func (t *Trail) List(ctx context.Context, q Query) (Page, error) {
 		return Page{}, ErrDisabled
 	}
 	q = q.normalised()
+	t.catchUp(ctx)
 	h, err := t.chainID(ctx)
 	if err != nil {
 		return Page{}, err
@@ -168,6 +169,7 @@ func (t *Trail) Get(ctx context.Context, seq uint64) (Record, error) {
 	if t == nil {
 		return Record{}, ErrDisabled
 	}
+	t.catchUp(ctx)
 	h, err := t.chainID(ctx)
 	if err != nil {
 		return Record{}, err
@@ -195,6 +197,14 @@ func (t *Trail) Get(ctx context.Context, seq uint64) (Record, error) {
 		return Record{}, fmt.Errorf("record %d: %w", seq, ErrNoRecord)
 	}
 	return *found, nil
+}
+
+// catchUp seals what is pending and drains it before a read, so that an
+// action is listed as soon as its answer is out (the admin server records it
+// before the answer leaves). A failure is the read's to meet: PostgreSQL
+// away fails the read from it, with its own error.
+func (t *Trail) catchUp(ctx context.Context) {
+	_ = t.Sync(ctx)
 }
 
 // walkStore calls fn for each record of the store's chain stream, oldest
@@ -229,6 +239,7 @@ func (t *Trail) Verify(ctx context.Context) (Verification, error) {
 	if t == nil {
 		return Verification{}, ErrDisabled
 	}
+	t.catchUp(ctx)
 	h, err := t.chainID(ctx)
 	if err != nil {
 		return Verification{}, err
