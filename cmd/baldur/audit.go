@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 )
 
 // auditFlags are the filters of baldur audit list, by flag name; each is
@@ -21,14 +23,15 @@ func dispatchAudit(o *opts) (func(*client) int, error) {
 	sub := o.args[0]
 	o.args = o.args[1:]
 	cmd := "audit " + sub
-	seqArg := func(what string) (string, error) {
+	seqArg := func(what string) (uint64, error) {
 		if err := o.nargs(cmd, 1, what); err != nil {
-			return "", err
+			return 0, err
 		}
-		if n, err := strconv.ParseUint(o.args[0], 10, 64); err != nil || n == 0 {
-			return "", usagef("%s: %q is not a record number (seq ≥ 1)", cmd, o.args[0])
+		n, err := strconv.ParseUint(o.args[0], 10, 64)
+		if err != nil || n == 0 {
+			return 0, usagef("%s: %q is not a record number (seq ≥ 1)", cmd, o.args[0])
 		}
-		return o.args[0], nil
+		return n, nil
 	}
 	switch sub {
 	case "list":
@@ -48,11 +51,8 @@ func dispatchAudit(o *opts) (func(*client) int, error) {
 		if o.set["pending-review"] {
 			q.Set("review", "pending")
 		}
-		path := "audit/"
-		if len(q) > 0 {
-			path += "?" + q.Encode()
-		}
-		return func(c *client) int { return c.call("GET", path, nil, printAuditList) }, nil
+		path := route(adminapi.PathAudit, q)
+		return func(c *client) int { return c.call("GET", path, nil, typed(printAuditList)) }, nil
 	case "show":
 		if err := o.allow(cmd); err != nil {
 			return nil, err
@@ -61,7 +61,8 @@ func dispatchAudit(o *opts) (func(*client) int, error) {
 		if err != nil {
 			return nil, err
 		}
-		return func(c *client) int { return c.call("GET", "audit/"+seq+"/", nil, printAuditRecord) }, nil
+		path := route(adminapi.AuditPath(adminapi.PathAuditRecord, seq), nil)
+		return func(c *client) int { return c.call("GET", path, nil, typed(printAuditRecord)) }, nil
 	case "verify":
 		if err := o.allow(cmd); err != nil {
 			return nil, err
@@ -70,7 +71,7 @@ func dispatchAudit(o *opts) (func(*client) int, error) {
 			return nil, err
 		}
 		return func(c *client) int {
-			return c.judged("GET", "audit/verify/", nil, printAuditVerify, judgeAuditVerify)
+			return c.judged("GET", route(adminapi.PathAuditVerify, nil), nil, typed(printAuditVerify), judgeAuditVerify)
 		}, nil
 	case "ack", "acknowledge":
 		if err := o.allow(cmd, "reason"); err != nil {
@@ -83,10 +84,9 @@ func dispatchAudit(o *opts) (func(*client) int, error) {
 		if o.reason == nil || strings.TrimSpace(*o.reason) == "" {
 			return nil, usagef("%s needs --reason NOTE: what you checked, recorded with your name", cmd)
 		}
-		body := map[string]any{"reason": *o.reason}
-		return func(c *client) int {
-			return c.call("POST", "audit/"+seq+"/acknowledge/", body, printAuditAck)
-		}, nil
+		body := o.actionRequest()
+		path := route(adminapi.AuditPath(adminapi.PathAuditAcknowledge, seq), nil)
+		return func(c *client) int { return c.call("POST", path, body, typed(printAuditAck)) }, nil
 	}
 	return nil, usagef("unknown audit command %q", sub)
 }
@@ -115,89 +115,95 @@ func (o *opts) setAuditValue(name, val string) error {
 	return nil
 }
 
-func who(r any) string {
-	parts := []string{}
-	for _, k := range []string{"operator", "key"} {
-		if s := str(r, k); s != "" {
-			parts = append(parts, s)
+func who(r adminapi.AuditRecord) string {
+	var parts []string
+	for _, p := range []string{r.Operator, r.Key} {
+		if p != "" {
+			parts = append(parts, p)
 		}
 	}
 	return orDash(strings.Join(parts, " · "))
 }
 
-func printAuditList(w io.Writer, body map[string]any) {
-	state := fmt.Sprintf("chain %s, backlog %s", orDash(str(body, "chain")), str(body, "backlog"))
-	if str(body, "chain_broken") == "yes" {
+func printAuditList(w io.Writer, ans adminapi.AuditList) {
+	state := fmt.Sprintf("chain %s, backlog %d", orDash(ans.Chain), ans.Backlog)
+	if ans.ChainBroken {
 		state += "; CHAIN BROKEN: run baldur audit verify"
 	}
-	if e := str(body, "drain_error"); e != "" {
-		state += "; not reaching PostgreSQL: " + e
+	if ans.DrainError != "" {
+		state += "; not reaching PostgreSQL: " + ans.DrainError
 	}
 	fmt.Fprintln(w, state)
-	rs := list(body, "records")
-	if len(rs) == 0 {
+	if len(ans.Records) == 0 {
 		fmt.Fprintln(w, "no audit record matches")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tTIME\tWHO\tACTION\tTARGET\tOUTCOME\tWHY")
-	for _, r := range rs {
-		why := str(r, "reason")
-		if d := str(r, "detail"); d != "" {
-			why = strings.TrimSpace(why + " [" + d + "]")
+	for _, r := range ans.Records {
+		why := r.Reason
+		if r.Detail != "" {
+			why = strings.TrimSpace(why + " [" + r.Detail + "]")
 		}
-		outcome := str(r, "outcome")
-		if str(r, "review_required") == "yes" {
+		outcome := r.Outcome
+		if r.ReviewRequired {
 			outcome += " (review)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", str(r, "seq"), when(str(r, "time")), who(r), str(r, "action"),
-			orDash(str(r, "target")), outcome, orDash(why))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Seq, whenT(r.Time), who(r), r.Action, orDash(r.Target), outcome, orDash(why))
 	}
 	tw.Flush()
-	if next := str(body, "next"); next != "" {
-		fmt.Fprintf(w, "older records match: add --before %s\n", next)
+	if ans.Next != 0 {
+		fmt.Fprintf(w, "older records match: add --before %d\n", ans.Next)
 	}
 }
 
-func printAuditRecord(w io.Writer, body map[string]any) {
-	r := at(body, "record")
+func printAuditRecord(w io.Writer, ans adminapi.AuditRecordAnswer) {
+	r := ans.Record
+	review := "no"
+	if r.ReviewRequired {
+		review = "yes"
+	}
+	acks := ""
+	if r.Acknowledges != 0 {
+		acks = strconv.FormatUint(r.Acknowledges, 10)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, f := range [][2]string{{"seq", "seq"}, {"time", "time"}, {"action", "action"}, {"target", "target"},
-		{"outcome", "outcome"}, {"detail", "detail"}, {"reason", "reason"}, {"operator", "operator"}, {"key", "key"},
-		{"role", "role"}, {"process", "process"}, {"node", "node"}, {"request id", "request_id"},
-		{"review required", "review_required"}, {"acknowledges", "acknowledges"}, {"chain", "chain"},
-		{"prev", "prev"}, {"hash", "hash"}} {
-		v := str(r, f[1])
-		if f[1] == "time" {
-			v = when(v)
-		}
-		fmt.Fprintf(tw, "%s\t%s\n", f[0], orDash(v))
+	for _, f := range [][2]string{{"seq", strconv.FormatUint(r.Seq, 10)}, {"time", whenT(r.Time)}, {"action", r.Action},
+		{"target", r.Target}, {"outcome", r.Outcome}, {"detail", r.Detail}, {"reason", r.Reason}, {"operator", r.Operator},
+		{"key", r.Key}, {"role", r.Role}, {"process", r.Process}, {"node", r.Node}, {"request id", r.RequestID},
+		{"review required", review}, {"acknowledges", acks}, {"chain", r.Chain}, {"prev", r.Prev}, {"hash", r.Hash}} {
+		fmt.Fprintf(tw, "%s\t%s\n", f[0], orDash(f[1]))
 	}
 	tw.Flush()
 }
 
-func printAuditVerify(w io.Writer, body map[string]any) {
-	if str(body, "ok") == "yes" {
-		if str(body, "checked") == "0" {
-			fmt.Fprintln(w, "the audit chain is empty: nothing to verify")
-			return
-		}
-		fmt.Fprintf(w, "chain %s verified: %s records, %s to %s, unbroken; head %s\n", str(body, "chain"),
-			str(body, "checked"), str(body, "first"), str(body, "last"), str(body, "head"))
-		return
+func printAuditVerify(w io.Writer, v adminapi.AuditVerification) {
+	switch {
+	case v.OK && v.Checked == 0:
+		fmt.Fprintln(w, "the audit chain is empty: nothing to verify")
+	case v.OK:
+		fmt.Fprintf(w, "chain %s verified: %d records, %d to %d, unbroken; head %s\n", v.Chain, v.Checked, v.First, v.Last, v.Head)
+	case v.Broken != nil:
+		fmt.Fprintf(w, "chain %s BROKEN at record %d: %s\n", v.Chain, v.Broken.Seq, v.Broken.Reason)
+		fmt.Fprintf(w, "%d records before it verified\n", v.Checked)
 	}
-	fmt.Fprintf(w, "chain %s BROKEN at record %s: %s\n", str(body, "chain"), str(body, "broken", "seq"), str(body, "broken", "reason"))
-	fmt.Fprintf(w, "%s records before it verified\n", str(body, "checked"))
 }
 
 // judgeAuditVerify fails the command when the chain is broken.
 func judgeAuditVerify(body map[string]any) string {
-	if str(body, "ok") == "yes" {
+	var v adminapi.AuditVerification
+	if err := decodeTree(body, &v); err != nil {
+		return "the verification's answer does not have the expected shape: " + err.Error()
+	}
+	if v.OK {
 		return ""
 	}
-	return "the audit chain is broken at record " + str(body, "broken", "seq")
+	if v.Broken == nil {
+		return "the audit chain is broken"
+	}
+	return "the audit chain is broken at record " + strconv.FormatUint(v.Broken.Seq, 10)
 }
 
-func printAuditAck(w io.Writer, body map[string]any) {
-	fmt.Fprintf(w, "record %s acknowledged by %s: %s\n", str(body, "acknowledged"), str(body, "by"), str(body, "note"))
+func printAuditAck(w io.Writer, ans adminapi.AuditAcknowledgeAnswer) {
+	fmt.Fprintf(w, "record %d acknowledged by %s: %s\n", ans.Acknowledged, ans.By, ans.Note)
 }

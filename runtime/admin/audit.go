@@ -14,14 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 	"github.com/baldur-go/baldur/runtime/audit"
 	"github.com/baldur-go/baldur/runtime/control"
 )
 
-// RequestIDHeader carries the request id an audit record keeps: the
-// client's, when it sends one, else one the server makes; the answer
-// always carries it.
-const RequestIDHeader = "X-Request-Id"
+// RequestIDHeader carries the request id an audit record keeps.
+const RequestIDHeader = adminapi.RequestIDHeader
 
 // Every endpoint that is an action (any method but GET, on any route of
 // the table) is audited here, once per request, whatever happens to it: a
@@ -153,8 +152,8 @@ func (g *gates) keyName(presented string) string {
 	return name
 }
 
-func auditRecordJSON(r audit.Record) AuditRecord {
-	return AuditRecord{Chain: r.Chain, Seq: r.Seq, Time: r.Time, Key: r.Key, Role: r.Role, Operator: r.Operator,
+func auditRecordJSON(r audit.Record) adminapi.AuditRecord {
+	return adminapi.AuditRecord{Chain: r.Chain, Seq: r.Seq, Time: r.Time, Key: r.Key, Role: r.Role, Operator: r.Operator,
 		Process: r.Process, Node: r.Node, Action: r.Action, Target: r.Target, Reason: r.Reason, Outcome: r.Outcome,
 		Detail: r.Detail, RequestID: r.RequestID, ReviewRequired: r.ReviewRequired, Acknowledges: r.Acknowledges,
 		Prev: r.Prev.String(), Hash: r.Hash.String()}
@@ -184,9 +183,9 @@ func (c *call) auditList() {
 	}
 	query := c.r.URL.Query()
 	for k, v := range query {
-		if !slices.Contains(AuditListParams, k) {
+		if !slices.Contains(adminapi.AuditListParams, k) {
 			c.refuse(http.StatusBadRequest, GateInput, fmt.Sprintf("unknown parameter %q", k),
-				"audit/ takes "+strings.Join(AuditListParams, ", "))
+				"audit/ takes "+strings.Join(adminapi.AuditListParams, ", "))
 			return
 		}
 		if len(v) > 1 {
@@ -235,7 +234,7 @@ func (c *call) auditList() {
 		return
 	}
 	s := tr.Stats()
-	out := AuditList{Chain: page.Chain, Records: make([]AuditRecord, 0, len(page.Records)), Next: page.Next,
+	out := adminapi.AuditList{Chain: page.Chain, Records: make([]adminapi.AuditRecord, 0, len(page.Records)), Next: page.Next,
 		Backlog: s.Backlog, ChainBroken: s.ChainBroken, DrainError: s.DrainError}
 	for _, r := range page.Records {
 		out.Records = append(out.Records, auditRecordJSON(r))
@@ -271,7 +270,7 @@ func (c *call) auditGet() {
 		c.auditFailed(err)
 		return
 	}
-	c.ok(AuditRecordAnswer{Record: auditRecordJSON(r)})
+	c.ok(adminapi.AuditRecordAnswer{Record: auditRecordJSON(r)})
 }
 
 func (c *call) auditVerify() {
@@ -284,12 +283,12 @@ func (c *call) auditVerify() {
 		c.auditFailed(err)
 		return
 	}
-	out := AuditVerification{Chain: res.Chain, OK: res.OK(), Checked: res.Checked, First: res.First, Last: res.Last}
+	out := adminapi.AuditVerification{Chain: res.Chain, OK: res.OK(), Checked: res.Checked, First: res.First, Last: res.Last}
 	if res.Checked > 0 {
 		out.Head = res.Head.String()
 	}
 	if res.Broken != nil {
-		out.Broken = &AuditBreak{Seq: res.Broken.Seq, Reason: res.Broken.Reason}
+		out.Broken = &adminapi.AuditBreak{Seq: res.Broken.Seq, Reason: res.Broken.Reason}
 	}
 	c.ok(out)
 }
@@ -320,6 +319,6 @@ func (c *call) auditAcknowledge() {
 		c.auditFailed(err)
 	default:
 		c.auditDone = true
-		c.ok(AuditAcknowledgeAnswer{Acknowledged: seq, By: c.who, Note: note})
+		c.ok(adminapi.AuditAcknowledgeAnswer{Acknowledged: seq, By: c.who, Note: note})
 	}
 }

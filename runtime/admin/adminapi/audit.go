@@ -1,6 +1,35 @@
-package admin
+package adminapi
 
-import "time"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Audit trail routes.
+const (
+	PathAudit            = "audit"
+	PathAuditVerify      = "audit/verify"
+	PathAuditRecord      = "audit/{id}"
+	PathAuditAcknowledge = "audit/{id}/acknowledge"
+)
+
+// RequestIDHeader carries the request id an audit record keeps: the
+// client's, when it sends one, else one the server makes; every answer to
+// an action carries it.
+const RequestIDHeader = "X-Request-Id"
+
+// AuditPath fills a record's number into an audit/{id} path.
+func AuditPath(pattern string, seq uint64) string {
+	return strings.Replace(pattern, segmentID, strconv.FormatUint(seq, 10), 1)
+}
+
+// Audit outcomes, the "outcome" of an AuditRecord.
+const (
+	AuditOK      = "ok"
+	AuditRefused = "refused" // a gate refused it; the detail names the gate
+	AuditFailed  = "failed"
+)
 
 // AuditRecord is the JSON form of one audit record.
 type AuditRecord struct {
@@ -66,5 +95,5 @@ type AuditAcknowledgeAnswer struct {
 	Note         string `json:"note"`
 }
 
-// Audit list parameters (audit/?...).
+// AuditListParams are the query parameters of audit/.
 var AuditListParams = []string{"actor", "action", "target", "outcome", "since", "until", "before", "limit", "review"}
