@@ -242,22 +242,23 @@ func (c *call) auditList() {
 	c.ok(out)
 }
 
-// auditSeq reads the {id} segment as a record number.
-func (c *call) auditSeq() (uint64, bool) {
+// auditRecordRoute is the trail and the record number of an audit/{id}
+// route; it answers the refusal itself when either is missing.
+func (c *call) auditRecordRoute() (*audit.Trail, uint64, bool) {
+	tr, ok := c.needTrail()
+	if !ok {
+		return nil, 0, false
+	}
 	n, err := strconv.ParseUint(c.name, 10, 64)
 	if err != nil || n == 0 {
 		c.badInput("id", c.name, "want a record number ≥ 1", "audit/ lists the records with their numbers (seq)")
-		return 0, false
+		return nil, 0, false
 	}
-	return n, true
+	return tr, n, true
 }
 
 func (c *call) auditGet() {
-	tr, ok := c.needTrail()
-	if !ok {
-		return
-	}
-	seq, ok := c.auditSeq()
+	tr, seq, ok := c.auditRecordRoute()
 	if !ok {
 		return
 	}
@@ -296,11 +297,7 @@ func (c *call) auditVerify() {
 // auditAcknowledge records an admin's acknowledgement of a record that
 // requires a review; that record is the request's audit record.
 func (c *call) auditAcknowledge() {
-	tr, ok := c.needTrail()
-	if !ok {
-		return
-	}
-	seq, ok := c.auditSeq()
+	tr, seq, ok := c.auditRecordRoute()
 	if !ok {
 		return
 	}
