@@ -119,9 +119,13 @@ type eventHandler struct {
 	next slog.Handler
 }
 
-// Enabled is true for every record: an event below the log's level is
-// still an action.
-func (h *eventHandler) Enabled(context.Context, slog.Level) bool { return true }
+// Enabled is true from INFO up whatever the log's level (an action logged
+// at INFO is still an action when the log shows only warnings); below INFO,
+// where no watched event is logged, it is the log's own answer, so that DEBUG
+// calls stay as cheap as they were.
+func (h *eventHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo || h.next.Enabled(ctx, l)
+}
 
 func (h *eventHandler) Handle(ctx context.Context, r slog.Record) error {
 	if rule, ok := automated[r.Message]; ok {

@@ -47,6 +47,8 @@ func TestAutomatedActionsAreRecordedFromTheRuntimesEvents(t *testing.T) {
 	}, got)
 	assert.Len(t, logs.Lines("level="), 2, "the log keeps its own level: the two warnings only")
 	assert.Len(t, logs.Lines("instance=i-1"), 2)
+	assert.False(t, log.Enabled(ctx, slog.LevelDebug), "DEBUG stays off when the log is off for it")
+	assert.True(t, log.Enabled(ctx, slog.LevelInfo), "INFO is seen: actions are logged there")
 }
 
 // The runtime's logger exists before its store, and so before the trail:
