@@ -30,6 +30,8 @@ type Config struct {
 	// RedisPrefix starts every key and channel in Redis. Default "baldur:"
 	// (BALDUR_REDIS_PREFIX). Runtimes that share state must share it.
 	RedisPrefix string
+	// Audit configures the audit trail; its zero value is on, in the store.
+	Audit AuditConfig
 	// Store, when set, is used as it is (and not closed by Close); RedisURL and
 	// StateDir are then ignored. Tests pass store.NewMemory().
 	Store store.Store
@@ -135,6 +137,9 @@ func (c Config) withDefaults() (Config, error) {
 	named, err := c.compartments()
 	errs = append(errs, err)
 	c.named = named
+	if err := c.Audit.check(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.StateDir == "" {
 		c.StateDir = ".baldur"
 	}
@@ -164,6 +169,8 @@ func (c Config) withDefaults() (Config, error) {
 //	BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS  duration or secs (unset: none)
 //	BALDUR_BULKHEAD_<NAME>        active[+waiting]   (see DefaultCompartments)
 //	BALDUR_LOG_LEVEL              debug|info|warn|error (info)
+//	BALDUR_AUDIT_ENABLED          on|off             (on)
+//	BALDUR_SQL_DSN                PostgreSQL DSN     (unset: the audit trail stays in the store)
 func ConfigFromEnv() (Config, error) {
 	cfg, err := configFromLookup(os.LookupEnv)
 	if err != nil {
@@ -234,6 +241,7 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 	}
 	dlqFromEnv(r, &cfg.DLQ)
 	compartmentsFromEnv(r, os.Environ(), &cfg)
+	auditFromEnv(r, &cfg.Audit)
 	if err := r.Err(); err != nil {
 		return Config{}, fmt.Errorf("baldur: bad environment: %w", err)
 	}

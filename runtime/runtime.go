@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baldur-go/baldur/runtime/audit"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/control"
@@ -55,6 +56,9 @@ type Runtime struct {
 	dlq       *deadLetters // the dead-letter queue, in the store
 	redis     *store.Redis // the Redis behind the store, when configured
 	ctl       *control.Control
+	audit     *audit.Trail // nil when off
+	// attachAudit hands the trail to the logger's watcher (tapAudit).
+	attachAudit func(*audit.Trail)
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -116,7 +120,12 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		compartments: make(map[string]*Bulkhead),
 		zones:        make(map[zoneKey]*Zone),
 	}
+	rt.tapAudit()
 	if rt.store, rt.ownsStore, err = rt.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if err := rt.openAudit(ctx); err != nil {
+		rt.closeStore()
 		return nil, err
 	}
 	if rt.gate, err = idem.New(rt.store, idem.Options{MemoryTTL: cfg.IdempotencyMemoryTTL, Clock: rt.clock, Logger: rt.log}); err != nil {
@@ -175,7 +184,8 @@ func (rt *Runtime) Close() error {
 	for _, b := range breakers {
 		b.Close()
 	}
-	return errors.Join(dlqErr, ctlErr, rt.closeStore())
+	auditErr := rt.audit.Close() // after the last action it records, before the store it writes to
+	return errors.Join(dlqErr, ctlErr, auditErr, rt.closeStore())
 }
 
 func (rt *Runtime) closeStore() error {

@@ -48,6 +48,12 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   dlq purge ID --confirm                   delete one entry (admin role, unlocked server)
   dlq purge --domain D [--state S] [--failure-type T] [--operation O] [--limit N] --confirm
                                            delete the entries a filter selects
+  audit list [--actor A] [--action X|PREFIX*] [--target T] [--outcome ok|refused|failed]
+             [--since T] [--until T] [--before SEQ] [--limit N] [--pending-review]
+                                           the audit trail, newest first (times in RFC 3339)
+  audit show SEQ                           one audit record, with its hashes
+  audit verify                             walk the hash chain; exit 1 naming the first broken record
+  audit ack SEQ --reason NOTE              acknowledge a record that requires a review (admin role)
 
 flags:
   --addr URL      admin server (default: $BALDUR_ADMIN_ADDR, else http://127.0.0.1:9090); https://host:port for TLS
@@ -86,6 +92,7 @@ type opts struct {
 	date     string
 	days     int
 	dlq      map[string]string // dlq filters by API name: domain, operation, failure_type, state
+	audit    map[string]string // audit list filters (auditFlags), by API name
 	cursor   string
 	caFile   string
 	insecure bool
@@ -95,8 +102,9 @@ type opts struct {
 
 var (
 	valueFlags = map[string]bool{"addr": true, "reason": true, "timeout": true, "limit": true, "service": true, "date": true, "days": true,
-		"domain": true, "operation": true, "failure-type": true, "state": true, "cursor": true, "ca-file": true}
-	boolFlags = map[string]bool{"json": true, "confirm": true, "override": true, "help": true, "h": true, "insecure": true}
+		"domain": true, "operation": true, "failure-type": true, "state": true, "cursor": true, "ca-file": true,
+		"actor": true, "action": true, "target": true, "outcome": true, "since": true, "until": true, "before": true}
+	boolFlags = map[string]bool{"json": true, "confirm": true, "override": true, "help": true, "h": true, "insecure": true, "pending-review": true}
 )
 
 type usageError struct{ msg string }
@@ -108,7 +116,7 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 // parse reads flags anywhere on the line (baldur cb reset NAME --confirm reads
 // as well as baldur --confirm cb reset NAME); "--" ends the flags.
 func parse(args []string, getenv func(string) string) (*opts, error) {
-	o := &opts{timeout: 10 * time.Second, limit: 100, days: 1, set: map[string]bool{}, dlq: map[string]string{}}
+	o := &opts{timeout: 10 * time.Second, limit: 100, days: 1, set: map[string]bool{}, dlq: map[string]string{}, audit: map[string]string{}}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -178,6 +186,8 @@ func (o *opts) setValue(name, val string) error {
 			return usagef("flag --%s needs a value that is not blank", name)
 		}
 		o.dlq[strings.ReplaceAll(name, "-", "_")] = val
+	case "actor", "action", "target", "outcome", "since", "until", "before":
+		return o.setAuditValue(name, val)
 	case "cursor":
 		o.cursor = val
 	case "ca-file":
@@ -342,6 +352,8 @@ func dispatch(o *opts) (func(*client) int, error) {
 		return func(c *client) int { return c.call("GET", route(adminapi.PathReport, q), nil, printReports) }, nil
 	case "dlq":
 		return dispatchDLQ(o)
+	case "audit":
+		return dispatchAudit(o)
 	}
 	return nil, usagef("unknown command %q", group)
 }

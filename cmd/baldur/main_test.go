@@ -112,6 +112,7 @@ func TestScripts(t *testing.T) {
 			"park":        cmdPark,
 			"replayer":    cmdReplayer,
 			"zone":        cmdZone,
+			"audittamper": cmdAuditTamper,
 		},
 	})
 }

@@ -219,6 +219,7 @@ type endpoint struct {
 	role        Role // lowest role allowed
 	probe       bool // health and metrics: no host, origin or key gate (load balancers, scrapers)
 	destructive bool // needs the unlock and the typed confirmation
+	review      bool // its audit record carries review_required (break-glass, forced releases, gate bypasses)
 	body        bool // reads a JSON body
 	filter      bool // the body may also carry a dlqFilter
 	doc         string
@@ -242,6 +243,12 @@ type call struct {
 	body   actionBody
 	filter dlqFilter
 	status int
+	route  *route
+	// For the audit record (audit.go): the refusing gate and its message,
+	// the request id, and whether the endpoint wrote its own record.
+	gate, refusal string
+	reqID         string
+	auditDone     bool
 }
 
 // actionBody is what POST endpoints accept. Unknown fields are refused, so a
@@ -250,6 +257,7 @@ type actionBody = adminapi.ActionRequest
 
 func (c *call) refuse(status int, gate, msg, hint string) {
 	c.status = status
+	c.gate, c.refusal = gate, msg
 	c.h.log.LogAttrs(c.r.Context(), slog.LevelWarn, "admin.request_refused",
 		slog.String("gate", gate), slog.Int("status", status), slog.String("method", c.r.Method),
 		slog.String("path", c.r.URL.Path), slog.String("remote", c.r.RemoteAddr),
@@ -307,6 +315,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path),
 			"use "+strings.Join(allow, " or "))
 		return
+	}
+	c.route = rt
+	if c.isAction() {
+		c.beginAudit()
+		defer c.endAudit()
 	}
 	if !c.ep.probe && !c.passGates() {
 		return
@@ -511,7 +524,7 @@ func (h *Handler) table() []route {
 		{adminapi.PathBreaker, []endpoint{get(RoleViewer, "one breaker", (*call).breaker)}},
 		{adminapi.PathBreakerReset, []endpoint{breakerAct(adminapi.BreakerReset)}},
 		{adminapi.PathBreakerForceOpen, []endpoint{breakerAct(adminapi.BreakerForceOpen)}},
-		{adminapi.PathBreakerForceClose, []endpoint{breakerAct(adminapi.BreakerForceClose)}},
+		{adminapi.PathBreakerForceClose, []endpoint{reviewed(breakerAct(adminapi.BreakerForceClose))}},
 		{adminapi.PathBreakerAuto, []endpoint{breakerAct(adminapi.BreakerAuto)}},
 		{adminapi.PathControl, []endpoint{get(RoleViewer, "kill switch and dry-run status", (*call).controlStatus)}},
 		{adminapi.PathControlStatus, []endpoint{get(RoleViewer, "kill switch and dry-run status", (*call).controlStatus)}},
@@ -529,8 +542,13 @@ func (h *Handler) table() []route {
 		{adminapi.PathDLQPurgeBatch, []endpoint{batch(RoleAdmin, true, `delete the entries a filter selects: {"domain":..., "operation":..., "failure_type":..., "state":..., "limit":1..1000 (100), "confirm":"CONFIRM"}, one filter field required`, (*call).dlqPurgeBatch)}},
 		{adminapi.PathDLQEntry, []endpoint{get(RoleViewer, "one dead letter, with its arguments", (*call).dlqGet)}},
 		{adminapi.PathDLQEntryReplay, []endpoint{act(RoleOperator, false, "replay one pending entry now through its registered replayer; refused while the kill switch is DISABLED unless \"override\":true", (*call).dlqReplay)}},
-		{adminapi.PathDLQEntryRedrive, []endpoint{act(RoleOperator, false, "give an entry that needs review a fresh replay budget: back to pending", (*call).dlqRedrive)}},
+		{adminapi.PathDLQEntryRedrive, []endpoint{reviewed(act(RoleOperator, false, "give an entry that needs review a fresh replay budget: back to pending", (*call).dlqRedrive))}},
 		{adminapi.PathDLQEntryPurge, []endpoint{act(RoleAdmin, true, "delete one entry, in any state", (*call).dlqPurge)}},
+		// The literal audit/ routes come before audit/{id}.
+		{adminapi.PathAudit, []endpoint{get(RoleViewer, "the audit trail, newest first: ?actor=&action= (exact, or a prefix ending in *)&target=&outcome=ok|refused|failed&since=&until= (RFC 3339)&before= (the next of the previous page)&limit=1..1000 (50)&review=pending", (*call).auditList)}},
+		{adminapi.PathAuditVerify, []endpoint{get(RoleOperator, "walk the audit chain and name the first record where it breaks", (*call).auditVerify)}},
+		{adminapi.PathAuditRecord, []endpoint{get(RoleViewer, "one audit record", (*call).auditGet)}},
+		{adminapi.PathAuditAcknowledge, []endpoint{act(RoleAdmin, false, `acknowledge a record that requires a review: {"reason":"the note"}; itself recorded`, (*call).auditAcknowledge)}},
 	}
 }
 

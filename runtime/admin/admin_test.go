@@ -596,7 +596,7 @@ func TestConsoleIsServedWithoutExternalResources(t *testing.T) {
 	assert.Contains(t, r.raw, "<title>Baldur console</title>")
 	assert.Contains(t, r.header.Get("Content-Security-Policy"), "default-src 'none'")
 	assert.Equal(t, "DENY", r.header.Get("X-Frame-Options"))
-	for _, asset := range []string{"/console/app.js", "/console/style.css"} {
+	for _, asset := range []string{"/console/app.js", "/console/audit.js", "/console/style.css"} {
 		a := f.do(t, req{path: asset})
 		require.Equal(t, http.StatusOK, a.code, asset)
 		assert.NotContains(t, a.raw, "http://", asset)

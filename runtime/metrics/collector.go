@@ -119,6 +119,9 @@ func NewRegistry(rt *runtime.Runtime, opts Options) *prometheus.Registry {
 	reg.MustRegister(NewCollector(rt, opts),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if tr := rt.Audit(); tr != nil {
+		reg.MustRegister(AuditCollector(tr))
+	}
 	return reg
 }
 

@@ -37,6 +37,10 @@
 //	baldur_dryrun_enabled                                 gauge    1 while dry-run is on
 //	baldur_kill_switch_enabled                            gauge    1 while policies run, 0 when the kill switch is off
 //	baldur_idempotency_outcomes_total{service,method,outcome}  counter  (claimed, duplicate, replayed, key_reuse, unavailable, fail_open, no_key, canceled)
+//	baldur_audit_records_total                            counter  audit records this process wrote (NewRegistry, trail on)
+//	baldur_audit_records_lost_total                       counter  audit records the store could not take
+//	baldur_audit_backlog                                  gauge    records not yet sealed, or not yet in PostgreSQL
+//	baldur_audit_chain_broken                             gauge    1 when the last verify or drain found the chain broken
 //	baldur_dlq_entries{domain,state}                      gauge    (only with Options.DLQ)
 //	baldur_dlq_evicted_total                              counter  (only with Options.DLQ)
 //	baldur_dlq_replays_resolved_total{domain}             counter  (only with Options.DLQ)

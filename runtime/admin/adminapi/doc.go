@@ -26,4 +26,11 @@
 // that a POST needs at least an operator key and reads a JSON body, and that
 // only health and metrics are open probes. The CLI then calls URL(path) and
 // decodes the response type.
+//
+// An action route (any method but GET) is audited by the server's gate layer
+// with no code of its own: one record per request, refused (with the gate),
+// failed or done, its action named after the path ("breakers/{name}/reset"
+// is "breakers.reset"). A break-glass action, a forced release or a gate
+// bypass is wrapped in reviewed(...) in the table, so that its records carry
+// review_required until an admin acknowledges them (PathAuditAcknowledge).
 package adminapi

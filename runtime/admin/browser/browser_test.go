@@ -232,6 +232,13 @@ func TestConsoleInRealChromium(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, dlq.StatePending, e.State)
 
+	// The audit panel lists what happened: the breaker forced open by code
+	// (an automated action) and the refused attempts above, with their gate.
+	require.NoError(t, chromedp.Do(ctx,
+		until(`document.querySelector("#audit tbody").textContent.includes("breaker.state_changed")`),
+		until(`document.querySelector("#audit tbody").textContent.includes("unlock: destructive actions are locked")`),
+	))
+
 	// A would-have decision shows in the timeline; then take the screenshot.
 	p, err := ledger.Enter(context.Background())
 	require.NoError(t, err, "dry-run lets the call through the open breaker")

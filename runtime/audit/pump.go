@@ -1,0 +1,133 @@
+package audit
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/baldur-go/baldur/runtime/clock"
+)
+
+// pump runs one kind of pass (sealing or draining) on its own goroutine,
+// whenever it is kicked, asked to sync, or its retry timer fires. Passes
+// never overlap, and no lock is held while one runs (they do I/O). After a
+// failed pass it retries with a backoff on the trail's clock, doubling from
+// RetryMin to RetryMax; a pass that works resets it.
+type pump struct {
+	name  string
+	t     *Trail
+	pass  func(context.Context) error
+	kicks chan struct{}
+	syncs chan chan error
+
+	mu      sync.Mutex
+	timer   clock.Timer
+	backoff time.Duration
+	failing bool
+}
+
+func (t *Trail) newPump(name string, pass func(context.Context) error) *pump {
+	return &pump{name: name, t: t, pass: pass, kicks: make(chan struct{}, 1), syncs: make(chan chan error)}
+}
+
+// kick asks for a pass soon; kicks while one is queued fold into it.
+func (p *pump) kick() {
+	select {
+	case p.kicks <- struct{}{}:
+	default:
+	}
+}
+
+// sync asks for a pass that starts after the call and returns its error.
+func (p *pump) sync(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case p.syncs <- reply:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *pump) run(ctx context.Context, wg *sync.WaitGroup) {
+	defer wg.Done()
+	defer p.stopTimer()
+	for {
+		var waiters []chan error
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.kicks:
+		case w := <-p.syncs:
+			waiters = append(waiters, w)
+		}
+		// Fold in whoever else asked meanwhile: one pass serves them all.
+	more:
+		for {
+			select {
+			case w := <-p.syncs:
+				waiters = append(waiters, w)
+			case <-p.kicks:
+			default:
+				break more
+			}
+		}
+		err := p.pass(ctx)
+		for _, w := range waiters {
+			w <- err
+		}
+		p.after(ctx, err)
+	}
+}
+
+// after logs a change between working and failing and arms the retry.
+func (p *pump) after(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	p.mu.Lock()
+	wasFailing := p.failing
+	p.failing = err != nil
+	if err == nil {
+		p.backoff = 0
+		p.mu.Unlock()
+		if wasFailing {
+			p.t.log.Info("audit."+p.name+"_resumed", "backlog", p.t.backlog.Load())
+		}
+		if p.name == "drain" {
+			p.t.drainErr.Store(nil)
+		}
+		return
+	}
+	if p.backoff == 0 {
+		p.backoff = p.t.minB
+	} else {
+		p.backoff = min(2*p.backoff, p.t.maxB)
+	}
+	d := p.backoff
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	p.timer = p.t.clk.AfterFunc(d, p.kick)
+	p.mu.Unlock()
+	msg := err.Error()
+	if p.name == "drain" {
+		p.t.drainErr.Store(&msg)
+	}
+	if !wasFailing {
+		p.t.log.Warn("audit."+p.name+"_failed", "error", msg, "backlog", p.t.backlog.Load(), "retry_in", d.String())
+	}
+}
+
+func (p *pump) stopTimer() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+}
