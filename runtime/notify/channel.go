@@ -29,7 +29,11 @@ type sender struct {
 }
 
 func newSender(ch Channel, rawURL string, client *http.Client) *sender {
-	s := &sender{ch: ch, url: rawURL, shown: redact.Endpoint(rawURL), client: client}
+	shown, err := strconv.Unquote(redact.Endpoint(rawURL)) // a log attribute quotes on its own
+	if err != nil {
+		shown = redact.Mask
+	}
+	s := &sender{ch: ch, url: rawURL, shown: shown, client: client}
 	switch ch {
 	case Slack:
 		s.encode = slackPayload

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -224,30 +225,17 @@ type resolved struct {
 }
 
 func (c Config) resolve() (resolved, error) {
-	if c.Cooldown == 0 {
-		c.Cooldown = DefaultCooldown
-	}
-	def := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&c.PerMinute, DefaultPerMinute)
-	def(&c.PerHour, DefaultPerHour)
-	def(&c.ChannelPerMinute, DefaultChannelPerMinute)
-	def(&c.ChannelPerHour, DefaultChannelPerHour)
-	def(&c.BurstThreshold, DefaultBurstThreshold)
-	def(&c.QueueSize, DefaultQueueSize)
-	def(&c.MaxAttempts, DefaultMaxAttempts)
-	if c.BurstWindow == 0 {
-		c.BurstWindow = DefaultBurstWindow
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = DefaultDrainTimeout
-	}
+	c.Cooldown = cmp.Or(c.Cooldown, DefaultCooldown)
+	c.PerMinute = cmp.Or(c.PerMinute, DefaultPerMinute)
+	c.PerHour = cmp.Or(c.PerHour, DefaultPerHour)
+	c.ChannelPerMinute = cmp.Or(c.ChannelPerMinute, DefaultChannelPerMinute)
+	c.ChannelPerHour = cmp.Or(c.ChannelPerHour, DefaultChannelPerHour)
+	c.BurstThreshold = cmp.Or(c.BurstThreshold, DefaultBurstThreshold)
+	c.BurstWindow = cmp.Or(c.BurstWindow, DefaultBurstWindow)
+	c.QueueSize = cmp.Or(c.QueueSize, DefaultQueueSize)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, DefaultDrainTimeout)
 	if c.Backoff == nil {
 		c.Backoff = defaultBackoff
 	}

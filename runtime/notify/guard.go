@@ -25,18 +25,22 @@ const keyPrefix = "notify:"
 const storeTimeout = 2 * time.Second
 
 func (g *guards) incr(ctx context.Context, key string, ttl time.Duration) int64 {
+	return g.add(ctx, key, 1, ttl)
+}
+
+func (g *guards) add(ctx context.Context, key string, delta int64, ttl time.Duration) int64 {
 	if g.shared != nil {
 		sctx, cancel := context.WithTimeout(ctx, storeTimeout)
-		n, err := g.shared.Incr(sctx, key, 1, ttl)
+		n, err := g.shared.Incr(sctx, key, delta, ttl)
 		cancel()
 		if err == nil {
 			return n
 		}
 		g.fellBack("incr", err)
 	}
-	n, err := g.local.Incr(ctx, key, 1, ttl)
+	n, err := g.local.Incr(ctx, key, delta, ttl)
 	if err != nil {
-		return 1 // the memory store does not fail on a valid key; if it did, let the alert through
+		return delta // the memory store does not fail on a valid key; if it did, let the alert through
 	}
 	return n
 }
@@ -78,22 +82,30 @@ func (g *guards) cooldown(ctx context.Context, key string, p Priority, owner str
 }
 
 // admit counts one alert against the per-minute and per-hour budgets of
-// scope ("all" or a channel) and reports whether both allow it.
+// scope ("all" or a channel) and reports whether both allow it. A refused
+// alert is taken back off both counters, so that they count what was sent.
 func (g *guards) admit(ctx context.Context, scope string, perMinute, perHour int, now time.Time) bool {
-	ok := true
+	type slot struct {
+		key string
+		ttl time.Duration
+	}
+	var taken []slot
 	for _, b := range []struct {
 		budget int
 		window time.Duration
 		tag    string
-	}{{perHour, time.Hour, "h"}, {perMinute, time.Minute, "m"}} {
+	}{{perMinute, time.Minute, "m"}, {perHour, time.Hour, "h"}} {
 		if b.budget < 0 {
 			continue
 		}
-		slot := strconv.FormatInt(now.UnixNano()/int64(b.window), 10)
-		if g.incr(ctx, keyPrefix+"rate:"+scope+":"+b.tag+":"+slot, 2*b.window) > int64(b.budget) {
-			ok = false
-			break // a refusal by the hour budget does not eat into the minute's
+		key := keyPrefix + "rate:" + scope + ":" + b.tag + ":" + strconv.FormatInt(now.UnixNano()/int64(b.window), 10)
+		taken = append(taken, slot{key, 2 * b.window})
+		if g.add(ctx, key, 1, 2*b.window) > int64(b.budget) {
+			for _, s := range taken { // the counter exists: its TTL stays
+				g.add(ctx, s.key, -1, s.ttl)
+			}
+			return false
 		}
 	}
-	return ok
+	return true
 }
