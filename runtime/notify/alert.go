@@ -86,6 +86,11 @@ type Alert struct {
 	Labels map[string]string
 	// At is when it happened. Default: when Notify was called.
 	At time.Time
+	// Resolved says that the condition is over (End raises it): the
+	// Slack header says RESOLVED, the webhook's "resolved" is true and
+	// Alertmanager gets an endsAt, which resolves the alert there. It has a
+	// cooldown of its own, apart from the firing alert's.
+	Resolved bool
 	// Escalated is set by the Notifier when burst escalation raised the
 	// priority: Priority is then one step above the one raised.
 	Escalated bool

@@ -143,6 +143,9 @@ type slackBlock struct {
 // key, the source and the labels. text is the notification fallback.
 func slackPayload(a Alert, source string) ([]byte, error) {
 	head := a.Priority.String() + ": " + a.Title
+	if a.Resolved {
+		head = "RESOLVED: " + a.Title
+	}
 	if a.Escalated {
 		head += " (escalated)"
 	}
@@ -151,7 +154,7 @@ func slackPayload(a Alert, source string) ([]byte, error) {
 		Blocks []slackBlock `json:"blocks"`
 	}{Text: "[" + head + "]"}
 	msg.Blocks = append(msg.Blocks, slackBlock{Type: "header",
-		Text: &slackText{Type: "plain_text", Text: truncate(priorityMark[a.Priority]+" "+head, slackHeaderMax), Emoji: true}})
+		Text: &slackText{Type: "plain_text", Text: truncate(mark(a)+" "+head, slackHeaderMax), Emoji: true}})
 	if a.Text != "" {
 		msg.Blocks = append(msg.Blocks, slackBlock{Type: "section",
 			Text: &slackText{Type: "mrkdwn", Text: truncate(slackEscape(a.Text), slackSectionMax)}})
@@ -171,6 +174,13 @@ func slackPayload(a Alert, source string) ([]byte, error) {
 	msg.Blocks = append(msg.Blocks, slackBlock{Type: "context",
 		Elements: []slackText{{Type: "mrkdwn", Text: truncate(strings.Join(ctx, " · "), slackSectionMax)}}})
 	return json.Marshal(msg)
+}
+
+func mark(a Alert) string {
+	if a.Resolved {
+		return "✅"
+	}
+	return priorityMark[a.Priority]
 }
 
 // slackEscape escapes the three characters Slack's mrkdwn gives meaning to,
@@ -205,20 +215,22 @@ type WebhookPayload struct {
 	Service   string            `json:"service,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	At        time.Time         `json:"at"`
+	Resolved  bool              `json:"resolved"`
 	Escalated bool              `json:"escalated"`
 	Source    string            `json:"source,omitempty"`
 }
 
 func webhookPayload(a Alert, source string) ([]byte, error) {
 	return json.Marshal(WebhookPayload{Key: a.Key, Priority: a.Priority.String(), Title: a.Title, Text: a.Text,
-		Service: a.Service, Labels: a.Labels, At: a.At.UTC(), Escalated: a.Escalated, Source: source})
+		Service: a.Service, Labels: a.Labels, At: a.At.UTC(), Resolved: a.Resolved, Escalated: a.Escalated, Source: source})
 }
 
 // amAlert is one element of Alertmanager's POST /api/v2/alerts body.
 type amAlert struct {
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations"`
-	StartsAt    time.Time         `json:"startsAt"`
+	StartsAt    time.Time         `json:"startsAt,omitzero"`
+	EndsAt      time.Time         `json:"endsAt,omitzero"`
 }
 
 var labelName = regexp.MustCompile(`[^a-zA-Z0-9_]`)
@@ -226,7 +238,8 @@ var labelName = regexp.MustCompile(`[^a-zA-Z0-9_]`)
 // alertmanagerPayload posts the alert as firing from At; Alertmanager
 // resolves it after its resolve_timeout unless it is raised again, and
 // groups, routes, inhibits and silences it as the team configured.
-// alertname is the key; severity is the priority in lower case.
+// alertname is the key; severity is the priority in lower case. A resolved
+// alert carries the same labels and an endsAt.
 func alertmanagerPayload(a Alert, source string) ([]byte, error) {
 	labels := map[string]string{}
 	for k, v := range a.Labels {
@@ -244,12 +257,18 @@ func alertmanagerPayload(a Alert, source string) ([]byte, error) {
 	if source != "" {
 		labels["source"] = source
 	}
-	if a.Escalated {
-		labels["escalated"] = "true"
-	}
 	ann := map[string]string{"summary": a.Title}
+	if a.Escalated {
+		ann["escalated"] = "true" // an annotation: the labels name the alert
+	}
 	if a.Text != "" {
 		ann["description"] = a.Text
 	}
-	return json.Marshal([]amAlert{{Labels: labels, Annotations: ann, StartsAt: a.At.UTC()}})
+	al := amAlert{Labels: labels, Annotations: ann, StartsAt: a.At.UTC()}
+	if a.Resolved {
+		// The same labels with an end in the past resolve the firing alert;
+		// Alertmanager keeps the start it already has.
+		al.StartsAt, al.EndsAt = time.Time{}, a.At.UTC()
+	}
+	return json.Marshal([]amAlert{al})
 }

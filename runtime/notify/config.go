@@ -91,6 +91,11 @@ type Config struct {
 	BurstThreshold int
 	BurstWindow    time.Duration
 
+	// RemindAfter is how often an alert raised with Begin is raised again
+	// while its condition lasts (BALDUR_NOTIFY_REMIND_AFTER). Default 15m;
+	// negative: never.
+	RemindAfter time.Duration
+
 	// QueueSize bounds the alerts waiting for the guards, and for each
 	// channel (BALDUR_NOTIFY_QUEUE_SIZE). When full the oldest is dropped
 	// and counted (outcome dropped, reason queue_full). Default 256.
@@ -166,6 +171,11 @@ func ConfigFromEnv(r *env.Reader) Config {
 	budget(r, "BALDUR_NOTIFY_CHANNEL_RATE_PER_HOUR", &c.ChannelPerHour)
 	budget(r, "BALDUR_NOTIFY_BURST_THRESHOLD", &c.BurstThreshold)
 	r.Duration("BALDUR_NOTIFY_BURST_WINDOW", &c.BurstWindow)
+	if v, ok := r.Lookup("BALDUR_NOTIFY_REMIND_AFTER"); ok && strings.EqualFold(strings.TrimSpace(v), "off") {
+		c.RemindAfter = -1
+	} else {
+		r.Duration("BALDUR_NOTIFY_REMIND_AFTER", &c.RemindAfter)
+	}
 	r.Int("BALDUR_NOTIFY_QUEUE_SIZE", 1, &c.QueueSize)
 	r.Duration("BALDUR_NOTIFY_TIMEOUT", &c.Timeout)
 	r.Int("BALDUR_NOTIFY_MAX_ATTEMPTS", 1, &c.MaxAttempts)
@@ -232,6 +242,7 @@ func (c Config) resolve() (resolved, error) {
 	c.ChannelPerHour = cmp.Or(c.ChannelPerHour, DefaultChannelPerHour)
 	c.BurstThreshold = cmp.Or(c.BurstThreshold, DefaultBurstThreshold)
 	c.BurstWindow = cmp.Or(c.BurstWindow, DefaultBurstWindow)
+	c.RemindAfter = cmp.Or(c.RemindAfter, DefaultRemindAfter)
 	c.QueueSize = cmp.Or(c.QueueSize, DefaultQueueSize)
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
 	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)

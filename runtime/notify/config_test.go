@@ -28,6 +28,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"BALDUR_NOTIFY_BURST_THRESHOLD":         "off",
 		"BALDUR_NOTIFY_BURST_WINDOW":            "120",
 		"BALDUR_NOTIFY_QUEUE_SIZE":              "16",
+		"BALDUR_NOTIFY_REMIND_AFTER":            "off",
 		"BALDUR_NOTIFY_TIMEOUT":                 "2s",
 		"BALDUR_NOTIFY_MAX_ATTEMPTS":            "2",
 	}))
@@ -38,7 +39,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		AlertmanagerURL: "http://127.0.0.1:9093",
 		Routes:          map[Priority][]Channel{Info: {Webhook}, Low: {}, Critical: {Slack, Alertmanager}},
 		Cooldown:        10 * time.Minute, PerMinute: 5, PerHour: -1, ChannelPerMinute: 2, ChannelPerHour: 20,
-		BurstThreshold: -1, BurstWindow: 2 * time.Minute, QueueSize: 16, Timeout: 2 * time.Second, MaxAttempts: 2,
+		BurstThreshold: -1, BurstWindow: 2 * time.Minute, QueueSize: 16, RemindAfter: -1, Timeout: 2 * time.Second, MaxAttempts: 2,
 	}, c)
 
 	off := env.New(env.Map(map[string]string{"BALDUR_NOTIFY_ENABLED": "off"}))

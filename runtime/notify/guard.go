@@ -71,14 +71,19 @@ func (g *guards) escalate(ctx context.Context, key string, now time.Time) bool {
 	return g.incr(ctx, keyPrefix+"burst:"+slot+":"+key, 2*w) > int64(g.cfg.BurstThreshold)
 }
 
-// cooldown reports whether key at priority p was already delivered within
+// cooldown reports whether a's key at a's priority (firing or resolved)
+// was already delivered within
 // the cooldown (by this process or any other sharing the store); if not,
 // it claims it.
-func (g *guards) cooldown(ctx context.Context, key string, p Priority, owner string) bool {
+func (g *guards) cooldown(ctx context.Context, a Alert, owner string) bool {
 	if g.cfg.Cooldown < 0 {
 		return false
 	}
-	return !g.claim(ctx, keyPrefix+"cooldown:"+p.String()+":"+key, owner, g.cfg.Cooldown)
+	slot := a.Priority.String()
+	if a.Resolved {
+		slot += ":resolved"
+	}
+	return !g.claim(ctx, keyPrefix+"cooldown:"+slot+":"+a.Key, owner, g.cfg.Cooldown)
 }
 
 // admit counts one alert against the per-minute and per-hour budgets of

@@ -34,6 +34,9 @@ type Notifier struct {
 	outWG     sync.WaitGroup
 	ownClient *http.Client
 
+	lastMu  sync.Mutex // guards lasting; nothing but the map and timers under it
+	lasting map[string]*ongoing
+
 	dropped     atomic.Uint64
 	storeFailed atomic.Uint64
 
@@ -59,7 +62,7 @@ func New(cfg Config) (*Notifier, error) {
 		cfg: rc, log: rc.Logger, counts: newCounters(), owner: rc.Source,
 		in: newQueue(rc.QueueSize), outlets: map[Channel]*outlet{},
 		ctx: ctx, cancel: cancel, stopIn: make(chan struct{}), stopOut: make(chan struct{}),
-		guardDone: make(chan struct{}), changed: make(chan struct{}),
+		guardDone: make(chan struct{}), changed: make(chan struct{}), lasting: map[string]*ongoing{},
 	}
 	if n.owner == "" {
 		n.owner = "baldur"
@@ -154,6 +157,7 @@ func (n *Notifier) Close() error {
 	}
 	n.closeOnce.Do(func() {
 		n.closed.Store(true)
+		n.stopReminders()
 		var drain *time.Timer
 		if n.cfg.DrainTimeout > 0 {
 			drain = time.AfterFunc(n.cfg.DrainTimeout, n.cancel)
@@ -213,7 +217,7 @@ func (n *Notifier) process(a Alert) {
 			"threshold", n.cfg.BurstThreshold, "window", n.cfg.BurstWindow.String())
 		n.count(OutcomeEscalated, ReasonBurst)
 	}
-	if n.guards.cooldown(n.ctx, a.Key, a.Priority, n.owner) {
+	if n.guards.cooldown(n.ctx, a, n.owner) {
 		n.suppress(a, ReasonCooldown, "")
 		return
 	}
