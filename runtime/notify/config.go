@@ -73,7 +73,7 @@ type Config struct {
 
 	// Cooldown is how long an alert key, once delivered at a priority, is
 	// not delivered again at that priority by any process sharing Store
-	// (BALDUR_NOTIFY_COOLDOWN). Default 5m.
+	// (BALDUR_NOTIFY_COOLDOWN). Default 5m; negative: no cooldown.
 	Cooldown time.Duration
 
 	// PerMinute and PerHour bound the alerts sent, over all channels, by
@@ -256,8 +256,8 @@ func (c Config) resolve() (resolved, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.QueueSize < 0 || c.MaxAttempts < 0 || c.Cooldown < 0 || c.BurstWindow < 0 || c.Timeout < 0 {
-		return resolved{}, errors.New("notify: QueueSize, MaxAttempts, Cooldown, BurstWindow and Timeout must not be negative")
+	if c.QueueSize < 0 || c.MaxAttempts < 0 || c.Timeout < 0 {
+		return resolved{}, errors.New("notify: QueueSize, MaxAttempts and Timeout must not be negative")
 	}
 	r := resolved{Config: c, endpoints: map[Channel]string{}}
 	var errs []error

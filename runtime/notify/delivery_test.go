@@ -155,3 +155,34 @@ func TestANetworkErrorNeverShowsTheURL(t *testing.T) {
 	host := strings.TrimPrefix(hook.URL, "http://")
 	assert.Contains(t, logs, "endpoint=http://"+host+"/xxxxx", logs)
 }
+
+// TestAFullQueueDropsTheOldest: while the channel holds the first alert,
+// later ones overflow the queues; the newest survive and go out once the
+// channel answers again.
+func TestAFullQueueDropsTheOldest(t *testing.T) {
+	t.Parallel()
+	release, arrived := make(chan struct{}), make(chan struct{}, 1)
+	hook := newReceiver(t, func(n int, _ http.ResponseWriter, _ *http.Request) {
+		if n == 1 {
+			arrived <- struct{}{}
+			_ = await.Hold(release)
+		}
+	})
+	r := newRig(t, Config{WebhookURL: hook.URL, QueueSize: 2, Timeout: time.Hour, PerMinute: -1, PerHour: -1,
+		ChannelPerMinute: -1, ChannelPerHour: -1, BurstThreshold: -1})
+	r.n.Notify(t.Context(), Alert{Key: "k0", Priority: Critical})
+	await.Signal(t, arrived, "the first alert reached the webhook")
+	for i := 1; i <= 10; i++ {
+		r.n.Notify(t.Context(), Alert{Key: "k" + strconv.Itoa(i), Priority: Critical})
+	}
+	waitCount(t, r.n, OutcomeDropped, ReasonQueueFull, 8)
+	close(release)
+	waitCount(t, r.n, OutcomeDelivered, string(Webhook), 3)
+	var keys []string
+	for i := range 3 {
+		var p WebhookPayload
+		hook.decode(t, i, &p)
+		keys = append(keys, p.Key)
+	}
+	assert.Equal(t, []string{"k0", "k9", "k10"}, keys)
+}

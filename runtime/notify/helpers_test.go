@@ -151,3 +151,5 @@ func settled(n *Notifier) uint64 {
 	}
 	return s
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
