@@ -66,33 +66,37 @@ func (n *Notifier) remind(o *ongoing) {
 	n.Notify(context.Background(), a)
 }
 
-// End ends the condition begun under key: the reminders stop and, when
-// text is not empty, an alert marked Resolved is raised with the begun
-// alert's key, priority, service and labels, so that it reaches the same
-// channels (and resolves it in Alertmanager). It reports whether key was
-// begun.
-func (n *Notifier) End(ctx context.Context, key, text string) bool {
+// End ends the condition a.Key names: its reminders stop and an alert
+// marked Resolved is raised, so that it reaches the channels the condition
+// reached (and resolves it in Alertmanager). The resolved alert is the
+// begun one (priority, title, service, labels) with a's Text, or a itself
+// when this process did not begin it (another process of the fleet may
+// have: an operator's action is logged where it was taken). An empty Text
+// raises nothing. End reports whether this process had begun a.Key.
+func (n *Notifier) End(ctx context.Context, a Alert) bool {
 	if n == nil {
 		return false
 	}
 	n.lastMu.Lock()
-	o, on := n.lasting[key]
+	o, on := n.lasting[a.Key]
 	if on {
-		delete(n.lasting, key)
+		delete(n.lasting, a.Key)
 		if o.timer != nil {
 			o.timer.Stop()
 		}
 	}
 	n.lastMu.Unlock()
-	if !on {
-		return false
+	if a.Text == "" {
+		return on
 	}
-	if text != "" {
-		a := o.alert
-		a.Text, a.At, a.Resolved = text, time.Time{}, true
-		n.Notify(ctx, a)
+	r := a
+	if on {
+		r = o.alert
+		r.Text, r.At = a.Text, time.Time{}
 	}
-	return true
+	r.Resolved = true
+	n.Notify(ctx, r)
+	return on
 }
 
 // Ongoing returns the keys begun and not ended.

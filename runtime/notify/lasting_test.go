@@ -29,8 +29,8 @@ func TestBeginRemindsWhileAConditionLastsAndEndResolvesIt(t *testing.T) {
 	assert.Equal(t, epoch.Add(15*time.Minute), still.At)
 
 	r.clk.Advance(2 * time.Minute)
-	require.True(t, r.n.End(t.Context(), "breaker_open:payments", "closed again after 17m"))
-	assert.False(t, r.n.End(t.Context(), "breaker_open:payments", "twice"), "ended already")
+	require.True(t, r.n.End(t.Context(), Alert{Key: "breaker_open:payments", Text: "closed again after 17m"}))
+	assert.False(t, r.n.End(t.Context(), Alert{Key: "breaker_open:payments"}), "ended already; no text, nothing raised")
 	waitCount(t, r.n, OutcomeDelivered, string(Webhook), 3)
 	waitCount(t, r.n, OutcomeDelivered, string(Alertmanager), 3)
 	var resolved WebhookPayload
