@@ -96,28 +96,24 @@ var rules = map[string]rule{
 		}
 	},
 	"store.degraded_entered": func(ctx context.Context, n *Notifier, attr attrs) {
-		n.Begin(ctx, Alert{Key: "store_degraded", Priority: High, Title: "Store DEGRADED: Redis is unreachable",
-			Text: "This process serves from its local store; breaker state and claims are not shared with the fleet until Redis is back. Reason: " + attr("reason") + "."})
+		n.Begin(ctx, storeDegraded.alert("This process serves from its local store; breaker state and claims are not "+
+			"shared with the fleet until Redis is back. Reason: "+attr("reason")+"."))
 	},
 	"store.degraded_exited": func(ctx context.Context, n *Notifier, attr attrs) {
-		n.End(ctx, Alert{Key: "store_degraded", Priority: High, Title: "Store DEGRADED: Redis is unreachable",
-			Text: "Redis answers again; the local writes were replayed (DEGRADED for " + attr("degraded_for") + ")."})
+		n.End(ctx, storeDegraded.alert("Redis answers again; the local writes were replayed (DEGRADED for "+attr("degraded_for")+")."))
 	},
 	"control.switch_disabled": func(ctx context.Context, n *Notifier, attr attrs) {
-		n.Begin(ctx, Alert{Key: "kill_switch_off", Priority: Critical, Title: "Kill switch OFF: calls are unprotected",
-			Text: "Every protected call goes straight to its service: no breaker, retry, timeout, fallback or idempotency." + by(attr)})
+		n.Begin(ctx, killSwitchOff.alert("Every protected call goes straight to its service: no breaker, retry, "+
+			"timeout, fallback or idempotency."+by(attr)))
 	},
 	"control.switch_enabled": func(ctx context.Context, n *Notifier, attr attrs) {
-		n.End(ctx, Alert{Key: "kill_switch_off", Priority: Critical, Title: "Kill switch OFF: calls are unprotected",
-			Text: "Kill switch back ON: calls are protected again." + by(attr)})
+		n.End(ctx, killSwitchOff.alert("Kill switch back ON: calls are protected again."+by(attr)))
 	},
 	"control.dryrun_started": func(ctx context.Context, n *Notifier, attr attrs) {
-		n.Begin(ctx, Alert{Key: "dry_run", Priority: Medium, Title: "Dry-run started: policies record, nothing intervenes",
-			Text: "Breakers, bulkheads, retries and timeouts only record what they would have done." + by(attr)})
+		n.Begin(ctx, dryRun.alert("Breakers, bulkheads, retries and timeouts only record what they would have done."+by(attr)))
 	},
 	"control.dryrun_stopped": func(ctx context.Context, n *Notifier, attr attrs) {
-		n.End(ctx, Alert{Key: "dry_run", Priority: Medium, Title: "Dry-run started: policies record, nothing intervenes",
-			Text: "Dry-run ended: policies act again." + by(attr)})
+		n.End(ctx, dryRun.alert("Dry-run ended: policies act again."+by(attr)))
 	},
 	"dlq.entry_rejected": func(ctx context.Context, n *Notifier, attr attrs) {
 		d := attr("domain")
@@ -134,6 +130,23 @@ var rules = map[string]rule{
 		n.Notify(ctx, Alert{Key: "dlq_needs_review:" + d, Priority: Medium, Service: d, Title: "Dead letters need review in " + d,
 			Text: "An entry of " + d + "." + attr("operation") + " will not be replayed automatically: " + attr("reason") + "."})
 	},
+}
+
+// condition is a fleet-wide condition the rules Begin and End.
+type condition struct {
+	key   string
+	p     Priority
+	title string
+}
+
+var (
+	storeDegraded = condition{"store_degraded", High, "Store DEGRADED: Redis is unreachable"}
+	killSwitchOff = condition{"kill_switch_off", Critical, "Kill switch OFF: calls are unprotected"}
+	dryRun        = condition{"dry_run", Medium, "Dry-run started: policies record, nothing intervenes"}
+)
+
+func (c condition) alert(text string) Alert {
+	return Alert{Key: c.key, Priority: c.p, Title: c.title, Text: text}
 }
 
 // by names who flipped a switch, when the event says.
