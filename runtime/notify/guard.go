@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/baldur-go/baldur/runtime/store"
@@ -13,7 +14,7 @@ import (
 // fails: an alert sent twice is better than an alert lost to a store outage.
 type guards struct {
 	cfg    *resolved
-	shared store.Store
+	shared atomic.Pointer[store.Store] // nil: the local store only
 	local  store.Store
 	// fellBack is called (outside any lock) when the shared store failed.
 	fellBack func(op string, err error)
@@ -29,9 +30,9 @@ func (g *guards) incr(ctx context.Context, key string, ttl time.Duration) int64 
 }
 
 func (g *guards) add(ctx context.Context, key string, delta int64, ttl time.Duration) int64 {
-	if g.shared != nil {
+	if shared := g.shared.Load(); shared != nil {
 		sctx, cancel := context.WithTimeout(ctx, storeTimeout)
-		n, err := g.shared.Incr(sctx, key, delta, ttl)
+		n, err := (*shared).Incr(sctx, key, delta, ttl)
 		cancel()
 		if err == nil {
 			return n
@@ -47,9 +48,9 @@ func (g *guards) add(ctx context.Context, key string, delta int64, ttl time.Dura
 
 // claim takes key for ttl and reports whether this caller got it.
 func (g *guards) claim(ctx context.Context, key, owner string, ttl time.Duration) bool {
-	if g.shared != nil {
+	if shared := g.shared.Load(); shared != nil {
 		sctx, cancel := context.WithTimeout(ctx, storeTimeout)
-		ok, err := g.shared.SetNX(sctx, key, []byte(owner), ttl)
+		ok, err := (*shared).SetNX(sctx, key, []byte(owner), ttl)
 		cancel()
 		if err == nil {
 			return ok

@@ -165,3 +165,24 @@ func TestAFailingStoreFallsBackToThisProcess(t *testing.T) {
 	assert.Equal(t, uint64(2), r.n.Count(OutcomeSuppressed, ReasonCooldown))
 	require.NotEmpty(t, r.logs.Lines("notify.store_failed"))
 }
+
+// TestSetStoreHandsTheGuardsToTheSharedStore: a Notifier built before its
+// store keeps its guards in memory, then shares them once SetStore is
+// called.
+func TestSetStoreHandsTheGuardsToTheSharedStore(t *testing.T) {
+	t.Parallel()
+	hook := newReceiver(t, nil)
+	a := newRig(t, Config{WebhookURL: hook.URL, BurstThreshold: -1})
+	b := newRig(t, Config{WebhookURL: hook.URL, BurstThreshold: -1, Clock: a.clk})
+	b.n.SetStore(nil)
+	b.n.Notify(t.Context(), Alert{Key: "early", Priority: Critical})
+	a.n.Notify(t.Context(), Alert{Key: "early", Priority: Critical})
+	waitCount(t, b.n, OutcomeDelivered, string(Webhook), 1)
+	waitCount(t, a.n, OutcomeDelivered, string(Webhook), 1) // b's claim was in its memory: a delivers too
+
+	b.n.SetStore(a.store)
+	b.n.Notify(t.Context(), Alert{Key: "late", Priority: Critical})
+	waitCount(t, b.n, OutcomeDelivered, string(Webhook), 2)
+	a.n.Notify(t.Context(), Alert{Key: "late", Priority: Critical})
+	waitCount(t, a.n, OutcomeSuppressed, ReasonCooldown, 1)
+}

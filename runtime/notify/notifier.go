@@ -67,8 +67,8 @@ func New(cfg Config) (*Notifier, error) {
 	if n.owner == "" {
 		n.owner = "baldur"
 	}
-	n.guards = guards{cfg: &n.cfg, shared: rc.Store,
-		local: store.NewMemoryWith(store.MemoryOptions{Clock: rc.Clock}), fellBack: n.storeFailure}
+	n.guards = guards{cfg: &n.cfg, local: store.NewMemoryWith(store.MemoryOptions{Clock: rc.Clock}), fellBack: n.storeFailure}
+	n.SetStore(rc.Store)
 	client := rc.HTTPClient
 	if client == nil {
 		client = &http.Client{
@@ -115,6 +115,21 @@ func (n *Notifier) Notify(_ context.Context, a Alert) {
 	case evicted:
 		n.drop("")
 	}
+}
+
+// SetStore makes st hold the guards' state from now on (nil: this
+// process's memory). A runtime builds its Notifier before its store, so
+// that the store's own events (DEGRADED at start) raise alerts, and hands
+// the store over once it is open.
+func (n *Notifier) SetStore(st store.Store) {
+	if n == nil {
+		return
+	}
+	if st == nil {
+		n.guards.shared.Store(nil)
+		return
+	}
+	n.guards.shared.Store(&st)
 }
 
 // Counts returns every counter, zeros included, in a fixed order.
