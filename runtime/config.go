@@ -14,6 +14,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/events"
 	"github.com/baldur-go/baldur/runtime/idem"
+	"github.com/baldur-go/baldur/runtime/notify"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -61,6 +62,10 @@ type Config struct {
 	// DLQ configures the dead-letter queue; zero fields take dlq.Options'
 	// defaults (BALDUR_DLQ_*, see the EnvDLQ constants).
 	DLQ dlq.Options
+	// Notify configures alert delivery (README, Alerts; BALDUR_NOTIFY_*).
+	// Store, Clock, Logger and Source default to the runtime's; the zero
+	// value logs every alert and sends nothing.
+	Notify notify.Config
 
 	redisURLVar string // the variable RedisURL came from, for error messages
 }
@@ -210,6 +215,7 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 		cfg.Logger = slog.New(events.Wrap(slog.Default().Handler()))
 	}
 	dlqFromEnv(r, &cfg.DLQ)
+	cfg.Notify = notify.ConfigFromEnv(r)
 	if err := r.Err(); err != nil {
 		return Config{}, fmt.Errorf("baldur: bad environment: %w", err)
 	}

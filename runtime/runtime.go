@@ -26,6 +26,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/idem"
+	"github.com/baldur-go/baldur/runtime/notify"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -55,6 +56,7 @@ type Runtime struct {
 	dlq       *deadLetters // the dead-letter queue, in the store
 	redis     *store.Redis // the Redis behind the store, when configured
 	ctl       *control.Control
+	notifier  *notify.Notifier // alerts (README, Alerts); its Handler wraps log
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -116,9 +118,19 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		compartments: make(map[string]*Bulkhead),
 		zones:        make(map[zoneKey]*Zone),
 	}
+	if err := rt.openNotifier(); err != nil {
+		return nil, err
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			_ = rt.notifier.Close()
+		}
+	}()
 	if rt.store, rt.ownsStore, err = rt.openStore(ctx); err != nil {
 		return nil, err
 	}
+	rt.notifier.SetStore(rt.store)
 	if rt.gate, err = idem.New(rt.store, idem.Options{MemoryTTL: cfg.IdempotencyMemoryTTL, Clock: rt.clock, Logger: rt.log}); err != nil {
 		rt.closeStore()
 		return nil, fmt.Errorf("baldur: %w", err)
@@ -140,6 +152,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	rt.log.LogAttrs(ctx, slog.LevelInfo, "runtime.instance_started",
 		slog.Int("cb_failure_threshold", cfg.Breaker.FailureThreshold),
 		slog.Duration("cb_recovery_timeout", cfg.Breaker.RecoveryTimeout))
+	opened = true
 	return rt, nil
 }
 
@@ -174,7 +187,9 @@ func (rt *Runtime) Close() error {
 	for _, b := range breakers {
 		b.Close()
 	}
-	return errors.Join(dlqErr, ctlErr, rt.closeStore())
+	// The notifier before the store: its guards and last deliveries use it.
+	notifyErr := rt.notifier.Close()
+	return errors.Join(dlqErr, ctlErr, notifyErr, rt.closeStore())
 }
 
 func (rt *Runtime) closeStore() error {

@@ -12,7 +12,7 @@ import (
 //
 //	event                              alert (key)                      priority  kind
 //	cb.state_changed to OPEN/FORCED_OPEN breaker_open:<service>          HIGH      Begin (reminders while open)
-//	cb.state_changed to CLOSED          breaker_open:<service>           HIGH      End (resolved)
+//	cb.state_changed to (FORCED_)CLOSED breaker_open:<service>           HIGH      End (resolved)
 //	store.degraded_entered              store_degraded                   HIGH      Begin
 //	store.degraded_exited               store_degraded                   HIGH      End
 //	control.switch_disabled             kill_switch_off                  CRITICAL  Begin
@@ -90,9 +90,9 @@ var rules = map[string]rule{
 			n.Begin(ctx, Alert{Key: "breaker_open:" + svc, Priority: High, Service: svc,
 				Title: "Breaker " + svc + " is " + to,
 				Text:  "Calls to " + svc + " are rejected (or served by their fallbacks). Reason: " + attr("reason") + "."})
-		case "CLOSED":
+		case "CLOSED", "FORCED_CLOSED":
 			n.End(ctx, Alert{Key: "breaker_open:" + svc, Priority: High, Service: svc, Title: "Breaker " + svc + " is OPEN",
-				Text: "Breaker " + svc + " is CLOSED again: calls go through."})
+				Text: "Breaker " + svc + " is " + to + " again: calls go through."})
 		}
 	},
 	"store.degraded_entered": func(ctx context.Context, n *Notifier, attr attrs) {

@@ -30,6 +30,10 @@ func TestRuntimeEventsRaiseTheBuiltInAlerts(t *testing.T) {
 			"breaker_open:payments", "HIGH", false, "Breaker payments is OPEN"},
 		{"cb.state_changed", []any{"service", "payments", "from", "HALF_OPEN", "to", "CLOSED", "reason", "probes passed"},
 			"breaker_open:payments", "HIGH", true, "Breaker payments is OPEN"},
+		{"cb.state_changed", []any{"service", "ledger", "from", "CLOSED", "to", "FORCED_OPEN", "reason", "maintenance"},
+			"breaker_open:ledger", "HIGH", false, "Breaker ledger is FORCED_OPEN"},
+		{"cb.state_changed", []any{"service", "ledger", "from", "FORCED_OPEN", "to", "FORCED_CLOSED", "reason", "done"},
+			"breaker_open:ledger", "HIGH", true, "Breaker ledger is FORCED_OPEN"},
 		{"store.degraded_entered", []any{"reason", "dial tcp: refused"}, "store_degraded", "HIGH", false, "Store DEGRADED: Redis is unreachable"},
 		{"store.degraded_exited", []any{"degraded_for", "3s"}, "store_degraded", "HIGH", true, "Store DEGRADED: Redis is unreachable"},
 		{"control.switch_disabled", []any{"who", "alice", "reason", "incident 42"}, "kill_switch_off", "CRITICAL", false, "Kill switch OFF: calls are unprotected"},
@@ -56,7 +60,7 @@ func TestRuntimeEventsRaiseTheBuiltInAlerts(t *testing.T) {
 		assert.NotEmpty(t, p.Text, c.event)
 	}
 	var kill WebhookPayload
-	hook.decode(t, 4, &kill)
+	hook.decode(t, 6, &kill)
 	assert.Contains(t, kill.Text, "By alice. Reason: incident 42.")
 	assert.Empty(t, out.String(), "records below the next handler's level are not passed on")
 	assert.Empty(t, r.n.Ongoing(), "every condition begun was ended")
