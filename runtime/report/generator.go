@@ -62,8 +62,9 @@ type Options struct {
 	OnStored func(Report)
 	// Notifier delivers the fleet's report of each day, once per fleet:
 	// at DeliverAt the process that claims the day in the store loads the
-	// merged report and raises it (key daily_report:<date>). nil: the
-	// report is stored, not delivered.
+	// merged report and raises it (key daily_report:<date>). Default: the
+	// runtime's notifier (which only logs it when no channel is
+	// configured).
 	Notifier *notify.Notifier
 	// DeliverAt is the time of day (since midnight, in Location) at which
 	// the previous day's report is delivered. Default 8h: each morning.
@@ -130,6 +131,9 @@ func New(rt *runtime.Runtime, opts Options) *Generator {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Notifier == nil {
+		opts.Notifier = rt.Notifier()
 	}
 	if opts.DeliverAt <= 0 || opts.DeliverAt >= 24*time.Hour {
 		opts.DeliverAt = DefaultDeliverAt
