@@ -14,6 +14,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/events"
 	"github.com/baldur-go/baldur/runtime/idem"
+	"github.com/baldur-go/baldur/runtime/notify"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -72,6 +73,10 @@ type Config struct {
 	// external_api 5 + 10 waiting, message_queue 15): an entry replaces the
 	// default of its name or adds one (BALDUR_BULKHEAD_<NAME>=active[+waiting]).
 	Compartments map[string]Compartment
+	// Notify configures alert delivery (README, Alerts; BALDUR_NOTIFY_*).
+	// Store, Clock, Logger and Source default to the runtime's; the zero
+	// value logs every alert and sends nothing.
+	Notify notify.Config
 
 	redisURLVar string                 // the variable RedisURL came from, for error messages
 	environ     func() []string        // the environment New checks for unknown BALDUR_* names; nil: os.Environ
@@ -242,6 +247,7 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 	dlqFromEnv(r, &cfg.DLQ)
 	compartmentsFromEnv(r, os.Environ(), &cfg)
 	auditFromEnv(r, &cfg.Audit)
+	cfg.Notify = notify.ConfigFromEnv(r)
 	if err := r.Err(); err != nil {
 		return Config{}, fmt.Errorf("baldur: bad environment: %w", err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/idem"
+	"github.com/baldur-go/baldur/runtime/notify"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -59,6 +60,7 @@ type Runtime struct {
 	audit     *audit.Trail // nil when off
 	// attachAudit hands the trail to the logger's watcher (tapAudit).
 	attachAudit func(*audit.Trail)
+	notifier  *notify.Notifier // alerts (README, Alerts); its Handler wraps log
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -120,10 +122,20 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		compartments: make(map[string]*Bulkhead),
 		zones:        make(map[zoneKey]*Zone),
 	}
+	if err := rt.openNotifier(); err != nil {
+		return nil, err
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			_ = rt.notifier.Close()
+		}
+	}()
 	rt.tapAudit()
 	if rt.store, rt.ownsStore, err = rt.openStore(ctx); err != nil {
 		return nil, err
 	}
+	rt.notifier.SetStore(rt.store)
 	if err := rt.openAudit(ctx); err != nil {
 		rt.closeStore()
 		return nil, err
@@ -150,6 +162,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		slog.Int("cb_failure_threshold", cfg.Breaker.FailureThreshold),
 		slog.Duration("cb_recovery_timeout", cfg.Breaker.RecoveryTimeout))
 	rt.logUnknownEnv(ctx)
+	opened = true
 	return rt, nil
 }
 
@@ -185,7 +198,9 @@ func (rt *Runtime) Close() error {
 		b.Close()
 	}
 	auditErr := rt.audit.Close() // after the last action it records, before the store it writes to
-	return errors.Join(dlqErr, ctlErr, auditErr, rt.closeStore())
+	// The notifier before the store: its guards and last deliveries use it.
+	notifyErr := rt.notifier.Close()
+	return errors.Join(dlqErr, ctlErr, auditErr, notifyErr, rt.closeStore())
 }
 
 func (rt *Runtime) closeStore() error {

@@ -165,6 +165,9 @@ func (z *Zone) Claim(ctx context.Context, key string, fingerprint uint64) (Claim
 			err = &NoKeyError{Service: z.spec.Service, Method: z.spec.Method, Path: z.spec.Idempotency, Reason: keyReason(key)}
 		}
 		z.idem.count(claimErrorOutcome(err))
+		if errors.Is(err, ErrIdempotencyUnavailable) {
+			z.idemUnavailable(ctx, err)
+		}
 		if z.rt.wouldHave(z, "idempotency", "block", err.Error()) {
 			return Claim{}, nil
 		}
@@ -216,6 +219,8 @@ func claimErrorOutcome(err error) string {
 // counts already make a store round trip, so plain atomics are cheap here.
 type idemCounters struct {
 	n [len(idemOutcomes)]atomic.Uint64
+	// alerted is when this method last raised idem_unavailable (unix ns).
+	alerted atomic.Int64
 }
 
 func (c *idemCounters) count(outcome string) {

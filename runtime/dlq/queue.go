@@ -220,7 +220,12 @@ type Queue struct {
 
 	heads   sync.Map // domain → store.ID before which the domain stream holds only garbage
 	evicted atomic.Uint64
-	pace    pacer
+	// replayed and resolved count this process's replays that ran to an
+	// outcome, and those that resolved their entry (the daily report's
+	// automated actions: each replay runs in one process, so a fleet's
+	// reports add them up).
+	replayed, resolved atomic.Uint64
+	pace               pacer
 
 	bg struct {
 		sync.Mutex
@@ -262,6 +267,11 @@ func (q *Queue) Owner() string { return q.opts.Owner }
 
 // Evicted returns how many entries this process evicted since New.
 func (q *Queue) Evicted() uint64 { return q.evicted.Load() }
+
+// Replays returns how many replays this process ran to an outcome since
+// New (postponed ones not counted), and how many of them resolved their
+// entry.
+func (q *Queue) Replays() (replayed, resolved uint64) { return q.replayed.Load(), q.resolved.Load() }
 
 // Register sets the replayer of domain.operation for entries captured with
 // signature; a later registration replaces an earlier one and a nil fn

@@ -144,7 +144,11 @@ func (q *Queue) replayOne(ctx context.Context, r *record, raw []byte, dsid store
 		return claimed, OutcomeLost, nil
 	}
 	level := slog.LevelInfo
+	if out != OutcomePostponed {
+		q.replayed.Add(1)
+	}
 	if out == OutcomeResolved {
+		q.resolved.Add(1)
 		level = slog.LevelDebug
 	}
 	q.log.LogAttrs(ctx, level, "dlq.entry_replayed", slog.String("id", r.ID), slog.String("domain", r.Domain),

@@ -131,6 +131,9 @@ func TestReplayBudgetLeadsToNeedsReviewUntilRedriven(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, StateResolved, e.State)
 	assert.Equal(t, []string{"o-1"}, c.orders())
+	replayed, resolved := f.q.Replays()
+	assert.EqualValues(t, 4, replayed, "three failed replays and the one that resolved")
+	assert.EqualValues(t, 1, resolved)
 }
 
 func TestEntriesThatCannotBeReplayedAsTheyAreNeedReview(t *testing.T) {

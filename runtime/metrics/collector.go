@@ -202,7 +202,7 @@ var (
 	allDescs = []*prometheus.Desc{descCalls, descDuration, descRetries, descTimeouts, descBreakerState,
 		descTransitions, descBulkheadActive, descBulkheadCapacity, descStoreDegraded, descStoreDegradations,
 		descStoreReplayed, descStoreConflicts, descDryRunDecisions, descDryRun, descKillSwitch, descIdem, descDLQ,
-		descDLQEvicted, descDLQResolved, descHookErrors}
+		descDLQEvicted, descDLQResolved, descHookErrors, descNotifications}
 )
 
 // bucketBounds are runtime.DurationBuckets in seconds.
@@ -236,6 +236,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectStore(ch)
 	c.collectDryRun(ch)
 	c.collectHooks(ch, known)
+	c.collectNotifications(ch)
 
 	c.mu.Lock()
 	for k, n := range c.transitions {

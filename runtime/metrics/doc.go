@@ -45,6 +45,9 @@
 //	baldur_dlq_evicted_total                              counter  (only with Options.DLQ)
 //	baldur_dlq_replays_resolved_total{domain}             counter  (only with Options.DLQ)
 //	baldur_metrics_source_errors_total{source}            counter  a hook that failed during a scrape
+//	baldur_notifications_total{outcome,reason}            counter  alerts (runtime/notify): delivered, failed and
+//	    retried by channel (slack, webhook, alertmanager); suppressed by reason (disabled, rate_limited,
+//	    cooldown, log_only); dropped (queue_full, closed); escalated (burst). Every pair, zeros included.
 //
 // # Cardinality
 //

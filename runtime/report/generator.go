@@ -16,6 +16,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/dlq"
+	"github.com/baldur-go/baldur/runtime/notify"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -59,6 +60,15 @@ type Options struct {
 	Logger *slog.Logger
 	// OnStored is called after the midnight run stored a day's final report.
 	OnStored func(Report)
+	// Notifier delivers the fleet's report of each day, once per fleet:
+	// at DeliverAt the process that claims the day in the store loads the
+	// merged report and raises it (key daily_report:<date>). Default: the
+	// runtime's notifier (which only logs it when no channel is
+	// configured).
+	Notifier *notify.Notifier
+	// DeliverAt is the time of day (since midnight, in Location) at which
+	// the previous day's report is delivered. Default 8h: each morning.
+	DeliverAt time.Duration
 }
 
 // Generator builds the reports of one runtime. Build it with the runtime:
@@ -81,13 +91,14 @@ type Generator struct {
 
 	timerMu sync.Mutex
 	timer   clock.Timer
+	morning clock.Timer // the delivery of yesterday's report
 	running bool
 	busy    sync.WaitGroup // a midnight run in progress
 }
 
 type breakerTally struct {
-	opened, transitions int
-	last                time.Time
+	opened, closed, transitions int
+	last                        time.Time
 }
 
 // snapshot is the runtime's cumulative counters at one moment.
@@ -95,6 +106,8 @@ type snapshot struct {
 	calls map[[2]string]runtime.CallStats
 	store store.FailoverStats
 	dry   map[string]uint64 // would-have decisions by policy
+	// replayed and resolved count this process's dead-letter replays.
+	replayed, resolved uint64
 }
 
 // New returns a Generator for rt. It starts nothing: call Start for the
@@ -118,6 +131,12 @@ func New(rt *runtime.Runtime, opts Options) *Generator {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Notifier == nil {
+		opts.Notifier = rt.Notifier()
+	}
+	if opts.DeliverAt <= 0 || opts.DeliverAt >= 24*time.Hour {
+		opts.DeliverAt = DefaultDeliverAt
 	}
 	g := &Generator{rt: rt, opts: opts, trans: map[string]*breakerTally{}}
 	now := opts.Clock.Now()
@@ -158,8 +177,11 @@ func (g *Generator) onTransition(t breaker.Transition) {
 		g.trans[t.Name] = tl
 	}
 	tl.transitions++
-	if t.To == breaker.Open || t.To == breaker.ForcedOpen {
+	switch t.To {
+	case breaker.Open, breaker.ForcedOpen:
 		tl.opened++
+	case breaker.Closed:
+		tl.closed++
 	}
 	if t.At.After(tl.last) {
 		tl.last = t.At
@@ -178,6 +200,9 @@ func (g *Generator) snapshotOf(rs runtime.Snapshot) snapshot {
 	}
 	if rs.Store.Failover {
 		s.store = rs.Store.FailoverStats
+	}
+	if q := g.rt.DLQ(); q != nil {
+		s.replayed, s.resolved = q.Replays()
 	}
 	return s
 }
@@ -240,7 +265,8 @@ func (g *Generator) buildLocked(rd reading, final bool) Report {
 	in := Input{
 		Date: g.day, Node: g.opts.Node, From: g.from, To: rd.at, Final: final, GeneratedAt: rd.at,
 		Calls: calls, Store: st, KillSwitch: rd.enabled, DLQ: rd.dlq,
-		DryRun: DryRunDay{On: rd.dryRun, ByPolicy: map[string]int{}},
+		DryRun:      DryRunDay{On: rd.dryRun, ByPolicy: map[string]int{}},
+		DLQReplayed: since(rd.snap.replayed, g.base.replayed), DLQResolved: since(rd.snap.resolved, g.base.resolved),
 	}
 	for p, n := range rd.snap.dry {
 		if d := int(since(n, g.base.dry[p])); d > 0 {
@@ -251,7 +277,7 @@ func (g *Generator) buildLocked(rd reading, final bool) Report {
 	g.mu.Lock()
 	for _, bd := range rd.breakers {
 		if tl := g.trans[bd.Service]; tl != nil {
-			bd.Opened, bd.Transitions, bd.LastChange = tl.opened, tl.transitions, tl.last
+			bd.Opened, bd.Closed, bd.Transitions, bd.LastChange = tl.opened, tl.closed, tl.transitions, tl.last
 		}
 		in.Breakers = append(in.Breakers, bd)
 	}
@@ -481,8 +507,9 @@ func (g *Generator) collect(ctx context.Context, dates []string, own Report, gen
 }
 
 // Start arms the midnight run: at every midnight (in Options.Location) the
-// day's final report is built, stored and passed to Options.OnStored. It
-// returns at once; Stop ends it.
+// day's final report is built, stored and passed to Options.OnStored; and,
+// with Options.Notifier, the morning delivery (see Deliver). It returns at
+// once; Stop ends both.
 func (g *Generator) Start() {
 	g.timerMu.Lock()
 	defer g.timerMu.Unlock()
@@ -491,6 +518,7 @@ func (g *Generator) Start() {
 	}
 	g.running = true
 	g.armLocked()
+	g.armMorningLocked()
 }
 
 func (g *Generator) armLocked() {
@@ -506,11 +534,19 @@ func (g *Generator) Stop() {
 		g.timer.Stop()
 		g.timer = nil
 	}
+	if g.morning != nil {
+		g.morning.Stop()
+		g.morning = nil
+	}
 	g.timerMu.Unlock()
 	g.busy.Wait()
 }
 
-func (g *Generator) midnight() {
+func (g *Generator) midnight() { g.timed(g.closeDay, g.armLocked) }
+
+// timed runs fn for a timer that fired, unless Stop came first (Stop waits
+// for a run in progress), then re-arms with arm.
+func (g *Generator) timed(fn func(context.Context), arm func()) {
 	g.timerMu.Lock()
 	if !g.running {
 		g.timerMu.Unlock()
@@ -522,6 +558,16 @@ func (g *Generator) midnight() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	fn(ctx)
+	g.timerMu.Lock()
+	if g.running {
+		arm()
+	}
+	g.timerMu.Unlock()
+}
+
+// closeDay stores the final report of the day that just ended.
+func (g *Generator) closeDay(ctx context.Context) {
 	g.genMu.Lock()
 	r, rolled := g.rollLocked(g.read(ctx, g.opts.Clock.Now()))
 	g.genMu.Unlock()
@@ -534,9 +580,4 @@ func (g *Generator) midnight() {
 			g.opts.OnStored(r)
 		}
 	}
-	g.timerMu.Lock()
-	if g.running {
-		g.armLocked()
-	}
-	g.timerMu.Unlock()
 }

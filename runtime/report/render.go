@@ -41,6 +41,9 @@ func Text(r Report) string {
 			fmt.Fprintf(&b, "  breaker %s: %d transition(s), opened %s, %s at %s\n", br.Service, br.Transitions, times(br.Opened), br.State, r.To.Format("15:04"))
 		}
 	}
+	if a := r.Actions; a.Any() {
+		fmt.Fprintf(&b, "  automated actions: %s\n", actionsLine(a))
+	}
 	if st := r.Store; st.Degradations > 0 || st.Conflicts > 0 || st.Degraded {
 		fmt.Fprintf(&b, "  store: %s DEGRADED, %d write(s) replayed, %d conflict(s)\n", times(int(st.Degradations)), st.Replayed, st.Conflicts)
 	}
@@ -62,4 +65,18 @@ func (r Report) headline() string {
 		return r.Summary
 	}
 	return fmt.Sprintf("%s — %d processed, %d alert(s)", upper(r.Severity), r.Totals.Calls, len(r.Alerts))
+}
+
+func actionsLine(a Actions) string {
+	return fmt.Sprintf("%d call(s) saved by a retry · %d fallback answer(s) · breakers opened %d, closed %d · dead letters replayed %d, resolved %d",
+		a.RetriesSaved, a.FallbacksServed, a.BreakersOpened, a.BreakersClosed, a.DLQReplayed, a.DLQResolved)
+}
+
+// Message renders r for a chat channel: Text, then the seed's "Automated
+// Actions" section, on a calm day too.
+func Message(r Report) string {
+	a := r.Actions
+	return Text(r) + "\n\nAutomated Actions\n" + fmt.Sprintf(
+		"  • %d call(s) saved by a retry\n  • %d fallback answer(s) served\n  • breakers opened %d, closed %d\n  • dead letters replayed %d, resolved %d",
+		a.RetriesSaved, a.FallbacksServed, a.BreakersOpened, a.BreakersClosed, a.DLQReplayed, a.DLQResolved)
 }

@@ -153,6 +153,7 @@ type BreakerDay struct {
 	Service     string    `json:"service"`
 	State       string    `json:"state"`       // at the end of the period
 	Opened      int       `json:"opened"`      // transitions to OPEN or FORCED_OPEN
+	Closed      int       `json:"closed"`      // transitions to CLOSED (recoveries and operator closes)
 	Transitions int       `json:"transitions"` // every transition
 	LastChange  time.Time `json:"last_change,omitzero"`
 }
@@ -179,6 +180,22 @@ type DLQDay struct {
 	NeedsReview int64 `json:"needs_review"`
 }
 
+// Actions are what the runtime did on its own over the period, the seed's
+// "Automated Actions": calls a retry saved, fallback answers, breakers
+// opened and closed, dead letters replayed and resolved (by this process's
+// sweeps and by operators' replays alike).
+type Actions struct {
+	RetriesSaved    uint64 `json:"retries_saved"`
+	FallbacksServed uint64 `json:"fallbacks_served"`
+	BreakersOpened  int    `json:"breakers_opened"`
+	BreakersClosed  int    `json:"breakers_closed"`
+	DLQReplayed     uint64 `json:"dlq_replayed"`
+	DLQResolved     uint64 `json:"dlq_resolved"`
+}
+
+// Any reports whether any action was taken.
+func (a Actions) Any() bool { return a != Actions{} }
+
 // Report is one day of one runtime, or of every runtime of a fleet that
 // shares a store (see Merge).
 type Report struct {
@@ -200,6 +217,7 @@ type Report struct {
 	DryRun      DryRunDay    `json:"dry_run"`
 	KillSwitch  bool         `json:"kill_switch_enabled"`
 	DLQ         *DLQDay      `json:"dlq,omitempty"`
+	Actions     Actions      `json:"automated_actions"`
 	Alerts      []Alert      `json:"alerts"`
 	// Partial lists the parts that could not be read ("dlq"): they are left
 	// out, not guessed.
@@ -221,7 +239,10 @@ type Input struct {
 	DryRun      DryRunDay
 	KillSwitch  bool
 	DLQ         *DLQDay
-	Partial     []string
+	// DLQReplayed and DLQResolved count the replays run over the period
+	// and those that resolved their entry.
+	DLQReplayed, DLQResolved uint64
+	Partial                  []string
 }
 
 // Thresholds of the rules.
@@ -258,6 +279,12 @@ func Build(in Input) Report {
 	}
 	r.Totals = TotalsOf(in.Calls...)
 	r.Resolution = r.Totals.Resolution()
+	r.Actions = Actions{RetriesSaved: r.Totals.RetriedSuccesses, FallbacksServed: r.Totals.Fallbacks,
+		DLQReplayed: in.DLQReplayed, DLQResolved: in.DLQResolved}
+	for _, b := range in.Breakers {
+		r.Actions.BreakersOpened += b.Opened
+		r.Actions.BreakersClosed += b.Closed
+	}
 	bySvc := map[string][]runtime.CallStats{}
 	for _, s := range in.Calls {
 		bySvc[s.Service] = append(bySvc[s.Service], s)
@@ -372,11 +399,13 @@ func Merge(reports ...Report) Report {
 			if stateRank(b.State) > stateRank(m.State) {
 				m.State = b.State
 			}
-			m.Opened, m.Transitions = max(m.Opened, b.Opened), max(m.Transitions, b.Transitions)
+			m.Opened, m.Closed, m.Transitions = max(m.Opened, b.Opened), max(m.Closed, b.Closed), max(m.Transitions, b.Transitions)
 			if b.LastChange.After(m.LastChange) {
 				m.LastChange = b.LastChange
 			}
 		}
+		in.DLQReplayed += r.Actions.DLQReplayed // each replay runs in one process
+		in.DLQResolved += r.Actions.DLQResolved
 		in.Store.Degraded = in.Store.Degraded || r.Store.Degraded
 		in.Store.Degradations += r.Store.Degradations
 		in.Store.Replayed += r.Store.Replayed

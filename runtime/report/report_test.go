@@ -175,6 +175,7 @@ func TestABadDayThroughTheGeneratedWrapper(t *testing.T) {
 	assert.Equal(t, 1.0, *r.Resolution.Rate, "every troubled call got a fallback answer")
 	require.Len(t, r.Breakers, 1)
 	assert.Equal(t, report.BreakerDay{Service: "pricer", State: "OPEN", Opened: 1, Transitions: 1, LastChange: start}, r.Breakers[0])
+	assert.Equal(t, report.Actions{FallbacksServed: 5, BreakersOpened: 1}, r.Actions)
 	require.Len(t, r.Services, 1)
 	assert.Equal(t, "pricer", r.Services[0].Service)
 
@@ -183,6 +184,7 @@ func TestABadDayThroughTheGeneratedWrapper(t *testing.T) {
 	assert.Contains(t, text, "[critical] breaker pricer is OPEN")
 	assert.Contains(t, text, "[warning] 2 dead letter(s) spent their replay budget")
 	assert.Contains(t, text, "noisiest: pricer (5 failures, 4 rejections)")
+	assert.Contains(t, text, "automated actions: 0 call(s) saved by a retry · 5 fallback answer(s) · breakers opened 1, closed 0")
 	assert.Contains(t, text, "(the day is not over)")
 }
 
