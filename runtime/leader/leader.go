@@ -525,11 +525,13 @@ func (e *Elector) endTerm(ctx context.Context, tok Token, reason string) {
 	end := e.termEnd
 	e.termCtx, e.termEnd = nil, nil
 	e.mu.Unlock()
+	// Leadership already answers false; the event goes out before the
+	// term's context ends, so whoever waits on it finds the event written.
+	e.log.LogAttrs(ctx, slog.LevelWarn, "leader.lost", slog.String("group", e.group),
+		slog.String("id", e.id), slog.Uint64("token", uint64(tok)), slog.String("reason", reason))
 	if end != nil {
 		end()
 	}
-	e.log.LogAttrs(ctx, slog.LevelWarn, "leader.lost", slog.String("group", e.group),
-		slog.String("id", e.id), slog.Uint64("token", uint64(tok)), slog.String("reason", reason))
 }
 
 func (e *Elector) noteError(ctx context.Context, err error) {
