@@ -17,6 +17,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/leader"
 	"github.com/baldur-go/baldur/runtime/schedule"
+	"github.com/baldur-go/baldur/runtime/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -312,4 +313,52 @@ func TestTheSchedulerBeatsEveryTick(t *testing.T) {
 	await.Signal(t, beats, "a beat")
 	c.Advance(time.Second)
 	await.Signal(t, beats, "the next beat")
+}
+
+// The elector is what the runtime gives the scheduler.
+var _ schedule.Leadership = (*leader.Elector)(nil)
+
+func TestALeaderOnlyTaskFollowsARealElector(t *testing.T) {
+	t.Parallel()
+	c := clock.NewFake(t0)
+	st := store.NewMemoryWith(store.MemoryOptions{Clock: c})
+	t.Cleanup(func() { _ = st.Close() })
+	elect := func(id string) *leader.Elector {
+		e, err := leader.New(st, leader.Options{ID: id, Lease: 3 * time.Second, Renew: time.Second, Clock: c})
+		require.NoError(t, err)
+		require.NoError(t, e.Start(context.Background()))
+		t.Cleanup(func() { _ = e.Stop(context.Background()) })
+		return e
+	}
+	a, b := elect("a"), elect("b")
+	runs := make(chan string, 8)
+	for _, node := range []struct {
+		name string
+		e    *leader.Elector
+	}{{"a", a}, {"b", b}} {
+		s := schedule.New(schedule.Options{Clock: c, Leader: node.e, Tick: time.Hour, OnRun: func(r schedule.Run) {
+			if r.Outcome == schedule.OutcomeOK {
+				runs <- node.name
+			}
+		}})
+		t.Cleanup(func() { _ = s.Close(context.Background()) })
+		require.NoError(t, s.Schedule("fleet", "10s", func(ctx context.Context) error {
+			tok, ok := leader.TokenFrom(ctx)
+			if !ok {
+				return errors.New("no token in the context")
+			}
+			res, err := st.Atomic(ctx, store.Txn{Conds: []store.Cond{node.e.Fence(tok)},
+				Ops: []store.Op{store.IncrOp(node.e.Key("runs"), 1, 0)}})
+			if err == nil && !res.Applied {
+				err = errors.New("fenced write refused")
+			}
+			return err
+		}, schedule.TaskOptions{}))
+	}
+	c.Advance(10 * time.Second)
+	assert.Equal(t, "a", await.Recv(t, runs, "the leader's run"))
+	require.NoError(t, a.Stop(context.Background()))
+	c.Advance(10 * time.Second)
+	assert.Equal(t, "b", await.Recv(t, runs, "the new leader's run"))
+	assert.Len(t, runs, 0, "one run per period across the fleet")
 }

@@ -205,3 +205,11 @@ func TestCloseStopsTheRunsItStarted(t *testing.T) {
 	await.Done(t, dog.Close, "Close")
 	await.Signal(t, ended, "the run's end")
 }
+
+func TestABeatDoesNotAllocate(t *testing.T) {
+	dog := watchdog.New(watchdog.Options{})
+	t.Cleanup(dog.Close)
+	hb, err := dog.Register("hot", time.Second, nil)
+	require.NoError(t, err)
+	assert.Zero(t, testing.AllocsPerRun(100, hb.Beat))
+}
