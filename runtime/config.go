@@ -61,6 +61,8 @@ type Config struct {
 	// DLQ configures the dead-letter queue; zero fields take dlq.Options'
 	// defaults (BALDUR_DLQ_*, see the EnvDLQ constants).
 	DLQ dlq.Options
+	// Leader configures the election of the fleet's leader (BALDUR_LEADER_*).
+	Leader LeaderConfig
 
 	redisURLVar string // the variable RedisURL came from, for error messages
 }
@@ -139,6 +141,9 @@ func (c Config) withDefaults() (Config, error) {
 	case IdemDegradedServe, IdemDegradedRefuse:
 	default:
 		errs = append(errs, fmt.Errorf("baldur: config: IdempotencyDegraded %q: want serve or refuse", c.IdempotencyDegraded))
+	}
+	if c.Leader.Lease < 0 {
+		errs = append(errs, fmt.Errorf("baldur: config: Leader.Lease %v must be positive", c.Leader.Lease))
 	}
 	if c.StateDir == "" {
 		c.StateDir = ".baldur"
@@ -235,6 +240,8 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 		cfg.Logger = slog.New(events.Wrap(slog.Default().Handler()))
 	}
 	dlqFromEnv(r, &cfg.DLQ)
+	cfg.Leader.RedisURL, cfg.Leader.redisURLVar = r.URL(store.ParseRedisURL, EnvLeaderRedisURL)
+	r.Duration(EnvLeaderLease, &cfg.Leader.Lease)
 	if err := r.Err(); err != nil {
 		return Config{}, fmt.Errorf("baldur: bad environment: %w", err)
 	}

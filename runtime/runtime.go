@@ -51,6 +51,7 @@ type Runtime struct {
 	dlq       *deadLetters // the dead-letter queue, in the store
 	redis     *store.Redis // the Redis behind the store, when configured
 	ctl       *control.Control
+	fleet     *fleet // leader election, scheduler, watchdog
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -133,6 +134,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	rt.dlq.start()
+	if err := rt.openFleet(ctx); err != nil {
+		_ = rt.Close()
+		return nil, err
+	}
 	rt.log.LogAttrs(ctx, slog.LevelInfo, "runtime.instance_started",
 		slog.Int("cb_failure_threshold", cfg.Breaker.FailureThreshold),
 		slog.Duration("cb_recovery_timeout", cfg.Breaker.RecoveryTimeout))
@@ -163,14 +168,18 @@ func (rt *Runtime) Close() error {
 	}
 	rt.mu.Unlock()
 	// Outside the lock: the sync goroutines look breakers up while they finish.
-	// The queue first: its sweeps replay through the breakers and the store.
+	// Scheduled tasks first (they use everything below), then the queue: its
+	// sweeps replay through the breakers and the store.
+	ctx, cancel := context.WithTimeout(context.Background(), fleetCloseTimeout)
+	fleetErr := rt.fleet.close(ctx)
+	cancel()
 	dlqErr := rt.dlq.close()
 	rt.sync.close()
 	ctlErr := rt.ctl.Close()
 	for _, b := range breakers {
 		b.Close()
 	}
-	return errors.Join(dlqErr, ctlErr, rt.closeStore())
+	return errors.Join(fleetErr, dlqErr, ctlErr, rt.closeStore())
 }
 
 func (rt *Runtime) closeStore() error {

@@ -318,6 +318,9 @@ func parseValue(v []byte) (Token, string) {
 	return Token(n), id
 }
 
+// Renew returns how often the elector renews or tries: its loop's period.
+func (e *Elector) Renew() time.Duration { return e.renew }
+
 // IsLeader reports whether this process holds a term that has not run out.
 func (e *Elector) IsLeader() bool {
 	_, _, ok := e.Leadership()

@@ -1,0 +1,101 @@
+package runtime
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/internal/await"
+	"github.com/baldur-go/baldur/internal/redistest"
+	"github.com/baldur-go/baldur/runtime/clock"
+	"github.com/baldur-go/baldur/runtime/leader"
+	"github.com/baldur-go/baldur/runtime/schedule"
+	"github.com/baldur-go/baldur/runtime/store"
+)
+
+func TestConfigFromEnvReadsTheLeaderVariables(t *testing.T) {
+	t.Parallel()
+	cfg, err := configFromLookup(vars(EnvLeaderRedisURL, "redis://127.0.0.1:7000/2", EnvLeaderLease, "30s"))
+	require.NoError(t, err)
+	assert.Equal(t, "redis://127.0.0.1:7000/2", cfg.Leader.RedisURL)
+	assert.Equal(t, 30*time.Second, cfg.Leader.Lease)
+
+	_, err = configFromLookup(vars(EnvLeaderRedisURL, "http://nope", EnvLeaderLease, "soon"))
+	require.Error(t, err)
+	assert.ErrorContains(t, err, EnvLeaderRedisURL)
+	assert.ErrorContains(t, err, `BALDUR_LEADER_LEASE="soon"`)
+}
+
+func TestAProcessOnItsOwnStoreLeadsAndRunsLeaderOnlyTasksWithAToken(t *testing.T) {
+	t.Parallel()
+	c := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	st := store.NewMemoryWith(store.MemoryOptions{Clock: c})
+	t.Cleanup(func() { _ = st.Close() })
+	rt, err := New(context.Background(), Config{Store: st, Clock: c})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+
+	s := rt.Leader().Status()
+	assert.True(t, s.Leader, "alone on its store, the process leads")
+	assert.Equal(t, "always", s.Mode)
+
+	tokens := make(chan leader.Token, 4)
+	require.NoError(t, rt.Schedule("fleet.task", "1m", func(ctx context.Context) error {
+		tok, _ := leader.TokenFrom(ctx)
+		tokens <- tok
+		return nil
+	}, schedule.TaskOptions{}))
+	c.Advance(time.Minute)
+	assert.Equal(t, s.Token, await.Recv(t, tokens, "the leader-only run"))
+
+	names := []string{}
+	for _, l := range rt.Watchdog().Status() {
+		names = append(names, l.Name)
+	}
+	assert.Equal(t, []string{LoopLeaderRenewal, LoopScheduler}, names)
+	ok, _ := rt.Watchdog().Health()
+	assert.True(t, ok)
+}
+
+func TestTwoRuntimesOnRedisElectOneLeaderAndHandOverOnClose(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	open := func() *Runtime {
+		rt, err := New(context.Background(), Config{RedisURL: srv.URL(), StateDir: t.TempDir(),
+			Leader: LeaderConfig{Lease: 600 * time.Millisecond}})
+		require.NoError(t, err)
+		return rt
+	}
+	a := open()
+	b := open()
+	t.Cleanup(func() { _ = b.Close() })
+	require.True(t, a.Leader().IsLeader(), "the first runtime leads")
+	assert.False(t, b.Leader().IsLeader())
+	assert.Equal(t, "elect", b.Leader().Status().Mode)
+	assert.Equal(t, a.Leader().Status().ID, b.Leader().Status().Holder)
+
+	tok := a.Leader().Status().Token
+	require.NoError(t, a.Close())
+	deadline := time.Now().Add(await.Deadline)
+	for !b.Leader().IsLeader() {
+		require.True(t, time.Now().Before(deadline), "b never led after a closed: %+v", b.Leader().Status())
+		time.Sleep(20 * time.Millisecond)
+	}
+	assert.Greater(t, b.Leader().Status().Token, tok)
+}
+
+func TestTheElectionRunsOnItsOwnRedisWhenOneIsConfigured(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rt, err := New(context.Background(), Config{StateDir: t.TempDir(), Leader: LeaderConfig{RedisURL: srv.URL()}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+	assert.True(t, rt.Leader().IsLeader())
+	assert.Equal(t, "elect", rt.Leader().Status().Mode, "an election Redis makes a fleet even on the embedded store")
+	n, err := redistest.Client(t, srv.Addr()).Exists(context.Background(), "baldur:leader:{fleet}").Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n, "the lease lives in the election's Redis")
+}
