@@ -16,6 +16,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/metrics"
+	"github.com/baldur-go/baldur/runtime/schedule"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -79,10 +80,11 @@ type Generator struct {
 	mu    sync.Mutex
 	trans map[string]*breakerTally // this day's transitions by service
 
-	timerMu sync.Mutex
-	timer   clock.Timer
-	running bool
-	busy    sync.WaitGroup // a midnight run in progress
+	timerMu   sync.Mutex
+	timer     clock.Timer
+	running   bool
+	scheduled bool           // the midnight run is a task of the runtime's scheduler
+	busy      sync.WaitGroup // a midnight run in progress
 }
 
 type breakerTally struct {
@@ -471,9 +473,16 @@ func (g *Generator) Days(ctx context.Context, date string, days int) ([]Day, err
 	return out, nil
 }
 
+// DailyTask is the name of the midnight run on the runtime's scheduler.
+const DailyTask = "report.daily"
+
 // Start arms the midnight run: at every midnight (in Options.Location) the
-// day's final report is built, stored and passed to Options.OnStored. It
-// returns at once; Stop ends it.
+// day's final report is built, stored and passed to Options.OnStored. The
+// run is a task of the runtime's scheduler (DailyTask, on every node: each
+// process stores its own report), which shows its last and next run and
+// follows the runtime's clock. A location without a zone name (a fixed
+// zone) keeps a timer of the Generator's own instead. It returns at once;
+// Stop ends it.
 func (g *Generator) Start() {
 	g.timerMu.Lock()
 	defer g.timerMu.Unlock()
@@ -481,6 +490,15 @@ func (g *Generator) Start() {
 		return
 	}
 	g.running = true
+	spec := "CRON_TZ=" + g.opts.Location.String() + " 0 0 * * *"
+	if _, err := time.LoadLocation(g.opts.Location.String()); err == nil {
+		err = g.rt.Schedule(DailyTask, spec, func(context.Context) error { g.roll(); return nil },
+			schedule.TaskOptions{Scope: schedule.EveryNode})
+		if err == nil {
+			g.scheduled = true
+			return
+		}
+	}
 	g.armLocked()
 }
 
@@ -497,11 +515,26 @@ func (g *Generator) Stop() {
 		g.timer.Stop()
 		g.timer = nil
 	}
+	if g.scheduled {
+		g.rt.Scheduler().Remove(DailyTask)
+		g.scheduled = false
+	}
 	g.timerMu.Unlock()
 	g.busy.Wait()
 }
 
+// midnight is the run on the Generator's own timer, which re-arms it.
 func (g *Generator) midnight() {
+	g.roll()
+	g.timerMu.Lock()
+	if g.running && !g.scheduled {
+		g.armLocked()
+	}
+	g.timerMu.Unlock()
+}
+
+// roll stores the final report of the day that ended.
+func (g *Generator) roll() {
 	g.timerMu.Lock()
 	if !g.running {
 		g.timerMu.Unlock()
@@ -525,9 +558,4 @@ func (g *Generator) midnight() {
 			g.opts.OnStored(r)
 		}
 	}
-	g.timerMu.Lock()
-	if g.running {
-		g.armLocked()
-	}
-	g.timerMu.Unlock()
 }

@@ -443,6 +443,24 @@ func call(ctx context.Context, fn Func) (err error) {
 	return fn(ctx)
 }
 
+// Remove takes task name off the schedule and reports whether it was on
+// it. A run in progress goes on to its end (Close cancels it).
+func (s *Scheduler) Remove(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tasks[name]
+	if !ok {
+		return false
+	}
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	t.fireAt = time.Time{} // a timer already firing finds its run gone
+	delete(s.tasks, name)
+	s.order = slices.DeleteFunc(s.order, func(n string) bool { return n == name })
+	return true
+}
+
 // Status returns every task's status, in the order they were scheduled.
 func (s *Scheduler) Status() []TaskStatus {
 	s.mu.Lock()

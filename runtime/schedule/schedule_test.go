@@ -362,3 +362,16 @@ func TestALeaderOnlyTaskFollowsARealElector(t *testing.T) {
 	assert.Equal(t, "b", await.Recv(t, runs, "the new leader's run"))
 	assert.Len(t, runs, 0, "one run per period across the fleet")
 }
+
+func TestARemovedTaskRunsNoMoreAndItsNameIsFreeAgain(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, schedule.Options{})
+	ok := func(context.Context) error { return nil }
+	require.NoError(t, f.sched.Schedule("t", "1s", ok, schedule.TaskOptions{Scope: schedule.EveryNode}))
+	assert.True(t, f.sched.Remove("t"))
+	assert.False(t, f.sched.Remove("t"))
+	f.clock.Advance(time.Second)
+	f.noRun(t)
+	assert.Empty(t, f.sched.Status())
+	require.NoError(t, f.sched.Schedule("t", "1s", ok, schedule.TaskOptions{Scope: schedule.EveryNode}))
+}
