@@ -31,7 +31,8 @@ func TestConfigFromEnvReadsTheLeaderVariables(t *testing.T) {
 
 func TestAProcessOnItsOwnStoreLeadsAndRunsLeaderOnlyTasksWithAToken(t *testing.T) {
 	t.Parallel()
-	c := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := clock.NewFake(start)
 	st := store.NewMemoryWith(store.MemoryOptions{Clock: c})
 	t.Cleanup(func() { _ = st.Close() })
 	rt, err := New(context.Background(), Config{Store: st, Clock: c})
@@ -45,11 +46,26 @@ func TestAProcessOnItsOwnStoreLeadsAndRunsLeaderOnlyTasksWithAToken(t *testing.T
 	tokens := make(chan leader.Token, 4)
 	require.NoError(t, rt.Schedule("fleet.task", "1m", func(ctx context.Context) error {
 		tok, _ := leader.TokenFrom(ctx)
-		tokens <- tok
+		select {
+		case tokens <- tok:
+		default:
+		}
 		return nil
 	}, schedule.TaskOptions{}))
 	c.Advance(time.Minute)
 	assert.Equal(t, s.Token, await.Recv(t, tokens, "the leader-only run"))
+
+	c.Advance(9 * time.Minute) // to the DLQ's GC interval
+	var retention schedule.TaskStatus
+	for _, st := range rt.Scheduler().Status() {
+		if st.Name == DLQRetentionTask {
+			retention = st
+		}
+	}
+	assert.Equal(t, "leader", retention.Scope, "DLQ retention runs on the leader")
+	assert.Equal(t, start.Add(20*time.Minute), retention.NextRun)
+	assert.Equal(t, start.Add(10*time.Minute), retention.LastRun, "it ran once, on the leader")
+	assert.Equal(t, s.Token, retention.LastToken)
 
 	names := []string{}
 	for _, l := range rt.Watchdog().Status() {

@@ -138,6 +138,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		_ = rt.Close()
 		return nil, err
 	}
+	if err := rt.scheduleDLQRetention(); err != nil {
+		_ = rt.Close()
+		return nil, fmt.Errorf("baldur: %w", err)
+	}
 	rt.log.LogAttrs(ctx, slog.LevelInfo, "runtime.instance_started",
 		slog.Int("cb_failure_threshold", cfg.Breaker.FailureThreshold),
 		slog.Duration("cb_recovery_timeout", cfg.Breaker.RecoveryTimeout))

@@ -104,6 +104,10 @@ type Options struct {
 	// GCInterval is how often the background loop drops stale index entries
 	// and trims the queue to its cap. Default 10m.
 	GCInterval time.Duration
+	// GCOutside leaves the GC after the first one (at Start) to the caller,
+	// who runs Queue.GC every GCInterval: the runtime runs it as the
+	// scheduled task dlq.retention, on the fleet's leader only.
+	GCOutside bool
 	// Clock is the time source. Default clock.Real().
 	Clock clock.Clock
 	// Logger receives dlq.* events. Default slog.Default().
@@ -377,11 +381,16 @@ func (q *Queue) tick(ctx context.Context) {
 			q.log.Info("dlq.leases_reaped", slog.Int("entries", n))
 		}
 	}
-	if !now.Before(q.bg.nextGC) {
+	gcDue := !now.Before(q.bg.nextGC) && !(q.opts.GCOutside && !q.bg.nextGC.IsZero())
+	if gcDue {
 		q.bg.nextGC = now.Add(q.opts.GCInterval)
 		if err := q.GC(ctx); err != nil && ctx.Err() == nil {
 			q.log.Warn("dlq.gc_failed", slog.String("error", err.Error()))
 		}
+	}
+	next := q.bg.nextReap
+	if !q.opts.GCOutside {
+		next = earlier(next, q.bg.nextGC)
 	}
 	q.bg.Lock()
 	defer q.bg.Unlock()
@@ -393,7 +402,7 @@ func (q *Queue) tick(ctx context.Context) {
 	if q.bg.timer != nil {
 		q.bg.timer.Stop()
 	}
-	q.bg.timer = q.clk.AfterFunc(earlier(q.bg.nextReap, q.bg.nextGC).Sub(now), func() {
+	q.bg.timer = q.clk.AfterFunc(next.Sub(now), func() {
 		q.bg.Lock()
 		defer q.bg.Unlock()
 		if !q.bg.closed {

@@ -104,6 +104,9 @@ const (
 	OutcomeFailed   = "failed"
 	OutcomePanicked = "panicked"
 	OutcomeSkipped  = "skipped"
+	// OutcomeCancelled is a run whose context was cancelled (Close, or the
+	// end of the leader's term) and that returned the cancellation.
+	OutcomeCancelled = "cancelled"
 )
 
 // Reasons a run is skipped.
@@ -397,6 +400,8 @@ func (s *Scheduler) run(ctx context.Context, t *task, term context.Context, tok 
 	switch {
 	case errors.As(err, &pe):
 		outcome = OutcomePanicked
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		outcome = OutcomeCancelled
 	case err != nil:
 		outcome = OutcomeFailed
 	}
@@ -406,8 +411,10 @@ func (s *Scheduler) run(ctx context.Context, t *task, term context.Context, tok 
 	t.status.Runs++
 	t.status.LastOutcome, t.status.LastDuration, t.status.LastError = outcome, dur, ""
 	if err != nil {
-		t.status.Failures++
 		t.status.LastError = err.Error()
+	}
+	if outcome == OutcomeFailed || outcome == OutcomePanicked {
+		t.status.Failures++
 	}
 	s.mu.Unlock()
 
@@ -421,6 +428,8 @@ func (s *Scheduler) run(ctx context.Context, t *task, term context.Context, tok 
 			append(attrs, slog.String("error", err.Error()), slog.String("stack", string(pe.Stack)))...)
 	case OutcomeFailed:
 		s.log.LogAttrs(ctx, slog.LevelWarn, "schedule.run_failed", append(attrs, slog.String("error", err.Error()))...)
+	case OutcomeCancelled:
+		s.log.LogAttrs(ctx, slog.LevelInfo, "schedule.run_cancelled", attrs...)
 	default:
 		s.log.LogAttrs(ctx, slog.LevelDebug, "schedule.run_completed", attrs...)
 	}

@@ -236,7 +236,8 @@ func TestALeaderOnlyTaskRunsOnTheLeaderWithItsTokenAndStopsWhenTheTermEnds(t *te
 	lead.lose()
 	assert.ErrorIs(t, await.Recv(t, ended, "the run's context when the term ends"), context.Canceled)
 	r = await.Recv(t, f.runs, "the cancelled run's outcome")
-	assert.Equal(t, schedule.OutcomeFailed, r.Outcome)
+	assert.Equal(t, schedule.OutcomeCancelled, r.Outcome)
+	assert.Zero(t, f.status(t, "retention").Failures, "a term's end is no failure of the task")
 }
 
 func TestATimeoutBoundsARun(t *testing.T) {
