@@ -23,7 +23,7 @@ const (
 // replays; sla: latency objectives; the others are named after their package.
 var Families = []string{
 	"admin", "bulkhead", "cb", "control", "dlq", "dryrun", "fallback", "idem", "metrics",
-	"protect", "replay", "report", "retry", "runtime", "sla", "store", "timeout",
+	"leader", "protect", "replay", "report", "retry", "runtime", "schedule", "sla", "store", "timeout", "watchdog",
 }
 
 // FamilyVar returns the override variable of family, e.g.

@@ -211,10 +211,10 @@ var (
 	descHookErrors = prometheus.NewDesc(name("metrics_source_errors_total"),
 		"Scrapes during which a metrics source (dlq) failed; its series were left out.", []string{"source"}, nil)
 
-	allDescs = []*prometheus.Desc{descCalls, descDuration, descRetries, descTimeouts, descBreakerState,
+	allDescs = append([]*prometheus.Desc{descCalls, descDuration, descRetries, descTimeouts, descBreakerState,
 		descTransitions, descBulkheadActive, descBulkheadCapacity, descStoreDegraded, descStoreDegradations,
 		descStoreReplayed, descStoreConflicts, descDryRunDecisions, descDryRun, descKillSwitch, descIdem, descDLQ,
-		descDLQEvicted, descDLQResolved, descHookErrors}
+		descDLQEvicted, descDLQResolved, descHookErrors}, fleetDescs...)
 )
 
 // bucketBounds are runtime.DurationBuckets in seconds.
@@ -248,6 +248,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectStore(ch)
 	c.collectDryRun(ch)
 	c.collectHooks(ch, known)
+	c.collectFleet(ch)
 
 	c.mu.Lock()
 	for k, n := range c.transitions {
