@@ -65,6 +65,7 @@ type Config struct {
 	Leader LeaderConfig
 
 	redisURLVar string // the variable RedisURL came from, for error messages
+	realClock   bool   // Clock was left to its default, the real clock
 }
 
 func (c Config) redisURLSource() string {
@@ -152,7 +153,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.Default()
 	}
 	if c.Clock == nil {
-		c.Clock = clock.Real()
+		c.Clock, c.realClock = clock.Real(), true
 	}
 	return c, errors.Join(errs...)
 }

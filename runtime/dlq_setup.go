@@ -48,6 +48,11 @@ func openDLQ(rt *Runtime) (*deadLetters, error) {
 	// Retention (the GC after the first) runs on the fleet's scheduler, on
 	// the leader only: see scheduleDLQRetention.
 	opts.GCOutside = true
+	if user := opts.Beat; user != nil {
+		opts.Beat = func() { rt.beats.dlq.Beat(); user() }
+	} else {
+		opts.Beat = rt.beats.dlq.Beat
+	}
 	user := opts.Postpone
 	// A replay refused by the breaker or the bulkhead did not fail: the
 	// domain is not ready yet, so the entry keeps its budget and the sweep

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/leader"
 	"github.com/baldur-go/baldur/runtime/schedule"
 	"github.com/baldur-go/baldur/runtime/store"
@@ -42,6 +43,54 @@ type LeaderConfig struct {
 	Group string
 
 	redisURLVar string
+}
+
+// Names of the runtime's other loops under the watchdog (on the real clock:
+// with a fake one their tickers and the watchdog's sense of time part ways).
+const (
+	LoopDLQ            = "dlq"             // the queue's reaper, GC and sweeps (restart: re-arm and wake)
+	LoopControlWatcher = "control_watcher" // kill switch and dry-run refresh (reported, not restarted)
+	LoopBreakerSync    = "breaker_sync"    // adopting the fleet's breaker states (reported, not restarted)
+	LoopBreakerPublish = "breaker_publish" // publishing this process's transitions (reported, not restarted)
+)
+
+// syncBeatEvery is how often the breaker sync loops beat while idle.
+const syncBeatEvery = 5 * time.Second
+
+// loopBeat forwards a loop's heartbeats to the watchdog once the loop is
+// watched; before that a beat does nothing.
+type loopBeat struct {
+	hb atomic.Pointer[watchdog.Heartbeat]
+}
+
+// Beat records that the loop is alive.
+func (b *loopBeat) Beat() { b.hb.Load().Beat() }
+
+type loopBeats struct{ dlq, control, sync, publish loopBeat }
+
+// watchOwnLoops puts the loops built before the fleet under the watchdog.
+func (rt *Runtime) watchOwnLoops(f *fleet) error {
+	if !rt.cfg.realClock {
+		return nil
+	}
+	for _, l := range []struct {
+		name    string
+		period  time.Duration
+		restart func()
+		beat    *loopBeat
+	}{
+		{LoopDLQ, cmp.Or(rt.cfg.DLQ.SweepInterval, dlq.DefaultSweepInterval), rt.dlq.q.Kick, &rt.beats.dlq},
+		{LoopControlWatcher, controlPoll, nil, &rt.beats.control},
+		{LoopBreakerSync, syncBeatEvery, nil, &rt.beats.sync},
+		{LoopBreakerPublish, syncBeatEvery, nil, &rt.beats.publish},
+	} {
+		hb, err := f.dog.Register(l.name, l.period, l.restart)
+		if err != nil {
+			return err
+		}
+		l.beat.hb.Store(hb)
+	}
+	return nil
 }
 
 // fleet is the runtime's coordination: the elector, the scheduler and the
@@ -92,6 +141,9 @@ func (rt *Runtime) openFleet(ctx context.Context) error {
 		renewal.Store(hb)
 		hb, err = f.dog.Register(LoopScheduler, schedule.DefaultTick, f.sched.Restart)
 		ticks.Store(hb)
+	}
+	if err == nil {
+		err = rt.watchOwnLoops(f)
 	}
 	if err == nil {
 		err = e.Start(ctx)

@@ -11,9 +11,11 @@ import (
 	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime/clock"
+	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/leader"
 	"github.com/baldur-go/baldur/runtime/schedule"
 	"github.com/baldur-go/baldur/runtime/store"
+	"github.com/baldur-go/baldur/runtime/watchdog"
 )
 
 func TestConfigFromEnvReadsTheLeaderVariables(t *testing.T) {
@@ -114,4 +116,51 @@ func TestTheElectionRunsOnItsOwnRedisWhenOneIsConfigured(t *testing.T) {
 	n, err := redistest.Client(t, srv.Addr()).Exists(context.Background(), "baldur:leader:{fleet}").Result()
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n, "the lease lives in the election's Redis")
+}
+
+// waitFor polls cond every 10ms until it holds, or fails the test after
+// await.Deadline: the watchdog runs on the real clock here, which no test
+// can move.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(await.Deadline)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, await.Deadline)
+		}
+		<-tick.C
+	}
+}
+
+func TestAFrozenDLQLoopIsReportedRestartedAndRecovers(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	t.Cleanup(func() { _ = st.Close() })
+	rt, err := New(context.Background(), Config{Store: st, DLQ: dlq.Options{SweepInterval: 50 * time.Millisecond}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+	loop := func() watchdog.LoopStatus {
+		for _, l := range rt.Watchdog().Status() {
+			if l.Name == LoopDLQ {
+				return l
+			}
+		}
+		t.Fatalf("the DLQ loop is not watched: %+v", rt.Watchdog().Status())
+		return watchdog.LoopStatus{}
+	}
+	assert.Equal(t, 50*time.Millisecond, loop().Period)
+	names := []string{}
+	for _, l := range rt.Watchdog().Status() {
+		names = append(names, l.Name)
+	}
+	assert.ElementsMatch(t, []string{LoopLeaderRenewal, LoopScheduler, LoopDLQ, LoopControlWatcher, LoopBreakerSync, LoopBreakerPublish}, names)
+
+	release := rt.Watchdog().Freeze(LoopDLQ) // the loop hangs at its next tick
+	defer release()
+	waitFor(t, "the watchdog restarts the frozen loop", func() bool { return loop().Restarts == 1 })
+	waitFor(t, "the restarted loop beats again", func() bool { return loop().State == watchdog.StateOK })
+	ok, _ := rt.Watchdog().Health()
+	assert.True(t, ok)
 }

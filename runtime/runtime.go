@@ -51,7 +51,8 @@ type Runtime struct {
 	dlq       *deadLetters // the dead-letter queue, in the store
 	redis     *store.Redis // the Redis behind the store, when configured
 	ctl       *control.Control
-	fleet     *fleet // leader election, scheduler, watchdog
+	fleet     *fleet    // leader election, scheduler, watchdog
+	beats     loopBeats // the heartbeats of the loops built before the fleet
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker

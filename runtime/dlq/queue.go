@@ -108,6 +108,9 @@ type Options struct {
 	// who runs Queue.GC every GCInterval: the runtime runs it as the
 	// scheduled task dlq.retention, on the fleet's leader only.
 	GCOutside bool
+	// Beat, when set, is called at every tick of the background loop (at
+	// least every SweepInterval): the watchdog's heartbeat.
+	Beat func()
 	// Clock is the time source. Default clock.Real().
 	Clock clock.Clock
 	// Logger receives dlq.* events. Default slog.Default().
@@ -370,8 +373,22 @@ func (q *Queue) loop(ctx context.Context) {
 	}
 }
 
+// Kick wakes the background loop and re-arms its timer: the watchdog's
+// remedy when the loop stops beating (a lost timer). A loop stuck inside a
+// store call stays stuck until the call returns.
+func (q *Queue) Kick() {
+	q.bg.Lock()
+	defer q.bg.Unlock()
+	if q.bg.started && !q.bg.closed {
+		q.signal()
+	}
+}
+
 // tick does what is due and arms the timer for the next tick.
 func (q *Queue) tick(ctx context.Context) {
+	if q.opts.Beat != nil {
+		q.opts.Beat()
+	}
 	now := q.clk.Now()
 	if !now.Before(q.bg.nextReap) {
 		q.bg.nextReap = now.Add(q.opts.SweepInterval)
