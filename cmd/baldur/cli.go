@@ -44,6 +44,9 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   dlq purge ID --confirm                   delete one entry (admin role, unlocked server)
   dlq purge --domain D [--state S] [--failure-type T] [--operation O] [--limit N] --confirm
                                            delete the entries a filter selects
+  leader                                   whether this process leads the fleet, its token, who holds the lease
+  schedule                                 scheduled tasks: last run, outcome, duration, next run
+  watchdog                                 the runtime's background loops: state, silence, restarts
 
 flags:
   --addr URL      admin server (default: $BALDUR_ADMIN_ADDR, else http://127.0.0.1:9090); https://host:port for TLS
@@ -322,6 +325,8 @@ func dispatch(o *opts) (func(*client) int, error) {
 		return func(c *client) int { return c.call("GET", "report/?"+q.Encode(), nil, printReports) }, nil
 	case "dlq":
 		return dispatchDLQ(o)
+	case "leader", "schedule", "watchdog":
+		return dispatchFleet(o, group)
 	}
 	return nil, usagef("unknown command %q", group)
 }
