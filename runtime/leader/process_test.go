@@ -144,6 +144,7 @@ func TestThreeProcessesLeaderKilledNewLeaderWithinLeasePlusOneRenewal(t *testing
 	// covers a contender's timer firing late on a loaded machine.
 	const allowance = 500 * time.Millisecond
 	assert.LessOrEqual(t, at.Sub(killed), lease+renew+allowance, "new leader %v after the kill", at.Sub(killed))
+	t.Logf("new leader %v after the SIGKILL (lease %v, renew %v)", at.Sub(killed).Round(time.Millisecond), lease, renew)
 
 	// Exactly one survivor leads: nobody else reports a term for a while.
 	select {
