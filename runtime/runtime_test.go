@@ -139,47 +139,6 @@ type status int
 func (s status) Error() string   { return fmt.Sprintf("status %d", int(s)) }
 func (s status) StatusCode() int { return int(s) }
 
-func TestBackoffDelays(t *testing.T) {
-	c := Backoff{Kind: BackoffConst, Base: 7 * time.Millisecond}
-	for n := 1; n < 5; n++ {
-		assert.Equal(t, 7*time.Millisecond, c.Delay(n))
-	}
-	e := Backoff{Kind: BackoffExp, Base: 100 * time.Millisecond, Max: time.Second}
-	for range 200 {
-		assert.Less(t, e.Delay(1), 100*time.Millisecond, "full jitter under base for the first retry")
-		assert.Less(t, e.Delay(3), 400*time.Millisecond)
-		d := e.Delay(90) // far past the cap, and past where the shift overflows
-		assert.GreaterOrEqual(t, d, time.Duration(0))
-		assert.Less(t, d, time.Second)
-	}
-	assert.Equal(t, DefaultBackoff, Backoff{}.normalized())
-	assert.Equal(t, "exp(100ms,1s)", e.String())
-	assert.Equal(t, "const(7ms)", c.String())
-}
-
-// TestBackoffExpStaysUnderItsCapAtEveryAttempt: the full-jitter draw before
-// retry n is below min(Max, Base*2^(n-1)) for every n, including the attempts
-// where the doubling passes Max and those where it overflows, and the draws
-// spread over that range (the cap limits the delay, it does not replace it).
-func TestBackoffExpStaysUnderItsCapAtEveryAttempt(t *testing.T) {
-	t.Parallel()
-	e := Backoff{Kind: BackoffExp, Base: 100 * time.Millisecond, Max: time.Second}
-	for n := 1; n <= 130; n++ {
-		ceiling := e.Max
-		if n <= 4 {
-			ceiling = e.Base << (n - 1) // 100, 200, 400, 800 ms
-		}
-		longest := time.Duration(0)
-		for range 200 {
-			d := e.Delay(n)
-			require.GreaterOrEqual(t, d, time.Duration(0), "retry %d", n)
-			require.Less(t, d, ceiling, "retry %d: the delay is capped at %s", n, ceiling)
-			longest = max(longest, d)
-		}
-		require.Greater(t, longest, ceiling/2, "retry %d: 200 draws stay under half of %s", n, ceiling)
-	}
-}
-
 func TestPermanentKeepsTheErrorChain(t *testing.T) {
 	assert.NoError(t, Permanent(nil))
 	base := status(503)
@@ -253,9 +212,10 @@ func TestZoneSharesTheServiceBreakerAndIsIdempotent(t *testing.T) {
 	assert.Same(t, a, rt.Zone(ZoneSpec{Service: "s", Method: "A", Breaker: true}))
 	assert.Same(t, a.breaker, b.breaker, "one breaker per service")
 	assert.Equal(t, []string{"s"}, rt.BreakerNames())
-	bh, ok := rt.Compartment("s")
-	require.True(t, ok, "an interface-level bulkhead is named after the service")
-	assert.EqualValues(t, 3, bh.Max())
+	comps := rt.Snapshot().Compartments
+	require.Len(t, comps, 1)
+	assert.Equal(t, "s", comps[0].Name, "an interface-level bulkhead is named after the service")
+	assert.EqualValues(t, 3, comps[0].Max)
 	assert.Equal(t, []string{"breaker", "bulkhead"}, b.Spec().Policies())
 	assert.Panics(t, func() { (*Runtime)(nil).Zone(ZoneSpec{}) })
 }
@@ -281,9 +241,11 @@ func TestKillSwitchSurvivesARestart(t *testing.T) {
 	ctx := context.Background()
 	rt, err := New(ctx, Config{Logger: slog.New(slog.DiscardHandler), StateDir: dir})
 	require.NoError(t, err)
-	require.Error(t, rt.Disable(ctx, "alice", "   "), "a reason of only spaces is refused")
+	_, err = rt.Control().Disable(ctx, "alice", "   ")
+	require.Error(t, err, "a reason of only spaces is refused")
 	require.True(t, rt.Enabled())
-	require.NoError(t, rt.Disable(ctx, "alice", "incident 42"))
+	_, err = rt.Control().Disable(ctx, "alice", "incident 42")
+	require.NoError(t, err)
 	require.False(t, rt.Enabled())
 	require.NoError(t, rt.Close())
 
@@ -295,7 +257,8 @@ func TestKillSwitchSurvivesARestart(t *testing.T) {
 	require.NotEmpty(t, h)
 	assert.Equal(t, "alice", h[0].Who)
 	assert.Equal(t, "incident 42", h[0].Reason)
-	require.Error(t, rt.GoLive(ctx, "bob", "confirm", "typo"), "going live needs CONFIRM exactly")
+	_, err = rt.Control().GoLive(ctx, "bob", "confirm", "typo")
+	require.Error(t, err, "going live needs CONFIRM exactly")
 }
 
 func TestBreakerStateSurvivesARestart(t *testing.T) {

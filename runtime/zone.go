@@ -7,20 +7,25 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/baldur-go/baldur/runtime/backoff"
 	"github.com/baldur-go/baldur/runtime/breaker"
 )
 
 // ZoneSpec describes one protected method. The generated constructor writes
 // one literal per method from the merged directive; the runtime turns it into a
 // Zone once, so that no call ever looks anything up by name.
+//
+// ZoneSpec is part of the generated-code surface: exported for the code
+// baldurgen writes, not an API to build zones by hand (its fields follow the
+// directive, and change with it).
 type ZoneSpec struct {
 	Service string // name=: breaker, metrics label, DLQ and idempotency domain
 	Method  string // the Go method name
 	Breaker bool   // breaker=on
 	// Attempts is the total number of attempts (retry=); 0 and 1 mean no retry.
 	Attempts int
-	Backoff  Backoff       // backoff=; zero value means DefaultBackoff
-	Timeout  time.Duration // timeout= per attempt; 0 means none
+	Backoff  backoff.Policy // backoff=; the zero value means backoff.Default
+	Timeout  time.Duration  // timeout= per attempt; 0 means none
 	// Bulkhead is the compartment's size (bulkhead=); 0 means no bulkhead.
 	Bulkhead     int
 	BulkheadWait time.Duration // bulkhead_wait=; 0 fails fast
@@ -73,6 +78,11 @@ func (s ZoneSpec) Policies() []string {
 	return p
 }
 
+// Zone is part of the generated-code surface: it and its methods (Spec,
+// Bypass, Timeout, Enter, WithTimeout, Timed, Done, Fallback, Park,
+// RegisterReplayer and the idempotency methods) are exported for the code
+// baldurgen writes, and change with it; call the generated constructor instead.
+//
 // Zone is the runtime side of one protected method. Generated code calls it in
 // two steps around the real method: Enter (breaker, bulkhead) → call → Done
 // (record the outcome, decide and wait for a retry). Its methods never
@@ -84,7 +94,7 @@ type Zone struct {
 	bulkhead *Bulkhead        // nil without bulkhead=
 	openErr  *OpenError       // built once: a rejection allocates nothing
 	attempts int
-	backoff  Backoff
+	backoff  backoff.Policy
 	timeout  time.Duration
 	stats    *callStats    // nil unless Config.CallStats
 	idem     *idemCounters // nil without idempotency=

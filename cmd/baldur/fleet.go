@@ -3,9 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 )
 
 // The fleet commands: baldur leader, baldur schedule, baldur watchdog.
@@ -19,84 +20,78 @@ func dispatchFleet(o *opts, group string) (func(*client) int, error) {
 	}
 	switch group {
 	case "leader":
-		return func(c *client) int { return c.call("GET", "leader/", nil, printLeader) }, nil
+		return func(c *client) int { return c.call("GET", route(adminapi.PathLeader, nil), nil, typed(printLeader)) }, nil
 	case "schedule":
-		return func(c *client) int { return c.call("GET", "schedule/", nil, printSchedule) }, nil
+		return func(c *client) int {
+			return c.call("GET", route(adminapi.PathSchedule, nil), nil, typed(printSchedule))
+		}, nil
 	default:
-		return func(c *client) int { return c.call("GET", "watchdog/", nil, printWatchdog) }, nil
+		return func(c *client) int {
+			return c.call("GET", route(adminapi.PathWatchdog, nil), nil, typed(printWatchdog))
+		}, nil
 	}
 }
 
-func printLeader(w io.Writer, body map[string]any) {
-	if at(body, "leader") == true {
-		fmt.Fprintf(w, "this process leads (token %s, since %s", str(body, "token"), when(str(body, "since")))
-		if e := str(body, "expires"); e != "" {
-			fmt.Fprintf(w, ", term until %s unless renewed", when(e))
+func printLeader(w io.Writer, s adminapi.Leader) {
+	if s.Leader {
+		fmt.Fprintf(w, "this process leads (token %d, since %s", s.Token, whenT(s.Since))
+		if !s.Expires.IsZero() {
+			fmt.Fprintf(w, ", term until %s unless renewed", whenT(s.Expires))
 		}
 		fmt.Fprintln(w, ")")
 	} else {
-		fmt.Fprintf(w, "this process follows; leader: %s (token %s)\n", orDash(str(body, "holder")), orDash(str(body, "holder_token")))
+		holder := "unknown"
+		if s.Holder != "" {
+			holder = fmt.Sprintf("%s (token %d)", s.Holder, s.HolderToken)
+		}
+		fmt.Fprintf(w, "this process follows; leader: %s\n", holder)
 	}
-	fmt.Fprintf(w, "id: %s  group: %s  mode: %s  lease: %s  renew: %s\n",
-		str(body, "id"), str(body, "group"), str(body, "mode"), str(body, "lease"), str(body, "renew"))
-	if e := str(body, "last_error"); e != "" {
-		fmt.Fprintf(w, "store: %s\n", e)
+	fmt.Fprintf(w, "id: %s  group: %s  mode: %s  lease: %s  renew: %s\n", s.ID, s.Group, s.Mode, s.Lease, s.Renew)
+	if s.LastError != "" {
+		fmt.Fprintf(w, "store: %s\n", s.LastError)
 	}
 }
 
-// nanos prints a duration the server sent in nanoseconds.
-func nanos(v any) string {
-	f, ok := v.(float64)
-	if !ok {
-		return "-"
-	}
-	return time.Duration(f).Round(time.Millisecond).String()
-}
-
-func printSchedule(w io.Writer, body map[string]any) {
-	tasks := list(body, "tasks")
-	if len(tasks) == 0 {
+func printSchedule(w io.Writer, s adminapi.Schedule) {
+	if len(s.Tasks) == 0 {
 		fmt.Fprintln(w, "no scheduled task")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TASK\tSPEC\tSCOPE\tLAST RUN\tOUTCOME\tDURATION\tNEXT RUN\tRUNS\tFAILURES\tSKIPS")
-	for _, t := range tasks {
-		outcome := str(t, "last_outcome")
+	for _, t := range s.Tasks {
+		outcome, dur := orDash(t.LastOutcome), "-"
 		switch {
-		case at(t, "running") == true:
+		case t.Running:
 			outcome = "running"
-		case outcome == "":
+		case t.LastOutcome == "":
 			outcome = "not run yet"
 		}
-		dur := "-"
-		if str(t, "last_run") != "" {
-			dur = nanos(at(t, "last_duration_ns"))
+		if !t.LastRun.IsZero() && !t.Running {
+			dur = time.Duration(t.LastDuration).Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", str(t, "name"), str(t, "spec"), str(t, "scope"),
-			orDash(when(str(t, "last_run"))), outcome, dur, orDash(when(str(t, "next_run"))),
-			str(t, "runs"), str(t, "failures"), str(t, "skips"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", t.Name, t.Spec, t.Scope, whenT(t.LastRun), outcome, dur,
+			whenT(t.NextRun), t.Runs, t.Failures, t.Skips)
 	}
 	tw.Flush()
-	for _, t := range tasks {
-		if e := str(t, "last_error"); e != "" {
-			fmt.Fprintf(w, "%s: last error: %s\n", str(t, "name"), e)
+	for _, t := range s.Tasks {
+		if t.LastError != "" {
+			fmt.Fprintf(w, "%s: last error: %s\n", t.Name, t.LastError)
 		}
 	}
 }
 
-func printWatchdog(w io.Writer, body map[string]any) {
-	if at(body, "healthy") == true {
+func printWatchdog(w io.Writer, s adminapi.Watchdog) {
+	if s.Healthy {
 		fmt.Fprintln(w, "every loop beating")
 	} else {
-		fmt.Fprintf(w, "DEGRADED: %s\n", str(body, "detail"))
+		fmt.Fprintf(w, "DEGRADED: %s\n", s.Detail)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "LOOP\tSTATE\tPERIOD\tSILENT FOR\tRESTARTS")
-	for _, l := range list(body, "loops") {
-		restarts, _ := at(l, "restarts").(float64)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", str(l, "name"), str(l, "state"), nanos(at(l, "period_ns")),
-			nanos(at(l, "silent_ns")), strconv.Itoa(int(restarts)))
+	for _, l := range s.Loops {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", l.Name, l.State, time.Duration(l.Period),
+			time.Duration(l.Silent).Round(time.Millisecond), l.Restarts)
 	}
 	tw.Flush()
 }

@@ -460,7 +460,8 @@ func TestDropOldestAtTheCapEvicts(t *testing.T) {
 func TestDryRunRecordsTheParkAndStoresNothing(t *testing.T) {
 	e := newEnv(t, nil, runtime.Config{})
 	ctx := context.Background()
-	require.NoError(t, e.rt.StartDryRun(ctx, "test", "try dlq"))
+	_, err := e.rt.Control().StartDryRun(ctx, "test", "try dlq")
+	require.NoError(t, err)
 	e.inner.setFail(errDown)
 	require.ErrorIs(t, e.p.Tag(ctx, "x"), errDown)
 	assert.Empty(t, e.entries(t, dlq.Filter{}))
@@ -479,7 +480,8 @@ func TestDryRunRecordsTheParkAndStoresNothing(t *testing.T) {
 func TestKillSwitchParksNothing(t *testing.T) {
 	e := newEnv(t, nil, runtime.Config{})
 	ctx := context.Background()
-	require.NoError(t, e.rt.Disable(ctx, "test", "incident"))
+	_, err := e.rt.Control().Disable(ctx, "test", "incident")
+	require.NoError(t, err)
 	e.inner.setFail(errDown)
 	require.ErrorIs(t, e.p.Tag(ctx, "x"), errDown)
 	assert.Equal(t, 1, e.inner.count("Tag"), "no policy runs, retry included")
@@ -519,7 +521,7 @@ func TestFallbackAnswerIsNotParkedAndDoesNotAnswerAReplay(t *testing.T) {
 	parked := e.only(t, "Quote")
 
 	// An entry for the cached sku, as an operator would have parked it.
-	id, err := e.q.Park(ctx, dlq.Capture{Domain: "dlqcheck", Operation: "Quote", Signature: parked.Signature,
+	id, err := e.q.Park(ctx, dlq.Capture{Domain: "dlqcheck", Method: "Quote", Signature: parked.Signature,
 		Args: json.RawMessage(`{"sku":"cached-sku"}`), Err: errDown, Attempts: 1})
 	require.NoError(t, err)
 	got, err := e.q.Replay(ctx, id)
@@ -546,7 +548,7 @@ func TestUndecodableArgumentsNeedReview(t *testing.T) {
 		`{"sku":"a","gone":1}`:  `unknown field "gone"`,
 		`{"sku":"a"} {"sku":1}`: "data after the argument record",
 	} {
-		id, err := e.q.Park(ctx, dlq.Capture{Domain: "dlqcheck", Operation: "Quote", Signature: sig,
+		id, err := e.q.Park(ctx, dlq.Capture{Domain: "dlqcheck", Method: "Quote", Signature: sig,
 			Args: json.RawMessage(args), Err: errDown})
 		if err != nil { // not JSON at all: the queue refuses it at once
 			require.ErrorIs(t, err, dlq.ErrInvalid, args)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime/dlq"
-	"github.com/baldur-go/baldur/runtime/metrics"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -81,7 +80,7 @@ func (p *process) parkN(t *testing.T, domain, ftype string, n int) []string {
 	t.Helper()
 	ids := make([]string, n)
 	for i := range ids {
-		id, err := p.q.Park(context.Background(), dlq.Capture{Domain: domain, Operation: "Charge", Signature: "s",
+		id, err := p.q.Park(context.Background(), dlq.Capture{Domain: domain, Method: "Charge", Signature: "s",
 			Args: []byte(fmt.Sprintf(`{"order":%d}`, i)), Err: errors.New("declined"), Attempts: 1, FailureType: ftype})
 		require.NoError(t, err)
 		ids[i] = id
@@ -174,7 +173,7 @@ func TestOutage_RedisBackEmpty_EveryEntryVisibleOnEveryReadPath(t *testing.T) {
 		}
 		require.Equal(t, int64(len(want)), byGroup, "Stats per failure type")
 
-		depth, err := metrics.QueueDepth(p.q).DLQDepth(ctx)
+		depth, err := dlq.QueueDepth(p.q).DLQDepth(ctx)
 		require.NoError(t, err)
 		metricDomains := map[string]int64{}
 		for _, d := range depth {

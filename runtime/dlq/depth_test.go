@@ -1,15 +1,16 @@
-package metrics_test
+package dlq_test
 
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur/runtime/dlq"
-	"github.com/baldur-go/baldur/runtime/metrics"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -18,14 +19,14 @@ import (
 func TestQueueDepthReadsARealQueue(t *testing.T) {
 	st := store.NewMemory()
 	defer st.Close()
-	q, err := dlq.New(st, dlq.Options{Logger: quiet})
+	q, err := dlq.New(st, dlq.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	ctx := context.Background()
 	for _, dom := range []string{"payments", "payments", "ledger"} {
-		_, err := q.Park(ctx, dlq.Capture{Domain: dom, Operation: "Charge", Err: errors.New("down"), Args: []byte(`{}`)})
+		_, err := q.Park(ctx, dlq.Capture{Domain: dom, Method: "Charge", Err: errors.New("down"), Args: []byte(`{}`)})
 		require.NoError(t, err)
 	}
-	depth, err := metrics.QueueDepth(q).DLQDepth(ctx)
+	depth, err := dlq.QueueDepth(q).DLQDepth(ctx)
 	require.NoError(t, err)
 	got := map[string]int64{}
 	for _, d := range depth {
@@ -41,19 +42,19 @@ func TestQueueDepthReadsARealQueue(t *testing.T) {
 func TestQueueTotalsCountEvictionsAndResolvedReplays(t *testing.T) {
 	st := store.NewMemory()
 	defer st.Close()
-	q, err := dlq.New(st, dlq.Options{Logger: quiet, MaxSize: 2})
+	q, err := dlq.New(st, dlq.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxSize: 2})
 	require.NoError(t, err)
 	defer q.Close()
 	ctx := context.Background()
 	q.Register("payments", "Charge", "sig", func(context.Context, []byte) error { return nil })
 	var last string
 	for range 3 { // the third park evicts the oldest (drop_oldest)
-		last, err = q.Park(ctx, dlq.Capture{Domain: "payments", Operation: "Charge", Signature: "sig", Err: errors.New("down"), Args: []byte(`{}`)})
+		last, err = q.Park(ctx, dlq.Capture{Domain: "payments", Method: "Charge", Signature: "sig", Err: errors.New("down"), Args: []byte(`{}`)})
 		require.NoError(t, err)
 	}
 	_, err = q.Replay(ctx, last)
 	require.NoError(t, err)
-	src, ok := metrics.QueueDepth(q).(metrics.DLQTotalsSource)
+	src, ok := dlq.QueueDepth(q).(dlq.TotalsSource)
 	require.True(t, ok, "QueueDepth reports the counters too")
 	_, tot, err := src.DLQSnapshot(ctx)
 	require.NoError(t, err)
