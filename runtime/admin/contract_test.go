@@ -57,13 +57,7 @@ func TestContractControlTypesCoverTheServers(t *testing.T) {
 	ctl := rt.Control()
 	_, err = ctl.Disable(t.Context(), "alice", "incident 42")
 	require.NoError(t, err)
-	strict := func(v, into any) {
-		b, err := json.Marshal(v)
-		require.NoError(t, err)
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		require.NoError(t, dec.Decode(into), "%s", b)
-	}
+	strict := func(v, into any) { strictDecode(t, v, into) }
 	var st adminapi.ControlStatus
 	strict(ctl.Status(), &st)
 	assert.Equal(t, "DISABLED", st.KillSwitch)
@@ -73,4 +67,15 @@ func TestContractControlTypesCoverTheServers(t *testing.T) {
 		strict(ch, &c)
 		assert.Equal(t, "alice", c.Who)
 	}
+}
+
+// strictDecode encodes v as the server would and decodes it into the
+// contract type into, refusing a field the contract does not name.
+func strictDecode(t *testing.T, v, into any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(into), "%s", b)
 }
