@@ -264,9 +264,10 @@ func (e *Elector) tick(gen uint64) {
 	e.arm(gen)
 }
 
-// Stop ends taking part: a leader deletes its lease (the fleet elects at
-// once instead of after a lease) and its term ends. Stop waits for a running
-// attempt and is idempotent.
+// Stop ends taking part: a leader on Redis deletes its lease (the fleet
+// elects at once instead of after a lease; if the store cannot be reached,
+// leader.release_failed is logged and the lease runs out by itself) and its
+// term ends. Stop waits for a running attempt, is idempotent and returns nil.
 func (e *Elector) Stop(ctx context.Context) error {
 	e.mu.Lock()
 	if e.stopped {
@@ -284,14 +285,15 @@ func (e *Elector) Stop(ctx context.Context) error {
 	e.mu.Lock()
 	tok, leading := e.token, e.validLocked()
 	e.mu.Unlock()
-	var err error
-	if leading {
-		_, err = e.st.Atomic(ctx, store.Txn{Conds: []store.Cond{e.Fence(tok)}, Ops: []store.Op{store.DeleteOp(e.leaseKey)}})
+	if leading && e.mode == ModeElect {
+		_, err := e.st.Atomic(ctx, store.Txn{Conds: []store.Cond{e.Fence(tok)}, Ops: []store.Op{store.DeleteOp(e.leaseKey)}})
+		if err != nil {
+			// Not an error of Stop: the lease runs out by itself.
+			e.log.LogAttrs(ctx, slog.LevelWarn, "leader.release_failed", slog.String("group", e.group),
+				slog.String("error", err.Error()))
+		}
 	}
 	e.endTerm(ctx, tok, "stopped")
-	if err != nil {
-		return fmt.Errorf("leader: releasing the lease: %w", err)
-	}
 	return nil
 }
 

@@ -229,3 +229,18 @@ func TestTheTokenTravelsInTheContext(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, leader.Token(7), tok)
 }
+
+func TestStopWithTheStoreGoneLetsTheLeaseRunOut(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cut := &flaky{Store: f.store}
+	a := f.elector(t, cut, "a", leader.ModeElect)
+	b := f.elector(t, f.store, "b", leader.ModeElect)
+	cut.down.Store(true)
+	require.NoError(t, a.Stop(context.Background()), "nothing the caller could do about it")
+	assert.Len(t, f.logs.Lines("leader.release_failed", "store unavailable"), 1)
+	f.clock.Advance(time.Second)
+	assert.False(t, b.IsLeader(), "the lease still holds")
+	f.clock.Advance(3 * time.Second)
+	assert.True(t, b.IsLeader(), "b leads once the lease ran out")
+}
