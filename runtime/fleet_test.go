@@ -159,7 +159,7 @@ func TestAFrozenDLQLoopIsReportedRestartedAndRecovers(t *testing.T) {
 
 	release := rt.Watchdog().Freeze(LoopDLQ) // the loop hangs at its next tick
 	defer release()
-	waitFor(t, "the watchdog restarts the frozen loop", func() bool { return loop().Restarts == 1 })
+	waitFor(t, "the watchdog restarts the frozen loop", func() bool { return loop().Restarts >= 1 })
 	waitFor(t, "the restarted loop beats again", func() bool { return loop().State == watchdog.StateOK })
 	ok, _ := rt.Watchdog().Health()
 	assert.True(t, ok)
