@@ -97,11 +97,7 @@ func TestTwoRuntimesOnRedisElectOneLeaderAndHandOverOnClose(t *testing.T) {
 
 	tok := a.Leader().Status().Token
 	require.NoError(t, a.Close())
-	deadline := time.Now().Add(await.Deadline)
-	for !b.Leader().IsLeader() {
-		require.True(t, time.Now().Before(deadline), "b never led after a closed: %+v", b.Leader().Status())
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, "b leads after a closed", b.Leader().IsLeader)
 	assert.Greater(t, b.Leader().Status().Token, tok)
 }
 
