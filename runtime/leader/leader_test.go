@@ -244,3 +244,19 @@ func TestStopWithTheStoreGoneLetsTheLeaseRunOut(t *testing.T) {
 	f.clock.Advance(3 * time.Second)
 	assert.True(t, b.IsLeader(), "b leads once the lease ran out")
 }
+
+// A lease that vanished from the store (Redis restarted empty, a key deleted
+// by hand) ends the term at the next renewal, even though the local deadline
+// has not passed: the compare-and-set is refused.
+func TestALeaseGoneFromTheStoreEndsTheTermAtTheNextRenewal(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.elector(t, f.store, "a", leader.ModeElect)
+	_, err := f.store.Delete(context.Background(), "leader:{fleet}")
+	require.NoError(t, err)
+	b := f.elector(t, f.store, "b", leader.ModeElect) // takes the free lease at once
+	require.True(t, b.IsLeader())
+	f.clock.Advance(time.Second) // a's renewal
+	assert.False(t, a.IsLeader(), "two leaders")
+	assert.Len(t, f.logs.Lines("leader.lost", "id=a", "lease taken or expired"), 1)
+}
