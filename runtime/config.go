@@ -78,9 +78,13 @@ type Config struct {
 	// value logs every alert and sends nothing.
 	Notify notify.Config
 
+	// Leader configures the election of the fleet's leader (BALDUR_LEADER_*).
+	Leader LeaderConfig
+
 	redisURLVar string                 // the variable RedisURL came from, for error messages
 	environ     func() []string        // the environment New checks for unknown BALDUR_* names; nil: os.Environ
 	named       map[string]Compartment // Compartments over the defaults, MaxWait filled in
+	realClock   bool                   // Clock was left to its default, the real clock
 }
 
 func (c Config) redisURLSource() string {
@@ -145,6 +149,9 @@ func (c Config) withDefaults() (Config, error) {
 	if err := c.Audit.check(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.Leader.Lease < 0 {
+		errs = append(errs, fmt.Errorf("baldur: config: Leader.Lease %v must be positive", c.Leader.Lease))
+	}
 	if c.StateDir == "" {
 		c.StateDir = ".baldur"
 	}
@@ -152,7 +159,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.Default()
 	}
 	if c.Clock == nil {
-		c.Clock = clock.Real()
+		c.Clock, c.realClock = clock.Real(), true
 	}
 	return c, errors.Join(errs...)
 }
@@ -248,6 +255,8 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 	compartmentsFromEnv(r, os.Environ(), &cfg)
 	auditFromEnv(r, &cfg.Audit)
 	cfg.Notify = notify.ConfigFromEnv(r)
+	cfg.Leader.RedisURL, cfg.Leader.redisURLVar = r.URL(store.ParseRedisURL, EnvLeaderRedisURL)
+	r.Duration(EnvLeaderLease, &cfg.Leader.Lease)
 	if err := r.Err(); err != nil {
 		return Config{}, fmt.Errorf("baldur: bad environment: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/baldur-go/baldur/runtime/control"
 )
@@ -17,7 +18,8 @@ import (
 // openControl builds the switches on the runtime's store. A control.json left
 // in StateDir by an earlier version is moved into the store.
 func (rt *Runtime) openControl(ctx context.Context) error {
-	opts := control.Options{Store: rt.store, Target: modeTarget{rt}, Logger: rt.log, Clock: rt.clock, Node: rt.node, Where: "store"}
+	opts := control.Options{Store: rt.store, Target: modeTarget{rt}, Logger: rt.log, Clock: rt.clock, Node: rt.node, Where: "store",
+		PollInterval: controlPoll, Beat: rt.beats.control.Beat}
 	if rt.ownsStore {
 		opts.Where = "embedded"
 		if rt.redis != nil {
@@ -32,6 +34,9 @@ func (rt *Runtime) openControl(ctx context.Context) error {
 	rt.ctl = ctl
 	return nil
 }
+
+// controlPoll is how often the switches are re-read behind the change feed.
+const controlPoll = 5 * time.Second
 
 // legacyControlFile is where earlier versions kept the switches, in StateDir.
 const legacyControlFile = "control.json"

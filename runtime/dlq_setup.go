@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/baldur-go/baldur/internal/env"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/dlq"
+	"github.com/baldur-go/baldur/runtime/schedule"
 )
 
 // The dead-letter queue of a runtime: New builds it on the runtime's store
@@ -42,6 +44,14 @@ func openDLQ(rt *Runtime) (*deadLetters, error) {
 	}
 	if opts.Owner == "" {
 		opts.Owner = rt.node
+	}
+	// Retention (the GC after the first) runs on the fleet's scheduler, on
+	// the leader only: see scheduleDLQRetention.
+	opts.GCOutside = true
+	if user := opts.Beat; user != nil {
+		opts.Beat = func() { rt.beats.dlq.Beat(); user() }
+	} else {
+		opts.Beat = rt.beats.dlq.Beat
 	}
 	user := opts.Postpone
 	// A replay refused by the breaker or the bulkhead did not fail: the
@@ -95,6 +105,16 @@ func (d *deadLetters) breakerChanged(t breaker.Transition) {
 // start runs the queue's background loop: lease reaping, GC, sweeps. The
 // queue refuses only once closed, which New has not done.
 func (d *deadLetters) start() { _ = d.q.Start() }
+
+// DLQRetentionTask is the scheduled task that drops stale index entries and
+// trims the queue to its caps (dlq.Queue.GC), every Config.DLQ.GCInterval on
+// the fleet's leader.
+const DLQRetentionTask = "dlq.retention"
+
+func (rt *Runtime) scheduleDLQRetention() error {
+	every := cmp.Or(rt.cfg.DLQ.GCInterval, dlq.DefaultGCInterval)
+	return rt.Schedule(DLQRetentionTask, every.String(), rt.dlq.q.GC, schedule.TaskOptions{})
+}
 
 // close stops the background loop and waits for running sweeps.
 func (d *deadLetters) close() error { return d.q.Close() }

@@ -60,7 +60,9 @@ type Runtime struct {
 	audit     *audit.Trail // nil when off
 	// attachAudit hands the trail to the logger's watcher (tapAudit).
 	attachAudit func(*audit.Trail)
-	notifier  *notify.Notifier // alerts (README, Alerts); its Handler wraps log
+	notifier    *notify.Notifier // alerts (README, Alerts); its Handler wraps log
+	fleet       *fleet           // leader election, scheduler, watchdog
+	beats       loopBeats        // the heartbeats of the loops built before the fleet
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -158,6 +160,14 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	rt.dlq.start()
+	if err := rt.openFleet(ctx); err != nil {
+		_ = rt.Close()
+		return nil, err
+	}
+	if err := rt.scheduleDLQRetention(); err != nil {
+		_ = rt.Close()
+		return nil, fmt.Errorf("baldur: %w", err)
+	}
 	rt.log.LogAttrs(ctx, slog.LevelInfo, "runtime.instance_started",
 		slog.Int("cb_failure_threshold", cfg.Breaker.FailureThreshold),
 		slog.Duration("cb_recovery_timeout", cfg.Breaker.RecoveryTimeout))
@@ -190,7 +200,11 @@ func (rt *Runtime) Close() error {
 	}
 	rt.mu.Unlock()
 	// Outside the lock: the sync goroutines look breakers up while they finish.
-	// The queue first: its sweeps replay through the breakers and the store.
+	// Scheduled tasks first (they use everything below), then the queue: its
+	// sweeps replay through the breakers and the store.
+	ctx, cancel := context.WithTimeout(context.Background(), fleetCloseTimeout)
+	fleetErr := rt.fleet.close(ctx)
+	cancel()
 	dlqErr := rt.dlq.close()
 	rt.sync.close()
 	ctlErr := rt.ctl.Close()
@@ -200,7 +214,7 @@ func (rt *Runtime) Close() error {
 	auditErr := rt.audit.Close() // after the last action it records, before the store it writes to
 	// The notifier before the store: its guards and last deliveries use it.
 	notifyErr := rt.notifier.Close()
-	return errors.Join(dlqErr, ctlErr, auditErr, notifyErr, rt.closeStore())
+	return errors.Join(fleetErr, dlqErr, ctlErr, auditErr, notifyErr, rt.closeStore())
 }
 
 func (rt *Runtime) closeStore() error {

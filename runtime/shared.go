@@ -180,10 +180,14 @@ func (rt *Runtime) startBreakerSync() error {
 	go func() {
 		defer s.wg.Done()
 		defer sub.Close()
+		beat := time.NewTicker(syncBeatEvery)
+		defer beat.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case <-beat.C:
+				rt.beats.sync.Beat()
 			case m, ok := <-sub.C():
 				if !ok {
 					return
@@ -213,8 +217,12 @@ func (s *breakerSync) markDirty(service string) {
 }
 
 func (s *breakerSync) publishLoop(ctx context.Context) {
+	beat := time.NewTicker(syncBeatEvery)
+	defer beat.Stop()
 	for {
 		select {
+		case <-beat.C:
+			s.rt.beats.publish.Beat()
 		case <-ctx.Done():
 			// Closing: the last transitions still reach the store, so that a
 			// restart does not adopt a state this process had already left.

@@ -54,6 +54,9 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   audit show SEQ                           one audit record, with its hashes
   audit verify                             walk the hash chain; exit 1 naming the first broken record
   audit ack SEQ --reason NOTE              acknowledge a record that requires a review (admin role)
+  leader                                   whether this process leads the fleet, its token, who holds the lease
+  schedule                                 scheduled tasks: last run, outcome, duration, next run
+  watchdog                                 the runtime's background loops: state, silence, restarts
 
 flags:
   --addr URL      admin server (default: $BALDUR_ADMIN_ADDR, else http://127.0.0.1:9090); https://host:port for TLS
@@ -354,6 +357,8 @@ func dispatch(o *opts) (func(*client) int, error) {
 		return dispatchDLQ(o)
 	case "audit":
 		return dispatchAudit(o)
+	case "leader", "schedule", "watchdog":
+		return dispatchFleet(o, group)
 	}
 	return nil, usagef("unknown command %q", group)
 }

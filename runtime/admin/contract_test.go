@@ -36,7 +36,7 @@ func TestRouteTableUsesContractPaths(t *testing.T) {
 		adminapi.PathControlGoLive, adminapi.PathDLQ, adminapi.PathDLQStats, adminapi.PathDLQReplayBatch,
 		adminapi.PathDLQPurgeBatch, adminapi.PathDLQEntry, adminapi.PathDLQEntryReplay, adminapi.PathDLQEntryRedrive,
 		adminapi.PathDLQEntryPurge, adminapi.PathAudit, adminapi.PathAuditVerify, adminapi.PathAuditRecord,
-		adminapi.PathAuditAcknowledge} {
+		adminapi.PathAuditAcknowledge, adminapi.PathLeader, adminapi.PathSchedule, adminapi.PathWatchdog} {
 		known[p] = true
 	}
 	for _, r := range h.routes {
@@ -58,13 +58,7 @@ func TestContractControlTypesCoverTheServers(t *testing.T) {
 	ctl := rt.Control()
 	_, err = ctl.Disable(t.Context(), "alice", "incident 42")
 	require.NoError(t, err)
-	strict := func(v, into any) {
-		b, err := json.Marshal(v)
-		require.NoError(t, err)
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		require.NoError(t, dec.Decode(into), "%s", b)
-	}
+	strict := func(v, into any) { strictDecode(t, v, into) }
 	var st adminapi.ControlStatus
 	strict(ctl.Status(), &st)
 	assert.Equal(t, "DISABLED", st.KillSwitch)
@@ -74,4 +68,15 @@ func TestContractControlTypesCoverTheServers(t *testing.T) {
 		strict(ch, &c)
 		assert.Equal(t, "alice", c.Who)
 	}
+}
+
+// strictDecode encodes v as the server would and decodes it into the
+// contract type into, refusing a field the contract does not name.
+func strictDecode(t *testing.T, v, into any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(into), "%s", b)
 }

@@ -91,6 +91,8 @@ func (h *Handler) runChecks(ctx context.Context, fresh bool) healthReport {
 	} else {
 		set("store", checkResult{Status: Healthy})
 	}
+	// A background loop of the runtime gone silent (the watchdog's view).
+	set("watchdog", h.watchdogCheck())
 	if c := h.ctl; c != nil {
 		if fresh {
 			_ = c.Refresh(ctx) // a failure shows in StateError below

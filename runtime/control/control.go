@@ -84,6 +84,9 @@ type Options struct {
 	RetryInterval time.Duration
 	// Node names this process in the decisions it makes. Default: host/pid.
 	Node string
+	// Beat, when set, is called at every turn of the watching loop (at least
+	// every PollInterval): the watchdog's heartbeat.
+	Beat func()
 }
 
 // DefaultHistoryLimit is the number of changes kept when Options.HistoryLimit is 0.
@@ -106,6 +109,7 @@ type Control struct {
 	clock     clock.Clock
 	limit     int
 	node      string
+	beat      func()
 
 	// mu orders the adoption of states (local changes and shared states) and
 	// guards the fields below it. It is never held across a store call: the
@@ -138,7 +142,7 @@ func New(ctx context.Context, opts Options) (*Control, error) {
 	}
 	c := &Control{
 		store: opts.Store, where: opts.Where, legacy: opts.LegacyFile, target: opts.Target,
-		log: opts.Logger, clock: opts.Clock, limit: opts.HistoryLimit, node: opts.Node,
+		log: opts.Logger, clock: opts.Clock, limit: opts.HistoryLimit, node: opts.Node, beat: opts.Beat,
 		done: make(chan struct{}), reqs: make(chan chan error),
 	}
 	if c.store == nil {
@@ -223,6 +227,9 @@ func (c *Control) loop(ctx context.Context, sub store.Subscription, poll, retry 
 		retryC = t.C
 	}
 	for {
+		if c.beat != nil {
+			c.beat()
+		}
 		var msgs <-chan store.Message
 		if sub != nil {
 			msgs = sub.C()

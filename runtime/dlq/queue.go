@@ -104,6 +104,13 @@ type Options struct {
 	// GCInterval is how often the background loop drops stale index entries
 	// and trims the queue to its cap. Default 10m.
 	GCInterval time.Duration
+	// GCOutside leaves the GC after the first one (at Start) to the caller,
+	// who runs Queue.GC every GCInterval: the runtime runs it as the
+	// scheduled task dlq.retention, on the fleet's leader only.
+	GCOutside bool
+	// Beat, when set, is called at every tick of the background loop (at
+	// least every SweepInterval): the watchdog's heartbeat.
+	Beat func()
 	// Clock is the time source. Default clock.Real().
 	Clock clock.Clock
 	// Logger receives dlq.* events. Default slog.Default().
@@ -376,8 +383,22 @@ func (q *Queue) loop(ctx context.Context) {
 	}
 }
 
+// Kick wakes the background loop and re-arms its timer: the watchdog's
+// remedy when the loop stops beating (a lost timer). A loop stuck inside a
+// store call stays stuck until the call returns.
+func (q *Queue) Kick() {
+	q.bg.Lock()
+	defer q.bg.Unlock()
+	if q.bg.started && !q.bg.closed {
+		q.signal()
+	}
+}
+
 // tick does what is due and arms the timer for the next tick.
 func (q *Queue) tick(ctx context.Context) {
+	if q.opts.Beat != nil {
+		q.opts.Beat()
+	}
 	now := q.clk.Now()
 	if !now.Before(q.bg.nextReap) {
 		q.bg.nextReap = now.Add(q.opts.SweepInterval)
@@ -387,11 +408,16 @@ func (q *Queue) tick(ctx context.Context) {
 			q.log.Info("dlq.leases_reaped", slog.Int("entries", n))
 		}
 	}
-	if !now.Before(q.bg.nextGC) {
+	gcDue := !now.Before(q.bg.nextGC) && !(q.opts.GCOutside && !q.bg.nextGC.IsZero())
+	if gcDue {
 		q.bg.nextGC = now.Add(q.opts.GCInterval)
 		if err := q.GC(ctx); err != nil && ctx.Err() == nil {
 			q.log.Warn("dlq.gc_failed", slog.String("error", err.Error()))
 		}
+	}
+	next := q.bg.nextReap
+	if !q.opts.GCOutside {
+		next = earlier(next, q.bg.nextGC)
 	}
 	q.bg.Lock()
 	defer q.bg.Unlock()
@@ -403,7 +429,7 @@ func (q *Queue) tick(ctx context.Context) {
 	if q.bg.timer != nil {
 		q.bg.timer.Stop()
 	}
-	q.bg.timer = q.clk.AfterFunc(earlier(q.bg.nextReap, q.bg.nextGC).Sub(now), func() {
+	q.bg.timer = q.clk.AfterFunc(next.Sub(now), func() {
 		q.bg.Lock()
 		defer q.bg.Unlock()
 		if !q.bg.closed {

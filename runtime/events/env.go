@@ -24,7 +24,7 @@ const (
 // has events (a test scans the sources for them).
 var Families = []string{
 	"admin", "cb", "control", "dlq", "dryrun", "idem",
-	"protect", "replay", "report", "retry", "runtime", "store",
+	"leader", "protect", "replay", "report", "retry", "runtime", "schedule", "store", "watchdog",
 }
 
 // silentFamilies are families an operator may expect (Python Baldur has

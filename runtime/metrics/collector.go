@@ -199,10 +199,10 @@ var (
 	descHookErrors = prometheus.NewDesc(name("metrics_source_errors_total"),
 		"Scrapes during which a metrics source (dlq) failed; its series were left out.", []string{"source"}, nil)
 
-	allDescs = []*prometheus.Desc{descCalls, descDuration, descRetries, descTimeouts, descBreakerState,
+	allDescs = append([]*prometheus.Desc{descCalls, descDuration, descRetries, descTimeouts, descBreakerState,
 		descTransitions, descBulkheadActive, descBulkheadCapacity, descStoreDegraded, descStoreDegradations,
 		descStoreReplayed, descStoreConflicts, descDryRunDecisions, descDryRun, descKillSwitch, descIdem, descDLQ,
-		descDLQEvicted, descDLQResolved, descHookErrors, descNotifications}
+		descDLQEvicted, descDLQResolved, descHookErrors, descNotifications}, fleetDescs...)
 )
 
 // bucketBounds are runtime.DurationBuckets in seconds.
@@ -237,6 +237,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectDryRun(ch)
 	c.collectHooks(ch, known)
 	c.collectNotifications(ch)
+	c.collectFleet(ch)
 
 	c.mu.Lock()
 	for k, n := range c.transitions {

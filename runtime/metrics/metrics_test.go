@@ -193,6 +193,9 @@ func TestScrapeAfterAScriptedRun(t *testing.T) {
 	assert.Equal(t, 1.0, f.value(t, "baldur_kill_switch_enabled", nil))
 	assert.Equal(t, 0.0, f.value(t, "baldur_store_degraded", nil))
 	assert.Equal(t, 0.0, f.value(t, "baldur_store_reconcile_conflicts_total", nil))
+	assert.Equal(t, 1.0, f.value(t, "baldur_leader", nil), "alone on its store, the process leads")
+	assert.Equal(t, 0.0, f.value(t, "baldur_watchdog_loop_stalled", map[string]string{"loop": "scheduler"}))
+	assert.Equal(t, 0.0, f.value(t, "baldur_schedule_runs_total", map[string]string{"task": "dlq.retention"}))
 
 	for i := range 10 {
 		n, err := p.Hot(ctx, i)
@@ -335,7 +338,8 @@ func TestSeriesPassPromlint(t *testing.T) {
 	for _, mf := range mfs {
 		names = append(names, mf.GetName())
 	}
-	for _, want := range []string{"baldur_calls_total", "baldur_dlq_entries", "baldur_idempotency_outcomes_total"} {
+	for _, want := range []string{"baldur_calls_total", "baldur_dlq_entries", "baldur_idempotency_outcomes_total",
+		"baldur_leader", "baldur_leader_token", "baldur_schedule_runs_total", "baldur_watchdog_loop_stalled"} {
 		assert.Contains(t, names, want)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/notify"
+	"github.com/baldur-go/baldur/runtime/schedule"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -89,11 +90,12 @@ type Generator struct {
 	mu    sync.Mutex
 	trans map[string]*breakerTally // this day's transitions by service
 
-	timerMu sync.Mutex
-	timer   clock.Timer
-	morning clock.Timer // the delivery of yesterday's report
-	running bool
-	busy    sync.WaitGroup // a midnight run in progress
+	timerMu   sync.Mutex
+	timer     clock.Timer
+	morning   clock.Timer // the delivery of yesterday's report
+	running   bool
+	scheduled bool           // the midnight run is a task of the runtime's scheduler
+	busy      sync.WaitGroup // a midnight run in progress
 }
 
 type breakerTally struct {
@@ -506,10 +508,17 @@ func (g *Generator) collect(ctx context.Context, dates []string, own Report, gen
 	return out
 }
 
+// DailyTask is the name of the midnight run on the runtime's scheduler.
+const DailyTask = "report.daily"
+
 // Start arms the midnight run: at every midnight (in Options.Location) the
 // day's final report is built, stored and passed to Options.OnStored; and,
-// with Options.Notifier, the morning delivery (see Deliver). It returns at
-// once; Stop ends both.
+// with Options.Notifier, the morning delivery (see Deliver). The midnight
+// run is a task of the runtime's scheduler (DailyTask, on every node: each
+// process stores its own report), which shows its last and next run and
+// follows the runtime's clock. A location without a zone name (a fixed
+// zone) keeps a timer of the Generator's own instead. It returns at once;
+// Stop ends both.
 func (g *Generator) Start() {
 	g.timerMu.Lock()
 	defer g.timerMu.Unlock()
@@ -517,7 +526,15 @@ func (g *Generator) Start() {
 		return
 	}
 	g.running = true
-	g.armLocked()
+	spec := "CRON_TZ=" + g.opts.Location.String() + " 0 0 * * *"
+	if _, err := time.LoadLocation(g.opts.Location.String()); err == nil {
+		err = g.rt.Schedule(DailyTask, spec, func(context.Context) error { g.roll(); return nil },
+			schedule.TaskOptions{Scope: schedule.EveryNode})
+		g.scheduled = err == nil
+	}
+	if !g.scheduled {
+		g.armLocked()
+	}
 	g.armMorningLocked()
 }
 
@@ -538,11 +555,19 @@ func (g *Generator) Stop() {
 		g.morning.Stop()
 		g.morning = nil
 	}
+	if g.scheduled {
+		g.rt.Scheduler().Remove(DailyTask)
+		g.scheduled = false
+	}
 	g.timerMu.Unlock()
 	g.busy.Wait()
 }
 
+// midnight is the run on the Generator's own timer, which re-arms it.
 func (g *Generator) midnight() { g.timed(g.closeDay, g.armLocked) }
+
+// roll is the run the scheduler starts: the scheduler arms the next one.
+func (g *Generator) roll() { g.timed(g.closeDay, func() {}) }
 
 // timed runs fn for a timer that fired, unless Stop came first (Stop waits
 // for a run in progress), then re-arms with arm.

@@ -1,0 +1,78 @@
+package browser_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/admin"
+	"github.com/baldur-go/baldur/runtime/schedule"
+)
+
+// newBrowser starts headless Chromium at exe for one test, bounded to a minute.
+func newBrowser(t *testing.T, exe string) context.Context {
+	t.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exe),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1100),
+	)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+	})
+	return ctx
+}
+
+// TestFleetPanelInRealChromium signs in as a viewer and finds the fleet
+// panel: this process leads, the scheduled tasks with their next run, and
+// the watchdog's loops.
+func TestFleetPanelInRealChromium(t *testing.T) {
+	exe := chromiumPath(t)
+	rt, err := runtime.New(context.Background(), runtime.Config{Logger: quiet, StateDir: t.TempDir()})
+	require.NoError(t, err)
+	defer rt.Close()
+	require.NoError(t, rt.Schedule("nightly", "0 3 * * *", func(context.Context) error { return nil }, schedule.TaskOptions{}))
+	origin := serve(t, admin.Options{Runtime: rt, Control: rt.Control(), Logger: quiet, Security: admin.Security{Keys: keys()}})
+
+	ctx := newBrowser(t, exe)
+	until := func(expr string) chromedp.Action[chromedp.Void] {
+		return discard(chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second)))
+	}
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(origin+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-loaded="true"]`)),
+		chromedp.SendKeys(chromedp.ID("key"), viewerKey),
+		chromedp.Click(chromedp.ID("who")),
+		until(`document.getElementById("role").textContent === "role: viewer"`),
+		until(`!document.getElementById("fleet-card").hidden`),
+		until(`document.querySelector('#fleet-schedule tr[data-task="nightly"]') !== null`),
+	))
+	leader, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("fleet-leader")))
+	require.NoError(t, err)
+	assert.Contains(t, leader, "LEADER")
+	assert.Contains(t, leader, "this process")
+	row, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#fleet-schedule tr[data-task="nightly"]`)))
+	require.NoError(t, err)
+	assert.Contains(t, row, "0 3 * * *")
+	assert.Contains(t, row, "not run yet")
+	loops, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("fleet-watchdog")))
+	require.NoError(t, err)
+	assert.Contains(t, loops, "leader_renewal")
+	assert.Contains(t, loops, "scheduler")
+}

@@ -1,0 +1,162 @@
+package runtime
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/internal/await"
+	"github.com/baldur-go/baldur/internal/redistest"
+	"github.com/baldur-go/baldur/runtime/clock"
+	"github.com/baldur-go/baldur/runtime/dlq"
+	"github.com/baldur-go/baldur/runtime/leader"
+	"github.com/baldur-go/baldur/runtime/schedule"
+	"github.com/baldur-go/baldur/runtime/store"
+	"github.com/baldur-go/baldur/runtime/watchdog"
+)
+
+func TestConfigFromEnvReadsTheLeaderVariables(t *testing.T) {
+	t.Parallel()
+	cfg, err := configFromLookup(vars(EnvLeaderRedisURL, "redis://127.0.0.1:7000/2", EnvLeaderLease, "30s"))
+	require.NoError(t, err)
+	assert.Equal(t, "redis://127.0.0.1:7000/2", cfg.Leader.RedisURL)
+	assert.Equal(t, 30*time.Second, cfg.Leader.Lease)
+
+	_, err = configFromLookup(vars(EnvLeaderRedisURL, "http://nope", EnvLeaderLease, "soon"))
+	require.Error(t, err)
+	assert.ErrorContains(t, err, EnvLeaderRedisURL)
+	assert.ErrorContains(t, err, `BALDUR_LEADER_LEASE="soon"`)
+}
+
+func TestAProcessOnItsOwnStoreLeadsAndRunsLeaderOnlyTasksWithAToken(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := clock.NewFake(start)
+	st := store.NewMemoryWith(store.MemoryOptions{Clock: c})
+	t.Cleanup(func() { _ = st.Close() })
+	rt, err := New(context.Background(), Config{Store: st, Clock: c})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+
+	s := rt.Leader().Status()
+	assert.True(t, s.Leader, "alone on its store, the process leads")
+	assert.Equal(t, "always", s.Mode)
+
+	tokens := make(chan leader.Token, 4)
+	require.NoError(t, rt.Schedule("fleet.task", "1m", func(ctx context.Context) error {
+		tok, _ := leader.TokenFrom(ctx)
+		select {
+		case tokens <- tok:
+		default:
+		}
+		return nil
+	}, schedule.TaskOptions{}))
+	c.Advance(time.Minute)
+	assert.Equal(t, s.Token, await.Recv(t, tokens, "the leader-only run"))
+
+	c.Advance(9 * time.Minute) // to the DLQ's GC interval
+	var retention schedule.TaskStatus
+	for _, st := range rt.Scheduler().Status() {
+		if st.Name == DLQRetentionTask {
+			retention = st
+		}
+	}
+	assert.Equal(t, "leader", retention.Scope, "DLQ retention runs on the leader")
+	assert.Equal(t, start.Add(20*time.Minute), retention.NextRun)
+	assert.Equal(t, start.Add(10*time.Minute), retention.LastRun, "it ran once, on the leader")
+	assert.Equal(t, s.Token, retention.LastToken)
+
+	names := []string{}
+	for _, l := range rt.Watchdog().Status() {
+		names = append(names, l.Name)
+	}
+	assert.Equal(t, []string{LoopLeaderRenewal, LoopScheduler}, names)
+	ok, _ := rt.Watchdog().Health()
+	assert.True(t, ok)
+}
+
+func TestTwoRuntimesOnRedisElectOneLeaderAndHandOverOnClose(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	open := func() *Runtime {
+		rt, err := New(context.Background(), Config{RedisURL: srv.URL(), StateDir: t.TempDir(),
+			Leader: LeaderConfig{Lease: 600 * time.Millisecond}})
+		require.NoError(t, err)
+		return rt
+	}
+	a := open()
+	b := open()
+	t.Cleanup(func() { _ = b.Close() })
+	require.True(t, a.Leader().IsLeader(), "the first runtime leads")
+	assert.False(t, b.Leader().IsLeader())
+	assert.Equal(t, "elect", b.Leader().Status().Mode)
+	assert.Equal(t, a.Leader().Status().ID, b.Leader().Status().Holder)
+
+	tok := a.Leader().Status().Token
+	require.NoError(t, a.Close())
+	waitFor(t, "b leads after a closed", b.Leader().IsLeader)
+	assert.Greater(t, b.Leader().Status().Token, tok)
+}
+
+func TestTheElectionRunsOnItsOwnRedisWhenOneIsConfigured(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rt, err := New(context.Background(), Config{StateDir: t.TempDir(), Leader: LeaderConfig{RedisURL: srv.URL()}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+	assert.True(t, rt.Leader().IsLeader())
+	assert.Equal(t, "elect", rt.Leader().Status().Mode, "an election Redis makes a fleet even on the embedded store")
+	n, err := redistest.Client(t, srv.Addr()).Exists(context.Background(), "baldur:leader:{fleet}").Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n, "the lease lives in the election's Redis")
+}
+
+// waitFor polls cond every 10ms until it holds, or fails the test after
+// await.Deadline: the watchdog runs on the real clock here, which no test
+// can move.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(await.Deadline)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, await.Deadline)
+		}
+		<-tick.C
+	}
+}
+
+func TestAFrozenDLQLoopIsReportedRestartedAndRecovers(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	t.Cleanup(func() { _ = st.Close() })
+	rt, err := New(context.Background(), Config{Store: st, DLQ: dlq.Options{SweepInterval: 50 * time.Millisecond}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+	loop := func() watchdog.LoopStatus {
+		for _, l := range rt.Watchdog().Status() {
+			if l.Name == LoopDLQ {
+				return l
+			}
+		}
+		t.Fatalf("the DLQ loop is not watched: %+v", rt.Watchdog().Status())
+		return watchdog.LoopStatus{}
+	}
+	assert.Equal(t, 50*time.Millisecond, loop().Period)
+	names := []string{}
+	for _, l := range rt.Watchdog().Status() {
+		names = append(names, l.Name)
+	}
+	assert.ElementsMatch(t, []string{LoopLeaderRenewal, LoopScheduler, LoopDLQ, LoopControlWatcher, LoopBreakerSync, LoopBreakerPublish}, names)
+
+	release := rt.Watchdog().Freeze(LoopDLQ) // the loop hangs at its next tick
+	defer release()
+	waitFor(t, "the watchdog restarts the frozen loop", func() bool { return loop().Restarts >= 1 })
+	waitFor(t, "the restarted loop beats again", func() bool { return loop().State == watchdog.StateOK })
+	ok, _ := rt.Watchdog().Health()
+	assert.True(t, ok)
+}
