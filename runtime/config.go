@@ -12,7 +12,9 @@ import (
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/dlq"
+	"github.com/baldur-go/baldur/runtime/emergency"
 	"github.com/baldur-go/baldur/runtime/events"
+	"github.com/baldur-go/baldur/runtime/governance"
 	"github.com/baldur-go/baldur/runtime/idem"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -61,6 +63,16 @@ type Config struct {
 	// DLQ configures the dead-letter queue; zero fields take dlq.Options'
 	// defaults (BALDUR_DLQ_*, see the EnvDLQ constants).
 	DLQ dlq.Options
+	// Emergency configures emergency mode (BALDUR_EMERGENCY_*). The zero
+	// value is manual: only operators move the level; ConfigFromEnv turns
+	// the automatic signals on unless BALDUR_EMERGENCY_AUTO=off.
+	Emergency emergency.Config
+	// Governance configures the gate in front of automated actions
+	// (BALDUR_GOVERNANCE_EMERGENCY_LEVEL, BALDUR_SLO_<SERVICE>).
+	Governance governance.Config
+	// OnFailsafe is called for every governance check that could not be
+	// evaluated (and so allowed the action): the hook for alerts.
+	OnFailsafe func(governance.Failure)
 
 	redisURLVar string // the variable RedisURL came from, for error messages
 }
@@ -235,6 +247,8 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 		cfg.Logger = slog.New(events.Wrap(slog.Default().Handler()))
 	}
 	dlqFromEnv(r, &cfg.DLQ)
+	cfg.Emergency = emergency.FromEnv(r)
+	cfg.Governance = governance.FromEnv(r, os.Environ())
 	if err := r.Err(); err != nil {
 		return Config{}, fmt.Errorf("baldur: bad environment: %w", err)
 	}

@@ -51,6 +51,7 @@ type Runtime struct {
 	dlq       *deadLetters // the dead-letter queue, in the store
 	redis     *store.Redis // the Redis behind the store, when configured
 	ctl       *control.Control
+	emg       emergencyParts // emergency mode and the governance gate (emergency.go)
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -127,7 +128,13 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		rt.closeStore()
 		return nil, err
 	}
+	if err := rt.openEmergency(ctx); err != nil {
+		rt.ctl.Close()
+		rt.closeStore()
+		return nil, err
+	}
 	if err := rt.startBreakerSync(); err != nil {
+		rt.closeEmergency()
 		rt.ctl.Close()
 		rt.closeStore()
 		return nil, err
@@ -166,11 +173,12 @@ func (rt *Runtime) Close() error {
 	// The queue first: its sweeps replay through the breakers and the store.
 	dlqErr := rt.dlq.close()
 	rt.sync.close()
+	emErr := rt.closeEmergency()
 	ctlErr := rt.ctl.Close()
 	for _, b := range breakers {
 		b.Close()
 	}
-	return errors.Join(dlqErr, ctlErr, rt.closeStore())
+	return errors.Join(dlqErr, emErr, ctlErr, rt.closeStore())
 }
 
 func (rt *Runtime) closeStore() error {
@@ -233,6 +241,7 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		attempts: max(spec.Attempts, 1),
 		backoff:  spec.Backoff.normalized(),
 		timeout:  spec.Timeout,
+		shedAt:   shedLevel(spec.Criticality),
 	}
 	if spec.Timeout > 0 {
 		z.deadlines = newDeadlineLists(z)
@@ -255,6 +264,7 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		if !ok {
 			bh = newBulkhead(name, int64(spec.Bulkhead), spec.BulkheadWait)
 			rt.compartments[name] = bh
+			bh.emergencyLevel(rt.EmergencyLevel()) // built while the level halves compartments
 		}
 		z.bulkhead = bh
 	}

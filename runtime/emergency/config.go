@@ -27,9 +27,12 @@ const (
 	EnvSafeLoad      = "BALDUR_EMERGENCY_SAFE_LOAD"
 )
 
-// Config is what the environment sets; Apply copies it into Options.
+// Config is what the environment sets; Apply copies it into Options. Its
+// zero value is manual mode (only operators move the level) with the
+// default windows and bounds; FromEnv turns Auto on unless
+// BALDUR_EMERGENCY_AUTO=off.
 type Config struct {
-	Manual        bool
+	Auto          bool
 	Stabilisation time.Duration
 	EvalInterval  time.Duration
 	Thresholds    Thresholds
@@ -42,9 +45,8 @@ type Config struct {
 func FromEnv(r *env.Reader) Config {
 	c := Config{Stabilisation: DefaultStabilisation, EvalInterval: DefaultEvalInterval,
 		Thresholds: DefaultThresholds(), Safe: DefaultSafe()}
-	auto := true
-	r.Bool(EnvAuto, &auto)
-	c.Manual = !auto
+	c.Auto = true
+	r.Bool(EnvAuto, &c.Auto)
 	r.Duration(EnvStabilisation, &c.Stabilisation)
 	r.Duration(EnvEvalInterval, &c.EvalInterval)
 	triple(r, EnvBreakersOpen, &c.Thresholds.BreakersOpen, parseShare, "shares")
@@ -69,10 +71,23 @@ func FromEnv(r *env.Reader) Config {
 	return c
 }
 
-// Apply sets o's fields from c.
+// Apply sets o's fields from c; zero fields leave o's defaults.
 func (c Config) Apply(o *Options) {
-	thr, safe := c.Thresholds, c.Safe
-	o.Manual, o.Stabilisation, o.EvalInterval, o.Thresholds, o.Safe = c.Manual, c.Stabilisation, c.EvalInterval, &thr, &safe
+	o.Manual = !c.Auto
+	if c.Stabilisation > 0 {
+		o.Stabilisation = c.Stabilisation
+	}
+	if c.EvalInterval != 0 {
+		o.EvalInterval = c.EvalInterval
+	}
+	if c.Thresholds != (Thresholds{}) {
+		thr := c.Thresholds
+		o.Thresholds = &thr
+	}
+	if c.Safe != (Safe{}) {
+		safe := c.Safe
+		o.Safe = &safe
+	}
 }
 
 // triple reads "a,b,c": one bound per level, each "off" or a value parse
