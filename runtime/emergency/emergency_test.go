@@ -137,17 +137,7 @@ func (r *rig) tick(t *testing.T) {
 	require.NoError(t, r.e.Tick(context.Background()))
 }
 
-// events returns the logged records named event.
-func (r *rig) events(event string) []map[string]any {
-	var out []map[string]any
-	for _, l := range r.logs.Lines(`"msg":"` + event + `"`) {
-		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) == nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
+func (r *rig) events(event string) []map[string]any { return r.logs.Records(event) }
 
 func TestLevelsParseAndPrint(t *testing.T) {
 	t.Parallel()

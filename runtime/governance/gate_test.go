@@ -2,7 +2,6 @@ package governance_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -83,16 +82,7 @@ func newRig(t *testing.T, mod func(*governance.Options)) *rig {
 	return r
 }
 
-func (r *rig) events(event string) []map[string]any {
-	var out []map[string]any
-	for _, l := range r.logs.Lines(`"msg":"` + event + `"`) {
-		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) == nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
+func (r *rig) events(event string) []map[string]any { return r.logs.Records(event) }
 
 var replay = governance.Action{Name: "dlq.auto_replay", Service: "payments"}
 
