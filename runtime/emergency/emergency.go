@@ -421,7 +421,11 @@ func (e *Emergency) adopt(ctx context.Context, s State) {
 	e.mu.Unlock()
 	prev, now := e.apply()
 	if prev != now {
-		e.log.LogAttrs(ctx, levelFor(prev, now), "emergency.level_changed",
+		event := "emergency.level_lowered"
+		if now > prev {
+			event = "emergency.level_raised"
+		}
+		e.log.LogAttrs(ctx, levelFor(prev, now), event,
 			slog.String("from", prev.String()), slog.String("to", now.String()),
 			slog.String("source", s.Source), slog.String("reason", s.Reason), slog.String("changed_by", s.ChangedBy),
 			slog.Uint64("revision", s.Revision), slog.String("store", e.where))

@@ -193,7 +193,7 @@ func TestDeclareNeedsAReasonAndRaisesAtOnce(t *testing.T) {
 	require.Len(t, st.History, 1)
 	assert.Equal(t, emergency.ActionDeclare, st.History[0].Action)
 	assert.Len(t, r.events("emergency.level_declared"), 1)
-	assert.Len(t, r.events("emergency.level_changed"), 1)
+	assert.Len(t, r.events("emergency.level_raised"), 1)
 
 	_, err = r.e.Declare(ctx, "bob", emergency.Elevated, "less bad")
 	require.ErrorIs(t, err, emergency.ErrWouldLower)

@@ -22,7 +22,7 @@ const (
 // override may name. cb: breakers; dlq: dead-letter queue; replay: DLQ
 // replays; sla: latency objectives; the others are named after their package.
 var Families = []string{
-	"admin", "bulkhead", "cb", "control", "dlq", "dryrun", "fallback", "idem", "metrics",
+	"admin", "bulkhead", "cb", "control", "dlq", "dryrun", "emergency", "fallback", "governance", "idem", "metrics",
 	"protect", "replay", "report", "retry", "runtime", "sla", "store", "timeout",
 }
 

@@ -258,7 +258,7 @@ func (g *Gate) Close() error {
 // first check that refuses blocks, unless Break Glass is open (which never
 // overrides the kill switch). Every decision is logged: governance.action_blocked
 // (warn), governance.break_glass_used (warn), governance.action_allowed (debug);
-// every check that could not be evaluated as governance.failsafe (error).
+// every check that could not be evaluated as governance.failsafe_raised (error).
 func (g *Gate) Check(ctx context.Context, a Action) Decision {
 	now := g.clock.Now().UTC()
 	d := Decision{Action: a.Name, Service: a.Service, At: now, Allowed: true}
@@ -287,7 +287,7 @@ func (g *Gate) Check(ctx context.Context, a Action) Decision {
 			continue
 		}
 		f := Failure{Action: a.Name, Check: r.Check, Err: r.Detail, At: now}
-		g.log.LogAttrs(ctx, slog.LevelError, "governance.failsafe", slog.String("action", a.Name),
+		g.log.LogAttrs(ctx, slog.LevelError, "governance.failsafe_raised", slog.String("action", a.Name),
 			slog.String("check", string(r.Check)), slog.String("error", r.Detail),
 			slog.String("outcome", "allowed: a check that cannot be evaluated does not block"))
 		if g.onFail != nil {

@@ -204,7 +204,7 @@ func TestAnUnreadableCheckAllowsAndRaisesAFailsafe(t *testing.T) {
 			assert.Equal(t, tc.check, r.failures[0].Check)
 			assert.Equal(t, "dlq.auto_replay", r.failures[0].Action)
 			r.mu.Unlock()
-			ev := r.events("governance.failsafe")
+			ev := r.events("governance.failsafe_raised")
 			require.Len(t, ev, 1)
 			assert.Equal(t, "ERROR", ev[0]["level"])
 			assert.Equal(t, string(tc.check), ev[0]["check"])
