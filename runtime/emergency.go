@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +89,10 @@ type emergencyParts struct {
 	stop    chan struct{}
 	done    chan struct{}
 
+	// What the gate decided since the start, for metrics.
+	govMu     sync.Mutex
+	govCounts GovernanceCounts
+
 	// The governance decision for automatic DLQ sweeps, asked before each
 	// entry: kept briefly so that a sweep of many entries asks the store once.
 	holdMu  sync.Mutex
@@ -117,7 +122,13 @@ func (rt *Runtime) openEmergency(ctx context.Context) error {
 	gopts := governance.Options{Store: rt.store, Logger: rt.log, Clock: rt.clock, Node: rt.node,
 		KillSwitch: governance.KillSwitchFunc(rt.killSwitchForGovernance),
 		Emergency:  governance.LevelFunc(rt.levelForGovernance),
-		Counts:     p.ledger, Services: rt.BreakerNames, OnFailsafe: rt.cfg.OnFailsafe}
+		Counts:     p.ledger, Services: rt.BreakerNames, OnDecision: rt.countDecision,
+		OnFailsafe: func(f governance.Failure) {
+			rt.countFailsafe(f)
+			if h := rt.cfg.OnFailsafe; h != nil {
+				h(f)
+			}
+		}}
 	rt.cfg.Governance.Apply(&gopts)
 	if p.gov, err = governance.New(gopts); err != nil {
 		em.Close()
@@ -365,6 +376,51 @@ func (rt *Runtime) flushLedger(ctx context.Context) {
 		p.flushed[t.svc] = [2]uint64{f[0] - min(f[0], t.d[0]), f[1] - min(f[1], t.d[1])}
 		p.flushMu.Unlock()
 	}
+}
+
+// GovernanceCounts is what the governance gate decided since the runtime
+// started: decisions by outcome, refusals and FAILSAFEs by check.
+type GovernanceCounts struct {
+	Allowed    uint64            `json:"allowed"`
+	Blocked    map[string]uint64 `json:"blocked"`     // by check
+	BreakGlass uint64            `json:"break_glass"` // allowed only through Break Glass
+	Failsafe   map[string]uint64 `json:"failsafe"`    // by check
+}
+
+func (rt *Runtime) countDecision(d governance.Decision) {
+	p := &rt.emg
+	p.govMu.Lock()
+	defer p.govMu.Unlock()
+	switch {
+	case !d.Allowed:
+		if p.govCounts.Blocked == nil {
+			p.govCounts.Blocked = map[string]uint64{}
+		}
+		p.govCounts.Blocked[string(d.BlockedBy)]++
+	case d.BreakGlass:
+		p.govCounts.BreakGlass++
+	default:
+		p.govCounts.Allowed++
+	}
+}
+
+func (rt *Runtime) countFailsafe(f governance.Failure) {
+	p := &rt.emg
+	p.govMu.Lock()
+	defer p.govMu.Unlock()
+	if p.govCounts.Failsafe == nil {
+		p.govCounts.Failsafe = map[string]uint64{}
+	}
+	p.govCounts.Failsafe[string(f.Check)]++
+}
+
+// GovernanceCounts returns what the governance gate decided since the start.
+func (rt *Runtime) GovernanceCounts() GovernanceCounts {
+	p := &rt.emg
+	p.govMu.Lock()
+	defer p.govMu.Unlock()
+	return GovernanceCounts{Allowed: p.govCounts.Allowed, BreakGlass: p.govCounts.BreakGlass,
+		Blocked: maps.Clone(p.govCounts.Blocked), Failsafe: maps.Clone(p.govCounts.Failsafe)}
 }
 
 // ShedCalls is how many calls the emergency level refused since the start.

@@ -41,6 +41,11 @@
 //	baldur_dlq_evicted_total                              counter  (only with Options.DLQ)
 //	baldur_dlq_replays_resolved_total{domain}             counter  (only with Options.DLQ)
 //	baldur_metrics_source_errors_total{source}            counter  a hook that failed during a scrape
+//	baldur_emergency_level                                gauge    0 NORMAL, 1 ELEVATED, 2 HIGH, 3 CRITICAL
+//	baldur_emergency_shed_total                           counter  calls failed fast by the emergency level
+//	baldur_governance_decisions_total{outcome}            counter  allowed, blocked, break_glass
+//	baldur_governance_blocked_total{check}                counter  kill_switch, emergency, error_budget, strict
+//	baldur_governance_failsafe_total{check}               counter  checks that could not be evaluated (allowed)
 //
 // # Cardinality
 //
