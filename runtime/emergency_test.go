@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/runtime/backoff"
 	"github.com/baldur-go/baldur/runtime/emergency"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -66,7 +67,7 @@ func TestEmergencyLevelCapsThenStopsRetries(t *testing.T) {
 	t.Parallel()
 	rt := emergencyRuntime(t)
 	z := rt.Zone(ZoneSpec{Service: "ledger", Method: "Post", Breaker: true, Attempts: 5,
-		Backoff: Backoff{Kind: BackoffConst, Base: time.Microsecond}, Criticality: CriticalityHigh})
+		Backoff: backoff.Policy{Kind: backoff.Const, Base: time.Microsecond}, Criticality: CriticalityHigh})
 	for _, tc := range []struct {
 		level emergency.Level
 		want  int
