@@ -60,12 +60,22 @@ type Policy struct {
 	// IdemDegraded is idempotency_degraded=refuse|serve: while the store is
 	// DEGRADED, refuse the call rather than claim in the local store.
 	IdemDegraded Opt[string]
+	// Criticality is criticality=high|normal|low: what emergency mode sheds
+	// last (low from HIGH, normal from CRITICAL, high never).
+	Criticality Opt[string]
 }
 
 // Values of idempotency_degraded.
 const (
 	DegradedRefuse = "refuse"
 	DegradedServe  = "serve"
+)
+
+// Values of criticality.
+const (
+	CriticalityHigh   = "high"
+	CriticalityNormal = "normal"
+	CriticalityLow    = "low"
 )
 
 // Directive is one parsed directive attached to an interface or a method. When

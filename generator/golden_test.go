@@ -56,6 +56,8 @@ var goldenCases = map[string]string{
 	"err_timeout_func":         "timeout is refused on func results, named func types and a func held in a field; //baldur:skip delegates",
 	"idempotency_degraded":     "idempotency_degraded=refuse on the interface with a method serving, and per method: IdemDegraded in the ZoneSpec",
 	"err_idempotency_degraded": "idempotency_degraded misuse: a bad value, no idempotency, idempotency=off, refuse with fail-open (method and interface): positioned errors, nothing written",
+	"criticality":              "criticality=low on the interface, normal and high on methods, unset: Criticality in the ZoneSpec (what emergency mode sheds last)",
+	"err_criticality":          "criticality misuse: a bad value, a bare key, upper case, off: positioned errors, nothing written",
 }
 
 // goldenDir is a module of its own (github.com/baldur-go/baldur/testdata/golden,

@@ -169,4 +169,5 @@ type Spec struct {
 	IdemReplay   bool
 	IdemDegraded string
 	DLQ          bool
+	Criticality  string
 }
