@@ -110,7 +110,7 @@ const ledgerFlush = 30 * time.Second
 // runtime's store.
 func (rt *Runtime) openEmergency(ctx context.Context) error {
 	p := &rt.emg
-	opts := emergency.Options{Store: rt.store, Target: rt, Source: emergency.SourceFunc(rt.emergencySample),
+	opts := emergency.Options{Store: rt.store, Target: levelTarget{rt}, Source: emergency.SourceFunc(rt.emergencySample),
 		Logger: rt.log, Clock: rt.clock, Node: rt.node, Where: rt.ctl.Status().Backend}
 	rt.cfg.Emergency.Apply(&opts)
 	em, err := emergency.New(ctx, opts)
@@ -179,15 +179,27 @@ func (rt *Runtime) OnEmergencyLevel(fn func(emergency.Level)) {
 	}
 }
 
-// SetEmergencyLevel puts l in force in this process: the zones read it at
+// levelTarget is what emergency.Emergency drives: the level only changes
+// through rt.Emergency() (declare, release, the signals), fleet-wide.
+type levelTarget struct{ rt *Runtime }
+
+func (t levelTarget) SetEmergencyLevel(l emergency.Level) { t.rt.setEmergencyLevel(l) }
+
+// setEmergencyLevel puts l in force in this process: the zones read it at
 // once, and the bulkheads shrink to half their size from HIGH (and grow
-// back below it). emergency.Emergency calls it with every level it adopts.
-func (rt *Runtime) SetEmergencyLevel(l emergency.Level) {
+// back below it).
+func (rt *Runtime) setEmergencyLevel(l emergency.Level) {
 	prev := emergency.Level(rt.emg.level.Swap(int32(l)))
 	if prev == l {
 		return
 	}
-	for _, b := range rt.Compartments() {
+	rt.mu.Lock()
+	comps := make([]*Bulkhead, 0, len(rt.compartments))
+	for _, b := range rt.compartments {
+		comps = append(comps, b)
+	}
+	rt.mu.Unlock()
+	for _, b := range comps {
 		b.emergencyLevel(l)
 	}
 	if ls := rt.emg.onSet.Load(); ls != nil {

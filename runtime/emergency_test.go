@@ -123,7 +123,7 @@ func TestHighHalvesEveryBulkhead(t *testing.T) {
 	require.NoError(t, err)
 	setLevel(t, rt, emergency.Critical)
 	free(held[:3])
-	b, _ := rt.Compartment("ledger")
+	b := compartment(t, rt, "ledger")
 	assert.Equal(t, int64(1), b.Active())
 	assert.Equal(t, int64(2), b.Limit())
 	more, err := hold(2)
@@ -182,7 +182,8 @@ func TestShedInDryRunIsRecordedNotApplied(t *testing.T) {
 	t.Parallel()
 	rt := emergencyRuntime(t)
 	z := rt.Zone(ZoneSpec{Service: "search", Method: "Find", Breaker: true, Criticality: CriticalityLow})
-	rt.SetDryRun(true)
+	_, err := rt.Control().StartDryRun(context.Background(), "test", "")
+	require.NoError(t, err)
 	setLevel(t, rt, emergency.Critical)
 	err, n := call(context.Background(), z, func() error { return nil })
 	require.NoError(t, err)
@@ -208,13 +209,23 @@ func TestEmergencyCheckAllocatesNothing(t *testing.T) {
 	assert.Zero(t, allocs)
 }
 
+func compartment(t *testing.T, rt *Runtime, name string) *Bulkhead {
+	t.Helper()
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	b, ok := rt.compartments[name]
+	require.True(t, ok, "no compartment %s", name)
+	return b
+}
+
 // A compartment built while the level is HIGH starts at half its size.
 func TestCompartmentBuiltAtHighStartsHalved(t *testing.T) {
 	t.Parallel()
 	rt := emergencyRuntime(t)
 	setLevel(t, rt, emergency.High)
 	rt.Zone(ZoneSpec{Service: "late", Method: "Do", Bulkhead: 6})
-	b, ok := rt.Compartment("late")
-	require.True(t, ok)
-	assert.Equal(t, int64(3), b.Limit())
+	assert.Equal(t, int64(3), compartment(t, rt, "late").Limit())
+	for _, c := range rt.Snapshot().Compartments {
+		assert.Equal(t, CompartmentSnapshot{Name: "late", Max: 6, Limit: 3}, c, "the snapshot shows the size in force")
+	}
 }

@@ -33,6 +33,9 @@ type CompartmentSnapshot struct {
 	Name   string
 	Active int64
 	Max    int64
+	// Limit is the size in force: Max, or half of it while the emergency
+	// level is HIGH or above.
+	Limit int64
 }
 
 // StoreSnapshot is the store's mode at the moment of the snapshot.
@@ -91,7 +94,7 @@ func (rt *Runtime) Snapshot() Snapshot {
 	slices.SortFunc(s.Breakers, func(a, b breaker.Snapshot) int { return cmp.Compare(a.Name, b.Name) })
 	s.Compartments = make([]CompartmentSnapshot, 0, len(comps))
 	for _, c := range comps {
-		s.Compartments = append(s.Compartments, CompartmentSnapshot{Name: c.Name(), Active: c.Active(), Max: c.Max()})
+		s.Compartments = append(s.Compartments, CompartmentSnapshot{Name: c.Name(), Active: c.Active(), Max: c.Max(), Limit: c.Limit()})
 	}
 	slices.SortFunc(s.Compartments, func(a, b CompartmentSnapshot) int { return cmp.Compare(a.Name, b.Name) })
 	s.Store.Degraded = rt.Degraded()
