@@ -223,6 +223,11 @@ type endpoint struct {
 	filter      bool // the body may also carry a dlqFilter
 	doc         string
 	fn          func(*call)
+
+	// request, when set, gives the body's own type (one that embeds
+	// adminapi.ActionRequest) and its extra field names; the handler reads
+	// the decoded value from call.req.
+	request func() (target any, action *adminapi.ActionRequest, fields string)
 }
 
 type route struct {
@@ -241,6 +246,7 @@ type call struct {
 	name   string // the {name} or {id} segment
 	body   actionBody
 	filter dlqFilter
+	req    any // the endpoint's own request type, decoded (see endpoint.request)
 	status int
 }
 
@@ -429,13 +435,20 @@ func (c *call) readBody() bool {
 		c.refuse(http.StatusBadRequest, GateBody, "reading the request body failed: "+err.Error(), "send the request again")
 		return false
 	}
+	var action *adminapi.ActionRequest
+	var target any = &c.body
+	fields := "reason, confirm, override, who"
+	if c.ep.request != nil {
+		var more string
+		target, action, more = c.ep.request()
+		c.req = target
+		fields += ", " + more
+	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return true
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	var target any = &c.body
-	fields := "reason, confirm, override, who"
 	if c.ep.filter {
 		target = &struct {
 			*actionBody
@@ -452,6 +465,9 @@ func (c *call) readBody() bool {
 		c.refuse(http.StatusBadRequest, GateBody, "malformed JSON body: more than one JSON value",
 			"send exactly one JSON object")
 		return false
+	}
+	if action != nil {
+		c.body = *action
 	}
 	return true
 }
@@ -496,7 +512,7 @@ func (h *Handler) table() []route {
 		ep.filter = true
 		return ep
 	}
-	return []route{
+	return append([]route{
 		{adminapi.PathIndex, []endpoint{get(RoleViewer, "this list", (*call).index)}},
 		{adminapi.PathWhoami, []endpoint{get(RoleViewer, "the role of the key presented and whether actions are unlocked", (*call).whoami)}},
 		{adminapi.PathHealth, []endpoint{probe("overall health: 200 healthy or degraded, 503 unhealthy; ?nocache=true; status words only, the checks' detail and errors with a viewer key", (*call).healthAll)}},
@@ -531,7 +547,7 @@ func (h *Handler) table() []route {
 		{adminapi.PathDLQEntryReplay, []endpoint{act(RoleOperator, false, "replay one pending entry now through its registered replayer; refused while the kill switch is DISABLED unless \"override\":true", (*call).dlqReplay)}},
 		{adminapi.PathDLQEntryRedrive, []endpoint{act(RoleOperator, false, "give an entry that needs review a fresh replay budget: back to pending", (*call).dlqRedrive)}},
 		{adminapi.PathDLQEntryPurge, []endpoint{act(RoleAdmin, true, "delete one entry, in any state", (*call).dlqPurge)}},
-	}
+	}, h.emergencyRoutes(get, act)...)
 }
 
 func (c *call) index() {

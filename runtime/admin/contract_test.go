@@ -35,7 +35,9 @@ func TestRouteTableUsesContractPaths(t *testing.T) {
 		adminapi.PathControlDisable, adminapi.PathControlEnable, adminapi.PathControlDryRunOn, adminapi.PathControlDryRunOff,
 		adminapi.PathControlGoLive, adminapi.PathDLQ, adminapi.PathDLQStats, adminapi.PathDLQReplayBatch,
 		adminapi.PathDLQPurgeBatch, adminapi.PathDLQEntry, adminapi.PathDLQEntryReplay, adminapi.PathDLQEntryRedrive,
-		adminapi.PathDLQEntryPurge} {
+		adminapi.PathDLQEntryPurge, adminapi.PathEmergency, adminapi.PathEmergencyDeclare, adminapi.PathEmergencyRelease,
+		adminapi.PathEmergencyForceRelease, adminapi.PathGovernance, adminapi.PathGovernanceStrict,
+		adminapi.PathGovernanceStrictEnd, adminapi.PathGovernanceBreakGlass, adminapi.PathGovernanceBreakGlassClose} {
 		known[p] = true
 	}
 	for _, r := range h.routes {
