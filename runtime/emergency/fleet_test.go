@@ -18,7 +18,9 @@ import (
 	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime/clock"
+	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/emergency"
+	"github.com/baldur-go/baldur/runtime/governance"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -33,6 +35,7 @@ const (
 type fleetNode struct {
 	st     *store.Redis
 	e      *emergency.Emergency
+	gate   *governance.Gate // the governance gate on the same store, blocking at the shared level
 	clock  *clock.Fake
 	source *fakeSource
 }
@@ -50,6 +53,13 @@ func openFleetNode(url, prefix, name string) (*fleetNode, error) {
 		Host: host, Node: name, EvalInterval: -1, PollInterval: time.Second, Stabilisation: time.Minute,
 		Logger: quietLogger()})
 	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	n.gate, err = governance.New(governance.Options{Store: st, Clock: n.clock, Node: name, Logger: quietLogger(),
+		Emergency: governance.LevelFunc(func(context.Context) (emergency.Level, error) { return n.e.Level(), nil })})
+	if err != nil {
+		n.e.Close()
 		st.Close()
 		return nil, err
 	}
@@ -72,6 +82,8 @@ func (n *fleetNode) close() error {
 //	tick                       evaluate once
 //	declare|release|force LEVEL REASON...
 //	status                     "LEVEL reviews=N"
+//	strict|glass REASON...     declare STRICT mode / open Break Glass for an hour
+//	gate                       "allowed", "allowed break_glass" or "blocked CHECK"
 func (n *fleetNode) do(line string) string {
 	ctx := context.Background()
 	f := strings.Fields(line)
@@ -109,6 +121,19 @@ func (n *fleetNode) do(line string) string {
 	case "status":
 		st := n.e.Status()
 		return fmt.Sprintf("%s reviews=%d", st.Level, len(st.Reviews))
+	case "strict":
+		_, err = n.gate.DeclareStrict(ctx, "op", strings.Join(f[1:], " "), time.Hour)
+	case "glass":
+		_, err = n.gate.OpenBreakGlass(ctx, "op", strings.Join(f[1:], " "), control.Confirmation, time.Hour)
+	case "gate":
+		d := n.gate.Check(ctx, governance.Action{Name: "test.sweep"})
+		switch {
+		case !d.Allowed:
+			return "blocked " + string(d.BlockedBy)
+		case d.BreakGlass:
+			return "allowed break_glass"
+		}
+		return "allowed"
 	default:
 		return "error unknown command " + f[0]
 	}
@@ -272,4 +297,29 @@ func TestTwoProcessesShareTheLevel(t *testing.T) {
 	}
 	assert.Equal(t, []string{"declare:parent", "raise:child", "recover:child", "step_down:child", "release:parent",
 		"step_down:child", "step_down:child", "declare:parent", "force_release:child"}, actions)
+}
+
+// TestTwoProcessesShareTheGovernanceGate: STRICT mode declared in one
+// process blocks the other's automated actions, the emergency level the
+// child declares blocks the parent's gate, and Break Glass opened in the
+// parent lets the child's actions through, flagged for review.
+func TestTwoProcessesShareTheGovernanceGate(t *testing.T) {
+	srv := redistest.Start(t)
+	prefix := "govfleet:"
+	parent, err := openFleetNode(srv.URL(), prefix, "parent")
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, parent.close()) })
+	child := startChild(t, srv.URL(), prefix)
+
+	assert.Equal(t, "allowed", child.do("gate"))
+	mustOK(t, "parent", parent, "strict release freeze")
+	assert.Equal(t, "blocked strict", child.do("gate"), "STRICT declared in the parent holds in the child")
+
+	mustOK(t, "child", child, "declare HIGH incident")
+	waitStatus(t, "parent", parent, "HIGH")
+	assert.Equal(t, "blocked emergency", parent.do("gate"), "the level comes first in the fixed order")
+
+	mustOK(t, "parent", parent, "glass drain the refunds")
+	assert.Equal(t, "allowed break_glass", child.do("gate"))
+	assert.Len(t, parent.gate.Status(context.Background()).Reviews, 1)
 }
