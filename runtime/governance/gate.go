@@ -373,6 +373,10 @@ func (g *Gate) budgetCheck(ctx context.Context, a Action, now time.Time) CheckRe
 	if len(services) == 0 {
 		return r
 	}
+	if g.degraded() {
+		r.Outcome, r.Detail = Failsafe, "error budget unreadable: "+errDegraded.Error()
+		return r
+	}
 	var unreadable []string
 	var passed []string
 	for _, svc := range services {
@@ -424,8 +428,22 @@ func (g *Gate) withObjective() []string {
 	return slices.Compact(out)
 }
 
+// errDegraded: the store serves from its local copy (Redis is unreachable),
+// which does not hold the fleet's STRICT mode, Break Glass or ledger.
+var errDegraded = errors.New("the fleet store is unreachable (DEGRADED): the fleet's state cannot be read")
+
+// degraded reports whether the store is a failover store serving from its
+// local copy.
+func (g *Gate) degraded() bool {
+	m, ok := g.store.(interface{ Mode() store.Mode })
+	return ok && m.Mode() == store.ModeDegraded
+}
+
 // readState reads STRICT mode and Break Glass from the store.
 func (g *Gate) readState(ctx context.Context) (State, error) {
+	if g.degraded() {
+		return State{}, errDegraded
+	}
 	raw, err := g.store.Get(ctx, StateKey)
 	if errors.Is(err, store.ErrNotFound) {
 		return defaultState(), nil
@@ -445,6 +463,9 @@ const casRetries = 20
 // update applies mutate to the shared state with a compare-and-set and
 // announces it.
 func (g *Gate) update(ctx context.Context, mutate func(s *State) error) (State, error) {
+	if g.degraded() {
+		return State{}, fmt.Errorf("governance: %w; try again when it returns", errDegraded)
+	}
 	for range casRetries {
 		raw, err := g.store.Get(ctx, StateKey)
 		missing := errors.Is(err, store.ErrNotFound)

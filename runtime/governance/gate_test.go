@@ -448,3 +448,23 @@ func TestStrictAndBreakGlassAreFleetWide(t *testing.T) {
 	assert.Equal(t, governance.Block, outcomes(d)[governance.CheckStrict], "STRICT declared on b holds on a")
 	assert.Len(t, gates[0].Status(ctx).Reviews, 1)
 }
+
+// degradedStore is a store that says it serves from its local copy.
+type degradedStore struct{ store.Store }
+
+func (degradedStore) Mode() store.Mode { return store.ModeDegraded }
+
+// While the store is DEGRADED the fleet's STRICT mode and ledger are not
+// visible: the checks that need them are FAILSAFE (allowed, raised), and a
+// change is refused rather than written where the fleet cannot see it.
+func TestDegradedStoreMakesStrictAndBudgetFailsafe(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, func(o *governance.Options) { o.Store = degradedStore{o.Store}; o.Counts = nil })
+	d := r.g.Check(context.Background(), replay)
+	assert.True(t, d.Allowed)
+	assert.Equal(t, governance.Failsafe, outcomes(d)[governance.CheckStrict])
+	assert.Equal(t, governance.Failsafe, outcomes(d)[governance.CheckErrorBudget])
+	assert.Contains(t, d.Checks[3].Detail, "DEGRADED")
+	_, err := r.g.DeclareStrict(context.Background(), "alice", "freeze", time.Hour)
+	assert.ErrorContains(t, err, "DEGRADED")
+}
