@@ -177,6 +177,8 @@ var keys = []Key{
 		Spec:     "IdemDegraded",
 		Conflict: degradedConflict,
 		field:    opt(oneOf(DegradedRefuse, DegradedServe), func(p *Policy) *Opt[string] { return &p.IdemDegraded })},
+	{Name: "criticality", Want: "high, normal or low", Example: CriticalityHigh, Spec: "Criticality",
+		field: opt(oneOf(CriticalityHigh, CriticalityNormal, CriticalityLow), func(p *Policy) *Opt[string] { return &p.Criticality })},
 }
 
 // deadlineConflict: a deadline no longer than the timeout leaves the

@@ -95,6 +95,8 @@ var goodLines = []struct {
 	{"//baldur:protect idempotency=id idempotency_replay", Policy{Idempotency: val("id"), IdemReplay: val(true)}},
 	{"//baldur:protect idempotency=id idempotency_replay=false", Policy{Idempotency: val("id"), IdemReplay: val(false)}},
 	{"//baldur:protect idempotency=id idempotency_degraded=refuse", Policy{Idempotency: val("id"), IdemDegraded: val("refuse")}},
+	{"//baldur:protect criticality=high", Policy{Criticality: val("high")}},
+	{"//baldur:protect criticality=low retry=2", Policy{Criticality: val("low"), Retry: val(2)}},
 	{"//baldur:protect idempotency=id idempotency_degraded=serve", Policy{Idempotency: val("id"), IdemDegraded: val("serve")}},
 	{"//baldur:protect deadline=30s", Policy{Deadline: val(30 * time.Second)}},
 	{"//baldur:protect deadline=off", Policy{Deadline: val(time.Duration(0))}},
@@ -146,7 +148,7 @@ var badLines = []struct {
 	{"//baldur:protect timout=1s", []string{`x.go:1:18: unknown key "timout"; did you mean "timeout"?`}},
 	{"//baldur:protect Retry=3", []string{`x.go:1:18: unknown key "Retry"; did you mean "retry"?`}},
 	{"//baldur:protect circuit_breaker", []string{`x.go:1:18: unknown key "circuit_breaker"; did you mean "breaker"?`}},
-	{"//baldur:protect x=1", []string{`x.go:1:18: unknown key "x"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded`}},
+	{"//baldur:protect x=1", []string{`x.go:1:18: unknown key "x"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality`}},
 
 	// Duplicates.
 	{"//baldur:protect retry=3 retry=4", []string{`x.go:1:26: duplicate key "retry"; first written at 1:18`}},
@@ -165,6 +167,8 @@ var badLines = []struct {
 	{"//baldur:protect idempotency_replay=no", []string{`x.go:1:37: idempotency_replay: "no" is not valid; want on or off`}},
 	{"//baldur:protect idempotency_degraded=refuze", []string{`x.go:1:39: idempotency_degraded: "refuze" is not valid; want refuse or serve`}},
 	{"//baldur:protect idempotency_degraded", []string{`x.go:1:18: idempotency_degraded: needs a value, such as idempotency_degraded=refuse; want refuse or serve`}},
+	{"//baldur:protect criticality", []string{`x.go:1:18: criticality: needs a value, such as criticality=high; want high, normal or low`}},
+	{"//baldur:protect criticality=urgent", []string{`x.go:1:30: criticality: "urgent" is not valid; want high, normal or low`}},
 
 	// Counts.
 	{"//baldur:protect retry=0", []string{`x.go:1:24: retry: 0 is out of range; want 1..100 or off`}},
@@ -228,7 +232,7 @@ var badLines = []struct {
 	{"//baldur:protect retry=0 timeout=0s bogus", []string{
 		`x.go:1:24: retry: 0 is out of range; want 1..100 or off`,
 		`x.go:1:34: timeout: 0s must be greater than 0; want a Go duration such as 250ms or 5s, or off`,
-		`x.go:1:37: unknown key "bogus"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded`,
+		`x.go:1:37: unknown key "bogus"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality`,
 	}},
 
 	// skip.
@@ -367,7 +371,7 @@ func TestParseFilePositionsAndMerging(t *testing.T) {
 
 	assert.Equal(t, []string{
 		`shop.go:20:19: duplicate key "retry"; first written at 19:19`,
-		`shop.go:20:27: unknown key "bogus"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded`,
+		`shop.go:20:27: unknown key "bogus"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality`,
 		`shop.go:24:2: //baldur:skip conflicts with //baldur:protect at 23:2; a node takes one or the other`,
 		`shop.go:34:21: skip: Ping is listed twice; first at 33:15`,
 	}, errs)

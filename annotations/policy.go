@@ -70,6 +70,9 @@ type Policy struct {
 	// runtime registers) shared with every method that names it, in any
 	// interface; compartment=off stores "".
 	Compartment Opt[string]
+	// Criticality is criticality=high|normal|low: what emergency mode sheds
+	// last (low from HIGH, normal from CRITICAL, high never).
+	Criticality Opt[string]
 }
 
 // FailureKinds are the failures fallback_on= names, in the runtime's order
@@ -82,6 +85,13 @@ var FailureKinds = []string{"open", "bulkhead", "timeout", "error"}
 const (
 	DegradedRefuse = "refuse"
 	DegradedServe  = "serve"
+)
+
+// Values of criticality.
+const (
+	CriticalityHigh   = "high"
+	CriticalityNormal = "normal"
+	CriticalityLow    = "low"
 )
 
 // Directive is one parsed directive attached to an interface or a method. When

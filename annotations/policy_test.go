@@ -43,7 +43,7 @@ func TestMergeCoversEveryField(t *testing.T) {
 		Name: val("n"), Breaker: val(true), Retry: val(3), Backoff: val(backoff.Default),
 		Timeout: val(time.Second), Fallback: val("fb"), Idempotency: val("id"), Operation: val("op"),
 		DLQ: val(true), Bulkhead: val(2), BulkheadWait: val(time.Millisecond), IdemTTL: val(time.Hour),
-		IdemFailOpen: val(true), IdemReplay: val(true), IdemDegraded: val("refuse"),
+		IdemFailOpen: val(true), IdemReplay: val(true), IdemDegraded: val("refuse"), Criticality: val("high"),
 		Deadline: val(time.Minute), FallbackOn: val("open"), Compartment: val("database"),
 	}
 	v := reflect.ValueOf(full)

@@ -67,6 +67,9 @@ func (s Spec) Chain() string {
 	if s.DLQ {
 		p = append(p, "dlq")
 	}
+	if s.Criticality != "" {
+		p = append(p, "criticality("+s.Criticality+")")
+	}
 	return strings.Join(p, " → ")
 }
 

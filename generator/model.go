@@ -173,4 +173,5 @@ type Spec struct {
 	IdemReplay     bool
 	IdemDegraded   string
 	DLQ            bool
+	Criticality    string
 }

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -29,6 +30,14 @@ type Bulkhead struct {
 	stripes []bulkheadStripe
 	waiters atomic.Int64
 	freed   chan struct{}
+
+	// Emergency mode shrinks a compartment by holding permits in reserve:
+	// reserved ones are out of the stripes; owed ones are taken from the next
+	// releases (release pays the debt before giving a permit back).
+	// free + held + reserved = max at all times.
+	reserveMu sync.Mutex
+	reserved  atomic.Int64
+	owed      atomic.Int64
 }
 
 type bulkheadStripe struct {
@@ -65,7 +74,62 @@ func (b *Bulkhead) Active() int64 {
 	for i := range b.stripes {
 		free += b.stripes[i].free.Load()
 	}
-	return b.max - free
+	return b.max - free - b.reserved.Load()
+}
+
+// Limit is the compartment's size now: Max, or less while emergency mode
+// holds permits in reserve.
+func (b *Bulkhead) Limit() int64 { return b.max - b.reserved.Load() - b.owed.Load() }
+
+// setReserve holds n permits out of the compartment (0 gives them all
+// back): those free now at once, the rest as calls release theirs.
+func (b *Bulkhead) setReserve(n int64) {
+	b.reserveMu.Lock()
+	defer b.reserveMu.Unlock()
+	n = min(max(n, 0), b.max-1)
+	cur := b.reserved.Load() + b.owed.Load()
+	if n > cur {
+		want := n - cur
+		for i := range b.stripes {
+			for want > 0 && take(&b.stripes[i].free) {
+				want--
+				b.reserved.Add(1)
+			}
+		}
+		b.owed.Add(want)
+		return
+	}
+	give := cur - n
+	for give > 0 { // cancel debts first
+		o := b.owed.Load()
+		if o <= 0 {
+			break
+		}
+		d := min(o, give)
+		if b.owed.CompareAndSwap(o, o-d) {
+			give -= d
+		}
+	}
+	for i := 0; give > 0; i = (i + 1) % len(b.stripes) {
+		b.reserved.Add(-1)
+		b.stripes[i].free.Add(1)
+		give--
+	}
+	b.poke()
+}
+
+// payOwed turns a released permit into a reserved one while a debt is owed.
+func (b *Bulkhead) payOwed() bool {
+	for {
+		o := b.owed.Load()
+		if o <= 0 {
+			return false
+		}
+		if b.owed.CompareAndSwap(o, o-1) {
+			b.reserved.Add(1)
+			return true
+		}
+	}
 }
 
 // tryAcquire takes a permit, preferring the current P's stripe; it returns
@@ -151,7 +215,8 @@ func (b *Bulkhead) acquireFor(ctx context.Context, wait time.Duration) (uint16, 
 }
 
 func (b *Bulkhead) full(waited time.Duration) error {
-	e := &BulkheadFullError{Compartment: b.name, Active: min(b.Active(), b.max), Max: b.max, Waited: waited}
+	limit := b.Limit()
+	e := &BulkheadFullError{Compartment: b.name, Active: min(b.Active(), limit), Max: limit, Waited: waited}
 	if b.queue > 0 {
 		e.MaxWaiting = b.queue
 		e.Waiting = min(b.waiters.Load(), b.queue)
@@ -160,6 +225,9 @@ func (b *Bulkhead) full(waited time.Duration) error {
 }
 
 func (b *Bulkhead) release(stripe uint16) {
+	if b.owed.Load() > 0 && b.payOwed() {
+		return
+	}
 	b.stripes[stripe].free.Add(1)
 	if b.waiters.Load() > 0 {
 		b.poke()
@@ -167,7 +235,7 @@ func (b *Bulkhead) release(stripe uint16) {
 }
 
 func (b *Bulkhead) pokeIfRoom() {
-	if b.waiters.Load() > 1 && b.Active() < b.max {
+	if b.waiters.Load() > 1 && b.Active() < b.Limit() {
 		b.poke()
 	}
 }

@@ -158,6 +158,7 @@ func (rt *Runtime) bulkheadLocked(spec ZoneSpec) (*Bulkhead, error) {
 		bh, ok := rt.compartments[name]
 		if !ok {
 			bh = newBulkhead(name, int64(spec.Bulkhead), spec.BulkheadWait)
+			bh.emergencyLevel(rt.EmergencyLevel()) // built while the level halves compartments
 			rt.compartments[name] = bh
 		} else if _, named := rt.cfg.named[name]; named && bh.queue >= 0 {
 			return nil, fmt.Errorf("baldur: %s.%s: bulkhead= makes a compartment named %q, which is the registered compartment of that name: "+
@@ -174,6 +175,7 @@ func (rt *Runtime) bulkheadLocked(spec ZoneSpec) (*Bulkhead, error) {
 		bh, ok := rt.compartments[name]
 		if !ok {
 			bh = newBulkhead(name, int64(cp.Active), cp.MaxWait)
+			bh.emergencyLevel(rt.EmergencyLevel()) // built while the level halves compartments
 			bh.queue = int64(cp.Waiting)
 			rt.compartments[name] = bh
 		} else if bh.queue < 0 {

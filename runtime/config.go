@@ -12,7 +12,9 @@ import (
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/dlq"
+	"github.com/baldur-go/baldur/runtime/emergency"
 	"github.com/baldur-go/baldur/runtime/events"
+	"github.com/baldur-go/baldur/runtime/governance"
 	"github.com/baldur-go/baldur/runtime/idem"
 	"github.com/baldur-go/baldur/runtime/notify"
 	"github.com/baldur-go/baldur/runtime/store"
@@ -77,6 +79,16 @@ type Config struct {
 	// Store, Clock, Logger and Source default to the runtime's; the zero
 	// value logs every alert and sends nothing.
 	Notify notify.Config
+	// Emergency configures emergency mode (BALDUR_EMERGENCY_*). The zero
+	// value is manual: only operators move the level; ConfigFromEnv turns
+	// the automatic signals on unless BALDUR_EMERGENCY_AUTO=off.
+	Emergency emergency.Config
+	// Governance configures the gate in front of automated actions
+	// (BALDUR_GOVERNANCE_EMERGENCY_LEVEL, BALDUR_SLO_<SERVICE>).
+	Governance governance.Config
+	// OnFailsafe is called for every governance check that could not be
+	// evaluated (and so allowed the action): the hook for alerts.
+	OnFailsafe func(governance.Failure)
 
 	// Leader configures the election of the fleet's leader (BALDUR_LEADER_*).
 	Leader LeaderConfig
@@ -257,6 +269,8 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 	cfg.Notify = notify.ConfigFromEnv(r)
 	cfg.Leader.RedisURL, cfg.Leader.redisURLVar = r.URL(store.ParseRedisURL, EnvLeaderRedisURL)
 	r.Duration(EnvLeaderLease, &cfg.Leader.Lease)
+	cfg.Emergency = emergency.FromEnv(r)
+	cfg.Governance = governance.FromEnv(r, os.Environ())
 	if err := r.Err(); err != nil {
 		return Config{}, fmt.Errorf("baldur: bad environment: %w", err)
 	}

@@ -65,6 +65,9 @@ func openDLQ(rt *Runtime) (*deadLetters, error) {
 		if why := rt.sweepHold(); why != "" {
 			return why
 		}
+		if why := rt.emergencyHold(false); why != "" {
+			return why
+		}
 		if userHold != nil {
 			return userHold()
 		}
@@ -91,6 +94,9 @@ func (d *deadLetters) breakerChanged(t breaker.Transition) {
 		return
 	}
 	why := d.rt.sweepHold()
+	if why == "" {
+		why = d.rt.emergencyHold(true) // the level only: this runs on the transition's goroutine
+	}
 	switch {
 	case why == "":
 		d.q.BreakerClosed(t.Name)

@@ -63,6 +63,7 @@ type Runtime struct {
 	notifier    *notify.Notifier // alerts (README, Alerts); its Handler wraps log
 	fleet       *fleet           // leader election, scheduler, watchdog
 	beats       loopBeats        // the heartbeats of the loops built before the fleet
+	emg         emergencyParts   // emergency mode and the governance gate (emergency.go)
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -154,7 +155,13 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		rt.closeStore()
 		return nil, err
 	}
+	if err := rt.openEmergency(ctx); err != nil {
+		rt.ctl.Close()
+		rt.closeStore()
+		return nil, err
+	}
 	if err := rt.startBreakerSync(); err != nil {
+		rt.closeEmergency()
 		rt.ctl.Close()
 		rt.closeStore()
 		return nil, err
@@ -207,6 +214,7 @@ func (rt *Runtime) Close() error {
 	cancel()
 	dlqErr := rt.dlq.close()
 	rt.sync.close()
+	emErr := rt.closeEmergency()
 	ctlErr := rt.ctl.Close()
 	for _, b := range breakers {
 		b.Close()
@@ -214,7 +222,7 @@ func (rt *Runtime) Close() error {
 	auditErr := rt.audit.Close() // after the last action it records, before the store it writes to
 	// The notifier before the store: its guards and last deliveries use it.
 	notifyErr := rt.notifier.Close()
-	return errors.Join(fleetErr, dlqErr, ctlErr, auditErr, notifyErr, rt.closeStore())
+	return errors.Join(fleetErr, dlqErr, emErr, ctlErr, auditErr, notifyErr, rt.closeStore())
 }
 
 func (rt *Runtime) closeStore() error {
@@ -305,6 +313,7 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		attempts: max(spec.Attempts, 1),
 		backoff:  spec.Backoff.Normalized(),
 		timeout:  spec.Timeout,
+		shedAt:   shedLevel(spec.Criticality),
 
 		fallbackOn: fallbackOn,
 	}

@@ -36,6 +36,9 @@ type CompartmentSnapshot struct {
 	// Waiting callers and the bound of the waiting queue of a named
 	// compartment (compartment=); both 0 for one without a bounded queue.
 	Waiting, MaxWaiting int64
+	// Limit is the size in force: Max, or half of it while the emergency
+	// level is HIGH or above.
+	Limit int64
 }
 
 // StoreSnapshot is the store's mode at the moment of the snapshot.
@@ -94,7 +97,7 @@ func (rt *Runtime) Snapshot() Snapshot {
 	slices.SortFunc(s.Breakers, func(a, b breaker.Snapshot) int { return cmp.Compare(a.Name, b.Name) })
 	s.Compartments = make([]CompartmentSnapshot, 0, len(comps))
 	for _, c := range comps {
-		cs := CompartmentSnapshot{Name: c.Name(), Active: c.Active(), Max: c.Max()}
+		cs := CompartmentSnapshot{Name: c.Name(), Active: c.Active(), Max: c.Max(), Limit: c.Limit()}
 		if q := c.MaxWaiting(); q > 0 {
 			cs.Waiting, cs.MaxWaiting = min(c.Waiting(), q), q
 		}

@@ -37,7 +37,7 @@ func TestSnapshotIsTheReadModel(t *testing.T) {
 	assert.Equal(t, breaker.Closed, got.State)
 	_, ok = s.Breaker("nobody")
 	assert.False(t, ok)
-	assert.Equal(t, []CompartmentSnapshot{{Name: "zeta", Active: 0, Max: 2}}, s.Compartments)
+	assert.Equal(t, []CompartmentSnapshot{{Name: "zeta", Active: 0, Max: 2, Limit: 2}}, s.Compartments)
 	assert.NotEmpty(t, s.Calls)
 	assert.False(t, s.Store.Degraded)
 	assert.Equal(t, "LIVE", s.Mode())

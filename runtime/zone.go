@@ -65,6 +65,10 @@ type ZoneSpec struct {
 	// does while the store is DEGRADED; "" takes Config.IdempotencyDegraded.
 	IdemDegraded string
 	DLQ          bool // dlq=on
+	// Criticality (criticality=high|normal|low) is what emergency mode
+	// sheds last: low fails fast from HIGH, normal (the default, "") from
+	// CRITICAL, high never.
+	Criticality string
 }
 
 // Policies lists the composed policies in the order a call meets them.
@@ -121,6 +125,7 @@ type Zone struct {
 	timeout      time.Duration
 	stats        *callStats    // nil unless Config.CallStats
 	idem         *idemCounters // nil without idempotency=
+	shedAt       int32         // the emergency level from which calls fail fast (criticality=)
 
 	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go
 }
@@ -166,6 +171,10 @@ func (z *Zone) Timeout() time.Duration {
 // *OpenError (errors.Is ErrOpen) or *BulkheadFullError (errors.Is ErrBulkheadFull);
 // in dry-run the refusal is recorded as a would-have decision and the call goes on.
 func (z *Zone) Enter(ctx context.Context) (Permit, error) {
+	// Emergency mode: one atomic load (the level in force) and a compare.
+	if z.rt.emg.level.Load() >= z.shedAt {
+		return z.shed(ctx)
+	}
 	// Fast path: the breaker admits or rejects the call, and the bulkhead,
 	// if any, has a permit on the first look.
 	if b := z.breaker; b != nil {
@@ -389,7 +398,7 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 	if p.flags&permitBulkhead != 0 {
 		z.bulkhead.release(p.stripe)
 	}
-	if o != Failure || attempt >= z.attempts || errors.Is(err, ErrPermanent) {
+	if o != Failure || attempt >= z.attemptsNow() || errors.Is(err, ErrPermanent) {
 		return false
 	}
 	delay := z.backoff.Delay(attempt)

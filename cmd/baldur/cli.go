@@ -58,6 +58,16 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   schedule                                 scheduled tasks: last run, outcome, duration, next run
   watchdog                                 the runtime's background loops: state, silence, restarts
 
+  emergency [status]                       the fleet's emergency level, its signals, the recovery under way
+  emergency declare LEVEL --reason R --confirm   raise it (ELEVATED, HIGH or CRITICAL)
+  emergency release LEVEL --reason R       the gated recovery down to LEVEL, one level per window
+  emergency force-release LEVEL --reason R --confirm   drop it at once (admin; flagged for review)
+  governance [status]                      each check of the gate in front of automated actions
+  governance strict on --reason R [--for D]    block every automated action for D (default 1h)
+  governance strict off --confirm          end STRICT mode
+  governance break-glass open --reason R --confirm [--for D]   let automation through (admin; reviewed)
+  governance break-glass close             close Break Glass
+
 flags:
   --addr URL      admin server (default: $BALDUR_ADMIN_ADDR, else http://127.0.0.1:9090); https://host:port for TLS
   --ca-file F     PEM file of the certificate authority (or self-signed certificate) the https server's
@@ -75,6 +85,7 @@ flags:
   --cursor C      dlq list: the page after the one that printed this cursor
   --date D        report: the last day shown, YYYY-MM-DD or today (default today)
   --days N        report: how many days, 1 to 90 (default 1)
+  --for D         governance strict on / break-glass open: how long, a Go duration (default 1h)
 
 environment: BALDUR_ADMIN_KEY (the admin key), BALDUR_OPERATOR (your name in the history; default $USER),
   BALDUR_ADMIN_ADDR, BALDUR_ADMIN_CA_FILE
@@ -99,6 +110,7 @@ type opts struct {
 	cursor   string
 	caFile   string
 	insecure bool
+	window   string          // governance strict / break-glass: --for D
 	set      map[string]bool // flags given, for per-command checks
 	args     []string        // positional
 }
@@ -106,7 +118,7 @@ type opts struct {
 var (
 	valueFlags = map[string]bool{"addr": true, "reason": true, "timeout": true, "limit": true, "service": true, "date": true, "days": true,
 		"domain": true, "operation": true, "failure-type": true, "state": true, "cursor": true, "ca-file": true,
-		"actor": true, "action": true, "target": true, "outcome": true, "since": true, "until": true, "before": true}
+		"actor": true, "action": true, "target": true, "outcome": true, "since": true, "until": true, "before": true, "for": true}
 	boolFlags = map[string]bool{"json": true, "confirm": true, "override": true, "help": true, "h": true, "insecure": true, "pending-review": true}
 )
 
@@ -193,6 +205,11 @@ func (o *opts) setValue(name, val string) error {
 		return o.setAuditValue(name, val)
 	case "cursor":
 		o.cursor = val
+	case "for":
+		if d, err := time.ParseDuration(val); err != nil || d <= 0 {
+			return usagef("flag --for=%q: want a positive duration such as 1h", val)
+		}
+		o.window = val
 	case "ca-file":
 		o.caFile = val
 	case "timeout":
@@ -359,6 +376,10 @@ func dispatch(o *opts) (func(*client) int, error) {
 		return dispatchAudit(o)
 	case "leader", "schedule", "watchdog":
 		return dispatchFleet(o, group)
+	case "emergency":
+		return dispatchEmergency(o)
+	case "governance":
+		return dispatchGovernance(o)
 	}
 	return nil, usagef("unknown command %q", group)
 }

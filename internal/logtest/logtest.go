@@ -4,6 +4,7 @@ package logtest
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"sync"
 )
@@ -39,6 +40,19 @@ func (b *Buffer) Lines(fragments ...string) []string {
 		}
 		if ok {
 			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Records returns the JSON records (one per line, as slog.JSONHandler
+// writes them) whose "msg" is msg, decoded.
+func (b *Buffer) Records(msg string) []map[string]any {
+	var out []map[string]any
+	for _, l := range b.Lines(`"msg":"` + msg + `"`) {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
 		}
 	}
 	return out

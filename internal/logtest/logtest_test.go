@@ -26,3 +26,12 @@ func TestBufferIsSafeForConcurrentWritesAndReads(t *testing.T) {
 	assert.Len(t, b.Lines("line 3", "event=x"), 1)
 	assert.Empty(t, b.Lines("event=y"))
 }
+
+func TestRecordsDecodesTheNamedEvents(t *testing.T) {
+	var b logtest.Buffer
+	_, _ = b.Write([]byte(`{"msg":"a.b_c","n":1}` + "\n" + `{"msg":"a.b_cd","n":2}` + "\n" + `not json "msg":"a.b_c"` + "\n"))
+	got := b.Records("a.b_c")
+	if len(got) != 1 || got[0]["n"] != float64(1) {
+		t.Fatalf("Records(a.b_c) = %v, want the one record with n=1", got)
+	}
+}

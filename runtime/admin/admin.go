@@ -224,6 +224,11 @@ type endpoint struct {
 	filter      bool // the body may also carry a dlqFilter
 	doc         string
 	fn          func(*call)
+
+	// request, when set, gives the body's own type (one that embeds
+	// adminapi.ActionRequest) and its extra field names; the handler reads
+	// the decoded value from call.req.
+	request func() (target any, action *adminapi.ActionRequest, fields string)
 }
 
 type route struct {
@@ -242,6 +247,7 @@ type call struct {
 	name   string // the {name} or {id} segment
 	body   actionBody
 	filter dlqFilter
+	req    any // the endpoint's own request type, decoded (see endpoint.request)
 	status int
 	route  *route
 	// For the audit record (audit.go): the refusing gate and its message,
@@ -442,13 +448,20 @@ func (c *call) readBody() bool {
 		c.refuse(http.StatusBadRequest, GateBody, "reading the request body failed: "+err.Error(), "send the request again")
 		return false
 	}
+	var action *adminapi.ActionRequest
+	var target any = &c.body
+	fields := "reason, confirm, override, who"
+	if c.ep.request != nil {
+		var more string
+		target, action, more = c.ep.request()
+		c.req = target
+		fields += ", " + more
+	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return true
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	var target any = &c.body
-	fields := "reason, confirm, override, who"
 	if c.ep.filter {
 		target = &struct {
 			*actionBody
@@ -465,6 +478,9 @@ func (c *call) readBody() bool {
 		c.refuse(http.StatusBadRequest, GateBody, "malformed JSON body: more than one JSON value",
 			"send exactly one JSON object")
 		return false
+	}
+	if action != nil {
+		c.body = *action
 	}
 	return true
 }
@@ -509,7 +525,7 @@ func (h *Handler) table() []route {
 		ep.filter = true
 		return ep
 	}
-	return []route{
+	return append([]route{
 		{adminapi.PathIndex, []endpoint{get(RoleViewer, "this list", (*call).index)}},
 		{adminapi.PathWhoami, []endpoint{get(RoleViewer, "the role of the key presented and whether actions are unlocked", (*call).whoami)}},
 		{adminapi.PathHealth, []endpoint{probe("overall health: 200 healthy or degraded, 503 unhealthy; ?nocache=true; status words only, the checks' detail and errors with a viewer key", (*call).healthAll)}},
@@ -552,7 +568,7 @@ func (h *Handler) table() []route {
 		{adminapi.PathAuditVerify, []endpoint{get(RoleOperator, "walk the audit chain and name the first record where it breaks", (*call).auditVerify)}},
 		{adminapi.PathAuditRecord, []endpoint{get(RoleViewer, "one audit record", (*call).auditGet)}},
 		{adminapi.PathAuditAcknowledge, []endpoint{act(RoleAdmin, false, `acknowledge a record that requires a review: {"reason":"the note"}; itself recorded`, (*call).auditAcknowledge)}},
-	}
+	}, h.emergencyRoutes(get, act)...)
 }
 
 func (c *call) index() {

@@ -36,7 +36,10 @@ func TestRouteTableUsesContractPaths(t *testing.T) {
 		adminapi.PathControlGoLive, adminapi.PathDLQ, adminapi.PathDLQStats, adminapi.PathDLQReplayBatch,
 		adminapi.PathDLQPurgeBatch, adminapi.PathDLQEntry, adminapi.PathDLQEntryReplay, adminapi.PathDLQEntryRedrive,
 		adminapi.PathDLQEntryPurge, adminapi.PathAudit, adminapi.PathAuditVerify, adminapi.PathAuditRecord,
-		adminapi.PathAuditAcknowledge, adminapi.PathLeader, adminapi.PathSchedule, adminapi.PathWatchdog} {
+		adminapi.PathAuditAcknowledge, adminapi.PathLeader, adminapi.PathSchedule, adminapi.PathWatchdog,
+		adminapi.PathEmergency, adminapi.PathEmergencyDeclare, adminapi.PathEmergencyRelease,
+		adminapi.PathEmergencyForceRelease, adminapi.PathGovernance, adminapi.PathGovernanceStrict,
+		adminapi.PathGovernanceStrictEnd, adminapi.PathGovernanceBreakGlass, adminapi.PathGovernanceBreakGlassClose} {
 		known[p] = true
 	}
 	for _, r := range h.routes {

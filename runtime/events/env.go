@@ -23,7 +23,7 @@ const (
 // replays (see Family); the others are named after their package. Every one
 // has events (a test scans the sources for them).
 var Families = []string{
-	"admin", "cb", "control", "dlq", "dryrun", "idem",
+	"admin", "cb", "control", "dlq", "dryrun", "emergency", "governance", "idem",
 	"leader", "protect", "replay", "report", "retry", "runtime", "schedule", "store", "watchdog",
 }
 

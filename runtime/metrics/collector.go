@@ -219,6 +219,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
 		ch <- d
 	}
+	for _, d := range emergencyDescs {
+		ch <- d
+	}
 }
 
 // Collect reads the runtime and sends the series. It never calls the store
@@ -235,6 +238,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectBulkheads(ch)
 	c.collectStore(ch)
 	c.collectDryRun(ch)
+	c.collectEmergency(ch)
 	c.collectHooks(ch, known)
 	c.collectNotifications(ch)
 	c.collectFleet(ch)

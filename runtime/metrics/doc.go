@@ -48,6 +48,11 @@
 //	baldur_notifications_total{outcome,reason}            counter  alerts (runtime/notify): delivered, failed and
 //	    retried by channel (slack, webhook, alertmanager); suppressed by reason (disabled, rate_limited,
 //	    cooldown, log_only); dropped (queue_full, closed); escalated (burst). Every pair, zeros included.
+//	baldur_emergency_level                                gauge    0 NORMAL, 1 ELEVATED, 2 HIGH, 3 CRITICAL
+//	baldur_emergency_shed_total                           counter  calls failed fast by the emergency level
+//	baldur_governance_decisions_total{outcome}            counter  allowed, blocked, break_glass
+//	baldur_governance_blocked_total{check}                counter  kill_switch, emergency, error_budget, strict
+//	baldur_governance_failsafe_total{check}               counter  checks that could not be evaluated (allowed)
 //
 // # Cardinality
 //
