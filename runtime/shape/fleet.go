@@ -20,7 +20,11 @@ import (
 // of the next token, in Unix nanoseconds, changed by compare-and-set. A
 // process takes a batch of tokens at once (a lease: two round trips per
 // batch, none per call) into its local pool and gives back what it has not
-// spent after Idle or on Close. So the fleet admits at most
+// spent after Idle or on Close. A lease waits for at least half a batch to be
+// in the bucket, so that a fleet keeping the bucket near empty still moves
+// tokens in batches (a process may be refused while fewer than half a batch
+// are there). So
+// the fleet admits at most
 // Burst + Rate·T + (Batch − 1)·processes calls in any interval T.
 //
 // Time is each process's wall clock: a process whose clock is behind gets no
@@ -58,12 +62,20 @@ type fleet struct {
 	returns sync.WaitGroup // idle returns in flight
 
 	emptyUntil atomic.Int64 // ns since epoch: the shared bucket is empty until then
+	recheckAt  atomic.Int64 // ns since epoch: ask the store again (tokens may come back before emptyUntil)
 	downUntil  atomic.Int64 // ns since epoch: the store failed; limit locally until then
 
 	leases, returned, errs atomic.Uint64
 }
 
-const fleetRetryDown = time.Second
+const (
+	// fleetRetryDown is how long a process limits alone after the store failed.
+	fleetRetryDown = time.Second
+	// fleetRecheck bounds how long a process that found the shared bucket
+	// empty waits before asking again (tokens given back come sooner than the
+	// refill): at most ten round trips a second per process while limited.
+	fleetRecheck = 100 * time.Millisecond
+)
 
 func newFleet(l *Limiter, s FleetSettings) (*fleet, error) {
 	if s.Store == nil || s.Key == "" {
@@ -103,11 +115,12 @@ func (l *Limiter) fleetTake(ctx context.Context) error {
 		if f.down(now) {
 			return l.localTake(ctx)
 		}
-		if eu := f.emptyUntil.Load(); now < eu {
+		if ra := f.recheckAt.Load(); now < ra {
+			eu := f.emptyUntil.Load()
 			if eu > deadline {
 				return l.refuse(time.Duration(eu-now), true)
 			}
-			if err := l.sleep(ctx, time.Duration(eu-now)); err != nil {
+			if err := l.sleep(ctx, time.Duration(ra-now)); err != nil {
 				return err
 			}
 			continue
@@ -146,6 +159,7 @@ func (l *Limiter) fleetTake(ctx context.Context) error {
 			f.downUntil.Store(now + int64(fleetRetryDown))
 		case n == 0:
 			f.emptyUntil.Store(now + int64(retry))
+			f.recheckAt.Store(now + int64(min(retry, fleetRecheck)))
 		}
 	}
 }
@@ -216,10 +230,13 @@ func (f *fleet) lease(now int64) (n int64, retry time.Duration, err error) {
 	defer cancel()
 	l := f.l
 	err = f.update(ctx, func(tat, wall int64) (int64, bool) {
+		// At least half a batch: a fleet that keeps the bucket near empty
+		// would otherwise lease one token per round trip as each comes back.
 		t := max(tat, wall)
+		least := (f.batch + 1) / 2
 		avail := (wall + l.burst*l.interval - t) / l.interval
-		if avail <= 0 {
-			n, retry = 0, time.Duration(t+l.interval-l.burst*l.interval-wall)
+		if avail < least {
+			n, retry = 0, time.Duration(t+least*l.interval-l.burst*l.interval-wall)
 			return 0, false
 		}
 		n = min(f.batch, avail)

@@ -170,14 +170,25 @@ func NewLimiter(s LimiterSettings) (*Limiter, error) {
 // ErrRateLimited). With a wait (rate_wait=) it waits for a token that comes
 // within it; the wait ends early with ctx's error.
 func (l *Limiter) Take(ctx context.Context) error {
-	if take(&l.pool) {
+	if l.Allow() {
 		return nil
 	}
 	return l.take(ctx)
 }
 
+// Allow takes a token from the local pool if it has one: one look and one
+// compare-and-swap, no clock, inlined into the caller. false says nothing
+// about the bucket: call Take, which refills the pool, waits or refuses.
+func (l *Limiter) Allow() bool {
+	f := l.pool.Load()
+	return f > 0 && l.pool.CompareAndSwap(f, f-1)
+}
+
 // take is Take's slow path, out of line so that Take inlines.
 func (l *Limiter) take(ctx context.Context) error {
+	if take(&l.pool) {
+		return nil
+	}
 	if f := l.fleet; f != nil && !f.down(l.now()) {
 		return l.fleetTake(ctx)
 	}
