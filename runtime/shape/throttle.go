@@ -53,7 +53,7 @@ const (
 // slow path.
 type Throttle struct {
 	p atomic.Uint64 // the rejection probability, math.Float64bits; 0 when quiet
-	w *window        // calls = requests; a = failures; b = local rejections
+	w *window       // calls = requests; a = failures; b = local rejections
 	k float64
 
 	recomputeAt atomic.Int64 // ns since the window's epoch
