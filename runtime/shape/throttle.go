@@ -81,15 +81,11 @@ func NewThrottle(s ThrottleSettings) (*Throttle, error) {
 // rejection (answer it with ErrThrottled). Every allowed call must end in
 // Success or Failure.
 func (t *Throttle) Allow() bool {
-	if t.p.Load() == 0 {
-		t.w.calls.Add(1)
-		return true
-	}
-	return t.allow()
+	t.w.calls.Add(1)
+	return t.p.Load() == 0 || t.allow()
 }
 
 func (t *Throttle) allow() bool {
-	t.w.calls.Add(1)
 	p := math.Float64frombits(t.p.Load())
 	if now := t.w.now(); now >= t.recomputeAt.Load() {
 		t.recomputeAt.Store(now + int64(throttleRecompute))
