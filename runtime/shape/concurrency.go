@@ -76,14 +76,14 @@ type Concurrency struct {
 	waiters    atomic.Int64
 	freed      chan struct{}
 
-	mu       sync.Mutex // the estimator
-	est      float64
-	win      rttWindow
-	windows  int
-	rtt0     int64 // the no-load latency: the lowest since the last probe
-	probing  bool  // this window runs at half the limit to learn rtt0 again
-	min      int64
-	max      int64
+	mu      sync.Mutex // the estimator
+	est     float64
+	win     rttWindow
+	windows int
+	rtt0    int64 // the no-load latency: the lowest since the last probe
+	probing bool  // this window runs at half the limit to learn rtt0 again
+	min     int64
+	max     int64
 
 	limited atomic.Uint64
 }
