@@ -169,4 +169,13 @@ type Spec struct {
 	IdemReplay   bool
 	IdemDegraded string
 	DLQ          bool
+
+	Rate        string
+	Burst       int
+	RateWait    time.Duration
+	RateScope   string
+	RateBucket  string
+	RetryBudget string
+	Throttle    string
+	Concurrency string
 }

@@ -64,6 +64,8 @@ type Runtime struct {
 	wouldHaveCounts map[string]uint64 // decisions per policy since the start, never trimmed
 
 	listeners atomic.Pointer[[]func(breaker.Transition)] // copy on write
+
+	shaping shapeRegistry // rate limiters shared by name (zone_shape.go)
 }
 
 // OnBreakerChange adds a listener called on every breaker transition (local
@@ -170,7 +172,8 @@ func (rt *Runtime) Close() error {
 	for _, b := range breakers {
 		b.Close()
 	}
-	return errors.Join(dlqErr, ctlErr, rt.closeStore())
+	shapeErr := rt.closeLimiters() // a fleet limiter gives its tokens back to the store
+	return errors.Join(dlqErr, ctlErr, shapeErr, rt.closeStore())
 }
 
 func (rt *Runtime) closeStore() error {
@@ -243,6 +246,7 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 	if spec.Idempotency != "" {
 		z.idem = new(idemCounters)
 	}
+	z.shape = rt.newZoneShape(spec)
 	if spec.Breaker {
 		z.breaker, fresh = rt.breakerLocked(spec.Service)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/shape"
 )
 
 // ZoneSpec describes one protected method. The generated constructor writes
@@ -44,6 +45,18 @@ type ZoneSpec struct {
 	// does while the store is DEGRADED; "" takes Config.IdempotencyDegraded.
 	IdemDegraded string
 	DLQ          bool // dlq=on
+
+	// Load shaping (runtime/shape; the README's "Load shaping").
+	Rate      string        // rate=N/s|m|h; "" means no rate limit
+	Burst     int           // burst=; 0 means one second's worth at the rate, at least 1
+	RateWait  time.Duration // rate_wait=; 0 fails fast with *RateLimitedError
+	RateScope string        // rate_scope=fleet shares the limit with every process on the store; "" is this process
+	// RateBucket names the limiter zones share: the service when the
+	// interface sets rate=; "" means "service.Method".
+	RateBucket  string
+	RetryBudget string // retry_budget=P%; "" means retries are not budgeted
+	Throttle    string // throttle=adaptive; "" means off
+	Concurrency string // concurrency=adaptive; "" means off
 }
 
 // Policies lists the composed policies in the order a call meets them.
@@ -55,11 +68,23 @@ func (s ZoneSpec) Policies() []string {
 	if s.Breaker {
 		p = append(p, "breaker")
 	}
+	if s.Rate != "" {
+		p = append(p, "rate")
+	}
+	if s.Throttle != "" {
+		p = append(p, "throttle")
+	}
+	if s.Concurrency != "" {
+		p = append(p, "concurrency")
+	}
 	if s.Bulkhead > 0 {
 		p = append(p, "bulkhead")
 	}
 	if s.Attempts > 1 {
 		p = append(p, "retry")
+	}
+	if s.RetryBudget != "" {
+		p = append(p, "retry_budget")
 	}
 	if s.Timeout > 0 {
 		p = append(p, "timeout")
@@ -88,6 +113,7 @@ type Zone struct {
 	timeout  time.Duration
 	stats    *callStats    // nil unless Config.CallStats
 	idem     *idemCounters // nil without idempotency=
+	shape    *zoneShape    // nil without rate=, throttle=, concurrency= or retry_budget=
 
 	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go
 }
@@ -99,6 +125,7 @@ type Permit struct {
 	flags  uint8
 	stripe uint16 // the bulkhead stripe the slot came from
 	start  int64  // sampled attempts: nanoseconds since the runtime's epoch; 0 otherwise
+	admit  shape.Admit
 }
 
 const (
@@ -106,6 +133,7 @@ const (
 	permitBulkhead       // a bulkhead slot is held
 	permitQuiet          // the breaker need not hear of a success (Ticket.Quiet)
 	permitCount          // calls are counted, and this attempt's duration is not sampled
+	permitConc           // an adaptive concurrency slot is held (concurrency=adaptive)
 
 	// permitQuietOnly is the common case Done answers inline. A permit with
 	// permitQuiet is never sampled and, when calls are counted, has permitCount.
@@ -134,8 +162,9 @@ func (z *Zone) Timeout() time.Duration {
 // in dry-run the refusal is recorded as a would-have decision and the call goes on.
 func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 	// Fast path: the breaker admits or rejects the call, and the bulkhead,
-	// if any, has a permit on the first look.
-	if b := z.breaker; b != nil {
+	// if any, has a permit on the first look. Load shaping takes the
+	// general path.
+	if b := z.breaker; b != nil && z.shape == nil {
 		t, ok := b.Allow()
 		if ok {
 			f := permitBreaker
@@ -185,6 +214,19 @@ func (z *Zone) enter(ctx context.Context) (Permit, error) {
 			if z.stats == nil && t.Quiet() {
 				p.flags = permitQuietOnly
 			}
+		}
+	}
+	if s := z.shape; s != nil {
+		a, held, err := z.shapeEnter(ctx, s)
+		if err != nil {
+			if p.flags&permitBreaker != 0 {
+				z.breaker.Ignore(p.ticket)
+			}
+			return Permit{}, err
+		}
+		if held {
+			p.admit = a
+			p.flags |= permitConc
 		}
 	}
 	if bh := z.bulkhead; bh != nil {
@@ -284,9 +326,12 @@ func (z *Zone) Done(ctx context.Context, p Permit, err error, attempt int) bool 
 func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool {
 	// The common cases with counting or a bulkhead on: a first-attempt
 	// success the breaker need not hear about, not sampled.
-	if err == nil && attempt == 1 && p.flags&^(permitCount|permitBulkhead) == permitQuietOnly {
+	if err == nil && attempt == 1 && p.flags&^(permitCount|permitBulkhead|permitConc) == permitQuietOnly {
 		if p.flags&permitBulkhead != 0 {
 			z.bulkhead.release(p.stripe)
+		}
+		if p.flags&permitConc != 0 {
+			z.shape.conc.Release(p.admit, false)
 		}
 		if p.flags&permitCount != 0 {
 			z.stats.success()
@@ -310,6 +355,9 @@ func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool 
 	}
 	if p.flags&permitBulkhead != 0 {
 		z.bulkhead.release(p.stripe)
+	}
+	if p.flags&permitConc != 0 {
+		z.shape.conc.Release(p.admit, false)
 	}
 	return false
 }
@@ -339,6 +387,9 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 	if p.flags&permitBulkhead != 0 {
 		z.bulkhead.release(p.stripe)
 	}
+	if z.shape != nil {
+		z.shape.shapeDone(p, o == Failure)
+	}
 	if o != Failure || attempt >= z.attempts || errors.Is(err, ErrPermanent) {
 		return false
 	}
@@ -348,6 +399,9 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 	}
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
 		return false // the caller's deadline would pass while we wait
+	}
+	if z.budgetRefuses(ctx, attempt, err) {
+		return false // the caller gets this attempt's error
 	}
 	if z.rt.DryRun() {
 		z.rt.wouldHave(z, "retry", "retry", "attempt "+strconv.Itoa(attempt)+" failed: "+err.Error())
