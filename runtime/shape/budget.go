@@ -32,7 +32,7 @@ const (
 
 // RetryBudget caps retries (and hedges) at a share of the calls: over the
 // trailing window, retries may not exceed Ratio × calls + MinPerSecond ×
-// window. A retry beyond it is not attempted; the caller gets the last error.
+// window, calls being first attempts. A retry beyond it is not attempted; the caller gets the last error.
 // Without a budget, retry=N multiplies the load on a dependency that fails
 // every call by N (see the README).
 //
@@ -83,7 +83,8 @@ func NewRetryBudget(s BudgetSettings) (*RetryBudget, error) {
 	}, nil
 }
 
-// Call counts one call (a first attempt): what the budget is a share of.
+// Call counts one attempt, a retry's too: the budget is a share of the
+// first attempts, which are the attempts less the retries it granted.
 func (b *RetryBudget) Call() { b.w.calls.Add(1) }
 
 // TryRetry spends one retry (or hedge) from the budget and reports whether
@@ -92,7 +93,8 @@ func (b *RetryBudget) TryRetry() bool {
 	b.w.mu.Lock()
 	b.w.fold(b.w.now())
 	c := b.w.sumLocked()
-	ok := float64(c.a+1) <= b.ratio*float64(c.calls)+b.reserve
+	first := max(0, c.calls-c.a)
+	ok := float64(c.a+1) <= b.ratio*float64(first)+b.reserve
 	if ok {
 		b.w.slots[b.w.head].a++
 	}

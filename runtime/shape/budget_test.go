@@ -41,6 +41,7 @@ func TestRetryBudgetAllowsItsShareOfTheCalls(t *testing.T) {
 		for range 10 {
 			b.Call()
 			if b.TryRetry() {
+				b.Call() // the retry's attempt
 				granted++
 			}
 		}
@@ -78,6 +79,7 @@ func TestRetryBudgetStopsARetryStorm(t *testing.T) {
 			b.Call()
 			sent++
 			for attempt := 2; attempt <= 3 && b.TryRetry(); attempt++ {
+				b.Call()
 				sent++
 			}
 		}

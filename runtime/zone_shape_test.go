@@ -1,0 +1,138 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/runtime/clock"
+	"github.com/baldur-go/baldur/runtime/store"
+)
+
+// shapedRuntime is a runtime on a fake clock and a memory store.
+func shapedRuntime(t *testing.T) (*Runtime, *clock.Fake) {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
+	st := store.NewMemoryWith(store.MemoryOptions{Clock: clk})
+	t.Cleanup(func() { _ = st.Close() })
+	rt, err := New(context.Background(), Config{Logger: slog.New(slog.DiscardHandler), Clock: clk, Store: st, StateDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+	return rt, clk
+}
+
+// run is the generated wrapper's loop: Enter, the inner call, Done.
+func run(z *Zone, inner func() error) error {
+	ctx := context.Background()
+	var err error
+	for attempt := 1; ; attempt++ {
+		var p Permit
+		if p, err = z.Enter(ctx); err != nil {
+			return err
+		}
+		err = inner()
+		if !z.Done(ctx, p, err, attempt) {
+			return err
+		}
+	}
+}
+
+func TestZoneRateLimitRefusesWithoutCallingTheService(t *testing.T) {
+	t.Parallel()
+	rt, clk := shapedRuntime(t)
+	z := rt.Zone(ZoneSpec{Service: "quotes", Method: "Get", Breaker: true, Attempts: 1, Rate: "2/s", Burst: 2})
+	calls := 0
+	inner := func() error { calls++; return nil }
+	require.NoError(t, run(z, inner))
+	require.NoError(t, run(z, inner))
+	err := run(z, inner)
+	var rl *RateLimitedError
+	require.ErrorAs(t, err, &rl)
+	assert.ErrorIs(t, err, ErrRateLimited)
+	assert.Equal(t, 500*time.Millisecond, rl.RetryAfter)
+	assert.Equal(t, 2, calls, "the refused call never reached the service")
+	clk.Advance(rl.RetryAfter)
+	assert.NoError(t, run(z, inner))
+	assert.Equal(t, []string{"breaker", "rate"}, z.Spec().Policies())
+}
+
+func TestZoneRateIsSharedByItsBucket(t *testing.T) {
+	t.Parallel()
+	rt, _ := shapedRuntime(t)
+	a := rt.Zone(ZoneSpec{Service: "quotes", Method: "A", Attempts: 1, Rate: "1/h", Burst: 1, RateBucket: "quotes"})
+	b := rt.Zone(ZoneSpec{Service: "quotes", Method: "B", Attempts: 1, Rate: "1/h", Burst: 1, RateBucket: "quotes"})
+	require.NoError(t, run(a, func() error { return nil }))
+	assert.ErrorIs(t, run(b, func() error { return nil }), ErrRateLimited, "one budget for the service")
+}
+
+func TestZoneThrottleShedsWhenTheServiceFails(t *testing.T) {
+	t.Parallel()
+	rt, _ := shapedRuntime(t)
+	z := rt.Zone(ZoneSpec{Service: "ledger", Method: "Post", Attempts: 1, Throttle: Adaptive})
+	down := errors.New("ledger down")
+	calls, shed := 0, 0
+	for range 200 {
+		err := run(z, func() error { calls++; return down })
+		if errors.Is(err, ErrThrottled) {
+			shed++
+			assert.EqualError(t, err, "ledger.Post: adaptive throttle shed the call (the dependency refuses too many)")
+		}
+	}
+	assert.Greater(t, shed, 100, "most calls shed once everything fails")
+	assert.Equal(t, 200, calls+shed)
+}
+
+func TestZoneConcurrencyGivesEverySlotBack(t *testing.T) {
+	t.Parallel()
+	rt, _ := shapedRuntime(t)
+	z := rt.Zone(ZoneSpec{Service: "search", Method: "Query", Breaker: true, Attempts: 3,
+		Backoff: Backoff{Kind: BackoffConst, Base: time.Nanosecond}, Concurrency: Adaptive})
+	fail := errors.New("boom")
+	n := 0
+	require.NoError(t, run(z, func() error { return nil }))
+	require.ErrorIs(t, run(z, func() error { return fail }), fail)
+	require.NoError(t, run(z, func() error { n++; return map[bool]error{true: fail}[n < 2] }))
+	assert.Zero(t, z.shape.conc.InFlight())
+	assert.Positive(t, z.shape.conc.Limit())
+}
+
+func TestZoneRetryBudgetStopsARetryStorm(t *testing.T) {
+	t.Parallel()
+	rt, _ := shapedRuntime(t)
+	z := rt.Zone(ZoneSpec{Service: "pay", Method: "Charge", Attempts: 3,
+		Backoff: Backoff{Kind: BackoffConst, Base: time.Nanosecond}, RetryBudget: "20%"})
+	down := errors.New("pay down")
+	attempts := 0
+	for range 500 {
+		err := run(z, func() error { attempts++; return down })
+		require.ErrorIs(t, err, down, "the caller gets the last error, not a budget error")
+	}
+	// Without the budget: 1500 attempts. With it: 500 + 20% of 500 + the
+	// floor (10 a second over 10 seconds).
+	assert.LessOrEqual(t, attempts, 500+100+100)
+	assert.Greater(t, z.shape.budget.Stats().Exhausted, uint64(0))
+}
+
+func TestZoneShapingInDryRunRecordsAndLetsTheCallThrough(t *testing.T) {
+	t.Parallel()
+	rt, _ := shapedRuntime(t)
+	rt.setMode(modeDryRun, true)
+	z := rt.Zone(ZoneSpec{Service: "quotes", Method: "Get", Attempts: 1, Rate: "1/h", Burst: 1})
+	calls := 0
+	for range 3 {
+		require.NoError(t, run(z, func() error { calls++; return nil }))
+	}
+	assert.Equal(t, 3, calls)
+	var rate int
+	for _, d := range rt.WouldHave() {
+		if d.Policy == "rate" {
+			rate++
+		}
+	}
+	assert.Equal(t, 2, rate)
+}
