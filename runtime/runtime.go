@@ -246,7 +246,7 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 	if spec.Idempotency != "" {
 		z.idem = new(idemCounters)
 	}
-	z.shape = rt.newZoneShape(spec)
+	z.shape = rt.newZoneShape(spec, z.stats)
 	if spec.Breaker {
 		z.breaker, fresh = rt.breakerLocked(spec.Service)
 	}

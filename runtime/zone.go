@@ -161,30 +161,36 @@ func (z *Zone) Timeout() time.Duration {
 // *OpenError (errors.Is ErrOpen) or *BulkheadFullError (errors.Is ErrBulkheadFull);
 // in dry-run the refusal is recorded as a would-have decision and the call goes on.
 func (z *Zone) Enter(ctx context.Context) (Permit, error) {
-	// Fast path: the breaker admits or rejects the call, and the bulkhead,
-	// if any, has a permit on the first look. Load shaping takes the
-	// general path.
-	if b := z.breaker; b != nil && z.shape == nil {
+	// Fast path: the breaker admits or rejects the call, load shaping (if
+	// any) admits it, and the bulkhead, if any, has a permit on the first look.
+	if b := z.breaker; b != nil {
 		t, ok := b.Allow()
 		if ok {
 			f := permitBreaker
 			if t.Quiet() {
 				f = permitQuietOnly
 			}
+			var a shape.Admit
+			if sh := z.shape; sh != nil {
+				var err error
+				if a, f, err = z.shapeEnter(ctx, sh, t, f); err != nil {
+					return Permit{}, err
+				}
+			}
 			var stripe uint16
 			if bh := z.bulkhead; bh != nil {
 				if stripe, ok = bh.tryAcquire(); !ok {
-					return z.bulkheadFull(ctx, Permit{ticket: t, flags: permitBreaker})
+					return z.bulkheadFull(ctx, Permit{ticket: t, flags: permitBreaker | f&permitConc, admit: a})
 				}
 				f |= permitBulkhead
 			}
 			if s := z.stats; s != nil {
 				if s.sample.Load() != 0 { // this attempt's duration is sampled: Done's slow path
-					return Permit{ticket: t, flags: f &^ permitQuiet, stripe: stripe, start: z.rt.sampleStart(s)}, nil
+					return Permit{ticket: t, flags: f &^ permitQuiet, stripe: stripe, start: z.rt.sampleStart(s), admit: a}, nil
 				}
 				f |= permitCount // Done counts the success
 			}
-			return Permit{ticket: t, flags: f, stripe: stripe}, nil
+			return Permit{ticket: t, flags: f, stripe: stripe, admit: a}, nil
 		}
 		if z.rt.mode.Load()&modeDryRun == 0 {
 			if z.stats != nil {
@@ -217,16 +223,9 @@ func (z *Zone) enter(ctx context.Context) (Permit, error) {
 		}
 	}
 	if s := z.shape; s != nil {
-		a, held, err := z.shapeEnter(ctx, s)
-		if err != nil {
-			if p.flags&permitBreaker != 0 {
-				z.breaker.Ignore(p.ticket)
-			}
+		var err error
+		if p.admit, p.flags, err = z.shapeEnter(ctx, s, p.ticket, p.flags); err != nil {
 			return Permit{}, err
-		}
-		if held {
-			p.admit = a
-			p.flags |= permitConc
 		}
 	}
 	if bh := z.bulkhead; bh != nil {
@@ -261,6 +260,9 @@ func (z *Zone) bulkheadFull(ctx context.Context, p Permit) (Permit, error) {
 	}
 	if p.flags&permitBreaker != 0 {
 		z.breaker.Ignore(p.ticket)
+	}
+	if p.flags&permitConc != 0 {
+		z.shape.conc.Release(p.admit, false)
 	}
 	if z.stats != nil && errors.Is(err, ErrBulkheadFull) {
 		z.stats.rejectedBulkhead.Add(1)

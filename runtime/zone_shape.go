@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/shape"
 )
 
@@ -62,6 +63,7 @@ type zoneShape struct {
 	conc        *shape.Concurrency
 	budget      *shape.RetryBudget
 	throttleErr *ThrottledError
+	countsCalls bool // the budget counts attempts itself: the zone has no per-call counters
 }
 
 // shapeRegistry keeps the limiters shared by name (a fleet limiter gives
@@ -81,7 +83,11 @@ const (
 // generator would have refused (a hand-written ZoneSpec) panics with what
 // and where: Zone cannot return an error, and a rate limit silently off is
 // worse than a constructor that stops.
-func (rt *Runtime) newZoneShape(spec ZoneSpec) *zoneShape {
+//
+// With per-call counting on (Config.CallStats), the budget and the throttle
+// read the zone's counters instead of counting each call again, so that
+// their success path writes nothing.
+func (rt *Runtime) newZoneShape(spec ZoneSpec, stats *callStats) *zoneShape {
 	if spec.Rate == "" && spec.Throttle == "" && spec.Concurrency == "" && spec.RetryBudget == "" {
 		return nil
 	}
@@ -89,6 +95,10 @@ func (rt *Runtime) newZoneShape(spec ZoneSpec) *zoneShape {
 		panic(fmt.Sprintf("baldur/runtime: zone %s.%s: %v", spec.Service, spec.Method, err))
 	}
 	s := &zoneShape{}
+	var attempts func() int64
+	if stats != nil {
+		attempts = stats.attempts
+	}
 	if spec.Rate != "" {
 		l, err := rt.limiter(spec)
 		if err != nil {
@@ -99,7 +109,7 @@ func (rt *Runtime) newZoneShape(spec ZoneSpec) *zoneShape {
 	switch spec.Throttle {
 	case "":
 	case Adaptive:
-		t, err := shape.NewThrottle(shape.ThrottleSettings{Clock: rt.clock})
+		t, err := shape.NewThrottle(shape.ThrottleSettings{Clock: rt.clock, Sent: attempts})
 		if err != nil {
 			fail(err)
 		}
@@ -123,11 +133,11 @@ func (rt *Runtime) newZoneShape(spec ZoneSpec) *zoneShape {
 		if err != nil {
 			fail(fmt.Errorf("retry_budget %w", err))
 		}
-		b, err := shape.NewRetryBudget(shape.BudgetSettings{Ratio: ratio, Clock: rt.clock})
+		b, err := shape.NewRetryBudget(shape.BudgetSettings{Ratio: ratio, Clock: rt.clock, Attempts: attempts})
 		if err != nil {
 			fail(err)
 		}
-		s.budget = b
+		s.budget, s.countsCalls = b, attempts == nil
 	}
 	return s
 }
@@ -183,40 +193,51 @@ func (rt *Runtime) closeLimiters() error {
 	return errors.Join(errs...)
 }
 
-// shapeEnter runs rate → throttle → concurrency for one attempt. On a
-// refusal it returns the error for the caller; in dry-run it records the
-// would-have decision and lets the attempt through (without a concurrency
-// slot). admit is the concurrency slot to give back in Done.
-func (z *Zone) shapeEnter(ctx context.Context, s *zoneShape) (admit shape.Admit, held bool, err error) {
-	if b := s.budget; b != nil {
+// shapeEnter runs rate → throttle → concurrency for one attempt that the
+// breaker admitted with ticket t (when f has permitBreaker). On a refusal it
+// gives the ticket back and returns the error for the caller; in dry-run it
+// records the would-have decision and lets the attempt through (without a
+// concurrency slot). It returns the concurrency slot to give back in Done,
+// with permitConc added to f.
+func (z *Zone) shapeEnter(ctx context.Context, s *zoneShape, t breaker.Ticket, f uint8) (shape.Admit, uint8, error) {
+	var a shape.Admit
+	if b := s.budget; b != nil && s.countsCalls {
 		b.Call()
 	}
+	err := s.rateThrottle(ctx, z)
+	if err == nil && s.conc != nil {
+		var ok bool
+		if a, ok = s.conc.Acquire(); ok {
+			return a, f | permitConc, nil
+		}
+		if a, err = s.conc.Wait(ctx); err == nil {
+			return a, f | permitConc, nil
+		}
+		if errors.Is(err, ErrConcurrencyLimited) && z.rt.wouldHave(z, "concurrency", "reject", err.Error()) {
+			err = nil
+		}
+	}
+	if err != nil && f&permitBreaker != 0 {
+		z.breaker.Ignore(t)
+	}
+	return a, f, err
+}
+
+// rateThrottle runs the rate limit and the throttle.
+func (s *zoneShape) rateThrottle(ctx context.Context, z *Zone) error {
 	if l := s.rate; l != nil && !l.Allow() {
 		if err := l.Take(ctx); err != nil {
 			if !errors.Is(err, ErrRateLimited) || !z.rt.wouldHave(z, "rate", "reject", err.Error()) {
-				return admit, false, err
+				return err
 			}
 		}
 	}
 	if t := s.throttle; t != nil && !t.Allow() {
 		if !z.rt.wouldHave(z, "throttle", "reject", s.throttleErr.Error()) {
-			return admit, false, s.throttleErr
+			return s.throttleErr
 		}
 	}
-	if c := s.conc; c != nil {
-		a, ok := c.Acquire()
-		if !ok {
-			var err error
-			if a, err = c.Wait(ctx); err != nil {
-				if errors.Is(err, ErrConcurrencyLimited) && z.rt.wouldHave(z, "concurrency", "reject", err.Error()) {
-					return admit, false, nil
-				}
-				return admit, false, err
-			}
-		}
-		return a, true, nil
-	}
-	return admit, false, nil
+	return nil
 }
 
 // shapeDone ends an attempt for the throttle and the concurrency limit.
@@ -244,4 +265,15 @@ func (z *Zone) budgetRefuses(ctx context.Context, attempt int, err error) bool {
 			slog.Int("attempt", attempt), slog.String("budget", s.budget.String()))
 	}
 	return true
+}
+
+// attempts is the number of attempts that ran to an outcome (successes,
+// failures, ignored errors): a running count the budget and the throttle
+// read on their slow paths.
+func (s *callStats) attempts() int64 {
+	n := s.overflow.successes.Load() + s.failures.Load() + s.ignored.Load()
+	for i := range s.cells {
+		n += s.cells[i].successes.Load()
+	}
+	return int64(n)
 }

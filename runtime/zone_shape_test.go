@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	goruntime "runtime"
 	"testing"
 	"time"
 
@@ -135,4 +136,56 @@ func TestZoneShapingInDryRunRecordsAndLetsTheCallThrough(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, rate)
+}
+
+// BenchmarkZoneShaping is the two-step call (Enter, inner call, Done) of a
+// breaker + retry zone, then with each load-shaping policy, quiet: far
+// below the rate, nothing failing, under the concurrency limit. The
+// quoted figure is each row less the first.
+func BenchmarkZoneShaping(b *testing.B) {
+	b.Run("counting=off", func(b *testing.B) { benchShaping(b, false) })
+	b.Run("counting=on", func(b *testing.B) { benchShaping(b, true) })
+}
+
+func benchShaping(b *testing.B, counting bool) {
+	rt, err := New(context.Background(), Config{Logger: slog.New(slog.DiscardHandler), StateDir: b.TempDir(), CallStats: counting})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = rt.Close() })
+	base := ZoneSpec{Service: "bench", Breaker: true, Attempts: 3}
+	for _, row := range []struct {
+		name string
+		set  func(*ZoneSpec)
+	}{
+		{"breaker+retry", func(*ZoneSpec) {}},
+		{"+rate", func(s *ZoneSpec) { s.Rate, s.Burst = "1000000000/s", 1_000_000 }},
+		{"+throttle", func(s *ZoneSpec) { s.Throttle = Adaptive }},
+		{"+concurrency", func(s *ZoneSpec) { s.Concurrency = Adaptive }},
+		{"+retry_budget", func(s *ZoneSpec) { s.RetryBudget = "20%" }},
+	} {
+		spec := base
+		spec.Method = row.name
+		row.set(&spec)
+		z := rt.Zone(spec)
+		ctx := context.Background()
+		b.Run(row.name, func(b *testing.B) {
+			b.ReportAllocs()
+			goruntime.LockOSThread()
+			defer goruntime.UnlockOSThread()
+			c0 := threadCPU()
+			defer func() {
+				if c1 := threadCPU(); c0 > 0 && b.N > 0 {
+					b.ReportMetric(float64(c1-c0)/float64(b.N), "cpu-ns/op")
+				}
+			}()
+			for b.Loop() {
+				p, err := z.Enter(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if z.Done(ctx, p, nil, 1) {
+					b.Fatal("retry on success")
+				}
+			}
+		})
+	}
 }

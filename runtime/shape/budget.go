@@ -22,6 +22,10 @@ type BudgetSettings struct {
 	Window time.Duration
 	// Clock is the time source; nil means clock.Real().
 	Clock clock.Clock
+	// Attempts, when set, is a running count of attempts kept elsewhere
+	// (the runtime's per-call counters); the budget reads it on each retry
+	// and Call need not be called. nil: Call counts.
+	Attempts func() int64
 }
 
 // Budget defaults, as Finagle's RetryBudget has them.
@@ -78,7 +82,7 @@ func NewRetryBudget(s BudgetSettings) (*RetryBudget, error) {
 		return nil, fmt.Errorf("retry budget: window %s is under 10ms", s.Window)
 	}
 	return &RetryBudget{
-		w: newWindow(s.Clock, s.Window, 10), ratio: s.Ratio, reserve: s.MinPerSecond * s.Window.Seconds(),
+		w: newWindow(s.Clock, s.Window, 10, s.Attempts), ratio: s.Ratio, reserve: s.MinPerSecond * s.Window.Seconds(),
 		spec: strconv.FormatFloat(s.Ratio*100, 'f', -1, 64) + "%",
 	}, nil
 }

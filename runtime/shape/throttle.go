@@ -22,6 +22,10 @@ type ThrottleSettings struct {
 	Window time.Duration
 	// Clock is the time source; nil means clock.Real().
 	Clock clock.Clock
+	// Sent, when set, is a running count of the calls sent kept elsewhere
+	// (the runtime's per-call counters), read when the probability is
+	// computed: the quiet path then writes nothing. nil: Allow counts.
+	Sent func() int64
 }
 
 // Throttle defaults.
@@ -53,9 +57,10 @@ const (
 // slow path.
 type Throttle struct {
 	p atomic.Uint64 // the rejection probability, math.Float64bits; 0 when quiet
-	w *window       // calls = requests; a = failures; b = local rejections
+	w *window       // calls = sent; a = failures; b = local rejections
 	k float64
 
+	counts      bool         // Allow counts the calls sent (no Sent source)
 	recomputeAt atomic.Int64 // ns since the window's epoch
 	rejected    atomic.Uint64
 }
@@ -74,15 +79,20 @@ func NewThrottle(s ThrottleSettings) (*Throttle, error) {
 	if s.Window < time.Second {
 		return nil, fmt.Errorf("adaptive throttle: window %s is under a second", s.Window)
 	}
-	return &Throttle{w: newWindow(s.Clock, s.Window, 24), k: s.K}, nil
+	return &Throttle{w: newWindow(s.Clock, s.Window, 24, s.Sent), k: s.K, counts: s.Sent == nil}, nil
 }
 
 // Allow counts a request and reports whether to send it; false is a local
 // rejection (answer it with ErrThrottled). Every allowed call must end in
 // Success or Failure.
 func (t *Throttle) Allow() bool {
-	t.w.calls.Add(1)
-	return t.p.Load() == 0 || t.allow()
+	if t.p.Load() != 0 {
+		return t.allow()
+	}
+	if t.counts {
+		t.w.calls.Add(1)
+	}
+	return true
 }
 
 func (t *Throttle) allow() bool {
@@ -92,6 +102,9 @@ func (t *Throttle) allow() bool {
 		p = t.recompute(0, 0)
 	}
 	if rand.Float64() >= p {
+		if t.counts {
+			t.w.calls.Add(1)
+		}
 		return true
 	}
 	t.rejected.Add(1)
@@ -106,11 +119,13 @@ func (t *Throttle) Success() {}
 // Failure records that the dependency refused or failed an allowed call.
 func (t *Throttle) Failure() { t.recompute(1, 0) }
 
-// recompute adds failures and local rejections and sets the probability.
+// recompute adds failures and local rejections and sets the probability:
+// requests are the calls sent and those rejected, accepts those sent less
+// the failures.
 func (t *Throttle) recompute(failures, rejections int64) float64 {
 	c := t.w.add(failures, rejections)
-	accepts := max(0, c.calls-c.a-c.b)
-	p := max(0, (float64(c.calls)-t.k*float64(accepts))/float64(c.calls+1))
+	requests, accepts := c.calls+c.b, max(0, c.calls-c.a)
+	p := max(0, (float64(requests)-t.k*float64(accepts))/float64(requests+1))
 	t.p.Store(math.Float64bits(p))
 	return p
 }

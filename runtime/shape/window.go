@@ -22,6 +22,11 @@ type window struct {
 	calls atomic.Int64 // since the last fold
 	_     [cacheLine - 8]byte
 
+	// source, when set, is a running count of calls kept elsewhere (the
+	// runtime's per-call counters), read when folding instead of calls.
+	source     func() int64
+	lastSource int64
+
 	clock    clock.Clock
 	epoch    time.Time
 	slotSpan int64 // ns
@@ -38,11 +43,15 @@ type windowSlot struct{ calls, a, b int64 }
 // windowCounts are the sums over the span.
 type windowCounts struct{ calls, a, b int64 }
 
-func newWindow(c clock.Clock, span time.Duration, slots int) *window {
+func newWindow(c clock.Clock, span time.Duration, slots int, source func() int64) *window {
 	if c == nil {
 		c = clock.Real()
 	}
-	return &window{clock: c, epoch: c.Now(), slotSpan: int64(span) / int64(slots), slots: make([]windowSlot, slots)}
+	w := &window{clock: c, epoch: c.Now(), slotSpan: int64(span) / int64(slots), slots: make([]windowSlot, slots), source: source}
+	if source != nil {
+		w.lastSource = source()
+	}
+	return w
 }
 
 func (w *window) now() int64 { return int64(w.clock.Now().Sub(w.epoch)) }
@@ -50,6 +59,10 @@ func (w *window) now() int64 { return int64(w.clock.Now().Sub(w.epoch)) }
 // fold (w.mu held) moves the slots to now and the pending calls into them.
 func (w *window) fold(now int64) {
 	pending := w.calls.Swap(0)
+	if w.source != nil {
+		n := w.source()
+		pending, w.lastSource = n-w.lastSource, n
+	}
 	n := int64(len(w.slots))
 	// Slots the pending calls spread over: from the last fold's slot to now's.
 	from := max(w.lastFold, now-n*w.slotSpan+1)

@@ -12,7 +12,7 @@ import (
 func TestWindowForgetsWhatFellOutOfTheSpan(t *testing.T) {
 	t.Parallel()
 	c := clock.NewFake(t0)
-	w := newWindow(c, 10*time.Second, 10)
+	w := newWindow(c, 10*time.Second, 10, nil)
 	for range 5 {
 		w.sum() // calls folded at once go to the current slot
 		w.calls.Add(10)
@@ -29,7 +29,7 @@ func TestWindowForgetsWhatFellOutOfTheSpan(t *testing.T) {
 func TestWindowSpreadsCallsCountedWithoutTheTime(t *testing.T) {
 	t.Parallel()
 	c := clock.NewFake(t0)
-	w := newWindow(c, 10*time.Second, 10)
+	w := newWindow(c, 10*time.Second, 10, nil)
 	w.sum()
 	// 200 calls over 20s with nothing folding: half of them are in the span.
 	c.Advance(20 * time.Second)
