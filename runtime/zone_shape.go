@@ -149,10 +149,7 @@ func (rt *Runtime) limiter(spec ZoneSpec) (*shape.Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := spec.RateBucket
-	if name == "" {
-		name = spec.Service + "." + spec.Method
-	}
+	name := (&Zone{spec: spec}).rateBucket()
 	rt.shaping.mu.Lock()
 	defer rt.shaping.mu.Unlock()
 	if l, ok := rt.shaping.limiters[name]; ok {

@@ -189,3 +189,24 @@ func benchShaping(b *testing.B, counting bool) {
 		})
 	}
 }
+
+func TestShapingReportsEveryPolicy(t *testing.T) {
+	t.Parallel()
+	rt, _ := shapedRuntime(t)
+	z := rt.Zone(ZoneSpec{Service: "quotes", Method: "Get", Attempts: 2, Backoff: Backoff{Kind: BackoffConst, Base: time.Nanosecond},
+		Rate: "1/h", Burst: 1, Throttle: Adaptive, Concurrency: Adaptive, RetryBudget: "20%"})
+	rt.Zone(ZoneSpec{Service: "quotes", Method: "Plain", Attempts: 1})
+	down := errors.New("down")
+	require.ErrorIs(t, run(z, func() error { return down }), ErrRateLimited, "the retry found no token")
+	require.ErrorIs(t, run(z, func() error { return nil }), ErrRateLimited)
+	got := rt.Shaping()
+	require.Len(t, got, 1, "methods without load shaping are not listed")
+	s := got[0]
+	assert.Equal(t, []string{"rate", "throttle", "concurrency", "retry_budget"}, s.Policies)
+	assert.Equal(t, "1/h", s.Rate)
+	assert.Equal(t, "quotes.Get", s.RateBucket)
+	assert.Equal(t, uint64(2), s.RateLimited)
+	assert.Equal(t, uint64(1), s.BudgetGranted)
+	assert.Equal(t, int64(18), s.ConcurrencyLimit, "the failure shrank 20 by log10(20)")
+	assert.Zero(t, s.ConcurrencyInFlight)
+}

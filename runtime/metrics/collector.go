@@ -231,6 +231,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
 		ch <- d
 	}
+	for _, d := range shapeDescs {
+		ch <- d
+	}
 }
 
 // Collect reads the runtime and sends the series. It never calls the store
@@ -248,6 +251,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectStore(ch)
 	c.collectDryRun(ch)
 	c.collectHooks(ch, known)
+	c.collectShaping(ch, known)
 
 	c.mu.Lock()
 	for k, n := range c.transitions {
