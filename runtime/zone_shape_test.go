@@ -210,3 +210,35 @@ func TestShapingReportsEveryPolicy(t *testing.T) {
 	assert.Equal(t, int64(18), s.ConcurrencyLimit, "the failure shrank 20 by log10(20)")
 	assert.Zero(t, s.ConcurrencyInFlight)
 }
+
+func TestZoneFleetRateIsOneBudgetAcrossRuntimes(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
+	st := store.NewMemoryWith(store.MemoryOptions{Clock: clk})
+	t.Cleanup(func() { _ = st.Close() })
+	// 100/s: a batch is a tenth of a second's worth, 10, the whole burst.
+	spec := ZoneSpec{Service: "quotes", Method: "Get", Attempts: 1, Rate: "100/s", Burst: 10, RateScope: RateScopeFleet}
+	zones := make([]*Zone, 2)
+	rts := make([]*Runtime, 2)
+	for i := range zones {
+		rt, err := New(context.Background(), Config{Logger: slog.New(slog.DiscardHandler), Clock: clk, Store: st, StateDir: t.TempDir()})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = rt.Close() })
+		rts[i], zones[i] = rt, rt.Zone(spec)
+	}
+	ok := func(z *Zone) bool { return run(z, func() error { return nil }) == nil }
+	require.True(t, ok(zones[0]), "the first runtime leases the batch of 10 and spends one")
+	// Closing the first runtime gives its 9 unspent tokens back to the fleet:
+	// the second gets them, and no more (the clock stands still: no refill).
+	s := rts[0].Shaping()[0]
+	require.NoError(t, rts[0].Close())
+	got := 0
+	for range 30 {
+		if ok(zones[1]) {
+			got++
+		}
+	}
+	assert.Equal(t, 9, got)
+	assert.Equal(t, uint64(1), s.RateLeases)
+	assert.True(t, s.RateFleet)
+}
