@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // prefix starts every directive. Like //go: lines it has no space after
@@ -187,7 +189,7 @@ func (l *line) parseArgs(from int, d *Directive) {
 				val = "<value>"
 			}
 			l.errorf(next.off, "no spaces allowed around \"=\"; write %s=%s", w.s, val)
-		case eq == len(w.s)-1 && next != nil && !strings.ContainsAny(next.s, "=/") && keyByName(next.s) == nil:
+		case eq == len(w.s)-1 && next != nil && !strings.ContainsAny(next.s, "=/") && KeyByName(next.s) == nil:
 			// "retry= 3"
 			i++
 			l.errorf(w.off, "no spaces allowed after \"=\"; write %s%s", w.s, next.s)
@@ -220,22 +222,22 @@ func (l *line) keyValue(w word, eq int, p *Policy) {
 	if eq > 0 {
 		a.key, a.val, a.valOff = w.s[:eq], w.s[eq+1:], w.off+eq+1
 	}
-	k := keyByName(a.key)
+	k := KeyByName(a.key)
 	switch {
 	case k == nil:
 		l.errorf(w.off, "%s", unknownKey(a.key))
 		return
-	case eq < 0 && !k.boolean:
-		l.errorf(w.off, "%s: needs a value, such as %s=%s; want %s", a.key, a.key, k.example, k.want)
+	case eq < 0 && k.bare() == "":
+		l.errorf(w.off, "%s: needs a value, such as %s=%s; want %s", a.key, a.key, k.Example, k.Want)
 		return
 	case eq < 0:
-		a.val, a.valOff = "on", w.off
+		a.val, a.valOff = k.bare(), w.off
 	case a.val == "":
-		l.errorf(w.off, "%s: missing value after \"=\"; want %s", a.key, k.want)
+		l.errorf(w.off, "%s: missing value after \"=\"; want %s", a.key, k.Want)
 		return
 	}
-	a.want = k.want
-	k.parse(a, p)
+	a.want = k.Want
+	k.field.parse(a, p)
 }
 
 // arg is one key=value being parsed.
@@ -258,112 +260,6 @@ func set[T any](a *arg, o *Opt[T], v T) {
 		return
 	}
 	*o = Opt[T]{Set: true, Val: v, Pos: a.pos + token.Pos(a.keyOff)}
-}
-
-// keySpec describes one key: whether a bare key means on, what it accepts
-// (for messages) and how its value is parsed into a Policy.
-type keySpec struct {
-	name    string
-	boolean bool
-	want    string
-	example string // for "needs a value"; empty for boolean keys
-	parse   func(a *arg, p *Policy)
-}
-
-const (
-	wantSwitch   = "on or off"
-	wantDuration = "a Go duration such as 250ms or 5s"
-)
-
-// keys lists every directive key in the order of the README's table; Policy.String
-// writes them in this order too.
-var keys = []keySpec{
-	{"name", false, `lower-case letters, digits, "_", "." or "-"`, "payments", func(a *arg, p *Policy) {
-		if a.label(false) {
-			set(a, &p.Name, a.val)
-		}
-	}},
-	{"breaker", true, wantSwitch, "", func(a *arg, p *Policy) {
-		if v, ok := a.onOff(); ok {
-			set(a, &p.Breaker, v)
-		}
-	}},
-	{"retry", false, "1..100 or off", "3", func(a *arg, p *Policy) {
-		if n, ok := a.count(maxRetry); ok {
-			set(a, &p.Retry, n)
-		}
-	}},
-	{"backoff", false, "exp(base,max) or const(d), such as exp(100ms,10s)", "exp(100ms,10s)", func(a *arg, p *Policy) {
-		if b, ok := a.backoff(); ok {
-			set(a, &p.Backoff, b)
-		}
-	}},
-	{"timeout", false, wantDuration + ", or off", "5s", func(a *arg, p *Policy) {
-		if d, ok := a.duration(true, maxTimeout); ok {
-			set(a, &p.Timeout, d)
-		}
-	}},
-	{"fallback", false, "a function name in the same package, or off", "cachedBalance", func(a *arg, p *Policy) {
-		if s, ok := a.path(false); ok {
-			set(a, &p.Fallback, s)
-		}
-	}},
-	{"idempotency", false, "a parameter name or a param.Field path, or off", "orderID", func(a *arg, p *Policy) {
-		if s, ok := a.path(true); ok {
-			set(a, &p.Idempotency, s)
-		}
-	}},
-	{"operation", false, `letters, digits, "_", "." or "-"`, "charge", func(a *arg, p *Policy) {
-		if a.label(true) {
-			set(a, &p.Operation, a.val)
-		}
-	}},
-	{"dlq", true, wantSwitch, "", func(a *arg, p *Policy) {
-		if v, ok := a.onOff(); ok {
-			set(a, &p.DLQ, v)
-		}
-	}},
-	{"bulkhead", false, "1..1000000 or off", "10", func(a *arg, p *Policy) {
-		if n, ok := a.count(maxBulkhead); ok {
-			set(a, &p.Bulkhead, n)
-		}
-	}},
-	{"bulkhead_wait", false, wantDuration, "100ms", func(a *arg, p *Policy) {
-		if d, ok := a.duration(false, maxBulkheadWait); ok {
-			set(a, &p.BulkheadWait, d)
-		}
-	}},
-	{"idem_ttl", false, "a Go duration such as 30m", "30m", func(a *arg, p *Policy) {
-		if d, ok := a.duration(false, maxIdemTTL); ok {
-			set(a, &p.IdemTTL, d)
-		}
-	}},
-	{"idempotency_fail_open", true, wantSwitch, "", func(a *arg, p *Policy) {
-		if v, ok := a.onOff(); ok {
-			set(a, &p.IdemFailOpen, v)
-		}
-	}},
-	{"idempotency_replay", true, wantSwitch, "", func(a *arg, p *Policy) {
-		if v, ok := a.onOff(); ok {
-			set(a, &p.IdemReplay, v)
-		}
-	}},
-	{"idempotency_degraded", false, "refuse or serve", "refuse", func(a *arg, p *Policy) {
-		if a.val == DegradedRefuse || a.val == DegradedServe {
-			set(a, &p.IdemDegraded, a.val)
-			return
-		}
-		a.fail(a.valOff, "%q is not valid", a.val)
-	}},
-}
-
-func keyByName(name string) *keySpec {
-	for i := range keys {
-		if keys[i].name == name {
-			return &keys[i]
-		}
-	}
-	return nil
 }
 
 func isOn(s string) bool  { return s == "on" || s == "true" }
@@ -438,7 +334,7 @@ func (a *arg) parseDuration(off int, s, label string, limit time.Duration) (time
 		return 0, false
 	}
 	if d > limit {
-		a.errorf(off, "%s %s is too long; want at most %s", label, s, shortDuration(limit))
+		a.errorf(off, "%s %s is too long; want at most %s", label, s, backoff.ShortDuration(limit))
 		return 0, false
 	}
 	return d, true
@@ -446,54 +342,54 @@ func (a *arg) parseDuration(off int, s, label string, limit time.Duration) (time
 
 // backoff parses exp(base,max) and const(d). Errors point at the argument
 // inside the parentheses that is wrong.
-func (a *arg) backoff() (Backoff, bool) {
+func (a *arg) backoff() (backoff.Policy, bool) {
 	v := a.val
 	if i := strings.IndexFunc(v, func(r rune) bool { return r < 128 && isSpace(byte(r)) }); i >= 0 {
 		a.fail(a.valOff+i, "no spaces allowed inside %q", v)
-		return Backoff{}, false
+		return backoff.Policy{}, false
 	}
-	var kind BackoffKind
+	var kind backoff.Kind
 	var inner string
 	switch {
 	case (strings.HasPrefix(v, "exp(") || strings.HasPrefix(v, "const(")) && !strings.HasSuffix(v, ")"):
 		a.fail(a.valOff, "%q is missing \")\"", v)
-		return Backoff{}, false
+		return backoff.Policy{}, false
 	case strings.HasPrefix(v, "exp("):
-		kind, inner = BackoffExp, v[len("exp("):len(v)-1]
+		kind, inner = backoff.Exp, v[len("exp("):len(v)-1]
 	case strings.HasPrefix(v, "const("):
-		kind, inner = BackoffConst, v[len("const("):len(v)-1]
+		kind, inner = backoff.Const, v[len("const("):len(v)-1]
 	default:
 		a.fail(a.valOff, "%q is not valid", v)
-		return Backoff{}, false
+		return backoff.Policy{}, false
 	}
 	off := a.valOff + strings.IndexByte(v, '(') + 1
 	parts := strings.Split(inner, ",")
-	if kind == BackoffConst {
+	if kind == backoff.Const {
 		if len(parts) != 1 {
 			a.fail(a.valOff, "const takes one duration, got %q", v)
-			return Backoff{}, false
+			return backoff.Policy{}, false
 		}
 		d, ok := a.parseDuration(off, inner, "backoff: delay", maxBackoff)
-		return Backoff{Kind: BackoffConst, Base: d}, ok
+		return backoff.Policy{Kind: backoff.Const, Base: d}, ok
 	}
 	if len(parts) != 2 {
 		a.fail(a.valOff, "exp takes two durations, base and max, got %q", v)
-		return Backoff{}, false
+		return backoff.Policy{}, false
 	}
 	base, ok := a.parseDuration(off, parts[0], "backoff: base", maxBackoff)
 	if !ok {
-		return Backoff{}, false
+		return backoff.Policy{}, false
 	}
 	maxOff := off + len(parts[0]) + 1
 	maxD, ok := a.parseDuration(maxOff, parts[1], "backoff: max", maxBackoff)
 	if !ok {
-		return Backoff{}, false
+		return backoff.Policy{}, false
 	}
 	if maxD < base {
 		a.errorf(maxOff, "backoff: max %s is less than base %s; want base <= max", parts[1], parts[0])
-		return Backoff{}, false
+		return backoff.Policy{}, false
 	}
-	return Backoff{Kind: BackoffExp, Base: base, Max: maxD}, true
+	return backoff.Policy{Kind: backoff.Exp, Base: base, Max: maxD}, true
 }
 
 // path parses fallback= (one identifier) and idempotency= (an identifier
@@ -542,12 +438,12 @@ func unknownKey(k string) string {
 	best, bestD := "", -1
 	lower := strings.ToLower(k)
 	for _, s := range keys {
-		d := distance(lower, s.name)
-		if len(s.name) >= 3 && strings.Contains(lower, s.name) {
+		d := distance(lower, s.Name)
+		if len(s.Name) >= 3 && strings.Contains(lower, s.Name) {
 			d = min(d, 1)
 		}
 		if bestD < 0 || d < bestD {
-			best, bestD = s.name, d
+			best, bestD = s.Name, d
 		}
 	}
 	if 2*bestD <= len(k) {
@@ -555,7 +451,7 @@ func unknownKey(k string) string {
 	}
 	names := make([]string, len(keys))
 	for i, s := range keys {
-		names[i] = s.name
+		names[i] = s.Name
 	}
 	return fmt.Sprintf("unknown key %q; want one of %s", k, strings.Join(names, ", "))
 }
@@ -587,16 +483,4 @@ func distance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
-}
-
-// shortDuration prints 24h rather than time.Duration's 24h0m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

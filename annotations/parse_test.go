@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -64,13 +66,13 @@ var goodLines = []struct {
 	{"//baldur:protect retry=off", Policy{Retry: val(0)}},
 	{"//baldur:protect retry=false", Policy{Retry: val(0)}},
 	{"//baldur:protect retry=3 backoff=exp(100ms,10s)", Policy{Retry: val(3),
-		Backoff: val(Backoff{Kind: BackoffExp, Base: 100 * time.Millisecond, Max: 10 * time.Second})}},
+		Backoff: val(backoff.Policy{Kind: backoff.Exp, Base: 100 * time.Millisecond, Max: 10 * time.Second})}},
 	{"//baldur:protect retry=3 backoff=exp(1s,1s)", Policy{Retry: val(3),
-		Backoff: val(Backoff{Kind: BackoffExp, Base: time.Second, Max: time.Second})}},
+		Backoff: val(backoff.Policy{Kind: backoff.Exp, Base: time.Second, Max: time.Second})}},
 	{"//baldur:protect retry=3 backoff=exp(1ms,1h)", Policy{Retry: val(3),
-		Backoff: val(Backoff{Kind: BackoffExp, Base: time.Millisecond, Max: time.Hour})}},
+		Backoff: val(backoff.Policy{Kind: backoff.Exp, Base: time.Millisecond, Max: time.Hour})}},
 	{"//baldur:protect retry=3 backoff=const(250ms)", Policy{Retry: val(3),
-		Backoff: val(Backoff{Kind: BackoffConst, Base: 250 * time.Millisecond})}},
+		Backoff: val(backoff.Policy{Kind: backoff.Const, Base: 250 * time.Millisecond})}},
 	{"//baldur:protect timeout=5s", Policy{Timeout: val(5 * time.Second)}},
 	{"//baldur:protect timeout=1.5s", Policy{Timeout: val(1500 * time.Millisecond)}},
 	{"//baldur:protect timeout=24h", Policy{Timeout: val(24 * time.Hour)}},
@@ -429,17 +431,17 @@ func FuzzParseLine(f *testing.F) {
 
 func TestParseLineBareKeys(t *testing.T) {
 	for _, k := range keys {
-		d, ok, errs := parseText("//baldur:protect " + k.name)
+		d, ok, errs := parseText("//baldur:protect " + k.Name)
 		require.True(t, ok)
-		if k.boolean {
-			assert.Empty(t, errs, k.name)
-			assert.Equal(t, "//baldur:protect "+k.name+"=on", "//baldur:protect "+d.Policy.String())
+		if k.bare() != "" {
+			assert.Empty(t, errs, k.Name)
+			assert.Equal(t, "//baldur:protect "+k.Name+"=on", "//baldur:protect "+d.Policy.String())
 			continue
 		}
-		require.Len(t, errs, 1, k.name)
-		assert.Contains(t, errs[0], "x.go:1:18: "+k.name+": needs a value, such as "+k.name+"=")
+		require.Len(t, errs, 1, k.Name)
+		assert.Contains(t, errs[0], "x.go:1:18: "+k.Name+": needs a value, such as "+k.Name+"=")
 		// The example in the message is itself a valid value.
-		_, _, errs = parseText("//baldur:protect " + k.name + "=" + k.example)
-		assert.Empty(t, errs, k.name)
+		_, _, errs = parseText("//baldur:protect " + k.Name + "=" + k.Example)
+		assert.Empty(t, errs, k.Name)
 	}
 }

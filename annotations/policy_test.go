@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // policyAt parses the arguments of one //baldur:protect line at line 1 of x.go.
@@ -38,7 +40,7 @@ func TestMergeMethodKeysWin(t *testing.T) {
 // teaching Merge about it.
 func TestMergeCoversEveryField(t *testing.T) {
 	full := Policy{
-		Name: val("n"), Breaker: val(true), Retry: val(3), Backoff: val(DefaultBackoff),
+		Name: val("n"), Breaker: val(true), Retry: val(3), Backoff: val(backoff.Default),
 		Timeout: val(time.Second), Fallback: val("fb"), Idempotency: val("id"), Operation: val("op"),
 		DLQ: val(true), Bulkhead: val(2), BulkheadWait: val(time.Millisecond), IdemTTL: val(time.Hour),
 		IdemFailOpen: val(true), IdemReplay: val(true), IdemDegraded: val("refuse"),
@@ -132,6 +134,6 @@ func TestPolicyString(t *testing.T) {
 		"idempotency_fail_open=on idempotency_replay=off"
 	assert.Equal(t, args, policyAt(t, fset, args).String())
 	assert.Equal(t, "", Policy{}.String())
-	assert.Equal(t, "exp(100ms,10s)", DefaultBackoff.String())
-	assert.Equal(t, "const(2h)", Backoff{Kind: BackoffConst, Base: 2 * time.Hour}.String())
+	assert.Equal(t, "exp(100ms,10s)", backoff.Default.String())
+	assert.Equal(t, "const(2h)", backoff.Policy{Kind: backoff.Const, Base: 2 * time.Hour}.String())
 }

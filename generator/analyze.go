@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"go/types"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/tools/go/packages"
 
 	"github.com/baldur-go/baldur/annotations"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // analyzer turns one loaded package into the model: it finds the interfaces
@@ -244,6 +246,7 @@ func (a *analyzer) typeSpec(ts *ast.TypeSpec, doc *ast.CommentGroup) *Interface 
 	for i := 0; i < named.TypeParams().Len(); i++ {
 		out.TypeParams = append(out.TypeParams, named.TypeParams().At(i))
 	}
+	annotations.CheckLevel(a.fset, protect.Policy, annotations.OnInterface, &a.errs.list)
 	if protect.Policy.Name.Set {
 		out.Service = protect.Policy.Name.Val
 	}
@@ -271,26 +274,6 @@ func (a *analyzer) typeSpec(ts *ast.TypeSpec, doc *ast.CommentGroup) *Interface 
 		}
 	}
 	return out
-}
-
-// names picks the three exported (or unexported, following the interface)
-// names of the generated API and refuses names the package already uses.
-func (a *analyzer) names(it *Interface, pos token.Pos) {
-	base := it.Name
-	if token.IsExported(base) {
-		it.Wrapper, it.New, it.Protect = "Protected"+base, "NewProtected"+base, "Protect"+base
-	} else {
-		up := strings.ToUpper(base[:1]) + base[1:]
-		it.Wrapper, it.New, it.Protect = "protected"+up, "newProtected"+up, "protect"+up
-	}
-	for _, n := range []string{it.Wrapper, it.New, it.Protect} {
-		if obj := a.pkg.Types.Scope().Lookup(n); obj != nil {
-			a.errs.errorf(pos, "cannot generate %s for %s: the package already declares %s at %s", n, it.Name, n, a.shortPos(obj.Pos()))
-		} else if a.declared[n] {
-			a.errs.errorf(pos, "cannot generate %s for %s: another protected interface generates it too", n, it.Name)
-		}
-		a.declared[n] = true
-	}
 }
 
 func (a *analyzer) shortPos(pos token.Pos) string {
@@ -434,6 +417,7 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 	var mp annotations.Policy
 	if md != nil {
 		mp = md.Policy
+		annotations.CheckLevel(a.fset, mp, annotations.OnMethod, &a.errs.list)
 	}
 	p := annotations.Merge(ip, mp)
 	r := rule{a: a, it: it, m: m, method: mp, embedded: embedded}
@@ -455,6 +439,7 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 	annotations.Check(a.fset, p, &a.errs.list)
 
 	spec := Spec{Service: it.Service, Method: name, Breaker: !p.Breaker.Set || p.Breaker.Val, Attempts: 1}
+	specFromKeys(p, &spec)
 	if p.Name.Set && p.Name.Val != "" {
 		spec.Service = p.Name.Val
 	}
@@ -462,30 +447,21 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 		spec.Attempts = p.Retry.Val
 	}
 	if spec.Attempts > 1 {
-		spec.Backoff = annotations.DefaultBackoff
+		spec.Backoff = backoff.Default
 		if p.Backoff.Set {
 			spec.Backoff = p.Backoff.Val
 		}
 	}
-	if p.Timeout.Set && p.Timeout.Val > 0 {
-		spec.Timeout = p.Timeout.Val
+	if spec.Timeout > 0 {
 		r.timeout(p.Timeout)
 	}
-	if p.Bulkhead.Set && p.Bulkhead.Val > 0 {
-		spec.Bulkhead = p.Bulkhead.Val
-		if p.BulkheadWait.Set {
-			spec.BulkheadWait = p.BulkheadWait.Val
-		}
-		if mp.Bulkhead.Set {
-			spec.Compartment = spec.Service + "." + name
-		}
+	if spec.Bulkhead > 0 && mp.Bulkhead.Set {
+		spec.Compartment = spec.Service + "." + name
 	}
-	if p.Fallback.Set && p.Fallback.Val != "" {
-		spec.Fallback = p.Fallback.Val
+	if spec.Fallback != "" {
 		m.FallbackGeneric = r.fallback(sig, p.Fallback)
 	}
-	if p.Idempotency.Set && p.Idempotency.Val != "" {
-		spec.Idempotency = p.Idempotency.Val
+	if spec.Idempotency != "" {
 		spec.Operation = name
 		if p.Operation.Set && p.Operation.Val != "" {
 			spec.Operation = p.Operation.Val
@@ -493,23 +469,14 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 		m.Key = r.idempotency(p.Idempotency)
 		m.Fingerprint = r.fingerprint()
 		r.idemNames(p, spec.Service, spec.Operation)
-		if p.IdemTTL.Set {
-			spec.IdemTTL = p.IdemTTL.Val
-			if spec.IdemTTL < time.Millisecond {
-				a.errs.errorf(p.IdemTTL.Pos, "idem_ttl=%s is shorter than the store's 1ms resolution; want at least 1ms", p.IdemTTL.Val)
-			}
+		if p.IdemTTL.Set && spec.IdemTTL < time.Millisecond {
+			a.errs.errorf(p.IdemTTL.Pos, "idem_ttl=%s is shorter than the store's 1ms resolution; want at least 1ms", p.IdemTTL.Val)
 		}
-		spec.IdemFailOpen = p.IdemFailOpen.Set && p.IdemFailOpen.Val
-		if p.IdemDegraded.Set {
-			spec.IdemDegraded = p.IdemDegraded.Val
-		}
-		if p.IdemReplay.Set && p.IdemReplay.Val {
-			spec.IdemReplay = true
+		if spec.IdemReplay {
 			r.replay(p.IdemReplay.Pos)
 		}
 	}
-	if p.DLQ.Set && p.DLQ.Val {
-		spec.DLQ = true
+	if spec.DLQ {
 		m.DLQ = r.dlq(p.DLQ.Pos)
 	}
 	if a.errs.count() > before {
@@ -521,6 +488,18 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 	}
 	m.Spec = spec
 	return m
+}
+
+// specFromKeys copies into s the value of every key of the table that names
+// a Spec field and is on in the merged policy p. Check has already refused a
+// key whose required key is off, so a tuning key only lands next to its feature.
+func specFromKeys(p annotations.Policy, s *Spec) {
+	v := reflect.ValueOf(s).Elem()
+	for _, k := range annotations.Keys() {
+		if k.Spec != "" && k.On(&p) {
+			v.FieldByName(k.Spec).Set(reflect.ValueOf(k.Value(&p)))
+		}
+	}
 }
 
 func delegate(m *Method, why string) *Method {

@@ -3,6 +3,8 @@ package generator
 import (
 	"fmt"
 	"strings"
+
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // Chain spells the composed policies in the order a call meets them, such as
@@ -19,7 +21,7 @@ func (s Spec) Chain() string {
 			args = append(args, "operation "+s.Operation)
 		}
 		if s.IdemTTL > 0 {
-			args = append(args, "window "+shortDuration(s.IdemTTL))
+			args = append(args, "window "+backoff.ShortDuration(s.IdemTTL))
 		}
 		if s.IdemFailOpen {
 			args = append(args, "fail-open")
@@ -63,7 +65,7 @@ func (s Spec) Chain() string {
 			b += " in " + s.Compartment
 		}
 		if s.BulkheadWait > 0 {
-			b += ", wait " + shortDuration(s.BulkheadWait)
+			b += ", wait " + backoff.ShortDuration(s.BulkheadWait)
 		}
 		p = append(p, b+")")
 	}
@@ -75,7 +77,7 @@ func (s Spec) Chain() string {
 		p = append(p, r+")")
 	}
 	if s.Timeout > 0 {
-		p = append(p, "timeout("+shortDuration(s.Timeout)+")")
+		p = append(p, "timeout("+backoff.ShortDuration(s.Timeout)+")")
 	}
 	if s.Fallback != "" {
 		p = append(p, "fallback("+s.Fallback+")")

@@ -73,9 +73,10 @@ func Generate(cfg Config) (*Result, error) {
 	res := &Result{}
 
 	type loaded struct {
-		lp  *packages.Package
-		p   *Package
-		bad bool
+		lp         *packages.Package
+		p          *Package
+		bad        bool
+		unresolved bool
 	}
 	var all []loaded
 	for _, lp := range pkgs {
@@ -86,14 +87,30 @@ func Generate(cfg Config) (*Result, error) {
 			}
 		}
 		var p *Package
+		unresolved := false
 		if errs.count() == before && lp.Types != nil && len(lp.Syntax) > 0 {
 			a := analyze(lp, fset, errs)
-			p = a.model
-			if a.unresolved {
-				typeErrors(lp, errs)
+			p, unresolved = a.model, a.unresolved
+		}
+		all = append(all, loaded{lp: lp, p: p, bad: errs.count() > before, unresolved: unresolved})
+	}
+	generated := make(map[string]bool) // every name the generated files will declare
+	for _, l := range all {
+		if l.p == nil {
+			continue
+		}
+		for _, f := range l.p.Files {
+			for _, it := range f.Interfaces {
+				generated[it.Wrapper], generated[it.New], generated[it.Protect] = true, true, true
 			}
 		}
-		all = append(all, loaded{lp: lp, p: p, bad: errs.count() > before})
+	}
+	for i := range all {
+		if all[i].unresolved {
+			before := errs.count()
+			typeErrors(all[i].lp, generated, errs)
+			all[i].bad = all[i].bad || errs.count() > before
+		}
 	}
 	// Type errors are expected while loading with the baldurgen tag: the
 	// user's code calls the wrappers it is about to get. Only those naming
@@ -153,13 +170,26 @@ func compilerOutput(e packages.Error) bool {
 }
 
 // typeErrors reports a package's type errors, but for the references to the
-// generated API that loading without the generated files always produces.
-func typeErrors(lp *packages.Package, errs *collector) {
+// generated API that loading without the generated files always produces:
+// "undefined: NewProtectedX" or "undefined: pkg.ProtectX" for a name in
+// generated, the names this run declares.
+func typeErrors(lp *packages.Package, generated map[string]bool, errs *collector) {
 	for _, e := range lp.Errors {
-		if e.Kind == packages.TypeError && !strings.Contains(e.Msg, "Protect") {
+		if e.Kind == packages.TypeError && !undefinedGenerated(e.Msg, generated) {
 			errs.addAt(position(e.Pos), e.Msg)
 		}
 	}
+}
+
+func undefinedGenerated(msg string, generated map[string]bool) bool {
+	name, ok := strings.CutPrefix(msg, "undefined: ")
+	if !ok {
+		return false
+	}
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:]
+	}
+	return generated[name]
 }
 
 // orphans finds generated files under the directories that local ./...

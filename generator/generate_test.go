@@ -77,6 +77,19 @@ func TestGenerateReportsTypeErrorsOnlyWhenTheyMatter(t *testing.T) {
 	var list ErrorList
 	require.ErrorAs(t, err, &list)
 	assert.Contains(t, strings.Join(list.Lines(dir), "\n"), "x.go:4:25: undefined: Missing")
+
+	// The filter goes by the exact names baldurgen declares: a misspelt
+	// wrapper, or a type merely containing "Protect", is a real error.
+	dir = writeModule(t, map[string]string{
+		"x.go":    "package x\n\n//baldur:protect\ntype S interface{ Do() (ProtectMissing, error) }\n",
+		"uses.go": "package x\n\nvar _ = NewProtectedS\nvar _ = NewProtectedT\n",
+	})
+	_, err = Generate(Config{Dir: dir})
+	require.ErrorAs(t, err, &list)
+	lines := strings.Join(list.Lines(dir), "\n")
+	assert.Contains(t, lines, "x.go:4:25: undefined: ProtectMissing")
+	assert.Contains(t, lines, "uses.go:4:9: undefined: NewProtectedT")
+	assert.NotContains(t, lines, "NewProtectedS", "the wrapper this run generates is expected to be missing")
 }
 
 func TestGenerateRefusesAFileItDidNotWrite(t *testing.T) {

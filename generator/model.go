@@ -5,7 +5,7 @@ import (
 	"go/types"
 	"time"
 
-	"github.com/baldur-go/baldur/annotations"
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // The model is what analysis decides and emission writes: plain values with
@@ -156,7 +156,7 @@ type Spec struct {
 	Method       string
 	Breaker      bool
 	Attempts     int
-	Backoff      annotations.Backoff // only meaningful when Attempts > 1
+	Backoff      backoff.Policy // only meaningful when Attempts > 1
 	Timeout      time.Duration
 	Bulkhead     int
 	BulkheadWait time.Duration

@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/baldur-go/baldur/annotations"
+
+	"github.com/baldur-go/baldur/runtime/backoff"
 )
 
 // The rules of the README's "Rules at the edges" that depend on a method's
@@ -27,29 +29,14 @@ type onKey struct {
 }
 
 // explicitOn lists the keys written on the interface or the method that ask
-// for a policy; only these can be refused, never the implicit breaker.
+// for a policy (the key table's Feature rows); only these can be refused,
+// never the implicit breaker.
 func explicitOn(p annotations.Policy) []onKey {
 	var out []onKey
-	if p.Breaker.Set && p.Breaker.Val {
-		out = append(out, onKey{"breaker", "breaker=on", p.Breaker.Pos})
-	}
-	if p.Retry.Set && p.Retry.Val > 0 {
-		out = append(out, onKey{"retry", fmt.Sprintf("retry=%d", p.Retry.Val), p.Retry.Pos})
-	}
-	if p.Timeout.Set && p.Timeout.Val > 0 {
-		out = append(out, onKey{"timeout", "timeout=" + shortDuration(p.Timeout.Val), p.Timeout.Pos})
-	}
-	if p.Fallback.Set && p.Fallback.Val != "" {
-		out = append(out, onKey{"fallback", "fallback=" + p.Fallback.Val, p.Fallback.Pos})
-	}
-	if p.Idempotency.Set && p.Idempotency.Val != "" {
-		out = append(out, onKey{"idempotency", "idempotency=" + p.Idempotency.Val, p.Idempotency.Pos})
-	}
-	if p.DLQ.Set && p.DLQ.Val {
-		out = append(out, onKey{"dlq", "dlq=on", p.DLQ.Pos})
-	}
-	if p.Bulkhead.Set && p.Bulkhead.Val > 0 {
-		out = append(out, onKey{"bulkhead", fmt.Sprintf("bulkhead=%d", p.Bulkhead.Val), p.Bulkhead.Pos})
+	for _, k := range annotations.Keys() {
+		if k.Feature && k.On(&p) {
+			out = append(out, onKey{k.Name, k.Text(&p), k.Pos(&p)})
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].pos < out[j].pos })
 	return out
@@ -77,26 +64,8 @@ func (r rule) lift(key string) string {
 }
 
 func (r rule) onMethod(key string) bool {
-	p := r.method
-	switch key {
-	case "breaker":
-		return p.Breaker.Set
-	case "retry":
-		return p.Retry.Set
-	case "timeout":
-		return p.Timeout.Set
-	case "fallback":
-		return p.Fallback.Set
-	case "idempotency":
-		return p.Idempotency.Set
-	case "dlq":
-		return p.DLQ.Set
-	case "idempotency_replay":
-		return p.IdemReplay.Set
-	case "bulkhead":
-		return p.Bulkhead.Set
-	}
-	return false
+	k := annotations.KeyByName(key)
+	return k != nil && k.IsSet(&r.method)
 }
 
 // timeout: the deadline travels in the first context.Context, and its cancel
@@ -105,7 +74,7 @@ func (r rule) onMethod(key string) bool {
 // reader, an iterator or other func, or such a part held in a field or
 // reached through a method.
 func (r rule) timeout(o annotations.Opt[time.Duration]) {
-	text := "timeout=" + shortDuration(o.Val)
+	text := "timeout=" + backoff.ShortDuration(o.Val)
 	if r.m.Ctx < 0 {
 		r.a.errs.errorf(o.Pos, "%s cannot apply to %s: a timeout travels in a context.Context first parameter, and %s has none; %s",
 			text, r.m.Name, r.m.Name, r.lift("timeout"))

@@ -6,7 +6,6 @@ import (
 	"go/types"
 	"reflect"
 	"strings"
-	"time"
 	"unicode"
 )
 
@@ -645,16 +644,4 @@ func snakeCase(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// shortDuration writes 5s, 1m, 1h30m rather than 1m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

@@ -72,62 +72,37 @@ func (c Config) redisURLSource() string {
 	return "Config.RedisURL"
 }
 
-// BreakerConfig holds every service breaker's settings.
-type BreakerConfig struct {
-	// FailureThreshold failures in Window open the breaker. Default 5
-	// (BALDUR_CB_FAILURE_THRESHOLD).
-	FailureThreshold int
-	// MinimumCalls in Window before the breaker may open. Default: equal to
-	// FailureThreshold (BALDUR_CB_MINIMUM_CALLS). Above it, every call costs one atomic add.
-	MinimumCalls int
-	// Window over which failures are counted. Default 60s (BALDUR_CB_WINDOW).
-	Window time.Duration
-	// RecoveryTimeout spent OPEN before probing. Default 60s (BALDUR_CB_RECOVERY_TIMEOUT).
-	RecoveryTimeout time.Duration
-	// HalfOpenMaxCalls probes admitted while HALF_OPEN; all must succeed to
-	// close, one failure re-opens. Default 3 (BALDUR_CB_HALF_OPEN_MAX_CALLS).
-	HalfOpenMaxCalls int
-	// HalfOpenMaxWait re-opens a breaker whose probes have not concluded.
-	// Default: RecoveryTimeout (BALDUR_CB_HALF_OPEN_MAX_WAIT).
-	HalfOpenMaxWait time.Duration
-}
+// BreakerConfig is every service breaker's settings: the breaker package's
+// own Settings, whose zero fields take its defaults (FailureThreshold 5,
+// MinimumCalls = FailureThreshold, Window 60s, RecoveryTimeout 60s,
+// HalfOpenMaxCalls 3, HalfOpenMaxWait = RecoveryTimeout; BALDUR_CB_*). The
+// runtime sets Name, Clock and OnStateChange per breaker; values written
+// there are ignored.
+type BreakerConfig = breaker.Settings
 
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	b := &c.Breaker
-	if b.FailureThreshold == 0 {
-		b.FailureThreshold = 5
-	}
-	if b.MinimumCalls == 0 {
-		b.MinimumCalls = b.FailureThreshold
-	}
-	if b.Window == 0 {
-		b.Window = 60 * time.Second
-	}
-	if b.RecoveryTimeout == 0 {
-		b.RecoveryTimeout = 60 * time.Second
-	}
-	if b.HalfOpenMaxCalls == 0 {
-		b.HalfOpenMaxCalls = 3
-	}
-	if b.HalfOpenMaxWait == 0 {
-		b.HalfOpenMaxWait = b.RecoveryTimeout
-	}
 	for _, f := range []struct {
 		name string
 		bad  bool
 	}{
-		{"Breaker.FailureThreshold", b.FailureThreshold < 1},
-		{"Breaker.MinimumCalls", b.MinimumCalls < 1},
-		{"Breaker.Window", b.Window < time.Millisecond},
-		{"Breaker.RecoveryTimeout", b.RecoveryTimeout < time.Millisecond},
-		{"Breaker.HalfOpenMaxCalls", b.HalfOpenMaxCalls < 1},
-		{"Breaker.HalfOpenMaxWait", b.HalfOpenMaxWait < time.Millisecond},
+		{"Breaker.FailureThreshold", b.FailureThreshold < 0},
+		{"Breaker.MinimumCalls", b.MinimumCalls < 0},
+		{"Breaker.Window", b.Window < 0 || b.Window > 0 && b.Window < time.Millisecond},
+		{"Breaker.RecoveryTimeout", b.RecoveryTimeout < 0 || b.RecoveryTimeout > 0 && b.RecoveryTimeout < time.Millisecond},
+		{"Breaker.HalfOpenMaxCalls", b.HalfOpenMaxCalls < 0},
+		{"Breaker.HalfOpenMaxWait", b.HalfOpenMaxWait < 0 || b.HalfOpenMaxWait > 0 && b.HalfOpenMaxWait < time.Millisecond},
 	} {
 		if f.bad {
 			errs = append(errs, fmt.Errorf("baldur: config: %s must be positive", f.name))
 		}
 	}
+	// The breaker's own defaults, resolved here so that logs, health and
+	// the console show the values in force.
+	l := b.Limits()
+	b.FailureThreshold, b.MinimumCalls, b.Window = l.FailureThreshold, l.MinimumCalls, l.Window
+	b.RecoveryTimeout, b.HalfOpenMaxCalls, b.HalfOpenMaxWait = l.RecoveryTimeout, l.HalfOpenMaxCalls, l.HalfOpenMaxWait
 	if c.IdempotencyMemoryTTL == 0 {
 		c.IdempotencyMemoryTTL = idem.DefaultMemoryTTL
 	} else if c.IdempotencyMemoryTTL < 0 {

@@ -234,7 +234,7 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		spec:     spec,
 		openErr:  &OpenError{Service: spec.Service, Method: spec.Method},
 		attempts: max(spec.Attempts, 1),
-		backoff:  spec.Backoff.normalized(),
+		backoff:  spec.Backoff.Normalized(),
 		timeout:  spec.Timeout,
 	}
 	if spec.Timeout > 0 {
@@ -291,18 +291,9 @@ func (rt *Runtime) breakerLocked(service string) (b, created *breaker.Breaker) {
 	if b, ok := rt.breakers[service]; ok {
 		return b, nil
 	}
-	c := rt.cfg.Breaker
-	b = breaker.New(breaker.Settings{
-		Name:             service,
-		FailureThreshold: c.FailureThreshold,
-		MinimumCalls:     c.MinimumCalls,
-		Window:           c.Window,
-		RecoveryTimeout:  c.RecoveryTimeout,
-		HalfOpenMaxCalls: c.HalfOpenMaxCalls,
-		HalfOpenMaxWait:  c.HalfOpenMaxWait,
-		Clock:            rt.clock,
-		OnStateChange:    rt.onTransition,
-	})
+	s := rt.cfg.Breaker
+	s.Name, s.Clock, s.OnStateChange = service, rt.clock, rt.onTransition
+	b = breaker.New(s)
 	rt.breakers[service] = b
 	return b, b
 }

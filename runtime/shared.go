@@ -90,14 +90,6 @@ func (r breakerRecord) fields() map[string]string {
 	}
 }
 
-var stateByName = map[string]breaker.State{}
-
-func init() {
-	for s := breaker.Closed; s <= breaker.ForcedClosed; s++ {
-		stateByName[s.String()] = s
-	}
-}
-
 // unixNanos is t in Unix nanoseconds, 0 for the zero time (never opened).
 func unixNanos(t time.Time) int64 {
 	if t.IsZero() {
@@ -107,7 +99,7 @@ func unixNanos(t time.Time) int64 {
 }
 
 func parseBreakerRecord(h map[string]string) (breakerRecord, error) {
-	s, ok := stateByName[h["state"]]
+	s, ok := breaker.ParseState(h["state"])
 	if !ok {
 		return breakerRecord{}, fmt.Errorf("unknown breaker state %q", h["state"])
 	}
@@ -124,24 +116,10 @@ func parseBreakerRecord(h map[string]string) (breakerRecord, error) {
 	return r, nil
 }
 
-// restriction orders states for most-restrictive-wins: an operator's
-// FORCED_OPEN first, then OPEN, HALF_OPEN, and the closed states.
-func restriction(s breaker.State) int {
-	switch s {
-	case breaker.ForcedOpen:
-		return 3
-	case breaker.Open:
-		return 2
-	case breaker.HalfOpen:
-		return 1
-	}
-	return 0
-}
-
 // moreRestrictive reports whether a should win over b: FORCED_OPEN beats OPEN
 // beats HALF_OPEN beats CLOSED, and among equals the later opening wins.
 func moreRestrictive(a, b breakerRecord) bool {
-	ra, rb := restriction(a.state), restriction(b.state)
+	ra, rb := a.state.Restriction(), b.state.Restriction()
 	if ra != rb {
 		return ra > rb
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/baldur-go/baldur/runtime/backoff"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/shape"
 )
@@ -20,8 +21,8 @@ type ZoneSpec struct {
 	Breaker bool   // breaker=on
 	// Attempts is the total number of attempts (retry=); 0 and 1 mean no retry.
 	Attempts int
-	Backoff  Backoff       // backoff=; zero value means DefaultBackoff
-	Timeout  time.Duration // timeout= per attempt; 0 means none
+	Backoff  backoff.Policy // backoff=; the zero value means backoff.Default
+	Timeout  time.Duration  // timeout= per attempt; 0 means none
 	// Bulkhead is the compartment's size (bulkhead=); 0 means no bulkhead.
 	Bulkhead     int
 	BulkheadWait time.Duration // bulkhead_wait=; 0 fails fast
@@ -109,7 +110,7 @@ type Zone struct {
 	bulkhead *Bulkhead        // nil without bulkhead=
 	openErr  *OpenError       // built once: a rejection allocates nothing
 	attempts int
-	backoff  Backoff
+	backoff  backoff.Policy
 	timeout  time.Duration
 	stats    *callStats    // nil unless Config.CallStats
 	idem     *idemCounters // nil without idempotency=

@@ -99,7 +99,7 @@ func (z *Zone) Park(ctx context.Context, signature string, args any, err error, 
 	// The caller's deadline must not cost the entry: the write is short, and
 	// the call has failed already.
 	_, perr := z.rt.dlq.q.Park(context.WithoutCancel(ctx), dlq.Capture{
-		Domain: z.spec.Service, Operation: z.spec.Method, Signature: signature,
+		Domain: z.spec.Service, Method: z.spec.Method, Signature: signature,
 		Args: payload, Err: err, Attempts: attempts,
 	})
 	if perr != nil {

@@ -243,7 +243,7 @@ func cmdPark(ts *testscript.TestScript, neg bool, args []string) {
 		text, err = strconv.Unquote(args[4])
 		ts.Check(err)
 	}
-	id, err := st.q.Park(context.Background(), dlq.Capture{Domain: args[0], Operation: args[1], Signature: "sig1",
+	id, err := st.q.Park(context.Background(), dlq.Capture{Domain: args[0], Method: args[1], Signature: "sig1",
 		Args: a, Err: errors.New(text), FailureType: args[2], Attempts: 3})
 	ts.Check(err)
 	st.parked++

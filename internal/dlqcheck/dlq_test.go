@@ -519,7 +519,7 @@ func TestFallbackAnswerIsNotParkedAndDoesNotAnswerAReplay(t *testing.T) {
 	parked := e.only(t, "Quote")
 
 	// An entry for the cached sku, as an operator would have parked it.
-	id, err := e.q.Park(ctx, dlq.Capture{Domain: "dlqcheck", Operation: "Quote", Signature: parked.Signature,
+	id, err := e.q.Park(ctx, dlq.Capture{Domain: "dlqcheck", Method: "Quote", Signature: parked.Signature,
 		Args: json.RawMessage(`{"sku":"cached-sku"}`), Err: errDown, Attempts: 1})
 	require.NoError(t, err)
 	got, err := e.q.Replay(ctx, id)
@@ -546,7 +546,7 @@ func TestUndecodableArgumentsNeedReview(t *testing.T) {
 		`{"sku":"a","gone":1}`:  `unknown field "gone"`,
 		`{"sku":"a"} {"sku":1}`: "data after the argument record",
 	} {
-		id, err := e.q.Park(ctx, dlq.Capture{Domain: "dlqcheck", Operation: "Quote", Signature: sig,
+		id, err := e.q.Park(ctx, dlq.Capture{Domain: "dlqcheck", Method: "Quote", Signature: sig,
 			Args: json.RawMessage(args), Err: errDown})
 		if err != nil { // not JSON at all: the queue refuses it at once
 			require.ErrorIs(t, err, dlq.ErrInvalid, args)

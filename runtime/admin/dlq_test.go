@@ -56,7 +56,7 @@ func (f *dlqFixture) park(t *testing.T, domain, op, ftype, order string) string 
 	t.Helper()
 	args, err := json.Marshal(chargeArgs{Order: order, Cents: 1999})
 	require.NoError(t, err)
-	id, err := f.q.Park(context.Background(), dlq.Capture{Domain: domain, Operation: op, Signature: "sig1", Args: args,
+	id, err := f.q.Park(context.Background(), dlq.Capture{Domain: domain, Method: op, Signature: "sig1", Args: args,
 		Err: errors.New("processor unavailable"), FailureType: ftype, Attempts: 3})
 	require.NoError(t, err)
 	return id

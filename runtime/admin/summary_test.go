@@ -13,6 +13,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin"
+	"github.com/baldur-go/baldur/runtime/backoff"
 	"github.com/baldur-go/baldur/runtime/metrics"
 )
 
@@ -162,7 +163,7 @@ func TestSummaryWindowForgetsOldTrouble(t *testing.T) {
 func TestSummaryRetryAlerts(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	f.rt.Zone(runtime.ZoneSpec{Service: "quotes", Method: "Get", Attempts: 3,
-		Backoff: runtime.Backoff{Kind: runtime.BackoffConst, Base: time.Microsecond}})
+		Backoff: backoff.Policy{Kind: backoff.Const, Base: time.Microsecond}})
 	f.drive(t, "quotes", "Get", 6, errBoom) // 18 failed attempts, 12 retries for 6 calls
 	r := f.summary(t, true)
 	alerts := r.json["retry_alerts"].([]any)

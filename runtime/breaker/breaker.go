@@ -50,6 +50,32 @@ func (s State) String() string {
 // Forced reports whether s is an operator-forced state.
 func (s State) Forced() bool { return s == ForcedOpen || s == ForcedClosed }
 
+// Restriction ranks s by how much it cuts a service off, for every
+// most-restrictive-wins merge (fleet sync, reconcile after an outage, the
+// report's merge of several processes): FORCED_OPEN 3 > OPEN 2 > HALF_OPEN 1 >
+// CLOSED and FORCED_CLOSED 0.
+func (s State) Restriction() int {
+	switch s {
+	case ForcedOpen:
+		return 3
+	case Open:
+		return 2
+	case HalfOpen:
+		return 1
+	}
+	return 0
+}
+
+// ParseState reads a state as String writes it ("HALF_OPEN").
+func ParseState(name string) (State, bool) {
+	for s := Closed; s <= ForcedClosed; s++ {
+		if s.String() == name {
+			return s, true
+		}
+	}
+	return 0, false
+}
+
 // Defaults applied by New to zero (or negative) settings.
 const (
 	DefaultFailureThreshold = 5
@@ -103,6 +129,45 @@ type Transition struct {
 	From, To State
 	At       time.Time
 	Reason   string
+}
+
+// Limits returns the settings a breaker built from s uses: every zero or
+// negative value replaced by its documented default, Window raised to 10ns
+// and HalfOpenMaxCalls capped at 16777215.
+func (s Settings) Limits() Limits {
+	l := Limits{
+		FailureThreshold: s.FailureThreshold,
+		MinimumCalls:     s.MinimumCalls,
+		Window:           s.Window,
+		RecoveryTimeout:  s.RecoveryTimeout,
+		HalfOpenMaxCalls: s.HalfOpenMaxCalls,
+		HalfOpenMaxWait:  s.HalfOpenMaxWait,
+	}
+	if l.FailureThreshold <= 0 {
+		l.FailureThreshold = DefaultFailureThreshold
+	}
+	if l.MinimumCalls <= 0 {
+		l.MinimumCalls = l.FailureThreshold
+	}
+	if l.Window <= 0 {
+		l.Window = DefaultWindow
+	}
+	if l.Window < buckets {
+		l.Window = buckets
+	}
+	if l.RecoveryTimeout <= 0 {
+		l.RecoveryTimeout = DefaultRecoveryTimeout
+	}
+	if l.HalfOpenMaxCalls <= 0 {
+		l.HalfOpenMaxCalls = DefaultHalfOpenMaxCalls
+	}
+	if l.HalfOpenMaxCalls > maxProbes {
+		l.HalfOpenMaxCalls = maxProbes
+	}
+	if l.HalfOpenMaxWait <= 0 {
+		l.HalfOpenMaxWait = l.RecoveryTimeout
+	}
+	return l
 }
 
 // Limits are the effective settings of a breaker, after defaults.
@@ -222,38 +287,7 @@ type bucket struct {
 
 // New returns a CLOSED breaker configured by s (zero fields take their defaults).
 func New(s Settings) *Breaker {
-	l := Limits{
-		FailureThreshold: s.FailureThreshold,
-		MinimumCalls:     s.MinimumCalls,
-		Window:           s.Window,
-		RecoveryTimeout:  s.RecoveryTimeout,
-		HalfOpenMaxCalls: s.HalfOpenMaxCalls,
-		HalfOpenMaxWait:  s.HalfOpenMaxWait,
-	}
-	if l.FailureThreshold <= 0 {
-		l.FailureThreshold = DefaultFailureThreshold
-	}
-	if l.MinimumCalls <= 0 {
-		l.MinimumCalls = l.FailureThreshold
-	}
-	if l.Window <= 0 {
-		l.Window = DefaultWindow
-	}
-	if l.Window < buckets {
-		l.Window = buckets
-	}
-	if l.RecoveryTimeout <= 0 {
-		l.RecoveryTimeout = DefaultRecoveryTimeout
-	}
-	if l.HalfOpenMaxCalls <= 0 {
-		l.HalfOpenMaxCalls = DefaultHalfOpenMaxCalls
-	}
-	if l.HalfOpenMaxCalls > maxProbes {
-		l.HalfOpenMaxCalls = maxProbes
-	}
-	if l.HalfOpenMaxWait <= 0 {
-		l.HalfOpenMaxWait = l.RecoveryTimeout
-	}
+	l := s.Limits()
 	b := &Breaker{
 		countCalls: l.MinimumCalls > l.FailureThreshold,
 		maxProbes:  uint64(l.HalfOpenMaxCalls),
@@ -476,7 +510,7 @@ func (b *Breaker) Apply(state State, openedAt time.Time, reason string) bool {
 			changed = true
 		}
 	case state > ForcedClosed, cur.Forced():
-	case rank(state) > rank(cur) && fresh:
+	case state.Restriction() > cur.Restriction() && fresh:
 		b.toLocked(state, now, reason)
 		if state == Open {
 			b.adoptOpenedAtLocked(now, openedAt)
@@ -488,16 +522,6 @@ func (b *Breaker) Apply(state State, openedAt time.Time, reason string) bool {
 	}
 	b.unlockAndDeliver()
 	return changed
-}
-
-func rank(s State) int {
-	switch s {
-	case Open:
-		return 2
-	case HalfOpen:
-		return 1
-	}
-	return 0
 }
 
 // adoptOpenedAtLocked moves the OPEN period to start at openedAt and re-arms the recovery timer.

@@ -785,3 +785,24 @@ func TestConcurrentHammeringRealClock(t *testing.T) {
 	b.Close()
 	assert.GreaterOrEqual(t, recoveries.Load(), int64(20), "real timers moved OPEN to HALF_OPEN")
 }
+
+func TestRestrictionRanksStatesAndParseStateReadsString(t *testing.T) {
+	t.Parallel()
+	order := []breaker.State{breaker.ForcedOpen, breaker.Open, breaker.HalfOpen, breaker.Closed}
+	for i := 0; i+1 < len(order); i++ {
+		if order[i].Restriction() <= order[i+1].Restriction() {
+			t.Errorf("%s ranks %d, not above %s (%d)", order[i], order[i].Restriction(), order[i+1], order[i+1].Restriction())
+		}
+	}
+	if breaker.ForcedClosed.Restriction() != breaker.Closed.Restriction() {
+		t.Errorf("FORCED_CLOSED ranks %d, CLOSED %d: both let every call through", breaker.ForcedClosed.Restriction(), breaker.Closed.Restriction())
+	}
+	for s := breaker.Closed; s <= breaker.ForcedClosed; s++ {
+		if got, ok := breaker.ParseState(s.String()); !ok || got != s {
+			t.Errorf("breaker.ParseState(%q) = %v, %v", s.String(), got, ok)
+		}
+	}
+	if _, ok := breaker.ParseState("open"); ok {
+		t.Error(`breaker.ParseState("open") accepted a name String never writes`)
+	}
+}

@@ -27,7 +27,7 @@ func benchCapture(b *testing.B, st store.Store, maxSize int) {
 		ctx := context.Background()
 		for pb.Next() {
 			i := n.Add(1)
-			_, err := q.Park(ctx, Capture{Domain: "payments", Operation: "Charge", Signature: "sig1",
+			_, err := q.Park(ctx, Capture{Domain: "payments", Method: "Charge", Signature: "sig1",
 				Args: args, Err: errDeclined, Attempts: 3, FailureType: []string{"timeout", "declined"}[i%2]})
 			if err != nil {
 				b.Error(err)
@@ -98,7 +98,7 @@ func BenchmarkReplayBatch(b *testing.B) {
 			q.Register("payments", "Charge", "sig1", func(context.Context, []byte) error { return nil })
 			ctx := context.Background()
 			for i := range b.N {
-				if _, err := q.Park(ctx, Capture{Domain: "payments", Operation: "Charge", Signature: "sig1",
+				if _, err := q.Park(ctx, Capture{Domain: "payments", Method: "Charge", Signature: "sig1",
 					Args: mustJSON(b, chargeArgs{OrderID: strconv.Itoa(i)}), Err: errDeclined}); err != nil {
 					b.Fatal(err)
 				}
@@ -134,7 +134,7 @@ func BenchmarkList100k(b *testing.B) {
 		if i%1000 == 0 {
 			ft = "rare"
 		}
-		last, err = q.Park(ctx, Capture{Domain: domains[i%len(domains)], Operation: "Charge", Signature: "sig1",
+		last, err = q.Park(ctx, Capture{Domain: domains[i%len(domains)], Method: "Charge", Signature: "sig1",
 			Args: mustJSON(b, chargeArgs{OrderID: strconv.Itoa(i), Cents: int64(i)}), Err: errDeclined, FailureType: ft})
 		if err != nil {
 			b.Fatal(err)
@@ -199,7 +199,7 @@ func BenchmarkListRedis(b *testing.B) {
 	defer q.Close()
 	ctx := context.Background()
 	for i := range 2000 {
-		if _, err := q.Park(ctx, Capture{Domain: "payments", Operation: "Charge", Signature: "sig1",
+		if _, err := q.Park(ctx, Capture{Domain: "payments", Method: "Charge", Signature: "sig1",
 			Args: mustJSON(b, chargeArgs{OrderID: strconv.Itoa(i), Cents: int64(i)}), Err: errDeclined}); err != nil {
 			b.Fatal(err)
 		}

@@ -36,8 +36,10 @@ func (s State) valid() bool {
 // Capture is what a generated wrapper hands to Park after the last attempt of
 // a dlq method failed.
 type Capture struct {
-	Domain    string // the service (name=): breaker, metrics and DLQ domain
-	Operation string // the method
+	Domain string // the service (name=): breaker, metrics and DLQ domain
+	// Method is the Go method whose call is parked; entries show it as
+	// their operation. (Not the idempotency operation= label.)
+	Method string
 	// Signature identifies the method's parameter types; an entry is replayed
 	// only by a replayer registered with the same signature.
 	Signature string

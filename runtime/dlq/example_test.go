@@ -44,7 +44,7 @@ func Example() {
 
 	// On the failure path, after the last attempt.
 	args, _ := json.Marshal(chargeArgs{OrderID: "o-42", Cents: 1999})
-	id, err := q.Park(context.Background(), dlq.Capture{Domain: "payments", Operation: "Charge", Signature: sig,
+	id, err := q.Park(context.Background(), dlq.Capture{Domain: "payments", Method: "Charge", Signature: sig,
 		Args: args, Err: errors.New("processor unavailable"), Attempts: 3})
 	if errors.Is(err, dlq.ErrFull) {
 		fmt.Println("not parked:", err)

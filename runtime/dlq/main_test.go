@@ -84,7 +84,7 @@ var errDeclined = errors.New("card declined")
 func (f *fixture) park(t *testing.T, domain, order string) string {
 	t.Helper()
 	id, err := f.q.Park(context.Background(), Capture{
-		Domain: domain, Operation: "Charge", Signature: "sig1",
+		Domain: domain, Method: "Charge", Signature: "sig1",
 		Args: mustJSON(t, chargeArgs{OrderID: order, Cents: 100}), Err: errDeclined, Attempts: 3,
 	})
 	require.NoError(t, err)

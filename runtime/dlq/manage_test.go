@@ -54,7 +54,7 @@ func TestListFiltersByStateOperationAndFailureType(t *testing.T) {
 	}}).replayer)
 	bad := f.park(t, "payments", "bad")
 	good := f.park(t, "payments", "good")
-	other, err := f.q.Park(ctx, Capture{Domain: "payments", Operation: "Refund", FailureType: "timeout", Err: errDeclined})
+	other, err := f.q.Park(ctx, Capture{Domain: "payments", Method: "Refund", FailureType: "timeout", Err: errDeclined})
 	require.NoError(t, err)
 	for _, id := range []string{bad, good} {
 		_, err := f.q.Replay(ctx, id)
@@ -81,7 +81,7 @@ func TestStatsCountByDomainFailureTypeAndState(t *testing.T) {
 	for _, o := range []string{"bad", "good", "x"} {
 		f.park(t, "payments", o)
 	}
-	_, err := f.q.Park(ctx, Capture{Domain: "ledger", Operation: "Post", FailureType: "timeout", Err: errDeclined})
+	_, err := f.q.Park(ctx, Capture{Domain: "ledger", Method: "Post", FailureType: "timeout", Err: errDeclined})
 	require.NoError(t, err)
 	_, err = f.q.ReplayBatch(ctx, BatchFilter{Domain: "payments", Limit: 2})
 	require.NoError(t, err)
@@ -220,10 +220,10 @@ func TestOptionsAreChecked(t *testing.T) {
 func TestListFiltersLookAtTheRecordNotInsideTheArguments(t *testing.T) {
 	f := newFixture(t, Options{})
 	ctx := context.Background()
-	decoy, err := f.q.Park(ctx, Capture{Domain: "payments", Operation: "Charge", FailureType: "declined",
+	decoy, err := f.q.Park(ctx, Capture{Domain: "payments", Method: "Charge", FailureType: "declined",
 		Args: []byte(`{"t":"timeout","o":"Refund","s":"needs_review"}`), Err: errDeclined})
 	require.NoError(t, err)
-	match, err := f.q.Park(ctx, Capture{Domain: "payments", Operation: "Refund", FailureType: "timeout", Err: errDeclined})
+	match, err := f.q.Park(ctx, Capture{Domain: "payments", Method: "Refund", FailureType: "timeout", Err: errDeclined})
 	require.NoError(t, err)
 	assert.Equal(t, []string{match}, f.allIDs(t, Filter{FailureType: "timeout"}))
 	assert.Equal(t, []string{match}, f.allIDs(t, Filter{Operation: "Refund"}))

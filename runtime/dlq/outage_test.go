@@ -81,7 +81,7 @@ func (p *process) parkN(t *testing.T, domain, ftype string, n int) []string {
 	t.Helper()
 	ids := make([]string, n)
 	for i := range ids {
-		id, err := p.q.Park(context.Background(), dlq.Capture{Domain: domain, Operation: "Charge", Signature: "s",
+		id, err := p.q.Park(context.Background(), dlq.Capture{Domain: domain, Method: "Charge", Signature: "s",
 			Args: []byte(fmt.Sprintf(`{"order":%d}`, i)), Err: errors.New("declined"), Attempts: 1, FailureType: ftype})
 		require.NoError(t, err)
 		ids[i] = id

@@ -37,14 +37,14 @@ func ReplayOf(ctx context.Context) (id string, ok bool) {
 // Park stores nothing and returns that entry's id: the replay's outcome is
 // recorded on it.
 func (q *Queue) Park(ctx context.Context, c Capture) (string, error) {
-	if m, ok := ctx.Value(replayKey{}).(replayMark); ok && m.domain == c.Domain && m.op == c.Operation {
+	if m, ok := ctx.Value(replayKey{}).(replayMark); ok && m.domain == c.Domain && m.op == c.Method {
 		return m.id, nil
 	}
-	if c.Domain == "" || c.Operation == "" {
-		return "", fmt.Errorf("park %q.%q: domain and operation are required: %w", c.Domain, c.Operation, ErrInvalid)
+	if c.Domain == "" || c.Method == "" {
+		return "", fmt.Errorf("park %q.%q: domain and operation are required: %w", c.Domain, c.Method, ErrInvalid)
 	}
 	if c.Err == nil {
-		return "", fmt.Errorf("park %s.%s without an error: %w", c.Domain, c.Operation, ErrInvalid)
+		return "", fmt.Errorf("park %s.%s without an error: %w", c.Domain, c.Method, ErrInvalid)
 	}
 	now := q.clk.Now()
 	ftype := c.FailureType
@@ -63,14 +63,14 @@ func (q *Queue) Park(ctx context.Context, c Capture) (string, error) {
 		args = json.RawMessage("null")
 	}
 	r := &record{
-		ID: newID(now), Domain: c.Domain, Op: c.Operation, Sig: c.Signature, Args: args,
+		ID: newID(now), Domain: c.Domain, Op: c.Method, Sig: c.Signature, Args: args,
 		Err: c.Err.Error(), Type: ftype, Attempts: c.Attempts, First: first.UnixNano(), Last: now.UnixNano(),
 		State: StatePending, Reason: "parked after " + strconv.Itoa(c.Attempts) + " failed attempt(s)",
 		Updated: now.UnixNano(), V: 1,
 	}
 	raw, err := json.Marshal(r)
 	if err != nil {
-		return "", fmt.Errorf("park %s.%s: arguments are not valid JSON: %w: %w", c.Domain, c.Operation, ErrInvalid, err)
+		return "", fmt.Errorf("park %s.%s: arguments are not valid JSON: %w: %w", c.Domain, c.Method, ErrInvalid, err)
 	}
 	domainCap := q.domainCap(c.Domain)
 	if q.opts.Overflow == Reject {
@@ -95,7 +95,7 @@ func (q *Queue) Park(ctx context.Context, c Capture) (string, error) {
 	}
 	res, err := q.st.Atomic(ctx, store.Txn{Ops: ops})
 	if err != nil {
-		return "", fmt.Errorf("park %s.%s: %w", c.Domain, c.Operation, err)
+		return "", fmt.Errorf("park %s.%s: %w", c.Domain, c.Method, err)
 	}
 	sid, total, inDomain := res.Results[1].ID, res.Results[2].N, res.Results[3].N
 	q.log.LogAttrs(ctx, slog.LevelDebug, "dlq.entry_parked", slog.String("id", r.ID),

@@ -20,7 +20,7 @@ func TestParkStoresEveryField(t *testing.T) {
 	f := newFixture(t, Options{})
 	first := t0.Add(-time.Minute)
 	id, err := f.q.Park(context.Background(), Capture{
-		Domain: "payments", Operation: "Charge", Signature: "sig1",
+		Domain: "payments", Method: "Charge", Signature: "sig1",
 		Args: json.RawMessage(`{"orderID":"o-1","cents":250}`), Err: fmt.Errorf("charge: %w", &net.OpError{Op: "dial", Err: errDeclined}),
 		Attempts: 3, FirstFailure: first,
 	})
@@ -43,7 +43,7 @@ func TestParkFailureTypeComesFromTheLabelThenTheClassifierThenTheType(t *testing
 	}})
 	ctx := context.Background()
 	park := func(c Capture) string {
-		c.Domain, c.Operation = "payments", "Charge"
+		c.Domain, c.Method = "payments", "Charge"
 		id, err := f.q.Park(ctx, c)
 		require.NoError(t, err)
 		return f.state(t, id).FailureType
@@ -57,10 +57,10 @@ func TestParkFailureTypeComesFromTheLabelThenTheClassifierThenTheType(t *testing
 func TestParkRefusesBadCaptures(t *testing.T) {
 	f := newFixture(t, Options{})
 	for name, c := range map[string]Capture{
-		"no domain":     {Operation: "Charge", Err: errDeclined},
+		"no domain":     {Method: "Charge", Err: errDeclined},
 		"no operation":  {Domain: "payments", Err: errDeclined},
-		"no error":      {Domain: "payments", Operation: "Charge"},
-		"args not JSON": {Domain: "payments", Operation: "Charge", Err: errDeclined, Args: json.RawMessage(`{"orderID":`)},
+		"no error":      {Domain: "payments", Method: "Charge"},
+		"args not JSON": {Domain: "payments", Method: "Charge", Err: errDeclined, Args: json.RawMessage(`{"orderID":`)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := f.q.Park(context.Background(), c)
@@ -82,10 +82,10 @@ func TestParkUnderTheReplayOfTheSameMethodStoresNothing(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, id, got)
 
-	same, err := f.q.Park(ctx, Capture{Domain: "payments", Operation: "Charge", Err: errDeclined})
+	same, err := f.q.Park(ctx, Capture{Domain: "payments", Method: "Charge", Err: errDeclined})
 	require.NoError(t, err)
 	assert.Equal(t, id, same)
-	other, err := f.q.Park(ctx, Capture{Domain: "ledger", Operation: "Post", Err: errDeclined})
+	other, err := f.q.Park(ctx, Capture{Domain: "ledger", Method: "Post", Err: errDeclined})
 	require.NoError(t, err)
 	assert.NotEqual(t, id, other, "a nested call to another method is parked as usual")
 	assert.Len(t, f.allIDs(t, Filter{}), 2)
@@ -101,7 +101,7 @@ func TestOverflowAtTheOverallCap(t *testing.T) {
 				ids = append(ids, f.park(t, []string{"payments", "ledger"}[i%2], "o-"+strconv.Itoa(i)))
 				f.clk.Advance(time.Millisecond)
 			}
-			id, err := f.q.Park(context.Background(), Capture{Domain: "ledger", Operation: "Charge", Signature: "sig1",
+			id, err := f.q.Park(context.Background(), Capture{Domain: "ledger", Method: "Charge", Signature: "sig1",
 				Args: mustJSON(t, chargeArgs{OrderID: "o-5"}), Err: errDeclined})
 			s, serr := f.q.Stats(context.Background())
 			require.NoError(t, serr)
@@ -156,7 +156,7 @@ func TestOverflowAtTheDomainCap(t *testing.T) {
 			}
 			ledger := f.park(t, "ledger", "l-1")
 			ctx := context.Background()
-			c := Capture{Domain: "payments", Operation: "Charge", Signature: "sig1", Args: mustJSON(t, chargeArgs{}), Err: errDeclined}
+			c := Capture{Domain: "payments", Method: "Charge", Signature: "sig1", Args: mustJSON(t, chargeArgs{}), Err: errDeclined}
 			id, err := f.q.Park(ctx, c)
 			c.Domain = "ledger"
 			id2, err2 := f.q.Park(ctx, c)
@@ -221,7 +221,7 @@ func TestRejectAtACapWritesNothing(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { q.Close() })
 			park := func(domain string) error {
-				_, err := q.Park(context.Background(), Capture{Domain: domain, Operation: "Charge", Err: errDeclined})
+				_, err := q.Park(context.Background(), Capture{Domain: domain, Method: "Charge", Err: errDeclined})
 				return err
 			}
 			require.NoError(t, park(tc.domains[0]))
@@ -237,7 +237,7 @@ func TestRejectMakesRoomAgainAfterAPurge(t *testing.T) {
 	f := newFixture(t, Options{MaxSize: 2, Overflow: Reject})
 	a := f.park(t, "payments", "a")
 	f.park(t, "payments", "b")
-	c := Capture{Domain: "payments", Operation: "Charge", Err: errDeclined}
+	c := Capture{Domain: "payments", Method: "Charge", Err: errDeclined}
 	_, err := f.q.Park(context.Background(), c)
 	require.ErrorIs(t, err, ErrFull)
 	require.NoError(t, f.q.Purge(context.Background(), a))
@@ -251,7 +251,7 @@ func TestCompressOldestFoldsEvictionsIntoOneAggregatePerDomainAndFailureType(t *
 	var parked []string
 	for i := range 6 {
 		op := []string{"Charge", "Refund"}[i%2]
-		id, err := f.q.Park(ctx, Capture{Domain: "payments", Operation: op, Err: fmt.Errorf("fail %d", i), FailureType: "timeout", Attempts: 2})
+		id, err := f.q.Park(ctx, Capture{Domain: "payments", Method: op, Err: fmt.Errorf("fail %d", i), FailureType: "timeout", Attempts: 2})
 		require.NoError(t, err)
 		parked = append(parked, id)
 		f.clk.Advance(time.Second)
@@ -280,7 +280,7 @@ func TestHundredThousandEntryCap(t *testing.T) {
 	ctx := context.Background()
 	var first []string
 	for i := range DefaultMaxSize + 10 {
-		id, err := f.q.Park(ctx, Capture{Domain: []string{"payments", "ledger", "mail"}[i%3], Operation: "Charge",
+		id, err := f.q.Park(ctx, Capture{Domain: []string{"payments", "ledger", "mail"}[i%3], Method: "Charge",
 			Args: json.RawMessage(`{"i":` + strconv.Itoa(i) + `}`), Err: errDeclined})
 		require.NoError(t, err)
 		if i < 10 {

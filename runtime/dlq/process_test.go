@@ -56,7 +56,7 @@ func TestTwoProcessesOnOneRedisNeverReplayTheSameEntryAtOnce(t *testing.T) {
 	defer q.Close()
 	const n = 200
 	for i := range n {
-		_, err := q.Park(ctx, Capture{Domain: "payments", Operation: "Charge", Signature: "sig1",
+		_, err := q.Park(ctx, Capture{Domain: "payments", Method: "Charge", Signature: "sig1",
 			Args: mustJSON(t, chargeArgs{OrderID: strconv.Itoa(i)}), Err: errDeclined})
 		require.NoError(t, err)
 	}
@@ -228,7 +228,7 @@ func TestSIGKILLMidBatchOnTheEmbeddedStoreLosesNoEntry(t *testing.T) {
 	require.NoError(t, err)
 	parked := map[string]bool{}
 	for i := range crashEntries {
-		id, err := q.Park(ctx, Capture{Domain: "payments", Operation: "Charge", Signature: "sig1",
+		id, err := q.Park(ctx, Capture{Domain: "payments", Method: "Charge", Signature: "sig1",
 			Args: mustJSON(t, chargeArgs{OrderID: strconv.Itoa(i)}), Err: errDeclined})
 		require.NoError(t, err)
 		parked[id] = true

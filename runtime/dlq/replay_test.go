@@ -163,7 +163,7 @@ func TestEntriesThatCannotBeReplayedAsTheyAreNeedReview(t *testing.T) {
 			if tc.args == "" {
 				args = mustJSON(t, chargeArgs{OrderID: "o-1"})
 			}
-			id, err := f.q.Park(ctx, Capture{Domain: "payments", Operation: "Charge", Signature: "sig1", Args: args, Err: errDeclined})
+			id, err := f.q.Park(ctx, Capture{Domain: "payments", Method: "Charge", Signature: "sig1", Args: args, Err: errDeclined})
 			require.NoError(t, err)
 			e, err := f.q.Replay(ctx, id)
 			require.NoError(t, err)
@@ -225,7 +225,7 @@ func TestTypedArgumentsRoundTrip(t *testing.T) {
 		}
 		return nil
 	})
-	id, err := f.q.Park(context.Background(), Capture{Domain: "shop", Operation: "Place", Signature: "sig-place",
+	id, err := f.q.Park(context.Background(), Capture{Domain: "shop", Method: "Place", Signature: "sig-place",
 		Args: mustJSON(t, want), Err: errDeclined})
 	require.NoError(t, err)
 	e, err := f.q.Replay(context.Background(), id)
@@ -399,7 +399,7 @@ func TestBatchFiltersByFailureTypeOperationAndLimit(t *testing.T) {
 	f.q.Register("payments", "Charge", "", c.replayer)
 	f.q.Register("payments", "Refund", "", c.replayer)
 	for i := range 6 {
-		_, err := f.q.Park(ctx, Capture{Domain: "payments", Operation: []string{"Charge", "Refund"}[i%2],
+		_, err := f.q.Park(ctx, Capture{Domain: "payments", Method: []string{"Charge", "Refund"}[i%2],
 			FailureType: []string{"timeout", "declined", "timeout"}[i%3],
 			Args:        mustJSON(t, chargeArgs{OrderID: strconv.Itoa(i)}), Err: errDeclined})
 		require.NoError(t, err)

@@ -22,7 +22,7 @@ func TestQueueDepthReadsARealQueue(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 	for _, dom := range []string{"payments", "payments", "ledger"} {
-		_, err := q.Park(ctx, dlq.Capture{Domain: dom, Operation: "Charge", Err: errors.New("down"), Args: []byte(`{}`)})
+		_, err := q.Park(ctx, dlq.Capture{Domain: dom, Method: "Charge", Err: errors.New("down"), Args: []byte(`{}`)})
 		require.NoError(t, err)
 	}
 	depth, err := metrics.QueueDepth(q).DLQDepth(ctx)
@@ -48,7 +48,7 @@ func TestQueueTotalsCountEvictionsAndResolvedReplays(t *testing.T) {
 	q.Register("payments", "Charge", "sig", func(context.Context, []byte) error { return nil })
 	var last string
 	for range 3 { // the third park evicts the oldest (drop_oldest)
-		last, err = q.Park(ctx, dlq.Capture{Domain: "payments", Operation: "Charge", Signature: "sig", Err: errors.New("down"), Args: []byte(`{}`)})
+		last, err = q.Park(ctx, dlq.Capture{Domain: "payments", Method: "Charge", Signature: "sig", Err: errors.New("down"), Args: []byte(`{}`)})
 		require.NoError(t, err)
 	}
 	_, err = q.Replay(ctx, last)

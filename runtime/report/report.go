@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/breaker"
 )
 
 // Severity ranks a report or an alert.
@@ -412,17 +413,11 @@ func Merge(reports ...Report) Report {
 	return Build(in)
 }
 
-// stateRank orders breaker states by how much they cut a service off.
+// stateRank orders breaker states by how much they cut a service off
+// (breaker.State.Restriction); an unknown name ranks with the closed states.
 func stateRank(s string) int {
-	switch s {
-	case "HALF_OPEN":
-		return 1
-	case "OPEN":
-		return 2
-	case "FORCED_OPEN":
-		return 3
-	}
-	return 0
+	st, _ := breaker.ParseState(s)
+	return st.Restriction()
 }
 
 func times(n int) string {

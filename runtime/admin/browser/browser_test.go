@@ -73,7 +73,7 @@ func TestConsoleInRealChromium(t *testing.T) {
 	})
 	var parked []string
 	for _, order := range []string{"o-42", "o-43"} {
-		id, err := q.Park(context.Background(), dlq.Capture{Domain: "ledger", Operation: "Post", Signature: "sig1",
+		id, err := q.Park(context.Background(), dlq.Capture{Domain: "ledger", Method: "Post", Signature: "sig1",
 			Args: []byte(`{"order":"` + order + `"}`), Err: errors.New("ledger unavailable"), Attempts: 3})
 		require.NoError(t, err)
 		parked = append(parked, id)

@@ -1,6 +1,6 @@
 // Package collide declares package-level names that the generated file
-// would import or use (runtime, context, time, errors, ctx, inner, w, z,
-// err): imports are aliased and locals renamed so that it still compiles.
+// would import or use (runtime, backoff, context, time, errors, ctx,
+// inner, w, z, err): imports are aliased and locals renamed so that it still compiles.
 package collide
 
 import (
@@ -14,6 +14,8 @@ var context = "not the package"
 func runtime() {}
 
 var time = 3
+
+var backoff = "not the package"
 
 type errors struct{}
 
@@ -31,7 +33,7 @@ var (
 
 // Clash uses those names in its signatures.
 //
-//baldur:protect retry=2 timeout=1s
+//baldur:protect retry=2 backoff=const(5ms) timeout=1s
 type Clash interface {
 	Get(c stdctx.Context) (z, error)
 	Err(c stdctx.Context) (err, error)
