@@ -43,7 +43,7 @@ func (s Spec) Chain() string {
 			args = append(args, fmt.Sprintf("burst %d", s.Burst))
 		}
 		if s.RateWait > 0 {
-			args = append(args, "wait "+shortDuration(s.RateWait))
+			args = append(args, "wait "+backoff.ShortDuration(s.RateWait))
 		}
 		if s.RateBucket != "" {
 			args = append(args, "in "+s.RateBucket)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/runtime/backoff"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -92,7 +93,7 @@ func TestZoneConcurrencyGivesEverySlotBack(t *testing.T) {
 	t.Parallel()
 	rt, _ := shapedRuntime(t)
 	z := rt.Zone(ZoneSpec{Service: "search", Method: "Query", Breaker: true, Attempts: 3,
-		Backoff: Backoff{Kind: BackoffConst, Base: time.Nanosecond}, Concurrency: Adaptive})
+		Backoff: backoff.Policy{Kind: backoff.Const, Base: time.Nanosecond}, Concurrency: Adaptive})
 	fail := errors.New("boom")
 	n := 0
 	require.NoError(t, run(z, func() error { return nil }))
@@ -106,7 +107,7 @@ func TestZoneRetryBudgetStopsARetryStorm(t *testing.T) {
 	t.Parallel()
 	rt, _ := shapedRuntime(t)
 	z := rt.Zone(ZoneSpec{Service: "pay", Method: "Charge", Attempts: 3,
-		Backoff: Backoff{Kind: BackoffConst, Base: time.Nanosecond}, RetryBudget: "20%"})
+		Backoff: backoff.Policy{Kind: backoff.Const, Base: time.Nanosecond}, RetryBudget: "20%"})
 	down := errors.New("pay down")
 	attempts := 0
 	for range 500 {
@@ -193,7 +194,7 @@ func benchShaping(b *testing.B, counting bool) {
 func TestShapingReportsEveryPolicy(t *testing.T) {
 	t.Parallel()
 	rt, _ := shapedRuntime(t)
-	z := rt.Zone(ZoneSpec{Service: "quotes", Method: "Get", Attempts: 2, Backoff: Backoff{Kind: BackoffConst, Base: time.Nanosecond},
+	z := rt.Zone(ZoneSpec{Service: "quotes", Method: "Get", Attempts: 2, Backoff: backoff.Policy{Kind: backoff.Const, Base: time.Nanosecond},
 		Rate: "1/h", Burst: 1, Throttle: Adaptive, Concurrency: Adaptive, RetryBudget: "20%"})
 	rt.Zone(ZoneSpec{Service: "quotes", Method: "Plain", Attempts: 1})
 	down := errors.New("down")
