@@ -44,6 +44,8 @@ func TestMergeCoversEveryField(t *testing.T) {
 		Timeout: val(time.Second), Fallback: val("fb"), Idempotency: val("id"), Operation: val("op"),
 		DLQ: val(true), Bulkhead: val(2), BulkheadWait: val(time.Millisecond), IdemTTL: val(time.Hour),
 		IdemFailOpen: val(true), IdemReplay: val(true), IdemDegraded: val("refuse"),
+		Rate: val("100/s"), Burst: val(5), RateWait: val(time.Millisecond), RateScope: val("fleet"),
+		RetryBudget: val("20%"), Throttle: val("adaptive"), Concurrency: val("adaptive"),
 	}
 	v := reflect.ValueOf(full)
 	for i := 0; i < v.NumField(); i++ {

@@ -458,6 +458,11 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 	if spec.Bulkhead > 0 && mp.Bulkhead.Set {
 		spec.Compartment = spec.Service + "." + name
 	}
+	if spec.Rate != "" && (mp.Rate.Set || mp.Burst.Set || mp.RateWait.Set || mp.RateScope.Set) {
+		// The interface's rate= is one bucket for the service; a method
+		// writing its own rate (or tuning it) gets a bucket of its own.
+		spec.RateBucket = spec.Service + "." + name
+	}
 	if spec.Fallback != "" {
 		m.FallbackGeneric = r.fallback(sig, p.Fallback)
 	}

@@ -83,5 +83,5 @@ func (z *Zone) rateBucket() string {
 	if z.spec.RateBucket != "" {
 		return z.spec.RateBucket
 	}
-	return z.spec.Service + "." + z.spec.Method
+	return z.spec.Service
 }

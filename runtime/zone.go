@@ -52,8 +52,8 @@ type ZoneSpec struct {
 	Burst     int           // burst=; 0 means one second's worth at the rate, at least 1
 	RateWait  time.Duration // rate_wait=; 0 fails fast with *RateLimitedError
 	RateScope string        // rate_scope=fleet shares the limit with every process on the store; "" is this process
-	// RateBucket names the limiter zones share: the service when the
-	// interface sets rate=; "" means "service.Method".
+	// RateBucket names the limiter zones share: "" is the service's (the
+	// interface's rate=); a method with its own rate= gets "service.Method".
 	RateBucket  string
 	RetryBudget string // retry_budget=P%; "" means retries are not budgeted
 	Throttle    string // throttle=adaptive; "" means off

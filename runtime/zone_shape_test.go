@@ -66,10 +66,12 @@ func TestZoneRateLimitRefusesWithoutCallingTheService(t *testing.T) {
 func TestZoneRateIsSharedByItsBucket(t *testing.T) {
 	t.Parallel()
 	rt, _ := shapedRuntime(t)
-	a := rt.Zone(ZoneSpec{Service: "quotes", Method: "A", Attempts: 1, Rate: "1/h", Burst: 1, RateBucket: "quotes"})
-	b := rt.Zone(ZoneSpec{Service: "quotes", Method: "B", Attempts: 1, Rate: "1/h", Burst: 1, RateBucket: "quotes"})
+	a := rt.Zone(ZoneSpec{Service: "quotes", Method: "A", Attempts: 1, Rate: "1/h", Burst: 1})
+	b := rt.Zone(ZoneSpec{Service: "quotes", Method: "B", Attempts: 1, Rate: "1/h", Burst: 1})
+	c := rt.Zone(ZoneSpec{Service: "quotes", Method: "C", Attempts: 1, Rate: "1/h", Burst: 1, RateBucket: "quotes.C"})
 	require.NoError(t, run(a, func() error { return nil }))
 	assert.ErrorIs(t, run(b, func() error { return nil }), ErrRateLimited, "one budget for the service")
+	assert.NoError(t, run(c, func() error { return nil }), "a bucket of its own")
 }
 
 func TestZoneThrottleShedsWhenTheServiceFails(t *testing.T) {
@@ -205,7 +207,7 @@ func TestShapingReportsEveryPolicy(t *testing.T) {
 	s := got[0]
 	assert.Equal(t, []string{"rate", "throttle", "concurrency", "retry_budget"}, s.Policies)
 	assert.Equal(t, "1/h", s.Rate)
-	assert.Equal(t, "quotes.Get", s.RateBucket)
+	assert.Equal(t, "quotes", s.RateBucket)
 	assert.Equal(t, uint64(2), s.RateLimited)
 	assert.Equal(t, uint64(1), s.BudgetGranted)
 	assert.Equal(t, int64(18), s.ConcurrencyLimit, "the failure shrank 20 by log10(20)")
