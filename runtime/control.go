@@ -17,7 +17,7 @@ import (
 // openControl builds the switches on the runtime's store. A control.json left
 // in StateDir by an earlier version is moved into the store.
 func (rt *Runtime) openControl(ctx context.Context) error {
-	opts := control.Options{Store: rt.store, Target: rt, Logger: rt.log, Clock: rt.clock, Node: rt.node, Where: "store"}
+	opts := control.Options{Store: rt.store, Target: modeTarget{rt}, Logger: rt.log, Clock: rt.clock, Node: rt.node, Where: "store"}
 	if rt.ownsStore {
 		opts.Where = "embedded"
 		if rt.redis != nil {
@@ -36,30 +36,15 @@ func (rt *Runtime) openControl(ctx context.Context) error {
 // legacyControlFile is where earlier versions kept the switches, in StateDir.
 const legacyControlFile = "control.json"
 
-// Control returns the persisted kill switch and dry-run.
+// Control returns the persisted kill switch and dry-run: Disable, Enable,
+// StartDryRun and GoLive (each returns the state it put in force), Status and
+// History.
 func (rt *Runtime) Control() *control.Control { return rt.ctl }
 
-// Disable turns the kill switch off: every wrapper delegates untouched. A
-// reason is required; who, why and when are recorded.
-func (rt *Runtime) Disable(ctx context.Context, who, reason string) error {
-	_, err := rt.ctl.Disable(ctx, who, reason)
-	return err
-}
+// modeTarget is what control.Control drives: the atomic mode word every zone
+// reads. It is unexported so that the only way to change the mode is through
+// Control (persisted, fleet-wide, audited).
+type modeTarget struct{ rt *Runtime }
 
-// Enable turns policies back on.
-func (rt *Runtime) Enable(ctx context.Context, who, reason string) error {
-	_, err := rt.ctl.Enable(ctx, who, reason)
-	return err
-}
-
-// StartDryRun makes every policy evaluate and record, but never intervene.
-func (rt *Runtime) StartDryRun(ctx context.Context, who, reason string) error {
-	_, err := rt.ctl.StartDryRun(ctx, who, reason)
-	return err
-}
-
-// GoLive leaves dry-run; confirm must be exactly "CONFIRM".
-func (rt *Runtime) GoLive(ctx context.Context, who, confirm, reason string) error {
-	_, err := rt.ctl.GoLive(ctx, who, confirm, reason)
-	return err
-}
+func (m modeTarget) SetEnabled(on bool) { m.rt.setMode(modeDisabled, !on) }
+func (m modeTarget) SetDryRun(on bool)  { m.rt.setMode(modeDryRun, on) }

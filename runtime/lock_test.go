@@ -138,7 +138,7 @@ func TestZonesAreBuiltAndServedWhileAStoreReadBlocks(t *testing.T) {
 	within(t, time.Second, "reading the registry", func() {
 		assert.Contains(t, rt.BreakerNames(), "fast")
 		assert.NotEmpty(t, rt.Zones())
-		rt.Compartments()
+		rt.Snapshot()
 		rt.CallStats()
 	})
 	close(st.release)

@@ -2,16 +2,20 @@
 // the breakers, bulkheads and policy zones once, and answers each call with a
 // few atomic loads. It also owns the operator switches (kill switch, dry-run)
 // that every zone consults.
+//
+// Two surfaces: the operator's (New or FromEnv, Close, Snapshot, the read
+// model the admin API, metrics and the daily report share, Control for the
+// kill switch and dry-run, DLQ for the dead-letter queue) and the generated
+// code's (Zone, ZoneSpec and the Zone methods), which only baldurgen's output
+// calls.
 package runtime
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -183,6 +187,8 @@ func (rt *Runtime) closeStore() error {
 	return rt.store.Close()
 }
 
+// Zone is part of the generated-code surface (see the Zone type).
+//
 // Zone returns the zone of one protected method, building its breaker and
 // bulkhead on first use. Methods of one service share the service's breaker.
 // Generated constructors call it; it is safe to call it again for the same
@@ -352,39 +358,11 @@ func (rt *Runtime) Zones() []ZoneSpec {
 	return specs
 }
 
-// Compartment returns the named bulkhead.
-func (rt *Runtime) Compartment(name string) (*Bulkhead, bool) {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	b, ok := rt.compartments[name]
-	return b, ok
-}
-
-// Compartments lists every bulkhead, sorted by name.
-func (rt *Runtime) Compartments() []*Bulkhead {
-	rt.mu.Lock()
-	out := make([]*Bulkhead, 0, len(rt.compartments))
-	for _, b := range rt.compartments {
-		out = append(out, b)
-	}
-	rt.mu.Unlock()
-	slices.SortFunc(out, func(a, b *Bulkhead) int { return cmp.Compare(a.name, b.name) })
-	return out
-}
-
 // Enabled reports whether the kill switch lets policies run.
 func (rt *Runtime) Enabled() bool { return rt.mode.Load()&modeDisabled == 0 }
 
 // DryRun reports whether policies only record what they would have done.
 func (rt *Runtime) DryRun() bool { return rt.mode.Load()&modeDryRun != 0 }
-
-// SetEnabled flips the kill switch in this process only, unrecorded; it is
-// what control.Control calls when it adopts a state. Operators use Disable
-// and Enable (persisted, fleet-wide, audited).
-func (rt *Runtime) SetEnabled(on bool) { rt.setMode(modeDisabled, !on) }
-
-// SetDryRun turns dry-run on or off in this process.
-func (rt *Runtime) SetDryRun(on bool) { rt.setMode(modeDryRun, on) }
 
 func (rt *Runtime) setMode(bit uint32, set bool) {
 	for {

@@ -212,9 +212,10 @@ func TestZoneSharesTheServiceBreakerAndIsIdempotent(t *testing.T) {
 	assert.Same(t, a, rt.Zone(ZoneSpec{Service: "s", Method: "A", Breaker: true}))
 	assert.Same(t, a.breaker, b.breaker, "one breaker per service")
 	assert.Equal(t, []string{"s"}, rt.BreakerNames())
-	bh, ok := rt.Compartment("s")
-	require.True(t, ok, "an interface-level bulkhead is named after the service")
-	assert.EqualValues(t, 3, bh.Max())
+	comps := rt.Snapshot().Compartments
+	require.Len(t, comps, 1)
+	assert.Equal(t, "s", comps[0].Name, "an interface-level bulkhead is named after the service")
+	assert.EqualValues(t, 3, comps[0].Max)
 	assert.Equal(t, []string{"breaker", "bulkhead"}, b.Spec().Policies())
 	assert.Panics(t, func() { (*Runtime)(nil).Zone(ZoneSpec{}) })
 }
@@ -240,9 +241,11 @@ func TestKillSwitchSurvivesARestart(t *testing.T) {
 	ctx := context.Background()
 	rt, err := New(ctx, Config{Logger: slog.New(slog.DiscardHandler), StateDir: dir})
 	require.NoError(t, err)
-	require.Error(t, rt.Disable(ctx, "alice", "   "), "a reason of only spaces is refused")
+	_, err = rt.Control().Disable(ctx, "alice", "   ")
+	require.Error(t, err, "a reason of only spaces is refused")
 	require.True(t, rt.Enabled())
-	require.NoError(t, rt.Disable(ctx, "alice", "incident 42"))
+	_, err = rt.Control().Disable(ctx, "alice", "incident 42")
+	require.NoError(t, err)
 	require.False(t, rt.Enabled())
 	require.NoError(t, rt.Close())
 
@@ -254,7 +257,8 @@ func TestKillSwitchSurvivesARestart(t *testing.T) {
 	require.NotEmpty(t, h)
 	assert.Equal(t, "alice", h[0].Who)
 	assert.Equal(t, "incident 42", h[0].Reason)
-	require.Error(t, rt.GoLive(ctx, "bob", "confirm", "typo"), "going live needs CONFIRM exactly")
+	_, err = rt.Control().GoLive(ctx, "bob", "confirm", "typo")
+	require.Error(t, err, "going live needs CONFIRM exactly")
 }
 
 func TestBreakerStateSurvivesARestart(t *testing.T) {

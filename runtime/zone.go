@@ -15,6 +15,10 @@ import (
 // ZoneSpec describes one protected method. The generated constructor writes
 // one literal per method from the merged directive; the runtime turns it into a
 // Zone once, so that no call ever looks anything up by name.
+//
+// ZoneSpec is part of the generated-code surface: exported for the code
+// baldurgen writes, not an API to build zones by hand (its fields follow the
+// directive, and change with it).
 type ZoneSpec struct {
 	Service string // name=: breaker, metrics label, DLQ and idempotency domain
 	Method  string // the Go method name
@@ -99,6 +103,11 @@ func (s ZoneSpec) Policies() []string {
 	return p
 }
 
+// Zone is part of the generated-code surface: it and its methods (Spec,
+// Bypass, Timeout, Enter, WithTimeout, Timed, Done, Fallback, Park,
+// RegisterReplayer and the idempotency methods) are exported for the code
+// baldurgen writes, and change with it; call the generated constructor instead.
+//
 // Zone is the runtime side of one protected method. Generated code calls it in
 // two steps around the real method: Enter (breaker, bulkhead) → call → Done
 // (record the outcome, decide and wait for a retry). Its methods never

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 )
 
 // Exit statuses.
@@ -307,7 +309,9 @@ func dispatch(o *opts) (func(*client) int, error) {
 		if err := o.nargs("health", 0, ""); err != nil {
 			return nil, err
 		}
-		return func(c *client) int { return c.call("GET", "health/?nocache=true", nil, printHealth) }, nil
+		return func(c *client) int {
+			return c.call("GET", route(adminapi.PathHealth, url.Values{"nocache": {"true"}}), nil, typed(printHealth))
+		}, nil
 	case "report":
 		if err := o.allow("report", "date", "days"); err != nil {
 			return nil, err
@@ -319,14 +323,19 @@ func dispatch(o *opts) (func(*client) int, error) {
 		if o.date != "" {
 			q.Set("date", o.date)
 		}
-		return func(c *client) int { return c.call("GET", "report/?"+q.Encode(), nil, printReports) }, nil
+		return func(c *client) int { return c.call("GET", route(adminapi.PathReport, q), nil, printReports) }, nil
 	case "dlq":
 		return dispatchDLQ(o)
 	}
 	return nil, usagef("unknown command %q", group)
 }
 
-var cbActions = map[string]bool{"reset": true, "force-open": true, "force-close": true, "auto": true}
+var cbActions = map[string]string{
+	adminapi.BreakerReset:      adminapi.PathBreakerReset,
+	adminapi.BreakerForceOpen:  adminapi.PathBreakerForceOpen,
+	adminapi.BreakerForceClose: adminapi.PathBreakerForceClose,
+	adminapi.BreakerAuto:       adminapi.PathBreakerAuto,
+}
 
 func dispatchCB(o *opts) (func(*client) int, error) {
 	if len(o.args) == 0 {
@@ -342,7 +351,9 @@ func dispatchCB(o *opts) (func(*client) int, error) {
 		if err := o.nargs("cb list", 0, ""); err != nil {
 			return nil, err
 		}
-		return func(c *client) int { return c.call("GET", "breakers/", nil, printBreakers) }, nil
+		return func(c *client) int {
+			return c.call("GET", route(adminapi.PathBreakers, nil), nil, typed(printBreakers))
+		}, nil
 	case sub == "show":
 		if err := o.allow("cb show"); err != nil {
 			return nil, err
@@ -351,8 +362,10 @@ func dispatchCB(o *opts) (func(*client) int, error) {
 			return nil, err
 		}
 		name := o.args[0]
-		return func(c *client) int { return c.call("GET", "breakers/"+url.PathEscape(name)+"/", nil, printBreaker) }, nil
-	case cbActions[sub]:
+		return func(c *client) int {
+			return c.call("GET", route(adminapi.BreakerPath(adminapi.PathBreaker, name), nil), nil, typed(printBreaker))
+		}, nil
+	case cbActions[sub] != "":
 		cmd := "cb " + sub
 		if err := o.allow(cmd, "reason", "confirm", "override"); err != nil {
 			return nil, err
@@ -361,16 +374,9 @@ func dispatchCB(o *opts) (func(*client) int, error) {
 			return nil, err
 		}
 		name := o.args[0]
-		body := map[string]any{"override": o.override}
-		if o.confirm {
-			body["confirm"] = "CONFIRM"
-		}
-		if o.reason != nil {
-			body["reason"] = *o.reason
-		}
-		return func(c *client) int {
-			return c.call("POST", "breakers/"+url.PathEscape(name)+"/"+sub+"/", body, printBreakerAction)
-		}, nil
+		body := o.actionRequest()
+		path := route(adminapi.BreakerPath(cbActions[sub], name), nil)
+		return func(c *client) int { return c.call("POST", path, body, typed(printBreakerAction)) }, nil
 	}
 	return nil, usagef("unknown cb command %q", sub)
 }
@@ -397,26 +403,20 @@ func dispatchControl(o *opts) (func(*client) int, error) {
 		if reasonRequired && (o.reason == nil || strings.TrimSpace(*o.reason) == "") {
 			return nil, usagef("%s needs --reason R (not blank): it is recorded with your name", cmd)
 		}
-		body := map[string]any{}
-		if o.confirm {
-			body["confirm"] = "CONFIRM"
-		}
-		if o.reason != nil {
-			body["reason"] = *o.reason
-		}
-		return func(c *client) int { return c.call("POST", path, body, printControlChange) }, nil
+		body := o.actionRequest()
+		return func(c *client) int { return c.call("POST", route(path, nil), body, typed(printControlChange)) }, nil
 	}
 	switch sub {
 	case "status":
 		if err := o.allow("control status"); err != nil {
 			return nil, err
 		}
-		return read("control status", "control/", printControl)
+		return read("control status", route(adminapi.PathControl, nil), typed(printControl))
 	case "history":
 		if err := o.allow("control history"); err != nil {
 			return nil, err
 		}
-		return read("control history", "control/history/", printHistory)
+		return read("control history", route(adminapi.PathControlHistory, nil), typed(printHistory))
 	case "would-have":
 		if err := o.allow("control would-have", "limit", "service"); err != nil {
 			return nil, err
@@ -425,13 +425,13 @@ func dispatchControl(o *opts) (func(*client) int, error) {
 		if o.service != "" {
 			q.Set("service", o.service)
 		}
-		return read("control would-have", "control/would-have/?"+q.Encode(), printWouldHave)
+		return read("control would-have", route(adminapi.PathControlWouldHave, q), printWouldHave)
 	case "disable":
-		return action("control disable", "control/disable/", true)
+		return action("control disable", adminapi.PathControlDisable, true)
 	case "enable":
-		return action("control enable", "control/enable/", false)
+		return action("control enable", adminapi.PathControlEnable, false)
 	case "go-live":
-		return action("control go-live", "control/go-live/", false)
+		return action("control go-live", adminapi.PathControlGoLive, false)
 	case "dry-run":
 		if len(o.args) != 1 || (o.args[0] != "on" && o.args[0] != "off") {
 			return nil, usagef("usage: baldur control dry-run on|off")
@@ -439,9 +439,21 @@ func dispatchControl(o *opts) (func(*client) int, error) {
 		onOff := o.args[0]
 		o.args = nil
 		if onOff == "on" {
-			return action("control dry-run on", "control/dry-run/on/", false)
+			return action("control dry-run on", adminapi.PathControlDryRunOn, false)
 		}
-		return action("control dry-run off", "control/dry-run/off/", false)
+		return action("control dry-run off", adminapi.PathControlDryRunOff, false)
 	}
 	return nil, usagef("unknown control command %q", sub)
+}
+
+// actionRequest is the body of every POST the flags describe.
+func (o *opts) actionRequest() adminapi.ActionRequest {
+	req := adminapi.ActionRequest{Override: o.override}
+	if o.confirm {
+		req.Confirm = adminapi.Confirmation
+	}
+	if o.reason != nil {
+		req.Reason = *o.reason
+	}
+	return req
 }

@@ -15,6 +15,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 )
 
 // client sends one request to the admin server and prints the answer.
@@ -69,6 +71,39 @@ func clearTextTo(base string) string {
 // printer renders a successful answer for humans.
 type printer func(w io.Writer, body map[string]any)
 
+// typed turns a printer of one of the contract's answer types into a
+// printer: it decodes the escaped tree (cleanTree), so every string the
+// printer sees is already safe for a terminal.
+func typed[T any](p func(w io.Writer, ans T)) printer {
+	return func(w io.Writer, body map[string]any) {
+		var ans T
+		if err := decodeTree(body, &ans); err != nil {
+			fmt.Fprintf(w, "(the answer does not have the expected shape: %s)\n", clean(err.Error()))
+			return
+		}
+		p(w, ans)
+	}
+}
+
+// decodeTree decodes a JSON tree the client already holds into a contract type.
+func decodeTree(tree map[string]any, into any) error {
+	b, err := json.Marshal(tree)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, into)
+}
+
+// route is the request path of a contract path (adminapi.Path*), relative to
+// adminapi.Prefix, with the trailing slash and the query.
+func route(path string, q url.Values) string {
+	p := strings.TrimPrefix(adminapi.URL(path), adminapi.Prefix)
+	if len(q) > 0 {
+		p += "?" + q.Encode()
+	}
+	return p
+}
+
 // judge looks at a successful answer and returns why the command still
 // failed ("" when it did not), e.g. a replay whose call failed again.
 type judge func(body map[string]any) string
@@ -78,24 +113,24 @@ const maxAnswer = 8 << 20
 
 // gateWords explains each gate in words, ahead of the server's own hint.
 var gateWords = map[string]string{
-	"key":          "the admin key is missing or wrong (the CLI sends $BALDUR_ADMIN_KEY)",
-	"role":         "your admin key's role may not do this",
-	"unlock":       "the server locks destructive actions",
-	"confirm":      "the action needs the typed confirmation (--confirm)",
-	"origin":       "the server refuses requests from this origin",
-	"host":         "the server does not accept this host name (DNS-rebinding guard)",
-	"content_type": "the request was not sent as JSON",
-	"body":         "the request body was refused",
-	"input":        "an argument is invalid",
-	"not_found":    "no such breaker or dead-letter entry",
-	"kill_switch":  "the kill switch is DISABLED, so manual breaker actions are refused",
-	"state":        "the dead-letter entry is not in a state this action takes",
-	"busy":         "another runner is replaying this entry or holds the domain's replay lease",
-	"full":         "the dead-letter queue is full",
-	"backend":      "the server's store failed",
-	"unavailable":  "this feature is not available on the server",
-	"method":       "the server does not allow this method here (is the CLI newer than the server?)",
-	"route":        "the server does not know this endpoint (is the CLI newer than the server?)",
+	adminapi.GateKey:         "the admin key is missing or wrong (the CLI sends $BALDUR_ADMIN_KEY)",
+	adminapi.GateRole:        "your admin key's role may not do this",
+	adminapi.GateUnlock:      "the server locks destructive actions",
+	adminapi.GateConfirm:     "the action needs the typed confirmation (--confirm)",
+	adminapi.GateOrigin:      "the server refuses requests from this origin",
+	adminapi.GateHost:        "the server does not accept this host name (DNS-rebinding guard)",
+	adminapi.GateContentType: "the request was not sent as JSON",
+	adminapi.GateBody:        "the request body was refused",
+	adminapi.GateInput:       "an argument is invalid",
+	adminapi.GateNotFound:    "no such breaker or dead-letter entry",
+	adminapi.GateKillSwitch:  "the kill switch is DISABLED, so manual breaker actions are refused",
+	adminapi.GateState:       "the dead-letter entry is not in a state this action takes",
+	adminapi.GateBusy:        "another runner is replaying this entry or holds the domain's replay lease",
+	adminapi.GateFull:        "the dead-letter queue is full",
+	adminapi.GateBackend:     "the server's store failed",
+	adminapi.GateUnavailable: "this feature is not available on the server",
+	adminapi.GateMethod:      "the server does not allow this method here (is the CLI newer than the server?)",
+	adminapi.GateRoute:       "the server does not know this endpoint (is the CLI newer than the server?)",
 }
 
 func (c *client) call(method, path string, body any, p printer) int {
@@ -119,7 +154,7 @@ func (c *client) judged(method, path string, body any, p printer, j judge) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, c.base+"/api/baldur/"+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+adminapi.Prefix+path, rd)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -128,10 +163,10 @@ func (c *client) judged(method, path string, body any, p printer, j judge) int {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.key != "" {
-		req.Header.Set("X-Baldur-Key", c.key)
+		req.Header.Set(adminapi.KeyHeader, c.key)
 	}
 	if c.who != "" {
-		req.Header.Set("X-Baldur-Operator", c.who)
+		req.Header.Set(adminapi.OperatorHeader, c.who)
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
@@ -182,9 +217,9 @@ func (c *client) printJSON(v any) {
 
 // refused explains a refusal: which gate, what it means, how to pass.
 func (c *client) refused(res *http.Response, ans map[string]any) {
-	gate, _ := ans["gate"].(string)
-	msg, _ := ans["error"].(string)
-	hint, _ := ans["hint"].(string)
+	var r adminapi.Refusal
+	_ = decodeTree(ans, &r) // a refusal that is not one prints what it has
+	gate, msg, hint := r.Gate, r.Error, r.Hint
 	words := gateWords[gate]
 	if words == "" {
 		words = "the server said no"

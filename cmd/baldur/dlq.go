@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 )
 
 // batchTimeout is the request timeout of a batch replay when --timeout is
@@ -34,27 +36,14 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 		if err := o.nargs(cmd, 1, what); err != nil {
 			return "", err
 		}
-		return url.PathEscape(o.args[0]), nil
+		return o.args[0], nil
 	}
-	action := func() map[string]any {
-		body := map[string]any{}
-		if o.confirm {
-			body["confirm"] = "CONFIRM"
-		}
-		if o.override {
-			body["override"] = true
-		}
-		if o.reason != nil {
-			body["reason"] = *o.reason
-		}
-		return body
-	}
-	withFilter := func(body map[string]any) map[string]any {
-		for k, v := range o.dlq {
-			body[k] = v
-		}
-		body["limit"] = o.limit
-		return body
+	action := o.actionRequest
+	withFilter := func(body adminapi.ActionRequest) adminapi.DLQBatchRequest {
+		return adminapi.DLQBatchRequest{ActionRequest: body, DLQFilter: adminapi.DLQFilter{
+			Domain: o.dlq["domain"], Operation: o.dlq["operation"], FailureType: o.dlq["failure_type"],
+			State: o.dlq["state"], Limit: o.limit,
+		}}
 	}
 	switch sub {
 	case "list":
@@ -71,7 +60,7 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 		if o.cursor != "" {
 			q.Set("cursor", o.cursor)
 		}
-		return func(c *client) int { return c.call("GET", "dlq/?"+q.Encode(), nil, printDLQList) }, nil
+		return func(c *client) int { return c.call("GET", route(adminapi.PathDLQ, q), nil, printDLQList) }, nil
 	case "show":
 		if err := o.allow(cmd); err != nil {
 			return nil, err
@@ -80,7 +69,9 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 		if err != nil {
 			return nil, err
 		}
-		return func(c *client) int { return c.call("GET", "dlq/"+id+"/", nil, printDLQEntry) }, nil
+		return func(c *client) int {
+			return c.call("GET", route(adminapi.DLQEntryPath(adminapi.PathDLQEntry, id), nil), nil, printDLQEntry)
+		}, nil
 	case "stats":
 		if err := o.allow(cmd); err != nil {
 			return nil, err
@@ -88,7 +79,7 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 		if err := o.nargs(cmd, 0, ""); err != nil {
 			return nil, err
 		}
-		return func(c *client) int { return c.call("GET", "dlq/stats/", nil, printDLQStats) }, nil
+		return func(c *client) int { return c.call("GET", route(adminapi.PathDLQStats, nil), nil, printDLQStats) }, nil
 	case "replay":
 		if filtered {
 			if err := o.allow(cmd, "domain", "operation", "failure-type", "limit", "override", "reason"); err != nil {
@@ -103,7 +94,7 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 			}
 			return func(c *client) int {
 				c.timeout = o.timeout
-				return c.judged("POST", "dlq/replay/", body, printDLQBatch, judgeBatch)
+				return c.judged("POST", route(adminapi.PathDLQReplayBatch, nil), body, printDLQBatch, judgeBatch)
 			}, nil
 		}
 		if err := o.allow(cmd, "override", "reason"); err != nil {
@@ -114,7 +105,7 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 			return nil, err
 		}
 		return func(c *client) int {
-			return c.judged("POST", "dlq/"+id+"/replay/", action(), printDLQAction, judgeReplay)
+			return c.judged("POST", route(adminapi.DLQEntryPath(adminapi.PathDLQEntryReplay, id), nil), action(), printDLQAction, judgeReplay)
 		}, nil
 	case "redrive":
 		if err := o.allow(cmd, "reason"); err != nil {
@@ -124,14 +115,18 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 		if err != nil {
 			return nil, err
 		}
-		return func(c *client) int { return c.call("POST", "dlq/"+id+"/redrive/", action(), printDLQAction) }, nil
+		return func(c *client) int {
+			return c.call("POST", route(adminapi.DLQEntryPath(adminapi.PathDLQEntryRedrive, id), nil), action(), printDLQAction)
+		}, nil
 	case "purge":
 		if filtered {
 			if err := o.allow(cmd, append(dlqFilterFlags, "limit", "confirm", "reason")...); err != nil {
 				return nil, err
 			}
 			body := withFilter(action())
-			return func(c *client) int { return c.call("POST", "dlq/purge/", body, printDLQPurgeBatch) }, nil
+			return func(c *client) int {
+				return c.call("POST", route(adminapi.PathDLQPurgeBatch, nil), body, printDLQPurgeBatch)
+			}, nil
 		}
 		if err := o.allow(cmd, "confirm", "reason"); err != nil {
 			return nil, err
@@ -140,7 +135,9 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 		if err != nil {
 			return nil, err
 		}
-		return func(c *client) int { return c.call("POST", "dlq/"+id+"/purge/", action(), printDLQPurge) }, nil
+		return func(c *client) int {
+			return c.call("POST", route(adminapi.DLQEntryPath(adminapi.PathDLQEntryPurge, id), nil), action(), printDLQPurge)
+		}, nil
 	}
 	return nil, usagef("unknown dlq command %q", sub)
 }

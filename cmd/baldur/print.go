@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 )
 
 // Helpers that read the server's JSON loosely: a missing field prints empty,
@@ -70,91 +73,98 @@ func joinList(v any) string {
 	return strings.Join(out, ",")
 }
 
-func transition(b any) string {
-	t := at(b, "last_transition")
+// whenT is when for a decoded time: "-" for the zero time.
+func whenT(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+func transition(b adminapi.Breaker) string {
+	t := b.LastTransition
 	if t == nil {
 		return "-"
 	}
-	s := str(t, "from") + "->" + str(t, "to") + " " + when(str(t, "at"))
-	if r := str(t, "reason"); r != "" {
-		s += " (" + r + ")"
+	s := t.From + "->" + t.To + " " + whenT(t.At)
+	if t.Reason != "" {
+		s += " (" + t.Reason + ")"
 	}
 	return s
 }
 
-func printBreakers(w io.Writer, body map[string]any) {
-	bs := list(body, "breakers")
-	if len(bs) == 0 {
+func printBreakers(w io.Writer, ans adminapi.BreakerList) {
+	if len(ans.Breakers) == 0 {
 		fmt.Fprintln(w, "no breakers yet: they appear when a protected service is constructed")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tFAILURES\tMETHODS\tLAST CHANGE")
-	for _, b := range bs {
-		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\n", str(b, "name"), str(b, "state"), str(b, "failures"),
-			str(b, "limits", "failure_threshold"), orDash(joinList(at(b, "methods"))), transition(b))
+	for _, b := range ans.Breakers {
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", b.Name, b.State, b.Failures,
+			b.Limits.FailureThreshold, orDash(strings.Join(b.Methods, ",")), transition(b))
 	}
 	tw.Flush()
 }
 
-func printBreaker(w io.Writer, body map[string]any) {
-	b := at(body, "breaker")
+func printBreaker(w io.Writer, ans adminapi.BreakerAnswer) {
+	b := ans.Breaker
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, row := range [][2]string{
-		{"name", str(b, "name")},
-		{"state", str(b, "state")},
-		{"failures", str(b, "failures") + "/" + str(b, "limits", "failure_threshold")},
-		{"methods", orDash(joinList(at(b, "methods")))},
-		{"opened at", orDash(when(str(b, "opened_at")))},
+		{"name", b.Name},
+		{"state", b.State},
+		{"failures", fmt.Sprintf("%d/%d", b.Failures, b.Limits.FailureThreshold)},
+		{"methods", orDash(strings.Join(b.Methods, ","))},
+		{"opened at", whenT(b.OpenedAt)},
 		{"last change", transition(b)},
-		{"recovery timeout", str(b, "limits", "recovery_timeout_seconds") + "s"},
-		{"half-open probes", str(b, "limits", "half_open_max_calls")},
+		{"recovery timeout", fmt.Sprintf("%gs", b.Limits.RecoverySeconds)},
+		{"half-open probes", strconv.Itoa(b.Limits.HalfOpenMaxCalls)},
 	} {
 		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
 	}
 	tw.Flush()
 }
 
-func printBreakerAction(w io.Writer, body map[string]any) {
-	fmt.Fprintf(w, "%s: %s -> %s (%s by %s)\n", str(body, "breaker", "name"), str(body, "previous_state"),
-		str(body, "breaker", "state"), str(body, "action"), str(body, "by"))
+func printBreakerAction(w io.Writer, ans adminapi.BreakerActionAnswer) {
+	fmt.Fprintf(w, "%s: %s -> %s (%s by %s)\n", ans.Breaker.Name, ans.PreviousState,
+		ans.Breaker.State, ans.Action, ans.By)
 }
 
-func printControl(w io.Writer, body map[string]any) {
-	c := at(body, "control")
+func printControl(w io.Writer, ans adminapi.ControlAnswer) {
+	c := ans.Control
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "kill switch\t%s\n", str(c, "kill_switch"))
-	fmt.Fprintf(tw, "mode\t%s\n", str(c, "mode"))
-	if by := str(c, "changed_by"); by != "" {
-		line := when(str(c, "changed_at")) + " by " + by
-		if r := str(c, "reason"); r != "" {
+	fmt.Fprintf(tw, "kill switch\t%s\n", c.KillSwitch)
+	fmt.Fprintf(tw, "mode\t%s\n", c.Mode)
+	if by := c.ChangedBy; by != "" {
+		line := whenT(c.ChangedAt) + " by " + by
+		if r := c.Reason; r != "" {
 			line += ": \"" + r + "\""
 		}
 		fmt.Fprintf(tw, "last change\t%s\n", line)
 	}
-	fmt.Fprintf(tw, "revision\t%s\n", str(c, "revision"))
-	fmt.Fprintf(tw, "stored in\t%s\n", str(c, "backend"))
-	if e := str(c, "state_error"); e != "" {
+	fmt.Fprintf(tw, "revision\t%d\n", c.Revision)
+	fmt.Fprintf(tw, "stored in\t%s\n", c.Backend)
+	if e := c.StateError; e != "" {
 		fmt.Fprintf(tw, "WARNING\tthe stored state could not be read (%s); showing the last known state\n", e)
 	}
-	if str(c, "pending_fleet") == "yes" {
+	if c.PendingFleet {
 		fmt.Fprintf(tw, "fleet\t%s\n", pendingFleet)
 	}
 	tw.Flush()
 }
 
-func printControlChange(w io.Writer, body map[string]any) {
-	c := at(body, "control")
-	line := fmt.Sprintf("kill switch %s, mode %s", str(c, "kill_switch"), str(c, "mode"))
-	if ch := at(body, "change"); ch != nil {
-		line += fmt.Sprintf(" (%s by %s", str(ch, "action"), str(ch, "who"))
-		if r := str(ch, "reason"); r != "" {
+func printControlChange(w io.Writer, ans adminapi.ControlChangeAnswer) {
+	c := ans.Control
+	line := fmt.Sprintf("kill switch %s, mode %s", c.KillSwitch, c.Mode)
+	if ch := ans.Change; ch != nil {
+		line += fmt.Sprintf(" (%s by %s", ch.Action, ch.Who)
+		if r := ch.Reason; r != "" {
 			line += ": \"" + r + "\""
 		}
 		line += ")"
 	}
 	fmt.Fprintln(w, line)
-	if str(body, "pending_fleet") == "yes" {
+	if ans.PendingFleet {
 		fmt.Fprintln(w, pendingFleet)
 	}
 }
@@ -163,17 +173,16 @@ func printControlChange(w io.Writer, body map[string]any) {
 const pendingFleet = "PENDING: in force on this server; the fleet store is unreachable, so the other processes " +
 	"get it when it returns (journaled locally meanwhile)"
 
-func printHistory(w io.Writer, body map[string]any) {
-	h := list(body, "history")
-	if len(h) == 0 {
+func printHistory(w io.Writer, ans adminapi.ControlHistory) {
+	if len(ans.History) == 0 {
 		fmt.Fprintln(w, "no change recorded")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "AT\tACTION\tWHO\tREASON\tTHEN")
-	for _, c := range h {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %s\n", when(str(c, "at")), str(c, "action"), str(c, "who"),
-			orDash(str(c, "reason")), str(c, "kill_switch"), str(c, "mode"))
+	for _, c := range ans.History {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %s\n", whenT(c.At), c.Action, c.Who,
+			orDash(c.Reason), c.KillSwitch, c.Mode)
 	}
 	tw.Flush()
 }
@@ -193,17 +202,20 @@ func printWouldHave(w io.Writer, body map[string]any) {
 	tw.Flush()
 }
 
-func printHealth(w io.Writer, body map[string]any) {
-	fmt.Fprintf(w, "status: %s (draining: %s)\n", str(body, "status"), str(body, "draining"))
-	checks, _ := at(body, "checks").(map[string]any)
-	names := make([]string, 0, len(checks))
-	for n := range checks {
+func printHealth(w io.Writer, ans adminapi.Health) {
+	draining := "no"
+	if ans.Draining {
+		draining = "yes"
+	}
+	fmt.Fprintf(w, "status: %s (draining: %s)\n", ans.Status, draining)
+	names := make([]string, 0, len(ans.Checks))
+	for n := range ans.Checks {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, n := range names {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", n, str(checks[n], "status"), str(checks[n], "error"))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", n, ans.Checks[n].Status, ans.Checks[n].Error)
 	}
 	tw.Flush()
 }

@@ -11,15 +11,15 @@ import (
 // says so, in the change's answer and in the status.
 func TestPendingFleetIsSaid(t *testing.T) {
 	var b bytes.Buffer
-	printControlChange(&b, map[string]any{"pending_fleet": true,
+	typed(printControlChange)(&b, map[string]any{"pending_fleet": true,
 		"control": map[string]any{"kill_switch": "DISABLED", "mode": "LIVE", "pending_fleet": true}})
 	assert.Contains(t, b.String(), "kill switch DISABLED, mode LIVE\nPENDING: in force on this server")
 
 	b.Reset()
-	printControl(&b, map[string]any{"control": map[string]any{"kill_switch": "DISABLED", "mode": "LIVE", "pending_fleet": true}})
+	typed(printControl)(&b, map[string]any{"control": map[string]any{"kill_switch": "DISABLED", "mode": "LIVE", "pending_fleet": true}})
 	assert.Contains(t, b.String(), "PENDING: in force on this server")
 
 	b.Reset()
-	printControl(&b, map[string]any{"control": map[string]any{"kill_switch": "DISABLED", "mode": "LIVE", "pending_fleet": false}})
+	typed(printControl)(&b, map[string]any{"control": map[string]any{"kill_switch": "DISABLED", "mode": "LIVE", "pending_fleet": false}})
 	assert.NotContains(t, b.String(), "PENDING")
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/baldur-go/baldur/internal/tlstest"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin"
-	"github.com/baldur-go/baldur/runtime/control"
 )
 
 func envOf(kv ...string) func(string) string {
@@ -101,7 +100,7 @@ func TestCLIRefusesTheKeyOverPlainHTTPBeyondLoopback(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	var out, errb bytes.Buffer
 	c := &client{base: "http://10.1.2.3:9090", key: adminKey, insecure: true, http: hc, timeout: 10 * time.Second, stdout: &out, stderr: &errb}
-	require.Equal(t, exitOK, c.call("GET", "control/", nil, printControl), errb.String())
+	require.Equal(t, exitOK, c.call("GET", "control/", nil, typed(printControl)), errb.String())
 	assert.Equal(t, adminKey, gotKey.Load())
 	assert.Contains(t, out.String(), "ENABLED")
 }
@@ -115,10 +114,7 @@ func TestCLIOverTLS(t *testing.T) {
 	rt, err := runtime.New(ctx, runtime.Config{Logger: quiet, StateDir: filepath.Join(dir, "state")})
 	require.NoError(t, err)
 	defer rt.Close()
-	ctl, err := control.New(ctx, control.Options{Target: rt, Logger: quiet, PollInterval: -1})
-	require.NoError(t, err)
-	defer ctl.Close()
-	srv, err := admin.Listen(admin.Options{Runtime: rt, Control: ctl, Logger: quiet, Security: admin.Security{
+	srv, err := admin.Listen(admin.Options{Runtime: rt, Control: rt.Control(), Logger: quiet, Security: admin.Security{
 		Keys: []admin.Key{{Role: admin.RoleAdmin, Secret: adminKey}}, Unlocked: true,
 	}}, admin.ServerOptions{Addr: "127.0.0.1:0", DrainDelay: -1, TLSCertFile: cert, TLSKeyFile: key})
 	require.NoError(t, err)

@@ -329,7 +329,9 @@ func TestKillSwitchDelegatesUntouched(t *testing.T) {
 		_ = p.Plain(context.Background())
 	}
 	require.ErrorIs(t, p.Plain(context.Background()), runtime.ErrOpen)
-	rt.SetEnabled(false)
+	if _, err := rt.Control().Disable(context.Background(), "test", "incident"); err != nil {
+		t.Fatal(err)
+	}
 	require.NoError(t, p.Plain(context.Background()), "disabled: the open breaker is not consulted")
 	assert.EqualValues(t, 6, f.calls.Load())
 }
@@ -341,7 +343,9 @@ func TestDryRunRecordsInsteadOfIntervening(t *testing.T) {
 	for range 5 {
 		_ = p.Plain(context.Background())
 	}
-	rt.SetDryRun(true)
+	if _, err := rt.Control().StartDryRun(context.Background(), "test", "rehearsal"); err != nil {
+		t.Fatal(err)
+	}
 	require.NoError(t, p.Plain(context.Background()), "dry-run: the open breaker would have rejected, but does not")
 
 	f.mu.Lock()
@@ -365,7 +369,9 @@ func TestDryRunTimelineKeepsTheLastThousandAndCountsEveryDecision(t *testing.T) 
 	for range 5 {
 		_ = p.Plain(context.Background())
 	}
-	rt.SetDryRun(true)
+	if _, err := rt.Control().StartDryRun(context.Background(), "test", "rehearsal"); err != nil {
+		t.Fatal(err)
+	}
 	start := clk.Now()
 	const calls = 1500
 	for range calls {

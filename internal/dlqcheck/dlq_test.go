@@ -460,7 +460,8 @@ func TestDropOldestAtTheCapEvicts(t *testing.T) {
 func TestDryRunRecordsTheParkAndStoresNothing(t *testing.T) {
 	e := newEnv(t, nil, runtime.Config{})
 	ctx := context.Background()
-	require.NoError(t, e.rt.StartDryRun(ctx, "test", "try dlq"))
+	_, err := e.rt.Control().StartDryRun(ctx, "test", "try dlq")
+	require.NoError(t, err)
 	e.inner.setFail(errDown)
 	require.ErrorIs(t, e.p.Tag(ctx, "x"), errDown)
 	assert.Empty(t, e.entries(t, dlq.Filter{}))
@@ -479,7 +480,8 @@ func TestDryRunRecordsTheParkAndStoresNothing(t *testing.T) {
 func TestKillSwitchParksNothing(t *testing.T) {
 	e := newEnv(t, nil, runtime.Config{})
 	ctx := context.Background()
-	require.NoError(t, e.rt.Disable(ctx, "test", "incident"))
+	_, err := e.rt.Control().Disable(ctx, "test", "incident")
+	require.NoError(t, err)
 	e.inner.setFail(errDown)
 	require.ErrorIs(t, e.p.Tag(ctx, "x"), errDown)
 	assert.Equal(t, 1, e.inner.count("Tag"), "no policy runs, retry included")

@@ -598,7 +598,9 @@ func TestDryRunRecordsWhatIdempotencyWouldHaveBlockedAndRuns(t *testing.T) {
 	st := &failing{Store: store.NewMemory()}
 	e := newEnv(t, st)
 	ctx := context.Background()
-	e.rt.SetDryRun(true)
+	if _, err := e.rt.Control().StartDryRun(ctx, "test", "rehearsal"); err != nil {
+		t.Fatal(err)
+	}
 
 	for range 2 {
 		_, err := e.p.Charge(ctx, "order-1", 100)
@@ -634,7 +636,9 @@ func TestTheKillSwitchSkipsIdempotency(t *testing.T) {
 	st := &failing{Store: store.NewMemory()}
 	e := newEnv(t, st)
 	ctx := context.Background()
-	e.rt.SetEnabled(false)
+	if _, err := e.rt.Control().Disable(ctx, "test", "incident"); err != nil {
+		t.Fatal(err)
+	}
 	st.fail.Store(true)
 	for range 2 {
 		_, err := e.p.Charge(ctx, "order-1", 100)

@@ -188,9 +188,11 @@ func (e *env) switchMode(mode string) error {
 	ctx := context.Background()
 	switch mode {
 	case dryRun:
-		return e.rt.StartDryRun(ctx, "modes-test", "the modes table")
+		_, err := e.rt.Control().StartDryRun(ctx, "modes-test", "the modes table")
+		return err
 	case disabled:
-		return e.rt.Disable(ctx, "modes-test", "the modes table")
+		_, err := e.rt.Control().Disable(ctx, "modes-test", "the modes table")
+		return err
 	}
 	return nil
 }

@@ -2,6 +2,10 @@
 // (health, metrics, breakers, kill switch and dry-run, dead-letter queue, dashboard, daily
 // report) and a web console at /, behind host, origin, key, role, unlock and confirmation gates.
 // Mount Handler in your own mux, or run it on its own port with Server.
+//
+// The contract (paths, bodies, roles, gates, headers) lives in adminapi, which
+// clients import; Handler.table holds one entry per route. The adminapi package
+// doc says how a route is added.
 package admin
 
 import (
@@ -24,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/metrics"
@@ -31,20 +36,22 @@ import (
 )
 
 // Prefix is where the JSON API lives.
-const Prefix = "/api/baldur/"
+const Prefix = adminapi.Prefix
 
 // Header names the API reads.
 const (
-	KeyHeader      = "X-Baldur-Key"      // the admin key
-	OperatorHeader = "X-Baldur-Operator" // who is acting, recorded in the history (optional)
+	KeyHeader      = adminapi.KeyHeader      // the admin key
+	OperatorHeader = adminapi.OperatorHeader // who is acting, recorded in the history (optional)
 )
 
 // Options configure a Handler. Runtime is required; every other zero field
 // takes the default written beside it.
 type Options struct {
 	Runtime *runtime.Runtime
-	// Control holds the kill switch and dry-run. nil: control routes answer 503
-	// and breaker actions are not guarded by the kill switch.
+	// Control holds the kill switch and dry-run: Runtime.Control() (FromEnv
+	// passes it; a second Control on the same runtime would fight it). nil:
+	// control routes answer 503 and breaker actions are not guarded by the
+	// kill switch.
 	Control *control.Control
 	// Gatherer is served at metrics. nil: metrics.NewRegistry for Runtime (the
 	// baldur_* series, with DLQ below, plus the Go and process collectors).
@@ -54,9 +61,9 @@ type Options struct {
 	// Runtime.DLQ(). nil: those routes answer 501 "dead-letter queue not configured".
 	Queue *dlq.Queue
 	// DLQ reports the dead-letter queue to the dashboard, the report and the
-	// default metrics. nil: metrics.QueueDepth(Queue) when Queue is set,
+	// default metrics. nil: dlq.QueueDepth(Queue) when Queue is set,
 	// else they list "dlq" as partial.
-	DLQ metrics.DLQSource
+	DLQ dlq.DepthSource
 	// DLQBatchTimeout bounds one batch replay request: the batch stops there
 	// (the entries it did not reach stay pending) and the answer says so.
 	// Default 45s, under Server's 60s write timeout.
@@ -112,7 +119,7 @@ type Handler struct {
 	retry    time.Duration
 	routes   []route
 	console  http.Handler
-	dlq      metrics.DLQSource
+	dlq      dlq.DepthSource
 	queue    *dlq.Queue
 	batchTTL time.Duration
 	reports  *report.Generator
@@ -146,7 +153,7 @@ func New(opts Options) (*Handler, error) {
 		}
 	}
 	if opts.DLQ == nil && opts.Queue != nil {
-		opts.DLQ = metrics.QueueDepth(opts.Queue)
+		opts.DLQ = dlq.QueueDepth(opts.Queue)
 	}
 	h := &Handler{
 		rt:        opts.Runtime,
@@ -239,12 +246,7 @@ type call struct {
 
 // actionBody is what POST endpoints accept. Unknown fields are refused, so a
 // typo such as "confrim" is an error instead of a silently missing confirmation.
-type actionBody struct {
-	Reason   string `json:"reason"`
-	Confirm  string `json:"confirm"`
-	Override bool   `json:"override"`
-	Who      string `json:"who"`
-}
+type actionBody = adminapi.ActionRequest
 
 func (c *call) refuse(status int, gate, msg, hint string) {
 	c.status = status
@@ -396,7 +398,7 @@ func (c *call) passGates() bool {
 	if c.ep.body && !c.readBody() {
 		return false
 	}
-	if c.ep.destructive && c.body.Confirm != control.Confirmation {
+	if c.ep.destructive && c.body.Confirm != adminapi.Confirmation {
 		msg := `this action needs the typed confirmation "CONFIRM"`
 		if c.body.Confirm != "" {
 			msg = fmt.Sprintf(`confirmation %q is not "CONFIRM"`, c.body.Confirm)
@@ -471,8 +473,11 @@ func operatorName(header, body string, role Role) string {
 	return name + " (" + role.String() + ")"
 }
 
-// table lists every endpoint. Paths are relative to Prefix; a trailing slash
-// is optional on every one.
+// table lists every endpoint, one entry per route: the path constant from
+// adminapi, then each method with its lowest role, whether it is destructive,
+// and its handler. Paths are relative to Prefix; a trailing slash is optional
+// on every one. The route-table tests derive their requests from this list, so
+// a route added here meets every gate without more test code.
 func (h *Handler) table() []route {
 	get := func(role Role, doc string, fn func(*call)) endpoint {
 		return endpoint{method: http.MethodGet, role: role, doc: doc, fn: fn}
@@ -492,75 +497,64 @@ func (h *Handler) table() []route {
 		return ep
 	}
 	return []route{
-		{"", []endpoint{get(RoleViewer, "this list", (*call).index)}},
-		{"whoami", []endpoint{get(RoleViewer, "the role of the key presented and whether actions are unlocked", (*call).whoami)}},
-		{"health", []endpoint{probe("overall health: 200 healthy or degraded, 503 unhealthy; ?nocache=true; status words only, the checks' detail and errors with a viewer key", (*call).healthAll)}},
-		{"health/live", []endpoint{probe("liveness: 200 while the process runs", (*call).live)}},
-		{"health/ready", []endpoint{probe("readiness: 503 with Retry-After while draining or unhealthy", (*call).ready)}},
-		{"health/pool", []endpoint{probe("bulkhead compartments and store connection pools", (*call).pool)}},
-		{"health/ping", []endpoint{probe("ping: always 200", (*call).ping)}},
-		{"metrics", []endpoint{probe("Prometheus metrics", func(c *call) { c.h.metrics.ServeHTTP(c.w, c.r) })}},
-		{"dashboard/summary", []endpoint{get(RoleViewer, "verdict (healthy, good, warning, critical), overview, resolution, recent activity, noisiest services; cached 2s, ?nocache=true", (*call).summary)}},
-		{"report", []endpoint{get(RoleViewer, "daily reports, newest first: ?date=YYYY-MM-DD|today&days=N (today's is built and stored on the spot)", (*call).report)}},
-		{"breakers", []endpoint{get(RoleViewer, "every breaker", (*call).breakers)}},
-		{"breakers/{name}", []endpoint{get(RoleViewer, "one breaker", (*call).breaker)}},
-		{"breakers/{name}/reset", []endpoint{breakerAct("reset")}},
-		{"breakers/{name}/force-open", []endpoint{breakerAct("force-open")}},
-		{"breakers/{name}/force-close", []endpoint{breakerAct("force-close")}},
-		{"breakers/{name}/auto", []endpoint{breakerAct("auto")}},
-		{"control", []endpoint{get(RoleViewer, "kill switch and dry-run status", (*call).controlStatus)}},
-		{"control/status", []endpoint{get(RoleViewer, "kill switch and dry-run status", (*call).controlStatus)}},
-		{"control/history", []endpoint{get(RoleViewer, "who changed what, newest first", (*call).controlHistory)}},
-		{"control/would-have", []endpoint{get(RoleViewer, "the dry-run timeline, newest first; ?limit=&service=", (*call).wouldHave)}},
-		{"control/disable", []endpoint{act(RoleOperator, true, `turn the kill switch off; {"reason":...}`, (*call).disable)}},
-		{"control/enable", []endpoint{act(RoleOperator, true, "turn the kill switch back on", (*call).enable)}},
-		{"control/dry-run/on", []endpoint{act(RoleOperator, true, "start dry-run: policies only record (duplicates get through idempotency); gated like disable", (*call).dryRunOn)}},
-		{"control/dry-run/off", []endpoint{act(RoleAdmin, true, "leave dry-run (same as go-live)", (*call).goLive)}},
-		{"control/go-live", []endpoint{act(RoleAdmin, true, "leave dry-run: policies intervene again", (*call).goLive)}},
+		{adminapi.PathIndex, []endpoint{get(RoleViewer, "this list", (*call).index)}},
+		{adminapi.PathWhoami, []endpoint{get(RoleViewer, "the role of the key presented and whether actions are unlocked", (*call).whoami)}},
+		{adminapi.PathHealth, []endpoint{probe("overall health: 200 healthy or degraded, 503 unhealthy; ?nocache=true; status words only, the checks' detail and errors with a viewer key", (*call).healthAll)}},
+		{adminapi.PathHealthLive, []endpoint{probe("liveness: 200 while the process runs", (*call).live)}},
+		{adminapi.PathHealthReady, []endpoint{probe("readiness: 503 with Retry-After while draining or unhealthy", (*call).ready)}},
+		{adminapi.PathHealthPool, []endpoint{probe("bulkhead compartments and store connection pools", (*call).pool)}},
+		{adminapi.PathHealthPing, []endpoint{probe("ping: always 200", (*call).ping)}},
+		{adminapi.PathMetrics, []endpoint{probe("Prometheus metrics", func(c *call) { c.h.metrics.ServeHTTP(c.w, c.r) })}},
+		{adminapi.PathSummary, []endpoint{get(RoleViewer, "verdict (healthy, good, warning, critical), overview, resolution, recent activity, noisiest services; cached 2s, ?nocache=true", (*call).summary)}},
+		{adminapi.PathReport, []endpoint{get(RoleViewer, "daily reports, newest first: ?date=YYYY-MM-DD|today&days=N (today's is built and stored on the spot)", (*call).report)}},
+		{adminapi.PathBreakers, []endpoint{get(RoleViewer, "every breaker", (*call).breakers)}},
+		{adminapi.PathBreaker, []endpoint{get(RoleViewer, "one breaker", (*call).breaker)}},
+		{adminapi.PathBreakerReset, []endpoint{breakerAct(adminapi.BreakerReset)}},
+		{adminapi.PathBreakerForceOpen, []endpoint{breakerAct(adminapi.BreakerForceOpen)}},
+		{adminapi.PathBreakerForceClose, []endpoint{breakerAct(adminapi.BreakerForceClose)}},
+		{adminapi.PathBreakerAuto, []endpoint{breakerAct(adminapi.BreakerAuto)}},
+		{adminapi.PathControl, []endpoint{get(RoleViewer, "kill switch and dry-run status", (*call).controlStatus)}},
+		{adminapi.PathControlStatus, []endpoint{get(RoleViewer, "kill switch and dry-run status", (*call).controlStatus)}},
+		{adminapi.PathControlHistory, []endpoint{get(RoleViewer, "who changed what, newest first", (*call).controlHistory)}},
+		{adminapi.PathControlWouldHave, []endpoint{get(RoleViewer, "the dry-run timeline, newest first; ?limit=&service=", (*call).wouldHave)}},
+		{adminapi.PathControlDisable, []endpoint{act(RoleOperator, true, `turn the kill switch off; {"reason":...}`, (*call).disable)}},
+		{adminapi.PathControlEnable, []endpoint{act(RoleOperator, true, "turn the kill switch back on", (*call).enable)}},
+		{adminapi.PathControlDryRunOn, []endpoint{act(RoleOperator, true, "start dry-run: policies only record (duplicates get through idempotency); gated like disable", (*call).dryRunOn)}},
+		{adminapi.PathControlDryRunOff, []endpoint{act(RoleAdmin, true, "leave dry-run (same as go-live)", (*call).goLive)}},
+		{adminapi.PathControlGoLive, []endpoint{act(RoleAdmin, true, "leave dry-run: policies intervene again", (*call).goLive)}},
 		// The literal dlq/ routes come before dlq/{id}: the first match wins.
-		{"dlq", []endpoint{get(RoleViewer, "dead letters, unresolved ones unless state= says otherwise; ?domain=&operation=&failure_type=&state=pending|replaying|needs_review|resolved&limit=1..1000 (100)&cursor= (the next of the previous page)", (*call).dlqList)}},
-		{"dlq/stats", []endpoint{get(RoleViewer, "dead letters counted by domain, failure type and state, and the compress_oldest aggregates", (*call).dlqStats)}},
-		{"dlq/replay", []endpoint{batch(RoleOperator, false, `replay pending entries now, at the replay rate: {"domain":..., "failure_type":..., "operation":..., "limit":1..1000 (100)}, a domain or a failure_type required; refused while the kill switch is DISABLED unless "override":true`, (*call).dlqReplayBatch)}},
-		{"dlq/purge", []endpoint{batch(RoleAdmin, true, `delete the entries a filter selects: {"domain":..., "operation":..., "failure_type":..., "state":..., "limit":1..1000 (100), "confirm":"CONFIRM"}, one filter field required`, (*call).dlqPurgeBatch)}},
-		{"dlq/{id}", []endpoint{get(RoleViewer, "one dead letter, with its arguments", (*call).dlqGet)}},
-		{"dlq/{id}/replay", []endpoint{act(RoleOperator, false, "replay one pending entry now through its registered replayer; refused while the kill switch is DISABLED unless \"override\":true", (*call).dlqReplay)}},
-		{"dlq/{id}/redrive", []endpoint{act(RoleOperator, false, "give an entry that needs review a fresh replay budget: back to pending", (*call).dlqRedrive)}},
-		{"dlq/{id}/purge", []endpoint{act(RoleAdmin, true, "delete one entry, in any state", (*call).dlqPurge)}},
+		{adminapi.PathDLQ, []endpoint{get(RoleViewer, "dead letters, unresolved ones unless state= says otherwise; ?domain=&operation=&failure_type=&state=pending|replaying|needs_review|resolved&limit=1..1000 (100)&cursor= (the next of the previous page)", (*call).dlqList)}},
+		{adminapi.PathDLQStats, []endpoint{get(RoleViewer, "dead letters counted by domain, failure type and state, and the compress_oldest aggregates", (*call).dlqStats)}},
+		{adminapi.PathDLQReplayBatch, []endpoint{batch(RoleOperator, false, `replay pending entries now, at the replay rate: {"domain":..., "failure_type":..., "operation":..., "limit":1..1000 (100)}, a domain or a failure_type required; refused while the kill switch is DISABLED unless "override":true`, (*call).dlqReplayBatch)}},
+		{adminapi.PathDLQPurgeBatch, []endpoint{batch(RoleAdmin, true, `delete the entries a filter selects: {"domain":..., "operation":..., "failure_type":..., "state":..., "limit":1..1000 (100), "confirm":"CONFIRM"}, one filter field required`, (*call).dlqPurgeBatch)}},
+		{adminapi.PathDLQEntry, []endpoint{get(RoleViewer, "one dead letter, with its arguments", (*call).dlqGet)}},
+		{adminapi.PathDLQEntryReplay, []endpoint{act(RoleOperator, false, "replay one pending entry now through its registered replayer; refused while the kill switch is DISABLED unless \"override\":true", (*call).dlqReplay)}},
+		{adminapi.PathDLQEntryRedrive, []endpoint{act(RoleOperator, false, "give an entry that needs review a fresh replay budget: back to pending", (*call).dlqRedrive)}},
+		{adminapi.PathDLQEntryPurge, []endpoint{act(RoleAdmin, true, "delete one entry, in any state", (*call).dlqPurge)}},
 	}
 }
 
-type endpointDoc struct {
-	Method      string `json:"method"`
-	Path        string `json:"path"`
-	Role        string `json:"role"`
-	Destructive bool   `json:"destructive,omitempty"`
-	Doc         string `json:"doc"`
-}
-
 func (c *call) index() {
-	var out []endpointDoc
+	var out []adminapi.Endpoint
 	for _, rt := range c.h.routes {
 		for _, ep := range rt.eps {
-			p := Prefix + rt.pattern
-			if rt.pattern != "" {
-				p += "/"
-			}
+			p := adminapi.URL(rt.pattern)
 			role := ep.role.String()
 			if ep.probe {
 				role = "open"
 			}
-			out = append(out, endpointDoc{Method: ep.method, Path: p, Role: role, Destructive: ep.destructive, Doc: ep.doc})
+			out = append(out, adminapi.Endpoint{Method: ep.method, Path: p, Role: role, Destructive: ep.destructive, Doc: ep.doc})
 		}
 	}
-	c.ok(map[string]any{"endpoints": out})
+	c.ok(adminapi.Index{Endpoints: out})
 }
 
 func (c *call) whoami() {
-	c.ok(map[string]any{
-		"role":            c.role.String(),
-		"keys_configured": len(c.h.gates.keys) > 0,
-		"unlocked":        c.h.gates.unlocked,
-		"confirmation":    control.Confirmation,
+	c.ok(adminapi.Whoami{
+		Role:           c.role.String(),
+		KeysConfigured: len(c.h.gates.keys) > 0,
+		Unlocked:       c.h.gates.unlocked,
+		Confirmation:   adminapi.Confirmation,
 	})
 }
 

@@ -6,47 +6,22 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/control"
 )
 
 // BreakerView is the JSON form of a breaker.
-type BreakerView struct {
-	Name              string          `json:"name"`
-	State             string          `json:"state"`
-	Forced            bool            `json:"forced"`
-	Failures          int             `json:"failures"`
-	Calls             int             `json:"calls,omitempty"`
-	HalfOpenAdmitted  int             `json:"half_open_admitted,omitempty"`
-	HalfOpenSucceeded int             `json:"half_open_succeeded,omitempty"`
-	OpenedAt          time.Time       `json:"opened_at,omitzero"`
-	LastTransition    *TransitionView `json:"last_transition,omitempty"`
-	Limits            LimitsView      `json:"limits"`
-	Methods           []string        `json:"methods"`
-}
+type BreakerView = adminapi.Breaker
 
 // TransitionView is the JSON form of a breaker transition.
-type TransitionView struct {
-	From   string    `json:"from"`
-	To     string    `json:"to"`
-	At     time.Time `json:"at"`
-	Reason string    `json:"reason,omitempty"`
-}
+type TransitionView = adminapi.Transition
 
 // LimitsView is the JSON form of a breaker's settings.
-type LimitsView struct {
-	FailureThreshold   int     `json:"failure_threshold"`
-	MinimumCalls       int     `json:"minimum_calls"`
-	WindowSeconds      float64 `json:"window_seconds"`
-	RecoverySeconds    float64 `json:"recovery_timeout_seconds"`
-	HalfOpenMaxCalls   int     `json:"half_open_max_calls"`
-	HalfOpenMaxSeconds float64 `json:"half_open_max_wait_seconds"`
-}
+type LimitsView = adminapi.Limits
 
-func (h *Handler) view(b *breaker.Breaker) BreakerView {
-	s := b.Snapshot()
+func (h *Handler) view(s breaker.Snapshot) BreakerView {
 	v := BreakerView{
 		Name: s.Name, State: s.State.String(), Forced: s.State.Forced(), Failures: s.Failures, Calls: s.Calls,
 		HalfOpenAdmitted: s.HalfOpenAdmitted, HalfOpenSucceeded: s.HalfOpenSucceeded, OpenedAt: s.OpenedAt,
@@ -69,14 +44,12 @@ func (h *Handler) view(b *breaker.Breaker) BreakerView {
 }
 
 func (c *call) breakers() {
-	names := c.h.rt.BreakerNames()
-	out := make([]BreakerView, 0, len(names))
-	for _, n := range names {
-		if b, ok := c.h.rt.Breaker(n); ok {
-			out = append(out, c.h.view(b))
-		}
+	bs := c.h.rt.Snapshot().Breakers
+	out := make([]BreakerView, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, c.h.view(b))
 	}
-	c.ok(map[string]any{"breakers": out})
+	c.ok(adminapi.BreakerList{Breakers: out})
 }
 
 func (c *call) lookup() (*breaker.Breaker, bool) {
@@ -97,7 +70,7 @@ func (c *call) lookup() (*breaker.Breaker, bool) {
 
 func (c *call) breaker() {
 	if b, ok := c.lookup(); ok {
-		c.ok(map[string]any{"breaker": c.h.view(b)})
+		c.ok(adminapi.BreakerAnswer{Breaker: c.h.view(b.Snapshot())})
 	}
 }
 
@@ -119,21 +92,21 @@ func (h *Handler) breakerAction(c *call, action string) {
 	reason += " (by " + c.who + ")"
 	before := b.State()
 	switch action {
-	case "reset":
+	case adminapi.BreakerReset:
 		b.Reset(reason)
-	case "force-open":
+	case adminapi.BreakerForceOpen:
 		b.ForceOpen(reason)
-	case "force-close":
+	case adminapi.BreakerForceClose:
 		b.ForceClose(reason)
-	case "auto":
+	case adminapi.BreakerAuto:
 		b.Auto(reason)
 	}
-	v := h.view(b)
+	v := h.view(b.Snapshot())
 	h.log.LogAttrs(c.r.Context(), slog.LevelWarn, "admin.breaker_actioned",
 		slog.String("breaker", c.name), slog.String("action", action), slog.String("who", c.who),
 		slog.String("from", before.String()), slog.String("to", v.State), slog.String("reason", reason),
 		slog.Bool("override", c.body.Override))
-	c.ok(map[string]any{"action": action, "by": c.who, "previous_state": before.String(), "breaker": v})
+	c.ok(adminapi.BreakerActionAnswer{Action: action, By: c.who, PreviousState: before.String(), Breaker: v})
 }
 
 // passKillSwitch refuses a manual action while the kill switch is DISABLED,

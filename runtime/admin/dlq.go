@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 	"github.com/baldur-go/baldur/runtime/dlq"
 )
 
@@ -30,13 +31,7 @@ import (
 const maxBatch = dlq.MaxPageSize
 
 // dlqFilter is what dlq/replay/ and dlq/purge/ accept besides actionBody.
-type dlqFilter struct {
-	Domain      string `json:"domain"`
-	Operation   string `json:"operation"`
-	FailureType string `json:"failure_type"`
-	State       string `json:"state"`
-	Limit       int    `json:"limit"`
-}
+type dlqFilter = adminapi.DLQFilter
 
 var dlqStates = []string{string(dlq.StatePending), string(dlq.StateReplaying), string(dlq.StateNeedsReview), string(dlq.StateResolved)}
 

@@ -7,30 +7,21 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 	"github.com/baldur-go/baldur/runtime/breaker"
 )
 
 // Health statuses.
 const (
-	Healthy   = "healthy"
-	Degraded  = "degraded"
-	Unhealthy = "unhealthy"
+	Healthy   = adminapi.Healthy
+	Degraded  = adminapi.Degraded
+	Unhealthy = adminapi.Unhealthy
 )
 
-type healthReport struct {
-	Status    string                 `json:"status"`
-	Draining  bool                   `json:"draining"`
-	Checks    map[string]checkResult `json:"checks"`
-	CheckedAt time.Time              `json:"checked_at"`
-	Cached    bool                   `json:"cached"`
-}
-
-type checkResult struct {
-	Status   string `json:"status"`
-	Critical bool   `json:"critical,omitempty"`
-	Error    string `json:"error,omitempty"`
-	Detail   any    `json:"detail,omitempty"`
-}
+type (
+	healthReport = adminapi.Health
+	checkResult  = adminapi.HealthCheck
+)
 
 // report returns the cached health report, or a fresh one when it is older
 // than the TTL or fresh is set. Checks run without a lock held, so a slow
@@ -81,12 +72,11 @@ func (h *Handler) runChecks(ctx context.Context, fresh bool) healthReport {
 		}
 	}
 	// An open breaker is the breaker doing its job: degraded, not down.
+	snap := h.rt.Snapshot()
 	var open []string
-	for _, name := range h.rt.BreakerNames() {
-		if b, ok := h.rt.Breaker(name); ok {
-			if s := b.State(); s == breaker.Open || s == breaker.ForcedOpen || s == breaker.HalfOpen {
-				open = append(open, name+"="+s.String())
-			}
+	for _, b := range snap.Breakers {
+		if s := b.State; s == breaker.Open || s == breaker.ForcedOpen || s == breaker.HalfOpen {
+			open = append(open, b.Name+"="+s.String())
 		}
 	}
 	if len(open) > 0 {
@@ -95,7 +85,7 @@ func (h *Handler) runChecks(ctx context.Context, fresh bool) healthReport {
 		set("breakers", checkResult{Status: Healthy})
 	}
 	// Redis lost: calls keep being served from the local WAL-backed store.
-	if h.rt.Degraded() {
+	if snap.Store.Degraded {
 		set("store", checkResult{Status: Degraded, Detail: "DEGRADED: Redis unreachable, serving from the local write-ahead-logged store"})
 	} else {
 		set("store", checkResult{Status: Healthy})
@@ -159,7 +149,7 @@ func (c *call) nocache() (bool, bool) {
 // of the report and of each check. The detail (open breakers, the kill
 // switch's reason and author, the control state's path or Redis address,
 // check errors) is the viewer's, like control/ and breakers/.
-func (r healthReport) statusOnly() healthReport {
+func statusOnly(r healthReport) healthReport {
 	checks := make(map[string]checkResult, len(r.Checks))
 	for name, res := range r.Checks {
 		checks[name] = checkResult{Status: res.Status, Critical: res.Critical}
@@ -189,7 +179,7 @@ func (c *call) healthAll() {
 	}
 	r := c.h.report(c.r.Context(), fresh)
 	if !c.mayView() {
-		r = r.statusOnly()
+		r = statusOnly(r)
 	}
 	status := http.StatusOK
 	if r.Status == Unhealthy {
@@ -218,16 +208,12 @@ func (c *call) ready() {
 	c.ok(map[string]string{"status": "ready"})
 }
 
-type compartmentView struct {
-	Name   string `json:"name"`
-	Active int64  `json:"active"`
-	Max    int64  `json:"max"`
-}
+type compartmentView = adminapi.Compartment
 
 func (c *call) pool() {
 	comps := []compartmentView{}
-	for _, b := range c.h.rt.Compartments() {
-		comps = append(comps, compartmentView{Name: b.Name(), Active: b.Active(), Max: b.Max()})
+	for _, b := range c.h.rt.Snapshot().Compartments {
+		comps = append(comps, compartmentView{Name: b.Name, Active: b.Active, Max: b.Max})
 	}
-	c.ok(map[string]any{"compartments": comps})
+	c.ok(adminapi.CompartmentList{Compartments: comps})
 }

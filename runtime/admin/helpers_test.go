@@ -25,9 +25,6 @@ const (
 	testHost    = "127.0.0.1:9090"
 )
 
-// The runtime is what a Control drives.
-var _ control.Target = (*runtime.Runtime)(nil)
-
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 type fixture struct {

@@ -3,37 +3,35 @@ package admin
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 )
 
-// Gate names a refusal: which check said no. Clients branch on it; the hint
-// says how to pass.
+// Gate names a refusal: which check said no (the contract's names, kept here
+// for the server's callers).
 const (
-	GateRoute       = "route"        // no such endpoint
-	GateMethod      = "method"       // wrong HTTP method
-	GateHost        = "host"         // Host header not allowed (DNS rebinding)
-	GateOrigin      = "origin"       // Origin header not allowed (cross-site request)
-	GateKey         = "key"          // no admin key, or a wrong one
-	GateRole        = "role"         // the key's role is too low
-	GateUnlock      = "unlock"       // server not started with BALDUR_ADMIN_UNLOCK=1
-	GateContentType = "content_type" // body is not application/json
-	GateBody        = "body"         // body too large or not valid JSON
-	GateConfirm     = "confirm"      // "confirm":"CONFIRM" missing or wrong
-	GateInput       = "input"        // a field or parameter is invalid
-	GateNotFound    = "not_found"    // unknown breaker or dead-letter entry
-	GateKillSwitch  = "kill_switch"  // manual action while the kill switch is DISABLED
-	GateState       = "state"        // the dead-letter entry is not in a state the action takes (409)
-	GateBusy        = "busy"         // another runner holds the entry or the domain's replay lease (409)
-	GateFull        = "full"         // the dead-letter queue is at its cap and rejects (503)
-	GateBackend     = "backend"      // the control store or the dead-letter store failed
-	GateUnavailable = "unavailable"  // feature not configured or not built yet
+	GateRoute       = adminapi.GateRoute
+	GateMethod      = adminapi.GateMethod
+	GateHost        = adminapi.GateHost
+	GateOrigin      = adminapi.GateOrigin
+	GateKey         = adminapi.GateKey
+	GateRole        = adminapi.GateRole
+	GateUnlock      = adminapi.GateUnlock
+	GateContentType = adminapi.GateContentType
+	GateBody        = adminapi.GateBody
+	GateConfirm     = adminapi.GateConfirm
+	GateInput       = adminapi.GateInput
+	GateNotFound    = adminapi.GateNotFound
+	GateKillSwitch  = adminapi.GateKillSwitch
+	GateState       = adminapi.GateState
+	GateBusy        = adminapi.GateBusy
+	GateFull        = adminapi.GateFull
+	GateBackend     = adminapi.GateBackend
+	GateUnavailable = adminapi.GateUnavailable
 )
 
 // Refusal is the JSON body of every 4xx/5xx answer.
-type Refusal struct {
-	Error string `json:"error"`
-	Gate  string `json:"gate"`
-	Hint  string `json:"hint"`
-}
+type Refusal = adminapi.Refusal
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.MarshalIndent(v, "", "  ")

@@ -12,46 +12,22 @@ import (
 
 	"github.com/baldur-go/baldur/internal/env"
 	"github.com/baldur-go/baldur/internal/redact"
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 )
 
 // Role is what an admin key may do. Each role includes the ones below it.
-type Role int
+type Role = adminapi.Role
 
+// The roles, lowest first.
 const (
-	// RoleNone: no key (or no valid key) was presented.
-	RoleNone Role = iota
-	// RoleViewer reads everything: status, breakers, history, timeline.
-	RoleViewer
-	// RoleOperator also acts: breaker actions, kill switch, dry-run on, DLQ replay and redrive.
-	RoleOperator
-	// RoleAdmin also goes live and purges the DLQ.
-	RoleAdmin
+	RoleNone     = adminapi.RoleNone
+	RoleViewer   = adminapi.RoleViewer
+	RoleOperator = adminapi.RoleOperator
+	RoleAdmin    = adminapi.RoleAdmin
 )
 
-func (r Role) String() string {
-	switch r {
-	case RoleViewer:
-		return "viewer"
-	case RoleOperator:
-		return "operator"
-	case RoleAdmin:
-		return "admin"
-	}
-	return "none"
-}
-
 // ParseRole reads "viewer", "operator" or "admin".
-func ParseRole(s string) (Role, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "viewer":
-		return RoleViewer, nil
-	case "operator":
-		return RoleOperator, nil
-	case "admin":
-		return RoleAdmin, nil
-	}
-	return RoleNone, fmt.Errorf("role %q: want viewer, operator or admin", s)
-}
+func ParseRole(s string) (Role, error) { return adminapi.ParseRole(s) }
 
 // MinKeyLen is the shortest admin key accepted: a key is a password an
 // attacker on the host may try to guess.

@@ -18,7 +18,6 @@ import (
 
 	"github.com/baldur-go/baldur/internal/env"
 	"github.com/baldur-go/baldur/runtime"
-	"github.com/baldur-go/baldur/runtime/control"
 )
 
 // DefaultAddr is where the admin server listens unless told otherwise:
@@ -168,8 +167,10 @@ func Listen(opts Options, sopts ServerOptions) (*Server, error) {
 }
 
 // FromEnv is Listen with SecurityFromEnv and ServerOptionsFromEnv: the server
-// runtime.FromEnv users want. gatherer may be nil.
-func FromEnv(rt *runtime.Runtime, ctl *control.Control, gatherer prometheus.Gatherer, logger *slog.Logger) (*Server, error) {
+// runtime.FromEnv users want. Everything else comes from the runtime: its
+// kill switch and dry-run (rt.Control()) and its dead-letter queue (rt.DLQ()).
+// gatherer may be nil.
+func FromEnv(rt *runtime.Runtime, gatherer prometheus.Gatherer, logger *slog.Logger) (*Server, error) {
 	sec, err := SecurityFromEnv()
 	if err != nil {
 		return nil, err
@@ -178,7 +179,7 @@ func FromEnv(rt *runtime.Runtime, ctl *control.Control, gatherer prometheus.Gath
 	if err != nil {
 		return nil, err
 	}
-	return Listen(Options{Runtime: rt, Control: ctl, Queue: rt.DLQ(), Gatherer: gatherer, Security: sec, Logger: logger}, sopts)
+	return Listen(Options{Runtime: rt, Control: rt.Control(), Queue: rt.DLQ(), Gatherer: gatherer, Security: sec, Logger: logger}, sopts)
 }
 
 func loopbackHost(h string) bool {

@@ -13,32 +13,19 @@ import (
 	"github.com/baldur-go/baldur/runtime/report"
 )
 
-// Verdicts of the dashboard summary, most urgent first. VerdictRule says how
-// one is chosen.
+// Verdicts of the dashboard summary, most urgent first: report.Verdict
+// decides, by VerdictRule.
 const (
-	VerdictCritical = "critical"
-	VerdictWarning  = "warning"
-	VerdictGood     = "good"
-	VerdictHealthy  = "healthy"
+	VerdictCritical = report.VerdictCritical
+	VerdictWarning  = report.VerdictWarning
+	VerdictGood     = report.VerdictGood
+	VerdictHealthy  = report.VerdictHealthy
 )
 
-// VerdictRule is how the summary's verdict is derived: the first line that
-// matches wins. "The window" is the last SummaryWindow (5 minutes by
-// default) of call counters; before a summary that old exists, everything
-// since the runtime started.
-const VerdictRule = `critical: the kill switch is DISABLED; or more than half of the breakers (at least one) are OPEN or FORCED_OPEN; or ≥ 50% of the window's attempts failed (≥ 10 failures). ` +
-	`warning: a breaker is OPEN, FORCED_OPEN or HALF_OPEN; the store is DEGRADED; the control state cannot be read; dead letters need review; a retry alert; ≥ 5% of the window's attempts failed (≥ 10 failures); a bulkhead refused calls in the window. ` +
-	`good: dry-run is on; a breaker is FORCED_CLOSED; the window saw failures, rejections, timeouts or fallbacks; the server is draining. ` +
-	`healthy: none of the above.`
-
-// Thresholds of the verdict and of retry alerts.
-const (
-	summaryMinFailures   = 10
-	summaryCriticalRatio = 0.5
-	summaryWarningRatio  = 0.05
-	retryAlertMin        = 10  // retries in the window
-	retryAlertRatio      = 0.2 // retries per call
-)
+// VerdictRule is how the summary's verdict is derived (report.VerdictRule);
+// "the window" is the last SummaryWindow (5 minutes by default) of call
+// counters.
+const VerdictRule = report.VerdictRule
 
 // Summary is the dashboard/summary/ answer.
 type Summary struct {
@@ -213,12 +200,8 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 		RetryAlerts: []RetryAlert{}, Partial: []string{}, Compartments: []compartmentView{},
 		Breakers: BreakerCounts{ByState: map[string]int{}},
 	}
-	switch {
-	case !rt.Enabled():
-		s.Mode = "DISABLED"
-	case rt.DryRun():
-		s.Mode = "DRY_RUN"
-	}
+	snap := rt.Snapshot()
+	s.Mode = snap.Mode()
 
 	// Breakers and their last transitions.
 	for _, st := range []breaker.State{breaker.Closed, breaker.Open, breaker.HalfOpen, breaker.ForcedOpen, breaker.ForcedClosed} {
@@ -226,12 +209,8 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 	}
 	var notClosed, openish []string
 	forcedClosed := false
-	for _, n := range rt.BreakerNames() {
-		b, ok := rt.Breaker(n)
-		if !ok {
-			continue
-		}
-		snap := b.Snapshot()
+	for _, snap := range snap.Breakers {
+		n := snap.Name
 		s.Breakers.Total++
 		s.Breakers.ByState[snap.State.String()]++
 		switch snap.State {
@@ -286,11 +265,12 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 			continue
 		}
 		seenComp[name] = true
-		if b, ok := rt.Compartment(name); ok {
-			s.Compartments = append(s.Compartments, compartmentView{Name: name, Active: max(b.Active(), 0), Max: b.Max()})
+		if i := slices.IndexFunc(snap.Compartments, func(c runtime.CompartmentSnapshot) bool { return c.Name == name }); i >= 0 {
+			b := snap.Compartments[i]
+			s.Compartments = append(s.Compartments, compartmentView{Name: name, Active: max(b.Active, 0), Max: b.Max})
 		}
 	}
-	delta, span, sinceStart := h.window(now, rt.CallStats())
+	delta, span, sinceStart := h.window(now, snap.Calls)
 	s.WindowSeconds, s.SinceStart = span.Seconds(), sinceStart
 	tot := report.TotalsOf(delta...)
 	s.Resolution = tot.Resolution()
@@ -299,14 +279,14 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 		Calls: tot.Calls, Successes: tot.Successes, Failures: tot.Failures, Rejected: tot.Rejected(),
 		Retries: tot.Retries, Timeouts: tot.Timeouts, Fallbacks: tot.Fallbacks, FailureRatio: tot.FailureRatio(),
 	}
-	if rt.Degraded() {
+	if snap.Store.Degraded {
 		s.Overview.Store = "DEGRADED"
 	}
 	bySvc := map[string][]runtime.CallStats{}
 	for _, d := range delta {
 		bySvc[d.Service] = append(bySvc[d.Service], d)
 		mt := report.TotalsOf(d)
-		if mt.Retries >= retryAlertMin && mt.Calls > 0 && float64(mt.Retries)/float64(mt.Calls) >= retryAlertRatio {
+		if mt.Retries >= report.RetryAlertMin && mt.Calls > 0 && float64(mt.Retries)/float64(mt.Calls) >= report.RetryAlertRatio {
 			ratio := float64(mt.Retries) / float64(mt.Calls)
 			s.RetryAlerts = append(s.RetryAlerts, RetryAlert{Service: d.Service, Method: d.Method, Retries: mt.Retries, Calls: mt.Calls, Ratio: ratio,
 				Message: fmt.Sprintf("%s.%s retried %d times for %d calls (%.0f%%)", d.Service, d.Method, mt.Retries, mt.Calls, 100*ratio)})
@@ -360,36 +340,13 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 	}
 
 	// The verdict: first matching rule (VerdictRule).
-	ratio, enoughFailures := tot.FailureRatio(), tot.Failures >= summaryMinFailures
-	rules := []struct {
-		verdict string
-		hit     bool
-		why     string
-	}{
-		{VerdictCritical, !rt.Enabled(), "the kill switch is DISABLED: every call goes straight to its service"},
-		{VerdictCritical, len(openish) > 0 && 2*len(openish) > s.Breakers.Total, fmt.Sprintf("%d of %d breakers are open: %v", len(openish), s.Breakers.Total, openish)},
-		{VerdictCritical, enoughFailures && ratio >= summaryCriticalRatio, fmt.Sprintf("%.0f%% of attempts failed in the window", 100*ratio)},
-		{VerdictWarning, len(notClosed) > 0, fmt.Sprintf("%d breaker(s) not closed: %v", len(notClosed), notClosed)},
-		{VerdictWarning, rt.Degraded(), "the store is DEGRADED: Redis is unreachable, shared state is served from the local store"},
-		{VerdictWarning, stateErr != "", "the control state could not be read: " + stateErr},
-		{VerdictWarning, needsReview > 0, fmt.Sprintf("%d dead letter(s) need review", needsReview)},
-		{VerdictWarning, len(s.RetryAlerts) > 0, fmt.Sprintf("%d retry alert(s): %s", len(s.RetryAlerts), firstMessage(s.RetryAlerts))},
-		{VerdictWarning, enoughFailures && ratio >= summaryWarningRatio, fmt.Sprintf("%.1f%% of attempts failed in the window", 100*ratio)},
-		{VerdictWarning, tot.RejectedBulkhead > 0, fmt.Sprintf("bulkheads refused %d call(s) in the window", tot.RejectedBulkhead)},
-		{VerdictGood, rt.DryRun(), "dry-run: policies record what they would have done and never intervene"},
-		{VerdictGood, forcedClosed, "a breaker is FORCED_CLOSED: it protects nothing until set back to auto"},
-		{VerdictGood, tot.Failures+tot.Rejected()+tot.Timeouts+tot.Fallbacks > 0,
-			fmt.Sprintf("trouble absorbed in the window: %d failed attempt(s), %d rejection(s), %d fallback answer(s)", tot.Failures, tot.Rejected(), tot.Fallbacks)},
-		{VerdictGood, s.Draining, "the server is draining"},
-	}
-	s.Verdict, s.VerdictReason = VerdictHealthy, "every breaker is closed, the switches are on and live, and the window saw no trouble"
-	for _, r := range rules {
-		if r.hit {
-			s.Verdict, s.VerdictReason = r.verdict, r.why
-			break
-		}
-	}
-	if s.Verdict == VerdictCritical && !rt.Enabled() && h.ctl != nil {
+	s.Verdict, s.VerdictReason = report.Verdict(report.VerdictInput{
+		Window: tot, Disabled: !snap.Enabled, DryRun: snap.DryRun, StoreDegraded: snap.Store.Degraded,
+		Draining: s.Draining, Breakers: s.Breakers.Total, Open: openish, NotClosed: notClosed,
+		ForcedClosed: forcedClosed, StateError: stateErr, NeedsReview: needsReview,
+		RetryAlerts: len(s.RetryAlerts), FirstAlert: firstMessage(s.RetryAlerts),
+	})
+	if s.Verdict == VerdictCritical && !snap.Enabled && h.ctl != nil {
 		s.VerdictReason += fmt.Sprintf(" (reason: %q)", h.ctl.Status().Reason)
 	}
 	return s

@@ -14,7 +14,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin"
 	"github.com/baldur-go/baldur/runtime/backoff"
-	"github.com/baldur-go/baldur/runtime/metrics"
+	"github.com/baldur-go/baldur/runtime/dlq"
 )
 
 var errBoom = errors.New("boom")
@@ -175,15 +175,15 @@ func TestSummaryRetryAlerts(t *testing.T) {
 }
 
 type dlqDepth struct {
-	depth []metrics.DLQDepth
+	depth []dlq.Depth
 	err   error
 }
 
-func (d dlqDepth) DLQDepth(context.Context) ([]metrics.DLQDepth, error) { return d.depth, d.err }
+func (d dlqDepth) DLQDepth(context.Context) ([]dlq.Depth, error) { return d.depth, d.err }
 
 func TestSummaryReadsTheDLQHook(t *testing.T) {
 	f := newFixture(t, fixtureOpts{opts: func(o *admin.Options) {
-		o.DLQ = dlqDepth{depth: []metrics.DLQDepth{{Domain: "payments", State: "pending", Entries: 4}, {Domain: "payments", State: "needs_review", Entries: 1}}}
+		o.DLQ = dlqDepth{depth: []dlq.Depth{{Domain: "payments", State: "pending", Entries: 4}, {Domain: "payments", State: "needs_review", Entries: 1}}}
 	}})
 	r := f.summary(t, true)
 	assert.Equal(t, []any{}, r.json["partial"])

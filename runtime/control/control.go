@@ -45,8 +45,8 @@ const (
 // state at the same instant.
 const casRetries = 20
 
-// Target receives the switches; *runtime.Runtime implements it (SetEnabled and
-// SetDryRun are the atomic flags the hot path reads).
+// Target receives the switches; the runtime hands in an unexported adapter over
+// the atomic mode word the hot path reads, so Control is the only way to change it.
 type Target interface {
 	SetEnabled(on bool)
 	SetDryRun(on bool)

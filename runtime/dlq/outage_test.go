@@ -16,7 +16,6 @@ import (
 
 	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime/dlq"
-	"github.com/baldur-go/baldur/runtime/metrics"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -174,7 +173,7 @@ func TestOutage_RedisBackEmpty_EveryEntryVisibleOnEveryReadPath(t *testing.T) {
 		}
 		require.Equal(t, int64(len(want)), byGroup, "Stats per failure type")
 
-		depth, err := metrics.QueueDepth(p.q).DLQDepth(ctx)
+		depth, err := dlq.QueueDepth(p.q).DLQDepth(ctx)
 		require.NoError(t, err)
 		metricDomains := map[string]int64{}
 		for _, d := range depth {

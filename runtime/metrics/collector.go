@@ -12,7 +12,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/breaker"
-	"github.com/baldur-go/baldur/runtime/store"
+	"github.com/baldur-go/baldur/runtime/dlq"
 )
 
 // DefaultMaxDomains bounds the distinct values of each free-form label.
@@ -27,26 +27,14 @@ type Options struct {
 	// outside the method list, a DLQ domain) keeps before the rest go to
 	// "__other__". Default 50.
 	MaxDomains int
-	// DLQ reports the dead-letter queue's depth. nil: no DLQ series.
-	DLQ DLQSource
+	// DLQ reports the dead-letter queue's depth (dlq.QueueDepth(rt.DLQ())),
+	// and its counters when it is also a dlq.TotalsSource. nil: no DLQ series.
+	DLQ dlq.DepthSource
 	// Idempotency reports the idempotency gate's outcomes. nil: the
 	// runtime's own counts (Runtime.IdempotencyOutcomes).
 	Idempotency IdempotencySource
 	// HookTimeout bounds each hook call during a scrape. Default 2s.
 	HookTimeout time.Duration
-}
-
-// DLQDepth is how many dead-letter entries one domain holds in one state.
-type DLQDepth struct {
-	Domain  string
-	State   string // pending, replaying, needs_review
-	Entries int64
-}
-
-// DLQSource is the hook for DLQ depth: QueueDepth(rt.DLQ()) plugs the
-// runtime's queue in (admin does it by default).
-type DLQSource interface {
-	DLQDepth(ctx context.Context) ([]DLQDepth, error)
 }
 
 // IdempotencyOutcome counts one outcome of the idempotency gate for one
@@ -77,9 +65,6 @@ func (r runtimeIdem) IdempotencyOutcomes() []IdempotencyOutcome {
 	}
 	return out
 }
-
-// failoverStats is what a *store.Failover reports.
-type failoverStats interface{ Stats() store.FailoverStats }
 
 // Collector is a prometheus.Collector over one runtime. Build it once per
 // runtime: it adds a breaker listener to the runtime that cannot be removed.
@@ -292,12 +277,8 @@ func (c *Collector) collectCalls(ch chan<- prometheus.Metric) {
 }
 
 func (c *Collector) collectBreakers(ch chan<- prometheus.Metric) {
-	for _, n := range c.rt.BreakerNames() {
-		b, ok := c.rt.Breaker(n)
-		if !ok {
-			continue
-		}
-		cur := b.State()
+	for _, b := range c.rt.Snapshot().Breakers {
+		n, cur := b.Name, b.State
 		for _, s := range states {
 			v := 0.0
 			if s == cur {
@@ -309,25 +290,25 @@ func (c *Collector) collectBreakers(ch chan<- prometheus.Metric) {
 }
 
 func (c *Collector) collectBulkheads(ch chan<- prometheus.Metric) {
-	for _, b := range c.rt.Compartments() {
-		ch <- prometheus.MustNewConstMetric(descBulkheadActive, prometheus.GaugeValue, float64(max(b.Active(), 0)), b.Name())
-		ch <- prometheus.MustNewConstMetric(descBulkheadCapacity, prometheus.GaugeValue, float64(max(b.Max(), 0)), b.Name())
+	for _, b := range c.rt.Snapshot().Compartments {
+		ch <- prometheus.MustNewConstMetric(descBulkheadActive, prometheus.GaugeValue, float64(max(b.Active, 0)), b.Name)
+		ch <- prometheus.MustNewConstMetric(descBulkheadCapacity, prometheus.GaugeValue, float64(max(b.Max, 0)), b.Name)
 	}
 }
 
 func (c *Collector) collectStore(ch chan<- prometheus.Metric) {
-	degraded, conflicts := c.rt.Degraded(), int64(0)
-	if fo, ok := c.rt.Store().(failoverStats); ok {
-		st := fo.Stats()
-		degraded = degraded || st.Mode == store.ModeDegraded
+	snap := c.rt.Snapshot()
+	degraded, conflicts := snap.Store.Degraded, int64(0)
+	if snap.Store.Failover {
+		st := snap.Store.FailoverStats
 		conflicts = st.Conflicts
 		ch <- prometheus.MustNewConstMetric(descStoreDegradations, prometheus.CounterValue, float64(max(st.Degradations, 0)))
 		ch <- prometheus.MustNewConstMetric(descStoreReplayed, prometheus.CounterValue, float64(max(st.Replayed, 0)))
 	}
 	ch <- prometheus.MustNewConstMetric(descStoreDegraded, prometheus.GaugeValue, b2f(degraded))
 	ch <- prometheus.MustNewConstMetric(descStoreConflicts, prometheus.CounterValue, float64(max(conflicts, 0)))
-	ch <- prometheus.MustNewConstMetric(descKillSwitch, prometheus.GaugeValue, b2f(c.rt.Enabled()))
-	ch <- prometheus.MustNewConstMetric(descDryRun, prometheus.GaugeValue, b2f(c.rt.DryRun()))
+	ch <- prometheus.MustNewConstMetric(descKillSwitch, prometheus.GaugeValue, b2f(snap.Enabled))
+	ch <- prometheus.MustNewConstMetric(descDryRun, prometheus.GaugeValue, b2f(snap.DryRun))
 }
 
 func b2f(b bool) float64 {
@@ -388,16 +369,16 @@ func (c *Collector) collectHooks(ch chan<- prometheus.Metric, known map[string]s
 // collectDLQ sends the queue's depth by domain and state and, when the
 // source also keeps counters (QueueDepth does), evictions and resolved
 // replays, from one read of the queue.
-func (c *Collector) collectDLQ(ch chan<- prometheus.Metric, src DLQSource, known map[string]struct{}) {
+func (c *Collector) collectDLQ(ch chan<- prometheus.Metric, src dlq.DepthSource, known map[string]struct{}) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.HookTimeout)
 	defer cancel()
 	var (
-		depth  []DLQDepth
-		totals *DLQTotals
+		depth  []dlq.Depth
+		totals *dlq.Totals
 		err    error
 	)
-	if both, ok := src.(DLQTotalsSource); ok {
-		var t DLQTotals
+	if both, ok := src.(dlq.TotalsSource); ok {
+		var t dlq.Totals
 		depth, t, err = both.DLQSnapshot(ctx)
 		totals = &t
 	} else {

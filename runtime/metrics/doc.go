@@ -70,6 +70,6 @@
 //     for: 5m
 //
 // Idempotency outcomes and DLQ depth are hooks (IdempotencySource,
-// DLQSource; QueueDepth adapts a *dlq.Queue): the runtime does not hand them
+// dlq.DepthSource; dlq.QueueDepth adapts a *dlq.Queue): the runtime does not hand them
 // to the Collector by itself yet.
 package metrics

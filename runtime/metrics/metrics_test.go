@@ -28,6 +28,7 @@ import (
 	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/behaviour"
 	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/metrics"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -280,7 +281,9 @@ func TestScrapeAfterAScriptedRun(t *testing.T) {
 	}
 
 	// Dry-run: would-have decisions become counters, counted once.
-	rt.SetDryRun(true)
+	if _, err := rt.Control().StartDryRun(ctx, "test", "rehearsal"); err != nil {
+		t.Fatal(err)
+	}
 	_, _ = p.Price(ctx, "ACME") // breaker, retry and fallback would have acted
 	_ = p.Plain(ctx)            // breaker would have rejected
 	f = scrape(t, srv.Client(), url)
@@ -299,8 +302,12 @@ func TestScrapeAfterAScriptedRun(t *testing.T) {
 	f = scrape(t, srv.Client(), url)
 	assert.Equal(t, 1203.0, f.value(t, "baldur_dryrun_decisions_total", map[string]string{"policy": "breaker"}), "nothing undercounted")
 
-	rt.SetDryRun(false)
-	rt.SetEnabled(false)
+	if _, err := rt.Control().GoLive(ctx, "test", "CONFIRM", "rehearsal over"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Control().Disable(ctx, "test", "incident"); err != nil {
+		t.Fatal(err)
+	}
 	f = scrape(t, srv.Client(), url)
 	assert.Equal(t, 0.0, f.value(t, "baldur_kill_switch_enabled", nil))
 	assert.Equal(t, 0.0, f.value(t, "baldur_dryrun_enabled", nil))
@@ -360,10 +367,10 @@ func TestScrapeWhileDegraded(t *testing.T) {
 // dlqDomains reports n distinct DLQ domains, one pending entry each.
 type dlqDomains int
 
-func (n dlqDomains) DLQDepth(context.Context) ([]metrics.DLQDepth, error) {
-	out := make([]metrics.DLQDepth, 0, int(n))
+func (n dlqDomains) DLQDepth(context.Context) ([]dlq.Depth, error) {
+	out := make([]dlq.Depth, 0, int(n))
 	for i := range int(n) {
-		out = append(out, metrics.DLQDepth{Domain: fmt.Sprintf("tenant-%05d", i), State: "pending", Entries: 1})
+		out = append(out, dlq.Depth{Domain: fmt.Sprintf("tenant-%05d", i), State: "pending", Entries: 1})
 	}
 	return out, nil
 }
@@ -374,7 +381,7 @@ func (o idemOutcomes) IdempotencyOutcomes() []metrics.IdempotencyOutcome { retur
 
 type brokenDLQ struct{}
 
-func (brokenDLQ) DLQDepth(context.Context) ([]metrics.DLQDepth, error) {
+func (brokenDLQ) DLQDepth(context.Context) ([]dlq.Depth, error) {
 	return nil, fmt.Errorf("dlq stats: %w", store.ErrUnavailable)
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
-	"github.com/baldur-go/baldur/runtime/metrics"
+	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -47,7 +47,7 @@ type Options struct {
 	// Location draws the day boundaries. Default time.Local.
 	Location *time.Location
 	// DLQ reports the dead-letter queue. nil: the report lists "dlq" as partial.
-	DLQ metrics.DLQSource
+	DLQ dlq.DepthSource
 	// Retention is how long a stored report is kept. Default 90 days.
 	Retention time.Duration
 	// Node names this process in its reports; processes sharing a store
@@ -96,8 +96,6 @@ type snapshot struct {
 	store store.FailoverStats
 	dry   map[string]uint64 // would-have decisions by policy
 }
-
-type failoverStats interface{ Stats() store.FailoverStats }
 
 // New returns a Generator for rt. It starts nothing: call Start for the
 // midnight reports.
@@ -169,12 +167,17 @@ func (g *Generator) onTransition(t breaker.Transition) {
 }
 
 func (g *Generator) snapshot() snapshot {
+	return g.snapshotOf(g.rt.Snapshot())
+}
+
+// snapshotOf keeps the counters of one runtime snapshot.
+func (g *Generator) snapshotOf(rs runtime.Snapshot) snapshot {
 	s := snapshot{calls: map[[2]string]runtime.CallStats{}, dry: g.rt.WouldHaveCounts()}
-	for _, cs := range g.rt.CallStats() {
+	for _, cs := range rs.Calls {
 		s.calls[[2]string{cs.Service, cs.Method}] = cs
 	}
-	if fo, ok := g.rt.Store().(failoverStats); ok {
-		s.store = fo.Stats()
+	if rs.Store.Failover {
+		s.store = rs.Store.FailoverStats
 	}
 	return s
 }
@@ -216,12 +219,10 @@ type reading struct {
 
 // read asks the runtime (and the DLQ hook) for everything a report needs.
 func (g *Generator) read(ctx context.Context, now time.Time) reading {
-	rd := reading{at: now, snap: g.snapshot(), enabled: g.rt.Enabled(),
-		dryRun: g.rt.DryRun(), degraded: g.rt.Degraded()}
-	for _, name := range g.rt.BreakerNames() {
-		if b, ok := g.rt.Breaker(name); ok {
-			rd.breakers = append(rd.breakers, BreakerDay{Service: name, State: b.State().String()})
-		}
+	rs := g.rt.Snapshot()
+	rd := reading{at: now, snap: g.snapshotOf(rs), enabled: rs.Enabled, dryRun: rs.DryRun, degraded: rs.Store.Degraded}
+	for _, b := range rs.Breakers {
+		rd.breakers = append(rd.breakers, BreakerDay{Service: b.Name, State: b.State.String()})
 	}
 	if src := g.opts.DLQ; src != nil {
 		if d, err := dlqDay(ctx, src); err == nil {
@@ -261,7 +262,7 @@ func (g *Generator) buildLocked(rd reading, final bool) Report {
 	return Build(in)
 }
 
-func dlqDay(ctx context.Context, src metrics.DLQSource) (DLQDay, error) {
+func dlqDay(ctx context.Context, src dlq.DepthSource) (DLQDay, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	depth, err := src.DLQDepth(ctx)

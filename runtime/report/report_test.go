@@ -18,7 +18,7 @@ import (
 	"github.com/baldur-go/baldur/internal/behaviour"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/clock"
-	"github.com/baldur-go/baldur/runtime/metrics"
+	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/report"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -188,8 +188,8 @@ func TestABadDayThroughTheGeneratedWrapper(t *testing.T) {
 
 type needsReview int64
 
-func (n needsReview) DLQDepth(context.Context) ([]metrics.DLQDepth, error) {
-	return []metrics.DLQDepth{{Domain: "pricer", State: "needs_review", Entries: int64(n)}, {Domain: "pricer", State: "pending", Entries: 3}}, nil
+func (n needsReview) DLQDepth(context.Context) ([]dlq.Depth, error) {
+	return []dlq.Depth{{Domain: "pricer", State: "needs_review", Entries: int64(n)}, {Domain: "pricer", State: "pending", Entries: 3}}, nil
 }
 
 func TestBuildRules(t *testing.T) {
@@ -335,7 +335,9 @@ func TestTheFleetsReportMergesEveryProcess(t *testing.T) {
 		_, _ = b.p.Price(ctx, "ACME") // five failures: b's breaker opens
 	}
 	b.inner.setDown(false)
-	b.rt.SetDryRun(true)
+	if _, err := b.rt.Control().StartDryRun(ctx, "test", "rehearsal"); err != nil {
+		t.Fatal(err)
+	}
 	require.NoError(t, b.p.Plain(ctx), "dry-run: the open breaker would have rejected, but does not")
 
 	ra, err := a.gen.Generate(ctx)

@@ -22,6 +22,7 @@ import (
 	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin"
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/store"
@@ -127,19 +128,13 @@ func TestConsoleInRealChromium(t *testing.T) {
 		}
 	}))
 
-	type controlState struct {
-		Mode      string `json:"mode"`
-		ChangedBy string `json:"changed_by"`
-	}
-	apiControl := func() controlState {
-		req, _ := http.NewRequest(http.MethodGet, origin+"/api/baldur/control/", nil)
-		req.Header.Set(admin.KeyHeader, viewerKey)
+	apiControl := func() adminapi.ControlStatus {
+		req, _ := http.NewRequest(http.MethodGet, origin+adminapi.URL(adminapi.PathControl), nil)
+		req.Header.Set(adminapi.KeyHeader, viewerKey)
 		res, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		defer res.Body.Close()
-		var body struct {
-			Control controlState `json:"control"`
-		}
+		var body adminapi.ControlAnswer
 		require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
 		return body.Control
 	}

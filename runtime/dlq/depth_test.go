@@ -1,15 +1,16 @@
-package metrics_test
+package dlq_test
 
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur/runtime/dlq"
-	"github.com/baldur-go/baldur/runtime/metrics"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -18,14 +19,14 @@ import (
 func TestQueueDepthReadsARealQueue(t *testing.T) {
 	st := store.NewMemory()
 	defer st.Close()
-	q, err := dlq.New(st, dlq.Options{Logger: quiet})
+	q, err := dlq.New(st, dlq.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	ctx := context.Background()
 	for _, dom := range []string{"payments", "payments", "ledger"} {
 		_, err := q.Park(ctx, dlq.Capture{Domain: dom, Method: "Charge", Err: errors.New("down"), Args: []byte(`{}`)})
 		require.NoError(t, err)
 	}
-	depth, err := metrics.QueueDepth(q).DLQDepth(ctx)
+	depth, err := dlq.QueueDepth(q).DLQDepth(ctx)
 	require.NoError(t, err)
 	got := map[string]int64{}
 	for _, d := range depth {
@@ -41,7 +42,7 @@ func TestQueueDepthReadsARealQueue(t *testing.T) {
 func TestQueueTotalsCountEvictionsAndResolvedReplays(t *testing.T) {
 	st := store.NewMemory()
 	defer st.Close()
-	q, err := dlq.New(st, dlq.Options{Logger: quiet, MaxSize: 2})
+	q, err := dlq.New(st, dlq.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxSize: 2})
 	require.NoError(t, err)
 	defer q.Close()
 	ctx := context.Background()
@@ -53,7 +54,7 @@ func TestQueueTotalsCountEvictionsAndResolvedReplays(t *testing.T) {
 	}
 	_, err = q.Replay(ctx, last)
 	require.NoError(t, err)
-	src, ok := metrics.QueueDepth(q).(metrics.DLQTotalsSource)
+	src, ok := dlq.QueueDepth(q).(dlq.TotalsSource)
 	require.True(t, ok, "QueueDepth reports the counters too")
 	_, tot, err := src.DLQSnapshot(ctx)
 	require.NoError(t, err)
