@@ -35,7 +35,7 @@ var (
 
 // collectShaping sends the load-shaping series of the methods that use it.
 func (c *Collector) collectShaping(ch chan<- prometheus.Metric, known map[string]struct{}) {
-	for _, s := range c.rt.Shaping() {
+	for _, s := range c.rt.Snapshot().Shaping {
 		svc := c.services.label(s.Service, known)
 		counter := func(d *prometheus.Desc, v uint64, extra ...string) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append([]string{svc, s.Method}, extra...)...)
