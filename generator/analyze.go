@@ -488,7 +488,8 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 		return nil
 	}
 	if !spec.Breaker && spec.Attempts <= 1 && spec.Timeout == 0 && spec.Bulkhead == 0 &&
-		spec.Fallback == "" && spec.Idempotency == "" && !spec.DLQ {
+		spec.Fallback == "" && spec.Idempotency == "" && !spec.DLQ &&
+		spec.Rate == "" && spec.Throttle == "" && spec.Concurrency == "" {
 		return delegate(m, "every policy is off")
 	}
 	m.Spec = spec

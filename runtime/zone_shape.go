@@ -73,6 +73,10 @@ type shapeRegistry struct {
 	limiters map[string]*shape.Limiter
 }
 
+// DefaultConcurrencyQueueWait is how long a call waits in the adaptive
+// concurrency limit's queue before it is refused.
+const DefaultConcurrencyQueueWait = shape.DefaultConcurrencyWait
+
 // Values of ZoneSpec.RateScope, Throttle and Concurrency.
 const (
 	RateScopeFleet = "fleet"

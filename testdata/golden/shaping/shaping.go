@@ -34,3 +34,17 @@ type Ledger interface {
 	//baldur:protect retry=off
 	Audit(ctx context.Context) error
 }
+
+// Feed has no breaker: load shaping alone still wraps a method.
+//
+//baldur:protect name=feed breaker=off
+type Feed interface {
+	//baldur:protect throttle=adaptive
+	Pull(ctx context.Context) error
+	//baldur:protect concurrency=adaptive
+	Push(ctx context.Context) error
+	//baldur:protect rate=10/s
+	Poll(ctx context.Context) error
+	// Idle has nothing left on: delegated.
+	Idle(ctx context.Context) error
+}

@@ -240,3 +240,95 @@ func (w *ProtectedLedger) Audit(ctx context.Context) error {
 	}
 	return err
 }
+
+// ProtectedFeed runs every call of the Feed it wraps through the policies of its //baldur:protect directives.
+type ProtectedFeed struct {
+	inner Feed
+	zPull *runtime.Zone
+	zPush *runtime.Zone
+	zPoll *runtime.Zone
+}
+
+// A compile error here means Feed changed since this file was generated: re-run go generate.
+var _ Feed = (*ProtectedFeed)(nil)
+
+// NewProtectedFeed returns inner wrapped with its policies; rt holds the shared state.
+func NewProtectedFeed(inner Feed, rt *runtime.Runtime) *ProtectedFeed {
+	return &ProtectedFeed{
+		inner: inner,
+		zPull: rt.Zone(runtime.ZoneSpec{
+			Service:  "feed",
+			Method:   "Pull",
+			Throttle: "adaptive",
+		}),
+		zPush: rt.Zone(runtime.ZoneSpec{
+			Service:     "feed",
+			Method:      "Push",
+			Concurrency: "adaptive",
+		}),
+		zPoll: rt.Zone(runtime.ZoneSpec{
+			Service:    "feed",
+			Method:     "Poll",
+			Rate:       "10/s",
+			RateBucket: "feed.Poll",
+		}),
+	}
+}
+
+// ProtectFeed is NewProtectedFeed returning the interface, for google/wire and fx.Decorate.
+func ProtectFeed(inner Feed, rt *runtime.Runtime) Feed {
+	return NewProtectedFeed(inner, rt)
+}
+
+// Pull runs throttle(adaptive) around the inner Pull.
+func (w *ProtectedFeed) Pull(ctx context.Context) error {
+	z := w.zPull
+	if z.Bypass() {
+		return w.inner.Pull(ctx)
+	}
+	var err error
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.Pull(ctx)
+		z.Done(ctx, permit, err, 1)
+	}
+	return err
+}
+
+// Push runs concurrency(adaptive) around the inner Push.
+func (w *ProtectedFeed) Push(ctx context.Context) error {
+	z := w.zPush
+	if z.Bypass() {
+		return w.inner.Push(ctx)
+	}
+	var err error
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.Push(ctx)
+		z.Done(ctx, permit, err, 1)
+	}
+	return err
+}
+
+// Poll runs rate(10/s, in feed.Poll) around the inner Poll.
+func (w *ProtectedFeed) Poll(ctx context.Context) error {
+	z := w.zPoll
+	if z.Bypass() {
+		return w.inner.Poll(ctx)
+	}
+	var err error
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.Poll(ctx)
+		z.Done(ctx, permit, err, 1)
+	}
+	return err
+}
+
+// Idle is delegated untouched (every policy is off).
+func (w *ProtectedFeed) Idle(ctx context.Context) error {
+	return w.inner.Idle(ctx)
+}
