@@ -288,6 +288,7 @@ func (rt *Runtime) logZone(z *Zone) {
 	if spec.Bulkhead > 0 {
 		attrs = append(attrs, slog.String("compartment", z.bulkhead.name), slog.Int("bulkhead", spec.Bulkhead))
 	}
+	attrs = append(attrs, z.shapeAttrs()...)
 	rt.log.LogAttrs(context.Background(), levelDebug, "protect.composer_built", attrs...)
 }
 

@@ -218,10 +218,55 @@ func (z *Zone) shapeEnter(ctx context.Context, s *zoneShape, t breaker.Ticket, f
 			err = nil
 		}
 	}
-	if err != nil && f&permitBreaker != 0 {
-		z.breaker.Ignore(t)
+	if err != nil {
+		if f&permitBreaker != 0 {
+			z.breaker.Ignore(t)
+		}
+		z.logRefusal(ctx, err)
 	}
 	return a, f, err
+}
+
+// logRefusal is the DEBUG event of a load-shaping refusal: rate.call_refused,
+// throttle.call_shed or concurrency.call_refused.
+func (z *Zone) logRefusal(ctx context.Context, err error) {
+	if !z.rt.log.Enabled(ctx, levelDebug) {
+		return
+	}
+	event := "concurrency.call_refused"
+	switch {
+	case errors.Is(err, ErrRateLimited):
+		event = "rate.call_refused"
+	case errors.Is(err, ErrThrottled):
+		event = "throttle.call_shed"
+	case !errors.Is(err, ErrConcurrencyLimited):
+		return // the caller's context ended while waiting
+	}
+	z.rt.log.LogAttrs(ctx, levelDebug, event, slog.String("service", z.spec.Service),
+		slog.String("method", z.spec.Method), slog.String("error", err.Error()))
+}
+
+// shapeAttrs describes the zone's load shaping for protect.composer_built.
+func (z *Zone) shapeAttrs() []slog.Attr {
+	s := z.shape
+	if s == nil {
+		return nil
+	}
+	var attrs []slog.Attr
+	if l := s.rate; l != nil {
+		attrs = append(attrs, slog.String("rate", l.Limit()), slog.Int64("burst", l.Burst()),
+			slog.String("rate_bucket", z.rateBucket()), slog.Bool("rate_fleet", z.spec.RateScope == RateScopeFleet))
+	}
+	if s.budget != nil {
+		attrs = append(attrs, slog.String("retry_budget", s.budget.String()))
+	}
+	if s.throttle != nil {
+		attrs = append(attrs, slog.Float64("throttle_k", s.throttle.K()))
+	}
+	if s.conc != nil {
+		attrs = append(attrs, slog.Int64("concurrency_limit", s.conc.Limit()))
+	}
+	return attrs
 }
 
 // rateThrottle runs the rate limit and the throttle.

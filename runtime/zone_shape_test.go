@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
+	"sync"
 	goruntime "runtime"
 	"testing"
 	"time"
@@ -245,3 +247,30 @@ func TestZoneFleetRateIsOneBudgetAcrossRuntimes(t *testing.T) {
 	assert.Equal(t, uint64(1), s.RateLeases)
 	assert.True(t, s.RateFleet)
 }
+
+func TestShapingEvents(t *testing.T) {
+	t.Parallel()
+	var logs strings.Builder
+	var mu sync.Mutex
+	rt, err := New(context.Background(), Config{StateDir: t.TempDir(), Store: store.NewMemory(),
+		Logger: slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.Write(p)
+		}), &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+	z := rt.Zone(ZoneSpec{Service: "quotes", Method: "Get", Attempts: 1, Rate: "1/h", Burst: 1, RateScope: RateScopeFleet})
+	require.NoError(t, run(z, func() error { return nil }))
+	require.ErrorIs(t, run(z, func() error { return nil }), ErrRateLimited)
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	assert.Contains(t, out, "msg=protect.composer_built service=quotes method=Get policies=[rate]")
+	assert.Contains(t, out, "rate=1/h burst=1 rate_bucket=quotes rate_fleet=true")
+	assert.Contains(t, out, "msg=rate.call_refused service=quotes method=Get")
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
