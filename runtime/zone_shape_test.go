@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	goruntime "runtime"
 	"strings"
 	"sync"
-	goruntime "runtime"
 	"testing"
 	"time"
 
