@@ -306,7 +306,7 @@ func (z *Zone) budgetRefuses(ctx context.Context, attempt int, err error) bool {
 	}
 	reason := "retry budget " + s.budget.String() + " spent; attempt " + strconv.Itoa(attempt) + " failed: " + err.Error()
 	if !z.rt.wouldHave(z, "retry_budget", "reject", reason) {
-		z.rt.log.LogAttrs(ctx, levelDebug, "retry.budget_exhausted",
+		z.rt.log.LogAttrs(ctx, levelDebug, "retry.attempt_refused",
 			slog.String("service", z.spec.Service), slog.String("method", z.spec.Method),
 			slog.Int("attempt", attempt), slog.String("budget", s.budget.String()))
 	}
