@@ -18,7 +18,7 @@ import (
 //
 //	breaker → rate → throttle → concurrency → bulkhead → attempt (timeout) → retry (budget) → fallback
 //
-// Why the breaker first (the README's order put the rate first): a call the
+// Why the breaker first, not the rate: a call the
 // open breaker refuses never reaches the dependency, so it must not spend a
 // rate token, count as a request the throttle weighs, or hold a concurrency
 // slot; the breaker's refusal is also the cheapest check. A call the rate
