@@ -27,6 +27,8 @@ const (
 	maxIdemTTL      = 7 * 24 * time.Hour
 	maxRetry        = 100
 	maxBulkhead     = 1_000_000
+	maxBurst        = 1_000_000
+	maxRateWait     = 24 * time.Hour
 )
 
 // Parse reads the directives of one comment group: a type's doc, a method's

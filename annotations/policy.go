@@ -73,6 +73,15 @@ type Policy struct {
 	// Criticality is criticality=high|normal|low: what emergency mode sheds
 	// last (low from HIGH, normal from CRITICAL, high never).
 	Criticality Opt[string]
+
+	// Load shaping (keys_shape.go).
+	Rate        Opt[string]        // rate=N/s|N/m|N/h; rate=off stores ""
+	Burst       Opt[int]           // burst=1..1000000: calls at once after a quiet spell
+	RateWait    Opt[time.Duration] // rate_wait=<duration>, at most 24h: wait this long for a token
+	RateScope   Opt[string]        // rate_scope=local|fleet
+	RetryBudget Opt[string]        // retry_budget=P% (0 < P <= 100); retry_budget=off stores ""
+	Throttle    Opt[string]        // throttle=adaptive|off; off stores ""
+	Concurrency Opt[string]        // concurrency=adaptive|off; off stores ""
 }
 
 // FailureKinds are the failures fallback_on= names, in the runtime's order

@@ -464,6 +464,11 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 	if spec.Bulkhead > 0 && mp.Bulkhead.Set {
 		spec.Compartment = spec.Service + "." + name
 	}
+	if spec.Rate != "" && (mp.Rate.Set || mp.Burst.Set || mp.RateWait.Set || mp.RateScope.Set) {
+		// The interface's rate= is one bucket for the service; a method
+		// writing its own rate (or tuning it) gets a bucket of its own.
+		spec.RateBucket = spec.Service + "." + name
+	}
 	if spec.Fallback != "" {
 		m.FallbackGeneric = r.fallback(sig, p.Fallback)
 	}
@@ -489,7 +494,8 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 		return nil
 	}
 	if !spec.Breaker && spec.Attempts <= 1 && spec.Timeout == 0 && spec.Bulkhead == 0 && spec.Compartment == "" &&
-		spec.Deadline == 0 && spec.Fallback == "" && spec.Idempotency == "" && !spec.DLQ {
+		spec.Deadline == 0 && spec.Fallback == "" && spec.Idempotency == "" && !spec.DLQ &&
+		spec.Rate == "" && spec.Throttle == "" && spec.Concurrency == "" {
 		return delegate(m, "every policy is off")
 	}
 	m.Spec = spec

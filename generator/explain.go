@@ -8,7 +8,9 @@ import (
 )
 
 // Chain spells the composed policies in the order a call meets them, such as
-// "idempotency(orderID) → breaker → retry(3, exp(100ms,10s)) → timeout(5s) → dlq";
+// "idempotency(orderID) → breaker → rate(100/s, burst 20) → retry(3,
+// exp(100ms,10s), budget 20%) → timeout(5s) → dlq" (load shaping between the
+// breaker and the bulkhead: the README's "Load shaping" argues the order);
 // idempotency lists its options when set: "idempotency(req.ID, operation
 // place-order, window 10m, fail-open, replay)".
 func (s Spec) Chain() string {
@@ -35,6 +37,29 @@ func (s Spec) Chain() string {
 	if s.Breaker {
 		p = append(p, "breaker")
 	}
+	if s.Rate != "" {
+		args := []string{s.Rate}
+		if s.Burst > 0 {
+			args = append(args, fmt.Sprintf("burst %d", s.Burst))
+		}
+		if s.RateWait > 0 {
+			args = append(args, "wait "+backoff.ShortDuration(s.RateWait))
+		}
+		if s.RateBucket != "" {
+			args = append(args, "in "+s.RateBucket)
+		}
+		if s.RateScope == "fleet" {
+			args = append(args, "fleet")
+		}
+		p = append(p, "rate("+strings.Join(args, ", ")+")")
+	}
+	if s.Throttle != "" {
+		p = append(p, "throttle("+s.Throttle+")")
+	}
+	if s.Concurrency != "" {
+		p = append(p, "concurrency("+s.Concurrency+")")
+
+	}
 	if s.Bulkhead == 0 && s.Compartment != "" {
 		p = append(p, "bulkhead(compartment "+s.Compartment+")")
 	}
@@ -49,7 +74,11 @@ func (s Spec) Chain() string {
 		p = append(p, b+")")
 	}
 	if s.Attempts > 1 {
-		p = append(p, fmt.Sprintf("retry(%d, %s)", s.Attempts, s.Backoff))
+		r := fmt.Sprintf("retry(%d, %s", s.Attempts, s.Backoff)
+		if s.RetryBudget != "" {
+			r += ", budget " + s.RetryBudget
+		}
+		p = append(p, r+")")
 	}
 	if s.Timeout > 0 {
 		p = append(p, "timeout("+backoff.ShortDuration(s.Timeout)+")")

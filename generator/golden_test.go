@@ -55,6 +55,8 @@ var goldenCases = map[string]string{
 	"err_timeout_iter":         "timeout is refused on iter.Seq and iter.Seq2 results, an alias of one, and one held in a field",
 	"err_timeout_func":         "timeout is refused on func results, named func types and a func held in a field; //baldur:skip delegates",
 	"idempotency_degraded":     "idempotency_degraded=refuse on the interface with a method serving, and per method: IdemDegraded in the ZoneSpec",
+	"shaping":                  "rate (the interface's bucket shared, a method's own fleet-wide bucket, rate_wait, rate=off), retry_budget inherited and lifted (retry_budget=off, retry=off), throttle and concurrency, load shaping alone without a breaker still wraps: the ZoneSpec fields and -explain's chain",
+	"err_shaping":              "load-shaping misuse: each bad value (rate, burst, rate_wait, rate_scope, retry_budget, throttle, concurrency), tuning without rate or retry, concurrency with a bulkhead (method and interface), shaping on a method without an error result: positioned errors, nothing written",
 	"err_idempotency_degraded": "idempotency_degraded misuse: a bad value, no idempotency, idempotency=off, refuse with fail-open (method and interface): positioned errors, nothing written",
 	"compartment":              "compartment= shares the runtime's named compartments across interfaces (Compartment without Bulkhead); compartment=off lifts it for a bulkhead of the method's own",
 	"fallback_on":              "fallback_on= lists the failures a fallback answers (FallbackOn in the ZoneSpec), with compartment= and timeout=",

@@ -174,4 +174,13 @@ type Spec struct {
 	IdemDegraded   string
 	DLQ            bool
 	Criticality    string
+
+	Rate        string
+	Burst       int
+	RateWait    time.Duration
+	RateScope   string
+	RateBucket  string
+	RetryBudget string
+	Throttle    string
+	Concurrency string
 }

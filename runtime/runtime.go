@@ -77,6 +77,8 @@ type Runtime struct {
 	wouldHaveCounts map[string]uint64 // decisions per policy since the start, never trimmed
 
 	listeners atomic.Pointer[[]func(breaker.Transition)] // copy on write
+
+	shaping shapeRegistry // rate limiters shared by name (zone_shape.go)
 }
 
 // OnBreakerChange adds a listener called on every breaker transition (local
@@ -222,7 +224,8 @@ func (rt *Runtime) Close() error {
 	auditErr := rt.audit.Close() // after the last action it records, before the store it writes to
 	// The notifier before the store: its guards and last deliveries use it.
 	notifyErr := rt.notifier.Close()
-	return errors.Join(fleetErr, dlqErr, emErr, ctlErr, auditErr, notifyErr, rt.closeStore())
+	shapeErr := rt.closeLimiters() // a fleet limiter gives its tokens back to the store
+	return errors.Join(fleetErr, dlqErr, emErr, ctlErr, shapeErr, auditErr, notifyErr, rt.closeStore())
 }
 
 func (rt *Runtime) closeStore() error {
@@ -329,6 +332,7 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 	if spec.Idempotency != "" {
 		z.idem = new(idemCounters)
 	}
+	z.shape = rt.newZoneShape(spec, z.stats)
 	if spec.Breaker {
 		z.breaker, fresh = rt.breakerLocked(spec.Service)
 	}
@@ -364,6 +368,7 @@ func (rt *Runtime) logZone(z *Zone) {
 	if z.bulkhead != nil {
 		attrs = append(attrs, slog.String("compartment", z.bulkhead.name), slog.Int64("bulkhead", z.bulkhead.max))
 	}
+	attrs = append(attrs, z.shapeAttrs()...)
 	rt.log.LogAttrs(context.Background(), levelDebug, "protect.composer_built", attrs...)
 }
 

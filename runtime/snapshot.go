@@ -21,6 +21,8 @@ type Snapshot struct {
 	Compartments []CompartmentSnapshot
 	// Calls are the per-method call counters since the runtime started.
 	Calls []CallStats
+	// Shaping is the load shaping of the methods that use it (Runtime.Shaping).
+	Shaping []ShapeStats
 	// Store is the runtime store's mode.
 	Store StoreSnapshot
 	// Enabled is the kill switch (false: DISABLED); DryRun the dry-run flag.
@@ -89,7 +91,7 @@ func (rt *Runtime) Snapshot() Snapshot {
 	}
 	rt.mu.Unlock()
 
-	s := Snapshot{At: rt.clock.Now(), Enabled: rt.Enabled(), DryRun: rt.DryRun(), Calls: rt.CallStats()}
+	s := Snapshot{At: rt.clock.Now(), Enabled: rt.Enabled(), DryRun: rt.DryRun(), Calls: rt.CallStats(), Shaping: rt.Shaping()}
 	s.Breakers = make([]breaker.Snapshot, 0, len(bs))
 	for _, b := range bs {
 		s.Breakers = append(s.Breakers, b.Snapshot())

@@ -9,6 +9,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/backoff"
 	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/shape"
 )
 
 // ZoneSpec describes one protected method. The generated constructor writes
@@ -69,6 +70,18 @@ type ZoneSpec struct {
 	// sheds last: low fails fast from HIGH, normal (the default, "") from
 	// CRITICAL, high never.
 	Criticality string
+
+	// Load shaping (runtime/shape; the README's "Load shaping").
+	Rate      string        // rate=N/s|m|h; "" means no rate limit
+	Burst     int           // burst=; 0 means one second's worth at the rate, at least 1
+	RateWait  time.Duration // rate_wait=; 0 fails fast with *RateLimitedError
+	RateScope string        // rate_scope=fleet shares the limit with every process on the store; "" is this process
+	// RateBucket names the limiter zones share: "" is the service's (the
+	// interface's rate=); a method with its own rate= gets "service.Method".
+	RateBucket  string
+	RetryBudget string // retry_budget=P%; "" means retries are not budgeted
+	Throttle    string // throttle=adaptive; "" means off
+	Concurrency string // concurrency=adaptive; "" means off
 }
 
 // Policies lists the composed policies in the order a call meets them.
@@ -80,11 +93,23 @@ func (s ZoneSpec) Policies() []string {
 	if s.Breaker {
 		p = append(p, "breaker")
 	}
+	if s.Rate != "" {
+		p = append(p, "rate")
+	}
+	if s.Throttle != "" {
+		p = append(p, "throttle")
+	}
+	if s.Concurrency != "" {
+		p = append(p, "concurrency")
+	}
 	if s.Bulkhead > 0 || s.Compartment != "" {
 		p = append(p, "bulkhead")
 	}
 	if s.Attempts > 1 {
 		p = append(p, "retry")
+	}
+	if s.RetryBudget != "" {
+		p = append(p, "retry_budget")
 	}
 	if s.Timeout > 0 {
 		p = append(p, "timeout")
@@ -126,6 +151,7 @@ type Zone struct {
 	stats        *callStats    // nil unless Config.CallStats
 	idem         *idemCounters // nil without idempotency=
 	shedAt       int32         // the emergency level from which calls fail fast (criticality=)
+	shape        *zoneShape    // nil without rate=, throttle=, concurrency= or retry_budget=
 
 	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go
 }
@@ -137,6 +163,7 @@ type Permit struct {
 	flags  uint8
 	stripe uint16 // the bulkhead stripe the slot came from
 	start  int64  // sampled attempts: nanoseconds since the runtime's epoch; 0 otherwise
+	admit  shape.Admit
 }
 
 const (
@@ -144,6 +171,7 @@ const (
 	permitBulkhead       // a bulkhead slot is held
 	permitQuiet          // the breaker need not hear of a success (Ticket.Quiet)
 	permitCount          // calls are counted, and this attempt's duration is not sampled
+	permitConc           // an adaptive concurrency slot is held (concurrency=adaptive)
 
 	// permitQuietOnly is the common case Done answers inline. A permit with
 	// permitQuiet is never sampled and, when calls are counted, has permitCount.
@@ -175,8 +203,8 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 	if z.rt.emg.level.Load() >= z.shedAt {
 		return z.shed(ctx)
 	}
-	// Fast path: the breaker admits or rejects the call, and the bulkhead,
-	// if any, has a permit on the first look.
+	// Fast path: the breaker admits or rejects the call, load shaping (if
+	// any) admits it, and the bulkhead, if any, has a permit on the first look.
 	if b := z.breaker; b != nil {
 		t, ok := b.Allow()
 		if ok {
@@ -184,20 +212,27 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 			if t.Quiet() {
 				f = permitQuietOnly
 			}
+			var a shape.Admit
+			if sh := z.shape; sh != nil {
+				var err error
+				if a, f, err = z.shapeEnter(ctx, sh, t, f); err != nil {
+					return Permit{}, err
+				}
+			}
 			var stripe uint16
 			if bh := z.bulkhead; bh != nil {
 				if stripe, ok = bh.tryAcquire(); !ok {
-					return z.bulkheadFull(ctx, Permit{ticket: t, flags: permitBreaker})
+					return z.bulkheadFull(ctx, Permit{ticket: t, flags: permitBreaker | f&permitConc, admit: a})
 				}
 				f |= permitBulkhead
 			}
 			if s := z.stats; s != nil {
 				if s.sample.Load() != 0 { // this attempt's duration is sampled: Done's slow path
-					return Permit{ticket: t, flags: f &^ permitQuiet, stripe: stripe, start: z.rt.sampleStart(s)}, nil
+					return Permit{ticket: t, flags: f &^ permitQuiet, stripe: stripe, start: z.rt.sampleStart(s), admit: a}, nil
 				}
 				f |= permitCount // Done counts the success
 			}
-			return Permit{ticket: t, flags: f, stripe: stripe}, nil
+			return Permit{ticket: t, flags: f, stripe: stripe, admit: a}, nil
 		}
 		if z.rt.mode.Load()&modeDryRun == 0 {
 			if z.stats != nil {
@@ -227,6 +262,12 @@ func (z *Zone) enter(ctx context.Context) (Permit, error) {
 			if z.stats == nil && t.Quiet() {
 				p.flags = permitQuietOnly
 			}
+		}
+	}
+	if s := z.shape; s != nil {
+		var err error
+		if p.admit, p.flags, err = z.shapeEnter(ctx, s, p.ticket, p.flags); err != nil {
+			return Permit{}, err
 		}
 	}
 	if bh := z.bulkhead; bh != nil {
@@ -261,6 +302,9 @@ func (z *Zone) bulkheadFull(ctx context.Context, p Permit) (Permit, error) {
 	}
 	if p.flags&permitBreaker != 0 {
 		z.breaker.Ignore(p.ticket)
+	}
+	if p.flags&permitConc != 0 {
+		z.shape.conc.Release(p.admit, false)
 	}
 	if z.stats != nil && errors.Is(err, ErrBulkheadFull) {
 		z.stats.rejectedBulkhead.Add(1)
@@ -343,9 +387,12 @@ func (z *Zone) Done(ctx context.Context, p Permit, err error, attempt int) bool 
 func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool {
 	// The common cases with counting or a bulkhead on: a first-attempt
 	// success the breaker need not hear about, not sampled.
-	if err == nil && attempt == 1 && p.flags&^(permitCount|permitBulkhead) == permitQuietOnly {
+	if err == nil && attempt == 1 && p.flags&^(permitCount|permitBulkhead|permitConc) == permitQuietOnly {
 		if p.flags&permitBulkhead != 0 {
 			z.bulkhead.release(p.stripe)
+		}
+		if p.flags&permitConc != 0 {
+			z.shape.conc.Release(p.admit, false)
 		}
 		if p.flags&permitCount != 0 {
 			z.stats.success()
@@ -369,6 +416,9 @@ func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool 
 	}
 	if p.flags&permitBulkhead != 0 {
 		z.bulkhead.release(p.stripe)
+	}
+	if p.flags&permitConc != 0 {
+		z.shape.conc.Release(p.admit, false)
 	}
 	return false
 }
@@ -398,6 +448,9 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 	if p.flags&permitBulkhead != 0 {
 		z.bulkhead.release(p.stripe)
 	}
+	if z.shape != nil {
+		z.shape.shapeDone(p, o == Failure)
+	}
 	if o != Failure || attempt >= z.attemptsNow() || errors.Is(err, ErrPermanent) {
 		return false
 	}
@@ -407,6 +460,9 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 	}
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
 		return false // the caller's deadline would pass while we wait
+	}
+	if z.budgetRefuses(ctx, attempt, err) {
+		return false // the caller gets this attempt's error
 	}
 	if z.rt.DryRun() {
 		z.rt.wouldHave(z, "retry", "retry", "attempt "+strconv.Itoa(attempt)+" failed: "+err.Error())

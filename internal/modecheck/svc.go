@@ -38,6 +38,22 @@ type Service interface {
 	// Ship parks its failures in the dead-letter queue.
 	//baldur:protect dlq
 	Ship(ctx context.Context, parcel string) error
+
+	// Metered admits one call an hour.
+	//baldur:protect rate=1/h burst=1
+	Metered(ctx context.Context) error
+
+	// Shed throttles adaptively.
+	//baldur:protect breaker=off throttle=adaptive
+	Shed(ctx context.Context) error
+
+	// Adaptive limits its calls in flight adaptively.
+	//baldur:protect breaker=off concurrency=adaptive
+	Adaptive(ctx context.Context) error
+
+	// Budgeted retries within a budget.
+	//baldur:protect breaker=off retry=3 backoff=const(1ms) retry_budget=20%
+	Budgeted(ctx context.Context) error
 }
 
 // fixedQuote answers Quote when the pricing fails.

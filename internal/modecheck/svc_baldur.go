@@ -18,14 +18,18 @@ const _ = runtime.GeneratedCodeVersion1
 
 // ProtectedService runs every call of the Service it wraps through the policies of its //baldur:protect directives.
 type ProtectedService struct {
-	inner    Service
-	zPlain   *runtime.Zone
-	zFlaky   *runtime.Zone
-	zSlow    *runtime.Zone
-	zQuote   *runtime.Zone
-	zLimited *runtime.Zone
-	zCharge  *runtime.Zone
-	zShip    *runtime.Zone
+	inner     Service
+	zPlain    *runtime.Zone
+	zFlaky    *runtime.Zone
+	zSlow     *runtime.Zone
+	zQuote    *runtime.Zone
+	zLimited  *runtime.Zone
+	zCharge   *runtime.Zone
+	zShip     *runtime.Zone
+	zMetered  *runtime.Zone
+	zShed     *runtime.Zone
+	zAdaptive *runtime.Zone
+	zBudgeted *runtime.Zone
 }
 
 // A compile error here means Service changed since this file was generated: re-run go generate.
@@ -83,6 +87,31 @@ func NewProtectedService(inner Service, rt *runtime.Runtime) *ProtectedService {
 			Breaker:        true,
 			DefaultTimeout: true,
 			DLQ:            true,
+		}),
+		zMetered: rt.Zone(runtime.ZoneSpec{
+			Service:    "modes",
+			Method:     "Metered",
+			Breaker:    true,
+			Rate:       "1/h",
+			Burst:      1,
+			RateBucket: "modes.Metered",
+		}),
+		zShed: rt.Zone(runtime.ZoneSpec{
+			Service:  "modes",
+			Method:   "Shed",
+			Throttle: "adaptive",
+		}),
+		zAdaptive: rt.Zone(runtime.ZoneSpec{
+			Service:     "modes",
+			Method:      "Adaptive",
+			Concurrency: "adaptive",
+		}),
+		zBudgeted: rt.Zone(runtime.ZoneSpec{
+			Service:     "modes",
+			Method:      "Budgeted",
+			Attempts:    3,
+			Backoff:     backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
+			RetryBudget: "20%",
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
@@ -257,4 +286,72 @@ func (w *ProtectedService) replayShip(ctx context.Context, raw []byte) error {
 		return err
 	}
 	return w.Ship(ctx, args.Parcel)
+}
+
+// Metered runs breaker → rate(1/h, burst 1, in modes.Metered) around the inner Metered.
+func (w *ProtectedService) Metered(ctx context.Context) error {
+	z := w.zMetered
+	if z.Bypass() {
+		return w.inner.Metered(ctx)
+	}
+	var err error
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.Metered(ctx)
+		z.Done(ctx, permit, err, 1)
+	}
+	return err
+}
+
+// Shed runs throttle(adaptive) around the inner Shed.
+func (w *ProtectedService) Shed(ctx context.Context) error {
+	z := w.zShed
+	if z.Bypass() {
+		return w.inner.Shed(ctx)
+	}
+	var err error
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.Shed(ctx)
+		z.Done(ctx, permit, err, 1)
+	}
+	return err
+}
+
+// Adaptive runs concurrency(adaptive) around the inner Adaptive.
+func (w *ProtectedService) Adaptive(ctx context.Context) error {
+	z := w.zAdaptive
+	if z.Bypass() {
+		return w.inner.Adaptive(ctx)
+	}
+	var err error
+	if permit, perr := z.Enter(ctx); perr != nil {
+		err = perr
+	} else {
+		err = w.inner.Adaptive(ctx)
+		z.Done(ctx, permit, err, 1)
+	}
+	return err
+}
+
+// Budgeted runs retry(3, const(1ms), budget 20%) around the inner Budgeted.
+func (w *ProtectedService) Budgeted(ctx context.Context) error {
+	z := w.zBudgeted
+	if z.Bypass() {
+		return w.inner.Budgeted(ctx)
+	}
+	var err error
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
+		err = w.inner.Budgeted(ctx)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
+	}
+	return err
 }

@@ -23,8 +23,9 @@ const (
 // replays (see Family); the others are named after their package. Every one
 // has events (a test scans the sources for them).
 var Families = []string{
-	"admin", "cb", "control", "dlq", "dryrun", "emergency", "governance", "idem",
-	"leader", "protect", "replay", "report", "retry", "runtime", "schedule", "store", "watchdog",
+	"admin", "audit", "cb", "concurrency", "control", "dlq", "dryrun", "emergency", "governance", "idem",
+	"leader", "notify", "protect", "rate", "replay", "report", "retry", "runtime", "schedule", "store",
+	"throttle", "watchdog",
 }
 
 // silentFamilies are families an operator may expect (Python Baldur has

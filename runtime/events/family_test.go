@@ -77,6 +77,10 @@ func TestAFamilyWithNoEventsIsRefused(t *testing.T) {
 
 var eventName = regexp.MustCompile(`^[a-z]+\.[a-z]+_[a-z_]+$`)
 
+// notEvents are literals shaped like event names that are not logged: the
+// audit trail's action names for what it reads from events.
+var notEvents = map[string]bool{"breaker.state_changed": true}
+
 // TestEveryFamilyHasEvents scans the library's sources for event names and
 // fails on a family in events.Families that none of them belongs to: an
 // override of that family would be accepted and do nothing.
@@ -106,7 +110,7 @@ func TestEveryFamilyHasEvents(t *testing.T) {
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				if s, err := strconv.Unquote(lit.Value); err == nil && eventName.MatchString(s) {
+				if s, err := strconv.Unquote(lit.Value); err == nil && eventName.MatchString(s) && !notEvents[s] {
 					seen[events.Family(s)] = true
 				}
 			}

@@ -222,6 +222,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range emergencyDescs {
 		ch <- d
 	}
+	for _, d := range shapeDescs {
+		ch <- d
+	}
 }
 
 // Collect reads the runtime and sends the series. It never calls the store
@@ -242,6 +245,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectHooks(ch, known)
 	c.collectNotifications(ch)
 	c.collectFleet(ch)
+	c.collectShaping(ch, known)
 
 	c.mu.Lock()
 	for k, n := range c.transitions {

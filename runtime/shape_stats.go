@@ -1,0 +1,87 @@
+package runtime
+
+import (
+	"cmp"
+	"slices"
+)
+
+// ShapeStats is one protected method's load shaping at one moment: what
+// /metrics, the admin API and the console read. Fields of a policy the method
+// does not use are zero; Policies lists those it uses.
+type ShapeStats struct {
+	Service, Method string
+	Policies        []string // of rate, throttle, concurrency, retry_budget
+
+	// rate=: the limit as written, its bucket (shared by name), whether it is
+	// fleet-wide, and what it counted (a bucket's counts are the bucket's,
+	// shown on each method sharing it).
+	Rate        string
+	RateBucket  string
+	RateFleet   bool
+	RateLimited uint64 // calls refused with ErrRateLimited
+	RateWaited  uint64 // calls that waited for a token (rate_wait=)
+	RateLeases  uint64 // fleet: batches leased from the store
+	RateErrors  uint64 // fleet: leases that failed (the process then limits alone)
+
+	// throttle=adaptive: the local rejection probability now, and the calls shed.
+	ThrottleProbability float64
+	Throttled           uint64
+
+	// concurrency=adaptive: the limit now, calls in flight, calls refused.
+	ConcurrencyLimit    int64
+	ConcurrencyInFlight int64
+	ConcurrencyLimited  uint64
+
+	// retry_budget=: retries granted and refused (the caller got the last error).
+	BudgetGranted   uint64
+	BudgetExhausted uint64
+}
+
+// Shaping returns the load shaping of every method that uses it, sorted by
+// service and method.
+func (rt *Runtime) Shaping() []ShapeStats {
+	rt.mu.Lock()
+	zones := make([]*Zone, 0, len(rt.zones))
+	for _, z := range rt.zones {
+		if z.shape != nil {
+			zones = append(zones, z)
+		}
+	}
+	rt.mu.Unlock()
+	out := make([]ShapeStats, 0, len(zones))
+	for _, z := range zones {
+		s, sh := ShapeStats{Service: z.spec.Service, Method: z.spec.Method}, z.shape
+		if l := sh.rate; l != nil {
+			st := l.Stats()
+			s.Policies = append(s.Policies, "rate")
+			s.Rate, s.RateBucket, s.RateFleet = l.Limit(), z.rateBucket(), z.spec.RateScope == RateScopeFleet
+			s.RateLimited, s.RateWaited, s.RateLeases, s.RateErrors = st.Limited, st.Waited, st.Leases, st.LeaseErrors
+		}
+		if t := sh.throttle; t != nil {
+			s.Policies = append(s.Policies, "throttle")
+			s.ThrottleProbability, s.Throttled = t.Probability(), t.Rejected()
+		}
+		if c := sh.conc; c != nil {
+			s.Policies = append(s.Policies, "concurrency")
+			s.ConcurrencyLimit, s.ConcurrencyInFlight, s.ConcurrencyLimited = c.Limit(), c.InFlight(), c.Limited()
+		}
+		if b := sh.budget; b != nil {
+			st := b.Stats()
+			s.Policies = append(s.Policies, "retry_budget")
+			s.BudgetGranted, s.BudgetExhausted = st.Granted, st.Exhausted
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b ShapeStats) int {
+		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Method, b.Method))
+	})
+	return out
+}
+
+// rateBucket is the name the zone's limiter is shared under.
+func (z *Zone) rateBucket() string {
+	if z.spec.RateBucket != "" {
+		return z.spec.RateBucket
+	}
+	return z.spec.Service
+}
