@@ -26,6 +26,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/idem"
+	"github.com/baldur-go/baldur/runtime/series"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -55,6 +56,7 @@ type Runtime struct {
 	dlq       *deadLetters // the dead-letter queue, in the store
 	redis     *store.Redis // the Redis behind the store, when configured
 	ctl       *control.Control
+	series    *series.Recorder // the plots' rings (series_setup.go)
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -137,6 +139,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	rt.dlq.start()
+	rt.startSeries()
 	rt.log.LogAttrs(ctx, slog.LevelInfo, "runtime.instance_started",
 		slog.Int("cb_failure_threshold", cfg.Breaker.FailureThreshold),
 		slog.Duration("cb_recovery_timeout", cfg.Breaker.RecoveryTimeout))
@@ -167,7 +170,9 @@ func (rt *Runtime) Close() error {
 	}
 	rt.mu.Unlock()
 	// Outside the lock: the sync goroutines look breakers up while they finish.
-	// The queue first: its sweeps replay through the breakers and the store.
+	// The series tick first: it reads the queue. Then the queue: its sweeps
+	// replay through the breakers and the store.
+	rt.series.Close()
 	dlqErr := rt.dlq.close()
 	rt.sync.close()
 	ctlErr := rt.ctl.Close()

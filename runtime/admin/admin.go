@@ -531,6 +531,8 @@ func (h *Handler) table() []route {
 		{adminapi.PathDLQEntryReplay, []endpoint{act(RoleOperator, false, "replay one pending entry now through its registered replayer; refused while the kill switch is DISABLED unless \"override\":true", (*call).dlqReplay)}},
 		{adminapi.PathDLQEntryRedrive, []endpoint{act(RoleOperator, false, "give an entry that needs review a fresh replay budget: back to pending", (*call).dlqRedrive)}},
 		{adminapi.PathDLQEntryPurge, []endpoint{act(RoleAdmin, true, "delete one entry, in any state", (*call).dlqPurge)}},
+		{adminapi.PathSeries, []endpoint{get(RoleViewer, "every service's last hour per minute (calls, failures, rejections), breaker state, annotations; this process only", (*call).seriesList)}},
+		{adminapi.PathSeriesService, []endpoint{get(RoleViewer, "one service: the last hour per minute and the last day per hour (calls, failures, rejections, p50/p99, breaker state, DLQ depth), transitions, annotations; this process only", (*call).seriesOne)}},
 	}
 }
 

@@ -35,7 +35,7 @@ func TestRouteTableUsesContractPaths(t *testing.T) {
 		adminapi.PathControlDisable, adminapi.PathControlEnable, adminapi.PathControlDryRunOn, adminapi.PathControlDryRunOff,
 		adminapi.PathControlGoLive, adminapi.PathDLQ, adminapi.PathDLQStats, adminapi.PathDLQReplayBatch,
 		adminapi.PathDLQPurgeBatch, adminapi.PathDLQEntry, adminapi.PathDLQEntryReplay, adminapi.PathDLQEntryRedrive,
-		adminapi.PathDLQEntryPurge} {
+		adminapi.PathDLQEntryPurge, adminapi.PathSeries, adminapi.PathSeriesService} {
 		known[p] = true
 	}
 	for _, r := range h.routes {

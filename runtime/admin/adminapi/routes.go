@@ -46,6 +46,8 @@ const (
 	PathDLQEntryReplay     = "dlq/{id}/replay"
 	PathDLQEntryRedrive    = "dlq/{id}/redrive"
 	PathDLQEntryPurge      = "dlq/{id}/purge"
+	PathSeries             = "series"
+	PathSeriesService      = "series/{name}"
 	segmentName, segmentID = "{name}", "{id}"
 )
 
