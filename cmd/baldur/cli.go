@@ -46,6 +46,8 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   dlq purge ID --confirm                   delete one entry (admin role, unlocked server)
   dlq purge --domain D [--state S] [--failure-type T] [--operation O] [--limit N] --confirm
                                            delete the entries a filter selects
+  top [--once] [--interval D]              services, calls/s, error rate, breaker state and the last
+                                           hour as a sparkline, redrawn every D (2s) on a terminal
 
 flags:
   --addr URL      admin server (default: $BALDUR_ADMIN_ADDR, else http://127.0.0.1:9090); https://host:port for TLS
@@ -64,6 +66,8 @@ flags:
   --cursor C      dlq list: the page after the one that printed this cursor
   --date D        report: the last day shown, YYYY-MM-DD or today (default today)
   --days N        report: how many days, 1 to 90 (default 1)
+  --once          top: print once and exit (also when stdout is not a terminal, and with --json)
+  --interval D    top: time between redraws (default 2s)
 
 environment: BALDUR_ADMIN_KEY (the admin key), BALDUR_OPERATOR (your name in the history; default $USER),
   BALDUR_ADMIN_ADDR, BALDUR_ADMIN_CA_FILE
@@ -85,6 +89,7 @@ type opts struct {
 	days     int
 	dlq      map[string]string // dlq filters by API name: domain, operation, failure_type, state
 	cursor   string
+	interval time.Duration // top: between redraws
 	caFile   string
 	insecure bool
 	set      map[string]bool // flags given, for per-command checks
@@ -93,8 +98,8 @@ type opts struct {
 
 var (
 	valueFlags = map[string]bool{"addr": true, "reason": true, "timeout": true, "limit": true, "service": true, "date": true, "days": true,
-		"domain": true, "operation": true, "failure-type": true, "state": true, "cursor": true, "ca-file": true}
-	boolFlags = map[string]bool{"json": true, "confirm": true, "override": true, "help": true, "h": true, "insecure": true}
+		"domain": true, "operation": true, "failure-type": true, "state": true, "cursor": true, "ca-file": true, "interval": true}
+	boolFlags = map[string]bool{"once": true, "json": true, "confirm": true, "override": true, "help": true, "h": true, "insecure": true}
 )
 
 type usageError struct{ msg string }
@@ -106,7 +111,7 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 // parse reads flags anywhere on the line (baldur cb reset NAME --confirm reads
 // as well as baldur --confirm cb reset NAME); "--" ends the flags.
 func parse(args []string, getenv func(string) string) (*opts, error) {
-	o := &opts{timeout: 10 * time.Second, limit: 100, days: 1, set: map[string]bool{}, dlq: map[string]string{}}
+	o := &opts{interval: 2 * time.Second, timeout: 10 * time.Second, limit: 100, days: 1, set: map[string]bool{}, dlq: map[string]string{}}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -176,6 +181,12 @@ func (o *opts) setValue(name, val string) error {
 			return usagef("flag --%s needs a value that is not blank", name)
 		}
 		o.dlq[strings.ReplaceAll(name, "-", "_")] = val
+	case "interval":
+		d, err := time.ParseDuration(val)
+		if err != nil || d < 100*time.Millisecond {
+			return usagef("flag --interval=%q: want a duration of at least 100ms, such as 2s", val)
+		}
+		o.interval = d
 	case "cursor":
 		o.cursor = val
 	case "ca-file":
@@ -326,6 +337,8 @@ func dispatch(o *opts) (func(*client) int, error) {
 		return func(c *client) int { return c.call("GET", route(adminapi.PathReport, q), nil, printReports) }, nil
 	case "dlq":
 		return dispatchDLQ(o)
+	case "top":
+		return dispatchTop(o)
 	}
 	return nil, usagef("unknown command %q", group)
 }

@@ -1,8 +1,10 @@
 package admin
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/baldur-go/baldur/runtime/admin/adminapi"
@@ -14,8 +16,22 @@ func (c *call) seriesList() {
 	rec := c.h.rt.Series()
 	out := adminapi.SeriesList{Scope: adminapi.SeriesScopeProcess, GeneratedAt: time.Now().UTC(), StepSeconds: 60,
 		Services: []adminapi.SeriesSummary{}, Annotations: annotationViews(rec.Annotations())}
-	for _, s := range rec.Services() {
-		v := adminapi.SeriesSummary{Service: s.Service, State: s.State.String(), Calls: s.Calls, Failures: s.Failures, Rejections: s.Rejections}
+	recorded := rec.Services()
+	// A service built since the last minute tick has no points yet: list
+	// it with its breaker's state, so that a new service shows at once.
+	seen := make(map[string]bool, len(recorded))
+	for _, s := range recorded {
+		seen[s.Service] = true
+	}
+	for _, b := range c.h.rt.Snapshot().Breakers {
+		if !seen[b.Name] {
+			recorded = append(recorded, series.Summary{Service: b.Name, State: b.State})
+		}
+	}
+	slices.SortFunc(recorded, func(a, b series.Summary) int { return cmp.Compare(a.Service, b.Service) })
+	for _, s := range recorded {
+		v := adminapi.SeriesSummary{Service: s.Service, State: s.State.String(), Calls: orEmpty(s.Calls),
+			Failures: orEmpty(s.Failures), Rejections: orEmpty(s.Rejections)}
 		if !s.Last.Start.IsZero() {
 			p := pointView(s.Last)
 			v.Last = &p
@@ -63,4 +79,11 @@ func annotationViews(as []series.Annotation) []adminapi.SeriesAnnotation {
 		out = append(out, adminapi.SeriesAnnotation{At: a.At, Kind: a.Kind, Who: a.Who, Reason: a.Reason})
 	}
 	return out
+}
+
+func orEmpty(v []uint64) []uint64 {
+	if v == nil {
+		return []uint64{}
+	}
+	return v
 }
