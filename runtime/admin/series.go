@@ -14,7 +14,7 @@ import (
 // seriesList answers series/: every service's last hour at a glance.
 func (c *call) seriesList() {
 	rec := c.h.rt.Series()
-	out := adminapi.SeriesList{Scope: adminapi.SeriesScopeProcess, GeneratedAt: time.Now().UTC(), StepSeconds: 60,
+	out := adminapi.SeriesList{Scope: adminapi.SeriesScopeProcess, GeneratedAt: rec.Now().UTC(), StepSeconds: 60,
 		Services: []adminapi.SeriesSummary{}, Annotations: annotationViews(rec.Annotations())}
 	recorded := rec.Services()
 	// A service built since the last minute tick has no points yet: list
@@ -43,13 +43,14 @@ func (c *call) seriesList() {
 
 // seriesOne answers series/{name}/.
 func (c *call) seriesOne() {
-	v, ok := c.h.rt.Series().Service(c.name)
+	rec := c.h.rt.Series()
+	v, ok := rec.Service(c.name)
 	if !ok {
 		c.refuse(http.StatusNotFound, GateNotFound, fmt.Sprintf("no series for %q", c.name),
 			"a service gets a series at the first minute tick after its zone is built; GET "+adminapi.URL(adminapi.PathSeries)+" lists them")
 		return
 	}
-	out := adminapi.Series{Scope: adminapi.SeriesScopeProcess, GeneratedAt: time.Now().UTC(), Service: v.Service,
+	out := adminapi.Series{Scope: adminapi.SeriesScopeProcess, GeneratedAt: rec.Now().UTC(), Service: v.Service,
 		State: v.State.String(), Minutes: pointViews(v.Minutes), Hours: pointViews(v.Hours),
 		Transitions: make([]adminapi.SeriesTransition, 0, len(v.Transitions)), Annotations: annotationViews(v.Annotations)}
 	for _, t := range v.Transitions {

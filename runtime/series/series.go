@@ -487,6 +487,9 @@ func (r *Recorder) Service(name string) (View, bool) {
 	return v, true
 }
 
+// Now is the recorder's clock: the time axis its points are on.
+func (r *Recorder) Now() time.Time { return r.clk.Now() }
+
 // Annotations returns the annotations kept, oldest first.
 func (r *Recorder) Annotations() []Annotation {
 	r.mu.Lock()
