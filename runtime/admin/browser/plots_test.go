@@ -130,6 +130,15 @@ func TestPlotsInRealChromium(t *testing.T) {
 	sparks := eval(`[...document.querySelectorAll('#sparks [data-spark]')].map(e => e.dataset.spark + ":" + e.querySelector("svg").dataset.points).join(",")`)
 	assert.Equal(t, "ledger:5,payments:5", sparks, "a sparkline per service in the dashboard")
 
+	// The verdict's reason opens the plot of the service in trouble.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("plots-service"), "ledger"),
+		discard(chromedp.Evaluate[bool](`document.getElementById("plots-service").dispatchEvent(new Event("change"))`)),
+		until(`document.querySelector('#plots[data-service="ledger"]') !== null`),
+		chromedp.Click(chromedp.ID("verdict-reason")),
+		until(`document.querySelector('#plots[data-service="payments"]') !== null`),
+	), "the verdict's reason links to the plot that explains it")
+
 	// The last day, per hour: one hour in progress at least.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.ID("plots-range"), "hours"),

@@ -14,6 +14,7 @@ function svg(tag, attrs, ...children) {
 
 let plotService = "";
 let plotRange = "minutes";
+let lastList = { services: [] };
 
 // A sparkline: values oldest first, scaled to the largest.
 function sparkSVG(values) {
@@ -172,6 +173,7 @@ async function refreshPlots() {
   try {
     const list = await get("series/");
     if (!list.ok) return;
+    lastList = list.body;
     renderSparks(list.body);
     renderServiceChoice(list.body);
     $("plots-scope").textContent = `scope: ${list.body.scope} (this process only)`;
@@ -193,6 +195,14 @@ document.addEventListener("DOMContentLoaded", () => {
   $("plots-service").addEventListener("change", () => choose($("plots-service").value));
   $("plots-range").addEventListener("change", () => { plotRange = $("plots-range").value; refreshPlots(); });
   $("key").addEventListener("change", () => refreshPlots());
+  // The verdict's reason opens the plot of the service in the most trouble.
+  const reason = $("verdict-reason");
+  reason.classList.add("plot-link");
+  reason.title = "plot the service in the most trouble over the last hour";
+  reason.addEventListener("click", () => {
+    const name = busiest(lastList.services);
+    if (name) { choose(name); $("plots-card").scrollIntoView(); }
+  });
   refreshPlots();
   setInterval(refreshPlots, 3000);
 });
