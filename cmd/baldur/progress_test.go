@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -96,4 +97,57 @@ func TestBatchProgressOnAPseudoTerminal(t *testing.T) {
 	require.Equal(t, exitOK, code, out)
 	assert.Contains(t, out, `"purged": 2`)
 	assert.NotContains(t, out, "░", "--json draws no bar, even on a terminal")
+}
+
+// TestTopRedrawsOnAPseudoTerminal runs baldur top with its stdout on a
+// pseudo-terminal: it clears the screen and redraws every --interval until
+// interrupted, then exits 0.
+func TestTopRedrawsOnAPseudoTerminal(t *testing.T) {
+	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, StateDir: t.TempDir()})
+	require.NoError(t, err)
+	defer rt.Close()
+	rt.Zone(runtime.ZoneSpec{Service: "payments", Method: "Charge", Breaker: true})
+	srv, err := admin.Listen(admin.Options{Runtime: rt, Control: rt.Control(), Logger: quiet,
+		Security: admin.Security{Keys: []admin.Key{{Role: admin.RoleViewer, Secret: viewerKey}}}},
+		admin.ServerOptions{Addr: "127.0.0.1:0", DrainDelay: -1})
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	defer func() {
+		srv.Close()
+		await.Recv(t, served, "the admin server to stop")
+	}()
+	env := map[string]string{"BALDUR_ADMIN_ADDR": srv.Addr(), "BALDUR_ADMIN_KEY": viewerKey}
+
+	ptmx, tty, err := pty.Open()
+	require.NoError(t, err)
+	defer ptmx.Close()
+	frames := make(chan string, 64)
+	go func() {
+		defer close(frames)
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			if n > 0 {
+				frames <- string(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run([]string{"top", "--interval", "100ms"}, tty, io.Discard, func(k string) string { return env[k] })
+	}()
+	var seen strings.Builder
+	for strings.Count(seen.String(), "\x1b[2J") < 2 {
+		seen.WriteString(await.Recv(t, frames, "a frame of baldur top"))
+	}
+	assert.Contains(t, seen.String(), "payments", "each frame lists the services")
+	require.NoError(t, syscall.Kill(syscall.Getpid(), syscall.SIGINT), "ctrl-c")
+	assert.Equal(t, exitOK, await.Recv(t, exited, "baldur top to stop on ctrl-c"))
+	require.NoError(t, tty.Close())
+	for range frames {
+	}
 }
