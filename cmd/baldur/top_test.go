@@ -30,3 +30,11 @@ func TestTopPrintsRateErrorsAndSparkline(t *testing.T) {
 	assert.Regexp(t, `payments +OPEN +2\.0 +25\.0% +7 +▅█`, out)
 	assert.Regexp(t, `ledger +CLOSED +- +- +- +-`, out)
 }
+
+func TestProgressLineShowsRateAndETA(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "replaying [███████████████░░░░░░░░░░░░░░░] 50/100  10.0/s  ETA 5s",
+		progressLine("replaying", 50, 100, 5*time.Second))
+	assert.Equal(t, "purging [░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░] 0/10  0.0/s  ETA -", progressLine("purging", 0, 10, 0))
+	assert.Contains(t, progressLine("purging", 12, 10, 2*time.Second), "10/10  5.0/s  done in 2s", "done is capped at the total")
+}

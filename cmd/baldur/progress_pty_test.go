@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -8,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/creack/pty"
 	"github.com/stretchr/testify/assert"
@@ -20,14 +21,6 @@ import (
 	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/store"
 )
-
-func TestProgressLineShowsRateAndETA(t *testing.T) {
-	t.Parallel()
-	assert.Equal(t, "replaying [███████████████░░░░░░░░░░░░░░░] 50/100  10.0/s  ETA 5s",
-		progressLine("replaying", 50, 100, 5*time.Second))
-	assert.Equal(t, "purging [░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░] 0/10  0.0/s  ETA -", progressLine("purging", 0, 10, 0))
-	assert.Contains(t, progressLine("purging", 12, 10, 2*time.Second), "10/10  5.0/s  done in 2s", "done is capped at the total")
-}
 
 // TestBatchProgressOnAPseudoTerminal runs the CLI with its stdout on a real
 // pseudo-terminal against a live admin server: the replay and the purge
