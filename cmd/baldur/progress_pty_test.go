@@ -141,6 +141,11 @@ func TestTopRedrawsOnAPseudoTerminal(t *testing.T) {
 	require.NoError(t, syscall.Kill(syscall.Getpid(), syscall.SIGINT), "ctrl-c")
 	assert.Equal(t, exitOK, await.Recv(t, exited, "baldur top to stop on ctrl-c"))
 	require.NoError(t, tty.Close())
-	for range frames {
-	}
+	drained := make(chan struct{})
+	go func() {
+		for range frames { // ends with EIO once the terminal side is closed
+		}
+		close(drained)
+	}()
+	await.Signal(t, drained, "the pseudo-terminal reader to end")
 }
