@@ -3,6 +3,7 @@ module github.com/baldur-go/baldur
 go 1.26.8
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/dave/jennifer v1.7.1
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/prometheus/client_golang v1.25.0

@@ -28,6 +28,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/idem"
 	"github.com/baldur-go/baldur/runtime/notify"
+	"github.com/baldur-go/baldur/runtime/series"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -64,6 +65,7 @@ type Runtime struct {
 	fleet       *fleet           // leader election, scheduler, watchdog
 	beats       loopBeats        // the heartbeats of the loops built before the fleet
 	emg         emergencyParts   // emergency mode and the governance gate (emergency.go)
+	series      *series.Recorder // the plots' rings (series_setup.go)
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -169,6 +171,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	rt.dlq.start()
+	rt.startSeries()
 	if err := rt.openFleet(ctx); err != nil {
 		_ = rt.Close()
 		return nil, err
@@ -209,6 +212,9 @@ func (rt *Runtime) Close() error {
 	}
 	rt.mu.Unlock()
 	// Outside the lock: the sync goroutines look breakers up while they finish.
+	// The series tick first: it reads the queue. Then the queue: its sweeps
+	// replay through the breakers and the store.
+	rt.series.Close()
 	// Scheduled tasks first (they use everything below), then the queue: its
 	// sweeps replay through the breakers and the store.
 	ctx, cancel := context.WithTimeout(context.Background(), fleetCloseTimeout)

@@ -48,6 +48,8 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   dlq purge ID --confirm                   delete one entry (admin role, unlocked server)
   dlq purge --domain D [--state S] [--failure-type T] [--operation O] [--limit N] --confirm
                                            delete the entries a filter selects
+  top [--once] [--interval D]              services, calls/s, error rate, breaker state and the last
+                                           hour as a sparkline, redrawn every D (2s) on a terminal
   audit list [--actor A] [--action X|PREFIX*] [--target T] [--outcome ok|refused|failed]
              [--since T] [--until T] [--before SEQ] [--limit N] [--pending-review]
                                            the audit trail, newest first (times in RFC 3339)
@@ -86,6 +88,8 @@ flags:
   --date D        report: the last day shown, YYYY-MM-DD or today (default today)
   --days N        report: how many days, 1 to 90 (default 1)
   --for D         governance strict on / break-glass open: how long, a Go duration (default 1h)
+  --once          top: print once and exit (also when stdout is not a terminal, and with --json)
+  --interval D    top: time between redraws (default 2s)
 
 environment: BALDUR_ADMIN_KEY (the admin key), BALDUR_OPERATOR (your name in the history; default $USER),
   BALDUR_ADMIN_ADDR, BALDUR_ADMIN_CA_FILE
@@ -108,6 +112,7 @@ type opts struct {
 	dlq      map[string]string // dlq filters by API name: domain, operation, failure_type, state
 	audit    map[string]string // audit list filters (auditFlags), by API name
 	cursor   string
+	interval time.Duration // top: between redraws
 	caFile   string
 	insecure bool
 	window   string          // governance strict / break-glass: --for D
@@ -118,8 +123,8 @@ type opts struct {
 var (
 	valueFlags = map[string]bool{"addr": true, "reason": true, "timeout": true, "limit": true, "service": true, "date": true, "days": true,
 		"domain": true, "operation": true, "failure-type": true, "state": true, "cursor": true, "ca-file": true,
-		"actor": true, "action": true, "target": true, "outcome": true, "since": true, "until": true, "before": true, "for": true}
-	boolFlags = map[string]bool{"json": true, "confirm": true, "override": true, "help": true, "h": true, "insecure": true, "pending-review": true}
+		"actor": true, "action": true, "target": true, "outcome": true, "since": true, "until": true, "before": true, "for": true, "interval": true}
+	boolFlags = map[string]bool{"once": true, "json": true, "confirm": true, "override": true, "help": true, "h": true, "insecure": true, "pending-review": true}
 )
 
 type usageError struct{ msg string }
@@ -131,7 +136,7 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 // parse reads flags anywhere on the line (baldur cb reset NAME --confirm reads
 // as well as baldur --confirm cb reset NAME); "--" ends the flags.
 func parse(args []string, getenv func(string) string) (*opts, error) {
-	o := &opts{timeout: 10 * time.Second, limit: 100, days: 1, set: map[string]bool{}, dlq: map[string]string{}, audit: map[string]string{}}
+	o := &opts{interval: 2 * time.Second, timeout: 10 * time.Second, limit: 100, days: 1, set: map[string]bool{}, dlq: map[string]string{}, audit: map[string]string{}}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -203,6 +208,12 @@ func (o *opts) setValue(name, val string) error {
 		o.dlq[strings.ReplaceAll(name, "-", "_")] = val
 	case "actor", "action", "target", "outcome", "since", "until", "before":
 		return o.setAuditValue(name, val)
+	case "interval":
+		d, err := time.ParseDuration(val)
+		if err != nil || d < 100*time.Millisecond {
+			return usagef("flag --interval=%q: want a duration of at least 100ms, such as 2s", val)
+		}
+		o.interval = d
 	case "cursor":
 		o.cursor = val
 	case "for":
@@ -380,6 +391,8 @@ func dispatch(o *opts) (func(*client) int, error) {
 		return dispatchEmergency(o)
 	case "governance":
 		return dispatchGovernance(o)
+	case "top":
+		return dispatchTop(o)
 	}
 	return nil, usagef("unknown command %q", group)
 }

@@ -94,7 +94,13 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 			}
 			return func(c *client) int {
 				c.timeout = o.timeout
-				return c.judged("POST", route(adminapi.PathDLQReplayBatch, nil), body, printDLQBatch, judgeBatch)
+				run := func(p printer) int {
+					return c.judged("POST", route(adminapi.PathDLQReplayBatch, nil), body, p, judgeBatch)
+				}
+				return withProgress(c, "replaying", body.DLQFilter, true, run, printDLQBatch, func(b map[string]any) int {
+					n, _ := strconv.Atoi(str(at(b, "report"), "replayed"))
+					return n
+				})
 			}, nil
 		}
 		if err := o.allow(cmd, "override", "reason"); err != nil {
@@ -125,7 +131,11 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 			}
 			body := withFilter(action())
 			return func(c *client) int {
-				return c.call("POST", route(adminapi.PathDLQPurgeBatch, nil), body, printDLQPurgeBatch)
+				run := func(p printer) int { return c.call("POST", route(adminapi.PathDLQPurgeBatch, nil), body, p) }
+				return withProgress(c, "purging", body.DLQFilter, false, run, printDLQPurgeBatch, func(b map[string]any) int {
+					n, _ := strconv.Atoi(str(b, "purged"))
+					return n
+				})
 			}, nil
 		}
 		if err := o.allow(cmd, "confirm", "reason"); err != nil {

@@ -32,6 +32,8 @@
 //	baldur dlq purge ID --confirm               delete one entry
 //	baldur dlq purge --domain D [--state S] [--failure-type T] [--limit N] --confirm
 //	                                            delete the entries a filter selects
+//	baldur top [--once] [--interval D]          services, calls/s, error rate, breaker state, the last
+//	                                            hour as a sparkline; redrawn every D (2s) on a terminal
 //
 // The admin server's address comes from --addr, else BALDUR_ADMIN_ADDR, else
 // http://127.0.0.1:9090. The admin key comes from BALDUR_ADMIN_KEY only (never a

@@ -39,7 +39,8 @@ func TestRouteTableUsesContractPaths(t *testing.T) {
 		adminapi.PathAuditAcknowledge, adminapi.PathLeader, adminapi.PathSchedule, adminapi.PathWatchdog,
 		adminapi.PathEmergency, adminapi.PathEmergencyDeclare, adminapi.PathEmergencyRelease,
 		adminapi.PathEmergencyForceRelease, adminapi.PathGovernance, adminapi.PathGovernanceStrict,
-		adminapi.PathGovernanceStrictEnd, adminapi.PathGovernanceBreakGlass, adminapi.PathGovernanceBreakGlassClose} {
+		adminapi.PathGovernanceStrictEnd, adminapi.PathGovernanceBreakGlass, adminapi.PathGovernanceBreakGlassClose,
+		adminapi.PathSeries, adminapi.PathSeriesService} {
 		known[p] = true
 	}
 	for _, r := range h.routes {

@@ -50,6 +50,8 @@ const (
 	PathDLQEntryReplay     = "dlq/{id}/replay"
 	PathDLQEntryRedrive    = "dlq/{id}/redrive"
 	PathDLQEntryPurge      = "dlq/{id}/purge"
+	PathSeries             = "series"
+	PathSeriesService      = "series/{name}"
 	segmentName, segmentID = "{name}", "{id}"
 )
 
