@@ -19,8 +19,8 @@ import (
 const RuntimePath = "github.com/baldur-go/baldur/runtime"
 
 // runtimeVersion is the runtime constant every generated file refers to; a
-// runtime without it cannot run the file (see runtime.GeneratedCodeVersion1).
-const runtimeVersion = "GeneratedCodeVersion1"
+// runtime without it cannot run the file (see runtime.GeneratedCodeVersion2).
+const runtimeVersion = "GeneratedCodeVersion2"
 
 // BackoffPath is the package of ZoneSpec.Backoff's type, imported by a
 // generated file only when a directive writes backoff= other than the default.
@@ -495,7 +495,7 @@ func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l l
 			g.If(err.Clone().Op("!=").Nil().Op("&&").Add(z.Clone().Dot("FallbackOutsideReplay").Call(ctx, err))).Block(
 				jen.List(outs...).Op("=").Add(fb.Call(args...)))
 		} else {
-			g.If(err.Clone().Op("!=").Nil().Op("&&").Add(z.Clone().Dot("Fallback").Call(err))).Block(jen.Return(fb.Call(args...)))
+			g.If(err.Clone().Op("!=").Nil().Op("&&").Add(z.Clone().Dot("Fallback").Call(ctx, err))).Block(jen.Return(fb.Call(args...)))
 		}
 	}
 	if m.DLQ != nil {

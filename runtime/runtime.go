@@ -239,6 +239,7 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		attempts: max(spec.Attempts, 1),
 		backoff:  spec.Backoff.Normalized(),
 		timeout:  spec.Timeout,
+		traced:   rt.cfg.SpanEvents,
 	}
 	if spec.Timeout > 0 {
 		z.deadlines = newDeadlineLists(z)

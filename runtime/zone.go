@@ -98,6 +98,7 @@ type Zone struct {
 	timeout  time.Duration
 	stats    *callStats    // nil unless Config.CallStats
 	idem     *idemCounters // nil without idempotency=
+	traced   bool          // Config.SpanEvents
 
 	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go
 }
@@ -116,6 +117,7 @@ const (
 	permitBulkhead       // a bulkhead slot is held
 	permitQuiet          // the breaker need not hear of a success (Ticket.Quiet)
 	permitCount          // calls are counted, and this attempt's duration is not sampled
+	permitTraced         // Done adds the attempt's span event (Config.SpanEvents)
 
 	// permitQuietOnly is the common case Done answers inline. A permit with
 	// permitQuiet is never sampled and, when calls are counted, has permitCount.
@@ -143,6 +145,9 @@ func (z *Zone) Timeout() time.Duration {
 // *OpenError (errors.Is ErrOpen) or *BulkheadFullError (errors.Is ErrBulkheadFull);
 // in dry-run the refusal is recorded as a would-have decision and the call goes on.
 func (z *Zone) Enter(ctx context.Context) (Permit, error) {
+	if z.traced {
+		return z.enterTraced(ctx)
+	}
 	// Fast path: the breaker admits or rejects the call, and the bulkhead,
 	// if any, has a permit on the first look.
 	if b := z.breaker; b != nil {
@@ -292,6 +297,10 @@ func (z *Zone) Done(ctx context.Context, p Permit, err error, attempt int) bool 
 }
 
 func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool {
+	if p.flags&permitTraced != 0 {
+		p.flags &^= permitTraced
+		z.traceAttempt(ctx, err, attempt)
+	}
 	// The common cases with counting or a bulkhead on: a first-attempt
 	// success the breaker need not hear about, not sampled.
 	if err == nil && attempt == 1 && p.flags&^(permitCount|permitBulkhead) == permitQuietOnly {
@@ -369,6 +378,9 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 	if z.stats != nil {
 		z.stats.retries.Add(1)
 	}
+	if z.traced {
+		z.traceRetryWait(ctx, attempt, delay)
+	}
 	if delay <= 0 {
 		return ctx.Err() == nil
 	}
@@ -383,8 +395,9 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 }
 
 // Fallback reports whether the fallback function should answer for err. In
-// dry-run it records the would-have decision and returns false.
-func (z *Zone) Fallback(err error) bool {
+// dry-run it records the would-have decision and returns false. ctx is the
+// call's, for its span event (Config.SpanEvents).
+func (z *Zone) Fallback(ctx context.Context, err error) bool {
 	if err == nil {
 		return false
 	}
@@ -394,6 +407,9 @@ func (z *Zone) Fallback(err error) bool {
 	}
 	if z.stats != nil {
 		z.stats.fallbacks.Add(1)
+	}
+	if z.traced {
+		z.traceFallback(ctx, err)
 	}
 	return true
 }

@@ -98,12 +98,15 @@ func (z *Zone) Park(ctx context.Context, signature string, args any, err error, 
 	}
 	// The caller's deadline must not cost the entry: the write is short, and
 	// the call has failed already.
-	_, perr := z.rt.dlq.q.Park(context.WithoutCancel(ctx), dlq.Capture{
+	id, perr := z.rt.dlq.q.Park(context.WithoutCancel(ctx), dlq.Capture{
 		Domain: z.spec.Service, Method: z.spec.Method, Signature: signature,
 		Args: payload, Err: err, Attempts: attempts,
 	})
 	if perr != nil {
 		return z.notParked(ctx, err, perr)
+	}
+	if z.traced {
+		z.tracePark(ctx, id, attempts)
 	}
 	return err
 }
@@ -156,7 +159,7 @@ func (z *Zone) FallbackOutsideReplay(ctx context.Context, err error) bool {
 	if err == nil || z.replaying(ctx) {
 		return false
 	}
-	return z.Fallback(err)
+	return z.Fallback(ctx, err)
 }
 
 // DecodeArgs decodes parked arguments into args, a pointer to the generated

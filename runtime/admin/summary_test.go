@@ -35,12 +35,12 @@ func (f *fixture) drive(t *testing.T, service, method string, n int, err error) 
 		for attempt := 1; ; attempt++ {
 			p, e := z.Enter(ctx)
 			if e != nil {
-				z.Fallback(e)
+				z.Fallback(ctx, e)
 				break
 			}
 			if !z.Done(ctx, p, err, attempt) {
 				if err != nil {
-					z.Fallback(err)
+					z.Fallback(ctx, err)
 				}
 				break
 			}
