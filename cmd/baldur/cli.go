@@ -323,7 +323,7 @@ func dispatch(o *opts) (func(*client) int, error) {
 		if o.date != "" {
 			q.Set("date", o.date)
 		}
-		return func(c *client) int { return c.call("GET", route(adminapi.PathReport, q), nil, printReports) }, nil
+		return func(c *client) int { return c.call("GET", route(adminapi.PathReport, q), nil, typed(printReports)) }, nil
 	case "dlq":
 		return dispatchDLQ(o)
 	}
@@ -425,7 +425,7 @@ func dispatchControl(o *opts) (func(*client) int, error) {
 		if o.service != "" {
 			q.Set("service", o.service)
 		}
-		return read("control would-have", route(adminapi.PathControlWouldHave, q), printWouldHave)
+		return read("control would-have", route(adminapi.PathControlWouldHave, q), typed(printWouldHave))
 	case "disable":
 		return action("control disable", adminapi.PathControlDisable, true)
 	case "enable":

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 	"github.com/baldur-go/baldur/runtime/control"
 )
 
@@ -49,13 +49,13 @@ func (c *call) wouldHave() {
 	}
 	service := q.Get("service")
 	all := c.h.rt.WouldHave()
-	out := make([]runtime.Decision, 0, min(limit, len(all)))
+	out := make([]adminapi.Decision, 0, min(limit, len(all)))
 	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
 		if service == "" || all[i].Service == service {
-			out = append(out, all[i])
+			out = append(out, decisionView(all[i]))
 		}
 	}
-	c.ok(map[string]any{"dry_run": c.h.rt.DryRun(), "total": len(all), "entries": out})
+	c.ok(adminapi.WouldHaveAnswer{DryRun: c.h.rt.DryRun(), Total: len(all), Entries: out})
 }
 
 // controlAction runs one Control method and maps its errors to refusals.
