@@ -11,25 +11,12 @@ import (
 	"github.com/baldur-go/baldur/runtime/control"
 )
 
-func (c *call) needControl() (*control.Control, bool) {
-	if c.h.ctl == nil {
-		c.refuse(http.StatusServiceUnavailable, GateUnavailable, "this server has no kill switch or dry-run control",
-			"build the server with admin.Options.Control set (control.New)")
-		return nil, false
-	}
-	return c.h.ctl, true
-}
-
 func (c *call) controlStatus() {
-	if ctl, ok := c.needControl(); ok {
-		c.ok(map[string]any{"control": ctl.Status()})
-	}
+	c.ok(map[string]any{"control": c.h.ctl.Status()})
 }
 
 func (c *call) controlHistory() {
-	if ctl, ok := c.needControl(); ok {
-		c.ok(map[string]any{"history": ctl.History()})
-	}
+	c.ok(map[string]any{"history": c.h.ctl.History()})
 }
 
 // maxWouldHave is the runtime's timeline bound: asking for more is a mistake worth saying.
@@ -60,10 +47,7 @@ func (c *call) wouldHave() {
 
 // controlAction runs one Control method and maps its errors to refusals.
 func (c *call) controlAction(reasonRequired bool, do func(ctx context.Context, ctl *control.Control, reason string) (control.State, error)) {
-	ctl, ok := c.needControl()
-	if !ok {
-		return
-	}
+	ctl := c.h.ctl
 	reason, ok := c.reason(reasonRequired)
 	if !ok {
 		return

@@ -41,15 +41,6 @@ type DLQListing = adminapi.DLQListing
 // DLQFilterView echoes a listing's filter (the contract's type).
 type DLQFilterView = adminapi.DLQFilterView
 
-func (c *call) needQueue() (*dlq.Queue, bool) {
-	if c.h.queue == nil {
-		c.refuse(http.StatusNotImplemented, GateUnavailable, "dead-letter queue not configured",
-			"build the admin server with admin.Options.Queue set to the runtime's dead-letter queue")
-		return nil, false
-	}
-	return c.h.queue, true
-}
-
 // entryID checks the {id} segment: ids are hex today; anything that could
 // not be one of a future format (spaces, slashes, a kilobyte) is refused
 // before it becomes a store key.
@@ -122,10 +113,7 @@ func (c *call) limitParam(name, v string, def int) (int, bool) {
 var dlqListParams = []string{"domain", "operation", "failure_type", "state", "limit", "cursor"}
 
 func (c *call) dlqList() {
-	q, ok := c.needQueue()
-	if !ok {
-		return
-	}
+	q := c.h.queue
 	// An unknown parameter is refused: ?domian=x listing every domain would
 	// look like an answer.
 	query := c.r.URL.Query()
@@ -166,10 +154,7 @@ func (c *call) dlqList() {
 }
 
 func (c *call) dlqGet() {
-	q, ok := c.needQueue()
-	if !ok {
-		return
-	}
+	q := c.h.queue
 	id, ok := c.entryID()
 	if !ok {
 		return
@@ -183,10 +168,7 @@ func (c *call) dlqGet() {
 }
 
 func (c *call) dlqStats() {
-	q, ok := c.needQueue()
-	if !ok {
-		return
-	}
+	q := c.h.queue
 	s, err := q.Stats(c.r.Context())
 	if err != nil {
 		c.dlqRefuse(err, "")
@@ -204,10 +186,7 @@ func (c *call) dlqStats() {
 // queue, the id and the reason (which goes to the log: the queue records
 // its own).
 func (c *call) dlqAct() (*dlq.Queue, string, string, bool) {
-	q, ok := c.needQueue()
-	if !ok {
-		return nil, "", "", false
-	}
+	q := c.h.queue
 	id, ok := c.entryID()
 	if !ok {
 		return nil, "", "", false
@@ -284,10 +263,7 @@ func (c *call) batchLimit() (int, bool) {
 }
 
 func (c *call) dlqReplayBatch() {
-	q, ok := c.needQueue()
-	if !ok {
-		return
-	}
+	q := c.h.queue
 	f := c.filter
 	switch {
 	case f.State != "":
@@ -324,10 +300,7 @@ func (c *call) dlqReplayBatch() {
 }
 
 func (c *call) dlqPurgeBatch() {
-	q, ok := c.needQueue()
-	if !ok {
-		return
-	}
+	q := c.h.queue
 	f := c.filter
 	state, ok := c.stateParam("state", f.State)
 	if !ok {
