@@ -75,11 +75,15 @@ func (w *ProtectedAdder) Breaker(ctx context.Context, n int) (int, error) {
 		r0  int
 		err error
 	)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, err = w.inner.Breaker(ctx, n)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return r0, err
 }

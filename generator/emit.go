@@ -265,7 +265,7 @@ func (e *emitter) duration(d time.Duration) *jen.Statement {
 
 // locals are the names one wrapper method uses.
 type locals struct {
-	recv, z, err, attempt, permit, perr, actx, ctx string
+	recv, z, err, attempt, permit, actx, ctx string
 	claim, fp, res, enc                            string // idempotency only
 	results                                        []string
 	params                                         []string
@@ -315,7 +315,6 @@ func (e *emitter) methodNames(it *Interface, m *Method) locals {
 		l.err = used.take("err")
 		l.attempt = used.take("attempt")
 		l.permit = used.take("permit")
-		l.perr = used.take("perr")
 		l.actx = used.take("actx")
 		if m.Ctx < 0 {
 			l.ctx = used.take("ctx")
@@ -419,8 +418,8 @@ func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l l
 	if m.Ctx < 0 && !l.ctxParam {
 		g.Id(l.ctx).Op(":=").Qual("context", "Background").Call()
 	}
-	// A dlq method parks after its retries, and says how many attempts it made.
-	countAttempts := m.DLQ != nil && s.Attempts > 1
+	// A dlq method parks after its attempts, and says how many it made.
+	countAttempts := m.DLQ != nil
 	if len(l.results) == 0 && m.Key == nil && !countAttempts {
 		g.Var().Id(l.err).Error()
 	} else {
@@ -457,25 +456,18 @@ func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l l
 			g.Id(l.err).Op("=").Add(z.Clone().Dot("Timed").Call(ctx, jen.Id(l.actx), err))
 		}
 	}
-	if s.Attempts > 1 {
-		first := jen.Id(l.attempt).Op(":=").Lit(1)
-		if countAttempts {
-			first = jen.Id(l.attempt).Op("=").Lit(1)
-		}
-		g.For(first, jen.Empty(), jen.Id(l.attempt).Op("++")).BlockFunc(func(g *jen.Group) {
-			g.Var().Id(l.permit).Add(e.rt("Permit"))
-			g.If(jen.List(jen.Id(l.permit), err).Op("=").Add(z.Clone().Dot("Enter").Call(ctx)), err.Clone().Op("!=").Nil()).Block(jen.Break())
-			attempt(g)
-			g.If(jen.Op("!").Add(z.Clone().Dot("Done").Call(ctx, jen.Id(l.permit), err, jen.Id(l.attempt)))).Block(jen.Break())
-		})
-	} else {
-		g.If(jen.List(jen.Id(l.permit), jen.Id(l.perr)).Op(":=").Add(z.Clone().Dot("Enter").Call(ctx)), jen.Id(l.perr).Op("!=").Nil()).Block(
-			err.Clone().Op("=").Id(l.perr),
-		).Else().BlockFunc(func(g *jen.Group) {
-			attempt(g)
-			g.Add(z.Clone().Dot("Done").Call(ctx, jen.Id(l.permit), err, jen.Lit(1)))
-		})
+	// One shape for every method: a method without retry= leaves the loop
+	// after its first attempt (Done returns false).
+	first := jen.Id(l.attempt).Op(":=").Lit(1)
+	if countAttempts {
+		first = jen.Id(l.attempt).Op("=").Lit(1)
 	}
+	g.For(first, jen.Empty(), jen.Id(l.attempt).Op("++")).BlockFunc(func(g *jen.Group) {
+		g.Var().Id(l.permit).Add(e.rt("Permit"))
+		g.If(jen.List(jen.Id(l.permit), err).Op("=").Add(z.Clone().Dot("Enter").Call(ctx)), err.Clone().Op("!=").Nil()).Block(jen.Break())
+		attempt(g)
+		g.If(jen.Op("!").Add(z.Clone().Dot("Done").Call(ctx, jen.Id(l.permit), err, jen.Id(l.attempt)))).Block(jen.Break())
+	})
 	if m.Key != nil {
 		e.complete(g, m, l)
 	}
@@ -499,7 +491,7 @@ func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l l
 		}
 	}
 	if m.DLQ != nil {
-		e.park(g, it, m, l, countAttempts)
+		e.park(g, it, m, l)
 	}
 	g.Return(outs...)
 }

@@ -35,12 +35,9 @@ func (e *emitter) dlqSignature(it *Interface, m *Method) *jen.Statement {
 }
 
 // park writes the capture at the end of a dlq method's body.
-func (e *emitter) park(g *jen.Group, it *Interface, m *Method, l locals, countAttempts bool) {
+func (e *emitter) park(g *jen.Group, it *Interface, m *Method, l locals) {
 	err := jen.Id(l.err)
-	attempts := jen.Lit(1)
-	if countAttempts {
-		attempts = jen.Id(l.attempt)
-	}
+	attempts := jen.Id(l.attempt)
 	vals := make([]jen.Code, len(m.DLQ.Fields))
 	for i, f := range m.DLQ.Fields {
 		vals[i] = jen.Id(l.params[f.Param])

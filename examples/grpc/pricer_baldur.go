@@ -54,13 +54,17 @@ func (w *ProtectedPricer) GetPrice(ctx context.Context, in *wrapperspb.StringVal
 		r0  *wrapperspb.Int64Value
 		err error
 	)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		actx := z.WithTimeout(ctx)
 		r0, err = w.inner.GetPrice(actx, in, opts...)
 		err = z.Timed(ctx, actx, err)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return r0, err
 }

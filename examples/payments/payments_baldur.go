@@ -123,13 +123,17 @@ func (w *ProtectedPaymentGateway) Balance(ctx context.Context, account string) (
 		r0  int64
 		err error
 	)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		actx := z.WithTimeout(ctx)
 		r0, err = w.inner.Balance(actx, account)
 		err = z.Timed(ctx, actx, err)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	if err != nil && z.Fallback(ctx, err) {
 		return cachedBalance(ctx, account, err)
@@ -176,11 +180,15 @@ func (w *ProtectedLedger) Record(ctx context.Context, e Entry) error {
 		return w.inner.Record(ctx, e)
 	}
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Record(ctx, e)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }

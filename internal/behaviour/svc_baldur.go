@@ -112,13 +112,17 @@ func (w *ProtectedPricer) Slow(ctx context.Context, symbol string) (Quote, error
 		r0  Quote
 		err error
 	)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		actx := z.WithTimeout(ctx)
 		r0, err = w.inner.Slow(actx, symbol)
 		err = z.Timed(ctx, actx, err)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return r0, err
 }
@@ -130,11 +134,15 @@ func (w *ProtectedPricer) Limited(ctx context.Context, symbol string) error {
 		return w.inner.Limited(ctx, symbol)
 	}
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Limited(ctx, symbol)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }
@@ -169,11 +177,15 @@ func (w *ProtectedPricer) Plain(ctx context.Context) error {
 		return w.inner.Plain(ctx)
 	}
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Plain(ctx)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }

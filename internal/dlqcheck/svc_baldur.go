@@ -360,14 +360,19 @@ func (w *ProtectedOrdersV2) Place(ctx context.Context, c Customer, items []Addre
 		return w.inner.Place(ctx, c, items, at, note, priority)
 	}
 	var (
-		r0  string
-		err error
+		r0      string
+		attempt int
+		err     error
 	)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt = 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, err = w.inner.Place(ctx, c, items, at, note, priority)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
@@ -377,7 +382,7 @@ func (w *ProtectedOrdersV2) Place(ctx context.Context, c Customer, items []Addre
 			At       time.Time `json:"at"`
 			Note     *string   `json:"note"`
 			Priority int       `json:"priority"`
-		}{c, items, at, note, priority}, err, 1)
+		}{c, items, at, note, priority}, err, attempt)
 	}
 	return r0, err
 }

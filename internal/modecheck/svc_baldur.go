@@ -96,11 +96,15 @@ func (w *ProtectedService) Plain(ctx context.Context) error {
 		return w.inner.Plain(ctx)
 	}
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Plain(ctx)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }
@@ -132,13 +136,17 @@ func (w *ProtectedService) Slow(ctx context.Context) error {
 		return w.inner.Slow(ctx)
 	}
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		actx := z.WithTimeout(ctx)
 		err = w.inner.Slow(actx)
 		err = z.Timed(ctx, actx, err)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }
@@ -153,11 +161,15 @@ func (w *ProtectedService) Quote(ctx context.Context, sku string) (int64, error)
 		r0  int64
 		err error
 	)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, err = w.inner.Quote(ctx, sku)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	if err != nil && z.Fallback(ctx, err) {
 		return fixedQuote(ctx, sku, err)
@@ -172,11 +184,15 @@ func (w *ProtectedService) Limited(ctx context.Context) error {
 		return w.inner.Limited(ctx)
 	}
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Limited(ctx)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }
@@ -198,11 +214,15 @@ func (w *ProtectedService) Charge(ctx context.Context, orderID string) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Charge(ctx, orderID)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -214,18 +234,25 @@ func (w *ProtectedService) Ship(ctx context.Context, parcel string) error {
 	if z.Bypass() {
 		return w.inner.Ship(ctx, parcel)
 	}
-	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	var (
+		attempt int
+		err     error
+	)
+	for attempt = 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Ship(ctx, parcel)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
 		err = z.Park(ctx, "68c55599474fc181", struct {
 			Parcel string `json:"parcel"`
-		}{parcel}, err, 1)
+		}{parcel}, err, attempt)
 	}
 	return err
 }

@@ -68,11 +68,15 @@ func (w *ProtectedSearch) Query(ctx context.Context, q string) ([]string, error)
 		r0  []string
 		err error
 	)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, err = w.inner.Query(ctx, q)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return r0, err
 }
@@ -84,11 +88,15 @@ func (w *ProtectedSearch) Reindex(ctx context.Context) error {
 		return w.inner.Reindex(ctx)
 	}
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Reindex(ctx)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }
@@ -103,11 +111,15 @@ func (w *ProtectedSearch) Stats(ctx context.Context) (int, error) {
 		r0  int
 		err error
 	)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, err = w.inner.Stats(ctx)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return r0, err
 }

@@ -116,10 +116,10 @@ func (w *ProtectedWeird) A(ctx context.Context, err1 error, w1 string, z1 string
 }
 
 // B runs breaker → retry(2, exp(100ms,10s)) → timeout(1s) around the inner B.
-func (w *ProtectedWeird) B(context1 context.Context, permit1 bool, cancel bool, actx1 bool, r01 bool, attempt1 bool, perr1 bool) (string, error) {
+func (w *ProtectedWeird) B(context1 context.Context, permit1 bool, cancel bool, actx1 bool, r01 bool, attempt1 bool, perr bool) (string, error) {
 	z := w.zB
 	if z.Bypass() {
-		return w.inner1.B(context1, permit1, cancel, actx1, r01, attempt1, perr1)
+		return w.inner1.B(context1, permit1, cancel, actx1, r01, attempt1, perr)
 	}
 	var (
 		r0  string
@@ -131,7 +131,7 @@ func (w *ProtectedWeird) B(context1 context.Context, permit1 bool, cancel bool, 
 			break
 		}
 		actx := z.WithTimeout(context1)
-		r0, err = w.inner1.B(actx, permit1, cancel, actx1, r01, attempt1, perr1)
+		r0, err = w.inner1.B(actx, permit1, cancel, actx1, r01, attempt1, perr)
 		err = z.Timed(context1, actx, err)
 		if !z.Done(context1, permit, err, attempt) {
 			break

@@ -297,12 +297,19 @@ func (w *ProtectedOrders) Store(ctx context.Context, r raw, a args, w1 *args) er
 	if z.Bypass() {
 		return w.inner.Store(ctx, r, a, w1)
 	}
-	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	var (
+		attempt int
+		err     error
+	)
+	for attempt = 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Store(ctx, r, a, w1)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
@@ -310,7 +317,7 @@ func (w *ProtectedOrders) Store(ctx context.Context, r raw, a args, w1 *args) er
 			R raw   `json:"r"`
 			A args  `json:"a"`
 			W *args `json:"w"`
-		}{r, a, w1}, err, 1)
+		}{r, a, w1}, err, attempt)
 	}
 	return err
 }

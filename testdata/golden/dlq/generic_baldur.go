@@ -60,19 +60,26 @@ func (w *ProtectedCache[K, V]) Put(ctx context.Context, key K, value V) error {
 	if z.Bypass() {
 		return w.inner.Put(ctx, key, value)
 	}
-	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	var (
+		attempt int
+		err     error
+	)
+	for attempt = 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Put(ctx, key, value)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
 		err = z.Park(ctx, "1577994f6e902aab"+runtime.TypeArg[K]()+runtime.TypeArg[V](), struct {
 			Key   K `json:"key"`
 			Value V `json:"value"`
-		}{key, value}, err, 1)
+		}{key, value}, err, attempt)
 	}
 	return err
 }
@@ -96,21 +103,26 @@ func (w *ProtectedCache[K, V]) PutAll(ctx context.Context, values map[string]V, 
 		return w.inner.PutAll(ctx, values, keys...)
 	}
 	var (
-		r0  int
-		err error
+		r0      int
+		attempt int
+		err     error
 	)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt = 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, err = w.inner.PutAll(ctx, values, keys...)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
 		err = z.Park(ctx, "90ce8f0ccbab35cc"+runtime.TypeArg[K]()+runtime.TypeArg[V](), struct {
 			Values map[string]V `json:"values"`
 			Keys   []K          `json:"keys"`
-		}{values, keys}, err, 1)
+		}{values, keys}, err, attempt)
 	}
 	return r0, err
 }

@@ -71,13 +71,17 @@ func (w *ProtectedTimer) Ms(ctx context.Context) error {
 		return w.inner.Ms(ctx)
 	}
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		actx := z.WithTimeout(ctx)
 		err = w.inner.Ms(actx)
 		err = z.Timed(ctx, actx, err)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }
@@ -143,11 +147,15 @@ func (w *ProtectedTimer) On(ctx context.Context) error {
 		return w.inner.On(ctx)
 	}
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.On(ctx)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }

@@ -69,11 +69,15 @@ func (w *ProtectedConn) Read(p []byte) (int, error) {
 		r0  int
 		err error
 	)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, err = w.inner.Read(p)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return r0, err
 }
@@ -89,11 +93,15 @@ func (w *ProtectedConn) Write(p []byte) (int, error) {
 		r0  int
 		err error
 	)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, err = w.inner.Write(p)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return r0, err
 }
@@ -106,11 +114,15 @@ func (w *ProtectedConn) Close() error {
 	}
 	ctx := context.Background()
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Close()
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }
@@ -123,11 +135,15 @@ func (w *ProtectedConn) Flush() error {
 	}
 	ctx := context.Background()
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Flush()
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }

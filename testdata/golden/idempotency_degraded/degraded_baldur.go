@@ -68,11 +68,15 @@ func (w *ProtectedPayments) Charge(ctx context.Context, orderID string, cents in
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Charge(ctx, orderID, cents)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -96,11 +100,15 @@ func (w *ProtectedPayments) Quote(ctx context.Context, orderID string) (int64, e
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, err = w.inner.Quote(ctx, orderID)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return r0, err
@@ -159,11 +167,15 @@ func (w *ProtectedMailer) Send(ctx context.Context, msgID string) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Send(ctx, msgID)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -186,11 +198,15 @@ func (w *ProtectedMailer) SendInvoice(ctx context.Context, msgID string) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.SendInvoice(ctx, msgID)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err

@@ -98,11 +98,15 @@ func (w *ProtectedObjects) PutObject(ctx context.Context, in *PutObjectInput, op
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, err = w.inner.PutObject(ctx, in, optFns...)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return r0, err
@@ -128,11 +132,15 @@ func (w *ProtectedObjects) Upload(ctx context.Context, key string, body io.Reade
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Upload(ctx, key, body, done, opts...)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -158,11 +166,15 @@ func (w *ProtectedObjects) Label(ctx context.Context, key string, label fmt.Stri
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Label(ctx, key, label, meta, cause, buf)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -188,11 +200,15 @@ func (w *ProtectedObjects) Hook(ctx context.Context, key string, hooks Hooks, ta
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Hook(ctx, key, hooks, tagged, grid, cents)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -215,11 +231,15 @@ func (w *ProtectedObjects) Only(ctx context.Context, key string) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Only(ctx, key)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err

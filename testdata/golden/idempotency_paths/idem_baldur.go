@@ -181,11 +181,15 @@ func (w *ProtectedOrders) ByParam(ctx context.Context, id string) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByParam(ctx, id)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -216,11 +220,15 @@ func (w *ProtectedOrders) ByPointerPath(ctx context.Context, req *Request) error
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByPointerPath(ctx, req)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -243,11 +251,15 @@ func (w *ProtectedOrders) ByPromoted(ctx context.Context, req Request) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByPromoted(ctx, req)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -276,11 +288,15 @@ func (w *ProtectedOrders) ByUint(ctx context.Context, req *Request) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByUint(ctx, req)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -303,11 +319,15 @@ func (w *ProtectedOrders) ByStringer(ctx context.Context, req Request) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByStringer(ctx, req)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -338,11 +358,15 @@ func (w *ProtectedOrders) ByBigInt(ctx context.Context, req Request) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByBigInt(ctx, req)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -371,11 +395,15 @@ func (w *ProtectedOrders) ByInt(ctx context.Context, n *int) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByInt(ctx, n)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -398,11 +426,15 @@ func (w *ProtectedOrders) ByInt8(ctx context.Context, req Request) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByInt8(ctx, req)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -431,11 +463,15 @@ func (w *ProtectedOrders) ByEmbeddedPointer(ctx context.Context, env Envelope) e
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByEmbeddedPointer(ctx, env)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -464,11 +500,15 @@ func (w *ProtectedOrders) ByEnum(ctx context.Context, env *Envelope) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByEnum(ctx, env)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -497,11 +537,15 @@ func (w *ProtectedOrders) ByNamedPointer(ctx context.Context, env Envelope) erro
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByNamedPointer(ctx, env)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -534,11 +578,15 @@ func (w *ProtectedOrders) ByPointerToPointer(ctx context.Context, req **Request)
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByPointerToPointer(ctx, req)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -569,11 +617,15 @@ func (w *ProtectedOrders) ByPointerToPointerInt(ctx context.Context, id **uint32
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByPointerToPointerInt(ctx, id)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -602,11 +654,15 @@ func (w *ProtectedOrders) ByInterface(ctx context.Context, s fmt.Stringer) error
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByInterface(ctx, s)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -635,11 +691,15 @@ func (w *ProtectedOrders) ByPointerStringer(ctx context.Context, ref *Ref) error
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.ByPointerStringer(ctx, ref)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -663,11 +723,15 @@ func (w *ProtectedOrders) NoContext(id string, n int) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.NoContext(id, n)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err
@@ -691,11 +755,15 @@ func (w *ProtectedOrders) ParamsNamedLikeLocals(ctx context.Context, claim1 stri
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, err = w.inner.ParamsNamedLikeLocals(ctx, claim1, fp1, res, enc, strconv1)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return r0, err
@@ -723,11 +791,15 @@ func (w *ProtectedOrders) Kinds(ctx context.Context, id OrderID, i int, i64 int6
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Kinds(ctx, id, i, i64, u8, ok, f32, f64, c64, c128, b, at, ch, fn, m, req, xs...)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	z.Complete(ctx, &claim, err == nil, nil)
 	return err

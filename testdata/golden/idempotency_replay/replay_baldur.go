@@ -196,11 +196,15 @@ func (w *ProtectedCharges) Quote(ctx context.Context, orderID string) (*Receipt,
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, err = w.inner.Quote(ctx, orderID)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	var enc []byte
 	if err == nil && claim.Owned() {
@@ -354,11 +358,15 @@ func (w *ProtectedCache[T]) Put(ctx context.Context, key string, v T) (T, bool, 
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, r1, err = w.inner.Put(ctx, key, v)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	var enc []byte
 	if err == nil && claim.Owned() {

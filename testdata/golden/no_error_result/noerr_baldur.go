@@ -62,11 +62,15 @@ func (w *ProtectedCache) Put(ctx context.Context, key string, v []byte) error {
 		return w.inner.Put(ctx, key, v)
 	}
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Put(ctx, key, v)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }

@@ -56,11 +56,15 @@ func (w *ProtectedShape) Area(ctx context.Context) (float64, error) {
 		r0  float64
 		err error
 	)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, err = w.inner.Area(ctx)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return r0, err
 }
@@ -77,11 +81,15 @@ func (w *ProtectedShape) validate(ctx context.Context) error {
 		return w.inner.validate(ctx)
 	}
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.validate(ctx)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }

@@ -47,11 +47,15 @@ func (w *protectedPaymentGateway) Charge(ctx context.Context, cents int64) error
 		return w.inner.Charge(ctx, cents)
 	}
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Charge(ctx, cents)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }
@@ -92,11 +96,15 @@ func (w *ProtectedHTTPClient) Do(ctx context.Context, url string) ([]byte, error
 		r0  []byte
 		err error
 	)
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		r0, err = w.inner.Do(ctx, url)
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return r0, err
 }

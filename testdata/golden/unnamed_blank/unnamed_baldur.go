@@ -60,11 +60,15 @@ func (w *ProtectedSender) Send(a0 context.Context, a1 string, a2 []byte) error {
 		return w.inner.Send(a0, a1, a2)
 	}
 	var err error
-	if permit, perr := z.Enter(a0); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(a0); err != nil {
+			break
+		}
 		err = w.inner.Send(a0, a1, a2)
-		z.Done(a0, permit, err, 1)
+		if !z.Done(a0, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }
@@ -79,11 +83,15 @@ func (w *ProtectedSender) Resend(a0 context.Context, a1 string, a01 int, a3 ...b
 		r0  int
 		err error
 	)
-	if permit, perr := z.Enter(a0); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(a0); err != nil {
+			break
+		}
 		r0, err = w.inner.Resend(a0, a1, a01, a3...)
-		z.Done(a0, permit, err, 1)
+		if !z.Done(a0, permit, err, attempt) {
+			break
+		}
 	}
 	if err != nil && z.Fallback(a0, err) {
 		return resendFallback(a0, a1, a01, a3, err)
@@ -99,11 +107,15 @@ func (w *ProtectedSender) Close() error {
 	}
 	ctx := context.Background()
 	var err error
-	if permit, perr := z.Enter(ctx); perr != nil {
-		err = perr
-	} else {
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
 		err = w.inner.Close()
-		z.Done(ctx, permit, err, 1)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
 	}
 	return err
 }
