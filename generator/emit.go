@@ -266,9 +266,9 @@ func (e *emitter) duration(d time.Duration) *jen.Statement {
 // locals are the names one wrapper method uses.
 type locals struct {
 	recv, z, err, attempt, permit, actx, ctx string
-	claim, fp, res, enc                            string // idempotency only
-	results                                        []string
-	params                                         []string
+	claim, fp, res, enc                      string // idempotency only
+	results                                  []string
+	params                                   []string
 	// ctxParam: the body runs in a method taking ctx although the interface
 	// method has no context (a dlq method's replay brings one).
 	ctxParam bool
