@@ -33,15 +33,17 @@ const header = generatedHeader + "\n\n//go:build !" + BuildTag + "\n\n"
 // identifiers a method body refers to, and parameters avoid both.
 type emitter struct {
 	f       *File
-	self    string            // the package path
-	imports map[string]string // import path → the name the file uses
-	foreign map[string]string // import path → declared package name
+	self    string             // the package path
+	imports map[string]string  // import path → the name the file uses
+	foreign map[string]string  // import path → declared package name
+	sigs    map[*Method]string // dlq method → the const holding its replay signature
 	j       *jen.File
 }
 
 func emit(f *File) ([]byte, error) {
 	e := &emitter{f: f, self: f.Pkg.Path, imports: make(map[string]string)}
 	e.nameImports()
+	e.nameSignatures()
 	e.j = jen.NewFilePathName(f.Pkg.Path, f.Pkg.Name)
 	e.j.NoFormat = true // imports.Process formats once, below
 	for path, name := range e.imports {
@@ -124,6 +126,8 @@ func (e *emitter) iface(it *Interface) {
 		}
 	})
 	e.j.Line()
+
+	e.signatureConsts(it)
 
 	// the compile-time assertion
 	e.j.Commentf("A compile error here means %s changed since this file was generated: re-run go generate.", it.Name)
@@ -294,6 +298,9 @@ func (e *emitter) methodNames(it *Interface, m *Method) locals {
 			outside[c] = true
 		}
 		outside["error"], outside["nil"] = true, true
+		if sig, ok := e.sigs[m]; ok {
+			outside[sig] = true
+		}
 		if m.Spec.Fallback != "" {
 			outside[m.Spec.Fallback] = true
 		}

@@ -27,11 +27,29 @@ func (e *emitter) argsStruct(m *Method) *jen.Statement {
 // type arguments are appended at run time (runtime.TypeArg), since every
 // instantiation shares the zone and so the replayer.
 func (e *emitter) dlqSignature(it *Interface, m *Method) *jen.Statement {
-	sig := jen.Lit(m.DLQ.Signature)
+	sig := jen.Id(e.sigs[m])
 	for _, tp := range it.TypeParams {
 		sig = sig.Op("+").Add(e.rt("TypeArg").Types(jen.Id(tp.Obj().Name())).Call())
 	}
 	return sig
+}
+
+// signatureConsts declares the replay signature of every dlq method of it:
+// the same string where the wrapper parks and where it registers its replayer.
+func (e *emitter) signatureConsts(it *Interface) {
+	var defs []jen.Code
+	for _, m := range it.Methods {
+		if name, ok := e.sigs[m]; ok {
+			defs = append(defs, jen.Id(name).Op("=").Lit(m.DLQ.Signature))
+		}
+	}
+	if len(defs) == 0 {
+		return
+	}
+	e.j.Comment("The replay signatures: a hash of each dlq method's parameters. An entry parked under another one")
+	e.j.Comment("(the parameters changed since) is not replayed but goes to needs_review.")
+	e.j.Const().Defs(defs...)
+	e.j.Line()
 }
 
 // park writes the capture at the end of a dlq method's body.

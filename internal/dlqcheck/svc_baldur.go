@@ -26,6 +26,16 @@ type ProtectedOrders struct {
 	zQuote  *runtime.Zone
 }
 
+// The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
+// (the parameters changed since) is not replayed but goes to needs_review.
+const (
+	protectedOrdersPlaceSignature  = "6df906ec5508b748"
+	protectedOrdersChargeSignature = "3c53cd7951b95ae2"
+	protectedOrdersTagSignature    = "86676c7659f37c0f"
+	protectedOrdersFlushSignature  = "2934a01e06675ad6"
+	protectedOrdersQuoteSignature  = "c63d9a09c3732dfd"
+)
+
 // A compile error here means Orders changed since this file was generated: re-run go generate.
 var _ Orders = (*ProtectedOrders)(nil)
 
@@ -77,11 +87,11 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
-	w.zPlace.RegisterReplayer("6df906ec5508b748", w.replayPlace)
-	w.zCharge.RegisterReplayer("3c53cd7951b95ae2", w.replayCharge)
-	w.zTag.RegisterReplayer("86676c7659f37c0f", w.replayTag)
-	w.zFlush.RegisterReplayer("2934a01e06675ad6", w.replayFlush)
-	w.zQuote.RegisterReplayer("c63d9a09c3732dfd", w.replayQuote)
+	w.zPlace.RegisterReplayer(protectedOrdersPlaceSignature, w.replayPlace)
+	w.zCharge.RegisterReplayer(protectedOrdersChargeSignature, w.replayCharge)
+	w.zTag.RegisterReplayer(protectedOrdersTagSignature, w.replayTag)
+	w.zFlush.RegisterReplayer(protectedOrdersFlushSignature, w.replayFlush)
+	w.zQuote.RegisterReplayer(protectedOrdersQuoteSignature, w.replayQuote)
 	return w
 }
 
@@ -113,7 +123,7 @@ func (w *ProtectedOrders) Place(ctx context.Context, c Customer, items []Address
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "6df906ec5508b748", struct {
+		err = z.Park(ctx, protectedOrdersPlaceSignature, struct {
 			C     Customer  `json:"c"`
 			Items []Address `json:"items"`
 			At    time.Time `json:"at"`
@@ -170,7 +180,7 @@ func (w *ProtectedOrders) Charge(ctx context.Context, orderID string, cents int6
 	z.Complete(ctx, &claim, err == nil, nil)
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "3c53cd7951b95ae2", struct {
+		err = z.Park(ctx, protectedOrdersChargeSignature, struct {
 			OrderID string `json:"orderID"`
 			Cents   int64  `json:"cents"`
 		}{orderID, cents}, err, attempt)
@@ -213,7 +223,7 @@ func (w *ProtectedOrders) Tag(ctx context.Context, id string, tags ...string) er
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "86676c7659f37c0f", struct {
+		err = z.Park(ctx, protectedOrdersTagSignature, struct {
 			Id   string   `json:"id"`
 			Tags []string `json:"tags"`
 		}{id, tags}, err, attempt)
@@ -260,7 +270,7 @@ func (w *ProtectedOrders) flushWithContext(ctx context.Context, batch map[int64]
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "2934a01e06675ad6", struct {
+		err = z.Park(ctx, protectedOrdersFlushSignature, struct {
 			Batch map[int64][]byte `json:"batch"`
 		}{batch}, err, attempt)
 	}
@@ -304,7 +314,7 @@ func (w *ProtectedOrders) Quote(ctx context.Context, sku string) (int64, error) 
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "c63d9a09c3732dfd", struct {
+		err = z.Park(ctx, protectedOrdersQuoteSignature, struct {
 			Sku string `json:"sku"`
 		}{sku}, err, attempt)
 	}
@@ -329,6 +339,12 @@ type ProtectedOrdersV2 struct {
 	zPlace *runtime.Zone
 }
 
+// The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
+// (the parameters changed since) is not replayed but goes to needs_review.
+const (
+	protectedOrdersV2PlaceSignature = "3c543ae9bdf92143"
+)
+
 // A compile error here means OrdersV2 changed since this file was generated: re-run go generate.
 var _ OrdersV2 = (*ProtectedOrdersV2)(nil)
 
@@ -344,7 +360,7 @@ func NewProtectedOrdersV2(inner OrdersV2, rt *runtime.Runtime) *ProtectedOrdersV
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
-	w.zPlace.RegisterReplayer("3c543ae9bdf92143", w.replayPlace)
+	w.zPlace.RegisterReplayer(protectedOrdersV2PlaceSignature, w.replayPlace)
 	return w
 }
 
@@ -376,7 +392,7 @@ func (w *ProtectedOrdersV2) Place(ctx context.Context, c Customer, items []Addre
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "3c543ae9bdf92143", struct {
+		err = z.Park(ctx, protectedOrdersV2PlaceSignature, struct {
 			C        Customer  `json:"c"`
 			Items    []Address `json:"items"`
 			At       time.Time `json:"at"`

@@ -28,6 +28,12 @@ type ProtectedService struct {
 	zShip    *runtime.Zone
 }
 
+// The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
+// (the parameters changed since) is not replayed but goes to needs_review.
+const (
+	protectedServiceShipSignature = "68c55599474fc181"
+)
+
 // A compile error here means Service changed since this file was generated: re-run go generate.
 var _ Service = (*ProtectedService)(nil)
 
@@ -80,7 +86,7 @@ func NewProtectedService(inner Service, rt *runtime.Runtime) *ProtectedService {
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
-	w.zShip.RegisterReplayer("68c55599474fc181", w.replayShip)
+	w.zShip.RegisterReplayer(protectedServiceShipSignature, w.replayShip)
 	return w
 }
 
@@ -250,7 +256,7 @@ func (w *ProtectedService) Ship(ctx context.Context, parcel string) error {
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "68c55599474fc181", struct {
+		err = z.Park(ctx, protectedServiceShipSignature, struct {
 			Parcel string `json:"parcel"`
 		}{parcel}, err, attempt)
 	}

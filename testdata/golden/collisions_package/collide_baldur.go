@@ -26,14 +26,21 @@ type ProtectedClash struct {
 	zErrs   *baldurruntime.Zone
 	zNoCtx  *baldurruntime.Zone
 	zRender *baldurruntime.Zone
+	zPark   *baldurruntime.Zone
 }
+
+// The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
+// (the parameters changed since) is not replayed but goes to needs_review.
+const (
+	protectedClashParkSignature1 = "43c22abf04d680c4"
+)
 
 // A compile error here means Clash changed since this file was generated: re-run go generate.
 var _ Clash = (*ProtectedClash)(nil)
 
 // NewProtectedClash returns inner wrapped with its policies; rt holds the shared state.
 func NewProtectedClash(inner Clash, rt *baldurruntime.Runtime) *ProtectedClash {
-	return &ProtectedClash{
+	w := &ProtectedClash{
 		inner: inner,
 		zGet: rt.Zone(baldurruntime.ZoneSpec{
 			Service:  "clash",
@@ -74,7 +81,19 @@ func NewProtectedClash(inner Clash, rt *baldurruntime.Runtime) *ProtectedClash {
 			Backoff:  backoff1.Policy{Kind: backoff1.Const, Base: 5 * time1.Millisecond},
 			Timeout:  time1.Second,
 		}),
+		zPark: rt.Zone(baldurruntime.ZoneSpec{
+			Service:  "clash",
+			Method:   "Park",
+			Breaker:  true,
+			Attempts: 2,
+			Backoff:  backoff1.Policy{Kind: backoff1.Const, Base: 5 * time1.Millisecond},
+			Timeout:  time1.Second,
+			DLQ:      true,
+		}),
 	}
+	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
+	w.zPark.RegisterReplayer(protectedClashParkSignature1, w.replayPark)
+	return w
 }
 
 // ProtectClash is NewProtectedClash returning the interface, for google/wire and fx.Decorate.
@@ -198,4 +217,46 @@ func (w *ProtectedClash) Render(c context1.Context, template2 *template1.Templat
 		}
 	}
 	return r0, err
+}
+
+// Park runs breaker → retry(2, const(5ms)) → timeout(1s) → dlq around the inner Park.
+func (w *ProtectedClash) Park(c context1.Context, protectedClashParkSignature11 string) error {
+	z := w.zPark
+	if z.Bypass() {
+		return w.inner.Park(c, protectedClashParkSignature11)
+	}
+	var (
+		attempt int
+		err     error
+	)
+	for attempt = 1; ; attempt++ {
+		var permit baldurruntime.Permit
+		if permit, err = z.Enter(c); err != nil {
+			break
+		}
+		actx := z.WithTimeout(c)
+		err = w.inner.Park(actx, protectedClashParkSignature11)
+		err = z.Timed(c, actx, err)
+		if !z.Done(c, permit, err, attempt) {
+			break
+		}
+	}
+	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
+	if err != nil {
+		err = z.Park(c, protectedClashParkSignature1, struct {
+			ProtectedClashParkSignature1 string `json:"protectedClashParkSignature1"`
+		}{protectedClashParkSignature11}, err, attempt)
+	}
+	return err
+}
+
+// replayPark replays a call Park parked: it decodes the arguments and calls Park again through w.
+func (w *ProtectedClash) replayPark(ctx context1.Context, raw []byte) error {
+	var args struct {
+		ProtectedClashParkSignature1 string `json:"protectedClashParkSignature1"`
+	}
+	if err := baldurruntime.DecodeArgs(raw, &args); err != nil {
+		return err
+	}
+	return w.Park(ctx, args.ProtectedClashParkSignature1)
 }

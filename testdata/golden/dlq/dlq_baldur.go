@@ -28,6 +28,17 @@ type ProtectedOrders struct {
 	zPlain *runtime.Zone
 }
 
+// The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
+// (the parameters changed since) is not replayed but goes to needs_review.
+const (
+	protectedOrdersPlaceSignature = "c227fa37caf1a987"
+	protectedOrdersTagSignature   = "86676c7659f37c0f"
+	protectedOrdersFlushSignature = "c1d2ba892546e96c"
+	protectedOrdersMixedSignature = "e713f11df53a5cc8"
+	protectedOrdersStoreSignature = "acbe1b0ff90a14e6"
+	protectedOrdersQuoteSignature = "c63d9a09c3732dfd"
+)
+
 // A compile error here means Orders changed since this file was generated: re-run go generate.
 var _ Orders = (*ProtectedOrders)(nil)
 
@@ -91,12 +102,12 @@ func NewProtectedOrders(inner Orders, rt *runtime.Runtime) *ProtectedOrders {
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
-	w.zPlace.RegisterReplayer("c227fa37caf1a987", w.replayPlace)
-	w.zTag.RegisterReplayer("86676c7659f37c0f", w.replayTag)
-	w.zFlush.RegisterReplayer("c1d2ba892546e96c", w.replayFlush)
-	w.zMixed.RegisterReplayer("e713f11df53a5cc8", w.replayMixed)
-	w.zStore.RegisterReplayer("acbe1b0ff90a14e6", w.replayStore)
-	w.zQuote.RegisterReplayer("c63d9a09c3732dfd", w.replayQuote)
+	w.zPlace.RegisterReplayer(protectedOrdersPlaceSignature, w.replayPlace)
+	w.zTag.RegisterReplayer(protectedOrdersTagSignature, w.replayTag)
+	w.zFlush.RegisterReplayer(protectedOrdersFlushSignature, w.replayFlush)
+	w.zMixed.RegisterReplayer(protectedOrdersMixedSignature, w.replayMixed)
+	w.zStore.RegisterReplayer(protectedOrdersStoreSignature, w.replayStore)
+	w.zQuote.RegisterReplayer(protectedOrdersQuoteSignature, w.replayQuote)
 	return w
 }
 
@@ -128,7 +139,7 @@ func (w *ProtectedOrders) Place(ctx context.Context, c Customer, items []Address
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "c227fa37caf1a987", struct {
+		err = z.Park(ctx, protectedOrdersPlaceSignature, struct {
 			C     Customer  `json:"c"`
 			Items []Address `json:"items"`
 			Total Money     `json:"total"`
@@ -177,7 +188,7 @@ func (w *ProtectedOrders) Tag(ctx context.Context, id string, tags ...string) er
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "86676c7659f37c0f", struct {
+		err = z.Park(ctx, protectedOrdersTagSignature, struct {
 			Id   string   `json:"id"`
 			Tags []string `json:"tags"`
 		}{id, tags}, err, attempt)
@@ -224,7 +235,7 @@ func (w *ProtectedOrders) flushWithContext(ctx context.Context, batch map[int64]
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "c1d2ba892546e96c", struct {
+		err = z.Park(ctx, protectedOrdersFlushSignature, struct {
 			Batch map[int64][]byte `json:"batch"`
 			Opts  []int            `json:"opts"`
 		}{batch, opts}, err, attempt)
@@ -268,7 +279,7 @@ func (w *ProtectedOrders) Mixed(a0 context.Context, a1 string, a2 int, a3 raw) (
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(a0, "e713f11df53a5cc8", struct {
+		err = z.Park(a0, protectedOrdersMixedSignature, struct {
 			A1 string `json:"a1"`
 			A2 int    `json:"a2"`
 			A3 raw    `json:"a3"`
@@ -313,7 +324,7 @@ func (w *ProtectedOrders) Store(ctx context.Context, r raw, a args, w1 *args) er
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "acbe1b0ff90a14e6", struct {
+		err = z.Park(ctx, protectedOrdersStoreSignature, struct {
 			R raw   `json:"r"`
 			A args  `json:"a"`
 			W *args `json:"w"`
@@ -361,7 +372,7 @@ func (w *ProtectedOrders) Quote(ctx context.Context, sku string) (int64, error) 
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "c63d9a09c3732dfd", struct {
+		err = z.Park(ctx, protectedOrdersQuoteSignature, struct {
 			Sku string `json:"sku"`
 		}{sku}, err, attempt)
 	}

@@ -21,6 +21,13 @@ type ProtectedCache[K comparable, V any] struct {
 	zPutAll *runtime.Zone
 }
 
+// The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
+// (the parameters changed since) is not replayed but goes to needs_review.
+const (
+	protectedCachePutSignature    = "1577994f6e902aab"
+	protectedCachePutAllSignature = "90ce8f0ccbab35cc"
+)
+
 // A compile error here means Cache changed since this file was generated: re-run go generate.
 func _[K comparable, V any]() {
 	var _ Cache[K, V] = (*ProtectedCache[K, V])(nil)
@@ -44,8 +51,8 @@ func NewProtectedCache[K comparable, V any](inner Cache[K, V], rt *runtime.Runti
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
-	w.zPut.RegisterReplayer("1577994f6e902aab"+runtime.TypeArg[K]()+runtime.TypeArg[V](), w.replayPut)
-	w.zPutAll.RegisterReplayer("90ce8f0ccbab35cc"+runtime.TypeArg[K]()+runtime.TypeArg[V](), w.replayPutAll)
+	w.zPut.RegisterReplayer(protectedCachePutSignature+runtime.TypeArg[K]()+runtime.TypeArg[V](), w.replayPut)
+	w.zPutAll.RegisterReplayer(protectedCachePutAllSignature+runtime.TypeArg[K]()+runtime.TypeArg[V](), w.replayPutAll)
 	return w
 }
 
@@ -76,7 +83,7 @@ func (w *ProtectedCache[K, V]) Put(ctx context.Context, key K, value V) error {
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "1577994f6e902aab"+runtime.TypeArg[K]()+runtime.TypeArg[V](), struct {
+		err = z.Park(ctx, protectedCachePutSignature+runtime.TypeArg[K]()+runtime.TypeArg[V](), struct {
 			Key   K `json:"key"`
 			Value V `json:"value"`
 		}{key, value}, err, attempt)
@@ -119,7 +126,7 @@ func (w *ProtectedCache[K, V]) PutAll(ctx context.Context, values map[string]V, 
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "90ce8f0ccbab35cc"+runtime.TypeArg[K]()+runtime.TypeArg[V](), struct {
+		err = z.Park(ctx, protectedCachePutAllSignature+runtime.TypeArg[K]()+runtime.TypeArg[V](), struct {
 			Values map[string]V `json:"values"`
 			Keys   []K          `json:"keys"`
 		}{values, keys}, err, attempt)

@@ -22,6 +22,12 @@ type ProtectedAccount struct {
 	zSubscribe *runtime.Zone
 }
 
+// The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
+// (the parameters changed since) is not replayed but goes to needs_review.
+const (
+	protectedAccountDebitSignature = "c3b61a2ba577737b"
+)
+
 // A compile error here means Account changed since this file was generated: re-run go generate.
 var _ Account = (*ProtectedAccount)(nil)
 
@@ -45,7 +51,7 @@ func NewProtectedAccount(inner Account, rt *runtime.Runtime) *ProtectedAccount {
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
-	w.zDebit.RegisterReplayer("c3b61a2ba577737b", w.replayDebit)
+	w.zDebit.RegisterReplayer(protectedAccountDebitSignature, w.replayDebit)
 	return w
 }
 
@@ -83,7 +89,7 @@ func (w *ProtectedAccount) Debit(ctx context.Context, cents int64) error {
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "c3b61a2ba577737b", struct {
+		err = z.Park(ctx, protectedAccountDebitSignature, struct {
 			Cents int64 `json:"cents"`
 		}{cents}, err, attempt)
 	}

@@ -22,6 +22,12 @@ type ProtectedPaymentGateway struct {
 	zBalance *runtime.Zone
 }
 
+// The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
+// (the parameters changed since) is not replayed but goes to needs_review.
+const (
+	protectedPaymentGatewayChargeSignature = "3c53cd7951b95ae2"
+)
+
 // A compile error here means PaymentGateway changed since this file was generated: re-run go generate.
 var _ PaymentGateway = (*ProtectedPaymentGateway)(nil)
 
@@ -47,7 +53,7 @@ func NewProtectedPaymentGateway(inner PaymentGateway, rt *runtime.Runtime) *Prot
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
-	w.zCharge.RegisterReplayer("3c53cd7951b95ae2", w.replayCharge)
+	w.zCharge.RegisterReplayer(protectedPaymentGatewayChargeSignature, w.replayCharge)
 	return w
 }
 
@@ -90,7 +96,7 @@ func (w *ProtectedPaymentGateway) Charge(ctx context.Context, orderID string, ce
 	z.Complete(ctx, &claim, err == nil, nil)
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, "3c53cd7951b95ae2", struct {
+		err = z.Park(ctx, protectedPaymentGatewayChargeSignature, struct {
 			OrderID string `json:"orderID"`
 			Cents   int64  `json:"cents"`
 		}{orderID, cents}, err, attempt)
