@@ -37,7 +37,9 @@ type emitter struct {
 	imports map[string]string  // import path → the name the file uses
 	foreign map[string]string  // import path → declared package name
 	sigs    map[*Method]string // dlq method → the const holding its replay signature
-	j       *jen.File
+	// argTypes: dlq method → the type of its argument record
+	argTypes map[*Method]string
+	j        *jen.File
 }
 
 func emit(f *File) ([]byte, error) {
@@ -127,7 +129,7 @@ func (e *emitter) iface(it *Interface) {
 	})
 	e.j.Line()
 
-	e.signatureConsts(it)
+	e.signatureConsts(it, n)
 
 	// the compile-time assertion
 	e.j.Commentf("A compile error here means %s changed since this file was generated: re-run go generate.", it.Name)
@@ -299,7 +301,7 @@ func (e *emitter) methodNames(it *Interface, m *Method) locals {
 		}
 		outside["error"], outside["nil"] = true, true
 		if sig, ok := e.sigs[m]; ok {
-			outside[sig] = true
+			outside[sig], outside[e.argTypes[m]] = true, true
 		}
 		if m.Spec.Fallback != "" {
 			outside[m.Spec.Fallback] = true

@@ -152,10 +152,11 @@ func (n names) copy() names {
 }
 
 // nameSignatures names the const holding each dlq method's replay signature
-// after its wrapper (unique in the package) and method, avoiding every
-// package-level name of the user's package and the file's import names.
+// and the type of its argument record after its wrapper (unique in the
+// package) and method, avoiding every package-level name of the user's
+// package and the file's import names.
 func (e *emitter) nameSignatures() {
-	e.sigs = make(map[*Method]string)
+	e.sigs, e.argTypes = make(map[*Method]string), make(map[*Method]string)
 	taken := make(names)
 	for _, n := range e.f.Pkg.Types.Scope().Names() {
 		taken[n] = true
@@ -171,7 +172,9 @@ func (e *emitter) nameSignatures() {
 	for _, it := range e.f.Interfaces {
 		for _, m := range it.Methods {
 			if !m.Delegated && m.DLQ != nil {
-				e.sigs[m] = taken.take(strings.ToLower(it.Wrapper[:1]) + it.Wrapper[1:] + m.Name + "Signature")
+				base := strings.ToLower(it.Wrapper[:1]) + it.Wrapper[1:] + m.Name
+				e.sigs[m] = taken.take(base + "Signature")
+				e.argTypes[m] = taken.take(base + "Args")
 			}
 		}
 	}

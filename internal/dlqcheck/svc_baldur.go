@@ -26,6 +26,36 @@ type ProtectedOrders struct {
 	zQuote  *runtime.Zone
 }
 
+// protectedOrdersPlaceArgs is the argument record Place parks and its replayer decodes.
+type protectedOrdersPlaceArgs struct {
+	C     Customer  `json:"c"`
+	Items []Address `json:"items"`
+	At    time.Time `json:"at"`
+	Note  *string   `json:"note"`
+}
+
+// protectedOrdersChargeArgs is the argument record Charge parks and its replayer decodes.
+type protectedOrdersChargeArgs struct {
+	OrderID string `json:"orderID"`
+	Cents   int64  `json:"cents"`
+}
+
+// protectedOrdersTagArgs is the argument record Tag parks and its replayer decodes.
+type protectedOrdersTagArgs struct {
+	Id   string   `json:"id"`
+	Tags []string `json:"tags"`
+}
+
+// protectedOrdersFlushArgs is the argument record Flush parks and its replayer decodes.
+type protectedOrdersFlushArgs struct {
+	Batch map[int64][]byte `json:"batch"`
+}
+
+// protectedOrdersQuoteArgs is the argument record Quote parks and its replayer decodes.
+type protectedOrdersQuoteArgs struct {
+	Sku string `json:"sku"`
+}
+
 // The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
 // (the parameters changed since) is not replayed but goes to needs_review.
 const (
@@ -123,24 +153,14 @@ func (w *ProtectedOrders) Place(ctx context.Context, c Customer, items []Address
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedOrdersPlaceSignature, struct {
-			C     Customer  `json:"c"`
-			Items []Address `json:"items"`
-			At    time.Time `json:"at"`
-			Note  *string   `json:"note"`
-		}{c, items, at, note}, err, attempt)
+		err = z.Park(ctx, protectedOrdersPlaceSignature, protectedOrdersPlaceArgs{c, items, at, note}, err, attempt)
 	}
 	return r0, err
 }
 
 // replayPlace replays a call Place parked: it decodes the arguments and calls Place again through w.
 func (w *ProtectedOrders) replayPlace(ctx context.Context, raw []byte) error {
-	var args struct {
-		C     Customer  `json:"c"`
-		Items []Address `json:"items"`
-		At    time.Time `json:"at"`
-		Note  *string   `json:"note"`
-	}
+	var args protectedOrdersPlaceArgs
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}
@@ -180,20 +200,14 @@ func (w *ProtectedOrders) Charge(ctx context.Context, orderID string, cents int6
 	z.Complete(ctx, &claim, err == nil, nil)
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedOrdersChargeSignature, struct {
-			OrderID string `json:"orderID"`
-			Cents   int64  `json:"cents"`
-		}{orderID, cents}, err, attempt)
+		err = z.Park(ctx, protectedOrdersChargeSignature, protectedOrdersChargeArgs{orderID, cents}, err, attempt)
 	}
 	return r0, err
 }
 
 // replayCharge replays a call Charge parked: it decodes the arguments and calls Charge again through w.
 func (w *ProtectedOrders) replayCharge(ctx context.Context, raw []byte) error {
-	var args struct {
-		OrderID string `json:"orderID"`
-		Cents   int64  `json:"cents"`
-	}
+	var args protectedOrdersChargeArgs
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}
@@ -223,20 +237,14 @@ func (w *ProtectedOrders) Tag(ctx context.Context, id string, tags ...string) er
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedOrdersTagSignature, struct {
-			Id   string   `json:"id"`
-			Tags []string `json:"tags"`
-		}{id, tags}, err, attempt)
+		err = z.Park(ctx, protectedOrdersTagSignature, protectedOrdersTagArgs{id, tags}, err, attempt)
 	}
 	return err
 }
 
 // replayTag replays a call Tag parked: it decodes the arguments and calls Tag again through w.
 func (w *ProtectedOrders) replayTag(ctx context.Context, raw []byte) error {
-	var args struct {
-		Id   string   `json:"id"`
-		Tags []string `json:"tags"`
-	}
+	var args protectedOrdersTagArgs
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}
@@ -270,18 +278,14 @@ func (w *ProtectedOrders) flushWithContext(ctx context.Context, batch map[int64]
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedOrdersFlushSignature, struct {
-			Batch map[int64][]byte `json:"batch"`
-		}{batch}, err, attempt)
+		err = z.Park(ctx, protectedOrdersFlushSignature, protectedOrdersFlushArgs{batch}, err, attempt)
 	}
 	return err
 }
 
 // replayFlush replays a call Flush parked: it decodes the arguments and calls Flush again through w.
 func (w *ProtectedOrders) replayFlush(ctx context.Context, raw []byte) error {
-	var args struct {
-		Batch map[int64][]byte `json:"batch"`
-	}
+	var args protectedOrdersFlushArgs
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}
@@ -314,18 +318,14 @@ func (w *ProtectedOrders) Quote(ctx context.Context, sku string) (int64, error) 
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedOrdersQuoteSignature, struct {
-			Sku string `json:"sku"`
-		}{sku}, err, attempt)
+		err = z.Park(ctx, protectedOrdersQuoteSignature, protectedOrdersQuoteArgs{sku}, err, attempt)
 	}
 	return r0, err
 }
 
 // replayQuote replays a call Quote parked: it decodes the arguments and calls Quote again through w.
 func (w *ProtectedOrders) replayQuote(ctx context.Context, raw []byte) error {
-	var args struct {
-		Sku string `json:"sku"`
-	}
+	var args protectedOrdersQuoteArgs
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}
@@ -337,6 +337,15 @@ func (w *ProtectedOrders) replayQuote(ctx context.Context, raw []byte) error {
 type ProtectedOrdersV2 struct {
 	inner  OrdersV2
 	zPlace *runtime.Zone
+}
+
+// protectedOrdersV2PlaceArgs is the argument record Place parks and its replayer decodes.
+type protectedOrdersV2PlaceArgs struct {
+	C        Customer  `json:"c"`
+	Items    []Address `json:"items"`
+	At       time.Time `json:"at"`
+	Note     *string   `json:"note"`
+	Priority int       `json:"priority"`
 }
 
 // The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
@@ -392,26 +401,14 @@ func (w *ProtectedOrdersV2) Place(ctx context.Context, c Customer, items []Addre
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedOrdersV2PlaceSignature, struct {
-			C        Customer  `json:"c"`
-			Items    []Address `json:"items"`
-			At       time.Time `json:"at"`
-			Note     *string   `json:"note"`
-			Priority int       `json:"priority"`
-		}{c, items, at, note, priority}, err, attempt)
+		err = z.Park(ctx, protectedOrdersV2PlaceSignature, protectedOrdersV2PlaceArgs{c, items, at, note, priority}, err, attempt)
 	}
 	return r0, err
 }
 
 // replayPlace replays a call Place parked: it decodes the arguments and calls Place again through w.
 func (w *ProtectedOrdersV2) replayPlace(ctx context.Context, raw []byte) error {
-	var args struct {
-		C        Customer  `json:"c"`
-		Items    []Address `json:"items"`
-		At       time.Time `json:"at"`
-		Note     *string   `json:"note"`
-		Priority int       `json:"priority"`
-	}
+	var args protectedOrdersV2PlaceArgs
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}

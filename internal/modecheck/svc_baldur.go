@@ -28,6 +28,11 @@ type ProtectedService struct {
 	zShip    *runtime.Zone
 }
 
+// protectedServiceShipArgs is the argument record Ship parks and its replayer decodes.
+type protectedServiceShipArgs struct {
+	Parcel string `json:"parcel"`
+}
+
 // The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
 // (the parameters changed since) is not replayed but goes to needs_review.
 const (
@@ -256,18 +261,14 @@ func (w *ProtectedService) Ship(ctx context.Context, parcel string) error {
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedServiceShipSignature, struct {
-			Parcel string `json:"parcel"`
-		}{parcel}, err, attempt)
+		err = z.Park(ctx, protectedServiceShipSignature, protectedServiceShipArgs{parcel}, err, attempt)
 	}
 	return err
 }
 
 // replayShip replays a call Ship parked: it decodes the arguments and calls Ship again through w.
 func (w *ProtectedService) replayShip(ctx context.Context, raw []byte) error {
-	var args struct {
-		Parcel string `json:"parcel"`
-	}
+	var args protectedServiceShipArgs
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}

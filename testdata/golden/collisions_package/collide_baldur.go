@@ -29,6 +29,11 @@ type ProtectedClash struct {
 	zPark   *baldurruntime.Zone
 }
 
+// protectedClashParkArgs is the argument record Park parks and its replayer decodes.
+type protectedClashParkArgs struct {
+	ProtectedClashParkSignature1 string `json:"protectedClashParkSignature1"`
+}
+
 // The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
 // (the parameters changed since) is not replayed but goes to needs_review.
 const (
@@ -243,18 +248,14 @@ func (w *ProtectedClash) Park(c context1.Context, protectedClashParkSignature11 
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(c, protectedClashParkSignature1, struct {
-			ProtectedClashParkSignature1 string `json:"protectedClashParkSignature1"`
-		}{protectedClashParkSignature11}, err, attempt)
+		err = z.Park(c, protectedClashParkSignature1, protectedClashParkArgs{protectedClashParkSignature11}, err, attempt)
 	}
 	return err
 }
 
 // replayPark replays a call Park parked: it decodes the arguments and calls Park again through w.
 func (w *ProtectedClash) replayPark(ctx context1.Context, raw []byte) error {
-	var args struct {
-		ProtectedClashParkSignature1 string `json:"protectedClashParkSignature1"`
-	}
+	var args protectedClashParkArgs
 	if err := baldurruntime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}

@@ -28,6 +28,46 @@ type ProtectedOrders struct {
 	zPlain *runtime.Zone
 }
 
+// protectedOrdersPlaceArgs is the argument record Place parks and its replayer decodes.
+type protectedOrdersPlaceArgs struct {
+	C     Customer  `json:"c"`
+	Items []Address `json:"items"`
+	Total Money     `json:"total"`
+	At    time.Time `json:"at"`
+	Note  *string   `json:"note"`
+}
+
+// protectedOrdersTagArgs is the argument record Tag parks and its replayer decodes.
+type protectedOrdersTagArgs struct {
+	Id   string   `json:"id"`
+	Tags []string `json:"tags"`
+}
+
+// protectedOrdersFlushArgs is the argument record Flush parks and its replayer decodes.
+type protectedOrdersFlushArgs struct {
+	Batch map[int64][]byte `json:"batch"`
+	Opts  []int            `json:"opts"`
+}
+
+// protectedOrdersMixedArgs is the argument record Mixed parks and its replayer decodes.
+type protectedOrdersMixedArgs struct {
+	A1 string `json:"a1"`
+	A2 int    `json:"a2"`
+	A3 raw    `json:"a3"`
+}
+
+// protectedOrdersStoreArgs is the argument record Store parks and its replayer decodes.
+type protectedOrdersStoreArgs struct {
+	R raw   `json:"r"`
+	A args  `json:"a"`
+	W *args `json:"w"`
+}
+
+// protectedOrdersQuoteArgs is the argument record Quote parks and its replayer decodes.
+type protectedOrdersQuoteArgs struct {
+	Sku string `json:"sku"`
+}
+
 // The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
 // (the parameters changed since) is not replayed but goes to needs_review.
 const (
@@ -139,26 +179,14 @@ func (w *ProtectedOrders) Place(ctx context.Context, c Customer, items []Address
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedOrdersPlaceSignature, struct {
-			C     Customer  `json:"c"`
-			Items []Address `json:"items"`
-			Total Money     `json:"total"`
-			At    time.Time `json:"at"`
-			Note  *string   `json:"note"`
-		}{c, items, total, at, note}, err, attempt)
+		err = z.Park(ctx, protectedOrdersPlaceSignature, protectedOrdersPlaceArgs{c, items, total, at, note}, err, attempt)
 	}
 	return r0, err
 }
 
 // replayPlace replays a call Place parked: it decodes the arguments and calls Place again through w.
 func (w *ProtectedOrders) replayPlace(ctx context.Context, raw []byte) error {
-	var args struct {
-		C     Customer  `json:"c"`
-		Items []Address `json:"items"`
-		Total Money     `json:"total"`
-		At    time.Time `json:"at"`
-		Note  *string   `json:"note"`
-	}
+	var args protectedOrdersPlaceArgs
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}
@@ -188,20 +216,14 @@ func (w *ProtectedOrders) Tag(ctx context.Context, id string, tags ...string) er
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedOrdersTagSignature, struct {
-			Id   string   `json:"id"`
-			Tags []string `json:"tags"`
-		}{id, tags}, err, attempt)
+		err = z.Park(ctx, protectedOrdersTagSignature, protectedOrdersTagArgs{id, tags}, err, attempt)
 	}
 	return err
 }
 
 // replayTag replays a call Tag parked: it decodes the arguments and calls Tag again through w.
 func (w *ProtectedOrders) replayTag(ctx context.Context, raw []byte) error {
-	var args struct {
-		Id   string   `json:"id"`
-		Tags []string `json:"tags"`
-	}
+	var args protectedOrdersTagArgs
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}
@@ -235,20 +257,14 @@ func (w *ProtectedOrders) flushWithContext(ctx context.Context, batch map[int64]
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedOrdersFlushSignature, struct {
-			Batch map[int64][]byte `json:"batch"`
-			Opts  []int            `json:"opts"`
-		}{batch, opts}, err, attempt)
+		err = z.Park(ctx, protectedOrdersFlushSignature, protectedOrdersFlushArgs{batch, opts}, err, attempt)
 	}
 	return err
 }
 
 // replayFlush replays a call Flush parked: it decodes the arguments and calls Flush again through w.
 func (w *ProtectedOrders) replayFlush(ctx context.Context, raw []byte) error {
-	var args struct {
-		Batch map[int64][]byte `json:"batch"`
-		Opts  []int            `json:"opts"`
-	}
+	var args protectedOrdersFlushArgs
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}
@@ -279,22 +295,14 @@ func (w *ProtectedOrders) Mixed(a0 context.Context, a1 string, a2 int, a3 raw) (
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(a0, protectedOrdersMixedSignature, struct {
-			A1 string `json:"a1"`
-			A2 int    `json:"a2"`
-			A3 raw    `json:"a3"`
-		}{a1, a2, a3}, err, attempt)
+		err = z.Park(a0, protectedOrdersMixedSignature, protectedOrdersMixedArgs{a1, a2, a3}, err, attempt)
 	}
 	return r0, r1, err
 }
 
 // replayMixed replays a call Mixed parked: it decodes the arguments and calls Mixed again through w.
 func (w *ProtectedOrders) replayMixed(ctx context.Context, raw1 []byte) error {
-	var args struct {
-		A1 string `json:"a1"`
-		A2 int    `json:"a2"`
-		A3 raw    `json:"a3"`
-	}
+	var args protectedOrdersMixedArgs
 	if err := runtime.DecodeArgs(raw1, &args); err != nil {
 		return err
 	}
@@ -324,22 +332,14 @@ func (w *ProtectedOrders) Store(ctx context.Context, r raw, a args, w1 *args) er
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedOrdersStoreSignature, struct {
-			R raw   `json:"r"`
-			A args  `json:"a"`
-			W *args `json:"w"`
-		}{r, a, w1}, err, attempt)
+		err = z.Park(ctx, protectedOrdersStoreSignature, protectedOrdersStoreArgs{r, a, w1}, err, attempt)
 	}
 	return err
 }
 
 // replayStore replays a call Store parked: it decodes the arguments and calls Store again through w.
 func (w *ProtectedOrders) replayStore(ctx context.Context, raw1 []byte) error {
-	var args1 struct {
-		R raw   `json:"r"`
-		A args  `json:"a"`
-		W *args `json:"w"`
-	}
+	var args1 protectedOrdersStoreArgs
 	if err := runtime.DecodeArgs(raw1, &args1); err != nil {
 		return err
 	}
@@ -372,18 +372,14 @@ func (w *ProtectedOrders) Quote(ctx context.Context, sku string) (int64, error) 
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedOrdersQuoteSignature, struct {
-			Sku string `json:"sku"`
-		}{sku}, err, attempt)
+		err = z.Park(ctx, protectedOrdersQuoteSignature, protectedOrdersQuoteArgs{sku}, err, attempt)
 	}
 	return r0, err
 }
 
 // replayQuote replays a call Quote parked: it decodes the arguments and calls Quote again through w.
 func (w *ProtectedOrders) replayQuote(ctx context.Context, raw []byte) error {
-	var args struct {
-		Sku string `json:"sku"`
-	}
+	var args protectedOrdersQuoteArgs
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}

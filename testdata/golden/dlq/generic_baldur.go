@@ -21,6 +21,18 @@ type ProtectedCache[K comparable, V any] struct {
 	zPutAll *runtime.Zone
 }
 
+// protectedCachePutArgs is the argument record Put parks and its replayer decodes.
+type protectedCachePutArgs[K comparable, V any] struct {
+	Key   K `json:"key"`
+	Value V `json:"value"`
+}
+
+// protectedCachePutAllArgs is the argument record PutAll parks and its replayer decodes.
+type protectedCachePutAllArgs[K comparable, V any] struct {
+	Values map[string]V `json:"values"`
+	Keys   []K          `json:"keys"`
+}
+
 // The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
 // (the parameters changed since) is not replayed but goes to needs_review.
 const (
@@ -83,20 +95,14 @@ func (w *ProtectedCache[K, V]) Put(ctx context.Context, key K, value V) error {
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedCachePutSignature+runtime.TypeArg[K]()+runtime.TypeArg[V](), struct {
-			Key   K `json:"key"`
-			Value V `json:"value"`
-		}{key, value}, err, attempt)
+		err = z.Park(ctx, protectedCachePutSignature+runtime.TypeArg[K]()+runtime.TypeArg[V](), protectedCachePutArgs[K, V]{key, value}, err, attempt)
 	}
 	return err
 }
 
 // replayPut replays a call Put parked: it decodes the arguments and calls Put again through w.
 func (w *ProtectedCache[K, V]) replayPut(ctx context.Context, raw []byte) error {
-	var args struct {
-		Key   K `json:"key"`
-		Value V `json:"value"`
-	}
+	var args protectedCachePutArgs[K, V]
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}
@@ -126,20 +132,14 @@ func (w *ProtectedCache[K, V]) PutAll(ctx context.Context, values map[string]V, 
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedCachePutAllSignature+runtime.TypeArg[K]()+runtime.TypeArg[V](), struct {
-			Values map[string]V `json:"values"`
-			Keys   []K          `json:"keys"`
-		}{values, keys}, err, attempt)
+		err = z.Park(ctx, protectedCachePutAllSignature+runtime.TypeArg[K]()+runtime.TypeArg[V](), protectedCachePutAllArgs[K, V]{values, keys}, err, attempt)
 	}
 	return r0, err
 }
 
 // replayPutAll replays a call PutAll parked: it decodes the arguments and calls PutAll again through w.
 func (w *ProtectedCache[K, V]) replayPutAll(ctx context.Context, raw []byte) error {
-	var args struct {
-		Values map[string]V `json:"values"`
-		Keys   []K          `json:"keys"`
-	}
+	var args protectedCachePutAllArgs[K, V]
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}

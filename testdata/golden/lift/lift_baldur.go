@@ -22,6 +22,11 @@ type ProtectedAccount struct {
 	zSubscribe *runtime.Zone
 }
 
+// protectedAccountDebitArgs is the argument record Debit parks and its replayer decodes.
+type protectedAccountDebitArgs struct {
+	Cents int64 `json:"cents"`
+}
+
 // The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
 // (the parameters changed since) is not replayed but goes to needs_review.
 const (
@@ -89,18 +94,14 @@ func (w *ProtectedAccount) Debit(ctx context.Context, cents int64) error {
 	}
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedAccountDebitSignature, struct {
-			Cents int64 `json:"cents"`
-		}{cents}, err, attempt)
+		err = z.Park(ctx, protectedAccountDebitSignature, protectedAccountDebitArgs{cents}, err, attempt)
 	}
 	return err
 }
 
 // replayDebit replays a call Debit parked: it decodes the arguments and calls Debit again through w.
 func (w *ProtectedAccount) replayDebit(ctx context.Context, raw []byte) error {
-	var args struct {
-		Cents int64 `json:"cents"`
-	}
+	var args protectedAccountDebitArgs
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}

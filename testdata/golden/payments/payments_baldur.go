@@ -22,6 +22,12 @@ type ProtectedPaymentGateway struct {
 	zBalance *runtime.Zone
 }
 
+// protectedPaymentGatewayChargeArgs is the argument record Charge parks and its replayer decodes.
+type protectedPaymentGatewayChargeArgs struct {
+	OrderID string `json:"orderID"`
+	Cents   int64  `json:"cents"`
+}
+
 // The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
 // (the parameters changed since) is not replayed but goes to needs_review.
 const (
@@ -96,20 +102,14 @@ func (w *ProtectedPaymentGateway) Charge(ctx context.Context, orderID string, ce
 	z.Complete(ctx, &claim, err == nil, nil)
 	// Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.
 	if err != nil {
-		err = z.Park(ctx, protectedPaymentGatewayChargeSignature, struct {
-			OrderID string `json:"orderID"`
-			Cents   int64  `json:"cents"`
-		}{orderID, cents}, err, attempt)
+		err = z.Park(ctx, protectedPaymentGatewayChargeSignature, protectedPaymentGatewayChargeArgs{orderID, cents}, err, attempt)
 	}
 	return r0, err
 }
 
 // replayCharge replays a call Charge parked: it decodes the arguments and calls Charge again through w.
 func (w *ProtectedPaymentGateway) replayCharge(ctx context.Context, raw []byte) error {
-	var args struct {
-		OrderID string `json:"orderID"`
-		Cents   int64  `json:"cents"`
-	}
+	var args protectedPaymentGatewayChargeArgs
 	if err := runtime.DecodeArgs(raw, &args); err != nil {
 		return err
 	}
