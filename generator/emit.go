@@ -39,7 +39,10 @@ type emitter struct {
 	sigs    map[*Method]string // dlq method → the const holding its replay signature
 	// argTypes: dlq method → the type of its argument record
 	argTypes map[*Method]string
-	j        *jen.File
+	// resultTypes: idempotency_replay method → the type its results are stored in
+	resultTypes map[*Method]string
+	ifaceOf     map[*Method]*Interface
+	j           *jen.File
 }
 
 func emit(f *File) ([]byte, error) {
@@ -129,7 +132,7 @@ func (e *emitter) iface(it *Interface) {
 	})
 	e.j.Line()
 
-	e.signatureConsts(it, n)
+	e.recordDecls(it, n)
 
 	// the compile-time assertion
 	e.j.Commentf("A compile error here means %s changed since this file was generated: re-run go generate.", it.Name)
@@ -302,6 +305,9 @@ func (e *emitter) methodNames(it *Interface, m *Method) locals {
 		outside["error"], outside["nil"] = true, true
 		if sig, ok := e.sigs[m]; ok {
 			outside[sig], outside[e.argTypes[m]] = true, true
+		}
+		if rt, ok := e.resultTypes[m]; ok {
+			outside[rt] = true
 		}
 		if m.Spec.Fallback != "" {
 			outside[m.Spec.Fallback] = true

@@ -25,11 +25,20 @@ func (e *emitter) argsStruct(m *Method) *jen.Statement {
 // argsType is the named type of m's argument record, instantiated with the
 // interface's type parameters.
 func (e *emitter) argsType(it *Interface, m *Method) *jen.Statement {
+	return jen.Id(e.argTypes[m]).Types(typeArgs(it)...)
+}
+
+// resultsType is the named type of m's stored results, instantiated.
+func (e *emitter) resultsType(m *Method) *jen.Statement {
+	return jen.Id(e.resultTypes[m]).Types(typeArgs(e.ifaceOf[m])...)
+}
+
+func typeArgs(it *Interface) []jen.Code {
 	targs := make([]jen.Code, len(it.TypeParams))
 	for i, tp := range it.TypeParams {
 		targs[i] = jen.Id(tp.Obj().Name())
 	}
-	return jen.Id(e.argTypes[m]).Types(targs...)
+	return targs
 }
 
 // dlqSignature is the method's signature hash; for a generic interface the
@@ -43,13 +52,20 @@ func (e *emitter) dlqSignature(it *Interface, m *Method) *jen.Statement {
 	return sig
 }
 
-// signatureConsts declares the replay signature of every dlq method of it:
-// the same string where the wrapper parks and where it registers its replayer.
-func (e *emitter) signatureConsts(it *Interface, n ifaceNames) {
+// recordDecls declares, per method of it, the dead-letter argument record,
+// the stored results of idempotency_replay, and the replay signature of
+// every dlq method: the same string where the wrapper parks and where it
+// registers its replayer.
+func (e *emitter) recordDecls(it *Interface, n ifaceNames) {
 	for _, m := range it.Methods {
 		if name, ok := e.argTypes[m]; ok {
 			e.j.Commentf("%s is the argument record %s parks and its replayer decodes.", name, m.Name)
 			e.j.Type().Id(name).Types(n.tps...).Add(e.argsStruct(m))
+			e.j.Line()
+		}
+		if name, ok := e.resultTypes[m]; ok {
+			e.j.Commentf("%s holds the results %s stores for a duplicate's replay.", name, m.Name)
+			e.j.Type().Id(name).Types(n.tps...).Add(e.resultsStruct(m))
 			e.j.Line()
 		}
 	}

@@ -36,6 +36,16 @@ type ProtectedPayments struct {
 	zLabel        *runtime.Zone
 }
 
+// protectedPaymentsChargeReplayResults holds the results ChargeReplay stores for a duplicate's replay.
+type protectedPaymentsChargeReplayResults struct {
+	R0 Receipt
+}
+
+// protectedPaymentsRateResults holds the results Rate stores for a duplicate's replay.
+type protectedPaymentsRateResults struct {
+	R0 float64
+}
+
 // A compile error here means Payments changed since this file was generated: re-run go generate.
 var _ Payments = (*ProtectedPayments)(nil)
 
@@ -262,9 +272,7 @@ func (w *ProtectedPayments) ChargeReplay(ctx context.Context, orderID string, ce
 		return r0, err
 	}
 	if claim.Replayed() {
-		var res struct {
-			R0 Receipt
-		}
+		var res protectedPaymentsChargeReplayResults
 		if err = z.DecodeResults(&claim, &res); err != nil {
 			return r0, err
 		}
@@ -284,9 +292,7 @@ func (w *ProtectedPayments) ChargeReplay(ctx context.Context, orderID string, ce
 	}
 	var enc []byte
 	if err == nil && claim.Owned() {
-		enc = z.EncodeResults(struct {
-			R0 Receipt
-		}{r0})
+		enc = z.EncodeResults(protectedPaymentsChargeReplayResults{r0})
 	}
 	z.Complete(ctx, &claim, err == nil, enc)
 	return r0, err
@@ -309,9 +315,7 @@ func (w *ProtectedPayments) Rate(ctx context.Context, orderID string) (float64, 
 		return r0, err
 	}
 	if claim.Replayed() {
-		var res struct {
-			R0 float64
-		}
+		var res protectedPaymentsRateResults
 		if err = z.DecodeResults(&claim, &res); err != nil {
 			return r0, err
 		}
@@ -331,9 +335,7 @@ func (w *ProtectedPayments) Rate(ctx context.Context, orderID string) (float64, 
 	}
 	var enc []byte
 	if err == nil && claim.Owned() {
-		enc = z.EncodeResults(struct {
-			R0 float64
-		}{r0})
+		enc = z.EncodeResults(protectedPaymentsRateResults{r0})
 	}
 	z.Complete(ctx, &claim, err == nil, enc)
 	return r0, err

@@ -26,6 +26,22 @@ type ProtectedCharges struct {
 	zCollide  *runtime.Zone
 }
 
+// protectedChargesChargeResults holds the results Charge stores for a duplicate's replay.
+type protectedChargesChargeResults struct {
+	R0 Receipt
+	R1 int64
+}
+
+// protectedChargesQuoteResults holds the results Quote stores for a duplicate's replay.
+type protectedChargesQuoteResults struct {
+	R0 *Receipt
+}
+
+// protectedChargesCollideResults holds the results Collide stores for a duplicate's replay.
+type protectedChargesCollideResults struct {
+	R0 int
+}
+
 // A compile error here means Charges changed since this file was generated: re-run go generate.
 var _ Charges = (*ProtectedCharges)(nil)
 
@@ -103,10 +119,7 @@ func (w *ProtectedCharges) Charge(ctx context.Context, orderID string, cents int
 		return r0, r1, err
 	}
 	if claim.Replayed() {
-		var res struct {
-			R0 Receipt
-			R1 int64
-		}
+		var res protectedChargesChargeResults
 		if err = z.DecodeResults(&claim, &res); err != nil {
 			return r0, r1, err
 		}
@@ -126,10 +139,7 @@ func (w *ProtectedCharges) Charge(ctx context.Context, orderID string, cents int
 	}
 	var enc []byte
 	if err == nil && claim.Owned() {
-		enc = z.EncodeResults(struct {
-			R0 Receipt
-			R1 int64
-		}{r0, r1})
+		enc = z.EncodeResults(protectedChargesChargeResults{r0, r1})
 	}
 	z.Complete(ctx, &claim, err == nil, enc)
 	return r0, r1, err
@@ -186,9 +196,7 @@ func (w *ProtectedCharges) Quote(ctx context.Context, orderID string) (*Receipt,
 		return r0, err
 	}
 	if claim.Replayed() {
-		var res struct {
-			R0 *Receipt
-		}
+		var res protectedChargesQuoteResults
 		if err = z.DecodeResults(&claim, &res); err != nil {
 			return r0, err
 		}
@@ -208,9 +216,7 @@ func (w *ProtectedCharges) Quote(ctx context.Context, orderID string) (*Receipt,
 	}
 	var enc []byte
 	if err == nil && claim.Owned() {
-		enc = z.EncodeResults(struct {
-			R0 *Receipt
-		}{r0})
+		enc = z.EncodeResults(protectedChargesQuoteResults{r0})
 	}
 	z.Complete(ctx, &claim, err == nil, enc)
 	if err != nil && z.Fallback(ctx, err) {
@@ -268,9 +274,7 @@ func (w *ProtectedCharges) Collide(ctx context.Context, orderID string, res1 int
 		return r0, err
 	}
 	if claim.Replayed() {
-		var res struct {
-			R0 int
-		}
+		var res protectedChargesCollideResults
 		if err = z.DecodeResults(&claim, &res); err != nil {
 			return r0, err
 		}
@@ -290,9 +294,7 @@ func (w *ProtectedCharges) Collide(ctx context.Context, orderID string, res1 int
 	}
 	var enc []byte
 	if err == nil && claim.Owned() {
-		enc = z.EncodeResults(struct {
-			R0 int
-		}{r0})
+		enc = z.EncodeResults(protectedChargesCollideResults{r0})
 	}
 	z.Complete(ctx, &claim, err == nil, enc)
 	return r0, err
@@ -302,6 +304,12 @@ func (w *ProtectedCharges) Collide(ctx context.Context, orderID string, res1 int
 type ProtectedCache[T any] struct {
 	inner Cache[T]
 	zPut  *runtime.Zone
+}
+
+// protectedCachePutResults holds the results Put stores for a duplicate's replay.
+type protectedCachePutResults[T any] struct {
+	R0 T
+	R1 bool
 }
 
 // A compile error here means Cache changed since this file was generated: re-run go generate.
@@ -347,10 +355,7 @@ func (w *ProtectedCache[T]) Put(ctx context.Context, key string, v T) (T, bool, 
 		return r0, r1, err
 	}
 	if claim.Replayed() {
-		var res struct {
-			R0 T
-			R1 bool
-		}
+		var res protectedCachePutResults[T]
 		if err = z.DecodeResults(&claim, &res); err != nil {
 			return r0, r1, err
 		}
@@ -370,10 +375,7 @@ func (w *ProtectedCache[T]) Put(ctx context.Context, key string, v T) (T, bool, 
 	}
 	var enc []byte
 	if err == nil && claim.Owned() {
-		enc = z.EncodeResults(struct {
-			R0 T
-			R1 bool
-		}{r0, r1})
+		enc = z.EncodeResults(protectedCachePutResults[T]{r0, r1})
 	}
 	z.Complete(ctx, &claim, err == nil, enc)
 	return r0, r1, err
