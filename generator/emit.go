@@ -19,8 +19,8 @@ import (
 const RuntimePath = "github.com/baldur-go/baldur/runtime"
 
 // runtimeVersion is the runtime constant every generated file refers to; a
-// runtime without it cannot run the file (see runtime.GeneratedCodeVersion1).
-const runtimeVersion = "GeneratedCodeVersion1"
+// runtime without it cannot run the file (see runtime.GeneratedCodeVersion2).
+const runtimeVersion = "GeneratedCodeVersion2"
 
 // BackoffPath is the package of ZoneSpec.Backoff's type, imported by a
 // generated file only when a directive writes backoff= other than the default.
@@ -33,15 +33,22 @@ const header = generatedHeader + "\n\n//go:build !" + BuildTag + "\n\n"
 // identifiers a method body refers to, and parameters avoid both.
 type emitter struct {
 	f       *File
-	self    string            // the package path
-	imports map[string]string // import path → the name the file uses
-	foreign map[string]string // import path → declared package name
-	j       *jen.File
+	self    string             // the package path
+	imports map[string]string  // import path → the name the file uses
+	foreign map[string]string  // import path → declared package name
+	sigs    map[*Method]string // dlq method → the const holding its replay signature
+	// argTypes: dlq method → the type of its argument record
+	argTypes map[*Method]string
+	// resultTypes: idempotency_replay method → the type its results are stored in
+	resultTypes map[*Method]string
+	ifaceOf     map[*Method]*Interface
+	j           *jen.File
 }
 
 func emit(f *File) ([]byte, error) {
 	e := &emitter{f: f, self: f.Pkg.Path, imports: make(map[string]string)}
 	e.nameImports()
+	e.nameSignatures()
 	e.j = jen.NewFilePathName(f.Pkg.Path, f.Pkg.Name)
 	e.j.NoFormat = true // imports.Process formats once, below
 	for path, name := range e.imports {
@@ -124,6 +131,8 @@ func (e *emitter) iface(it *Interface) {
 		}
 	})
 	e.j.Line()
+
+	e.recordDecls(it, n)
 
 	// the compile-time assertion
 	e.j.Commentf("A compile error here means %s changed since this file was generated: re-run go generate.", it.Name)
@@ -265,11 +274,11 @@ func (e *emitter) duration(d time.Duration) *jen.Statement {
 
 // locals are the names one wrapper method uses.
 type locals struct {
-	recv, z, err, attempt, permit, perr, actx, ctx string
-	dctx, cancel                                   string // deadline= only
-	claim, fp, res, enc                            string // idempotency only
-	results                                        []string
-	params                                         []string
+	recv, z, err, attempt, permit, actx, ctx string
+	dctx, cancel                             string // deadline= only
+	claim, fp, res, enc                      string // idempotency only
+	results                                  []string
+	params                                   []string
 	// ctxParam: the body runs in a method taking ctx although the interface
 	// method has no context (a dlq method's replay brings one).
 	ctxParam bool
@@ -295,6 +304,12 @@ func (e *emitter) methodNames(it *Interface, m *Method) locals {
 			outside[c] = true
 		}
 		outside["error"], outside["nil"] = true, true
+		if sig, ok := e.sigs[m]; ok {
+			outside[sig], outside[e.argTypes[m]] = true, true
+		}
+		if rt, ok := e.resultTypes[m]; ok {
+			outside[rt] = true
+		}
 		if m.Spec.Fallback != "" {
 			outside[m.Spec.Fallback] = true
 		}
@@ -316,7 +331,6 @@ func (e *emitter) methodNames(it *Interface, m *Method) locals {
 		l.err = used.take("err")
 		l.attempt = used.take("attempt")
 		l.permit = used.take("permit")
-		l.perr = used.take("perr")
 		l.actx = used.take("actx")
 		if m.Spec.Deadline > 0 {
 			l.dctx = used.take("dctx")
@@ -424,8 +438,8 @@ func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l l
 	if m.Ctx < 0 && !l.ctxParam {
 		g.Id(l.ctx).Op(":=").Qual("context", "Background").Call()
 	}
-	// A dlq method parks after its retries, and says how many attempts it made.
-	countAttempts := m.DLQ != nil && s.Attempts > 1
+	// A dlq method parks after its attempts, and says how many it made.
+	countAttempts := m.DLQ != nil
 	if len(l.results) == 0 && m.Key == nil && !countAttempts {
 		g.Var().Id(l.err).Error()
 	} else {
@@ -474,25 +488,18 @@ func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l l
 			g.Id(l.err).Op("=").Add(z.Clone().Dot("Timed").Call(ctx, jen.Id(l.actx), err))
 		}
 	}
-	if s.Attempts > 1 {
-		first := jen.Id(l.attempt).Op(":=").Lit(1)
-		if countAttempts {
-			first = jen.Id(l.attempt).Op("=").Lit(1)
-		}
-		g.For(first, jen.Empty(), jen.Id(l.attempt).Op("++")).BlockFunc(func(g *jen.Group) {
-			g.Var().Id(l.permit).Add(e.rt("Permit"))
-			g.If(jen.List(jen.Id(l.permit), err).Op("=").Add(z.Clone().Dot("Enter").Call(ctx)), err.Clone().Op("!=").Nil()).Block(jen.Break())
-			attempt(g)
-			g.If(jen.Op("!").Add(z.Clone().Dot("Done").Call(ctx, jen.Id(l.permit), err, jen.Id(l.attempt)))).Block(jen.Break())
-		})
-	} else {
-		g.If(jen.List(jen.Id(l.permit), jen.Id(l.perr)).Op(":=").Add(z.Clone().Dot("Enter").Call(ctx)), jen.Id(l.perr).Op("!=").Nil()).Block(
-			err.Clone().Op("=").Id(l.perr),
-		).Else().BlockFunc(func(g *jen.Group) {
-			attempt(g)
-			g.Add(z.Clone().Dot("Done").Call(ctx, jen.Id(l.permit), err, jen.Lit(1)))
-		})
+	// One shape for every method: a method without retry= leaves the loop
+	// after its first attempt (Done returns false).
+	first := jen.Id(l.attempt).Op(":=").Lit(1)
+	if countAttempts {
+		first = jen.Id(l.attempt).Op("=").Lit(1)
 	}
+	g.For(first, jen.Empty(), jen.Id(l.attempt).Op("++")).BlockFunc(func(g *jen.Group) {
+		g.Var().Id(l.permit).Add(e.rt("Permit"))
+		g.If(jen.List(jen.Id(l.permit), err).Op("=").Add(z.Clone().Dot("Enter").Call(ctx)), err.Clone().Op("!=").Nil()).Block(jen.Break())
+		attempt(g)
+		g.If(jen.Op("!").Add(z.Clone().Dot("Done").Call(ctx, jen.Id(l.permit), err, jen.Id(l.attempt)))).Block(jen.Break())
+	})
 	if s.Deadline > 0 {
 		g.Id(l.cancel).Call()
 		g.Id(l.err).Op("=").Add(z.Clone().Dot("Deadlined").Call(callerCtx, jen.Id(l.dctx), err))
@@ -517,11 +524,11 @@ func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l l
 			g.If(err.Clone().Op("!=").Nil().Op("&&").Add(z.Clone().Dot("FallbackOutsideReplay").Call(ctx, err))).Block(
 				jen.List(outs...).Op("=").Add(fb.Call(args...)))
 		} else {
-			g.If(err.Clone().Op("!=").Nil().Op("&&").Add(z.Clone().Dot("Fallback").Call(err))).Block(jen.Return(fb.Call(args...)))
+			g.If(err.Clone().Op("!=").Nil().Op("&&").Add(z.Clone().Dot("Fallback").Call(ctx, err))).Block(jen.Return(fb.Call(args...)))
 		}
 	}
 	if m.DLQ != nil {
-		e.park(g, it, m, l, countAttempts)
+		e.park(g, it, m, l)
 	}
 	g.Return(outs...)
 }

@@ -9,9 +9,8 @@ import (
 // z.Park with the call's arguments in a typed record; the constructor
 // registers, per dlq method, a replayer that decodes that record and calls
 // the method again through the wrapper, so that a replay meets every policy
-// of a live call, idempotency included. The record is an anonymous struct
-// spelled in both places: one type, no name to collide with, and built only
-// on the failure path.
+// of a live call, idempotency included. The record is one named type per
+// method (generic with the interface), built only on the failure path.
 
 // argsStruct is the argument record of a dlq method: one exported field
 // per parameter but a leading context, tagged with the parameter's name.
@@ -23,31 +22,79 @@ func (e *emitter) argsStruct(m *Method) *jen.Statement {
 	})
 }
 
+// argsType is the named type of m's argument record, instantiated with the
+// interface's type parameters.
+func (e *emitter) argsType(it *Interface, m *Method) *jen.Statement {
+	return jen.Id(e.argTypes[m]).Types(typeArgs(it)...)
+}
+
+// resultsType is the named type of m's stored results, instantiated.
+func (e *emitter) resultsType(m *Method) *jen.Statement {
+	return jen.Id(e.resultTypes[m]).Types(typeArgs(e.ifaceOf[m])...)
+}
+
+func typeArgs(it *Interface) []jen.Code {
+	targs := make([]jen.Code, len(it.TypeParams))
+	for i, tp := range it.TypeParams {
+		targs[i] = jen.Id(tp.Obj().Name())
+	}
+	return targs
+}
+
 // dlqSignature is the method's signature hash; for a generic interface the
 // type arguments are appended at run time (runtime.TypeArg), since every
 // instantiation shares the zone and so the replayer.
 func (e *emitter) dlqSignature(it *Interface, m *Method) *jen.Statement {
-	sig := jen.Lit(m.DLQ.Signature)
+	sig := jen.Id(e.sigs[m])
 	for _, tp := range it.TypeParams {
 		sig = sig.Op("+").Add(e.rt("TypeArg").Types(jen.Id(tp.Obj().Name())).Call())
 	}
 	return sig
 }
 
-// park writes the capture at the end of a dlq method's body.
-func (e *emitter) park(g *jen.Group, it *Interface, m *Method, l locals, countAttempts bool) {
-	err := jen.Id(l.err)
-	attempts := jen.Lit(1)
-	if countAttempts {
-		attempts = jen.Id(l.attempt)
+// recordDecls declares, per method of it, the dead-letter argument record,
+// the stored results of idempotency_replay, and the replay signature of
+// every dlq method: the same string where the wrapper parks and where it
+// registers its replayer.
+func (e *emitter) recordDecls(it *Interface, n ifaceNames) {
+	for _, m := range it.Methods {
+		if name, ok := e.argTypes[m]; ok {
+			e.j.Commentf("%s is the argument record %s parks and its replayer decodes.", name, m.Name)
+			e.j.Type().Id(name).Types(n.tps...).Add(e.argsStruct(m))
+			e.j.Line()
+		}
+		if name, ok := e.resultTypes[m]; ok {
+			e.j.Commentf("%s holds the results %s stores for a duplicate's replay.", name, m.Name)
+			e.j.Type().Id(name).Types(n.tps...).Add(e.resultsStruct(m))
+			e.j.Line()
+		}
 	}
+	var defs []jen.Code
+	for _, m := range it.Methods {
+		if name, ok := e.sigs[m]; ok {
+			defs = append(defs, jen.Id(name).Op("=").Lit(m.DLQ.Signature))
+		}
+	}
+	if len(defs) == 0 {
+		return
+	}
+	e.j.Comment("The replay signatures: a hash of each dlq method's parameters. An entry parked under another one")
+	e.j.Comment("(the parameters changed since) is not replayed but goes to needs_review.")
+	e.j.Const().Defs(defs...)
+	e.j.Line()
+}
+
+// park writes the capture at the end of a dlq method's body.
+func (e *emitter) park(g *jen.Group, it *Interface, m *Method, l locals) {
+	err := jen.Id(l.err)
+	attempts := jen.Id(l.attempt)
 	vals := make([]jen.Code, len(m.DLQ.Fields))
 	for i, f := range m.DLQ.Fields {
 		vals[i] = jen.Id(l.params[f.Param])
 	}
 	g.Comment("Dead-letter: a failure the caller gets is parked with the call's arguments, for a typed replay.")
 	g.If(err.Clone().Op("!=").Nil()).Block(
-		err.Clone().Op("=").Add(jen.Id(l.z).Dot("Park").Call(jen.Id(l.ctx), e.dlqSignature(it, m), e.argsStruct(m).Values(vals...), err, attempts)),
+		err.Clone().Op("=").Add(jen.Id(l.z).Dot("Park").Call(jen.Id(l.ctx), e.dlqSignature(it, m), e.argsType(it, m).Values(vals...), err, attempts)),
 	)
 }
 
@@ -65,7 +112,7 @@ func (e *emitter) registerReplayers(g *jen.Group, it *Interface, n ifaceNames, w
 
 // replayer writes the wrapper's method that replays one parked call of m.
 func (e *emitter) replayer(it *Interface, n ifaceNames, m *Method) {
-	outside := names{e.imports[RuntimePath]: true, e.imports["context"]: true, "error": true, "byte": true, "nil": true}
+	outside := names{e.imports[RuntimePath]: true, e.imports["context"]: true, "error": true, "byte": true, "nil": true, e.argTypes[m]: true}
 	for _, f := range m.DLQ.Fields {
 		e.refs(m.Params[f.Param].Type, outside)
 	}
@@ -102,7 +149,7 @@ func (e *emitter) replayer(it *Interface, n ifaceNames, m *Method) {
 	e.j.Func().Params(jen.Id(recv).Op("*").Id(it.Wrapper).Types(n.targs...)).Id(name).Params(
 		jen.Id(ctx).Qual("context", "Context"), jen.Id(raw).Index().Byte(),
 	).Error().BlockFunc(func(g *jen.Group) {
-		g.Var().Id(args).Add(e.argsStruct(m))
+		g.Var().Id(args).Add(e.argsType(it, m))
 		g.If(jen.Id(err).Op(":=").Add(e.rt("DecodeArgs").Call(jen.Id(raw), jen.Op("&").Id(args))), jen.Id(err).Op("!=").Nil()).Block(
 			jen.Return(jen.Id(err)))
 		if len(m.Results) == 1 {

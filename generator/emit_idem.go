@@ -84,7 +84,7 @@ func (e *emitter) claim(g *jen.Group, m *Method, l locals, outs []jen.Code) {
 				g.Return(jen.Nil())
 				return
 			}
-			g.Var().Id(l.res).Add(e.resultsStruct(m))
+			g.Var().Id(l.res).Add(e.resultsType(m))
 			g.If(err.Clone().Op("=").Add(z.Clone().Dot("DecodeResults").Call(jen.Op("&").Id(l.claim), jen.Op("&").Id(l.res))),
 				err.Clone().Op("!=").Nil()).Block(jen.Return(outs...))
 			replayed := make([]jen.Code, 0, len(l.results)+1)
@@ -114,13 +114,14 @@ func (e *emitter) complete(g *jen.Group, m *Method, l locals) {
 	}
 	g.Var().Id(l.enc).Index().Byte()
 	g.If(ok.Clone().Op("&&").Id(l.claim).Dot("Owned").Call()).Block(
-		jen.Id(l.enc).Op("=").Add(z.Clone().Dot("EncodeResults").Call(e.resultsStruct(m).Values(vals...))),
+		jen.Id(l.enc).Op("=").Add(z.Clone().Dot("EncodeResults").Call(e.resultsType(m).Values(vals...))),
 	)
 	g.Add(z.Clone().Dot("Complete").Call(jen.Id(l.ctx), jen.Op("&").Id(l.claim), ok, jen.Id(l.enc)))
 }
 
-// resultsStruct is the anonymous struct replay mode stores the results in,
-// R0, R1… for each result but the error: the same type encodes and decodes.
+// resultsStruct is the struct replay mode stores the results in (declared
+// once per method, see resultsType), R0, R1… for each result but the error:
+// the same type encodes and decodes.
 func (e *emitter) resultsStruct(m *Method) *jen.Statement {
 	return jen.StructFunc(func(g *jen.Group) {
 		for i, t := range m.Results[:len(m.Results)-1] {

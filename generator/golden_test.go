@@ -34,7 +34,7 @@ var goldenCases = map[string]string{
 	"idempotency_paths":        "idempotency paths through fields, promoted and embedded-pointer fields, pointers to pointers, to strings, integers and Stringers; every fingerprint kind",
 	"idempotency_replay":       "idempotency_replay stores the results (generic ones too) and returns them to duplicates; a fallback's answer is not stored",
 	"fail_open":                "idempotency_fail_open per method and per service (on the interface), idem_ttl in the ZoneSpec",
-	"collisions_package":       "package-level names runtime, backoff, context, time, errors, ctx, inner, w, z, err force import aliases and renamed locals",
+	"collisions_package":       "package-level names runtime, backoff, context, time, errors, ctx, inner, w, z, err and a dlq signature const's name force import aliases, renamed locals and a renamed const",
 	"collisions_params":        "parameters named like locals and imports (moq-style renaming), a method named like the inner field",
 	"lift":                     "explicit interface keys lifted with key=off, //baldur:skip, and //baldur:skip Name for embedded methods",
 	"durations_backoff":        "durations in the largest exact unit, backoff kinds, breaker=off, all-off delegation",

@@ -150,3 +150,38 @@ func (n names) copy() names {
 	}
 	return out
 }
+
+// nameSignatures names the const holding each dlq method's replay signature
+// and the type of its argument record (and of an idempotency_replay
+// method's stored results) after its wrapper (unique in the
+// package) and method, avoiding every package-level name of the user's
+// package and the file's import names.
+func (e *emitter) nameSignatures() {
+	e.sigs, e.argTypes, e.resultTypes = make(map[*Method]string), make(map[*Method]string), make(map[*Method]string)
+	e.ifaceOf = make(map[*Method]*Interface)
+	taken := make(names)
+	for _, n := range e.f.Pkg.Types.Scope().Names() {
+		taken[n] = true
+	}
+	for _, f := range e.f.Pkg.Files {
+		for _, it := range f.Interfaces {
+			taken[it.Wrapper], taken[it.New], taken[it.Protect] = true, true, true
+		}
+	}
+	for _, name := range e.imports {
+		taken[name] = true
+	}
+	for _, it := range e.f.Interfaces {
+		for _, m := range it.Methods {
+			e.ifaceOf[m] = it
+			base := strings.ToLower(it.Wrapper[:1]) + it.Wrapper[1:] + m.Name
+			if !m.Delegated && m.DLQ != nil {
+				e.sigs[m] = taken.take(base + "Signature")
+				e.argTypes[m] = taken.take(base + "Args")
+			}
+			if !m.Delegated && m.Key != nil && m.Spec.IdemReplay && len(m.Results) > 1 {
+				e.resultTypes[m] = taken.take(base + "Results")
+			}
+		}
+	}
+}

@@ -31,7 +31,7 @@ func protectedCall(z *Zone, ctx context.Context, inner func(context.Context) err
 			break
 		}
 	}
-	if z.spec.Fallback != "" && z.Fallback(err) {
+	if z.spec.Fallback != "" && z.Fallback(ctx, err) {
 		return nil
 	}
 	return z.Deadlined(ctx, dctx, err)
@@ -173,13 +173,13 @@ func TestFallbackOnAnswersOnlyTheNamedFailures(t *testing.T) {
 	assert.Equal(t, "open,timeout", (FailureOpen | FailureTimeout).String())
 
 	only := rt.Zone(ZoneSpec{Service: "s", Method: "OnlyFull", Fallback: "cached", FallbackOn: "bulkhead"})
-	assert.True(t, only.Fallback(full), "the compartment-full rejection is answered")
+	assert.True(t, only.Fallback(t.Context(), full), "the compartment-full rejection is answered")
 	for _, err := range []error{open, timeout, deadline, plain} {
-		assert.False(t, only.Fallback(err), "%v passes through", err)
+		assert.False(t, only.Fallback(t.Context(), err), "%v passes through", err)
 	}
 	all := rt.Zone(ZoneSpec{Service: "s", Method: "All", Fallback: "cached"})
 	for _, err := range []error{full, open, timeout, deadline, plain} {
-		assert.True(t, all.Fallback(err), "no fallback_on=: %v is answered", err)
+		assert.True(t, all.Fallback(t.Context(), err), "no fallback_on=: %v is answered", err)
 	}
 
 	k, err := ParseFailureKinds(" open, timeout ,open")
@@ -189,8 +189,8 @@ func TestFallbackOnAnswersOnlyTheNamedFailures(t *testing.T) {
 	assert.EqualError(t, err, `baldur: s.Bad: fallback_on: unknown failure kind "opne"; want a comma-separated list of open, bulkhead, timeout, error`)
 
 	rt.setMode(modeDryRun, true)
-	assert.False(t, only.Fallback(plain))
+	assert.False(t, only.Fallback(t.Context(), plain))
 	assert.Empty(t, rt.WouldHave(), "a failure fallback_on= leaves out is not a would-have fallback")
-	assert.False(t, only.Fallback(full))
+	assert.False(t, only.Fallback(t.Context(), full))
 	assert.Len(t, rt.WouldHave(), 1)
 }

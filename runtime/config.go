@@ -54,6 +54,16 @@ type Config struct {
 	// of line), so the zero Config leaves it off; ConfigFromEnv turns it on
 	// unless BALDUR_CALL_STATS=off.
 	CallStats bool
+	// SpanEvents adds an OpenTelemetry event to the caller's span
+	// (trace.SpanFromContext) at every policy decision: each attempt and its
+	// outcome (baldur.attempt), a retry's wait (baldur.retry.wait), a breaker
+	// or bulkhead refusal (baldur.reject), a fallback answering
+	// (baldur.fallback) and a call parked in the dead-letter queue
+	// (baldur.dlq.park). The spans are the caller's own, from whatever tracer
+	// provider its instrumentation uses, so the runtime needs none; a context
+	// without a recording span costs one check. Off (the zero value), a call
+	// pays one branch and no allocation.
+	SpanEvents bool
 	// IdempotencyMemoryTTL is how long a completed idempotency key blocks
 	// duplicates. Default 1800s (BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS).
 	IdempotencyMemoryTTL time.Duration

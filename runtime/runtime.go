@@ -325,6 +325,7 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		shedAt:   shedLevel(spec.Criticality),
 
 		fallbackOn: fallbackOn,
+		traced:     rt.cfg.SpanEvents,
 	}
 	if spec.Timeout <= 0 && spec.DefaultTimeout {
 		z.timeout = rt.cfg.DefaultTimeout

@@ -1,10 +1,11 @@
 package runtime
 
-// GeneratedCodeVersion1 is the contract between this runtime and the code
+// GeneratedCodeVersion2 is the contract between this runtime and the code
 // baldurgen writes: every generated file refers to it, so a file written by
 // a baldurgen whose generated code this runtime no longer supports (or does
 // not support yet) fails to compile with this name in the error instead of
 // some missing ZoneSpec field. The fix is to run the go generate of the same
 // module version as the runtime. When the contract changes, the constant's
 // number goes up and the generator writes the new name.
-const GeneratedCodeVersion1 = true
+// Version 2: Zone.Fallback takes the call's context (for its span event).
+const GeneratedCodeVersion2 = true

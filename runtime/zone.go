@@ -152,6 +152,7 @@ type Zone struct {
 	idem         *idemCounters // nil without idempotency=
 	shedAt       int32         // the emergency level from which calls fail fast (criticality=)
 	shape        *zoneShape    // nil without rate=, throttle=, concurrency= or retry_budget=
+	traced       bool          // Config.SpanEvents
 
 	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go
 }
@@ -172,6 +173,7 @@ const (
 	permitQuiet          // the breaker need not hear of a success (Ticket.Quiet)
 	permitCount          // calls are counted, and this attempt's duration is not sampled
 	permitConc           // an adaptive concurrency slot is held (concurrency=adaptive)
+	permitTraced         // Done adds the attempt's span event (Config.SpanEvents)
 
 	// permitQuietOnly is the common case Done answers inline. A permit with
 	// permitQuiet is never sampled and, when calls are counted, has permitCount.
@@ -202,6 +204,9 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 	// Emergency mode: one atomic load (the level in force) and a compare.
 	if z.rt.emg.level.Load() >= z.shedAt {
 		return z.shed(ctx)
+	}
+	if z.traced {
+		return z.enterTraced(ctx)
 	}
 	// Fast path: the breaker admits or rejects the call, load shaping (if
 	// any) admits it, and the bulkhead, if any, has a permit on the first look.
@@ -385,6 +390,10 @@ func (z *Zone) Done(ctx context.Context, p Permit, err error, attempt int) bool 
 }
 
 func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool {
+	if p.flags&permitTraced != 0 {
+		p.flags &^= permitTraced
+		z.traceAttempt(ctx, err, attempt)
+	}
 	// The common cases with counting or a bulkhead on: a first-attempt
 	// success the breaker need not hear about, not sampled.
 	if err == nil && attempt == 1 && p.flags&^(permitCount|permitBulkhead|permitConc) == permitQuietOnly {
@@ -474,6 +483,9 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 	if z.stats != nil {
 		z.stats.retries.Add(1)
 	}
+	if z.traced {
+		z.traceRetryWait(ctx, attempt, delay)
+	}
 	if delay <= 0 {
 		return ctx.Err() == nil
 	}
@@ -489,8 +501,9 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 
 // Fallback reports whether the fallback function should answer for err: not
 // when fallback_on= leaves err's kind out (KindOf). In dry-run it records the
-// would-have decision and returns false.
-func (z *Zone) Fallback(err error) bool {
+// would-have decision and returns false. ctx is the call's, for its span
+// event (Config.SpanEvents).
+func (z *Zone) Fallback(ctx context.Context, err error) bool {
 	if err == nil {
 		return false
 	}
@@ -503,6 +516,9 @@ func (z *Zone) Fallback(err error) bool {
 	}
 	if z.stats != nil {
 		z.stats.fallbacks.Add(1)
+	}
+	if z.traced {
+		z.traceFallback(ctx, err)
 	}
 	return true
 }

@@ -18,19 +18,17 @@ import (
 // ends, after its retries and its fallback, with
 //
 //	if err != nil {
-//		err = z.Park(ctx, "5d41402abc4b2a76", struct {
-//			OrderID string `json:"orderID"`
-//			Cents   int64  `json:"cents"`
-//		}{orderID, cents}, err, attempt)
+//		err = z.Park(ctx, protectedPaymentsChargeSignature, protectedPaymentsChargeArgs{orderID, cents}, err, attempt)
 //	}
 //
-// so the arguments (every parameter but a leading context) are built and
-// encoded on the failure path only. Its constructor registers a replayer, a
-// method of the wrapper that decodes the same struct with DecodeArgs and
+// (the signature a const, the record a struct type of one field per
+// parameter but a leading context, both declared once per method), so the
+// arguments are built and encoded on the failure path only. Its constructor
+// registers a replayer, a method of the wrapper that decodes the same type with DecodeArgs and
 // calls the wrapper again, so that a replay meets every policy of a live
 // call, idempotency included:
 //
-//	w.zCharge.RegisterReplayer("5d41402abc4b2a76", w.replayCharge)
+//	w.zCharge.RegisterReplayer(protectedPaymentsChargeSignature, w.replayCharge)
 //
 // What is parked: an error the caller gets, after the last attempt and after
 // a fallback that failed too (a fallback's answer is an answer: nothing is
@@ -98,12 +96,15 @@ func (z *Zone) Park(ctx context.Context, signature string, args any, err error, 
 	}
 	// The caller's deadline must not cost the entry: the write is short, and
 	// the call has failed already.
-	_, perr := z.rt.dlq.q.Park(context.WithoutCancel(ctx), dlq.Capture{
+	id, perr := z.rt.dlq.q.Park(context.WithoutCancel(ctx), dlq.Capture{
 		Domain: z.spec.Service, Method: z.spec.Method, Signature: signature,
 		Args: payload, Err: err, Attempts: attempts,
 	})
 	if perr != nil {
 		return z.notParked(ctx, err, perr)
+	}
+	if z.traced {
+		z.tracePark(ctx, id, attempts)
 	}
 	return err
 }
@@ -156,7 +157,7 @@ func (z *Zone) FallbackOutsideReplay(ctx context.Context, err error) bool {
 	if err == nil || z.replaying(ctx) {
 		return false
 	}
-	return z.Fallback(err)
+	return z.Fallback(ctx, err)
 }
 
 // DecodeArgs decodes parked arguments into args, a pointer to the generated

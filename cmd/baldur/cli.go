@@ -374,13 +374,13 @@ func dispatch(o *opts) (func(*client) int, error) {
 		}
 		if !o.set["date"] && !o.set["days"] {
 			q := url.Values{adminapi.ReportRecent: {strconv.Itoa(recentReports)}}
-			return func(c *client) int { return c.call("GET", route(adminapi.PathReport, q), nil, printRecent) }, nil
+			return func(c *client) int { return c.call("GET", route(adminapi.PathReport, q), nil, typed(printRecent)) }, nil
 		}
 		q := url.Values{"days": {strconv.Itoa(o.days)}}
 		if o.date != "" {
 			q.Set("date", o.date)
 		}
-		return func(c *client) int { return c.call("GET", route(adminapi.PathReport, q), nil, printReports) }, nil
+		return func(c *client) int { return c.call("GET", route(adminapi.PathReport, q), nil, typed(printReports)) }, nil
 	case "dlq":
 		return dispatchDLQ(o)
 	case "audit":
@@ -492,7 +492,7 @@ func dispatchControl(o *opts) (func(*client) int, error) {
 		if o.service != "" {
 			q.Set("service", o.service)
 		}
-		return read("control would-have", route(adminapi.PathControlWouldHave, q), printWouldHave)
+		return read("control would-have", route(adminapi.PathControlWouldHave, q), typed(printWouldHave))
 	case "disable":
 		return action("control disable", adminapi.PathControlDisable, true)
 	case "enable":

@@ -108,6 +108,17 @@ func route(path string, q url.Values) string {
 // failed ("" when it did not), e.g. a replay whose call failed again.
 type judge func(body map[string]any) string
 
+// typedJudge is typed for judges: an answer of the wrong shape is a failure.
+func typedJudge[T any](j func(ans T) string) judge {
+	return func(body map[string]any) string {
+		var ans T
+		if err := decodeTree(body, &ans); err != nil {
+			return "the answer does not have the expected shape: " + clean(err.Error())
+		}
+		return j(ans)
+	}
+}
+
 // maxAnswer bounds what the CLI reads from the server.
 const maxAnswer = 8 << 20
 

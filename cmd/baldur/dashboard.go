@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -85,17 +86,22 @@ const recentReports = 7
 
 // printRecent lists the recent reports, one line each, newest first: the
 // date and the report's summary (or why there is none).
-func printRecent(w io.Writer, body map[string]any) {
-	days := list(body, "days")
-	if len(days) == 0 {
+func printRecent(w io.Writer, ans adminapi.ReportAnswer) {
+	if len(ans.Days) == 0 {
 		fmt.Fprintln(w, "no reports stored yet")
 		return
 	}
-	for _, d := range days {
-		sum := str(d, "report", "summary")
-		if sum == "" {
-			sum = str(d, "missing")
+	for _, d := range ans.Days {
+		var r struct {
+			Summary string `json:"summary"`
 		}
-		fmt.Fprintf(w, "%s: %s\n", str(d, "date"), sum)
+		if len(d.Report) > 0 {
+			_ = json.Unmarshal(d.Report, &r) // a report without a summary prints why it is missing
+		}
+		sum := r.Summary
+		if sum == "" {
+			sum = d.Missing
+		}
+		fmt.Fprintf(w, "%s: %s\n", clean(d.Date), clean(sum))
 	}
 }

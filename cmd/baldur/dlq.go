@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -60,7 +60,7 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 		if o.cursor != "" {
 			q.Set("cursor", o.cursor)
 		}
-		return func(c *client) int { return c.call("GET", route(adminapi.PathDLQ, q), nil, printDLQList) }, nil
+		return func(c *client) int { return c.call("GET", route(adminapi.PathDLQ, q), nil, typed(printDLQList)) }, nil
 	case "show":
 		if err := o.allow(cmd); err != nil {
 			return nil, err
@@ -70,7 +70,7 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 			return nil, err
 		}
 		return func(c *client) int {
-			return c.call("GET", route(adminapi.DLQEntryPath(adminapi.PathDLQEntry, id), nil), nil, printDLQEntry)
+			return c.call("GET", route(adminapi.DLQEntryPath(adminapi.PathDLQEntry, id), nil), nil, typed(printDLQEntry))
 		}, nil
 	case "stats":
 		if err := o.allow(cmd); err != nil {
@@ -79,7 +79,9 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 		if err := o.nargs(cmd, 0, ""); err != nil {
 			return nil, err
 		}
-		return func(c *client) int { return c.call("GET", route(adminapi.PathDLQStats, nil), nil, printDLQStats) }, nil
+		return func(c *client) int {
+			return c.call("GET", route(adminapi.PathDLQStats, nil), nil, typed(printDLQStats))
+		}, nil
 	case "replay":
 		if filtered {
 			if err := o.allow(cmd, "domain", "operation", "failure-type", "limit", "override", "reason"); err != nil {
@@ -95,11 +97,14 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 			return func(c *client) int {
 				c.timeout = o.timeout
 				run := func(p printer) int {
-					return c.judged("POST", route(adminapi.PathDLQReplayBatch, nil), body, p, judgeBatch)
+					return c.judged("POST", route(adminapi.PathDLQReplayBatch, nil), body, p, typedJudge(judgeBatch))
 				}
-				return withProgress(c, "replaying", body.DLQFilter, true, run, printDLQBatch, func(b map[string]any) int {
-					n, _ := strconv.Atoi(str(at(b, "report"), "replayed"))
-					return n
+				return withProgress(c, "replaying", body.DLQFilter, true, run, typed(printDLQBatch), func(b map[string]any) int {
+					var ans adminapi.DLQBatchAnswer
+					if decodeTree(b, &ans) != nil {
+						return -1
+					}
+					return ans.Report.Replayed
 				})
 			}, nil
 		}
@@ -111,7 +116,7 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 			return nil, err
 		}
 		return func(c *client) int {
-			return c.judged("POST", route(adminapi.DLQEntryPath(adminapi.PathDLQEntryReplay, id), nil), action(), printDLQAction, judgeReplay)
+			return c.judged("POST", route(adminapi.DLQEntryPath(adminapi.PathDLQEntryReplay, id), nil), action(), typed(printDLQAction), typedJudge(judgeReplay))
 		}, nil
 	case "redrive":
 		if err := o.allow(cmd, "reason"); err != nil {
@@ -122,7 +127,7 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 			return nil, err
 		}
 		return func(c *client) int {
-			return c.call("POST", route(adminapi.DLQEntryPath(adminapi.PathDLQEntryRedrive, id), nil), action(), printDLQAction)
+			return c.call("POST", route(adminapi.DLQEntryPath(adminapi.PathDLQEntryRedrive, id), nil), action(), typed(printDLQAction))
 		}, nil
 	case "purge":
 		if filtered {
@@ -132,9 +137,12 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 			body := withFilter(action())
 			return func(c *client) int {
 				run := func(p printer) int { return c.call("POST", route(adminapi.PathDLQPurgeBatch, nil), body, p) }
-				return withProgress(c, "purging", body.DLQFilter, false, run, printDLQPurgeBatch, func(b map[string]any) int {
-					n, _ := strconv.Atoi(str(b, "purged"))
-					return n
+				return withProgress(c, "purging", body.DLQFilter, false, run, typed(printDLQPurgeBatch), func(b map[string]any) int {
+					var ans adminapi.DLQPurgeBatchAnswer
+					if decodeTree(b, &ans) != nil {
+						return -1
+					}
+					return ans.Purged
 				})
 			}, nil
 		}
@@ -146,7 +154,7 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 			return nil, err
 		}
 		return func(c *client) int {
-			return c.call("POST", route(adminapi.DLQEntryPath(adminapi.PathDLQEntryPurge, id), nil), action(), printDLQPurge)
+			return c.call("POST", route(adminapi.DLQEntryPath(adminapi.PathDLQEntryPurge, id), nil), action(), typed(printDLQPurge))
 		}, nil
 	}
 	return nil, usagef("unknown dlq command %q", sub)
@@ -154,27 +162,25 @@ func dispatchDLQ(o *opts) (func(*client) int, error) {
 
 // judgeReplay fails a replay whose call did not succeed: scripts read
 // "baldur dlq replay ID && ..." as "it went through".
-func judgeReplay(body map[string]any) string {
-	e := at(body, "entry")
-	if st := str(e, "state"); st != "resolved" {
-		return fmt.Sprintf("the replay of %s did not resolve it: the entry is %s", str(e, "id"), st)
+func judgeReplay(ans adminapi.DLQActionAnswer) string {
+	if e := ans.Entry; e.State != "resolved" {
+		return fmt.Sprintf("the replay of %s did not resolve it: the entry is %s", e.ID, e.State)
 	}
 	return ""
 }
 
 // judgeBatch fails a batch in which some replay did not resolve, or a
 // domain was skipped because another runner held it.
-func judgeBatch(body map[string]any) string {
-	r := at(body, "report")
-	outs, _ := at(r, "outcomes").(map[string]any)
+func judgeBatch(ans adminapi.DLQBatchAnswer) string {
+	r := ans.Report
 	var bad []string
-	for _, k := range sortedKeys(outs) {
+	for _, k := range slices.Sorted(maps.Keys(r.Outcomes)) {
 		if k != "resolved" {
-			bad = append(bad, str(outs, k)+" "+k)
+			bad = append(bad, strconv.Itoa(r.Outcomes[k])+" "+k)
 		}
 	}
-	if busy := list(r, "busy"); len(busy) > 0 {
-		bad = append(bad, "busy elsewhere: "+joinList(busy))
+	if len(r.Busy) > 0 {
+		bad = append(bad, "busy elsewhere: "+strings.Join(r.Busy, ","))
 	}
 	if len(bad) > 0 {
 		return "not every replay resolved: " + strings.Join(bad, ", ")
@@ -182,37 +188,27 @@ func judgeBatch(body map[string]any) string {
 	return ""
 }
 
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func printDLQList(w io.Writer, body map[string]any) {
-	es := list(body, "entries")
-	f := at(body, "filter")
-	desc := str(f, "state")
-	for _, k := range []string{"domain", "operation", "failure_type"} {
-		if v := str(f, k); v != "" {
-			desc += ", " + k + "=" + v
+func printDLQList(w io.Writer, ans adminapi.DLQListing) {
+	f := ans.Filter
+	desc := f.State
+	for _, kv := range [][2]string{{"domain", f.Domain}, {"operation", f.Operation}, {"failure_type", f.FailureType}} {
+		if kv[1] != "" {
+			desc += ", " + kv[0] + "=" + kv[1]
 		}
 	}
-	if len(es) == 0 {
+	if len(ans.Entries) == 0 {
 		fmt.Fprintf(w, "no dead letter (%s)\n", desc)
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tDOMAIN\tOPERATION\tSTATE\tFAILURE\tREPLAYS\tLAST FAILURE\tERROR")
-	for _, e := range es {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", str(e, "id"), str(e, "domain"), str(e, "operation"), str(e, "state"),
-			str(e, "failure_type"), str(e, "replay_count"), when(str(e, "last_failure")), shorten(str(e, "error"), 60))
+	for _, e := range ans.Entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.ID, e.Domain, e.Operation, e.State,
+			e.FailureType, e.ReplayCount, whenT(e.LastFailure), shorten(e.Error, 60))
 	}
 	tw.Flush()
-	if next := str(body, "next"); next != "" {
-		fmt.Fprintf(w, "more entries match: add --cursor %s\n", next)
+	if ans.Next != "" {
+		fmt.Fprintf(w, "more entries match: add --cursor %s\n", ans.Next)
 	}
 }
 
@@ -224,99 +220,100 @@ func shorten(s string, n int) string {
 	return s[:n-3] + "..."
 }
 
-func printDLQEntry(w io.Writer, body map[string]any) {
-	e := at(body, "entry")
-	args, _ := json.Marshal(at(e, "args"))
+func printDLQEntry(w io.Writer, ans adminapi.DLQEntryAnswer) {
+	e := ans.Entry
+	args := string(e.Args)
+	if args == "" {
+		args = "null"
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	rows := [][2]string{
-		{"id", str(e, "id")},
-		{"method", str(e, "domain") + "." + str(e, "operation")},
-		{"state", str(e, "state")},
-		{"reason", str(e, "reason")},
-		{"error", str(e, "error")},
-		{"failure type", str(e, "failure_type")},
-		{"attempts", str(e, "attempts")},
-		{"replays", str(e, "replay_count")},
-		{"first failure", when(str(e, "first_failure"))},
-		{"last failure", when(str(e, "last_failure"))},
-		{"updated", when(str(e, "updated_at"))},
+		{"id", e.ID},
+		{"method", e.Domain + "." + e.Operation},
+		{"state", e.State},
+		{"reason", e.Reason},
+		{"error", e.Error},
+		{"failure type", e.FailureType},
+		{"attempts", strconv.Itoa(e.Attempts)},
+		{"replays", strconv.Itoa(e.ReplayCount)},
+		{"first failure", whenT(e.FirstFailure)},
+		{"last failure", whenT(e.LastFailure)},
+		{"updated", whenT(e.UpdatedAt)},
 	}
-	if le := str(e, "last_error"); le != "" {
-		rows = append(rows, [2]string{"last replay error", le})
+	if e.LastError != "" {
+		rows = append(rows, [2]string{"last replay error", e.LastError})
 	}
-	if o := str(e, "owner"); o != "" {
-		rows = append(rows, [2]string{"leased by", o + " until " + when(str(e, "lease_until"))})
+	if e.Owner != "" {
+		rows = append(rows, [2]string{"leased by", e.Owner + " until " + whenT(e.LeaseUntil)})
 	}
-	rows = append(rows, [2]string{"signature", orDash(str(e, "signature"))}, [2]string{"arguments", string(args)})
+	rows = append(rows, [2]string{"signature", orDash(e.Signature)}, [2]string{"arguments", args})
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
 	}
 	tw.Flush()
 }
 
-func printDLQStats(w io.Writer, body map[string]any) {
-	s := at(body, "stats")
-	fmt.Fprintf(w, "%s unresolved, %s evicted at the cap\n", str(s, "total"), str(s, "evicted"))
-	groups := list(s, "groups")
-	if len(groups) == 0 {
+func printDLQStats(w io.Writer, ans adminapi.DLQStatsAnswer) {
+	s := ans.Stats
+	fmt.Fprintf(w, "%d unresolved, %d evicted at the cap\n", s.Total, s.Evicted)
+	if len(s.Groups) == 0 {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "DOMAIN\tFAILURE TYPE\tPENDING\tREPLAYING\tNEEDS REVIEW\tRESOLVED\tCOMPRESSED")
-	for _, g := range groups {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", str(g, "domain"), orDash(str(g, "failure_type")), str(g, "pending"),
-			str(g, "replaying"), str(g, "needs_review"), str(g, "resolved"), str(g, "compressed"))
+	for _, g := range s.Groups {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\n", g.Domain, orDash(g.FailureType), g.Pending,
+			g.Replaying, g.NeedsReview, g.Resolved, g.Compressed)
 	}
 	tw.Flush()
 }
 
 // printDLQAction prints a replay or a redrive: where the entry stands now.
-func printDLQAction(w io.Writer, body map[string]any) {
-	e := at(body, "entry")
-	verb := map[string]string{"replay": "replayed", "redrive": "redriven"}[str(body, "action")]
-	fmt.Fprintf(w, "%s: %s by %s; now %s (%s)\n", str(e, "id"), verb, str(body, "by"), str(e, "state"), str(e, "reason"))
-	if le := str(e, "last_error"); le != "" && str(e, "state") != "resolved" {
-		fmt.Fprintf(w, "  last error: %s\n", le)
+func printDLQAction(w io.Writer, ans adminapi.DLQActionAnswer) {
+	e := ans.Entry
+	verb := map[string]string{"replay": "replayed", "redrive": "redriven"}[ans.Action]
+	fmt.Fprintf(w, "%s: %s by %s; now %s (%s)\n", e.ID, verb, ans.By, e.State, e.Reason)
+	if e.LastError != "" && e.State != "resolved" {
+		fmt.Fprintf(w, "  last error: %s\n", e.LastError)
 	}
 }
 
-func printDLQPurge(w io.Writer, body map[string]any) {
-	line := fmt.Sprintf("%s: purged by %s", str(body, "id"), str(body, "by"))
-	if e := at(body, "entry"); e != nil {
-		line += fmt.Sprintf(" (was %s, %s.%s)", str(e, "state"), str(e, "domain"), str(e, "operation"))
+func printDLQPurge(w io.Writer, ans adminapi.DLQPurgeAnswer) {
+	line := fmt.Sprintf("%s: purged by %s", ans.ID, ans.By)
+	if e := ans.Entry; e != nil {
+		line += fmt.Sprintf(" (was %s, %s.%s)", e.State, e.Domain, e.Operation)
 	}
 	fmt.Fprintln(w, line)
 }
 
-func printDLQBatch(w io.Writer, body map[string]any) {
-	r := at(body, "report")
-	outs, _ := at(r, "outcomes").(map[string]any)
+func printDLQBatch(w io.Writer, ans adminapi.DLQBatchAnswer) {
+	r := ans.Report
 	var parts []string
-	for _, k := range sortedKeys(outs) {
-		parts = append(parts, str(outs, k)+" "+k)
+	for _, k := range slices.Sorted(maps.Keys(r.Outcomes)) {
+		parts = append(parts, strconv.Itoa(r.Outcomes[k])+" "+k)
 	}
-	line := fmt.Sprintf("replayed %s entries by %s", str(r, "replayed"), str(body, "by"))
+	line := fmt.Sprintf("replayed %d entries by %s", r.Replayed, ans.By)
 	if len(parts) > 0 {
 		line += ": " + strings.Join(parts, ", ")
 	}
 	fmt.Fprintln(w, line)
-	if busy := list(r, "busy"); len(busy) > 0 {
-		fmt.Fprintf(w, "skipped, another runner holds them: %s\n", joinList(busy))
+	if len(r.Busy) > 0 {
+		fmt.Fprintf(w, "skipped, another runner holds them: %s\n", strings.Join(r.Busy, ","))
 	}
-	if s := str(r, "stopped"); s != "" {
-		fmt.Fprintf(w, "stopped early: %s\n", s)
+	if r.Stopped != "" {
+		fmt.Fprintf(w, "stopped early: %s\n", r.Stopped)
 	}
-	if n := str(body, "note"); n != "" {
-		fmt.Fprintln(w, n)
+	if ans.Note != "" {
+		fmt.Fprintln(w, ans.Note)
 	}
 }
 
-func printDLQPurgeBatch(w io.Writer, body map[string]any) {
-	fmt.Fprintf(w, "purged %s entries by %s\n", str(body, "purged"), str(body, "by"))
-	for _, id := range list(body, "ids") {
-		fmt.Fprintf(w, "  %s\n", str(id))
+func printDLQPurgeBatch(w io.Writer, ans adminapi.DLQPurgeBatchAnswer) {
+	fmt.Fprintf(w, "purged %d entries by %s\n", ans.Purged, ans.By)
+	for _, id := range ans.IDs {
+		fmt.Fprintf(w, "  %s\n", id)
 	}
-	if str(body, "more") == "yes" {
+	if ans.More {
 		fmt.Fprintln(w, "more entries match: run it again")
 	}
 }

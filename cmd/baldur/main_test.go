@@ -117,8 +117,8 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// adminserver [unlocked] [noqueue] starts the admin server on a free loopback
-// port, with the script's dead-letter queue unless noqueue, and points
+// adminserver [unlocked] starts the admin server on a free loopback
+// port, with the script's dead-letter queue, and points
 // BALDUR_ADMIN_ADDR at it.
 func cmdAdminServer(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
@@ -130,18 +130,15 @@ func cmdAdminServer(ts *testscript.TestScript, neg bool, args []string) {
 		{Role: admin.RoleOperator, Secret: operatorKey},
 		{Role: admin.RoleViewer, Secret: viewerKey},
 	}}
-	q := st.q
 	for _, a := range args {
 		switch a {
 		case "unlocked":
 			sec.Unlocked = true
-		case "noqueue":
-			q = nil
 		default:
 			ts.Fatalf("adminserver: unknown argument %q", a)
 		}
 	}
-	srv, err := admin.Listen(admin.Options{Runtime: st.rt, Control: st.ctl, Queue: q, Security: sec, Logger: quiet},
+	srv, err := admin.Listen(admin.Options{Runtime: st.rt, Control: st.ctl, Queue: st.q, Security: sec, Logger: quiet},
 		admin.ServerOptions{Addr: "127.0.0.1:0", DrainDelay: -1})
 	ts.Check(err)
 	st.srv = srv

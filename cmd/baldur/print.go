@@ -12,52 +12,6 @@ import (
 	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 )
 
-// Helpers that read the server's JSON loosely: a missing field prints empty,
-// never panics.
-
-func str(v any, path ...string) string {
-	v = at(v, path...)
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case float64:
-		return fmt.Sprintf("%g", x)
-	case bool:
-		if x {
-			return "yes"
-		}
-		return "no"
-	}
-	return fmt.Sprint(v)
-}
-
-func at(v any, path ...string) any {
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[p]
-	}
-	return v
-}
-
-// when shortens an RFC 3339 time to the second, in UTC, for tables.
-func when(s string) string {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return s
-	}
-	return t.UTC().Format("2006-01-02 15:04:05Z")
-}
-
-func list(v any, path ...string) []any {
-	l, _ := at(v, path...).([]any)
-	return l
-}
-
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -65,15 +19,7 @@ func orDash(s string) string {
 	return s
 }
 
-func joinList(v any) string {
-	var out []string
-	for _, x := range list(v) {
-		out = append(out, str(x))
-	}
-	return strings.Join(out, ",")
-}
-
-// whenT is when for a decoded time: "-" for the zero time.
+// whenT shortens a time to the second, in UTC, for tables: "-" for the zero time.
 func whenT(t time.Time) string {
 	if t.IsZero() {
 		return "-"
@@ -187,17 +133,19 @@ func printHistory(w io.Writer, ans adminapi.ControlHistory) {
 	tw.Flush()
 }
 
-func printWouldHave(w io.Writer, body map[string]any) {
-	es := list(body, "entries")
-	fmt.Fprintf(w, "dry-run: %s; showing %d of %s entries, newest first\n", str(body, "dry_run"), len(es), str(body, "total"))
-	if len(es) == 0 {
+func printWouldHave(w io.Writer, ans adminapi.WouldHaveAnswer) {
+	dry := "no"
+	if ans.DryRun {
+		dry = "yes"
+	}
+	fmt.Fprintf(w, "dry-run: %s; showing %d of %d entries, newest first\n", dry, len(ans.Entries), ans.Total)
+	if len(ans.Entries) == 0 {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "AT\tSERVICE\tMETHOD\tPOLICY\tDECISION\tREASON")
-	for _, d := range es {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", when(str(d, "at")), str(d, "service"), str(d, "method"),
-			str(d, "policy"), str(d, "decision"), str(d, "reason"))
+	for _, d := range ans.Entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", whenT(d.At), d.Service, d.Method, d.Policy, d.Decision, d.Reason)
 	}
 	tw.Flush()
 }
@@ -222,12 +170,11 @@ func printHealth(w io.Writer, ans adminapi.Health) {
 
 // printReports prints each day's rendering, newest first, a blank line
 // between days that take more than one line.
-func printReports(w io.Writer, body map[string]any) {
-	for i, d := range list(body, "days") {
-		text := str(d, "text")
-		if i > 0 && (strings.Contains(text, "\n") || strings.Contains(str(list(body, "days")[i-1], "text"), "\n")) {
+func printReports(w io.Writer, ans adminapi.ReportAnswer) {
+	for i, d := range ans.Days {
+		if i > 0 && (strings.Contains(d.Text, "\n") || strings.Contains(ans.Days[i-1].Text, "\n")) {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintln(w, text)
+		fmt.Fprintln(w, d.Text)
 	}
 }

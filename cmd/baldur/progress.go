@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -114,8 +113,9 @@ func (p *batchProgress) finish(done int) {
 func statsLeft(c *client, f adminapi.DLQFilter, replay bool) (int, bool) {
 	quiet := *c
 	quiet.stdout, quiet.stderr, quiet.json = io.Discard, io.Discard, false
-	var body map[string]any
-	if quiet.call("GET", route(adminapi.PathDLQStats, nil), nil, func(_ io.Writer, b map[string]any) { body = b }) != exitOK {
+	var ans adminapi.DLQStatsAnswer
+	var bad error
+	if quiet.call("GET", route(adminapi.PathDLQStats, nil), nil, func(_ io.Writer, b map[string]any) { bad = decodeTree(b, &ans) }) != exitOK || bad != nil {
 		return 0, false
 	}
 	cols := []string{"pending", "replaying", "needs_review"}
@@ -126,13 +126,21 @@ func statsLeft(c *client, f adminapi.DLQFilter, replay bool) (int, bool) {
 		cols = []string{f.State}
 	}
 	n := 0
-	for _, g := range list(at(body, "stats"), "groups") {
-		if (f.Domain != "" && str(g, "domain") != f.Domain) || (f.FailureType != "" && str(g, "failure_type") != f.FailureType) {
+	for _, g := range ans.Stats.Groups {
+		if (f.Domain != "" && g.Domain != f.Domain) || (f.FailureType != "" && g.FailureType != f.FailureType) {
 			continue
 		}
 		for _, col := range cols {
-			v, _ := strconv.Atoi(str(g, col))
-			n += v
+			switch col {
+			case "pending":
+				n += int(g.Pending)
+			case "replaying":
+				n += int(g.Replaying)
+			case "needs_review":
+				n += int(g.NeedsReview)
+			case "resolved":
+				n += int(g.Resolved)
+			}
 		}
 	}
 	return n, true

@@ -40,7 +40,7 @@ func serve(ctx context.Context, cfg runtime.Config, out io.Writer, ready func(ur
 	reports := report.New(rt, report.Options{}) // the daily report, stored at midnight
 	reports.Start()
 	defer reports.Stop()
-	srv, err := admin.Listen(admin.Options{Runtime: rt, Control: rt.Control(), Queue: rt.DLQ(), Security: sec, Logger: cfg.Logger, Reports: reports}, sopts)
+	srv, err := admin.Listen(admin.Options{Runtime: rt, Security: sec, Logger: cfg.Logger, Reports: reports}, sopts)
 	if err != nil {
 		return err
 	}

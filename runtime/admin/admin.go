@@ -48,21 +48,20 @@ const (
 // takes the default written beside it.
 type Options struct {
 	Runtime *runtime.Runtime
-	// Control holds the kill switch and dry-run: Runtime.Control() (FromEnv
-	// passes it; a second Control on the same runtime would fight it). nil:
-	// control routes answer 503 and breaker actions are not guarded by the
-	// kill switch.
+	// Control holds the kill switch and dry-run. nil (the usual): the
+	// runtime's own, Runtime.Control(); a second Control on the same
+	// runtime would fight it.
 	Control *control.Control
 	// Gatherer is served at metrics. nil: metrics.NewRegistry for Runtime (the
 	// baldur_* series, with DLQ below, plus the Go and process collectors).
 	Gatherer prometheus.Gatherer
 	// Queue is the dead-letter queue the dlq/ routes drive (list, get,
-	// replay, batch replay, redrive, purge, stats); FromEnv passes
-	// Runtime.DLQ(). nil: those routes answer 501 "dead-letter queue not configured".
+	// replay, batch replay, redrive, purge, stats). nil (the usual): the
+	// runtime's own, Runtime.DLQ().
 	Queue *dlq.Queue
 	// DLQ reports the dead-letter queue to the dashboard, the report and the
-	// default metrics. nil: dlq.QueueDepth(Queue) when Queue is set,
-	// else they list "dlq" as partial.
+	// default metrics. nil: dlq.QueueDepth(Queue); a source that fails is
+	// listed as "dlq" in the answers' partial.
 	DLQ dlq.DepthSource
 	// DLQBatchTimeout bounds one batch replay request: the batch stops there
 	// (the entries it did not reach stay pending) and the answer says so.
@@ -152,7 +151,13 @@ func New(opts Options) (*Handler, error) {
 			return nil, fmt.Errorf("admin: Security.AllowedOrigins: %w", err)
 		}
 	}
-	if opts.DLQ == nil && opts.Queue != nil {
+	if opts.Control == nil {
+		opts.Control = opts.Runtime.Control()
+	}
+	if opts.Queue == nil {
+		opts.Queue = opts.Runtime.DLQ()
+	}
+	if opts.DLQ == nil {
 		opts.DLQ = dlq.QueueDepth(opts.Queue)
 	}
 	h := &Handler{

@@ -545,16 +545,6 @@ func TestControlFlow(t *testing.T) {
 	assert.Equal(t, "go_live", get(h[0], "action"))
 }
 
-func TestControlUnavailable(t *testing.T) {
-	f := newFixture(t, fixtureOpts{noControl: true, unlocked: true})
-	r := f.do(t, req{path: "/api/baldur/control/", key: viewerKey})
-	assert.Equal(t, http.StatusServiceUnavailable, r.code)
-	assert.Equal(t, admin.GateUnavailable, r.json["gate"])
-	// Breaker actions still work without a control.
-	r = f.do(t, req{method: "POST", path: "/api/baldur/breakers/ledger/force-open/", key: adminKey, body: `{"confirm":"CONFIRM"}`})
-	assert.Equal(t, http.StatusOK, r.code)
-}
-
 func TestWouldHave(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	_, err := f.ctl.StartDryRun(context.Background(), "t", "")

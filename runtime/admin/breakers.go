@@ -113,9 +113,6 @@ func (h *Handler) breakerAction(c *call, action string) {
 // unless the body says "override":true: during an incident the operator who
 // turned automation off decides what runs.
 func (c *call) passKillSwitch(action string) bool {
-	if c.h.ctl == nil {
-		return true
-	}
 	err := c.h.ctl.CheckManual(action, c.body.Override)
 	if err == nil {
 		return true

@@ -7,29 +7,16 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 	"github.com/baldur-go/baldur/runtime/control"
 )
 
-func (c *call) needControl() (*control.Control, bool) {
-	if c.h.ctl == nil {
-		c.refuse(http.StatusServiceUnavailable, GateUnavailable, "this server has no kill switch or dry-run control",
-			"build the server with admin.Options.Control set (control.New)")
-		return nil, false
-	}
-	return c.h.ctl, true
-}
-
 func (c *call) controlStatus() {
-	if ctl, ok := c.needControl(); ok {
-		c.ok(map[string]any{"control": ctl.Status()})
-	}
+	c.ok(map[string]any{"control": c.h.ctl.Status()})
 }
 
 func (c *call) controlHistory() {
-	if ctl, ok := c.needControl(); ok {
-		c.ok(map[string]any{"history": ctl.History()})
-	}
+	c.ok(map[string]any{"history": c.h.ctl.History()})
 }
 
 // maxWouldHave is the runtime's timeline bound: asking for more is a mistake worth saying.
@@ -49,21 +36,18 @@ func (c *call) wouldHave() {
 	}
 	service := q.Get("service")
 	all := c.h.rt.WouldHave()
-	out := make([]runtime.Decision, 0, min(limit, len(all)))
+	out := make([]adminapi.Decision, 0, min(limit, len(all)))
 	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
 		if service == "" || all[i].Service == service {
-			out = append(out, all[i])
+			out = append(out, decisionView(all[i]))
 		}
 	}
-	c.ok(map[string]any{"dry_run": c.h.rt.DryRun(), "total": len(all), "entries": out})
+	c.ok(adminapi.WouldHaveAnswer{DryRun: c.h.rt.DryRun(), Total: len(all), Entries: out})
 }
 
 // controlAction runs one Control method and maps its errors to refusals.
 func (c *call) controlAction(reasonRequired bool, do func(ctx context.Context, ctl *control.Control, reason string) (control.State, error)) {
-	ctl, ok := c.needControl()
-	if !ok {
-		return
-	}
+	ctl := c.h.ctl
 	reason, ok := c.reason(reasonRequired)
 	if !ok {
 		return

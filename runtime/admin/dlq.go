@@ -35,32 +35,11 @@ type dlqFilter = adminapi.DLQFilter
 
 var dlqStates = []string{string(dlq.StatePending), string(dlq.StateReplaying), string(dlq.StateNeedsReview), string(dlq.StateResolved)}
 
-// DLQListing is the dlq/ answer: one page of entries and the filter it used.
-type DLQListing struct {
-	Entries []dlq.Entry `json:"entries"`
-	// Next is the cursor of the next page (?cursor=); empty at the end.
-	Next   string        `json:"next,omitempty"`
-	Limit  int           `json:"limit"`
-	Filter DLQFilterView `json:"filter"`
-}
+// DLQListing is the dlq/ answer (the contract's type).
+type DLQListing = adminapi.DLQListing
 
-// DLQFilterView echoes a listing's filter; State "unresolved" stands for
-// pending, replaying and needs_review together.
-type DLQFilterView struct {
-	Domain      string `json:"domain,omitempty"`
-	Operation   string `json:"operation,omitempty"`
-	FailureType string `json:"failure_type,omitempty"`
-	State       string `json:"state"`
-}
-
-func (c *call) needQueue() (*dlq.Queue, bool) {
-	if c.h.queue == nil {
-		c.refuse(http.StatusNotImplemented, GateUnavailable, "dead-letter queue not configured",
-			"build the admin server with admin.Options.Queue set to the runtime's dead-letter queue")
-		return nil, false
-	}
-	return c.h.queue, true
-}
+// DLQFilterView echoes a listing's filter (the contract's type).
+type DLQFilterView = adminapi.DLQFilterView
 
 // entryID checks the {id} segment: ids are hex today; anything that could
 // not be one of a future format (spaces, slashes, a kilobyte) is refused
@@ -134,10 +113,7 @@ func (c *call) limitParam(name, v string, def int) (int, bool) {
 var dlqListParams = []string{"domain", "operation", "failure_type", "state", "limit", "cursor"}
 
 func (c *call) dlqList() {
-	q, ok := c.needQueue()
-	if !ok {
-		return
-	}
+	q := c.h.queue
 	// An unknown parameter is refused: ?domian=x listing every domain would
 	// look like an answer.
 	query := c.r.URL.Query()
@@ -174,14 +150,11 @@ func (c *call) dlqList() {
 	if view.State == "" {
 		view.State = "unresolved"
 	}
-	c.ok(DLQListing{Entries: l.Entries, Next: l.Next, Limit: limit, Filter: view})
+	c.ok(DLQListing{Entries: entryViews(l.Entries), Next: l.Next, Limit: limit, Filter: view})
 }
 
 func (c *call) dlqGet() {
-	q, ok := c.needQueue()
-	if !ok {
-		return
-	}
+	q := c.h.queue
 	id, ok := c.entryID()
 	if !ok {
 		return
@@ -191,14 +164,11 @@ func (c *call) dlqGet() {
 		c.dlqRefuse(err, id)
 		return
 	}
-	c.ok(map[string]any{"entry": e})
+	c.ok(adminapi.DLQEntryAnswer{Entry: entryView(e)})
 }
 
 func (c *call) dlqStats() {
-	q, ok := c.needQueue()
-	if !ok {
-		return
-	}
+	q := c.h.queue
 	s, err := q.Stats(c.r.Context())
 	if err != nil {
 		c.dlqRefuse(err, "")
@@ -209,26 +179,14 @@ func (c *call) dlqStats() {
 		c.dlqRefuse(err, "")
 		return
 	}
-	if s.Groups == nil {
-		s.Groups = []dlq.GroupStats{}
-	}
-	if s.Domains == nil {
-		s.Domains = []dlq.GroupStats{}
-	}
-	if aggs == nil {
-		aggs = []dlq.Aggregate{}
-	}
-	c.ok(map[string]any{"stats": s, "aggregates": aggs})
+	c.ok(statsView(s, aggs))
 }
 
 // dlqAct runs the checks every per-entry action shares and returns the
 // queue, the id and the reason (which goes to the log: the queue records
 // its own).
 func (c *call) dlqAct() (*dlq.Queue, string, string, bool) {
-	q, ok := c.needQueue()
-	if !ok {
-		return nil, "", "", false
-	}
+	q := c.h.queue
 	id, ok := c.entryID()
 	if !ok {
 		return nil, "", "", false
@@ -257,7 +215,7 @@ func (c *call) dlqReplay() {
 	}
 	c.logDLQ(slog.LevelInfo, "replay", reason, slog.String("id", id), slog.String("domain", e.Domain),
 		slog.String("operation", e.Operation), slog.String("state", string(e.State)))
-	c.ok(map[string]any{"action": "replay", "by": c.who, "entry": e})
+	c.ok(adminapi.DLQActionAnswer{Action: "replay", By: c.who, Entry: entryView(e)})
 }
 
 func (c *call) dlqRedrive() {
@@ -271,7 +229,7 @@ func (c *call) dlqRedrive() {
 		return
 	}
 	c.logDLQ(slog.LevelInfo, "redrive", reason, slog.String("id", id), slog.String("domain", e.Domain), slog.String("operation", e.Operation))
-	c.ok(map[string]any{"action": "redrive", "by": c.who, "entry": e})
+	c.ok(adminapi.DLQActionAnswer{Action: "redrive", By: c.who, Entry: entryView(e)})
 }
 
 func (c *call) dlqPurge() {
@@ -285,10 +243,11 @@ func (c *call) dlqPurge() {
 		c.dlqRefuse(err, id)
 		return
 	}
-	out := map[string]any{"action": "purge", "by": c.who, "id": id}
+	out := adminapi.DLQPurgeAnswer{Action: "purge", By: c.who, ID: id}
 	attrs := []slog.Attr{slog.String("id", id)}
 	if getErr == nil {
-		out["entry"] = e
+		v := entryView(e)
+		out.Entry = &v
 		attrs = append(attrs, slog.String("domain", e.Domain), slog.String("operation", e.Operation), slog.String("state", string(e.State)))
 	}
 	c.logDLQ(slog.LevelWarn, "purge", reason, attrs...)
@@ -304,10 +263,7 @@ func (c *call) batchLimit() (int, bool) {
 }
 
 func (c *call) dlqReplayBatch() {
-	q, ok := c.needQueue()
-	if !ok {
-		return
-	}
+	q := c.h.queue
 	f := c.filter
 	switch {
 	case f.State != "":
@@ -329,11 +285,11 @@ func (c *call) dlqReplayBatch() {
 	ctx, cancel := context.WithTimeout(c.r.Context(), c.h.batchTTL)
 	defer cancel()
 	rep, err := q.ReplayBatch(ctx, dlq.BatchFilter{Domain: f.Domain, Operation: f.Operation, FailureType: f.FailureType, Limit: limit})
-	out := map[string]any{"action": "replay_batch", "by": c.who, "limit": limit, "report": rep}
+	out := adminapi.DLQBatchAnswer{Action: "replay_batch", By: c.who, Limit: limit, Report: batchView(rep)}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && c.r.Context().Err() == nil:
 		// Our own bound, not a failure: the rest stays pending for the next run.
-		out["note"] = fmt.Sprintf("stopped at the batch time limit of %s; the entries not reached stay pending: run it again", c.h.batchTTL)
+		out.Note = fmt.Sprintf("stopped at the batch time limit of %s; the entries not reached stay pending: run it again", c.h.batchTTL)
 	case err != nil:
 		c.dlqRefuse(err, "")
 		return
@@ -344,10 +300,7 @@ func (c *call) dlqReplayBatch() {
 }
 
 func (c *call) dlqPurgeBatch() {
-	q, ok := c.needQueue()
-	if !ok {
-		return
-	}
+	q := c.h.queue
 	f := c.filter
 	state, ok := c.stateParam("state", f.State)
 	if !ok {
@@ -390,6 +343,6 @@ func (c *call) dlqPurgeBatch() {
 	}
 	c.logDLQ(slog.LevelWarn, "purge_batch", reason, slog.String("domain", f.Domain), slog.String("operation", f.Operation),
 		slog.String("failure_type", f.FailureType), slog.String("state", f.State), slog.Int("purged", len(purged)))
-	c.ok(map[string]any{"action": "purge_batch", "by": c.who, "purged": len(purged), "ids": purged,
-		"already_gone": gone, "more": l.Next != ""})
+	c.ok(adminapi.DLQPurgeBatchAnswer{Action: "purge_batch", By: c.who, Purged: len(purged), IDs: purged,
+		AlreadyGone: gone, More: l.Next != ""})
 }

@@ -92,28 +92,29 @@ func ids(r resp) []string {
 	return out
 }
 
-func TestDLQNotConfiguredAnswers501(t *testing.T) {
-	f := newFixture(t, fixtureOpts{unlocked: true})
-	for _, r := range []req{
-		{path: "/api/baldur/dlq/", key: viewerKey},
-		{path: "/api/baldur/dlq/stats/", key: viewerKey},
-		{path: "/api/baldur/dlq/0123abcd/", key: viewerKey},
-		{method: http.MethodPost, path: "/api/baldur/dlq/0123abcd/replay/", key: operatorKey},
-		{method: http.MethodPost, path: "/api/baldur/dlq/replay/", key: operatorKey, body: `{"domain":"payments"}`},
-		{method: http.MethodPost, path: "/api/baldur/dlq/0123abcd/purge/", key: adminKey, body: `{"confirm":"CONFIRM"}`},
-	} {
-		got := f.do(t, r)
-		assert.Equal(t, http.StatusNotImplemented, got.code, r.path)
-		assert.Equal(t, "dead-letter queue not configured", got.json["error"], r.path)
-		assert.Equal(t, admin.GateUnavailable, got.json["gate"], r.path)
-		assert.Contains(t, got.json["hint"], "admin.Options.Queue", r.path)
-	}
-	// The gates still come first: no key, no answer about the queue.
-	assert.Equal(t, http.StatusUnauthorized, f.do(t, req{path: "/api/baldur/dlq/"}).code)
-	assert.Equal(t, http.StatusMethodNotAllowed, f.do(t, req{method: http.MethodDelete, path: "/api/baldur/dlq/x/", key: adminKey}).code)
+// admin.New takes the dead-letter queue and the control from the runtime
+// when Options leave them nil: every runtime has both, so there is no
+// "not configured" answer left to give.
+func TestNewTakesTheQueueAndTheControlFromTheRuntime(t *testing.T) {
+	f := newFixture(t, fixtureOpts{unlocked: true}) // Options.Queue and Options.Control nil
+	id, err := f.rt.DLQ().Park(context.Background(), dlq.Capture{Domain: "payments", Method: "Charge", Signature: "sig1",
+		Args: json.RawMessage(`{}`), Err: errors.New("processor unavailable"), Attempts: 1})
+	require.NoError(t, err)
+	r := f.do(t, req{path: "/api/baldur/dlq/", key: viewerKey})
+	require.Equal(t, http.StatusOK, r.code, r.raw)
+	assert.Equal(t, []string{id}, ids(r), "the runtime's own queue")
 
-	r := f.summary(t, true)
-	assert.Equal(t, []any{"dlq"}, r.json["partial"])
+	_, err = f.rt.Control().Disable(context.Background(), "alice", "incident 7")
+	require.NoError(t, err)
+	r = f.do(t, req{path: "/api/baldur/control/", key: viewerKey})
+	require.Equal(t, http.StatusOK, r.code, r.raw)
+	assert.Equal(t, "DISABLED", get(r.json, "control", "kill_switch"), "the runtime's own control")
+	r = f.do(t, req{method: http.MethodPost, path: "/api/baldur/dlq/" + id + "/replay/", key: operatorKey})
+	assert.Equal(t, http.StatusConflict, r.code, "manual actions are guarded by the runtime's kill switch: %s", r.raw)
+
+	r = f.summary(t, true)
+	assert.Empty(t, r.json["partial"], "the dashboard reads the runtime's queue")
+	assert.Equal(t, float64(1), get(r.json, "dlq", "pending"))
 }
 
 func TestDLQIndexListsTheRoutesAndTheirRoles(t *testing.T) {

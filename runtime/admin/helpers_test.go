@@ -34,13 +34,12 @@ type fixture struct {
 }
 
 type fixtureOpts struct {
-	unlocked  bool
-	noKeys    bool
-	noControl bool
-	origins   []string
-	maxBody   int64
-	checks    []admin.Check
-	opts      func(*admin.Options)
+	unlocked bool
+	noKeys   bool
+	origins  []string
+	maxBody  int64
+	checks   []admin.Check
+	opts     func(*admin.Options)
 }
 
 func keys() []admin.Key {
@@ -52,7 +51,8 @@ func keys() []admin.Key {
 }
 
 // newFixture builds a runtime with two breakers (payments, ledger), a
-// bulkhead, the runtime's control (embedded store) and a handler reached on port 9090.
+// bulkhead and a handler reached on port 9090; the handler takes the
+// runtime's control and dead-letter queue (Options leave them nil).
 func newFixture(t *testing.T, fo fixtureOpts) *fixture {
 	t.Helper()
 	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, StateDir: t.TempDir()})
@@ -62,16 +62,12 @@ func newFixture(t *testing.T, fo fixtureOpts) *fixture {
 	rt.Zone(runtime.ZoneSpec{Service: "payments", Method: "Refund", Breaker: true})
 	rt.Zone(runtime.ZoneSpec{Service: "ledger", Method: "Post", Breaker: true})
 	f := &fixture{rt: rt}
-	if !fo.noControl {
-		// The runtime's own control: a second one on the same runtime would
-		// put it back to its own state at every poll.
-		f.ctl = rt.Control()
-	}
+	f.ctl = rt.Control() // what admin.New takes when Options.Control is nil
 	sec := admin.Security{Unlocked: fo.unlocked, AllowedOrigins: fo.origins, MaxBodyBytes: fo.maxBody}
 	if !fo.noKeys {
 		sec.Keys = keys()
 	}
-	opts := admin.Options{Runtime: rt, Control: f.ctl, Security: sec, Port: "9090", Logger: quiet, Checks: fo.checks}
+	opts := admin.Options{Runtime: rt, Security: sec, Port: "9090", Logger: quiet, Checks: fo.checks}
 	if fo.opts != nil {
 		fo.opts(&opts)
 	}

@@ -50,5 +50,12 @@ func (c *call) report() {
 		c.refuse(http.StatusServiceUnavailable, GateBackend, err.Error(), "see the server log")
 		return
 	}
-	c.ok(map[string]any{"today": c.h.reports.Today(), "days": out})
+	ans := adminapi.ReportAnswer{Today: c.h.reports.Today(), Days: make([]adminapi.ReportDay, len(out))}
+	for i, d := range out {
+		if ans.Days[i], err = dayView(d); err != nil {
+			c.refuse(http.StatusInternalServerError, GateBackend, "encode the report of "+d.Date+": "+err.Error(), "see the server log")
+			return
+		}
+	}
+	c.ok(ans)
 }

@@ -179,7 +179,7 @@ func FromEnv(rt *runtime.Runtime, gatherer prometheus.Gatherer, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	return Listen(Options{Runtime: rt, Control: rt.Control(), Queue: rt.DLQ(), Gatherer: gatherer, Security: sec, Logger: logger}, sopts)
+	return Listen(Options{Runtime: rt, Gatherer: gatherer, Security: sec, Logger: logger}, sopts)
 }
 
 func loopbackHost(h string) bool {

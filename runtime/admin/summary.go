@@ -244,26 +244,21 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 	}
 	slices.SortStableFunc(s.FailureTypes, func(a, b FailureType) int { return cmp.Compare(b.Count, a.Count) })
 
-	// The dead-letter queue: Options.DLQ, or the depth of Options.Queue.
+	// The dead-letter queue: Options.DLQ, or the depth of the queue.
 	var needsReview int64
 	s.DLQ = map[string]any{"available": false, "pending": 0, "replaying": 0, "needs_review": 0}
-	if src := h.dlq; src != nil {
-		dctx, cancel := context.WithTimeout(ctx, h.checkTTL)
-		depth, err := src.DLQDepth(dctx)
-		cancel()
-		if err == nil {
-			counts := map[string]int64{"pending": 0, "replaying": 0, "needs_review": 0}
-			for _, d := range depth {
-				counts[d.State] += max(d.Entries, 0)
-			}
-			needsReview = counts["needs_review"]
-			s.DLQ = map[string]any{"available": true, "pending": counts["pending"], "replaying": counts["replaying"], "needs_review": needsReview}
-		} else {
-			s.DLQ["error"] = err.Error()
-			s.Partial = append(s.Partial, "dlq")
+	dctx, cancel := context.WithTimeout(ctx, h.checkTTL)
+	depth, err := h.dlq.DLQDepth(dctx)
+	cancel()
+	if err == nil {
+		counts := map[string]int64{"pending": 0, "replaying": 0, "needs_review": 0}
+		for _, d := range depth {
+			counts[d.State] += max(d.Entries, 0)
 		}
+		needsReview = counts["needs_review"]
+		s.DLQ = map[string]any{"available": true, "pending": counts["pending"], "replaying": counts["replaying"], "needs_review": needsReview}
 	} else {
-		s.DLQ["note"] = "no dead-letter queue is configured on the admin server (admin.Options.Queue)"
+		s.DLQ["error"] = err.Error()
 		s.Partial = append(s.Partial, "dlq")
 	}
 
@@ -274,7 +269,7 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 		ForcedClosed: forcedClosed, StateError: stateErr, NeedsReview: needsReview,
 		RetryAlerts: len(s.RetryAlerts), FirstAlert: firstMessage(s.RetryAlerts),
 	})
-	if s.Verdict == VerdictCritical && !snap.Enabled && h.ctl != nil {
+	if s.Verdict == VerdictCritical && !snap.Enabled {
 		s.VerdictReason += fmt.Sprintf(" (reason: %q)", h.ctl.Status().Reason)
 	}
 	return s

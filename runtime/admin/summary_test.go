@@ -35,12 +35,12 @@ func (f *fixture) drive(t *testing.T, service, method string, n int, err error) 
 		for attempt := 1; ; attempt++ {
 			p, e := z.Enter(ctx)
 			if e != nil {
-				z.Fallback(e)
+				z.Fallback(ctx, e)
 				break
 			}
 			if !z.Done(ctx, p, err, attempt) {
 				if err != nil {
-					z.Fallback(err)
+					z.Fallback(ctx, err)
 				}
 				break
 			}
@@ -66,8 +66,8 @@ func TestSummaryVerdictFollowsTheRule(t *testing.T) {
 	assert.Equal(t, admin.VerdictRule, r.json["verdict_rule"])
 	assert.Equal(t, "LIVE", r.json["mode"])
 	assert.Equal(t, true, r.json["since_start"])
-	assert.Equal(t, []any{"dlq"}, r.json["partial"], "the DLQ is not wired: zeroed and flagged, not an error")
-	assert.Equal(t, false, get(r.json, "dlq", "available"))
+	assert.Empty(t, r.json["partial"], "the runtime's own dead-letter queue is read")
+	assert.Equal(t, true, get(r.json, "dlq", "available"))
 	assert.Equal(t, float64(0), get(r.json, "dlq", "needs_review"))
 	assert.Equal(t, float64(2), get(r.json, "overview", "services"))
 	assert.Equal(t, float64(3), get(r.json, "overview", "methods"))

@@ -9,6 +9,10 @@
 // replayed when Redis returns), and is then folded into the shared state with
 // a compare-and-set and announced on the change feed. See fold for how
 // concurrent decisions are reconciled.
+//
+// Errors: what a Control's operations return reads "control: <what>: <cause>";
+// the sentinels (Err*) and CheckReason give the bare reason, since callers
+// show them under their own context (an admin refusal, a breaker action).
 package control
 
 import (
@@ -94,7 +98,7 @@ const DefaultHistoryLimit = 100
 
 // errDegraded is what a read returns while the store serves from its local
 // copy: the fleet's state is not visible.
-var errDegraded = errors.New("the fleet store is unreachable (DEGRADED): the last known state stands; " +
+var errDegraded = errors.New("control: the fleet store is unreachable (DEGRADED): the last known state stands; " +
 	"changes made here take effect in this process, are journaled locally and reach the fleet when it returns")
 
 // Control is the kill switch and dry-run of one process, kept in step with the
@@ -522,7 +526,7 @@ func checkAction(a string) (string, error) {
 	case ActionDisable, ActionEnable, ActionDryRunOn, ActionGoLive:
 		return a, nil
 	}
-	return "", fmt.Errorf("unknown action %q", a)
+	return "", fmt.Errorf("control: unknown action %q", a)
 }
 
 // setAside moves a corrupt state to a key of its own (never deletes it) and
@@ -604,7 +608,7 @@ func (c *Control) migrate(ctx context.Context) {
 			slog.String("using", string(cur.KillSwitch)+" "+string(cur.Mode))}, attrs...)...)
 	}
 	if err != nil {
-		fail(slog.LevelError, "control.state_unreadable", fmt.Errorf("control state file %s: %w", path, err))
+		fail(slog.LevelError, "control.state_unreadable", fmt.Errorf("control: state file %s: %w", path, err))
 		return
 	}
 	s, derr := Decode(b)
@@ -613,7 +617,7 @@ func (c *Control) migrate(ctx context.Context) {
 		aside := path + ".corrupt-" + strconv.FormatInt(c.clock.Now().UnixNano(), 10)
 		if err := os.Rename(path, aside); err != nil {
 			fail(slog.LevelError, "control.state_unreadable",
-				fmt.Errorf("control state file %s: %w; setting it aside failed: %w", path, derr, err))
+				fmt.Errorf("control: state file %s: %w; setting it aside failed: %w", path, derr, err))
 			return
 		}
 		fail(slog.LevelError, "control.state_unreadable",
@@ -627,7 +631,7 @@ func (c *Control) migrate(ctx context.Context) {
 	stored, err := c.store.SetNX(ctx, StateKey, enc, 0)
 	if err != nil {
 		fail(slog.LevelWarn, "control.state_migration_failed",
-			fmt.Errorf("control state file %s: moving it into the store: %w (the file is left in place and read at the next start)", path, err))
+			fmt.Errorf("control: state file %s: moving it into the store: %w (the file is left in place and read at the next start)", path, err))
 		return
 	}
 	dest := path + ".migrated"
@@ -712,9 +716,9 @@ func (c *Control) StartDryRun(ctx context.Context, who, reason string) (State, e
 func (c *Control) GoLive(ctx context.Context, who, confirm, reason string) (State, error) {
 	if confirm != Confirmation {
 		if confirm == "" {
-			return c.State(), fmt.Errorf("going live: %w", ErrConfirmationRequired)
+			return c.State(), fmt.Errorf("control: go live: %w", ErrConfirmationRequired)
 		}
-		return c.State(), fmt.Errorf("going live: got confirmation %q: %w", confirm, ErrConfirmationRequired)
+		return c.State(), fmt.Errorf("control: go live: got confirmation %q: %w", confirm, ErrConfirmationRequired)
 	}
 	return c.change(ctx, who, ActionGoLive, reason, false)
 }
@@ -726,7 +730,7 @@ func (c *Control) GoLive(ctx context.Context, who, confirm, reason string) (Stat
 func (c *Control) change(ctx context.Context, who, action, reason string, reasonRequired bool) (State, error) {
 	reason, err := CheckReason(reason, reasonRequired)
 	if err != nil {
-		return c.State(), fmt.Errorf("%s: %w", action, err)
+		return c.State(), fmt.Errorf("control: %s: %w", action, err)
 	}
 	c.mu.Lock()
 	cur := c.state.Load()

@@ -23,6 +23,10 @@
 // handler otherwise. A *slog.Logger passed in runtime.Config is used as it is:
 // wrap its handler with Wrap (suffix rule) or New (rule and thresholds) to get
 // the same behaviour.
+//
+// Errors: the package's only errors are about environment variables, and
+// read `NAME="value": cause` like every other variable's (internal/env);
+// ParseLevel returns the bare cause for its caller to name.
 package events
 
 import (

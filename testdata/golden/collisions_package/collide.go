@@ -42,8 +42,15 @@ type Clash interface {
 	NoCtx() error
 	// Two packages named template, and a parameter named like both.
 	Render(c stdctx.Context, template *ttemplate.Template, h *htemplate.Template) (*htemplate.Template, error)
+	// Park's replay signature const would be protectedClashParkSignature,
+	// which the package declares, and its parameter takes the next name.
+	//baldur:protect dlq
+	Park(c stdctx.Context, protectedClashParkSignature1 string) error
 }
 
-var _, _, _, _ = context, time, ctx, inner + w
+// protectedClashParkSignature is named like the generated signature const.
+var protectedClashParkSignature = "taken"
+
+var _, _, _, _, _ = context, time, ctx, inner + w, protectedClashParkSignature
 
 func _() { runtime() }
