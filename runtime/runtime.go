@@ -148,26 +148,26 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	if rt.gate, err = idem.New(rt.store, idem.Options{MemoryTTL: cfg.IdempotencyMemoryTTL, Clock: rt.clock, Logger: rt.log}); err != nil {
-		rt.closeStore()
+		rt.abandonStore()
 		return nil, fmt.Errorf("baldur: %w", err)
 	}
 	if rt.dlq, err = openDLQ(rt); err != nil {
-		rt.closeStore()
+		rt.abandonStore()
 		return nil, err
 	}
 	if err := rt.openControl(ctx); err != nil {
-		rt.closeStore()
+		rt.abandonStore()
 		return nil, err
 	}
 	if err := rt.openEmergency(ctx); err != nil {
 		rt.ctl.Close()
-		rt.closeStore()
+		rt.abandonStore()
 		return nil, err
 	}
 	if err := rt.startBreakerSync(); err != nil {
 		rt.closeEmergency()
 		rt.ctl.Close()
-		rt.closeStore()
+		rt.abandonStore()
 		return nil, err
 	}
 	rt.dlq.start()
@@ -232,6 +232,13 @@ func (rt *Runtime) Close() error {
 	notifyErr := rt.notifier.Close()
 	shapeErr := rt.closeLimiters() // a fleet limiter gives its tokens back to the store
 	return errors.Join(fleetErr, dlqErr, emErr, ctlErr, shapeErr, auditErr, notifyErr, rt.closeStore())
+}
+
+// abandonStore undoes a New that failed once the audit trail was open: the
+// trail's writers stop before the store they write to closes.
+func (rt *Runtime) abandonStore() {
+	_ = rt.audit.Close()
+	_ = rt.closeStore()
 }
 
 func (rt *Runtime) closeStore() error {
