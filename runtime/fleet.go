@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime/dlq"
+	"github.com/baldur-go/baldur/runtime/governance"
 	"github.com/baldur-go/baldur/runtime/leader"
 	"github.com/baldur-go/baldur/runtime/schedule"
 	"github.com/baldur-go/baldur/runtime/store"
@@ -183,8 +184,15 @@ func (rt *Runtime) Leader() *leader.Elector { return rt.fleet.elector }
 
 // Schedule runs fn on spec: an interval ("90s", "@every 1h") or a cron
 // expression ("0 3 * * *", "@daily"), on the fleet's leader only (the zero
-// TaskOptions) or on every process. See package schedule.
+// TaskOptions) or on every process. See package schedule. A task with
+// opts.Automated is an automated action: the governance gate is asked
+// before each run, and a run it blocks is skipped, its reason naming the
+// check that refused.
 func (rt *Runtime) Schedule(name, spec string, fn schedule.Func, opts schedule.TaskOptions) error {
+	if opts.Automated && opts.Gate == nil {
+		action := governance.Action{Name: "schedule." + name}
+		opts.Gate = func(ctx context.Context) error { return rt.Governance().Check(ctx, action).Err() }
+	}
 	return rt.fleet.sched.Schedule(name, spec, fn, opts)
 }
 

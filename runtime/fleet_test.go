@@ -160,3 +160,45 @@ func TestAFrozenDLQLoopIsReportedRestartedAndRecovers(t *testing.T) {
 	ok, _ := rt.Watchdog().Health()
 	assert.True(t, ok)
 }
+
+func TestAnAutomatedTaskAsksTheGovernanceGateBeforeEachRun(t *testing.T) {
+	t.Parallel()
+	c := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	st := store.NewMemoryWith(store.MemoryOptions{Clock: c})
+	t.Cleanup(func() { _ = st.Close() })
+	rt, err := New(context.Background(), Config{Store: st, Clock: c})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+	ctx := context.Background()
+
+	ran := make(chan struct{}, 4)
+	require.NoError(t, rt.Schedule("auto.task", "1m", func(context.Context) error {
+		ran <- struct{}{}
+		return nil
+	}, schedule.TaskOptions{Automated: true}))
+	status := func() schedule.TaskStatus {
+		for _, s := range rt.Scheduler().Status() {
+			if s.Name == "auto.task" {
+				return s
+			}
+		}
+		t.Fatal("auto.task is not scheduled")
+		return schedule.TaskStatus{}
+	}
+
+	_, err = rt.Governance().DeclareStrict(ctx, "alice", "release freeze", time.Hour)
+	require.NoError(t, err)
+	c.Advance(time.Minute)
+	require.Eventually(t, func() bool { return status().Skips == 1 }, 10*time.Second, 5*time.Millisecond,
+		"the run under STRICT mode is skipped")
+	s := status()
+	assert.Contains(t, s.LastSkip, "blocked: ")
+	assert.Contains(t, s.LastSkip, "strict", "the reason names the check that refused")
+	assert.True(t, s.LastRun.IsZero(), "a blocked run is not a run")
+	assert.False(t, await.Hold(ran), "the task did not run")
+
+	_, err = rt.Governance().EndStrict(ctx, "alice", "freeze over")
+	require.NoError(t, err)
+	c.Advance(time.Minute)
+	await.Signal(t, ran, "the run once the gate allows it")
+}

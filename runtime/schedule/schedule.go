@@ -96,6 +96,16 @@ type TaskOptions struct {
 	Jitter time.Duration
 	// Timeout bounds one run through its context. 0: no bound.
 	Timeout time.Duration
+	// Gate, when set, is asked before each run, outside the scheduler's
+	// lock (it may read the store): an error skips the run, with "blocked: "
+	// and the error as its reason. The runtime sets it for tasks that are
+	// automated actions (runtime.Schedule with Automated), to ask its
+	// governance gate.
+	Gate func(context.Context) error
+	// Automated marks the task as an automated action that changes
+	// behaviour: runtime.Schedule puts the governance gate in front of each
+	// run (see Gate). The scheduler itself does not read it.
+	Automated bool
 }
 
 // Outcomes of a run.
@@ -371,18 +381,33 @@ func (s *Scheduler) fire(t *task, fireAt time.Time) {
 		s.report(Run{Task: t.name, Scope: t.opts.Scope, Outcome: OutcomeSkipped, Reason: reason, Start: now})
 		return
 	}
+	prev := t.status.LastRun
 	t.status.Running = true
 	t.status.LastRun = now
 	t.status.LastToken = tok
 	s.wg.Add(1) // under mu while not closed: Close's Wait never races an Add
 	s.mu.Unlock()
-	go s.run(ctx, t, term, tok, now)
+	go s.run(ctx, t, term, tok, now, prev)
 }
 
-func (s *Scheduler) run(ctx context.Context, t *task, term context.Context, tok leader.Token, start time.Time) {
+func (s *Scheduler) run(ctx context.Context, t *task, term context.Context, tok leader.Token, start, prev time.Time) {
 	defer s.wg.Done()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if gate := t.opts.Gate; gate != nil {
+		if err := gate(ctx); err != nil {
+			reason := "blocked: " + err.Error()
+			s.mu.Lock()
+			t.status.Running = false
+			t.status.LastRun = prev // the run did not happen
+			t.status.Skips++
+			t.status.LastSkip = reason
+			s.mu.Unlock()
+			s.log.LogAttrs(ctx, slog.LevelWarn, "schedule.run_skipped", slog.String("task", t.name), slog.String("reason", reason))
+			s.report(Run{Task: t.name, Scope: t.opts.Scope, Outcome: OutcomeSkipped, Reason: reason, Start: start})
+			return
+		}
+	}
 	if term != nil {
 		ctx = leader.WithToken(ctx, tok)
 		stop := context.AfterFunc(term, cancel)
