@@ -1,0 +1,26 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/baldur-go/baldur/runtime/notify"
+	"github.com/baldur-go/baldur/runtime/watchdog"
+)
+
+// watchdogAlert turns the watchdog's events into alerts (README, Alerts): a
+// stalled loop begins loop_stalled:<loop> (CRITICAL, reminded while it
+// lasts), its recovery ends it (resolved). Called by the watchdog outside
+// its lock; Begin and End only queue.
+func (rt *Runtime) watchdogAlert(e watchdog.Event) {
+	key := "loop_stalled:" + e.Loop
+	title := "Background loop " + e.Loop + " stalled"
+	switch e.Kind {
+	case watchdog.KindStalled:
+		rt.notifier.Begin(context.Background(), notify.Alert{Key: key, Priority: notify.Critical, Title: title,
+			Text: fmt.Sprintf("The loop has not beaten for %s; the watchdog restarts it (%d restarts so far).", e.Silent.Round(1e6), e.Restarts)})
+	case watchdog.KindRecovered:
+		rt.notifier.End(context.Background(), notify.Alert{Key: key, Priority: notify.Critical, Title: title,
+			Text: fmt.Sprintf("The loop beats again (%d restarts).", e.Restarts)})
+	}
+}

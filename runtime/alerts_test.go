@@ -1,0 +1,54 @@
+package runtime
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/internal/await"
+	"github.com/baldur-go/baldur/runtime/dlq"
+	"github.com/baldur-go/baldur/runtime/notify"
+	"github.com/baldur-go/baldur/runtime/store"
+)
+
+// alertRuntime builds a runtime whose every alert reaches a loopback webhook.
+func alertRuntime(t *testing.T, cfg Config) (*Runtime, <-chan notify.WebhookPayload) {
+	t.Helper()
+	url, got := webhook(t)
+	st := store.NewMemory()
+	t.Cleanup(func() { _ = st.Close() })
+	cfg.Store, cfg.Logger = st, slog.New(slog.DiscardHandler)
+	cfg.Notify = notify.Config{WebhookURL: url, BurstThreshold: -1,
+		Routes: map[notify.Priority][]notify.Channel{notify.Info: {notify.Webhook}}}
+	rt, err := New(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+	return rt, got
+}
+
+// recvKey waits for the alert of key, skipping others.
+func recvKey(t *testing.T, got <-chan notify.WebhookPayload, key string, resolved bool) notify.WebhookPayload {
+	t.Helper()
+	for {
+		p := await.Recv(t, got, "alert "+key)
+		if p.Key == key && p.Resolved == resolved {
+			return p
+		}
+	}
+}
+
+func TestAStalledLoopRaisesACriticalAlertResolvedOnRecovery(t *testing.T) {
+	t.Parallel()
+	rt, got := alertRuntime(t, Config{DLQ: dlq.Options{SweepInterval: 50 * time.Millisecond}})
+	release := rt.Watchdog().Freeze(LoopDLQ) // the loop hangs at its next tick
+	defer release()
+	p := recvKey(t, got, "loop_stalled:"+LoopDLQ, false)
+	assert.Equal(t, "CRITICAL", p.Priority)
+	assert.Contains(t, p.Title, LoopDLQ)
+	p = recvKey(t, got, "loop_stalled:"+LoopDLQ, true)
+	assert.Contains(t, p.Text, "beats again")
+}
