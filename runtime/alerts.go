@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/baldur-go/baldur/runtime/governance"
 	"github.com/baldur-go/baldur/runtime/notify"
 	"github.com/baldur-go/baldur/runtime/watchdog"
 )
@@ -22,5 +23,18 @@ func (rt *Runtime) watchdogAlert(e watchdog.Event) {
 	case watchdog.KindRecovered:
 		rt.notifier.End(context.Background(), notify.Alert{Key: key, Priority: notify.Critical, Title: title,
 			Text: fmt.Sprintf("The loop beats again (%d restarts).", e.Restarts)})
+	}
+}
+
+// governanceFailsafe is the gate's OnFailsafe: counted, raised as
+// governance_failsafe:<check> (HIGH) and handed to Config.OnFailsafe when
+// set. A failsafe allows the action: the alert says a guard was blind.
+func (rt *Runtime) governanceFailsafe(f governance.Failure) {
+	rt.countFailsafe(f)
+	rt.notifier.Notify(context.Background(), notify.Alert{Key: "governance_failsafe:" + string(f.Check), Priority: notify.High,
+		Title: "Governance check " + string(f.Check) + " could not be evaluated",
+		Text:  "The action " + f.Action + " was allowed without this check (FAILSAFE): " + f.Err})
+	if h := rt.cfg.OnFailsafe; h != nil {
+		h(f)
 	}
 }

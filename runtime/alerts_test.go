@@ -11,6 +11,7 @@ import (
 
 	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime/dlq"
+	"github.com/baldur-go/baldur/runtime/governance"
 	"github.com/baldur-go/baldur/runtime/notify"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -51,4 +52,16 @@ func TestAStalledLoopRaisesACriticalAlertResolvedOnRecovery(t *testing.T) {
 	assert.Contains(t, p.Title, LoopDLQ)
 	p = recvKey(t, got, "loop_stalled:"+LoopDLQ, true)
 	assert.Contains(t, p.Text, "beats again")
+}
+
+func TestAGovernanceFailsafeRaisesAHighAlertAndCallsOnFailsafe(t *testing.T) {
+	t.Parallel()
+	called := make(chan governance.Failure, 1)
+	rt, got := alertRuntime(t, Config{OnFailsafe: func(f governance.Failure) { called <- f }})
+	rt.governanceFailsafe(governance.Failure{Action: "dlq.auto_replay", Check: "error_budget", Err: "ledger unreadable"})
+	p := recvKey(t, got, "governance_failsafe:error_budget", false)
+	assert.Equal(t, "HIGH", p.Priority)
+	assert.Contains(t, p.Text, "dlq.auto_replay")
+	f := await.Recv(t, called, "Config.OnFailsafe")
+	assert.Equal(t, "ledger unreadable", f.Err)
 }
