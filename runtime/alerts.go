@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/baldur-go/baldur/runtime/emergency"
 	"github.com/baldur-go/baldur/runtime/governance"
 	"github.com/baldur-go/baldur/runtime/notify"
 	"github.com/baldur-go/baldur/runtime/watchdog"
@@ -37,4 +38,20 @@ func (rt *Runtime) governanceFailsafe(f governance.Failure) {
 	if h := rt.cfg.OnFailsafe; h != nil {
 		h(f)
 	}
+}
+
+// emergencyAlert raises emergency_level:<LEVEL> when the level in force
+// changes: HIGH priority at HIGH and above, MEDIUM at ELEVATED, INFO back
+// to NORMAL. Notify only queues, so it may be called where the level is set.
+func (rt *Runtime) emergencyAlert(prev, l emergency.Level) {
+	p := notify.Info
+	switch {
+	case l >= emergency.High:
+		p = notify.High
+	case l == emergency.Elevated:
+		p = notify.Medium
+	}
+	rt.notifier.Notify(context.Background(), notify.Alert{Key: "emergency_level:" + l.String(), Priority: p,
+		Title: "Emergency level " + l.String() + " (was " + prev.String() + ")",
+		Text:  "Retries, bulkheads and shedding follow the new level (README, Emergency mode)."})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/runtime/dlq"
+	"github.com/baldur-go/baldur/runtime/emergency"
 	"github.com/baldur-go/baldur/runtime/governance"
 	"github.com/baldur-go/baldur/runtime/notify"
 	"github.com/baldur-go/baldur/runtime/store"
@@ -64,4 +65,18 @@ func TestAGovernanceFailsafeRaisesAHighAlertAndCallsOnFailsafe(t *testing.T) {
 	assert.Contains(t, p.Text, "dlq.auto_replay")
 	f := await.Recv(t, called, "Config.OnFailsafe")
 	assert.Equal(t, "ledger unreadable", f.Err)
+}
+
+func TestEmergencyLevelChangesRaiseAlerts(t *testing.T) {
+	t.Parallel()
+	rt, got := alertRuntime(t, Config{})
+	ctx := context.Background()
+	_, err := rt.Emergency().Declare(ctx, "alice", emergency.High, "drill")
+	require.NoError(t, err)
+	p := recvKey(t, got, "emergency_level:"+emergency.High.String(), false)
+	assert.Equal(t, "HIGH", p.Priority)
+	_, err = rt.Emergency().ForceRelease(ctx, "alice", emergency.Normal, emergency.Confirmation, "drill over")
+	require.NoError(t, err)
+	p = recvKey(t, got, "emergency_level:"+emergency.Normal.String(), false)
+	assert.Equal(t, "INFO", p.Priority)
 }

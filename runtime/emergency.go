@@ -188,6 +188,7 @@ func (rt *Runtime) setEmergencyLevel(l emergency.Level) {
 	if prev == l {
 		return
 	}
+	rt.emergencyAlert(prev, l)
 	rt.mu.Lock()
 	comps := make([]*Bulkhead, 0, len(rt.compartments))
 	for _, b := range rt.compartments {
