@@ -3,10 +3,13 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"sync"
 
+	"github.com/baldur-go/baldur/runtime/audit"
 	"github.com/baldur-go/baldur/runtime/emergency"
 	"github.com/baldur-go/baldur/runtime/governance"
 	"github.com/baldur-go/baldur/runtime/notify"
+	"github.com/baldur-go/baldur/runtime/schedule"
 	"github.com/baldur-go/baldur/runtime/watchdog"
 )
 
@@ -54,4 +57,54 @@ func (rt *Runtime) emergencyAlert(prev, l emergency.Level) {
 	rt.notifier.Notify(context.Background(), notify.Alert{Key: "emergency_level:" + l.String(), Priority: p,
 		Title: "Emergency level " + l.String() + " (was " + prev.String() + ")",
 		Text:  "Retries, bulkheads and shedding follow the new level (README, Emergency mode)."})
+}
+
+// Names and period of the audit trail's alert check, a task of the
+// runtime's scheduler on every process (each has its own backlog).
+const (
+	TaskAuditAlerts  = "audit_alerts"
+	auditAlertsEvery = "30s"
+)
+
+// auditAlertState is what the audit check remembers between runs.
+type auditAlertState struct {
+	mu      sync.Mutex
+	backlog int64
+}
+
+// scheduleAuditAlerts puts the audit check on the scheduler when the trail is on.
+func (rt *Runtime) scheduleAuditAlerts() error {
+	if rt.audit == nil {
+		return nil
+	}
+	return rt.Schedule(TaskAuditAlerts, auditAlertsEvery, func(ctx context.Context) error {
+		rt.auditAlert(ctx, rt.audit.Stats())
+		return nil
+	}, schedule.TaskOptions{Scope: schedule.EveryNode})
+}
+
+// auditAlert raises the audit trail's alerts from its figures:
+// audit_chain_broken (CRITICAL, lasting until a verification finds the chain
+// whole) and audit_backlog (HIGH) when the backlog grew since the last
+// check, while it stays above zero.
+func (rt *Runtime) auditAlert(ctx context.Context, st audit.Stats) {
+	broken := notify.Alert{Key: "audit_chain_broken", Priority: notify.Critical, Title: "Audit chain broken"}
+	if st.ChainBroken {
+		broken.Text = "Verification or a drain found the hash chain broken: a record was altered or lost. Run baldur audit verify."
+		rt.notifier.Begin(ctx, broken)
+	} else {
+		broken.Text = "The audit chain verifies again."
+		rt.notifier.End(ctx, broken)
+	}
+	rt.auditAlerts.mu.Lock()
+	prev := rt.auditAlerts.backlog
+	rt.auditAlerts.backlog = st.Backlog
+	rt.auditAlerts.mu.Unlock()
+	if st.Backlog > prev && prev > 0 {
+		text := fmt.Sprintf("%d audit records wait to be sealed or drained (%d at the last check).", st.Backlog, prev)
+		if st.DrainError != "" {
+			text += " Last drain error: " + st.DrainError
+		}
+		rt.notifier.Notify(ctx, notify.Alert{Key: "audit_backlog", Priority: notify.High, Title: "Audit backlog growing", Text: text})
+	}
 }

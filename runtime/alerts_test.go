@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur/internal/await"
+	"github.com/baldur-go/baldur/runtime/audit"
 	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/emergency"
 	"github.com/baldur-go/baldur/runtime/governance"
@@ -79,4 +80,22 @@ func TestEmergencyLevelChangesRaiseAlerts(t *testing.T) {
 	require.NoError(t, err)
 	p = recvKey(t, got, "emergency_level:"+emergency.Normal.String(), false)
 	assert.Equal(t, "INFO", p.Priority)
+}
+
+func TestTheAuditTrailsFiguresRaiseAlerts(t *testing.T) {
+	t.Parallel()
+	rt, got := alertRuntime(t, Config{})
+	assert.Contains(t, rt.Scheduler().Names(), TaskAuditAlerts, "the check runs on the scheduler")
+	ctx := context.Background()
+	rt.auditAlert(ctx, audit.Stats{ChainBroken: true})
+	p := recvKey(t, got, "audit_chain_broken", false)
+	assert.Equal(t, "CRITICAL", p.Priority)
+	rt.auditAlert(ctx, audit.Stats{Backlog: 5})
+	p = recvKey(t, got, "audit_chain_broken", true)
+	assert.Contains(t, p.Text, "verifies again")
+	rt.auditAlert(ctx, audit.Stats{Backlog: 9, DrainError: "connection refused"})
+	p = recvKey(t, got, "audit_backlog", false)
+	assert.Equal(t, "HIGH", p.Priority)
+	assert.Contains(t, p.Text, "9 audit records")
+	assert.Contains(t, p.Text, "connection refused")
 }

@@ -153,7 +153,7 @@ func (rt *Runtime) openFleet(ctx context.Context) error {
 		return fmt.Errorf("baldur: %w", err)
 	}
 	rt.fleet = f
-	return nil
+	return rt.scheduleAuditAlerts()
 }
 
 // close stops the scheduler (waiting for running tasks, whose context it
