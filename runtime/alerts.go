@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/baldur-go/baldur/runtime/audit"
 	"github.com/baldur-go/baldur/runtime/emergency"
@@ -64,6 +65,11 @@ func (rt *Runtime) emergencyAlert(prev, l emergency.Level) {
 const (
 	TaskAuditAlerts  = "audit_alerts"
 	auditAlertsEvery = "30s"
+	// TaskAuditVerify verifies the whole chain hourly on the fleet's leader,
+	// so that a broken chain is found (and alerted) without an operator.
+	TaskAuditVerify    = "audit_verify"
+	auditVerifyEvery   = "@every 1h"
+	auditVerifyTimeout = 10 * time.Minute
 )
 
 // auditAlertState is what the audit check remembers between runs.
@@ -72,15 +78,23 @@ type auditAlertState struct {
 	backlog int64
 }
 
-// scheduleAuditAlerts puts the audit check on the scheduler when the trail is on.
+// scheduleAuditAlerts puts the audit check (every process) and the chain's
+// verification (leader only) on the scheduler when the trail is on.
 func (rt *Runtime) scheduleAuditAlerts() error {
 	if rt.audit == nil {
 		return nil
 	}
-	return rt.Schedule(TaskAuditAlerts, auditAlertsEvery, func(ctx context.Context) error {
+	err := rt.Schedule(TaskAuditAlerts, auditAlertsEvery, func(ctx context.Context) error {
 		rt.auditAlert(ctx, rt.audit.Stats())
 		return nil
 	}, schedule.TaskOptions{Scope: schedule.EveryNode})
+	if err != nil {
+		return err
+	}
+	return rt.Schedule(TaskAuditVerify, auditVerifyEvery, func(ctx context.Context) error {
+		_, err := rt.audit.Verify(ctx) // sets Stats.ChainBroken, which the alert check reads
+		return err
+	}, schedule.TaskOptions{Timeout: auditVerifyTimeout})
 }
 
 // auditAlert raises the audit trail's alerts from its figures:

@@ -86,6 +86,7 @@ func TestTheAuditTrailsFiguresRaiseAlerts(t *testing.T) {
 	t.Parallel()
 	rt, got := alertRuntime(t, Config{})
 	assert.Contains(t, rt.Scheduler().Names(), TaskAuditAlerts, "the check runs on the scheduler")
+	assert.Contains(t, rt.Scheduler().Names(), TaskAuditVerify, "the verification runs on the scheduler")
 	ctx := context.Background()
 	rt.auditAlert(ctx, audit.Stats{ChainBroken: true})
 	p := recvKey(t, got, "audit_chain_broken", false)
