@@ -123,12 +123,7 @@ func (rt *Runtime) openEmergency(ctx context.Context) error {
 		KillSwitch: governance.KillSwitchFunc(rt.killSwitchForGovernance),
 		Emergency:  governance.LevelFunc(rt.levelForGovernance),
 		Counts:     p.ledger, Services: rt.BreakerNames, OnDecision: rt.countDecision,
-		OnFailsafe: func(f governance.Failure) {
-			rt.countFailsafe(f)
-			if h := rt.cfg.OnFailsafe; h != nil {
-				h(f)
-			}
-		}}
+		OnFailsafe: rt.governanceFailsafe}
 	rt.cfg.Governance.Apply(&gopts)
 	if p.gov, err = governance.New(gopts); err != nil {
 		em.Close()
@@ -193,6 +188,7 @@ func (rt *Runtime) setEmergencyLevel(l emergency.Level) {
 	if prev == l {
 		return
 	}
+	rt.emergencyAlert(prev, l)
 	rt.mu.Lock()
 	comps := make([]*Bulkhead, 0, len(rt.compartments))
 	for _, b := range rt.compartments {

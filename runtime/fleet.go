@@ -107,7 +107,7 @@ type fleet struct {
 // before it returns) and the scheduler.
 func (rt *Runtime) openFleet(ctx context.Context) error {
 	cfg := rt.cfg.Leader
-	f := &fleet{dog: watchdog.New(watchdog.Options{Clock: rt.clock, Logger: rt.log})}
+	f := &fleet{dog: watchdog.New(watchdog.Options{Clock: rt.clock, Logger: rt.log, OnEvent: rt.watchdogAlert})}
 	mode, st := leader.ModeAlways, rt.store
 	switch {
 	case cfg.RedisURL != "":
@@ -154,7 +154,7 @@ func (rt *Runtime) openFleet(ctx context.Context) error {
 		return fmt.Errorf("baldur: %w", err)
 	}
 	rt.fleet = f
-	return nil
+	return rt.scheduleAuditAlerts()
 }
 
 // close stops the scheduler (waiting for running tasks, whose context it

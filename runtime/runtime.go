@@ -48,17 +48,18 @@ type Runtime struct {
 	clock clock.Clock
 	mode  atomic.Uint32
 
-	store     store.Store
-	ownsStore bool
-	degraded  atomic.Bool
-	node      string    // this runtime's name in shared records
-	epoch     time.Time // origin of sampled attempt durations
-	sync      *breakerSync
-	gate      *idem.Gate   // idempotency claims, in the store
-	dlq       *deadLetters // the dead-letter queue, in the store
-	redis     *store.Redis // the Redis behind the store, when configured
-	ctl       *control.Control
-	audit     *audit.Trail // nil when off
+	store       store.Store
+	ownsStore   bool
+	degraded    atomic.Bool
+	node        string    // this runtime's name in shared records
+	epoch       time.Time // origin of sampled attempt durations
+	sync        *breakerSync
+	gate        *idem.Gate   // idempotency claims, in the store
+	dlq         *deadLetters // the dead-letter queue, in the store
+	redis       *store.Redis // the Redis behind the store, when configured
+	ctl         *control.Control
+	audit       *audit.Trail // nil when off
+	auditAlerts auditAlertState
 	// attachAudit hands the trail to the logger's watcher (tapAudit).
 	attachAudit func(*audit.Trail)
 	notifier    *notify.Notifier // alerts (README, Alerts); its Handler wraps log
