@@ -14,28 +14,12 @@ import (
 	"github.com/baldur-go/baldur/runtime/schedule"
 )
 
-// newBrowser starts headless Chromium at exe for one test, bounded to a minute.
+// newBrowser starts headless Chromium at exe for one test (see browser),
+// stopped when the test ends.
 func newBrowser(t *testing.T, exe string) context.Context {
 	t.Helper()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1100),
-	)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelCtx()
-		cancelAlloc()
-	})
+	ctx, stop := browser(t, exe, 1100)
+	t.Cleanup(stop)
 	return ctx
 }
 
