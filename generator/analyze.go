@@ -438,20 +438,7 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 	before := a.errs.count()
 	annotations.Check(a.fset, p, &a.errs.list)
 
-	spec := Spec{Service: it.Service, Method: name, Breaker: !p.Breaker.Set || p.Breaker.Val, Attempts: 1}
-	specFromKeys(p, &spec)
-	if p.Name.Set && p.Name.Val != "" {
-		spec.Service = p.Name.Val
-	}
-	if p.Retry.Set && p.Retry.Val > 0 {
-		spec.Attempts = p.Retry.Val
-	}
-	if spec.Attempts > 1 {
-		spec.Backoff = backoff.Default
-		if p.Backoff.Set {
-			spec.Backoff = p.Backoff.Val
-		}
-	}
+	spec := specOf(it.Service, name, p)
 	if spec.Timeout > 0 {
 		r.timeout(p.Timeout)
 	}
@@ -473,10 +460,6 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 		m.FallbackGeneric = r.fallback(sig, p.Fallback)
 	}
 	if spec.Idempotency != "" {
-		spec.Operation = name
-		if p.Operation.Set && p.Operation.Val != "" {
-			spec.Operation = p.Operation.Val
-		}
 		m.Key = r.idempotency(p.Idempotency)
 		m.Fingerprint = r.fingerprint()
 		r.idemNames(p, spec.Service, spec.Operation)
@@ -500,6 +483,32 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 	}
 	m.Spec = spec
 	return m
+}
+
+// specOf is the Spec the merged policy p asks for on service.method, before
+// the analysis of the method's signature adds what follows from it.
+func specOf(service, method string, p annotations.Policy) Spec {
+	spec := Spec{Service: service, Method: method, Breaker: !p.Breaker.Set || p.Breaker.Val, Attempts: 1}
+	specFromKeys(p, &spec)
+	if p.Name.Set && p.Name.Val != "" {
+		spec.Service = p.Name.Val
+	}
+	if p.Retry.Set && p.Retry.Val > 0 {
+		spec.Attempts = p.Retry.Val
+	}
+	if spec.Attempts > 1 {
+		spec.Backoff = backoff.Default
+		if p.Backoff.Set {
+			spec.Backoff = p.Backoff.Val
+		}
+	}
+	if spec.Idempotency != "" {
+		spec.Operation = method
+		if p.Operation.Set && p.Operation.Val != "" {
+			spec.Operation = p.Operation.Val
+		}
+	}
+	return spec
 }
 
 // specFromKeys copies into s the value of every key of the table that names

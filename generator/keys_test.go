@@ -45,3 +45,49 @@ func TestRuntimeDeclaresTheVersionGeneratedCodeNames(t *testing.T) {
 	require.Equal(t, "GeneratedCodeVersion2", runtimeVersion)
 	require.True(t, runtime.GeneratedCodeVersion2)
 }
+
+// TestChainShowsEveryKey: every key that reaches a Spec field changes what
+// -explain (Spec.Chain) prints for a method, next to the key it tunes. The
+// chain is written by hand; this is what keeps it from missing a new key.
+func TestChainShowsEveryKey(t *testing.T) {
+	t.Parallel()
+	// chain is -explain's chain for a method with the directive text; ok is
+	// false when the text does not parse.
+	chain := func(text string) (c string, ok bool) {
+		var errs scanner.ErrorList
+		d, ok := annotations.ParseLine(token.NewFileSet(), "//baldur:protect "+text, token.NoPos, &errs)
+		if !ok || len(errs) > 0 {
+			return "", false
+		}
+		s := specOf("s", "M", d.Policy)
+		return s.Chain(), true
+	}
+	written := func(k *annotations.Key) string {
+		if k.Example == "" {
+			return k.Name
+		}
+		return k.Name + "=" + k.Example
+	}
+	for _, k := range annotations.Keys() {
+		switch k.Name {
+		case "name": // the service's name: -explain prints it before the chain
+			continue
+		case "backoff": // its example is the default, which retry(...) always prints
+			continue
+		}
+		var base string // the keys k requires, written with their examples
+		for r := annotations.KeyByName(k.Requires); r != nil; r = annotations.KeyByName(r.Requires) {
+			base = written(r) + " " + base
+		}
+		with, ok := chain(base + written(&k))
+		require.True(t, ok, "%s%s does not parse", base, written(&k))
+		// Against the key switched off when it can be (breaker is on by
+		// default), else against the keys it requires alone.
+		without, ok := chain(base + k.Name + "=off")
+		if !ok {
+			without, _ = chain(base)
+		}
+		require.NotEqual(t, without, with,
+			"-explain does not show %s%s: add it to Spec.Chain (generator/explain.go)", base, written(&k))
+	}
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -92,14 +91,11 @@ func printRecent(w io.Writer, ans adminapi.ReportAnswer) {
 		return
 	}
 	for _, d := range ans.Days {
-		var r struct {
-			Summary string `json:"summary"`
+		var sum string
+		if d.Report != nil {
+			sum = d.Report.Summary
 		}
-		if len(d.Report) > 0 {
-			_ = json.Unmarshal(d.Report, &r) // a report without a summary prints why it is missing
-		}
-		sum := r.Summary
-		if sum == "" {
+		if sum == "" { // a day without a report prints why it is missing
 			sum = d.Missing
 		}
 		fmt.Fprintf(w, "%s: %s\n", clean(d.Date), clean(sum))

@@ -91,6 +91,17 @@ func TestContractAnswerTypesCoverTheServers(t *testing.T) {
 	rep := strictly[adminapi.ReportAnswer](t, f.do(t, req{path: "/api/baldur/report/?date=today&days=2", key: viewerKey}))
 	require.Len(t, rep.Days, 2)
 	assert.Equal(t, rep.Today, rep.Days[0].Date)
-	assert.NotEmpty(t, rep.Days[0].Report)
+	require.NotNil(t, rep.Days[0].Report)
+	assert.Equal(t, rep.Today, rep.Days[0].Report.Date)
+	assert.NotEmpty(t, rep.Days[0].Report.Summary)
 	assert.NotEmpty(t, rep.Days[1].Missing)
+
+	// The summary's dead-letter and kill switch parts are typed too (every
+	// entry above was purged: one parked now is the queue).
+	f.park(t, "ledger", "Post", "timeout", "o-4")
+	sum := strictly[adminapi.Summary](t, f.do(t, req{path: "/api/baldur/dashboard/summary/?nocache=true", key: viewerKey}))
+	assert.True(t, sum.DLQ.Available, "%+v", sum.DLQ)
+	assert.Equal(t, adminapi.SummaryDLQ{Available: true, Pending: 1}, sum.DLQ)
+	require.NotNil(t, sum.Control)
+	assert.Equal(t, "ENABLED", sum.Control.KillSwitch)
 }

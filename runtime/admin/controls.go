@@ -12,11 +12,34 @@ import (
 )
 
 func (c *call) controlStatus() {
-	c.ok(map[string]any{"control": c.h.ctl.Status()})
+	c.ok(adminapi.ControlAnswer{Control: controlStatusView(c.h.ctl.Status())})
 }
 
 func (c *call) controlHistory() {
-	c.ok(map[string]any{"history": c.h.ctl.History()})
+	hist := c.h.ctl.History()
+	out := make([]adminapi.ControlChange, len(hist))
+	for i, ch := range hist {
+		out[i] = controlChangeView(ch)
+	}
+	c.ok(adminapi.ControlHistory{History: out})
+}
+
+// controlStatusView is the contract's copy of a kill switch status.
+func controlStatusView(s control.Status) adminapi.ControlStatus {
+	return adminapi.ControlStatus{
+		KillSwitch: string(s.KillSwitch), Mode: string(s.Mode), Enabled: s.Enabled, DryRun: s.DryRun,
+		Reason: s.Reason, ChangedBy: s.ChangedBy, ChangedAt: s.ChangedAt, Revision: s.Revision,
+		Backend: s.Backend, PendingFleet: s.PendingFleet, StateError: s.StateError,
+	}
+}
+
+// controlChangeView is the contract's copy of one recorded decision.
+func controlChangeView(ch control.Change) adminapi.ControlChange {
+	return adminapi.ControlChange{
+		ID: ch.ID, At: ch.At, Who: ch.Who, Action: ch.Action, Reason: ch.Reason, Node: ch.Node,
+		KillSwitch: string(ch.KillSwitch), Mode: string(ch.Mode), Revision: ch.Revision,
+		Conflict: ch.Conflict, Superseded: ch.Superseded,
+	}
 }
 
 // maxWouldHave is the runtime's timeline bound: asking for more is a mistake worth saying.
@@ -65,14 +88,15 @@ func (c *call) controlAction(reasonRequired bool, do func(ctx context.Context, c
 			"the control store ("+ctl.Status().Backend+") refused the change; see health/?nocache=true and the server log")
 		return
 	}
-	var last *control.Change
+	var last *adminapi.ControlChange
 	if n := len(st.History); n > 0 {
-		last = &st.History[n-1]
+		v := controlChangeView(st.History[n-1])
+		last = &v
 	}
 	// A change is in force in this process even when the fleet store is
 	// unreachable; pending_fleet says it has yet to reach the other processes.
 	status := ctl.Status()
-	c.ok(map[string]any{"control": status, "change": last, "pending_fleet": status.PendingFleet})
+	c.ok(adminapi.ControlChangeAnswer{Control: controlStatusView(status), Change: last, PendingFleet: status.PendingFleet})
 }
 
 func (c *call) disable() {

@@ -11,6 +11,7 @@ import (
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/report"
 )
 
@@ -164,7 +165,8 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 	var stateErr string
 	if c := h.ctl; c != nil {
 		st := c.Status()
-		s.Control, stateErr = st, st.StateError
+		view := controlStatusView(st)
+		s.Control, stateErr = &view, st.StateError
 		for i, ch := range c.History() {
 			if i == activityMax {
 				break
@@ -245,20 +247,23 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 	slices.SortStableFunc(s.FailureTypes, func(a, b FailureType) int { return cmp.Compare(b.Count, a.Count) })
 
 	// The dead-letter queue: Options.DLQ, or the depth of the queue.
-	var needsReview int64
-	s.DLQ = map[string]any{"available": false, "pending": 0, "replaying": 0, "needs_review": 0}
 	dctx, cancel := context.WithTimeout(ctx, h.checkTTL)
 	depth, err := h.dlq.DLQDepth(dctx)
 	cancel()
 	if err == nil {
-		counts := map[string]int64{"pending": 0, "replaying": 0, "needs_review": 0}
+		s.DLQ.Available = true
 		for _, d := range depth {
-			counts[d.State] += max(d.Entries, 0)
+			switch n := max(d.Entries, 0); d.State {
+			case string(dlq.StatePending):
+				s.DLQ.Pending += n
+			case string(dlq.StateReplaying):
+				s.DLQ.Replaying += n
+			case string(dlq.StateNeedsReview):
+				s.DLQ.NeedsReview += n
+			}
 		}
-		needsReview = counts["needs_review"]
-		s.DLQ = map[string]any{"available": true, "pending": counts["pending"], "replaying": counts["replaying"], "needs_review": needsReview}
 	} else {
-		s.DLQ["error"] = err.Error()
+		s.DLQ.Error = err.Error()
 		s.Partial = append(s.Partial, "dlq")
 	}
 
@@ -266,7 +271,7 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 	s.Verdict, s.VerdictReason = report.Verdict(report.VerdictInput{
 		Window: tot, Disabled: !snap.Enabled, DryRun: snap.DryRun, StoreDegraded: snap.Store.Degraded,
 		Draining: s.Draining, Breakers: s.Breakers.Total, Open: openish, NotClosed: notClosed,
-		ForcedClosed: forcedClosed, StateError: stateErr, NeedsReview: needsReview,
+		ForcedClosed: forcedClosed, StateError: stateErr, NeedsReview: s.DLQ.NeedsReview,
 		RetryAlerts: len(s.RetryAlerts), FirstAlert: firstMessage(s.RetryAlerts),
 	})
 	if s.Verdict == VerdictCritical && !snap.Enabled {

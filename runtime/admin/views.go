@@ -1,8 +1,6 @@
 package admin
 
 import (
-	"encoding/json"
-
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 	"github.com/baldur-go/baldur/runtime/dlq"
@@ -63,14 +61,6 @@ func decisionView(d runtime.Decision) adminapi.Decision {
 	return adminapi.Decision{At: d.At, Service: d.Service, Method: d.Method, Policy: d.Policy, Decision: d.Outcome, Reason: d.Reason}
 }
 
-func dayView(d report.Day) (adminapi.ReportDay, error) {
-	out := adminapi.ReportDay{Date: d.Date, Text: d.Text, Missing: d.Missing}
-	if d.Report != nil {
-		b, err := json.Marshal(d.Report)
-		if err != nil {
-			return out, err
-		}
-		out.Report = b
-	}
-	return out, nil
+func dayView(d report.Day) adminapi.ReportDay {
+	return adminapi.ReportDay{Date: d.Date, Report: d.Report, Text: d.Text, Missing: d.Missing}
 }

@@ -4,6 +4,11 @@ import "errors"
 
 // Sentinel errors callers branch on with errors.Is. Every error the queue
 // returns wraps one of them (or a store error) and names the entry or domain.
+// Wording, one convention for the package: the operation first, then what
+// it acted on, then the cause ("replay 01J…: needs review (…); redrive it
+// first: dead-letter entry is in the wrong state"), as package os writes
+// "open name: cause". The package is named by its caller (the runtime
+// writes "baldur: dead-letter queue: …"), never by the queue's own errors.
 var (
 	// ErrFull: the queue or the domain is at its cap and the overflow strategy
 	// is Reject; the entry was not parked. The facade maps it to

@@ -294,7 +294,7 @@ func (q *Queue) healRegistry(ctx context.Context) error {
 	derive := func(prefix string, name func(rest string) string) (map[string]string, error) {
 		keys, err := q.st.Keys(ctx, prefix)
 		if err != nil {
-			return nil, fmt.Errorf("dlq registry: %w", err)
+			return nil, fmt.Errorf("registry: %w", err)
 		}
 		fields := make(map[string]string, len(keys))
 		for _, k := range keys {
@@ -322,7 +322,7 @@ func (q *Queue) healRegistry(ctx context.Context) error {
 			continue
 		}
 		if err := q.st.HSet(ctx, key, fields); err != nil {
-			return fmt.Errorf("dlq registry: %w", err)
+			return fmt.Errorf("registry: %w", err)
 		}
 	}
 	return nil
@@ -370,14 +370,14 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	var s Stats
 	var err error
 	if s.Total, err = q.counterValue(ctx, q.k.total()); err != nil {
-		return s, fmt.Errorf("dlq stats: %w", err)
+		return s, fmt.Errorf("stats: %w", err)
 	}
 	if s.Evicted, err = q.counterValue(ctx, q.k.evicted()); err != nil {
-		return s, fmt.Errorf("dlq stats: %w", err)
+		return s, fmt.Errorf("stats: %w", err)
 	}
 	groups, err := q.st.HGetAll(ctx, q.k.groups())
 	if err != nil {
-		return s, fmt.Errorf("dlq stats: %w", err)
+		return s, fmt.Errorf("stats: %w", err)
 	}
 	names := make([]string, 0, len(groups))
 	for g := range groups {
@@ -391,7 +391,7 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 		for st, dst := range map[State]*int64{StatePending: &gs.Pending, StateReplaying: &gs.Replaying,
 			StateNeedsReview: &gs.NeedsReview, StateResolved: &gs.Resolved} {
 			if *dst, err = q.counterValue(ctx, q.k.counter(g, st)); err != nil {
-				return s, fmt.Errorf("dlq stats: %w", err)
+				return s, fmt.Errorf("stats: %w", err)
 			}
 		}
 		if a, ok, err := q.aggregate(ctx, g); err != nil {
@@ -426,7 +426,7 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 func (q *Queue) Aggregates(ctx context.Context) ([]Aggregate, error) {
 	groups, err := q.st.HGetAll(ctx, q.k.groups())
 	if err != nil {
-		return nil, fmt.Errorf("dlq aggregates: %w", err)
+		return nil, fmt.Errorf("aggregates: %w", err)
 	}
 	names := make([]string, 0, len(groups))
 	for g := range groups {

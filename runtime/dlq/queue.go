@@ -45,7 +45,7 @@ func ParseStrategy(s string) (Strategy, error) {
 	case Reject, CompressOldest:
 		return Strategy(s), nil
 	}
-	return "", fmt.Errorf("dlq overflow strategy %q (want drop_oldest, reject or compress_oldest): %w", s, ErrInvalid)
+	return "", fmt.Errorf("overflow strategy %q (want drop_oldest, reject or compress_oldest): %w", s, ErrInvalid)
 }
 
 // Defaults of Options.
@@ -187,18 +187,18 @@ func (o Options) withDefaults() (Options, error) {
 	for name, v := range map[string]int{"MaxSize": o.MaxSize, "DomainMaxSize": o.DomainMaxSize,
 		"ReplayBudget": o.ReplayBudget, "ReplayConcurrency": o.ReplayConcurrency} {
 		if v < 1 {
-			return o, fmt.Errorf("dlq option %s = %d, want >= 1: %w", name, v, ErrInvalid)
+			return o, fmt.Errorf("option %s = %d, want >= 1: %w", name, v, ErrInvalid)
 		}
 	}
 	for d, v := range o.DomainCaps {
 		if v < 1 {
-			return o, fmt.Errorf("dlq cap of domain %q = %d, want >= 1: %w", d, v, ErrInvalid)
+			return o, fmt.Errorf("cap of domain %q = %d, want >= 1: %w", d, v, ErrInvalid)
 		}
 	}
 	for name, v := range map[string]time.Duration{"Lease": o.Lease, "RunnerLease": o.RunnerLease,
 		"Retention": o.Retention, "SweepInterval": o.SweepInterval, "GCInterval": o.GCInterval} {
 		if v < 0 {
-			return o, fmt.Errorf("dlq option %s = %v, want > 0: %w", name, v, ErrInvalid)
+			return o, fmt.Errorf("option %s = %v, want > 0: %w", name, v, ErrInvalid)
 		}
 	}
 	return o, nil
@@ -254,7 +254,7 @@ type Queue struct {
 // close the store.
 func New(st store.Store, opts Options) (*Queue, error) {
 	if st == nil {
-		return nil, fmt.Errorf("dlq without a store: %w", ErrInvalid)
+		return nil, fmt.Errorf("without a store: %w", ErrInvalid)
 	}
 	o, err := opts.withDefaults()
 	if err != nil {

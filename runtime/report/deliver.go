@@ -50,7 +50,7 @@ func (g *Generator) Deliver(ctx context.Context, date string) (bool, error) {
 		return false, err
 	}
 	n.Notify(ctx, notify.Alert{Key: "daily_report:" + date, Priority: deliveryPriority(r.Severity),
-		Title: "Daily report " + date + ": " + r.headline(), Text: Message(r),
+		Title: "Daily report " + date + ": " + headline(r), Text: Message(r),
 		Labels: map[string]string{"severity": string(r.Severity)}})
 	g.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "report.daily_delivered", slog.String("date", date),
 		slog.String("severity", string(r.Severity)), slog.Int("nodes", len(r.Nodes)))

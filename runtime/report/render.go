@@ -12,7 +12,7 @@ import (
 // any other day is a headline, its alerts, and the figures behind them.
 func Text(r Report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s", r.Date, r.headline())
+	fmt.Fprintf(&b, "%s: %s", r.Date, headline(r))
 	if r.Calm {
 		return b.String()
 	}
@@ -60,7 +60,7 @@ func Text(r Report) string {
 	return b.String()
 }
 
-func (r Report) headline() string {
+func headline(r Report) string {
 	if r.Calm {
 		return r.Summary
 	}

@@ -9,7 +9,12 @@ import (
 	"time"
 )
 
-// Sentinel errors callers branch on with errors.Is.
+// Sentinel errors callers branch on with errors.Is. Wording, one convention
+// for the package: the operation first, then the key or argument, then the
+// cause ("get \"k\": wrong kind of value for key"); an error of the Redis
+// backend starts with "redis" so that an operator tells a Redis failure from
+// a local one ("redis atomic: …", "open redis redis://…: …", the URL redacted).
+// The package's own name is left to its caller.
 var (
 	// ErrUnavailable means the backend could not be reached or cannot durably
 	// write (network failure, timeout, failed fsync). Callers decide whether to

@@ -3,6 +3,8 @@ package adminapi
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/baldur-go/baldur/runtime/report/daily"
 )
 
 // DLQEntry is one dead letter as the dlq/ routes show it.
@@ -151,14 +153,14 @@ type WouldHaveAnswer struct {
 	Entries []Decision `json:"entries"`
 }
 
-// ReportDay is one day of the report/ answer. Report is the day's report
-// as the runtime's report package writes it (passed through, not mirrored
-// field by field); Missing says why there is none.
+// ReportDay is one day of the report/ answer. Report is the day's report in
+// the report's own document type (package daily, standard library only);
+// Missing says why there is none.
 type ReportDay struct {
-	Date    string          `json:"date"`
-	Report  json.RawMessage `json:"report,omitempty"`
-	Text    string          `json:"text"` // the rendering for a terminal
-	Missing string          `json:"missing,omitempty"`
+	Date    string        `json:"date"`
+	Report  *daily.Report `json:"report,omitempty"`
+	Text    string        `json:"text"` // the rendering for a terminal
+	Missing string        `json:"missing,omitempty"`
 }
 
 // ReportAnswer is the report/ answer, newest day first.

@@ -24,8 +24,8 @@ type Summary struct {
 	Breakers         BreakerCounts  `json:"breakers"`
 	Zones            int            `json:"zones"`
 	WouldHave        map[string]int `json:"would_have"`
-	DLQ              map[string]any `json:"dlq"`
-	Control          any            `json:"control"`
+	DLQ              SummaryDLQ     `json:"dlq"`
+	Control          *ControlStatus `json:"control"` // nil when the server has no kill switch
 	Draining         bool           `json:"draining"`
 	Partial          []string       `json:"partial"`
 	Compartments     []Compartment  `json:"compartments"`
@@ -97,4 +97,14 @@ type Resolution struct {
 	RetriedSuccesses uint64   `json:"resolved_by_retry"`
 	Unresolved       uint64   `json:"unresolved"`
 	Definition       string   `json:"definition"`
+}
+
+// SummaryDLQ is the dead-letter queue's part of the summary: the entries in
+// each state across every domain, or why the queue could not be read.
+type SummaryDLQ struct {
+	Available   bool   `json:"available"`
+	Pending     int64  `json:"pending"`
+	Replaying   int64  `json:"replaying"`
+	NeedsReview int64  `json:"needs_review"`
+	Error       string `json:"error,omitempty"`
 }
