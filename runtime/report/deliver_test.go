@@ -70,6 +70,14 @@ func TestTheDailyReportIsDeliveredOncePerFleet(t *testing.T) {
 		}
 	})
 	a.clk.Advance(time.Hour + time.Minute) // past midnight: both store their final report
+	// Each stores it from its own goroutine: wait for both, so that the
+	// delivery below merges two processes however slow the machine is.
+	for _, node := range []string{"node-a", "node-b"} {
+		require.Eventually(t, func() bool {
+			_, err := a.st.Get(ctx, report.NodeKey("2026-11-23", node))
+			return err == nil
+		}, 10*time.Second, 5*time.Millisecond, "the final report of %s stored after midnight", node)
+	}
 	require.Zero(t, count(), "nothing is delivered at midnight")
 	a.clk.Set(time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC))
 
