@@ -50,9 +50,9 @@ type LeaderConfig struct {
 // with a fake one their tickers and the watchdog's sense of time part ways).
 const (
 	LoopDLQ            = "dlq"             // the queue's reaper, GC and sweeps (restart: re-arm and wake)
-	LoopControlWatcher = "control_watcher" // kill switch and dry-run refresh (reported, not restarted)
-	LoopBreakerSync    = "breaker_sync"    // adopting the fleet's breaker states (reported, not restarted)
-	LoopBreakerPublish = "breaker_publish" // publishing this process's transitions (reported, not restarted)
+	LoopControlWatcher = "control_watcher" // kill switch and dry-run refresh (restart: a fresh run once the stuck one returned)
+	LoopBreakerSync    = "breaker_sync"    // adopting the fleet's breaker states (restart: as the control watcher)
+	LoopBreakerPublish = "breaker_publish" // publishing this process's transitions (restart: as the control watcher)
 )
 
 // syncBeatEvery is how often the breaker sync loops beat while idle.
@@ -81,9 +81,9 @@ func (rt *Runtime) watchOwnLoops(f *fleet) error {
 		beat    *loopBeat
 	}{
 		{LoopDLQ, cmp.Or(rt.cfg.DLQ.SweepInterval, dlq.DefaultSweepInterval), rt.dlq.q.Kick, &rt.beats.dlq},
-		{LoopControlWatcher, controlPoll, nil, &rt.beats.control},
-		{LoopBreakerSync, syncBeatEvery, nil, &rt.beats.sync},
-		{LoopBreakerPublish, syncBeatEvery, nil, &rt.beats.publish},
+		{LoopControlWatcher, controlPoll, rt.ctl.Restart, &rt.beats.control},
+		{LoopBreakerSync, rt.sync.every, rt.sync.sync.restart, &rt.beats.sync},
+		{LoopBreakerPublish, rt.sync.every, rt.sync.publisher.restart, &rt.beats.publish},
 	} {
 		hb, err := f.dog.Register(l.name, l.period, l.restart)
 		if err != nil {
