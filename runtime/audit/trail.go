@@ -279,6 +279,19 @@ func (t *Trail) Sync(ctx context.Context) error {
 	return nil
 }
 
+// Drains reports whether the trail drains to PostgreSQL.
+func (t *Trail) Drains() bool { return t != nil && t.drainr != nil }
+
+// Drain runs one drain pass to PostgreSQL now (waiting for one under way,
+// never beside it) and returns its error: the scheduler's audit drain task.
+// Without PostgreSQL it does nothing.
+func (t *Trail) Drain(ctx context.Context) error {
+	if !t.Drains() {
+		return nil
+	}
+	return t.drainr.sync(ctx)
+}
+
 // Stats returns the trail's counters.
 func (t *Trail) Stats() Stats {
 	if t == nil {
