@@ -83,6 +83,12 @@ func TestTheAuditDrainIsAScheduledTask(t *testing.T) {
 	var n int
 	require.NoError(t, pgtest.Conn(t, dsn).QueryRow(ctx, `SELECT count(*) FROM baldur_audit_records WHERE action = 'test.action'`).Scan(&n))
 	assert.Equal(t, 1, n, "the record reached PostgreSQL")
+	var loops []string
+	for _, l := range rt.Watchdog().Status() {
+		loops = append(loops, l.Name)
+	}
+	assert.Contains(t, loops, LoopAuditDrain, "the drain loop is watched")
+	assert.Contains(t, loops, LoopAuditSeal)
 
 	plain, err := New(ctx, Config{Store: store.NewMemory(), Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)

@@ -152,7 +152,8 @@ func TestAFrozenDLQLoopIsReportedRestartedAndRecovers(t *testing.T) {
 	for _, l := range rt.Watchdog().Status() {
 		names = append(names, l.Name)
 	}
-	assert.ElementsMatch(t, []string{LoopLeaderRenewal, LoopScheduler, LoopDLQ, LoopControlWatcher, LoopBreakerSync, LoopBreakerPublish}, names)
+	assert.ElementsMatch(t, []string{LoopLeaderRenewal, LoopScheduler, LoopDLQ, LoopControlWatcher, LoopBreakerSync,
+		LoopBreakerPublish, LoopNotifyGuards, LoopAuditSeal}, names, "no PostgreSQL: no audit_drain loop")
 
 	release := rt.Watchdog().Freeze(LoopDLQ) // the loop hangs at its next tick
 	defer release()
