@@ -226,7 +226,7 @@ func (s *breakerSync) subscribe(ctx context.Context) store.Subscription {
 	sub, err := s.rt.store.Subscribe(ctx, channelBreakers)
 	if err != nil {
 		if ctx.Err() == nil {
-			s.rt.log.Warn("breaker.sync_subscribe_failed", "error", err.Error())
+			s.rt.log.Warn("cb.sync_subscribe_failed", "error", err.Error())
 		}
 		return nil
 	}
