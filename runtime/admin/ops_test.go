@@ -6,10 +6,13 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
+	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime"
 	"github.com/baldur-go/baldur/runtime/admin"
 	"github.com/baldur-go/baldur/runtime/audit"
@@ -128,4 +131,41 @@ func TestLeaderStepDownAloneOnTheEmbeddedStoreIsRefused(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, r.code, r.raw)
 	assert.Contains(t, r.raw, "alone on its store")
 	require.Len(t, records(t, f, "leader.step_down"), 1)
+}
+
+// Two runtimes on a private Redis: the leader's admin server steps it
+// down, the other runtime takes the lease, and the step-down is audited;
+// asked again, the process (now a follower) refuses, naming the leader.
+func TestLeaderStepDownHandsTheLeaseToTheOtherProcess(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	cfg := runtime.Config{RedisURL: srv.URL(), Leader: runtime.LeaderConfig{Lease: time.Second}}
+	a := opsFixture(t, cfg)
+	b := opsFixture(t, cfg)
+	require.True(t, a.rt.Leader().IsLeader(), "the first runtime leads")
+	tok := a.rt.Leader().Status().Token
+
+	r := a.do(t, req{method: http.MethodPost, path: "/api/baldur/leader/step-down/", key: adminKey, body: `{"reason":"drain node a"}`})
+	assert.Equal(t, http.StatusForbidden, r.code, "CONFIRM is required: %s", r.raw)
+	r = a.do(t, req{method: http.MethodPost, path: "/api/baldur/leader/step-down/", key: adminKey, body: `{"reason":"drain node a","confirm":"CONFIRM"}`})
+	require.Equal(t, 200, r.code, r.raw)
+	assert.Equal(t, float64(tok), get(r.json, "token"))
+	assert.Equal(t, false, get(r.json, "leader", "leader"))
+
+	deadline := time.Now().Add(await.Deadline)
+	for !b.rt.Leader().IsLeader() {
+		require.True(t, time.Now().Before(deadline), "b does not lead after a stepped down: %+v", b.rt.Leader().Status())
+		time.Sleep(20 * time.Millisecond)
+	}
+	assert.Greater(t, b.rt.Leader().Status().Token, tok)
+	assert.False(t, a.rt.Leader().IsLeader(), "a holds back for a lease")
+
+	r = a.do(t, req{method: http.MethodPost, path: "/api/baldur/leader/step-down/", key: adminKey, body: `{"confirm":"CONFIRM"}`})
+	assert.Equal(t, http.StatusConflict, r.code, r.raw)
+	assert.Equal(t, admin.GateLeader, get(r.json, "gate"))
+
+	recs := records(t, a, "leader.step_down")
+	require.Len(t, recs, 3)
+	assert.Equal(t, audit.OutcomeOK, recs[1].Outcome)
+	assert.Equal(t, "drain node a", recs[1].Reason)
 }
