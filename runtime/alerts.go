@@ -70,6 +70,12 @@ const (
 	TaskAuditVerify    = "audit_verify"
 	auditVerifyEvery   = "@every 1h"
 	auditVerifyTimeout = 10 * time.Minute
+	// TaskAuditDrain drains the chain to PostgreSQL on the fleet's leader
+	// (with BALDUR_SQL_DSN), besides the drain each seal kicks: its runs,
+	// outcome and last error show in the schedule.
+	TaskAuditDrain    = "audit_drain"
+	auditDrainEvery   = "10s"
+	auditDrainTimeout = time.Minute
 )
 
 // auditAlertState is what the audit check remembers between runs.
@@ -78,8 +84,9 @@ type auditAlertState struct {
 	backlog int64
 }
 
-// scheduleAuditAlerts puts the audit check (every process) and the chain's
-// verification (leader only) on the scheduler when the trail is on.
+// scheduleAuditAlerts puts the audit check (every process), the chain's
+// verification and, with PostgreSQL, the drain (leader only) on the
+// scheduler when the trail is on.
 func (rt *Runtime) scheduleAuditAlerts() error {
 	if rt.audit == nil {
 		return nil
@@ -91,10 +98,14 @@ func (rt *Runtime) scheduleAuditAlerts() error {
 	if err != nil {
 		return err
 	}
-	return rt.Schedule(TaskAuditVerify, auditVerifyEvery, func(ctx context.Context) error {
+	err = rt.Schedule(TaskAuditVerify, auditVerifyEvery, func(ctx context.Context) error {
 		_, err := rt.audit.Verify(ctx) // sets Stats.ChainBroken, which the alert check reads
 		return err
 	}, schedule.TaskOptions{Timeout: auditVerifyTimeout})
+	if err != nil || !rt.audit.Drains() {
+		return err
+	}
+	return rt.Schedule(TaskAuditDrain, auditDrainEvery, rt.audit.Drain, schedule.TaskOptions{Timeout: auditDrainTimeout})
 }
 
 // auditAlert raises the audit trail's alerts from its figures:

@@ -75,7 +75,14 @@ func (rt *Runtime) openAudit(ctx context.Context) error {
 			return fmt.Errorf("baldur: %w", err)
 		}
 	}
-	tr, err := audit.New(ctx, audit.Options{Store: rt.store, SQL: sql, Clock: rt.clock, Logger: rt.log})
+	tr, err := audit.New(ctx, audit.Options{Store: rt.store, SQL: sql, Clock: rt.clock, Logger: rt.log,
+		Beat: func(loop string) {
+			if loop == "drain" {
+				rt.beats.drain.Beat()
+				return
+			}
+			rt.beats.seal.Beat()
+		}})
 	if err != nil {
 		if sql != nil {
 			sql.Close()

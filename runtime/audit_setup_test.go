@@ -8,7 +8,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/pgtest"
 	"github.com/baldur-go/baldur/runtime/audit"
+	"github.com/baldur-go/baldur/runtime/schedule"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -55,4 +57,42 @@ func TestTheAuditTrailIsOnByDefault(t *testing.T) {
 	require.NoError(t, err)
 	defer off.Close()
 	assert.Nil(t, off.Audit())
+}
+
+// With PostgreSQL the drain is a task of the scheduler: run now, its run
+// shows in the schedule and the records are in PostgreSQL.
+func TestTheAuditDrainIsAScheduledTask(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.Shared(t)
+	rt, err := New(ctx, Config{Store: store.NewMemory(), Logger: slog.New(slog.DiscardHandler), Audit: AuditConfig{SQLDSN: dsn}})
+	require.NoError(t, err)
+	defer rt.Close()
+	require.NoError(t, rt.Audit().Record(ctx, audit.Record{Action: "test.action", Target: "x"}))
+	run, err := rt.Scheduler().RunNow(ctx, TaskAuditDrain)
+	require.NoError(t, err)
+	assert.Equal(t, schedule.OutcomeOK, run.Outcome, "%v", run.Err)
+	var task schedule.TaskStatus
+	for _, s := range rt.Scheduler().Status() {
+		if s.Name == TaskAuditDrain {
+			task = s
+		}
+	}
+	assert.Equal(t, int64(1), task.Runs)
+	assert.Equal(t, "leader", task.Scope)
+	var n int
+	require.NoError(t, pgtest.Conn(t, dsn).QueryRow(ctx, `SELECT count(*) FROM baldur_audit_records WHERE action = 'test.action'`).Scan(&n))
+	assert.Equal(t, 1, n, "the record reached PostgreSQL")
+	var loops []string
+	for _, l := range rt.Watchdog().Status() {
+		loops = append(loops, l.Name)
+	}
+	assert.Contains(t, loops, LoopAuditDrain, "the drain loop is watched")
+	assert.Contains(t, loops, LoopAuditSeal)
+
+	plain, err := New(ctx, Config{Store: store.NewMemory(), Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer plain.Close()
+	_, err = plain.Scheduler().RunNow(ctx, TaskAuditDrain)
+	assert.ErrorIs(t, err, schedule.ErrUnknownTask, "no PostgreSQL, no drain task")
 }

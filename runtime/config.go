@@ -107,6 +107,7 @@ type Config struct {
 	environ     func() []string        // the environment New checks for unknown BALDUR_* names; nil: os.Environ
 	named       map[string]Compartment // Compartments over the defaults, MaxWait filled in
 	realClock   bool                   // Clock was left to its default, the real clock
+	syncBeat    time.Duration          // tests: the breaker sync loops' beat (default syncBeatEvery)
 }
 
 func (c Config) redisURLSource() string {

@@ -10,7 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/runtime/audit"
 	"github.com/baldur-go/baldur/runtime/backoff"
+	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/emergency"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -228,4 +230,37 @@ func TestCompartmentBuiltAtHighStartsHalved(t *testing.T) {
 	for _, c := range rt.Snapshot().Compartments {
 		assert.Equal(t, CompartmentSnapshot{Name: "late", Max: 6, Limit: 3}, c, "the snapshot shows the size in force")
 	}
+}
+
+// An automatic change of level is an audit record of the runtime's, its
+// reason the signal, written once by the process that made the change.
+func TestAnAutomaticLevelChangeIsAudited(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	st := store.NewMemoryWith(store.MemoryOptions{Clock: c})
+	t.Cleanup(func() { _ = st.Close() })
+	rt, err := New(ctx, Config{Store: st, Clock: c, CallStats: true, Emergency: emergency.Config{Auto: true}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+	for _, svc := range []string{"a", "b", "c", "d"} {
+		rt.Zone(ZoneSpec{Service: svc, Method: "M", Breaker: true})
+	}
+	for _, svc := range []string{"a", "b"} {
+		b, _ := rt.Breaker(svc)
+		b.ForceOpen("test")
+	}
+	require.NoError(t, rt.Emergency().Tick(ctx))
+	require.Equal(t, emergency.High, rt.EmergencyLevel(), "half the breakers open demands HIGH")
+
+	require.NoError(t, rt.Audit().Sync(ctx))
+	page, err := rt.Audit().List(ctx, audit.Query{Action: "emergency.*"})
+	require.NoError(t, err)
+	require.Len(t, page.Records, 1)
+	r := page.Records[0]
+	assert.Equal(t, "emergency.auto.raise", r.Action)
+	assert.Equal(t, audit.OperatorRuntime, r.Operator)
+	assert.Equal(t, "HIGH", r.Target)
+	assert.Equal(t, "NORMAL -> HIGH", r.Detail)
+	assert.Contains(t, r.Reason, "breakers", "the reason is the signal")
 }

@@ -8,9 +8,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baldur-go/baldur/runtime/audit"
 	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/governance"
 	"github.com/baldur-go/baldur/runtime/leader"
+	"github.com/baldur-go/baldur/runtime/notify"
 	"github.com/baldur-go/baldur/runtime/schedule"
 	"github.com/baldur-go/baldur/runtime/store"
 	"github.com/baldur-go/baldur/runtime/watchdog"
@@ -50,9 +52,12 @@ type LeaderConfig struct {
 // with a fake one their tickers and the watchdog's sense of time part ways).
 const (
 	LoopDLQ            = "dlq"             // the queue's reaper, GC and sweeps (restart: re-arm and wake)
-	LoopControlWatcher = "control_watcher" // kill switch and dry-run refresh (reported, not restarted)
-	LoopBreakerSync    = "breaker_sync"    // adopting the fleet's breaker states (reported, not restarted)
-	LoopBreakerPublish = "breaker_publish" // publishing this process's transitions (reported, not restarted)
+	LoopControlWatcher = "control_watcher" // kill switch and dry-run refresh (restart: a fresh run once the stuck one returned)
+	LoopBreakerSync    = "breaker_sync"    // adopting the fleet's breaker states (restart: as the control watcher)
+	LoopBreakerPublish = "breaker_publish" // publishing this process's transitions (restart: as the control watcher)
+	LoopAuditSeal      = "audit_seal"      // sealing audit records into the chain (reported, not restarted)
+	LoopAuditDrain     = "audit_drain"     // draining the chain to PostgreSQL (reported, not restarted; also the audit_drain task)
+	LoopNotifyGuards   = "notify_guards"   // the notifier's guards (reported, not restarted)
 )
 
 // syncBeatEvery is how often the breaker sync loops beat while idle.
@@ -67,7 +72,7 @@ type loopBeat struct {
 // Beat records that the loop is alive.
 func (b *loopBeat) Beat() { b.hb.Load().Beat() }
 
-type loopBeats struct{ dlq, control, sync, publish loopBeat }
+type loopBeats struct{ dlq, control, sync, publish, seal, drain, notify loopBeat }
 
 // watchOwnLoops puts the loops built before the fleet under the watchdog.
 func (rt *Runtime) watchOwnLoops(f *fleet) error {
@@ -81,10 +86,16 @@ func (rt *Runtime) watchOwnLoops(f *fleet) error {
 		beat    *loopBeat
 	}{
 		{LoopDLQ, cmp.Or(rt.cfg.DLQ.SweepInterval, dlq.DefaultSweepInterval), rt.dlq.q.Kick, &rt.beats.dlq},
-		{LoopControlWatcher, controlPoll, nil, &rt.beats.control},
-		{LoopBreakerSync, syncBeatEvery, nil, &rt.beats.sync},
-		{LoopBreakerPublish, syncBeatEvery, nil, &rt.beats.publish},
+		{LoopControlWatcher, controlPoll, rt.ctl.Restart, &rt.beats.control},
+		{LoopBreakerSync, rt.sync.every, rt.sync.sync.restart, &rt.beats.sync},
+		{LoopBreakerPublish, rt.sync.every, rt.sync.publisher.restart, &rt.beats.publish},
+		{LoopNotifyGuards, notify.BeatEvery, nil, &rt.beats.notify},
+		{LoopAuditSeal, audit.BeatEvery, nil, &rt.beats.seal},
+		{LoopAuditDrain, audit.BeatEvery, nil, &rt.beats.drain},
 	} {
+		if (l.beat == &rt.beats.seal && rt.audit == nil) || (l.beat == &rt.beats.drain && !rt.audit.Drains()) {
+			continue
+		}
 		hb, err := f.dog.Register(l.name, l.period, l.restart)
 		if err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/redistest"
+	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/leader"
@@ -151,7 +152,8 @@ func TestAFrozenDLQLoopIsReportedRestartedAndRecovers(t *testing.T) {
 	for _, l := range rt.Watchdog().Status() {
 		names = append(names, l.Name)
 	}
-	assert.ElementsMatch(t, []string{LoopLeaderRenewal, LoopScheduler, LoopDLQ, LoopControlWatcher, LoopBreakerSync, LoopBreakerPublish}, names)
+	assert.ElementsMatch(t, []string{LoopLeaderRenewal, LoopScheduler, LoopDLQ, LoopControlWatcher, LoopBreakerSync,
+		LoopBreakerPublish, LoopNotifyGuards, LoopAuditSeal}, names, "no PostgreSQL: no audit_drain loop")
 
 	release := rt.Watchdog().Freeze(LoopDLQ) // the loop hangs at its next tick
 	defer release()
@@ -201,4 +203,43 @@ func TestAnAutomatedTaskAsksTheGovernanceGateBeforeEachRun(t *testing.T) {
 	require.NoError(t, err)
 	c.Advance(time.Minute)
 	await.Signal(t, ran, "the run once the gate allows it")
+}
+
+// The breaker sync loops, frozen through the watchdog's test hook, are
+// restarted (a fresh run once the stuck one returned) and beat again; the
+// restarted adopting loop still takes the fleet's breaker states.
+func TestFrozenBreakerSyncLoopsAreRestartedAndWorkAgain(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	t.Cleanup(func() { _ = st.Close() })
+	cfg := Config{Store: st}
+	cfg.syncBeat = 30 * time.Millisecond
+	rt, err := New(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+	loop := func(name string) watchdog.LoopStatus {
+		for _, l := range rt.Watchdog().Status() {
+			if l.Name == name {
+				return l
+			}
+		}
+		t.Fatalf("loop %s is not watched: %+v", name, rt.Watchdog().Status())
+		return watchdog.LoopStatus{}
+	}
+	for _, name := range []string{LoopBreakerSync, LoopBreakerPublish} {
+		release := rt.Watchdog().Freeze(name)
+		defer release()
+		waitFor(t, "the watchdog restarts "+name, func() bool { return loop(name).Restarts >= 1 })
+		waitFor(t, "the restarted "+name+" beats again", func() bool { return loop(name).State == watchdog.StateOK })
+	}
+
+	other, err := New(context.Background(), Config{Store: st})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = other.Close() })
+	z := rt.Zone(ZoneSpec{Service: "pay", Method: "Charge", Breaker: true})
+	_ = other.Zone(ZoneSpec{Service: "pay", Method: "Charge", Breaker: true})
+	ob, ok := other.Breaker("pay")
+	require.True(t, ok)
+	ob.ForceOpen("test")
+	waitFor(t, "the restarted sync loop adopts the fleet's state", func() bool { return z.breaker.State() == breaker.ForcedOpen })
 }

@@ -40,6 +40,9 @@ func (rt *Runtime) openNotifier() error {
 	if cfg.Source == "" {
 		cfg.Source = rt.node
 	}
+	if cfg.Beat == nil {
+		cfg.Beat = rt.beats.notify.Beat
+	}
 	n, err := notify.New(cfg)
 	if err != nil {
 		return fmt.Errorf("baldur: config: %w", err)

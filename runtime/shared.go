@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -154,55 +155,87 @@ func reconcileBreakers(ctx context.Context, remote store.Store, hashes map[strin
 	return nil
 }
 
-// breakerSync propagates local transitions and applies remote ones.
+// breakerSync propagates local transitions and applies remote ones: two
+// loops, each restartable by the watchdog (restartable).
 type breakerSync struct {
-	rt     *Runtime
-	dirty  chan struct{}
-	mu     sync.Mutex
-	queued map[string]bool
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	rt        *Runtime
+	dirty     chan struct{}
+	mu        sync.Mutex
+	queued    map[string]bool
+	every     time.Duration // the loops' beat
+	sync      *restartable
+	publisher *restartable
 }
 
 func (rt *Runtime) startBreakerSync() error {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &breakerSync{rt: rt, dirty: make(chan struct{}, 1), queued: map[string]bool{}, stop: cancel}
-	sub, err := rt.store.Subscribe(ctx, channelBreakers)
+	s := &breakerSync{rt: rt, dirty: make(chan struct{}, 1), queued: map[string]bool{},
+		every: cmp.Or(rt.cfg.syncBeat, syncBeatEvery)}
+	sub, err := rt.store.Subscribe(context.Background(), channelBreakers)
 	if err != nil {
-		cancel()
 		return fmt.Errorf("baldur: subscribing to breaker changes: %w", err)
 	}
-	s.wg.Add(2)
-	go func() {
-		defer s.wg.Done()
-		s.publishLoop(ctx)
-	}()
-	go func() {
-		defer s.wg.Done()
-		defer sub.Close()
-		beat := time.NewTicker(syncBeatEvery)
-		defer beat.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-beat.C:
-				rt.beats.sync.Beat()
-			case m, ok := <-sub.C():
-				if !ok {
-					return
-				}
-				s.adopt(ctx, string(m.Payload))
-			}
-		}
-	}()
+	first := sub
+	s.publisher = startRestartable(LoopBreakerPublish, rt.log, s.publishLoop)
+	s.sync = startRestartable(LoopBreakerSync, rt.log, func(ctx context.Context) {
+		sub := first // the first run's; a restarted run subscribes again
+		first = nil
+		s.syncLoop(ctx, sub)
+	})
 	rt.sync = s
 	return nil
 }
 
+// syncLoop adopts the states other processes publish. A subscription the
+// store closed is made again at the next beat.
+func (s *breakerSync) syncLoop(ctx context.Context, sub store.Subscription) {
+	defer func() {
+		if sub != nil {
+			_ = sub.Close()
+		}
+	}()
+	if sub == nil {
+		sub = s.subscribe(ctx)
+	}
+	beat := time.NewTicker(s.every)
+	defer beat.Stop()
+	for {
+		var msgs <-chan store.Message
+		if sub != nil {
+			msgs = sub.C()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-beat.C:
+			s.rt.beats.sync.Beat()
+			if sub == nil {
+				sub = s.subscribe(ctx)
+			}
+		case m, ok := <-msgs:
+			if !ok {
+				_ = sub.Close()
+				sub = nil
+				continue
+			}
+			s.adopt(ctx, string(m.Payload))
+		}
+	}
+}
+
+func (s *breakerSync) subscribe(ctx context.Context) store.Subscription {
+	sub, err := s.rt.store.Subscribe(ctx, channelBreakers)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.rt.log.Warn("cb.sync_subscribe_failed", "error", err.Error())
+		}
+		return nil
+	}
+	return sub
+}
+
 func (s *breakerSync) close() {
-	s.stop()
-	s.wg.Wait()
+	s.sync.close()
+	s.publisher.close()
 }
 
 // markDirty queues a service for publication; it never blocks.
@@ -217,7 +250,7 @@ func (s *breakerSync) markDirty(service string) {
 }
 
 func (s *breakerSync) publishLoop(ctx context.Context) {
-	beat := time.NewTicker(syncBeatEvery)
+	beat := time.NewTicker(s.every)
 	defer beat.Stop()
 	for {
 		select {

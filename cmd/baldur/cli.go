@@ -57,7 +57,15 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   audit verify                             walk the hash chain; exit 1 naming the first broken record
   audit ack SEQ --reason NOTE              acknowledge a record that requires a review (admin role)
   leader                                   whether this process leads the fleet, its token, who holds the lease
+  leader step-down --confirm [--reason R]  give up this process's term: another process takes the lease
+                                           (admin role, unlocked server)
   schedule                                 scheduled tasks: last run, outcome, duration, next run
+  schedule run NAME [--reason R]           run a task now in this process; exit 1 when the run fails
+                                           (admin role, unlocked server; refused while governance blocks it)
+  notify [status]                          alert channels (endpoints as scheme and host), routes, guards,
+                                           counters, lasting alerts
+  notify test [--channel C] [--reason R]   send a test alert through every channel (or C) and show each
+                                           answer; exit 1 when one refused (admin role, unlocked server)
   watchdog                                 the runtime's background loops: state, silence, restarts
 
   emergency [status]                       the fleet's emergency level, its signals, the recovery under way
@@ -87,6 +95,7 @@ flags:
   --cursor C      dlq list: the page after the one that printed this cursor
   --date D        report: the last day shown, YYYY-MM-DD or today (default today)
   --days N        report: how many days, 1 to 90 (default 1)
+  --channel C     notify test: only this channel (slack, webhook or alertmanager)
   --for D         governance strict on / break-glass open: how long, a Go duration (default 1h)
   --once          top: print once and exit (also when stdout is not a terminal, and with --json)
   --interval D    top: time between redraws (default 2s)
@@ -112,6 +121,7 @@ type opts struct {
 	dlq      map[string]string // dlq filters by API name: domain, operation, failure_type, state
 	audit    map[string]string // audit list filters (auditFlags), by API name
 	cursor   string
+	channel  string        // notify test: one channel
 	interval time.Duration // top: between redraws
 	caFile   string
 	insecure bool
@@ -123,7 +133,7 @@ type opts struct {
 var (
 	valueFlags = map[string]bool{"addr": true, "reason": true, "timeout": true, "limit": true, "service": true, "date": true, "days": true,
 		"domain": true, "operation": true, "failure-type": true, "state": true, "cursor": true, "ca-file": true,
-		"actor": true, "action": true, "target": true, "outcome": true, "since": true, "until": true, "before": true, "for": true, "interval": true}
+		"actor": true, "action": true, "target": true, "outcome": true, "since": true, "until": true, "before": true, "for": true, "interval": true, "channel": true}
 	boolFlags = map[string]bool{"once": true, "json": true, "confirm": true, "override": true, "help": true, "h": true, "insecure": true, "pending-review": true}
 )
 
@@ -216,6 +226,8 @@ func (o *opts) setValue(name, val string) error {
 		o.interval = d
 	case "cursor":
 		o.cursor = val
+	case "channel":
+		o.channel = val
 	case "for":
 		if d, err := time.ParseDuration(val); err != nil || d <= 0 {
 			return usagef("flag --for=%q: want a positive duration such as 1h", val)
@@ -387,6 +399,8 @@ func dispatch(o *opts) (func(*client) int, error) {
 		return dispatchAudit(o)
 	case "leader", "schedule", "watchdog":
 		return dispatchFleet(o, group)
+	case "notify":
+		return dispatchNotify(o)
 	case "emergency":
 		return dispatchEmergency(o)
 	case "governance":

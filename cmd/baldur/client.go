@@ -140,6 +140,8 @@ var gateWords = map[string]string{
 	adminapi.GateFull:        "the dead-letter queue is full",
 	adminapi.GateBackend:     "the server's store failed",
 	adminapi.GateUnavailable: "this feature is not available on the server",
+	adminapi.GateGovernance:  "the governance gate blocks automated actions now",
+	adminapi.GateLeader:      "this process does not lead the fleet (ask the leader: baldur leader)",
 	adminapi.GateMethod:      "the server does not allow this method here (is the CLI newer than the server?)",
 	adminapi.GateRoute:       "the server does not know this endpoint (is the CLI newer than the server?)",
 }

@@ -224,6 +224,7 @@ type endpoint struct {
 	role        Role // lowest role allowed
 	probe       bool // health and metrics: no host, origin or key gate (load balancers, scrapers)
 	destructive bool // needs the unlock and the typed confirmation
+	unlock      bool // needs the unlock only (an action with effects outside this process, not a dangerous one)
 	review      bool // its audit record carries review_required (break-glass, forced releases, gate bypasses)
 	body        bool // reads a JSON body
 	filter      bool // the body may also carry a dlqFilter
@@ -419,6 +420,11 @@ func (c *call) passGates() bool {
 			`restart the server with BALDUR_ADMIN_UNLOCK=1, then send "confirm":"CONFIRM" in the JSON body (CLI: --confirm)`)
 		return false
 	}
+	if c.ep.unlock && !g.unlocked {
+		c.refuse(http.StatusForbidden, GateUnlock, "this action is locked on this server",
+			"restart the server with BALDUR_ADMIN_UNLOCK=1")
+		return false
+	}
 	if c.ep.body && !c.readBody() {
 		return false
 	}
@@ -575,7 +581,7 @@ func (h *Handler) table() []route {
 		{adminapi.PathAuditAcknowledge, []endpoint{act(RoleAdmin, false, `acknowledge a record that requires a review: {"reason":"the note"}; itself recorded`, (*call).auditAcknowledge)}},
 		{adminapi.PathSeries, []endpoint{get(RoleViewer, "every service's last hour per minute (calls, failures, rejections), breaker state, annotations; this process only", (*call).seriesList)}},
 		{adminapi.PathSeriesService, []endpoint{get(RoleViewer, "one service: the last hour per minute and the last day per hour (calls, failures, rejections, p50/p99, breaker state, DLQ depth), transitions, annotations; this process only", (*call).seriesOne)}},
-	}, h.emergencyRoutes(get, act)...)
+	}, append(h.emergencyRoutes(get, act), h.opsRoutes(get, act)...)...)
 }
 
 func (c *call) index() {
@@ -587,7 +593,7 @@ func (c *call) index() {
 			if ep.probe {
 				role = "open"
 			}
-			out = append(out, adminapi.Endpoint{Method: ep.method, Path: p, Role: role, Destructive: ep.destructive, Doc: ep.doc})
+			out = append(out, adminapi.Endpoint{Method: ep.method, Path: p, Role: role, Destructive: ep.destructive, Unlock: ep.unlock, Doc: ep.doc})
 		}
 	}
 	c.ok(adminapi.Index{Endpoints: out})

@@ -40,7 +40,7 @@ func reviewed(ep endpoint) endpoint {
 // accessGates are the gates whose refusal is a refused attempt; the others
 // (input, not_found, state, busy, backend, ...) are failed actions.
 var accessGates = map[string]bool{GateHost: true, GateOrigin: true, GateKey: true, GateRole: true, GateUnlock: true,
-	GateContentType: true, GateBody: true, GateConfirm: true, GateKillSwitch: true}
+	GateContentType: true, GateBody: true, GateConfirm: true, GateKillSwitch: true, GateGovernance: true}
 
 // beginAudit gives the request its id before anything can refuse it.
 func (c *call) beginAudit() {

@@ -40,7 +40,8 @@ func TestRouteTableUsesContractPaths(t *testing.T) {
 		adminapi.PathEmergency, adminapi.PathEmergencyDeclare, adminapi.PathEmergencyRelease,
 		adminapi.PathEmergencyForceRelease, adminapi.PathGovernance, adminapi.PathGovernanceStrict,
 		adminapi.PathGovernanceStrictEnd, adminapi.PathGovernanceBreakGlass, adminapi.PathGovernanceBreakGlassClose,
-		adminapi.PathSeries, adminapi.PathSeriesService} {
+		adminapi.PathSeries, adminapi.PathSeriesService, adminapi.PathNotify, adminapi.PathNotifyTest,
+		adminapi.PathScheduleRun, adminapi.PathLeaderStepDown} {
 		known[p] = true
 	}
 	for _, r := range h.routes {

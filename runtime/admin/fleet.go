@@ -2,27 +2,26 @@ package admin
 
 import (
 	"github.com/baldur-go/baldur/runtime/admin/adminapi"
+	"github.com/baldur-go/baldur/runtime/leader"
 	"github.com/baldur-go/baldur/runtime/watchdog"
 )
 
 // The fleet routes (adminapi.PathLeader, PathSchedule, PathWatchdog): who
 // leads, the scheduled tasks, the watchdog over the runtime's own loops.
 
-func (c *call) leaderStatus() {
-	s := c.h.rt.Leader().Status()
-	c.ok(adminapi.Leader{Group: s.Group, Mode: s.Mode, ID: s.ID, Leader: s.Leader, Token: uint64(s.Token),
+func leaderAnswer(s leader.Status) adminapi.Leader {
+	return adminapi.Leader{Group: s.Group, Mode: s.Mode, ID: s.ID, Leader: s.Leader, Token: uint64(s.Token),
 		Since: s.Since, Expires: s.Expires, Holder: s.Holder, HolderToken: uint64(s.HolderToken),
-		Lease: s.Lease, Renew: s.Renew, LastError: s.LastError})
+		Lease: s.Lease, Renew: s.Renew, LastError: s.LastError}
 }
+
+func (c *call) leaderStatus() { c.ok(leaderAnswer(c.h.rt.Leader().Status())) }
 
 func (c *call) scheduleStatus() {
 	tasks := c.h.rt.Scheduler().Status()
 	out := adminapi.Schedule{Tasks: make([]adminapi.Task, 0, len(tasks))}
 	for _, t := range tasks {
-		out.Tasks = append(out.Tasks, adminapi.Task{Name: t.Name, Spec: t.Spec, Scope: t.Scope, Running: t.Running,
-			LastRun: t.LastRun, LastOutcome: t.LastOutcome, LastError: t.LastError, LastDuration: int64(t.LastDuration),
-			LastToken: uint64(t.LastToken), NextRun: t.NextRun, Runs: t.Runs, Failures: t.Failures, Skips: t.Skips,
-			LastSkip: t.LastSkip})
+		out.Tasks = append(out.Tasks, taskAnswer(t))
 	}
 	c.ok(out)
 }

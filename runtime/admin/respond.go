@@ -28,6 +28,8 @@ const (
 	GateFull        = adminapi.GateFull
 	GateBackend     = adminapi.GateBackend
 	GateUnavailable = adminapi.GateUnavailable
+	GateGovernance  = adminapi.GateGovernance
+	GateLeader      = adminapi.GateLeader
 )
 
 // Refusal is the JSON body of every 4xx/5xx answer.

@@ -138,6 +138,10 @@ func refusalsFor(ep endpoint) []refusalCase {
 			refusalCase{name: "CONFIRM in lower case", req: matrixRequest{key: good, body: `{"confirm":"confirm"}`}, code: http.StatusForbidden, gate: GateConfirm},
 		)
 	}
+	if ep.unlock {
+		cases = append(cases,
+			refusalCase{name: "locked", locked: true, req: matrixRequest{key: good}, code: http.StatusForbidden, gate: GateUnlock})
+	}
 	if ep.body {
 		cases = append(cases,
 			refusalCase{name: "form body", req: matrixRequest{key: good, ctype: "application/x-www-form-urlencoded", body: "confirm=CONFIRM"},
@@ -228,6 +232,14 @@ func TestRouteTablePolicy(t *testing.T) {
 			if ep.method == http.MethodPost && (strings.HasPrefix(rt.pattern, "breakers/") || last == "disable" || last == "enable" ||
 				last == "go-live" || last == "purge" || rt.pattern == "control/dry-run/off") {
 				assert.True(t, ep.destructive, "%s: needs the unlock and CONFIRM", name)
+			}
+			// The fleet's and the notifier's actions reach beyond this process: admin and the unlock.
+			if rt.pattern == "notify/test" || rt.pattern == "schedule/run" || rt.pattern == "leader/step-down" {
+				assert.Equal(t, RoleAdmin, ep.role, "%s: an admin's action", name)
+				assert.True(t, ep.unlock || ep.destructive, "%s: needs the unlock", name)
+			}
+			if rt.pattern == "leader/step-down" {
+				assert.True(t, ep.destructive, "%s: needs CONFIRM", name)
 			}
 		}
 	}

@@ -17,6 +17,8 @@ const OperatorRuntime = "runtime"
 // named, so watching them audits actions added later without new code here.
 type automatedRule struct {
 	action string
+	// suffix, when set, adds ".<what it returns>" to action.
+	suffix func(a attrs) string
 	// keep, when set, decides whether this occurrence is an action.
 	keep func(a attrs) bool
 	// target, reason and detail read the record's fields from the event.
@@ -46,6 +48,10 @@ var automated = map[string]automatedRule{
 		detail: func(a attrs) string {
 			return fmt.Sprintf("degraded for %s, %s writes replayed, %s conflicts", a["degraded_for"], a["replayed"], a["conflicts"])
 		}},
+	// Automatic changes of the emergency level: logged by the process that
+	// wrote them, once for the fleet.
+	"emergency.auto_changed": {action: "emergency.auto", suffix: attr("action"), target: attr("to"), reason: attr("reason"),
+		detail: func(a attrs) string { return a["from"] + " -> " + a["to"] }},
 	"dlq.entry_needs_review": {action: "dlq.entry_needs_review", reason: attr("reason"),
 		target: func(a attrs) string { return a["domain"] + "/" + a["id"] }},
 	"dlq.batch_finished": {action: "dlq.sweep", target: attr("domain"),
@@ -147,6 +153,9 @@ func (h *eventHandler) observe(rule automatedRule, r slog.Record) {
 		return
 	}
 	rec := Record{Time: r.Time, Actor: Actor{Operator: OperatorRuntime}, Action: rule.action}
+	if rule.suffix != nil {
+		rec.Action += "." + rule.suffix(a)
+	}
 	if rule.target != nil {
 		rec.Target = rule.target(a)
 	}

@@ -57,11 +57,22 @@ func (p *pump) sync(ctx context.Context) error {
 func (p *pump) run(ctx context.Context, wg *sync.WaitGroup) {
 	defer wg.Done()
 	defer p.stopTimer()
+	var beatC <-chan time.Time
+	if p.t.beat != nil {
+		tk := time.NewTicker(BeatEvery) // the watchdog's sense of time is the wall clock
+		defer tk.Stop()
+		beatC = tk.C
+	}
 	for {
+		if p.t.beat != nil {
+			p.t.beat(p.name)
+		}
 		var waiters []chan error
 		select {
 		case <-ctx.Done():
 			return
+		case <-beatC:
+			continue
 		case <-p.kicks:
 		case w := <-p.syncs:
 			waiters = append(waiters, w)

@@ -66,7 +66,14 @@ type Options struct {
 	// or draining): it starts at RetryMin and doubles up to RetryMax.
 	// Defaults DefaultRetryMin and DefaultRetryMax.
 	RetryMin, RetryMax time.Duration
+	// Beat, when set, is called by each background loop ("seal", "drain")
+	// at every turn and at least every BeatEvery while idle: the
+	// watchdog's heartbeat. A loop stuck in a pass stops calling it.
+	Beat func(loop string)
 }
+
+// BeatEvery is how often an idle loop calls Options.Beat.
+const BeatEvery = 5 * time.Second
 
 // Stats is what the trail reports for metrics and health.
 type Stats struct {
@@ -99,6 +106,7 @@ type Trail struct {
 	maxB   time.Duration
 	sealer *pump
 	drainr *pump
+	beat   func(loop string)
 	queue  chan Record // automated actions, written by the writer goroutine
 	flush  chan chan struct{}
 
@@ -129,6 +137,7 @@ func New(ctx context.Context, opts Options) (*Trail, error) {
 		proc: cmp.Or(opts.Process, processName()),
 		minB: cmp.Or(opts.RetryMin, DefaultRetryMin),
 		maxB: cmp.Or(opts.RetryMax, DefaultRetryMax),
+		beat: opts.Beat,
 	}
 	t.maxB = max(t.maxB, t.minB)
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -277,6 +286,19 @@ func (t *Trail) Sync(ctx context.Context) error {
 		return t.drainr.sync(ctx)
 	}
 	return nil
+}
+
+// Drains reports whether the trail drains to PostgreSQL.
+func (t *Trail) Drains() bool { return t != nil && t.drainr != nil }
+
+// Drain runs one drain pass to PostgreSQL now (waiting for one under way,
+// never beside it) and returns its error: the scheduler's audit drain task.
+// Without PostgreSQL it does nothing.
+func (t *Trail) Drain(ctx context.Context) error {
+	if !t.Drains() {
+		return nil
+	}
+	return t.drainr.sync(ctx)
 }
 
 // Stats returns the trail's counters.

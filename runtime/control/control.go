@@ -130,9 +130,15 @@ type Control struct {
 	loadErr  atomic.Pointer[string]
 	pendingN atomic.Int64
 
-	cancel    context.CancelFunc
-	done      chan struct{}
-	closeOnce sync.Once
+	// The watching loop: one at a time (it is the store goroutine).
+	loopMu     sync.Mutex
+	cancel     context.CancelFunc // the current loop's
+	done       chan struct{}      // closed when the current loop returns
+	restarting bool
+	poll       time.Duration
+	retry      time.Duration
+	closing    chan struct{} // closed by Close
+	closeOnce  sync.Once
 }
 
 // New reads the state from the store, applies it to the target, subscribes to
@@ -147,7 +153,7 @@ func New(ctx context.Context, opts Options) (*Control, error) {
 	c := &Control{
 		store: opts.Store, where: opts.Where, legacy: opts.LegacyFile, target: opts.Target,
 		log: opts.Logger, clock: opts.Clock, limit: opts.HistoryLimit, node: opts.Node, beat: opts.Beat,
-		done: make(chan struct{}), reqs: make(chan chan error),
+		done: make(chan struct{}), reqs: make(chan chan error), closing: make(chan struct{}),
 	}
 	if c.store == nil {
 		c.store, c.ownsStore = store.NewMemory(), true
@@ -194,9 +200,52 @@ func New(ctx context.Context, opts Options) (*Control, error) {
 
 	sub := c.subscribe(ctx)
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c.cancel = cancel
-	go c.loop(loopCtx, sub, poll, retry)
+	c.cancel, c.poll, c.retry = cancel, poll, retry
+	go c.loop(loopCtx, c.done, sub)
 	return c, nil
+}
+
+// Restart is the watchdog's remedy for a watching loop gone silent: it
+// cancels the loop's context (a store call it is stuck in returns) and, once
+// that loop has returned, starts a fresh one with a fresh subscription.
+// There is never more than one loop (it is the only goroutine that talks to
+// the store): a loop that does not return is left, and stays silent.
+func (c *Control) Restart() {
+	c.loopMu.Lock()
+	if c.restarting || c.isClosing() {
+		c.loopMu.Unlock()
+		return
+	}
+	c.restarting = true
+	cancel, done := c.cancel, c.done
+	c.loopMu.Unlock()
+	cancel()
+	go func() {
+		select {
+		case <-done:
+		case <-c.closing:
+		}
+		c.loopMu.Lock()
+		defer c.loopMu.Unlock()
+		c.restarting = false
+		if c.isClosing() {
+			return
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		c.cancel, c.done = cancel, make(chan struct{})
+		done := c.done
+		go func() { c.loop(ctx, done, c.subscribe(ctx)) }()
+		c.log.LogAttrs(ctx, slog.LevelInfo, "control.watch_restarted", slog.String("store", c.where))
+	}()
+}
+
+func (c *Control) isClosing() bool {
+	select {
+	case <-c.closing:
+		return true
+	default:
+		return false
+	}
 }
 
 func (c *Control) subscribe(ctx context.Context) store.Subscription {
@@ -212,8 +261,9 @@ func (c *Control) subscribe(ctx context.Context) store.Subscription {
 // loop refreshes on every change notification and every poll tick, retries
 // pending decisions and failed reads, and keeps trying to subscribe while the
 // store refuses.
-func (c *Control) loop(ctx context.Context, sub store.Subscription, poll, retry time.Duration) {
-	defer close(c.done)
+func (c *Control) loop(ctx context.Context, done chan struct{}, sub store.Subscription) {
+	defer close(done)
+	poll, retry := c.poll, c.retry
 	defer func() {
 		if sub != nil {
 			_ = sub.Close()
@@ -276,8 +326,12 @@ func (c *Control) refreshNow(ctx context.Context) error {
 func (c *Control) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
-		c.cancel()
-		<-c.done
+		c.loopMu.Lock()
+		close(c.closing)
+		cancel, done := c.cancel, c.done
+		c.loopMu.Unlock()
+		cancel()
+		<-done
 		if c.ownsStore {
 			err = c.store.Close()
 		}
@@ -303,7 +357,7 @@ func (c *Control) Refresh(ctx context.Context) error {
 	case c.reqs <- reply:
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-c.done:
+	case <-c.closing:
 		return errControlClosed
 	}
 	select {
@@ -311,7 +365,7 @@ func (c *Control) Refresh(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-c.done:
+	case <-c.closing:
 		return errControlClosed
 	}
 }

@@ -659,8 +659,9 @@ func (e *Emergency) tick(ctx context.Context) error {
 	now := e.clock.Now().UTC()
 	var held string
 	var nextStep time.Time
+	var auto *Change // the automatic change this process writes, if any
 	s, err := e.update(ctx, func(s *State) (bool, error) {
-		held, nextStep = "", time.Time{}
+		held, nextStep, auto = "", time.Time{}, nil
 		e.mu.Lock()
 		pending := e.localFloor
 		e.mu.Unlock()
@@ -670,16 +671,17 @@ func (e *Emergency) tick(ctx context.Context) error {
 			s.Level, s.Source, s.ChangedAt, s.ChangedBy = want, SourceAuto, now, "signals"
 			s.Reason = joinWhy(why, pending, demanded)
 			s.Recovery = nil
-			s.record(Change{At: now, Who: "signals", Action: ActionRaise, From: from, To: want, Reason: s.Reason,
-				Node: e.node}, e.limit)
+			auto = &Change{At: now, Who: "signals", Action: ActionRaise, From: from, To: want, Reason: s.Reason, Node: e.node}
+			s.record(*auto, e.limit)
 			return true, nil
 		}
 		if s.Recovery == nil && !e.manual && s.Source == SourceAuto && max(demanded, s.Floor) < s.Level {
 			target := max(demanded, s.Floor)
 			s.Recovery = &Recovery{Target: target, By: "signals", StartedAt: now, Auto: true,
 				Reason: "no signal demands " + s.Level.String() + " any more"}
-			s.record(Change{At: now, Who: "signals", Action: ActionRecover, From: s.Level, To: target,
-				Reason: s.Recovery.Reason, Node: e.node}, e.limit)
+			auto = &Change{At: now, Who: "signals", Action: ActionRecover, From: s.Level, To: target,
+				Reason: s.Recovery.Reason, Node: e.node}
+			s.record(*auto, e.limit)
 			changed = true
 		}
 		if s.Recovery == nil {
@@ -701,9 +703,13 @@ func (e *Emergency) tick(ctx context.Context) error {
 		from := s.Level
 		s.Level, s.ChangedAt, s.ChangedBy, s.Reason = next, now, s.Recovery.By, "recovery: "+s.Recovery.Reason
 		s.Floor = min(s.Floor, next)
-		s.record(Change{At: now, Who: s.Recovery.By, Action: ActionStepDown, From: from, To: next,
+		step := Change{At: now, Who: s.Recovery.By, Action: ActionStepDown, From: from, To: next,
 			Reason: fmt.Sprintf("gate passed: error rate %s, cpu %s, load %.2f per cpu", pct1(r.ErrorRate), pct1(r.CPU), r.Load),
-			Node:   e.node}, e.limit)
+			Node:   e.node}
+		s.record(step, e.limit)
+		// Each step is the runtime's decision, an operator's release too
+		// (the request has its own record): the gate passed now.
+		auto = &step
 		if next <= s.Recovery.Target {
 			s.Recovery = nil
 		} else {
@@ -711,6 +717,12 @@ func (e *Emergency) tick(ctx context.Context) error {
 		}
 		return true, nil
 	})
+	if err == nil && auto != nil {
+		// The process that wrote the change says so, once for the fleet
+		// (every process adopting it logs level_raised or level_lowered).
+		e.log.LogAttrs(ctx, slog.LevelWarn, "emergency.auto_changed", slog.String("action", string(auto.Action)),
+			slog.String("from", auto.From.String()), slog.String("to", auto.To.String()), slog.String("reason", auto.Reason))
+	}
 	if err != nil {
 		if errors.Is(err, ErrUnavailable) && demanded > e.Level() {
 			e.raiseLocally(demanded)

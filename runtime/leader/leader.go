@@ -148,6 +148,7 @@ type Elector struct {
 	seen        Token // the largest token this process has seen: the counter never goes below it
 	lastErr     string
 	failing     bool
+	holdUntil   time.Time // after a step-down: no attempt to lead before it
 }
 
 // New returns an Elector on st; Start begins taking part. For ModeElect st
@@ -297,6 +298,49 @@ func (e *Elector) Stop(ctx context.Context) error {
 	return nil
 }
 
+// ErrAlways is StepDown's error for an Elector in ModeAlways.
+var ErrAlways = errors.New("leader: this process is alone on its store and always leads: there is no one to step down for")
+
+// ErrNotLeading is StepDown's error when this process holds no term.
+var ErrNotLeading = errors.New("leader: this process does not lead")
+
+// StepDown gives up this process's term: its lease is deleted (only while it
+// still carries this term's token), the term ends (its context is cancelled,
+// leader.lost says "stepped down") and the process makes no attempt to lead
+// for one lease, so that another process takes the lease at its next
+// attempt. It returns the token of the term given up. A store that cannot
+// be reached is an error and the term goes on.
+func (e *Elector) StepDown(ctx context.Context) (Token, error) {
+	if e.mode == ModeAlways {
+		return 0, ErrAlways
+	}
+	e.mu.Lock()
+	tok, leading := e.token, e.validLocked()
+	if !leading || e.stopped {
+		e.mu.Unlock()
+		return 0, ErrNotLeading
+	}
+	prevHold := e.holdUntil
+	e.holdUntil = e.clock.Now().Add(e.lease)
+	e.mu.Unlock()
+	res, err := e.st.Atomic(ctx, store.Txn{Conds: []store.Cond{e.Fence(tok)}, Ops: []store.Op{store.DeleteOp(e.leaseKey)}})
+	if err != nil {
+		e.mu.Lock()
+		e.holdUntil = prevHold
+		e.mu.Unlock()
+		return 0, fmt.Errorf("leader: releasing the lease: %w", err)
+	}
+	reason := "stepped down"
+	if !res.Applied {
+		reason = "lease taken or expired"
+	}
+	e.endTerm(ctx, tok, reason)
+	if !res.Applied {
+		return 0, ErrNotLeading
+	}
+	return tok, nil
+}
+
 // Fence returns the store condition that holds only while tok is the
 // current term: add it to a store.Txn so that the write applies only if the
 // lease still carries this process's token. A stale leader's write then
@@ -400,6 +444,12 @@ func (e *Elector) takeAlways(ctx context.Context) {
 
 func (e *Elector) acquire(ctx context.Context) {
 	sent := e.clock.Now()
+	e.mu.Lock()
+	held := sent.Before(e.holdUntil)
+	e.mu.Unlock()
+	if held {
+		return // stepped down: another process takes the lease
+	}
 	cur, err := e.st.Get(ctx, e.tokenKey)
 	var n uint64
 	switch {

@@ -110,6 +110,43 @@ func TestAStoppedLeaderHandsOverAtTheNextAttempt(t *testing.T) {
 	assert.Len(t, f.logs.Lines("leader.lost", "id=a", "reason=stopped"), 1)
 }
 
+func TestStepDownHandsTheLeaseOverAndHoldsBackForALease(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.elector(t, f.store, "a", leader.ModeElect)
+	b := f.elector(t, f.store, "b", leader.ModeElect)
+	termA, tokA, ok := a.Leadership()
+	require.True(t, ok)
+
+	_, err := b.StepDown(context.Background())
+	require.ErrorIs(t, err, leader.ErrNotLeading, "a follower has nothing to give up")
+	got, err := a.StepDown(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, tokA, got)
+	assert.False(t, a.IsLeader())
+	assert.Error(t, termA.Err(), "the term's context ends with the term")
+	assert.Len(t, f.logs.Lines("leader.lost", "id=a", "reason=\"stepped down\""), 1)
+	f.clock.Advance(time.Second)
+	_, tokB, ok := b.Leadership()
+	require.True(t, ok, "b leads one attempt after the step-down")
+	assert.Greater(t, tokB, tokA)
+
+	// b steps down too: a, held back for a lease, does not take it at once.
+	_, err = b.StepDown(context.Background())
+	require.NoError(t, err)
+	f.clock.Advance(time.Second)
+	assert.False(t, a.IsLeader(), "a stepped down less than a lease ago")
+	assert.False(t, b.IsLeader(), "b stepped down just now")
+	for range 3 {
+		f.clock.Advance(time.Second)
+	}
+	assert.True(t, a.IsLeader() || b.IsLeader(), "after a lease the fleet leads again: a %+v b %+v", a.Status(), b.Status())
+
+	always := f.elector(t, store.NewMemory(), "solo", leader.ModeAlways)
+	_, err = always.StepDown(context.Background())
+	assert.ErrorIs(t, err, leader.ErrAlways)
+}
+
 // A leader cut off from the store keeps its term only until the lease runs
 // out, and never overlaps with the next leader's term.
 func TestALeaderCutOffLosesItsTermWhenTheLeaseRunsOutAndNeverOverlaps(t *testing.T) {

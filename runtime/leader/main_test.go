@@ -39,7 +39,8 @@ func TestMain(m *testing.M) {
 
 // child takes part in the election and reports on stdout: the elector's
 // events as text log lines, and the outcome of each fenced write the parent
-// asks for on stdin ("write TOKEN" → "write TOKEN applied|refused").
+// asks for on stdin ("write TOKEN" → "write TOKEN applied|refused"), and
+// a step-down ("stepdown" → "stepdown TOKEN ERROR").
 func child(spec string) int {
 	parts := strings.Split(spec, "|")
 	if len(parts) != 5 {
@@ -65,6 +66,11 @@ func child(spec string) int {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		cmd, arg, _ := strings.Cut(in.Text(), " ")
+		if cmd == "stepdown" {
+			tok, err := e.StepDown(ctx)
+			_, _ = fmt.Fprintf(out, "stepdown %d %v\n", tok, err)
+			continue
+		}
 		if cmd != "write" {
 			continue
 		}

@@ -174,6 +174,28 @@ func TestTwoProcessesPausedLeaderCannotWriteWithItsStaleToken(t *testing.T) {
 	assert.Greater(t, fresh, stale)
 }
 
+func TestTwoProcessesLeaderStepsDownAndTheOtherTakesTheLease(t *testing.T) {
+	const lease, renew = 2 * time.Second, 250 * time.Millisecond
+	c := newContest(t, lease, renew)
+	c.start(0)
+	who, tok1, _ := c.acquired("the first leader")
+	require.Equal(t, 0, who)
+	c.start(1)
+
+	asked := time.Now()
+	_, err := fmt.Fprintln(c.procs[0].stdin, "stepdown")
+	require.NoError(t, err)
+	_, m := c.next(regexp.MustCompile(`^stepdown (\d+) (.*)$`), "the leader's step-down")
+	assert.Equal(t, strconv.FormatUint(tok1, 10)+" <nil>", m[1]+" "+m[2], "the leader gives up its own term")
+	who, tok2, at := c.acquired("the leader after the step-down")
+	assert.Equal(t, 1, who, "the other process takes the lease")
+	assert.Greater(t, tok2, tok1)
+	// Not a lease's wait: the lease was released, the next attempt takes it.
+	assert.Less(t, at.Sub(asked), lease, "new leader %v after the step-down", at.Sub(asked))
+	assert.Equal(t, "refused", c.write(0, tok1), "the stepped-down term's writes are refused")
+	assert.Equal(t, "applied", c.write(1, tok2))
+}
+
 func TestLosingRedisLosesLeadershipWhenTheLeaseRunsOut(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)

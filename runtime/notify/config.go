@@ -126,6 +126,11 @@ type Config struct {
 	Clock clock.Clock
 	// Logger receives the notify.* events. Default slog.Default().
 	Logger *slog.Logger
+	// Beat, when set, is called by the guards' loop at every alert and at
+	// least every BeatEvery while idle: the watchdog's heartbeat. The
+	// channels' loops are not watched (a channel that does not answer holds
+	// only its own queue, and its failures are counted).
+	Beat func()
 	// HTTPClient sends the deliveries. Default: a client of its own that
 	// follows no redirect (a redirect would take the alert to a host
 	// nobody configured).

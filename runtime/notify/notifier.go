@@ -202,14 +202,27 @@ func (n *Notifier) Close() error {
 	return nil
 }
 
+// BeatEvery is how often the idle guards' loop calls Config.Beat.
+const BeatEvery = 5 * time.Second
+
 func (n *Notifier) guardLoop() {
 	defer close(n.guardDone)
+	var beatC <-chan time.Time
+	if n.cfg.Beat != nil {
+		tk := time.NewTicker(BeatEvery) // the watchdog's sense of time is the wall clock
+		defer tk.Stop()
+		beatC = tk.C
+	}
 	for {
+		if n.cfg.Beat != nil {
+			n.cfg.Beat()
+		}
 		if a, ok := n.in.pop(); ok {
 			n.process(a)
 			continue
 		}
 		select {
+		case <-beatC:
 		case <-n.in.wake:
 		case <-n.stopIn:
 			for a, ok := n.in.pop(); ok; a, ok = n.in.pop() {

@@ -69,3 +69,10 @@ func (q *queue) close() int {
 	}
 	return left
 }
+
+// len is how many alerts wait.
+func (q *queue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}

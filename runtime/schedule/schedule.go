@@ -135,6 +135,8 @@ type Run struct {
 	Start    time.Time
 	Duration time.Duration
 	Token    leader.Token
+	// Manual is set on a run an operator asked for (RunNow).
+	Manual bool
 }
 
 // TaskStatus is a snapshot of one task.
@@ -408,6 +410,11 @@ func (s *Scheduler) run(ctx context.Context, t *task, term context.Context, tok 
 			return
 		}
 	}
+	s.report(s.execute(ctx, cancel, t, term, tok, start))
+}
+
+// execute runs t's function and records the outcome in its status.
+func (s *Scheduler) execute(ctx context.Context, cancel context.CancelFunc, t *task, term context.Context, tok leader.Token, start time.Time) Run {
 	if term != nil {
 		ctx = leader.WithToken(ctx, tok)
 		stop := context.AfterFunc(term, cancel)
@@ -458,7 +465,89 @@ func (s *Scheduler) run(ctx context.Context, t *task, term context.Context, tok 
 	default:
 		s.log.LogAttrs(ctx, slog.LevelDebug, "schedule.run_completed", attrs...)
 	}
-	s.report(Run{Task: t.name, Scope: t.opts.Scope, Outcome: outcome, Err: err, Start: start, Duration: dur, Token: tok})
+	return Run{Task: t.name, Scope: t.opts.Scope, Outcome: outcome, Err: err, Start: start, Duration: dur, Token: tok}
+}
+
+// Errors of RunNow.
+var (
+	ErrUnknownTask = errors.New("schedule: no task of that name")
+	ErrRunning     = errors.New("schedule: the task is running now")
+	ErrNotLeader   = errors.New("schedule: the task runs on the fleet's leader only, and this process does not lead")
+)
+
+// BlockedError is RunNow's error when the task's Gate (the governance gate
+// of an automated task) refuses the run; Err is the gate's answer, which
+// names the check that blocks.
+type BlockedError struct {
+	Task string
+	Err  error
+}
+
+func (e *BlockedError) Error() string {
+	return fmt.Sprintf("schedule: task %s is an automated action and the gate blocks it: %v", e.Task, e.Err)
+}
+
+func (e *BlockedError) Unwrap() error { return e.Err }
+
+// RunNow runs task name at once, on the caller's goroutine, and returns the
+// run: an operator's "run it now". It is refused (the error says why) for a
+// task unknown, already running, leader-only on a process that does not
+// lead (ErrNotLeader: ask the leader), or blocked by its Gate
+// (*BlockedError). The run is counted in the task's status as any other
+// (its next planned run is not moved) and given to OnRun with Manual set.
+// Its context ends with ctx, with the scheduler, with the task's Timeout
+// and (leader-only) with the leader's term.
+func (s *Scheduler) RunNow(ctx context.Context, name string) (Run, error) {
+	s.mu.Lock()
+	t, ok := s.tasks[name]
+	var (
+		term context.Context
+		tok  leader.Token
+	)
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return Run{}, ErrClosed
+	case !ok:
+		s.mu.Unlock()
+		return Run{}, fmt.Errorf("%w: %q (scheduled: %v)", ErrUnknownTask, name, s.namesLocked())
+	case t.status.Running:
+		s.mu.Unlock()
+		return Run{}, fmt.Errorf("%w: %s", ErrRunning, name)
+	case t.opts.Scope == LeaderOnly && s.leader != nil:
+		term, tok, ok = s.leader.Leadership()
+		if !ok {
+			s.mu.Unlock()
+			return Run{}, fmt.Errorf("%w: %s", ErrNotLeader, name)
+		}
+	}
+	prev := t.status.LastRun
+	now := s.clock.Now()
+	t.status.Running = true
+	t.status.LastRun = now
+	t.status.LastToken = tok
+	s.wg.Add(1) // under mu while not closed: Close's Wait never races an Add
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	rctx, cancel := context.WithCancel(s.base)
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	s.log.LogAttrs(ctx, slog.LevelInfo, "schedule.run_requested", slog.String("task", name))
+	if gate := t.opts.Gate; gate != nil {
+		if err := gate(rctx); err != nil {
+			s.mu.Lock()
+			t.status.Running = false
+			t.status.LastRun = prev // the run did not happen
+			s.mu.Unlock()
+			return Run{}, &BlockedError{Task: name, Err: err}
+		}
+	}
+	r := s.execute(rctx, cancel, t, term, tok, now)
+	r.Manual = true
+	s.report(r)
+	return r, nil
 }
 
 func (s *Scheduler) report(r Run) {
@@ -510,8 +599,10 @@ func (s *Scheduler) Status() []TaskStatus {
 func (s *Scheduler) Names() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Sorted(slices.Values(s.order))
+	return s.namesLocked()
 }
+
+func (s *Scheduler) namesLocked() []string { return slices.Sorted(slices.Values(s.order)) }
 
 // Close stops planning runs, cancels the context of the running ones and
 // waits for them to return, or for ctx. Close is idempotent.

@@ -3,8 +3,10 @@ package schedule_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -375,4 +377,73 @@ func TestARemovedTaskRunsNoMoreAndItsNameIsFreeAgain(t *testing.T) {
 	f.noRun(t)
 	assert.Empty(t, f.sched.Status())
 	require.NoError(t, f.sched.Schedule("t", "1s", ok, schedule.TaskOptions{Scope: schedule.EveryNode}))
+}
+
+func TestRunNowRunsATaskAtOnceAndRefusesWithTheReason(t *testing.T) {
+	t.Parallel()
+	lead := &fakeLeader{}
+	f := newFixture(t, schedule.Options{Leader: lead})
+	var blocked atomic.Bool
+	gateErr := errors.New("emergency level HIGH blocks automated actions")
+	tokens := make(chan leader.Token, 4)
+	require.NoError(t, f.sched.Schedule("retention", "1h", func(ctx context.Context) error {
+		tok, _ := leader.TokenFrom(ctx)
+		tokens <- tok
+		return nil
+	}, schedule.TaskOptions{Gate: func(context.Context) error {
+		if blocked.Load() {
+			return gateErr
+		}
+		return nil
+	}}))
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	require.NoError(t, f.sched.Schedule("report", "1h", func(ctx context.Context) error {
+		started <- struct{}{}
+		<-release
+		return errors.New("no data")
+	}, schedule.TaskOptions{Scope: schedule.EveryNode}))
+
+	_, err := f.sched.RunNow(context.Background(), "retention")
+	require.ErrorIs(t, err, schedule.ErrNotLeader, "a leader-only task on a follower")
+	_, err = f.sched.RunNow(context.Background(), "nope")
+	require.ErrorIs(t, err, schedule.ErrUnknownTask)
+	assert.Contains(t, err.Error(), "[report retention]", "the error lists the tasks")
+
+	lead.win(7)
+	r, err := f.sched.RunNow(context.Background(), "retention")
+	require.NoError(t, err)
+	assert.Equal(t, schedule.OutcomeOK, r.Outcome)
+	assert.True(t, r.Manual)
+	assert.Equal(t, leader.Token(7), await.Recv(t, tokens, "the run's token"))
+	assert.True(t, (await.Recv(t, f.runs, "the manual run reported")).Manual)
+	s := f.status(t, "retention")
+	assert.Equal(t, int64(1), s.Runs)
+	assert.Equal(t, t0.Add(time.Hour), s.NextRun, "the plan is not moved")
+
+	blocked.Store(true)
+	_, err = f.sched.RunNow(context.Background(), "retention")
+	var be *schedule.BlockedError
+	require.ErrorAs(t, err, &be)
+	assert.ErrorIs(t, err, gateErr, "the refusal names the block")
+	s = f.status(t, "retention")
+	assert.Equal(t, int64(1), s.Runs)
+	assert.Equal(t, t0, s.LastRun, "a refused run did not happen")
+	assert.False(t, s.Running)
+	f.noRun(t)
+
+	done := make(chan error, 1)
+	go func() {
+		r, err := f.sched.RunNow(context.Background(), "report")
+		if err == nil && r.Outcome != schedule.OutcomeFailed {
+			err = fmt.Errorf("outcome %s", r.Outcome)
+		}
+		done <- err
+	}()
+	await.Recv(t, started, "the long run starts")
+	_, err = f.sched.RunNow(context.Background(), "report")
+	require.ErrorIs(t, err, schedule.ErrRunning, "no overlap with itself")
+	close(release)
+	require.NoError(t, await.Recv(t, done, "the long run ends"))
+	assert.Equal(t, int64(1), f.status(t, "report").Failures)
 }

@@ -33,7 +33,9 @@ type Endpoint struct {
 	Path        string `json:"path"`
 	Role        string `json:"role"` // viewer, operator, admin, or "open" for probes
 	Destructive bool   `json:"destructive,omitempty"`
-	Doc         string `json:"doc"`
+	// Unlock: the action needs the server unlocked (BALDUR_ADMIN_UNLOCK=1) but no CONFIRM.
+	Unlock bool   `json:"unlock,omitempty"`
+	Doc    string `json:"doc"`
 }
 
 // Index is the answer of the "" route.

@@ -89,3 +89,32 @@ type Watchdog struct {
 	Detail  string `json:"detail"`
 	Loops   []Loop `json:"loops"`
 }
+
+// The fleet's operator actions.
+const (
+	PathScheduleRun    = "schedule/run"
+	PathLeaderStepDown = "leader/step-down"
+)
+
+// ScheduleRunRequest is the body of schedule/run/.
+type ScheduleRunRequest struct {
+	ActionRequest
+	Task string `json:"task"`
+}
+
+// ScheduleRunAnswer is the answer of schedule/run/: the run, done on the
+// spot in this process, and the task's status after it.
+type ScheduleRunAnswer struct {
+	Task     Task   `json:"task"`
+	Outcome  string `json:"outcome"`
+	Error    string `json:"error,omitempty"`
+	Duration int64  `json:"duration_ns"`
+}
+
+// StepDownAnswer is the answer of leader/step-down/: the term this process
+// gave up (0 when it did not lead) and the election after it.
+type StepDownAnswer struct {
+	WasLeader bool   `json:"was_leader"`
+	Token     uint64 `json:"token"`
+	Leader    Leader `json:"leader"`
+}

@@ -34,6 +34,8 @@ const (
 	GateFull        = "full"         // the dead-letter queue is at its cap and rejects (503)
 	GateBackend     = "backend"      // the control store or the dead-letter store failed
 	GateUnavailable = "unavailable"  // feature not configured or not built yet
+	GateGovernance  = "governance"   // an automated task the governance gate blocks (409)
+	GateLeader      = "leader"       // a leader-only action on a process that does not lead (409)
 )
 
 // Refusal is the JSON body of every 4xx/5xx answer.

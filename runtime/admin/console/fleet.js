@@ -1,5 +1,6 @@
 // Baldur console, fleet panel: who leads, the scheduled tasks, the watchdog
-// over the runtime's own loops. Read-only; uses app.js's helpers.
+// over the runtime's own loops; run a task now, step down. Uses app.js's
+// helpers ($, el, get, act, fmtTime, confirmValue).
 "use strict";
 
 function fmtDuration(ns) {
@@ -31,7 +32,8 @@ function renderSchedule(tasks) {
         t.last_error ? el("div", { class: "small muted" }, t.last_error) : ""),
       el("td", { class: "small" }, t.last_run ? fmtDuration(t.last_duration_ns) : ""),
       el("td", { class: "small" }, fmtTime(t.next_run)),
-      el("td", { class: "small" }, `${t.runs} / ${t.failures} / ${t.skips}`)));
+      el("td", { class: "small" }, `${t.runs} / ${t.failures} / ${t.skips}`),
+      el("td", {}, el("button", { type: "button", className: "run-task", title: "run it now in this process (admin role, unlocked server)", onclick: () => runTask(t.name) }, "Run now"))));
   }
 }
 
@@ -48,6 +50,21 @@ function renderWatchdog(w) {
   }
 }
 
+async function runTask(name) {
+  const res = await act("schedule/run/", { task: name, reason: $("fleet-reason").value },
+    `Task ${name} ran now.`);
+  if (res.ok && res.body.outcome !== "ok") {
+    say("error", `Task ${name} ran now and ended ${res.body.outcome}: ${res.body.error || ""}`);
+  }
+  await refreshFleet();
+}
+
+async function stepDown() {
+  await act("leader/step-down/", { reason: $("fleet-reason").value, confirm: confirmValue() },
+    "Stepped down: another process takes the lease at its next attempt.");
+  await refreshFleet();
+}
+
 async function refreshFleet() {
   try {
     const [ld, sc, wd] = await Promise.all([get("leader/"), get("schedule/"), get("watchdog/")]);
@@ -62,6 +79,7 @@ async function refreshFleet() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  $("fleet-step-down").addEventListener("click", stepDown);
   refreshFleet();
   setInterval(refreshFleet, 3000);
 });

@@ -1,0 +1,85 @@
+package runtime
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+)
+
+// restartable runs a loop on one goroutine at a time: restart (the
+// watchdog's remedy for a loop gone silent) cancels the current run's
+// context and, once that run has returned, starts a fresh one. A run that
+// never returns is left, and no second one starts beside it: the loop's
+// state is its own, and two runs would share it.
+type restartable struct {
+	name    string
+	log     *slog.Logger
+	run     func(ctx context.Context)
+	closing chan struct{}
+
+	mu         sync.Mutex
+	cancel     context.CancelFunc
+	done       chan struct{}
+	restarting bool
+	closed     bool
+}
+
+func startRestartable(name string, log *slog.Logger, run func(ctx context.Context)) *restartable {
+	r := &restartable{name: name, log: log, run: run, closing: make(chan struct{})}
+	r.mu.Lock()
+	r.startLocked()
+	r.mu.Unlock()
+	return r
+}
+
+func (r *restartable) startLocked() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	r.cancel, r.done = cancel, done
+	go func() {
+		defer close(done)
+		r.run(ctx)
+	}()
+}
+
+// restart cancels the current run and starts a fresh one once it returned.
+func (r *restartable) restart() {
+	r.mu.Lock()
+	if r.restarting || r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.restarting = true
+	cancel, done := r.cancel, r.done
+	r.mu.Unlock()
+	cancel()
+	go func() {
+		select {
+		case <-done:
+		case <-r.closing:
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.restarting = false
+		if r.closed {
+			return
+		}
+		r.startLocked()
+		r.log.Info("watchdog.loop_run_replaced", "loop", r.name)
+	}()
+}
+
+// close cancels the current run and waits for it.
+func (r *restartable) close() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	close(r.closing)
+	cancel, done := r.cancel, r.done
+	r.mu.Unlock()
+	cancel()
+	<-done
+}
