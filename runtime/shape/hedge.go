@@ -20,16 +20,17 @@ const (
 	// would go out with nearly every call.
 	HedgeDelayFloor = time.Millisecond
 	// HedgeMinSamples latencies are needed before the percentile is used.
-	HedgeMinSamples = 32
+	HedgeMinSamples = 64
 	// hedgeWindow is how many recent latencies the percentile reads.
 	hedgeWindow = 256
-	// hedgeRecompute: the percentile is recomputed every this many samples.
-	hedgeRecompute = 16
+	// hedgeRecompute: the percentile is recomputed every this many samples
+	// (a sort of the window: a few microseconds, on the observing call).
+	hedgeRecompute = 64
 )
 
 // HedgeDelay is when a hedged call starts its next attempt. Delay is one
 // atomic load; Observe (percentile only) writes one slot of a ring and, every
-// 16 samples, recomputes the percentile (one goroutine at a time).
+// 64 samples, recomputes the percentile (one goroutine at a time).
 type HedgeDelay struct {
 	text    string
 	q       float64 // the percentile, 0 < q < 100; 0 for a fixed delay

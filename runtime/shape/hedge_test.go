@@ -31,8 +31,8 @@ func TestHedgeDelayPercentileDefaultsUntilEnoughSamplesThenFollowsThem(t *testin
 	for i := range 100 - (HedgeMinSamples - 1) {
 		h.Observe(time.Duration(HedgeMinSamples+i) * time.Millisecond)
 	}
-	h.Observe(0) // 101st sample, not a multiple of 16: no recompute
-	for h.Samples()%16 != 0 {
+	h.Observe(0) // 101st sample
+	for h.Samples()%hedgeRecompute != 0 {
 		h.Observe(100 * time.Millisecond)
 	}
 	assert.InDelta(t, float64(95*time.Millisecond), float64(h.Delay()), float64(5*time.Millisecond), "p95 of 1..100ms")
