@@ -23,8 +23,9 @@ import (
 // ticket, rate token, concurrency or bulkhead slot): hedges are bounded by N
 // and, when one is set, by the retry budget, each hedge counting as a retry.
 //
-// The quiet path (the first attempt answers before the delay) arms a timer
-// and stops it: no lock, no goroutine.
+// The quiet path (the first attempt answers before the delay) takes a group
+// from the zone's pool, re-arms its timer and stops it: no lock, no
+// goroutine, no allocation of its own (the wrapper's closure is one).
 
 // maxHedge is hedge='s upper bound (the key table's).
 const maxHedge = 10
@@ -33,6 +34,10 @@ type zoneHedge struct {
 	extra                 int
 	delay                 *shape.HedgeDelay
 	started, won, refused atomic.Uint64
+	// groups keeps the *hedgeGroup[R] of quiet calls (one R per zone: the
+	// method's results), each with its timer: nothing else holds them, and a
+	// reused group re-arms its stopped timer instead of making one.
+	groups sync.Pool
 }
 
 func newZoneHedge(spec ZoneSpec) (*zoneHedge, error) {
@@ -65,18 +70,35 @@ func Hedge[R any](ctx context.Context, z *Zone, call func(context.Context) (R, e
 	if h.delay.Percentile() {
 		start = z.rt.clock.Now().UnixNano()
 	}
-	g := &hedgeGroup[R]{z: z, h: h, ctx: ctx, call: call, running: 1}
-	g.ctxs[0] = c
-	t := z.rt.clock.AfterFunc(h.delay.Delay(), g.fire)
+	g, _ := h.groups.Get().(*hedgeGroup[R])
+	if g == nil {
+		g = &hedgeGroup[R]{z: z, h: h}
+	}
+	g.ctx, g.call, g.running, g.ctxs[0] = ctx, call, 1, c
+	g.arm(h.delay.Delay())
 	r, err := call(c)
 	err = z.timed(ctx, c, err)
 	if start != 0 {
 		h.delay.Observe(durationSince(z.rt.clock, start))
 	}
-	if t.Stop() {
-		return r, err // quiet: answered before the delay, nothing hedged
+	if g.timer.Stop() {
+		// Quiet: answered before the delay, nothing hedged, and nothing
+		// but the pool holds g now (its timer's function will not run).
+		g.ctx, g.call, g.ctxs[0] = nil, nil, nil
+		h.groups.Put(g)
+		return r, err
 	}
-	return g.firstDone(r, err)
+	return g.firstDone(r, err) // g stays out of the pool: hedges may hold it
+}
+
+// arm sets the group's timer to fire after d: a stopped *time.Timer is
+// reset, another clock's timer (a fake one) is made anew.
+func (g *hedgeGroup[R]) arm(d time.Duration) {
+	if t, ok := g.timer.(*time.Timer); ok {
+		t.Reset(d)
+		return
+	}
+	g.timer = g.z.rt.clock.AfterFunc(d, g.fire)
 }
 
 func durationSince(c clock.Clock, startNanos int64) time.Duration {
@@ -112,6 +134,8 @@ type hedgeGroup[R any] struct {
 	err     error       // the last failure
 	next    clock.Timer // the next hedge's timer
 	wait    chan struct{}
+
+	timer clock.Timer // the first hedge's: only the caller touches it
 }
 
 // fire starts a hedge, unless the group is over, the runtime is in dry-run

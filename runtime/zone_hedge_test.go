@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -163,8 +164,8 @@ func TestHedgeFirstAttemptWinsAndTheHedgeEnds(t *testing.T) {
 	assert.Zero(t, s.HedgesWon)
 }
 
-// Every attempt fails: the caller waits for the running hedge and gets the
-// last failure.
+// Every attempt fails: the caller waits for the running hedge and gets a
+// failure.
 func TestHedgeEveryAttemptFailsGivesTheLastFailure(t *testing.T) {
 	t.Parallel()
 	rt, clk := shapedRuntime(t)
@@ -191,7 +192,10 @@ func TestHedgeEveryAttemptFailsGivesTheLastFailure(t *testing.T) {
 	}
 	close(failHedge)
 	a := receive(t, ch)
-	assert.EqualError(t, a.err, "hedge failed")
+	// The failure of the attempt that ended last: the hedge's, unless the
+	// first attempt's return reached the group after it (a loaded machine).
+	require.Error(t, a.err)
+	assert.Contains(t, []string{"hedge failed", "first failed"}, a.err.Error())
 }
 
 // With the retry budget spent, no hedge starts: the call waits for its
@@ -321,11 +325,16 @@ func TestHedgeAttemptsKeepTheirTimeout(t *testing.T) {
 }
 
 func TestHedgeSuccessPathAllocations(t *testing.T) {
-	rt, _ := shapedRuntime(t)
+	if raceEnabled {
+		t.Skip("allocation counts mean nothing under the race detector")
+	}
+	rt, err := New(context.Background(), Config{Logger: slog.New(slog.DiscardHandler), StateDir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
 	z := rt.Zone(ZoneSpec{Service: "quotes", Method: "Allocs", Breaker: true, Hedge: 2, HedgeDelay: "50ms"})
 	ctx := context.Background()
 	call := func(ctx context.Context) (int, error) { return 1, nil }
 	n := testing.AllocsPerRun(100, func() { _, _ = Hedge(ctx, z, call) })
 	t.Logf("allocations per quiet hedged attempt: %.1f", n)
-	assert.LessOrEqual(t, n, 4.0, "the group, its timer and the timer's callback")
+	assert.Zero(t, n, "a quiet attempt reuses its group and its timer")
 }
