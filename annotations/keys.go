@@ -197,6 +197,7 @@ var keys = []Key{
 	{Name: "concurrency", Want: "adaptive or off", Example: Adaptive, Feature: true, Spec: "Concurrency",
 		Enable: "concurrency=adaptive", Conflict: concurrencyConflict,
 		field: opt(modeSwitch(Adaptive), func(p *Policy) *Opt[string] { return &p.Concurrency })},
+	hedgeKeys[0], hedgeKeys[1], hedgeKeys[2], // keys_hedge.go
 }
 
 // deadlineConflict: a deadline no longer than the timeout leaves the

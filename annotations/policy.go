@@ -82,6 +82,11 @@ type Policy struct {
 	RetryBudget Opt[string]        // retry_budget=P% (0 < P <= 100); retry_budget=off stores ""
 	Throttle    Opt[string]        // throttle=adaptive|off; off stores ""
 	Concurrency Opt[string]        // concurrency=adaptive|off; off stores ""
+
+	// Hedging (keys_hedge.go).
+	Hedge      Opt[int]    // hedge=1..10 extra attempts; hedge=off stores 0
+	HedgeDelay Opt[string] // hedge_delay=<duration>|pNN
+	Idempotent Opt[bool]   // idempotent=on|off (bare "idempotent" = on): safe to repeat
 }
 
 // FailureKinds are the failures fallback_on= names, in the runtime's order

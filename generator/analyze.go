@@ -445,6 +445,9 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 	if spec.Deadline > 0 {
 		r.contextBound("deadline", p.Deadline)
 	}
+	if spec.Hedge > 0 {
+		r.hedge(p.Hedge)
+	}
 	// A method that could take timeout= and says nothing of it takes the
 	// runtime's default timeout, when one is configured.
 	spec.DefaultTimeout = !p.Timeout.Set && m.Ctx >= 0 && !r.outlivesTheCall()
@@ -478,7 +481,7 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 	}
 	if !spec.Breaker && spec.Attempts <= 1 && spec.Timeout == 0 && spec.Bulkhead == 0 && spec.Compartment == "" &&
 		spec.Deadline == 0 && spec.Fallback == "" && spec.Idempotency == "" && !spec.DLQ &&
-		spec.Rate == "" && spec.Throttle == "" && spec.Concurrency == "" {
+		spec.Rate == "" && spec.Throttle == "" && spec.Concurrency == "" && spec.Hedge == 0 {
 		return delegate(m, "every policy is off")
 	}
 	m.Spec = spec

@@ -277,6 +277,7 @@ type locals struct {
 	recv, z, err, attempt, permit, actx, ctx string
 	dctx, cancel                             string // deadline= only
 	claim, fp, res, enc                      string // idempotency only
+	hctx, hres                               string // hedge= only (hres: two results or more)
 	results                                  []string
 	params                                   []string
 	// ctxParam: the body runs in a method taking ctx although the interface
@@ -338,6 +339,12 @@ func (e *emitter) methodNames(it *Interface, m *Method) locals {
 		}
 		if m.Ctx < 0 {
 			l.ctx = used.take("ctx")
+		}
+		if m.Spec.Hedge > 0 {
+			l.hctx = used.take("hctx")
+			if len(m.Results) > 2 {
+				l.hres = used.take("hr")
+			}
 		}
 		if m.Key != nil {
 			l.claim = used.take("claim")
@@ -497,7 +504,11 @@ func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l l
 	g.For(first, jen.Empty(), jen.Id(l.attempt).Op("++")).BlockFunc(func(g *jen.Group) {
 		g.Var().Id(l.permit).Add(e.rt("Permit"))
 		g.If(jen.List(jen.Id(l.permit), err).Op("=").Add(z.Clone().Dot("Enter").Call(ctx)), err.Clone().Op("!=").Nil()).Block(jen.Break())
-		attempt(g)
+		if s.Hedge > 0 {
+			e.hedge(g, m, l, ctx, z, call)
+		} else {
+			attempt(g)
+		}
 		g.If(jen.Op("!").Add(z.Clone().Dot("Done").Call(ctx, jen.Id(l.permit), err, jen.Id(l.attempt)))).Block(jen.Break())
 	})
 	if s.Deadline > 0 {

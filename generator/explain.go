@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -79,6 +80,9 @@ func (s Spec) Chain() string {
 			r += ", budget " + s.RetryBudget
 		}
 		p = append(p, r+")")
+	}
+	if s.Hedge > 0 {
+		p = append(p, fmt.Sprintf("hedge(%d, after %s)", s.Hedge, cmp.Or(s.HedgeDelay, "p95")))
 	}
 	if s.Timeout > 0 {
 		p = append(p, "timeout("+backoff.ShortDuration(s.Timeout)+")")

@@ -66,6 +66,8 @@ var goldenCases = map[string]string{
 	"err_deadline":             "deadline misuse: no context, a channel result, not longer than timeout= (method and interface), 0s, over 24h, without an error result: positioned errors, nothing written",
 	"criticality":              "criticality=low on the interface, normal and high on methods, unset: Criticality in the ZoneSpec (what emergency mode sheds last)",
 	"err_criticality":          "criticality misuse: a bad value, a bare key, upper case, off: positioned errors, nothing written",
+	"hedge":                    "hedge= on methods declared safe to repeat (idempotent, idempotency=): no result, one, several (a struct), with retry and budget, timeout, deadline, fallback, hedge=off: runtime.Hedge and the ZoneSpec",
+	"err_hedge":                "hedge misuse: not declared safe, with dlq, no context (method and interface), channel and stream results, no error result, bad values, hedge_delay without hedge: positioned errors, nothing written",
 }
 
 // goldenDir is a module of its own (github.com/baldur-go/baldur/testdata/golden,

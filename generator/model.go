@@ -183,4 +183,7 @@ type Spec struct {
 	RetryBudget string
 	Throttle    string
 	Concurrency string
+
+	Hedge      int
+	HedgeDelay string
 }

@@ -78,17 +78,31 @@ func (r rule) timeout(o annotations.Opt[time.Duration]) { r.contextBound("timeou
 // contextBound checks a bound that travels in the context, timeout= or
 // deadline=, as timeout describes.
 func (r rule) contextBound(key string, o annotations.Opt[time.Duration]) {
-	text := key + "=" + backoff.ShortDuration(o.Val)
+	r.contextBoundAt(key, key+"="+backoff.ShortDuration(o.Val), o.Pos, "a "+key+" travels in",
+		"the caller's own context deadline can bound the call instead")
+}
+
+// contextBoundAt is contextBound for the key written as text at pos; uses
+// says what the key does with the context, instead ends the message with the
+// way out.
+func (r rule) contextBoundAt(key, text string, pos token.Pos, uses, instead string) {
 	if r.m.Ctx < 0 {
-		r.a.errs.errorf(o.Pos, "%s cannot apply to %s: a %s travels in a context.Context first parameter, and %s has none; %s",
-			text, r.m.Name, key, r.m.Name, r.lift(key))
+		r.a.errs.errorf(pos, "%s cannot apply to %s: %s a context.Context first parameter, and %s has none; %s",
+			text, r.m.Name, uses, r.m.Name, r.lift(key))
 	}
 	for i, t := range r.m.Results[:len(r.m.Results)-1] {
 		if part, ok := r.a.outlives(t); ok {
-			r.a.errs.errorf(o.Pos, "%s cannot apply to %s: it returns %s (result %d, %s), which outlives the call, and the %s's context is cancelled as soon as %s returns; %s; the caller's own context deadline can bound the call instead",
-				text, r.m.Name, part.what, i+1, part.detail, key, r.m.Name, r.lift(key))
+			r.a.errs.errorf(pos, "%s cannot apply to %s: it returns %s (result %d, %s), which outlives the call, and the %s's context is cancelled as soon as %s returns; %s; %s",
+				text, r.m.Name, part.what, i+1, part.detail, key, r.m.Name, r.lift(key), instead)
 		}
 	}
+}
+
+// hedge: the losing attempts are cancelled through their context, so a
+// hedge needs one, and no result that outlives the call (as timeout).
+func (r rule) hedge(o annotations.Opt[int]) {
+	r.contextBoundAt("hedge", "hedge="+strconv.Itoa(o.Val), o.Pos, "a hedge cancels the losing attempts through",
+		"hedging needs results that are data in hand")
 }
 
 // outlivesTheCall reports whether a result of the method outlives the call

@@ -3,6 +3,7 @@ package runtime
 import (
 	"cmp"
 	"slices"
+	"time"
 )
 
 // ShapeStats is one protected method's load shaping at one moment: what
@@ -10,7 +11,7 @@ import (
 // does not use are zero; Policies lists those it uses.
 type ShapeStats struct {
 	Service, Method string
-	Policies        []string // of rate, throttle, concurrency, retry_budget
+	Policies        []string // of rate, throttle, concurrency, retry_budget, hedge
 
 	// rate=: the limit as written, its bucket (shared by name), whether it is
 	// fleet-wide, and what it counted (a bucket's counts are the bucket's,
@@ -35,6 +36,13 @@ type ShapeStats struct {
 	// retry_budget=: retries granted and refused (the caller got the last error).
 	BudgetGranted   uint64
 	BudgetExhausted uint64
+
+	// hedge=: extra attempts started, won (a hedge answered first), refused
+	// by the retry budget, and the delay in force (hedge_delay=).
+	HedgesStarted uint64
+	HedgesWon     uint64
+	HedgesRefused uint64
+	HedgeDelay    time.Duration
 }
 
 // Shaping returns the load shaping of every method that uses it, sorted by
@@ -69,6 +77,11 @@ func (rt *Runtime) Shaping() []ShapeStats {
 			st := b.Stats()
 			s.Policies = append(s.Policies, "retry_budget")
 			s.BudgetGranted, s.BudgetExhausted = st.Granted, st.Exhausted
+		}
+		if h := sh.hedge; h != nil {
+			s.Policies = append(s.Policies, "hedge")
+			s.HedgesStarted, s.HedgesWon, s.HedgesRefused = h.started.Load(), h.won.Load(), h.refused.Load()
+			s.HedgeDelay = h.delay.Delay()
 		}
 		out = append(out, s)
 	}

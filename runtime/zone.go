@@ -82,6 +82,12 @@ type ZoneSpec struct {
 	RetryBudget string // retry_budget=P%; "" means retries are not budgeted
 	Throttle    string // throttle=adaptive; "" means off
 	Concurrency string // concurrency=adaptive; "" means off
+
+	// Hedging (zone_hedge.go): Hedge extra attempts (hedge=; 0 means off),
+	// each HedgeDelay after the previous (hedge_delay=: a duration or pNN;
+	// "" means p95).
+	Hedge      int
+	HedgeDelay string
 }
 
 // Policies lists the composed policies in the order a call meets them.
@@ -110,6 +116,9 @@ func (s ZoneSpec) Policies() []string {
 	}
 	if s.RetryBudget != "" {
 		p = append(p, "retry_budget")
+	}
+	if s.Hedge > 0 {
+		p = append(p, "hedge")
 	}
 	if s.Timeout > 0 {
 		p = append(p, "timeout")

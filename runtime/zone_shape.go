@@ -62,6 +62,7 @@ type zoneShape struct {
 	throttle    *shape.Throttle
 	conc        *shape.Concurrency
 	budget      *shape.RetryBudget
+	hedge       *zoneHedge // hedge= (zone_hedge.go)
 	throttleErr *ThrottledError
 	countsCalls bool // the budget counts attempts itself: the zone has no per-call counters
 }
@@ -92,7 +93,7 @@ const (
 // read the zone's counters instead of counting each call again, so that
 // their success path writes nothing.
 func (rt *Runtime) newZoneShape(spec ZoneSpec, stats *callStats) *zoneShape {
-	if spec.Rate == "" && spec.Throttle == "" && spec.Concurrency == "" && spec.RetryBudget == "" {
+	if spec.Rate == "" && spec.Throttle == "" && spec.Concurrency == "" && spec.RetryBudget == "" && spec.Hedge == 0 {
 		return nil
 	}
 	fail := func(err error) {
@@ -142,6 +143,13 @@ func (rt *Runtime) newZoneShape(spec ZoneSpec, stats *callStats) *zoneShape {
 			fail(err)
 		}
 		s.budget, s.countsCalls = b, attempts == nil
+	}
+	if spec.Hedge > 0 {
+		h, err := newZoneHedge(spec)
+		if err != nil {
+			fail(err)
+		}
+		s.hedge = h
 	}
 	return s
 }
@@ -265,6 +273,9 @@ func (z *Zone) shapeAttrs() []slog.Attr {
 	}
 	if s.conc != nil {
 		attrs = append(attrs, slog.Int64("concurrency_limit", s.conc.Limit()))
+	}
+	if s.hedge != nil {
+		attrs = append(attrs, slog.Int("hedge", s.hedge.extra), slog.String("hedge_delay", s.hedge.delay.String()))
 	}
 	return attrs
 }

@@ -50,6 +50,7 @@ type fake struct {
 	entered chan struct{} // Limited: the first call holds its slot until release
 	release chan struct{}
 	hold    *hold // Adaptive: the next call is held (shape_test.go)
+	hedged  *hold // Hedged: the first attempt is held (hedge_test.go)
 }
 
 func (f *fake) next(method string) error {
@@ -450,6 +451,7 @@ func TestPoliciesInEachMode(t *testing.T) {
 		}},
 	}
 	rows = append(rows, shapeRows()...)
+	rows = append(rows, hedgeRows()...)
 	for _, row := range rows {
 		for _, mode := range []string{live, dryRun, disabled} {
 			t.Run(row.policy+"/"+mode, func(t *testing.T) {

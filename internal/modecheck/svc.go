@@ -54,6 +54,10 @@ type Service interface {
 	// Budgeted retries within a budget.
 	//baldur:protect breaker=off retry=3 backoff=const(1ms) retry_budget=20%
 	Budgeted(ctx context.Context) error
+
+	// Hedged sends one more attempt after 10ms without an answer.
+	//baldur:protect breaker=off hedge=1 hedge_delay=10ms idempotent
+	Hedged(ctx context.Context) (string, error)
 }
 
 // fixedQuote answers Quote when the pricing fails.

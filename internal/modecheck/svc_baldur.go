@@ -30,6 +30,7 @@ type ProtectedService struct {
 	zShed     *runtime.Zone
 	zAdaptive *runtime.Zone
 	zBudgeted *runtime.Zone
+	zHedged   *runtime.Zone
 }
 
 // protectedServiceShipArgs is the argument record Ship parks and its replayer decodes.
@@ -127,6 +128,13 @@ func NewProtectedService(inner Service, rt *runtime.Runtime) *ProtectedService {
 			Backoff:        backoff.Policy{Kind: backoff.Const, Base: time.Millisecond},
 			DefaultTimeout: true,
 			RetryBudget:    "20%",
+		}),
+		zHedged: rt.Zone(runtime.ZoneSpec{
+			Service:        "modes",
+			Method:         "Hedged",
+			DefaultTimeout: true,
+			Hedge:          1,
+			HedgeDelay:     "10ms",
 		}),
 	}
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
@@ -412,4 +420,29 @@ func (w *ProtectedService) Budgeted(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// Hedged runs hedge(1, after 10ms) around the inner Hedged.
+func (w *ProtectedService) Hedged(ctx context.Context) (string, error) {
+	z := w.zHedged
+	if z.Bypass() {
+		return w.inner.Hedged(ctx)
+	}
+	var (
+		r0  string
+		err error
+	)
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
+		r0, err = runtime.Hedge(ctx, z, func(hctx context.Context) (string, error) {
+			return w.inner.Hedged(hctx)
+		})
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
+	}
+	return r0, err
 }

@@ -29,8 +29,15 @@ var (
 		"Retries asked of retry_budget=, by outcome: granted, or exhausted (not attempted; the caller got the last error).",
 		[]string{"service", "method", "outcome"}, nil)
 
+	descHedges = prometheus.NewDesc(name("hedges_total"),
+		"Hedged attempts (hedge=), by outcome: started, won (answered first), or refused by the retry budget.",
+		[]string{"service", "method", "outcome"}, nil)
+	descHedgeDelay = prometheus.NewDesc(name("hedge_delay_seconds"),
+		"The delay after which hedge= starts another attempt (hedge_delay=, a percentile's value now).",
+		[]string{"service", "method"}, nil)
+
 	shapeDescs = []*prometheus.Desc{descRateLimited, descRateWaited, descRateLeases, descThrottleProbability, descThrottled,
-		descConcurrencyLimit, descConcurrencyInFlight, descConcurrencyLimited, descBudgetRetries}
+		descConcurrencyLimit, descConcurrencyInFlight, descConcurrencyLimited, descBudgetRetries, descHedges, descHedgeDelay}
 )
 
 // collectShaping sends the load-shaping series of the methods that use it.
@@ -62,6 +69,11 @@ func (c *Collector) collectShaping(ch chan<- prometheus.Metric, known map[string
 			case "retry_budget":
 				counter(descBudgetRetries, s.BudgetGranted, "granted")
 				counter(descBudgetRetries, s.BudgetExhausted, "exhausted")
+			case "hedge":
+				counter(descHedges, s.HedgesStarted, "started")
+				counter(descHedges, s.HedgesWon, "won")
+				counter(descHedges, s.HedgesRefused, "refused")
+				gauge(descHedgeDelay, s.HedgeDelay.Seconds())
 			}
 		}
 	}
