@@ -72,7 +72,7 @@ func TestChainShowsEveryKey(t *testing.T) {
 		switch k.Name {
 		case "name": // the service's name: -explain prints it before the chain
 			continue
-		case "backoff": // its example is the default, which retry(...) always prints
+		case "backoff", "hedge_delay": // their examples are the defaults, which retry(...) and hedge(...) always print
 			continue
 		}
 		var base string // the keys k requires, written with their examples

@@ -70,7 +70,7 @@ var mutants = []mutant{
 	{name: "restriction/forced-open-as-closed", file: "runtime/breaker/breaker.go",
 		old: "\tcase ForcedOpen:\n\t\treturn 3\n", new: "",
 		pkgs: []string{"./runtime/breaker", "./runtime", "./runtime/report"},
-		why: "FORCED_OPEN wins every most-restrictive merge: fleet sync, reconcile after an outage, the fleet's report"},
+		why:  "FORCED_OPEN wins every most-restrictive merge: fleet sync, reconcile after an outage, the fleet's report"},
 	{name: "reconcile/least-restrictive-wins", file: "runtime/shared.go",
 		old: "return ra > rb", new: "return ra < rb",
 		pkgs: []string{"./runtime"}, why: "breaker states merge most-restrictive-wins"},
