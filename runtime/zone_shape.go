@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/emergency"
 	"github.com/baldur-go/baldur/runtime/shape"
 )
 
@@ -128,6 +129,7 @@ func (rt *Runtime) newZoneShape(spec ZoneSpec, stats *callStats) *zoneShape {
 		if err != nil {
 			fail(err)
 		}
+		c.Emergency(rt.EmergencyLevel() >= emergency.High) // built while the level halves it
 		s.conc = c
 	default:
 		fail(fmt.Errorf("concurrency %q: want %s", spec.Concurrency, Adaptive))
@@ -137,7 +139,7 @@ func (rt *Runtime) newZoneShape(spec ZoneSpec, stats *callStats) *zoneShape {
 		if err != nil {
 			fail(fmt.Errorf("retry_budget %w", err))
 		}
-		b, err := shape.NewRetryBudget(shape.BudgetSettings{Ratio: ratio, Clock: rt.clock, Attempts: attempts})
+		b, err := shape.NewRetryBudget(shape.BudgetSettings{Ratio: ratio, Clock: rt.clock, Attempts: attempts, Level: &rt.emg.level})
 		if err != nil {
 			fail(err)
 		}
@@ -159,7 +161,7 @@ func (rt *Runtime) limiter(spec ZoneSpec) (*shape.Limiter, error) {
 	if l, ok := rt.shaping.limiters[name]; ok {
 		return l, nil
 	}
-	settings := shape.LimiterSettings{Rate: r, Burst: int64(spec.Burst), Wait: spec.RateWait, Clock: rt.clock}
+	settings := shape.LimiterSettings{Rate: r, Burst: int64(spec.Burst), Wait: spec.RateWait, Clock: rt.clock, Level: &rt.emg.level}
 	switch spec.RateScope {
 	case "", "local":
 	case RateScopeFleet:
@@ -176,6 +178,23 @@ func (rt *Runtime) limiter(spec ZoneSpec) (*shape.Limiter, error) {
 	}
 	rt.shaping.limiters[name] = l
 	return l, nil
+}
+
+// shapeEmergency halves the adaptive concurrency limits from HIGH, and gives
+// their ceiling back below it. The rate limits and retry budgets read the
+// level themselves on their slow paths.
+func (rt *Runtime) shapeEmergency(l emergency.Level) {
+	rt.mu.Lock()
+	var cs []*shape.Concurrency
+	for _, z := range rt.zones {
+		if z.shape != nil && z.shape.conc != nil {
+			cs = append(cs, z.shape.conc)
+		}
+	}
+	rt.mu.Unlock()
+	for _, c := range cs {
+		c.Emergency(l >= emergency.High)
+	}
 }
 
 // closeLimiters gives the fleet limiters' unspent tokens back, before the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime/clock"
+	"github.com/baldur-go/baldur/runtime/emergency"
 )
 
 // BudgetSettings configures a RetryBudget. Zero values mean the defaults.
@@ -26,6 +27,10 @@ type BudgetSettings struct {
 	// (the runtime's per-call counters); the budget reads it on each retry
 	// and Call need not be called. nil: Call counts.
 	Attempts func() int64
+	// Level, when set, is the emergency level in force (the runtime's one
+	// atomic, an emergency.Level), read on each retry: from ELEVATED the
+	// ratio and the floor are halved.
+	Level *atomic.Int32
 }
 
 // Budget defaults, as Finagle's RetryBudget has them.
@@ -47,6 +52,7 @@ type RetryBudget struct {
 	ratio     float64
 	reserve   float64 // MinPerSecond × window
 	spec      string
+	level     *atomic.Int32
 	exhausted atomic.Uint64
 	granted   atomic.Uint64
 }
@@ -83,7 +89,7 @@ func NewRetryBudget(s BudgetSettings) (*RetryBudget, error) {
 	}
 	return &RetryBudget{
 		w: newWindow(s.Clock, s.Window, 10, s.Attempts), ratio: s.Ratio, reserve: s.MinPerSecond * s.Window.Seconds(),
-		spec: strconv.FormatFloat(s.Ratio*100, 'f', -1, 64) + "%",
+		spec: strconv.FormatFloat(s.Ratio*100, 'f', -1, 64) + "%", level: s.Level,
 	}, nil
 }
 
@@ -98,7 +104,8 @@ func (b *RetryBudget) TryRetry() bool {
 	b.w.fold(b.w.now())
 	c := b.w.sumLocked()
 	first := max(0, c.calls-c.a)
-	ok := float64(c.a+1) <= b.ratio*float64(first)+b.reserve
+	ratio, reserve := b.limits()
+	ok := float64(c.a+1) <= ratio*float64(first)+reserve
 	if ok {
 		b.w.slots[b.w.head].a++
 	}
@@ -109,6 +116,29 @@ func (b *RetryBudget) TryRetry() bool {
 	}
 	b.granted.Add(1)
 	return true
+}
+
+// limits are the ratio and the floor in force: halved from the emergency
+// level ELEVATED.
+func (b *RetryBudget) limits() (ratio, reserve float64) {
+	if b.Shrunk() {
+		return b.ratio / 2, b.reserve / 2
+	}
+	return b.ratio, b.reserve
+}
+
+// Use is the budget's state over the trailing window: the retries it
+// granted and how many it allows in all (the ratio of the first attempts
+// plus the floor, as in force now).
+func (b *RetryBudget) Use() (retries int64, allowed float64) {
+	c := b.w.sum()
+	ratio, reserve := b.limits()
+	return c.a, ratio*float64(max(0, c.calls-c.a)) + reserve
+}
+
+// Shrunk reports whether the emergency level halves the budget now.
+func (b *RetryBudget) Shrunk() bool {
+	return b.level != nil && emergency.Level(b.level.Load()) >= emergency.Elevated
 }
 
 // BudgetStats is what a budget counted since it was built.
