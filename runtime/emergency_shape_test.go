@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/backoff"
 	"github.com/baldur-go/baldur/runtime/emergency"
+	"github.com/baldur-go/baldur/runtime/store"
 )
 
 // admitted counts the calls z admits in a row before the first refusal.
@@ -122,4 +124,30 @@ func TestElevatedHalvesEveryRetryBudget(t *testing.T) {
 	sh := rt.Shaping()
 	require.Len(t, sh, 2)
 	assert.True(t, sh[0].BudgetShrunk, "%+v", sh[0])
+}
+
+// retry_budget_scope=fleet: two runtimes on one store share the method's
+// budget; Shaping shows it fleet-wide, with both processes in it.
+func TestZoneFleetRetryBudgetIsSharedThroughTheStore(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	t.Cleanup(func() { st.Close() })
+	spec := ZoneSpec{Service: "ledger", Method: "Settle", Breaker: true, Attempts: 2, RetryBudget: "20%",
+		RetryBudgetScope: RateScopeFleet, Backoff: backoff.Policy{Kind: backoff.Const, Base: time.Microsecond}}
+	var rts []*Runtime
+	for range 2 {
+		rt, err := New(context.Background(), Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, rt.Close()) })
+		rt.Zone(spec)
+		rts = append(rts, rt)
+	}
+	require.Eventually(t, func() bool {
+		sh := rts[0].Shaping()
+		return len(sh) == 1 && sh[0].BudgetProcesses == 2
+	}, 10*time.Second, 10*time.Millisecond, "both processes in the fleet's budget within a few syncs")
+	sh := rts[0].Shaping()[0]
+	assert.True(t, sh.BudgetFleet)
+	assert.Equal(t, "20%", sh.RetryBudget)
+	assert.Zero(t, sh.BudgetSyncErrs)
 }

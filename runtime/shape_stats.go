@@ -40,6 +40,9 @@ type ShapeStats struct {
 	// caller got the last error) since start, and over the trailing window
 	// the retries spent against those allowed (the fleet's, when shared).
 	RetryBudget     string
+	BudgetFleet     bool  // retry_budget_scope=fleet
+	BudgetProcesses int64 // fleet: processes sharing it at the last sync
+	BudgetSyncErrs  uint64
 	BudgetGranted   uint64
 	BudgetExhausted uint64
 	BudgetRetries   int64
@@ -82,7 +85,7 @@ func (rt *Runtime) Shaping() []ShapeStats {
 			s.Policies = append(s.Policies, "retry_budget")
 			s.RetryBudget, s.BudgetGranted, s.BudgetExhausted = b.String(), st.Granted, st.Exhausted
 			s.BudgetRetries, s.BudgetAllowed = b.Use()
-			s.BudgetShrunk = b.Shrunk()
+			s.BudgetShrunk, s.BudgetFleet, s.BudgetProcesses, s.BudgetSyncErrs = b.Shrunk(), b.Fleet(), st.Processes, st.SyncErrs
 		}
 		out = append(out, s)
 	}

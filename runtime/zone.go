@@ -80,8 +80,11 @@ type ZoneSpec struct {
 	// interface's rate=); a method with its own rate= gets "service.Method".
 	RateBucket  string
 	RetryBudget string // retry_budget=P%; "" means retries are not budgeted
-	Throttle    string // throttle=adaptive; "" means off
-	Concurrency string // concurrency=adaptive; "" means off
+	// RetryBudgetScope: retry_budget_scope=fleet shares the budget with every
+	// process on the store; "" is this process.
+	RetryBudgetScope string
+	Throttle         string // throttle=adaptive; "" means off
+	Concurrency      string // concurrency=adaptive; "" means off
 }
 
 // Policies lists the composed policies in the order a call meets them.

@@ -72,6 +72,7 @@ type zoneShape struct {
 type shapeRegistry struct {
 	mu       sync.Mutex
 	limiters map[string]*shape.Limiter
+	budgets  []*shape.RetryBudget // fleet-wide: their syncs stop on Close
 }
 
 // DefaultConcurrencyQueueWait is how long a call waits in the adaptive
@@ -139,9 +140,23 @@ func (rt *Runtime) newZoneShape(spec ZoneSpec, stats *callStats) *zoneShape {
 		if err != nil {
 			fail(fmt.Errorf("retry_budget %w", err))
 		}
-		b, err := shape.NewRetryBudget(shape.BudgetSettings{Ratio: ratio, Clock: rt.clock, Attempts: attempts, Level: &rt.emg.level})
+		settings := shape.BudgetSettings{Ratio: ratio, Clock: rt.clock, Attempts: attempts, Level: &rt.emg.level}
+		switch spec.RetryBudgetScope {
+		case "", "local":
+		case RateScopeFleet:
+			settings.Fleet = &shape.BudgetFleetSettings{Store: rt.store, Node: rt.node,
+				Key: "baldur:budget:{" + spec.Service + "." + spec.Method + "}"}
+		default:
+			fail(fmt.Errorf("retry_budget_scope %q: want fleet", spec.RetryBudgetScope))
+		}
+		b, err := shape.NewRetryBudget(settings)
 		if err != nil {
 			fail(err)
+		}
+		if b.Fleet() {
+			rt.shaping.mu.Lock()
+			rt.shaping.budgets = append(rt.shaping.budgets, b)
+			rt.shaping.mu.Unlock()
 		}
 		s.budget, s.countsCalls = b, attempts == nil
 	}
@@ -205,7 +220,12 @@ func (rt *Runtime) closeLimiters() error {
 	for _, l := range rt.shaping.limiters {
 		ls = append(ls, l)
 	}
+	bs := rt.shaping.budgets
+	rt.shaping.budgets = nil
 	rt.shaping.mu.Unlock()
+	for _, b := range bs {
+		b.Close()
+	}
 	var errs []error
 	for _, l := range ls { // outside the lock: a fleet limiter writes to the store
 		errs = append(errs, l.Close())
