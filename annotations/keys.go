@@ -193,7 +193,7 @@ var keys = []Key{
 		field: opt(percentKind, func(p *Policy) *Opt[string] { return &p.RetryBudget })},
 	{Name: "retry_budget_scope", Want: "local or fleet", Example: RateScopeFleet, Requires: "retry", Spec: "RetryBudgetScope",
 		Conflict: budgetScopeConflict,
-		field: opt(oneOf(RateScopeLocal, RateScopeFleet), func(p *Policy) *Opt[string] { return &p.RetryBudgetScope })},
+		field:    opt(oneOf(RateScopeLocal, RateScopeFleet), func(p *Policy) *Opt[string] { return &p.RetryBudgetScope })},
 	{Name: "throttle", Want: "adaptive or off", Example: Adaptive, Feature: true, Spec: "Throttle",
 		Enable: "throttle=adaptive",
 		field:  opt(modeSwitch(Adaptive), func(p *Policy) *Opt[string] { return &p.Throttle })},
