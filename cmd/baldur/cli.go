@@ -59,6 +59,8 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   leader                                   whether this process leads the fleet, its token, who holds the lease
   schedule                                 scheduled tasks: last run, outcome, duration, next run
   watchdog                                 the runtime's background loops: state, silence, restarts
+  shaping                                  load shaping per method: rate tokens, throttle probability,
+                                           adaptive concurrency limit, retry budget use; this process only
 
   emergency [status]                       the fleet's emergency level, its signals, the recovery under way
   emergency declare LEVEL --reason R --confirm   raise it (ELEVATED, HIGH or CRITICAL)
@@ -387,6 +389,8 @@ func dispatch(o *opts) (func(*client) int, error) {
 		return dispatchAudit(o)
 	case "leader", "schedule", "watchdog":
 		return dispatchFleet(o, group)
+	case "shaping":
+		return dispatchShaping(o)
 	case "emergency":
 		return dispatchEmergency(o)
 	case "governance":
