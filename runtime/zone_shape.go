@@ -285,19 +285,30 @@ func (z *Zone) logRefusal(ctx context.Context, err error) {
 		slog.String("method", z.spec.Method), slog.String("error", err.Error()))
 }
 
-// shapeAttrs describes the zone's load shaping for protect.composer_built.
+// shapeAttrs describes the zone's load shaping for protect.composer_built:
+// shaping names the policies in the order a call meets them, then each
+// one's settings.
 func (z *Zone) shapeAttrs() []slog.Attr {
 	s := z.shape
 	if s == nil {
 		return nil
 	}
-	var attrs []slog.Attr
+	var names []string
+	for _, p := range [...]struct {
+		on   bool
+		name string
+	}{{s.rate != nil, "rate"}, {s.throttle != nil, "throttle"}, {s.conc != nil, "concurrency"}, {s.budget != nil, "retry_budget"}} {
+		if p.on {
+			names = append(names, p.name)
+		}
+	}
+	attrs := []slog.Attr{slog.Any("shaping", names)}
 	if l := s.rate; l != nil {
 		attrs = append(attrs, slog.String("rate", l.Limit()), slog.Int64("burst", l.Burst()),
 			slog.String("rate_bucket", z.rateBucket()), slog.Bool("rate_fleet", z.spec.RateScope == RateScopeFleet))
 	}
 	if s.budget != nil {
-		attrs = append(attrs, slog.String("retry_budget", s.budget.String()))
+		attrs = append(attrs, slog.String("retry_budget", s.budget.String()), slog.Bool("retry_budget_fleet", s.budget.Fleet()))
 	}
 	if s.throttle != nil {
 		attrs = append(attrs, slog.Float64("throttle_k", s.throttle.K()))
