@@ -278,7 +278,7 @@ func TestShapingEvents(t *testing.T) {
 	mu.Unlock()
 	assert.Contains(t, out, "msg=protect.composer_built service=orders method=Place "+
 		`policies="[breaker rate throttle concurrency retry retry_budget]"`)
-	assert.Contains(t, out, `shaping="[rate throttle concurrency retry_budget]" rate=10/s burst=10 rate_bucket=orders rate_fleet=false "+
+	assert.Contains(t, out, `shaping="[rate throttle concurrency retry_budget]" rate=10/s burst=10 rate_bucket=orders rate_fleet=false `+
 		"retry_budget=20% retry_budget_fleet=true throttle_k=2 concurrency_limit=20")
 }
 
