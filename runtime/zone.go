@@ -221,7 +221,7 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 				f = permitQuietOnly
 			}
 			var a shape.Admit
-			if sh := z.shape; sh != nil {
+			if sh := z.shape; sh != nil && !sh.admit() {
 				var err error
 				if a, f, err = z.shapeEnter(ctx, sh, t, f); err != nil {
 					return Permit{}, err

@@ -65,6 +65,18 @@ type zoneShape struct {
 	budget      *shape.RetryBudget
 	throttleErr *ThrottledError
 	countsCalls bool // the budget counts attempts itself: the zone has no per-call counters
+	// quick: no policy here has work on a quiet success beyond the rate's
+	// pool and the throttle's probability (no concurrency limit, nothing
+	// counted here), so Enter may admit inline (admit) without shapeEnter.
+	quick bool
+}
+
+// admit is the quiet success path of a quick zoneShape, inlined into
+// Enter: the throttle's probability is 0 (one load, no side effect), then a
+// token from the rate's pool (one compare-and-swap), the only step that
+// takes anything, last. false: take shapeEnter's path, nothing was taken.
+func (s *zoneShape) admit() bool {
+	return s.quick && (s.throttle == nil || s.throttle.Quiet()) && (s.rate == nil || s.rate.Allow())
 }
 
 // shapeRegistry keeps the limiters shared by name (a fleet limiter gives
@@ -160,6 +172,7 @@ func (rt *Runtime) newZoneShape(spec ZoneSpec, stats *callStats) *zoneShape {
 		}
 		s.budget, s.countsCalls = b, attempts == nil
 	}
+	s.quick = s.conc == nil && !s.countsCalls && (s.throttle == nil || s.throttle.Quiet())
 	return s
 }
 

@@ -130,6 +130,12 @@ func (t *Throttle) recompute(failures, rejections int64) float64 {
 	return p
 }
 
+// Quiet reports, with one atomic load and no side effect, that Allow would
+// admit the call without counting it: the probability is 0 and the calls
+// sent are counted elsewhere (ThrottleSettings.Sent). Then a caller may skip
+// Allow.
+func (t *Throttle) Quiet() bool { return !t.counts && t.p.Load() == 0 }
+
 // Probability is the current local rejection probability.
 func (t *Throttle) Probability() float64 { return math.Float64frombits(t.p.Load()) }
 
