@@ -221,10 +221,14 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 				f = permitQuietOnly
 			}
 			var a shape.Admit
-			if sh := z.shape; sh != nil && !sh.admit() {
-				var err error
-				if a, f, err = z.shapeEnter(ctx, sh, t, f); err != nil {
-					return Permit{}, err
+			if sh := z.shape; sh != nil {
+				if !sh.admit() {
+					var err error
+					if a, f, err = z.shapeEnter(ctx, sh, t, f); err != nil {
+						return Permit{}, err
+					}
+				} else if sh.counts {
+					sh.count()
 				}
 			}
 			var stripe uint16

@@ -65,18 +65,32 @@ type zoneShape struct {
 	budget      *shape.RetryBudget
 	throttleErr *ThrottledError
 	countsCalls bool // the budget counts attempts itself: the zone has no per-call counters
-	// quick: no policy here has work on a quiet success beyond the rate's
-	// pool and the throttle's probability (no concurrency limit, nothing
-	// counted here), so Enter may admit inline (admit) without shapeEnter.
-	quick bool
+	// quick: no concurrency limit, so Enter may admit inline (admit)
+	// without shapeEnter; countThrottle and countBudget are the policies
+	// that count each call themselves (no per-call counters on the zone).
+	quick         bool
+	countThrottle *shape.Throttle
+	countBudget   *shape.RetryBudget
+	counts        bool // either is set
 }
 
 // admit is the quiet success path of a quick zoneShape, inlined into
-// Enter: the throttle's probability is 0 (one load, no side effect), then a
+// Enter: the throttle is not shedding (one load, no side effect), then a
 // token from the rate's pool (one compare-and-swap), the only step that
-// takes anything, last. false: take shapeEnter's path, nothing was taken.
+// takes anything, last; Enter then counts (count) for the policies that
+// keep their own counts. false: take shapeEnter's path; nothing was taken.
 func (s *zoneShape) admit() bool {
-	return s.quick && (s.throttle == nil || s.throttle.Quiet()) && (s.rate == nil || s.rate.Allow())
+	return s.quick && (s.throttle == nil || !s.throttle.Shedding()) && (s.rate == nil || s.rate.Allow())
+}
+
+// count is what admit counts for the policies that keep their own counts.
+func (s *zoneShape) count() {
+	if s.countThrottle != nil {
+		s.countThrottle.Sent()
+	}
+	if s.countBudget != nil {
+		s.countBudget.Call()
+	}
 }
 
 // shapeRegistry keeps the limiters shared by name (a fleet limiter gives
@@ -172,7 +186,14 @@ func (rt *Runtime) newZoneShape(spec ZoneSpec, stats *callStats) *zoneShape {
 		}
 		s.budget, s.countsCalls = b, attempts == nil
 	}
-	s.quick = s.conc == nil && !s.countsCalls && (s.throttle == nil || s.throttle.Quiet())
+	s.quick = s.conc == nil
+	if s.throttle != nil && attempts == nil {
+		s.countThrottle = s.throttle
+	}
+	if s.countsCalls {
+		s.countBudget = s.budget
+	}
+	s.counts = s.countThrottle != nil || s.countBudget != nil
 	return s
 }
 

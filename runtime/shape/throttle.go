@@ -130,11 +130,19 @@ func (t *Throttle) recompute(failures, rejections int64) float64 {
 	return p
 }
 
-// Quiet reports, with one atomic load and no side effect, that Allow would
-// admit the call without counting it: the probability is 0 and the calls
-// sent are counted elsewhere (ThrottleSettings.Sent). Then a caller may skip
-// Allow.
-func (t *Throttle) Quiet() bool { return !t.counts && t.p.Load() == 0 }
+// Shedding reports, with one atomic load and no side effect, whether Allow
+// could shed a call now (the probability is above 0). While it is not, a
+// caller may admit without Allow and call Sent instead.
+func (t *Throttle) Shedding() bool { return t.p.Load() != 0 }
+
+// Sent counts a call admitted without Allow (while not Shedding): one
+// atomic add, or nothing when the calls sent are counted elsewhere
+// (ThrottleSettings.Sent).
+func (t *Throttle) Sent() {
+	if t.counts {
+		t.w.calls.Add(1)
+	}
+}
 
 // Probability is the current local rejection probability.
 func (t *Throttle) Probability() float64 { return math.Float64frombits(t.p.Load()) }
