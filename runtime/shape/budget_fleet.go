@@ -157,7 +157,7 @@ func (f *budgetFleet) sync() {
 	}
 	f.fleetSeen.Store(int64(len(all)))
 	// Retries spent since the counts were taken are this process's: out of its share.
-	spent := b.w.sumLocked().a - retries
+	spent := max(0, b.w.sumLocked().a-retries) // less when the window moved on meanwhile
 	ratio, reserve := b.limits()
 	f.retries, f.allowed = fleetRetries, ratio*float64(fleetFirst)+reserve
 	left := f.allowed - float64(fleetRetries)
