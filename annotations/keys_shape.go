@@ -85,6 +85,16 @@ func (a *arg) percent() (string, bool) {
 	return a.val, true
 }
 
+// budgetScopeConflict: retry_budget_scope tunes a retry_budget written
+// beside it (a key requires one key only, so retry is the Requires).
+func budgetScopeConflict(p *Policy, _ func(token.Pos) string) string {
+	if p.RetryBudgetScope.Set && !p.RetryBudget.Set {
+		return fmt.Sprintf("retry_budget_scope=%s tunes retry_budget, which is not written here; "+
+			"write retry_budget=P%% beside it", p.RetryBudgetScope.Val)
+	}
+	return ""
+}
+
 // concurrencyConflict: an adaptive limit and a fixed bulkhead both bound the
 // calls in flight of one method.
 func concurrencyConflict(p *Policy, lineCol func(token.Pos) string) string {

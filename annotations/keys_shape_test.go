@@ -27,6 +27,10 @@ func TestLoadShapingKeys(t *testing.T) {
 		{"//baldur:protect retry=3 retry_budget=20%", Policy{Retry: val(3), RetryBudget: val("20%")}},
 		{"//baldur:protect retry=3 retry_budget=0.5%", Policy{Retry: val(3), RetryBudget: val("0.5%")}},
 		{"//baldur:protect retry=3 retry_budget=off", Policy{Retry: val(3), RetryBudget: val("")}},
+		{"//baldur:protect retry=3 retry_budget=20% retry_budget_scope=fleet",
+			Policy{Retry: val(3), RetryBudget: val("20%"), RetryBudgetScope: val("fleet")}},
+		{"//baldur:protect retry=3 retry_budget=20% retry_budget_scope=local",
+			Policy{Retry: val(3), RetryBudget: val("20%"), RetryBudgetScope: val("local")}},
 		{"//baldur:protect throttle=adaptive concurrency=adaptive", Policy{Throttle: val("adaptive"), Concurrency: val("adaptive")}},
 		{"//baldur:protect throttle=off concurrency=off", Policy{Throttle: val(""), Concurrency: val("")}},
 	} {
@@ -50,6 +54,7 @@ func TestLoadShapingKeys(t *testing.T) {
 		{"//baldur:protect retry=3 retry_budget=20", `x.go:1:39: retry_budget: "20" has no %; want a percentage above 0% and at most 100%, such as 20%, or off`},
 		{"//baldur:protect retry=3 retry_budget=0%", `x.go:1:39: retry_budget: "0%" is not above 0% and at most 100%; want a percentage above 0% and at most 100%, such as 20%, or off`},
 		{"//baldur:protect retry=3 retry_budget=150%", `x.go:1:39: retry_budget: "150%" is not above 0% and at most 100%; want a percentage above 0% and at most 100%, such as 20%, or off`},
+		{"//baldur:protect retry=3 retry_budget=20% retry_budget_scope=zone", `x.go:1:62: retry_budget_scope: "zone" is not valid; want local or fleet`},
 		{"//baldur:protect throttle=on", `x.go:1:27: throttle: "on" is not valid; want adaptive or off`},
 		{"//baldur:protect throttle", `x.go:1:18: throttle: needs a value, such as throttle=adaptive; want adaptive or off`},
 		{"//baldur:protect concurrency=vegas", `x.go:1:30: concurrency: "vegas" is not valid; want adaptive or off`},
@@ -95,4 +100,20 @@ func TestMergeRateOffDropsTheInterfaceTuning(t *testing.T) {
 	var errs scanner.ErrorList
 	Check(fset, got, &errs)
 	assert.Empty(t, errs)
+}
+
+// retry_budget_scope tunes a retry_budget written beside it.
+func TestRetryBudgetScopeNeedsARetryBudget(t *testing.T) {
+	t.Parallel()
+	fset := token.NewFileSet()
+	f := fset.AddFile("x.go", -1, 200)
+	f.SetLines([]int{0})
+	var errs scanner.ErrorList
+	d, ok := ParseLine(fset, "//baldur:protect retry=3 retry_budget_scope=fleet", token.Pos(f.Base()), &errs)
+	require.True(t, ok)
+	require.Empty(t, errs)
+	Check(fset, d.Policy, &errs)
+	require.Len(t, errs, 1)
+	assert.Equal(t, "x.go:1:26: retry_budget_scope=fleet tunes retry_budget, which is not written here; write retry_budget=P% beside it",
+		errs[0].Error())
 }

@@ -80,8 +80,10 @@ type Policy struct {
 	RateWait    Opt[time.Duration] // rate_wait=<duration>, at most 24h: wait this long for a token
 	RateScope   Opt[string]        // rate_scope=local|fleet
 	RetryBudget Opt[string]        // retry_budget=P% (0 < P <= 100); retry_budget=off stores ""
-	Throttle    Opt[string]        // throttle=adaptive|off; off stores ""
-	Concurrency Opt[string]        // concurrency=adaptive|off; off stores ""
+	// RetryBudgetScope: retry_budget_scope=local|fleet
+	RetryBudgetScope Opt[string]
+	Throttle         Opt[string] // throttle=adaptive|off; off stores ""
+	Concurrency      Opt[string] // concurrency=adaptive|off; off stores ""
 
 	// Hedging (keys_hedge.go).
 	Hedge      Opt[int]    // hedge=1..10 extra attempts; hedge=off stores 0

@@ -46,7 +46,7 @@ func TestMergeCoversEveryField(t *testing.T) {
 		IdemFailOpen: val(true), IdemReplay: val(true), IdemDegraded: val("refuse"), Criticality: val("high"),
 		Deadline: val(time.Minute), FallbackOn: val("open"), Compartment: val("database"),
 		Rate: val("100/s"), Burst: val(5), RateWait: val(time.Millisecond), RateScope: val("fleet"),
-		RetryBudget: val("20%"), Throttle: val("adaptive"), Concurrency: val("adaptive"),
+		RetryBudget: val("20%"), RetryBudgetScope: val("fleet"), Throttle: val("adaptive"), Concurrency: val("adaptive"),
 		Hedge: val(2), HedgeDelay: val("p95"), Idempotent: val(true),
 	}
 	v := reflect.ValueOf(full)

@@ -78,6 +78,9 @@ func (s Spec) Chain() string {
 		r := fmt.Sprintf("retry(%d, %s", s.Attempts, s.Backoff)
 		if s.RetryBudget != "" {
 			r += ", budget " + s.RetryBudget
+			if s.RetryBudgetScope == "fleet" {
+				r += " fleet"
+			}
 		}
 		p = append(p, r+")")
 	}

@@ -181,8 +181,10 @@ type Spec struct {
 	RateScope   string
 	RateBucket  string
 	RetryBudget string
-	Throttle    string
-	Concurrency string
+	// RetryBudgetScope: see runtime.ZoneSpec.
+	RetryBudgetScope string
+	Throttle         string
+	Concurrency      string
 
 	Hedge      int
 	HedgeDelay string

@@ -198,6 +198,7 @@ func (rt *Runtime) setEmergencyLevel(l emergency.Level) {
 	for _, b := range comps {
 		b.emergencyLevel(l)
 	}
+	rt.shapeEmergency(l)
 	if ls := rt.emg.onSet.Load(); ls != nil {
 		for _, fn := range *ls {
 			fn(l)

@@ -23,6 +23,9 @@ type ShapeStats struct {
 	RateWaited  uint64 // calls that waited for a token (rate_wait=)
 	RateLeases  uint64 // fleet: batches leased from the store
 	RateErrors  uint64 // fleet: leases that failed (the process then limits alone)
+	RateBurst   int64  // the bucket's size
+	RateTokens  int64  // calls it would admit at once now (fleet: this process's leased pool)
+	RateHalved  bool   // the emergency level (HIGH and above) halves the rate and the burst
 
 	// throttle=adaptive: the local rejection probability now, and the calls shed.
 	ThrottleProbability float64
@@ -32,8 +35,15 @@ type ShapeStats struct {
 	ConcurrencyLimit    int64
 	ConcurrencyInFlight int64
 	ConcurrencyLimited  uint64
+	ConcurrencyHalved   bool // the emergency level (HIGH and above) halves the limit and its ceiling
 
-	// retry_budget=: retries granted and refused (the caller got the last error).
+	// retry_budget=: the budget as written, retries granted and refused (the
+	// caller got the last error) since start, and over the trailing window
+	// the retries spent against those allowed (the fleet's, when shared).
+	RetryBudget     string
+	BudgetFleet     bool  // retry_budget_scope=fleet
+	BudgetProcesses int64 // fleet: processes sharing it at the last sync
+	BudgetSyncErrs  uint64
 	BudgetGranted   uint64
 	BudgetExhausted uint64
 
@@ -43,6 +53,9 @@ type ShapeStats struct {
 	HedgesWon     uint64
 	HedgesRefused uint64
 	HedgeDelay    time.Duration
+	BudgetRetries int64
+	BudgetAllowed float64
+	BudgetShrunk  bool // the emergency level (ELEVATED and above) halves the ratio and the floor
 }
 
 // Shaping returns the load shaping of every method that uses it, sorted by
@@ -64,6 +77,7 @@ func (rt *Runtime) Shaping() []ShapeStats {
 			s.Policies = append(s.Policies, "rate")
 			s.Rate, s.RateBucket, s.RateFleet = l.Limit(), z.rateBucket(), z.spec.RateScope == RateScopeFleet
 			s.RateLimited, s.RateWaited, s.RateLeases, s.RateErrors = st.Limited, st.Waited, st.Leases, st.LeaseErrors
+			s.RateBurst, s.RateTokens, s.RateHalved = l.Burst(), l.Tokens(), l.Halved()
 		}
 		if t := sh.throttle; t != nil {
 			s.Policies = append(s.Policies, "throttle")
@@ -72,11 +86,14 @@ func (rt *Runtime) Shaping() []ShapeStats {
 		if c := sh.conc; c != nil {
 			s.Policies = append(s.Policies, "concurrency")
 			s.ConcurrencyLimit, s.ConcurrencyInFlight, s.ConcurrencyLimited = c.Limit(), c.InFlight(), c.Limited()
+			s.ConcurrencyHalved = c.Halved()
 		}
 		if b := sh.budget; b != nil {
 			st := b.Stats()
 			s.Policies = append(s.Policies, "retry_budget")
-			s.BudgetGranted, s.BudgetExhausted = st.Granted, st.Exhausted
+			s.RetryBudget, s.BudgetGranted, s.BudgetExhausted = b.String(), st.Granted, st.Exhausted
+			s.BudgetRetries, s.BudgetAllowed = b.Use()
+			s.BudgetShrunk, s.BudgetFleet, s.BudgetProcesses, s.BudgetSyncErrs = b.Shrunk(), b.Fleet(), st.Processes, st.SyncErrs
 		}
 		if h := sh.hedge; h != nil {
 			s.Policies = append(s.Policies, "hedge")

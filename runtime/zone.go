@@ -80,8 +80,11 @@ type ZoneSpec struct {
 	// interface's rate=); a method with its own rate= gets "service.Method".
 	RateBucket  string
 	RetryBudget string // retry_budget=P%; "" means retries are not budgeted
-	Throttle    string // throttle=adaptive; "" means off
-	Concurrency string // concurrency=adaptive; "" means off
+	// RetryBudgetScope: retry_budget_scope=fleet shares the budget with every
+	// process on the store; "" is this process.
+	RetryBudgetScope string
+	Throttle         string // throttle=adaptive; "" means off
+	Concurrency      string // concurrency=adaptive; "" means off
 
 	// Hedging (zone_hedge.go): Hedge extra attempts (hedge=; 0 means off),
 	// each HedgeDelay after the previous (hedge_delay=: a duration or pNN;
@@ -228,9 +231,13 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 			}
 			var a shape.Admit
 			if sh := z.shape; sh != nil {
-				var err error
-				if a, f, err = z.shapeEnter(ctx, sh, t, f); err != nil {
-					return Permit{}, err
+				if !sh.admit() {
+					var err error
+					if a, f, err = z.shapeEnter(ctx, sh, t, f); err != nil {
+						return Permit{}, err
+					}
+				} else if sh.counts {
+					sh.count()
 				}
 			}
 			var stripe uint16

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/emergency"
 	"github.com/baldur-go/baldur/runtime/shape"
 )
 
@@ -65,6 +66,32 @@ type zoneShape struct {
 	hedge       *zoneHedge // hedge= (zone_hedge.go)
 	throttleErr *ThrottledError
 	countsCalls bool // the budget counts attempts itself: the zone has no per-call counters
+	// quick: no concurrency limit, so Enter may admit inline (admit)
+	// without shapeEnter; countThrottle and countBudget are the policies
+	// that count each call themselves (no per-call counters on the zone).
+	quick         bool
+	countThrottle *shape.Throttle
+	countBudget   *shape.RetryBudget
+	counts        bool // either is set
+}
+
+// admit is the quiet success path of a quick zoneShape, inlined into
+// Enter: the throttle is not shedding (one load, no side effect), then a
+// token from the rate's pool (one compare-and-swap), the only step that
+// takes anything, last; Enter then counts (count) for the policies that
+// keep their own counts. false: take shapeEnter's path; nothing was taken.
+func (s *zoneShape) admit() bool {
+	return s.quick && (s.throttle == nil || !s.throttle.Shedding()) && (s.rate == nil || s.rate.Allow())
+}
+
+// count is what admit counts for the policies that keep their own counts.
+func (s *zoneShape) count() {
+	if s.countThrottle != nil {
+		s.countThrottle.Sent()
+	}
+	if s.countBudget != nil {
+		s.countBudget.Call()
+	}
 }
 
 // shapeRegistry keeps the limiters shared by name (a fleet limiter gives
@@ -72,6 +99,7 @@ type zoneShape struct {
 type shapeRegistry struct {
 	mu       sync.Mutex
 	limiters map[string]*shape.Limiter
+	budgets  []*shape.RetryBudget // fleet-wide: their syncs stop on Close
 }
 
 // DefaultConcurrencyQueueWait is how long a call waits in the adaptive
@@ -129,6 +157,7 @@ func (rt *Runtime) newZoneShape(spec ZoneSpec, stats *callStats) *zoneShape {
 		if err != nil {
 			fail(err)
 		}
+		c.Emergency(rt.EmergencyLevel() >= emergency.High) // built while the level halves it
 		s.conc = c
 	default:
 		fail(fmt.Errorf("concurrency %q: want %s", spec.Concurrency, Adaptive))
@@ -138,9 +167,23 @@ func (rt *Runtime) newZoneShape(spec ZoneSpec, stats *callStats) *zoneShape {
 		if err != nil {
 			fail(fmt.Errorf("retry_budget %w", err))
 		}
-		b, err := shape.NewRetryBudget(shape.BudgetSettings{Ratio: ratio, Clock: rt.clock, Attempts: attempts})
+		settings := shape.BudgetSettings{Ratio: ratio, Clock: rt.clock, Attempts: attempts, Level: &rt.emg.level}
+		switch spec.RetryBudgetScope {
+		case "", "local":
+		case RateScopeFleet:
+			settings.Fleet = &shape.BudgetFleetSettings{Store: rt.store, Node: rt.node,
+				Key: "baldur:budget:{" + spec.Service + "." + spec.Method + "}"}
+		default:
+			fail(fmt.Errorf("retry_budget_scope %q: want fleet", spec.RetryBudgetScope))
+		}
+		b, err := shape.NewRetryBudget(settings)
 		if err != nil {
 			fail(err)
+		}
+		if b.Fleet() {
+			rt.shaping.mu.Lock()
+			rt.shaping.budgets = append(rt.shaping.budgets, b)
+			rt.shaping.mu.Unlock()
 		}
 		s.budget, s.countsCalls = b, attempts == nil
 	}
@@ -151,6 +194,14 @@ func (rt *Runtime) newZoneShape(spec ZoneSpec, stats *callStats) *zoneShape {
 		}
 		s.hedge = h
 	}
+	s.quick = s.conc == nil
+	if s.throttle != nil && attempts == nil {
+		s.countThrottle = s.throttle
+	}
+	if s.countsCalls {
+		s.countBudget = s.budget
+	}
+	s.counts = s.countThrottle != nil || s.countBudget != nil
 	return s
 }
 
@@ -167,7 +218,7 @@ func (rt *Runtime) limiter(spec ZoneSpec) (*shape.Limiter, error) {
 	if l, ok := rt.shaping.limiters[name]; ok {
 		return l, nil
 	}
-	settings := shape.LimiterSettings{Rate: r, Burst: int64(spec.Burst), Wait: spec.RateWait, Clock: rt.clock}
+	settings := shape.LimiterSettings{Rate: r, Burst: int64(spec.Burst), Wait: spec.RateWait, Clock: rt.clock, Level: &rt.emg.level}
 	switch spec.RateScope {
 	case "", "local":
 	case RateScopeFleet:
@@ -186,6 +237,23 @@ func (rt *Runtime) limiter(spec ZoneSpec) (*shape.Limiter, error) {
 	return l, nil
 }
 
+// shapeEmergency halves the adaptive concurrency limits from HIGH, and gives
+// their ceiling back below it. The rate limits and retry budgets read the
+// level themselves on their slow paths.
+func (rt *Runtime) shapeEmergency(l emergency.Level) {
+	rt.mu.Lock()
+	var cs []*shape.Concurrency
+	for _, z := range rt.zones {
+		if z.shape != nil && z.shape.conc != nil {
+			cs = append(cs, z.shape.conc)
+		}
+	}
+	rt.mu.Unlock()
+	for _, c := range cs {
+		c.Emergency(l >= emergency.High)
+	}
+}
+
 // closeLimiters gives the fleet limiters' unspent tokens back, before the
 // store closes.
 func (rt *Runtime) closeLimiters() error {
@@ -194,7 +262,12 @@ func (rt *Runtime) closeLimiters() error {
 	for _, l := range rt.shaping.limiters {
 		ls = append(ls, l)
 	}
+	bs := rt.shaping.budgets
+	rt.shaping.budgets = nil
 	rt.shaping.mu.Unlock()
+	for _, b := range bs {
+		b.Close()
+	}
 	var errs []error
 	for _, l := range ls { // outside the lock: a fleet limiter writes to the store
 		errs = append(errs, l.Close())
@@ -254,19 +327,30 @@ func (z *Zone) logRefusal(ctx context.Context, err error) {
 		slog.String("method", z.spec.Method), slog.String("error", err.Error()))
 }
 
-// shapeAttrs describes the zone's load shaping for protect.composer_built.
+// shapeAttrs describes the zone's load shaping for protect.composer_built:
+// shaping names the policies in the order a call meets them, then each
+// one's settings.
 func (z *Zone) shapeAttrs() []slog.Attr {
 	s := z.shape
 	if s == nil {
 		return nil
 	}
-	var attrs []slog.Attr
+	var names []string
+	for _, p := range [...]struct {
+		on   bool
+		name string
+	}{{s.rate != nil, "rate"}, {s.throttle != nil, "throttle"}, {s.conc != nil, "concurrency"}, {s.budget != nil, "retry_budget"}} {
+		if p.on {
+			names = append(names, p.name)
+		}
+	}
+	attrs := []slog.Attr{slog.Any("shaping", names)}
 	if l := s.rate; l != nil {
 		attrs = append(attrs, slog.String("rate", l.Limit()), slog.Int64("burst", l.Burst()),
 			slog.String("rate_bucket", z.rateBucket()), slog.Bool("rate_fleet", z.spec.RateScope == RateScopeFleet))
 	}
 	if s.budget != nil {
-		attrs = append(attrs, slog.String("retry_budget", s.budget.String()))
+		attrs = append(attrs, slog.String("retry_budget", s.budget.String()), slog.Bool("retry_budget_fleet", s.budget.Fleet()))
 	}
 	if s.throttle != nil {
 		attrs = append(attrs, slog.Float64("throttle_k", s.throttle.K()))

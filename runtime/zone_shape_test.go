@@ -267,8 +267,19 @@ func TestShapingEvents(t *testing.T) {
 	out := logs.String()
 	mu.Unlock()
 	assert.Contains(t, out, "msg=protect.composer_built service=quotes method=Get policies=[rate]")
-	assert.Contains(t, out, "rate=1/h burst=1 rate_bucket=quotes rate_fleet=true")
+	assert.Contains(t, out, "shaping=[rate] rate=1/h burst=1 rate_bucket=quotes rate_fleet=true")
 	assert.Contains(t, out, "msg=rate.call_refused service=quotes method=Get")
+
+	// Every load-shaping policy of a method, named in the order a call meets them.
+	rt.Zone(ZoneSpec{Service: "orders", Method: "Place", Breaker: true, Attempts: 3, Rate: "10/s", RetryBudget: "20%",
+		RetryBudgetScope: RateScopeFleet, Throttle: Adaptive, Concurrency: Adaptive})
+	mu.Lock()
+	out = logs.String()
+	mu.Unlock()
+	assert.Contains(t, out, "msg=protect.composer_built service=orders method=Place "+
+		`policies="[breaker rate throttle concurrency retry retry_budget]"`)
+	assert.Contains(t, out, `shaping="[rate throttle concurrency retry_budget]" rate=10/s burst=10 rate_bucket=orders rate_fleet=false `+
+		"retry_budget=20% retry_budget_fleet=true throttle_k=2 concurrency_limit=20")
 }
 
 type writerFunc func(p []byte) (int, error)

@@ -67,6 +67,8 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   notify test [--channel C] [--reason R]   send a test alert through every channel (or C) and show each
                                            answer; exit 1 when one refused (admin role, unlocked server)
   watchdog                                 the runtime's background loops: state, silence, restarts
+  shaping                                  load shaping per method: rate tokens, throttle probability,
+                                           adaptive concurrency limit, retry budget use; this process only
 
   emergency [status]                       the fleet's emergency level, its signals, the recovery under way
   emergency declare LEVEL --reason R --confirm   raise it (ELEVATED, HIGH or CRITICAL)
@@ -401,6 +403,8 @@ func dispatch(o *opts) (func(*client) int, error) {
 		return dispatchFleet(o, group)
 	case "notify":
 		return dispatchNotify(o)
+	case "shaping":
+		return dispatchShaping(o)
 	case "emergency":
 		return dispatchEmergency(o)
 	case "governance":

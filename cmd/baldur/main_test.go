@@ -112,6 +112,7 @@ func TestScripts(t *testing.T) {
 			"park":        cmdPark,
 			"replayer":    cmdReplayer,
 			"zone":        cmdZone,
+			"shaped":      cmdShaped,
 			"audittamper": cmdAuditTamper,
 		},
 	})
@@ -281,4 +282,22 @@ func cmdZone(ts *testscript.TestScript, neg bool, args []string) {
 	method, err := strconv.Unquote(args[1])
 	ts.Check(err)
 	ts.Value("state").(*scriptState).rt.Zone(runtime.ZoneSpec{Service: service, Method: method, Breaker: true})
+}
+
+// shaped builds two zones with load shaping: quotes.Get (rate=100/h
+// burst=40, two calls made) and orders.Place (throttle, concurrency and a
+// 20% retry budget).
+func cmdShaped(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: shaped")
+	}
+	rt := ts.Value("state").(*scriptState).rt
+	z := rt.Zone(runtime.ZoneSpec{Service: "quotes", Method: "Get", Breaker: true, Rate: "100/h", Burst: 40})
+	for range 2 {
+		p, err := z.Enter(context.Background())
+		ts.Check(err)
+		z.Done(context.Background(), p, nil, 1)
+	}
+	rt.Zone(runtime.ZoneSpec{Service: "orders", Method: "Place", Breaker: true, Attempts: 3, RetryBudget: "20%",
+		Throttle: runtime.Adaptive, Concurrency: runtime.Adaptive})
 }

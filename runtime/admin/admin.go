@@ -548,6 +548,7 @@ func (h *Handler) table() []route {
 		{adminapi.PathSummary, []endpoint{get(RoleViewer, "verdict (healthy, good, warning, critical), overview, resolution, recent activity, noisiest services; cached 2s, ?nocache=true", (*call).summary)}},
 		{adminapi.PathLeader, []endpoint{get(RoleViewer, "the fleet's election: whether this process leads, its term's fencing token, the lease's holder", (*call).leaderStatus)}},
 		{adminapi.PathSchedule, []endpoint{get(RoleViewer, "scheduled tasks: spec, scope, last run, outcome, duration, next run", (*call).scheduleStatus)}},
+		{adminapi.PathShaping, []endpoint{get(RoleViewer, "load shaping per method: rate tokens and limit, throttle probability, adaptive concurrency limit, retry budget use, what the emergency level halves; this process only", (*call).shaping)}},
 		{adminapi.PathWatchdog, []endpoint{get(RoleViewer, "the runtime's background loops: state, silence, restarts", (*call).watchdogStatus)}},
 		{adminapi.PathReport, []endpoint{get(RoleViewer, "daily reports, newest first: ?date=YYYY-MM-DD|today&days=N (today's is built and stored on the spot)", (*call).report)}},
 		{adminapi.PathBreakers, []endpoint{get(RoleViewer, "every breaker", (*call).breakers)}},

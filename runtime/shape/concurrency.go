@@ -84,6 +84,7 @@ type Concurrency struct {
 	probing bool  // this window runs at half the limit to learn rtt0 again
 	min     int64
 	max     int64
+	halved  bool // the emergency level halves the ceiling (Emergency)
 
 	limited atomic.Uint64
 }
@@ -303,9 +304,44 @@ func minNonZero(a, b int64) int64 {
 	return a
 }
 
+// Emergency halves the limit and its ceiling (halve, the emergency level
+// HIGH and above), or gives the ceiling back (the limit then grows again as
+// the latency allows). The runtime calls it when the level changes: the
+// hot path reads nothing more.
+func (c *Concurrency) Emergency(halve bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.halved == halve {
+		return
+	}
+	c.halved = halve
+	if halve {
+		c.est /= 2
+	}
+	c.store()
+	if c.probing && halve {
+		c.limit.Store(max(c.min, int64(c.est)/2))
+	}
+}
+
+// Halved reports whether the emergency level halves the limit now.
+func (c *Concurrency) Halved() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.halved
+}
+
+// ceiling is the highest the limit may go: Max, half of it while halved.
+func (c *Concurrency) ceiling() float64 {
+	if c.halved {
+		return float64(max(c.min, c.max/2))
+	}
+	return float64(c.max)
+}
+
 // store (c.mu held) clamps the estimate and publishes it as the limit.
 func (c *Concurrency) store() {
-	c.est = min(max(c.est, float64(c.min)), float64(c.max))
+	c.est = min(max(c.est, float64(c.min)), c.ceiling())
 	if !c.probing {
 		c.limit.Store(int64(c.est))
 	}

@@ -232,15 +232,18 @@ func (f *fleet) lease(now int64) (n int64, retry time.Duration, err error) {
 	err = f.update(ctx, func(tat, wall int64) (int64, bool) {
 		// At least half a batch: a fleet that keeps the bucket near empty
 		// would otherwise lease one token per round trip as each comes back.
+		// From HIGH a token costs two: every process at the fleet's level
+		// takes half as many from the shared bucket.
+		cost := l.cost()
 		t := max(tat, wall)
 		least := (f.batch + 1) / 2
-		avail := (wall + l.burst*l.interval - t) / l.interval
+		avail := (wall + l.burst*l.interval - t) / cost
 		if avail < least {
-			n, retry = 0, time.Duration(t+least*l.interval-l.burst*l.interval-wall)
+			n, retry = 0, time.Duration(t+least*cost-l.burst*l.interval-wall)
 			return 0, false
 		}
 		n = min(f.batch, avail)
-		return t + n*l.interval, true
+		return t + n*cost, true
 	})
 	if err != nil {
 		return 0, 0, err

@@ -13,5 +13,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(fleetChildEnv) != "" {
 		os.Exit(fleetChild())
 	}
+	if os.Getenv(budgetChildEnv) != "" {
+		os.Exit(budgetChild())
+	}
 	goleak.VerifyTestMain(m)
 }

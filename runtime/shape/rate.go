@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/baldur-go/baldur/runtime/clock"
+	"github.com/baldur-go/baldur/runtime/emergency"
 )
 
 // cacheLine keeps the hot counters of one policy off the lines its slow path writes.
@@ -86,6 +87,10 @@ type LimiterSettings struct {
 	// Fleet, when set, shares one bucket with every process on the store
 	// (rate_scope=fleet).
 	Fleet *FleetSettings
+	// Level, when set, is the emergency level in force (the runtime's one
+	// atomic, an emergency.Level), read when the pool is refilled: from HIGH
+	// each token costs two (the rate and the burst are halved).
+	Level *atomic.Int32
 }
 
 // Limiter is a token bucket: in any interval T it admits at most
@@ -115,6 +120,7 @@ type Limiter struct {
 	tat int64 // the local bucket's theoretical arrival time (GCRA), ns since epoch
 
 	fleet *fleet // nil unless rate_scope=fleet
+	level *atomic.Int32
 
 	limited atomic.Uint64
 	waited  atomic.Uint64
@@ -141,7 +147,7 @@ func NewLimiter(s LimiterSettings) (*Limiter, error) {
 	if s.Burst < 0 || s.Wait < 0 {
 		return nil, fmt.Errorf("rate limiter %s: negative burst or wait", s.Rate)
 	}
-	l := &Limiter{limit: s.Rate.String(), interval: s.Rate.interval(), burst: s.Burst, wait: s.Wait, clock: s.Clock}
+	l := &Limiter{limit: s.Rate.String(), interval: s.Rate.interval(), burst: s.Burst, wait: s.Wait, clock: s.Clock, level: s.Level}
 	if l.burst == 0 {
 		l.burst = s.Rate.DefaultBurst()
 	}
@@ -209,28 +215,55 @@ func take(free *atomic.Int64) bool {
 
 func (l *Limiter) now() int64 { return int64(l.clock.Now().Sub(l.epoch)) }
 
+// cost is what one token takes from the bucket, in ns: the interval, twice
+// it from the emergency level HIGH (half the rate, half the burst).
+func (l *Limiter) cost() int64 {
+	if lv := l.level; lv != nil && emergency.Level(lv.Load()) >= emergency.High {
+		return 2 * l.interval
+	}
+	return l.interval
+}
+
+// Tokens is how many calls the limiter would admit at once now: the pool and
+// what this process's bucket holds (a fleet limiter: the pool only, the
+// shared bucket is in the store).
+func (l *Limiter) Tokens() int64 {
+	n := max(0, l.pool.Load())
+	if l.fleet != nil && !l.fleet.down(l.now()) {
+		return n
+	}
+	l.mu.Lock()
+	now := l.now()
+	avail := (now + l.localCap*l.interval - max(l.tat, now)) / l.cost()
+	l.mu.Unlock()
+	return n + max(0, avail)
+}
+
+// Halved reports whether the emergency level halves the limit now.
+func (l *Limiter) Halved() bool { return l.cost() != l.interval }
+
 func (l *Limiter) localTake(ctx context.Context) error {
 	l.mu.Lock()
 	if take(&l.pool) {
 		l.mu.Unlock()
 		return nil
 	}
-	now := l.now()
+	now, cost := l.now(), l.cost()
 	t := max(l.tat, now)
-	if avail := (now + l.localCap*l.interval - t) / l.interval; avail > 0 {
+	if avail := (now + l.localCap*l.interval - t) / cost; avail > 0 {
 		n := min(l.batch, avail)
-		l.tat = t + n*l.interval
+		l.tat = t + n*cost
 		l.pool.Add(n - 1)
 		l.mu.Unlock()
 		return nil
 	}
 	// No token now: reserve the next one if it comes within the wait.
-	d := time.Duration(t + l.interval - l.localCap*l.interval - now)
+	d := time.Duration(t + cost - l.localCap*l.interval - now)
 	if d > l.wait {
 		l.mu.Unlock()
 		return l.refuse(d, false)
 	}
-	l.tat = t + l.interval
+	l.tat = t + cost
 	l.mu.Unlock()
 	return l.sleep(ctx, d)
 }

@@ -130,6 +130,20 @@ func (t *Throttle) recompute(failures, rejections int64) float64 {
 	return p
 }
 
+// Shedding reports, with one atomic load and no side effect, whether Allow
+// could shed a call now (the probability is above 0). While it is not, a
+// caller may admit without Allow and call Sent instead.
+func (t *Throttle) Shedding() bool { return t.p.Load() != 0 }
+
+// Sent counts a call admitted without Allow (while not Shedding): one
+// atomic add, or nothing when the calls sent are counted elsewhere
+// (ThrottleSettings.Sent).
+func (t *Throttle) Sent() {
+	if t.counts {
+		t.w.calls.Add(1)
+	}
+}
+
 // Probability is the current local rejection probability.
 func (t *Throttle) Probability() float64 { return math.Float64frombits(t.p.Load()) }
 

@@ -30,6 +30,9 @@ type Ledger interface {
 	// Read retries without a budget.
 	//baldur:protect retry_budget=off
 	Read(ctx context.Context, id string) (string, error)
+	// Settle shares its budget with every process on the store.
+	//baldur:protect retry_budget=20% retry_budget_scope=fleet
+	Settle(ctx context.Context, id string) error
 	// Audit lifts the retry, and with it the budget.
 	//baldur:protect retry=off
 	Audit(ctx context.Context) error

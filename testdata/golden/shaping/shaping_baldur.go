@@ -169,10 +169,11 @@ func (w *ProtectedQuotes) Ping(ctx context.Context) error {
 
 // ProtectedLedger runs every call of the Ledger it wraps through the policies of its //baldur:protect directives.
 type ProtectedLedger struct {
-	inner  Ledger
-	zPost  *runtime.Zone
-	zRead  *runtime.Zone
-	zAudit *runtime.Zone
+	inner   Ledger
+	zPost   *runtime.Zone
+	zRead   *runtime.Zone
+	zSettle *runtime.Zone
+	zAudit  *runtime.Zone
 }
 
 // A compile error here means Ledger changed since this file was generated: re-run go generate.
@@ -198,6 +199,15 @@ func NewProtectedLedger(inner Ledger, rt *runtime.Runtime) *ProtectedLedger {
 			Breaker:        true,
 			Attempts:       3,
 			DefaultTimeout: true,
+		}),
+		zSettle: rt.Zone(runtime.ZoneSpec{
+			Service:          "ledger",
+			Method:           "Settle",
+			Breaker:          true,
+			Attempts:         3,
+			DefaultTimeout:   true,
+			RetryBudget:      "20%",
+			RetryBudgetScope: "fleet",
 		}),
 		zAudit: rt.Zone(runtime.ZoneSpec{
 			Service:        "ledger",
@@ -258,6 +268,28 @@ func (w *ProtectedLedger) Read(ctx context.Context, id string) (string, error) {
 		}
 	}
 	return r0, err
+}
+
+// Settle runs breaker → retry(3, exp(100ms,10s), budget 20% fleet) around the inner Settle.
+func (w *ProtectedLedger) Settle(ctx context.Context, id string) error {
+	z := w.zSettle
+	if z.Bypass() {
+		return w.inner.Settle(ctx, id)
+	}
+	var err error
+	for attempt := 1; ; attempt++ {
+		var permit runtime.Permit
+		if permit, err = z.Enter(ctx); err != nil {
+			break
+		}
+		actx := z.WithTimeout(ctx)
+		err = w.inner.Settle(actx, id)
+		err = z.Timed(ctx, actx, err)
+		if !z.Done(ctx, permit, err, attempt) {
+			break
+		}
+	}
+	return err
 }
 
 // Audit runs breaker around the inner Audit.
