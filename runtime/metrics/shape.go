@@ -29,7 +29,13 @@ var (
 		"Retries asked of retry_budget=, by outcome: granted, or exhausted (not attempted; the caller got the last error).",
 		[]string{"service", "method", "outcome"}, nil)
 
-	shapeDescs = []*prometheus.Desc{descRateLimited, descRateWaited, descRateLeases, descThrottleProbability, descThrottled,
+	descCacheCalls = prometheus.NewDesc(name("cache_calls_total"),
+		"Calls of a cached method (cache=), by outcome: hit (answered from the cache), miss (no fresh entry), shared (a miss that waited for the call of its key in flight) or stale (a failed call answered with a stale result, stale_if_error=).",
+		[]string{"service", "method", "outcome"}, nil)
+	descCacheSize = prometheus.NewDesc(name("cache_entries"),
+		"Entries a cached method holds now (bounded by BALDUR_CACHE_MAX_ENTRIES).", []string{"service", "method"}, nil)
+
+	shapeDescs = []*prometheus.Desc{descCacheCalls, descCacheSize, descRateLimited, descRateWaited, descRateLeases, descThrottleProbability, descThrottled,
 		descConcurrencyLimit, descConcurrencyInFlight, descConcurrencyLimited, descBudgetRetries}
 )
 
@@ -45,6 +51,12 @@ func (c *Collector) collectShaping(ch chan<- prometheus.Metric, known map[string
 		}
 		for _, p := range s.Policies {
 			switch p {
+			case "cache":
+				counter(descCacheCalls, s.CacheHits, "hit")
+				counter(descCacheCalls, s.CacheMisses, "miss")
+				counter(descCacheCalls, s.CacheShared, "shared")
+				counter(descCacheCalls, s.CacheStale, "stale")
+				gauge(descCacheSize, float64(s.CacheSize))
 			case "rate":
 				counter(descRateLimited, s.RateLimited)
 				counter(descRateWaited, s.RateWaited)
