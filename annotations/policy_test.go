@@ -47,6 +47,7 @@ func TestMergeCoversEveryField(t *testing.T) {
 		Deadline: val(time.Minute), FallbackOn: val("open"), Compartment: val("database"),
 		Rate: val("100/s"), Burst: val(5), RateWait: val(time.Millisecond), RateScope: val("fleet"),
 		RetryBudget: val("20%"), Throttle: val("adaptive"), Concurrency: val("adaptive"),
+		Cache: val(time.Minute), CacheKey: val("id"), StaleIfError: val(time.Minute),
 	}
 	v := reflect.ValueOf(full)
 	for i := 0; i < v.NumField(); i++ {
