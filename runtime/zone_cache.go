@@ -94,7 +94,9 @@ type cacheEntry[V any] struct {
 	at int64 // when it was stored, on Cache.now
 }
 
-// cacheFlight is one miss in progress; the calls of the same key wait for done.
+// cacheFlight is one miss in progress; the calls of the same key wait for
+// done, made (under Cache.mu) by the first of them: a miss nobody waits for
+// allocates the flight alone.
 type cacheFlight[V any] struct {
 	done chan struct{}
 	v    V
@@ -185,10 +187,14 @@ func (c *Cache[K, V]) miss(ctx context.Context, key K) (v V, m CacheMiss[K, V], 
 	}
 	c.mu.Lock()
 	f, waiting := c.flights[key]
-	if !waiting {
-		f = &cacheFlight[V]{done: make(chan struct{})}
+	switch {
+	case !waiting:
+		f = &cacheFlight[V]{}
 		c.flights[key] = f
+	case f.done == nil:
+		f.done = make(chan struct{})
 	}
+	done := f.done
 	c.mu.Unlock()
 	if !waiting {
 		m.f = f
@@ -196,7 +202,7 @@ func (c *Cache[K, V]) miss(ctx context.Context, key K) (v V, m CacheMiss[K, V], 
 	}
 	c.st.shared.Add(1)
 	select {
-	case <-f.done:
+	case <-done:
 		if f.ok {
 			return f.v, CacheMiss[K, V]{}, f.err
 		}
@@ -264,8 +270,11 @@ func (c *Cache[K, V]) land(m *CacheMiss[K, V]) {
 	m.f = nil
 	c.mu.Lock()
 	delete(c.flights, m.key)
+	done := f.done
 	c.mu.Unlock()
-	close(f.done)
+	if done != nil {
+		close(done)
+	}
 }
 
 // cacheAttrs describes the zone's cache for protect.composer_built.
