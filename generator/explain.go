@@ -8,9 +8,10 @@ import (
 )
 
 // Chain spells the composed policies in the order a call meets them, such as
-// "cache(30s, key id, stale 5m) → idempotency(orderID) → breaker → rate(100/s, burst 20) → retry(3,
+// "idempotency(orderID) → breaker → rate(100/s, burst 20) → retry(3,
 // exp(100ms,10s), budget 20%) → timeout(5s) → dlq" (load shaping between the
 // breaker and the bulkhead: the README's "Load shaping" argues the order);
+// a cached method starts with "cache(30s, key req.ID, stale 5m)";
 // idempotency lists its options when set: "idempotency(req.ID, operation
 // place-order, window 10m, fail-open, replay)".
 func (s Spec) Chain() string {

@@ -16,10 +16,11 @@ import (
 // The result cache (cache=, cache_key=, stale_if_error=; the README's "Load
 // shaping"). A call meets it first, before every other policy:
 //
-//	cache → rate → throttle → concurrency → bulkhead → breaker → attempt (timeout) → retry → fallback
+//	cache → breaker → rate → throttle → concurrency → bulkhead → attempt (timeout) → retry → stale_if_error → fallback
 //
 // A fresh hit answers without touching the dependency, so it must not spend
-// a rate token, a bulkhead slot or a breaker probe. N concurrent misses of
+// a rate token, a bulkhead slot or a breaker probe, and an open breaker
+// must not hide a fresh answer. N concurrent misses of
 // one key make one call (the others wait for it, each up to its own
 // context); stale_if_error= answers a failed call with the last good result
 // up to that age, before the fallback: real data beats a default. A
