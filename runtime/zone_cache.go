@@ -123,7 +123,7 @@ func (m *CacheMiss[K, V]) Run() bool { return m.run }
 // clean-up goroutine: expired entries go on reads and writes).
 type otterClock struct{ now func() int64 }
 
-func (c otterClock) NowNano() int64                      { return c.now() }
+func (c otterClock) NowNano() int64                    { return c.now() }
 func (otterClock) Tick(time.Duration) <-chan time.Time { return nil }
 
 // NewCache returns the result cache of z's method, one per zone and type
