@@ -161,7 +161,7 @@ type Zone struct {
 	shedAt       int32         // the emergency level from which calls fail fast (criticality=)
 	shape        *zoneShape    // nil without rate=, throttle=, concurrency= or retry_budget=
 	cache        *cacheStats   // nil without cache=
-	cacheImpl    any           // the first *Cache[K, V] built on the zone (NewCache), under rt.mu
+	caches       map[any]any   // (*Cache[K, V])(nil) → the zone's *Cache[K, V] (NewCache), under rt.mu
 	traced       bool          // Config.SpanEvents
 
 	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	_ "unsafe" // go:linkname
 
 	"github.com/maypok86/otter/v2"
 
@@ -41,9 +42,9 @@ const EnvCacheMaxEntries = "BALDUR_CACHE_MAX_ENTRIES"
 type cacheStats struct {
 	hits   []statCell // successes field reused as the hit count
 	misses atomic.Uint64
-	shared atomic.Uint64 // calls that waited for another call of the same key
-	stale  atomic.Uint64 // failed calls answered with a stale result
-	size   atomic.Pointer[func() int]
+	shared atomic.Uint64                // calls that waited for another call of the same key
+	stale  atomic.Uint64                // failed calls answered with a stale result
+	sizes  atomic.Pointer[[]func() int] // one per Cache on the zone (a generic interface's instantiations)
 	max    int
 }
 
@@ -119,16 +120,21 @@ type CacheMiss[K comparable, V any] struct {
 // cannot use the cache); false: Get answered it.
 func (m *CacheMiss[K, V]) Run() bool { return m.run }
 
-// otterClock is the runtime's clock for otter, without ticks (so without a
-// clean-up goroutine: expired entries go on reads and writes).
-type otterClock struct{ now func() int64 }
+// tickless is otter's clock without ticks, so that a cache starts no
+// periodic clean-up goroutine, and without time: with no expiry and no
+// refresh otter has nothing to time, and a clock read is the larger part
+// of a hit (Get reads the runtime's once).
+type tickless struct{}
 
-func (c otterClock) NowNano() int64                    { return c.now() }
-func (otterClock) Tick(time.Duration) <-chan time.Time { return nil }
+func (tickless) NowNano() int64                      { return 0 }
+func (tickless) Tick(time.Duration) <-chan time.Time { return nil }
 
-// NewCache returns the result cache of z's method, one per zone and type
-// pair (a generic interface's instantiations each have their own entries,
-// counted together).
+//go:linkname nanotime runtime.nanotime
+func nanotime() int64
+
+// NewCache returns the result cache of z's method: one per zone and
+// instantiation (a generic interface's instantiations each have their own
+// entries, counted together), shared by every wrapper built on the zone.
 func NewCache[K comparable, V any](z *Zone) *Cache[K, V] {
 	rt := z.rt
 	st := z.cache
@@ -137,29 +143,36 @@ func NewCache[K comparable, V any](z *Zone) *Cache[K, V] {
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	if z.cacheImpl != nil {
-		if c, ok := z.cacheImpl.(*Cache[K, V]); ok {
-			return c
-		}
+	typ := any((*Cache[K, V])(nil)) // one entry per instantiation
+	if c, ok := z.caches[typ].(*Cache[K, V]); ok {
+		return c
 	}
-	now := rt.now
+	// The real clock: the monotonic clock alone (time.Now reads the wall
+	// clock too, and a clock read is the larger part of a hit).
+	now := nanotime
 	if !rt.cfg.realClock {
 		clk, base := rt.clock, rt.clock.Now()
 		now = func() int64 { return int64(clk.Now().Sub(base)) }
 	}
 	ttl, stale := z.spec.Cache, max(z.spec.StaleIfError, 0)
 	c := &Cache[K, V]{z: z, st: st, ttl: int64(ttl), stale: int64(stale), now: now, flights: map[K]*cacheFlight[V]{}}
+	// No ExpiryCalculator: otter would read the clock on every hit, and Get
+	// reads it once already. An entry past ttl+stale is never served and
+	// goes when the size bound evicts it or its key is stored again.
 	c.c = otter.Must(&otter.Options[K, cacheEntry[V]]{
-		MaximumSize:      st.max,
-		ExpiryCalculator: otter.ExpiryWriting[K, cacheEntry[V]](ttl + stale),
-		Clock:            otterClock{now},
-		Executor:         func(fn func()) { fn() }, // no goroutine of otter's outlives a call
+		MaximumSize: st.max,
+		Clock:       tickless{},               // no clean-up goroutine: eviction runs as entries are stored
+		Executor:    func(fn func()) { fn() }, // and no goroutine of otter's outlives a call
 	})
-	if z.cacheImpl == nil {
-		z.cacheImpl = c
-		size := c.c.EstimatedSize
-		st.size.Store(&size)
+	if z.caches == nil {
+		z.caches = map[any]any{}
 	}
+	z.caches[typ] = c
+	sizes := []func() int{c.c.EstimatedSize}
+	if old := st.sizes.Load(); old != nil {
+		sizes = append(sizes, *old...)
+	}
+	st.sizes.Store(&sizes)
 	return c
 }
 
@@ -296,7 +309,9 @@ func (z *Zone) fillCache(s *ShapeStats) {
 	s.Policies = append(s.Policies, "cache")
 	s.CacheHits, s.CacheMisses, s.CacheShared, s.CacheStale = st.hitCount(), st.misses.Load(), st.shared.Load(), st.stale.Load()
 	s.CacheMax = st.max
-	if f := st.size.Load(); f != nil {
-		s.CacheSize = (*f)()
+	if fs := st.sizes.Load(); fs != nil {
+		for _, f := range *fs {
+			s.CacheSize += f()
+		}
 	}
 }

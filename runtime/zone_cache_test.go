@@ -302,3 +302,34 @@ func TestNewCachePanicsWithoutCacheInTheSpec(t *testing.T) {
 	z := rt.Zone(ZoneSpec{Service: "accounts", Method: "Plain", Breaker: true})
 	assert.PanicsWithValue(t, "baldur/runtime: zone accounts.Plain has no cache= (ZoneSpec.Cache)", func() { NewCache[string, cacheRes](z) })
 }
+
+// BenchmarkCacheGetHit is Get of a fresh entry alone (the bench module's
+// rows measure it through a generated wrapper beside failsafe-go).
+func BenchmarkCacheGetHit(b *testing.B) {
+	rt, err := New(context.Background(), Config{Logger: slog.New(slog.DiscardHandler), StateDir: b.TempDir()})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = rt.Close() })
+	z := rt.Zone(ZoneSpec{Service: "accounts", Method: "Bench", Cache: time.Hour})
+	c := NewCache[string, cacheRes](z)
+	ctx := context.Background()
+	cm := c.Uncached()
+	cm.key, cm.keyed = "k", true
+	_, _ = c.Done(ctx, &cm, cacheRes{1}, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, m, _ := c.Get(ctx, "k"); m.Run() {
+			b.Fatal("a miss")
+		}
+	}
+}
+
+func BenchmarkClockRead(b *testing.B) {
+	rt, err := New(context.Background(), Config{Logger: slog.New(slog.DiscardHandler), StateDir: b.TempDir()})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = rt.Close() })
+	var n int64
+	for b.Loop() {
+		n += rt.now()
+	}
+	_ = n
+}
