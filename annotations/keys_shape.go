@@ -104,3 +104,24 @@ func concurrencyConflict(p *Policy, lineCol func(token.Pos) string) string {
 	}
 	return ""
 }
+
+// Bounds of the result cache's durations.
+const (
+	maxCache = 24 * time.Hour
+	maxStale = 7 * 24 * time.Hour
+)
+
+// cacheConflict: a cached answer skips the call, which a write guarded by
+// idempotency= or parked by dlq must make.
+func cacheConflict(p *Policy, lineCol func(token.Pos) string) string {
+	switch {
+	case p.Cache.Val == 0:
+	case p.Idempotency.Val != "":
+		return fmt.Sprintf("cache=%s and idempotency=%s (written at %s): a cached answer skips the call, and idempotency= guards "+
+			"a write that must run once; cache a read, or remove cache", durText(p.Cache.Val), p.Idempotency.Val, lineCol(p.Idempotency.Pos))
+	case p.DLQ.Val:
+		return fmt.Sprintf("cache=%s and dlq (written at %s): a parked call is replayed to make it, which a cached read never needs; "+
+			"keep one (cache=off or dlq=off on the method)", durText(p.Cache.Val), lineCol(p.DLQ.Pos))
+	}
+	return ""
+}

@@ -148,7 +148,7 @@ var badLines = []struct {
 	{"//baldur:protect timout=1s", []string{`x.go:1:18: unknown key "timout"; did you mean "timeout"?`}},
 	{"//baldur:protect Retry=3", []string{`x.go:1:18: unknown key "Retry"; did you mean "retry"?`}},
 	{"//baldur:protect circuit_breaker", []string{`x.go:1:18: unknown key "circuit_breaker"; did you mean "breaker"?`}},
-	{"//baldur:protect x=1", []string{`x.go:1:18: unknown key "x"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality, rate, burst, rate_wait, rate_scope, retry_budget, retry_budget_scope, throttle, concurrency, hedge, hedge_delay, idempotent`}},
+	{"//baldur:protect x=1", []string{`x.go:1:18: unknown key "x"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality, cache, cache_key, stale_if_error, rate, burst, rate_wait, rate_scope, retry_budget, retry_budget_scope, throttle, concurrency, hedge, hedge_delay, idempotent`}},
 
 	// Duplicates.
 	{"//baldur:protect retry=3 retry=4", []string{`x.go:1:26: duplicate key "retry"; first written at 1:18`}},
@@ -232,7 +232,7 @@ var badLines = []struct {
 	{"//baldur:protect retry=0 timeout=0s bogus", []string{
 		`x.go:1:24: retry: 0 is out of range; want 1..100 or off`,
 		`x.go:1:34: timeout: 0s must be greater than 0; want a Go duration such as 250ms or 5s, or off`,
-		`x.go:1:37: unknown key "bogus"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality, rate, burst, rate_wait, rate_scope, retry_budget, retry_budget_scope, throttle, concurrency, hedge, hedge_delay, idempotent`,
+		`x.go:1:37: unknown key "bogus"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality, cache, cache_key, stale_if_error, rate, burst, rate_wait, rate_scope, retry_budget, retry_budget_scope, throttle, concurrency, hedge, hedge_delay, idempotent`,
 	}},
 
 	// skip.
@@ -371,7 +371,7 @@ func TestParseFilePositionsAndMerging(t *testing.T) {
 
 	assert.Equal(t, []string{
 		`shop.go:20:19: duplicate key "retry"; first written at 19:19`,
-		`shop.go:20:27: unknown key "bogus"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality, rate, burst, rate_wait, rate_scope, retry_budget, retry_budget_scope, throttle, concurrency, hedge, hedge_delay, idempotent`,
+		`shop.go:20:27: unknown key "bogus"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality, cache, cache_key, stale_if_error, rate, burst, rate_wait, rate_scope, retry_budget, retry_budget_scope, throttle, concurrency, hedge, hedge_delay, idempotent`,
 		`shop.go:24:2: //baldur:skip conflicts with //baldur:protect at 23:2; a node takes one or the other`,
 		`shop.go:34:21: skip: Ping is listed twice; first at 33:15`,
 	}, errs)

@@ -74,6 +74,11 @@ type Policy struct {
 	// last (low from HIGH, normal from CRITICAL, high never).
 	Criticality Opt[string]
 
+	// Result cache (keys_shape.go).
+	Cache        Opt[time.Duration] // cache=<duration>, at most 24h; cache=off stores 0
+	CacheKey     Opt[string]        // cache_key=<param or param.Field path>; off stores ""
+	StaleIfError Opt[time.Duration] // stale_if_error=<duration>, at most 168h; off stores 0
+
 	// Load shaping (keys_shape.go).
 	Rate        Opt[string]        // rate=N/s|N/m|N/h; rate=off stores ""
 	Burst       Opt[int]           // burst=1..1000000: calls at once after a quiet spell

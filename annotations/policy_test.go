@@ -48,6 +48,7 @@ func TestMergeCoversEveryField(t *testing.T) {
 		Rate: val("100/s"), Burst: val(5), RateWait: val(time.Millisecond), RateScope: val("fleet"),
 		RetryBudget: val("20%"), RetryBudgetScope: val("fleet"), Throttle: val("adaptive"), Concurrency: val("adaptive"),
 		Hedge: val(2), HedgeDelay: val("p95"), Idempotent: val(true),
+		Cache: val(time.Minute), CacheKey: val("id"), StaleIfError: val(time.Minute),
 	}
 	v := reflect.ValueOf(full)
 	for i := 0; i < v.NumField(); i++ {

@@ -463,7 +463,7 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 		m.FallbackGeneric = r.fallback(sig, p.Fallback)
 	}
 	if spec.Idempotency != "" {
-		m.Key = r.idempotency(p.Idempotency)
+		m.Key = r.keyPath("idempotency", p.Idempotency)
 		m.Fingerprint = r.fingerprint()
 		r.idemNames(p, spec.Service, spec.Operation)
 		if p.IdemTTL.Set && spec.IdemTTL < time.Millisecond {
@@ -476,12 +476,15 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 	if spec.DLQ {
 		m.DLQ = r.dlq(p.DLQ.Pos)
 	}
+	if spec.Cache > 0 {
+		r.cache(p)
+	}
 	if a.errs.count() > before {
 		return nil
 	}
 	if !spec.Breaker && spec.Attempts <= 1 && spec.Timeout == 0 && spec.Bulkhead == 0 && spec.Compartment == "" &&
 		spec.Deadline == 0 && spec.Fallback == "" && spec.Idempotency == "" && !spec.DLQ &&
-		spec.Rate == "" && spec.Throttle == "" && spec.Concurrency == "" && spec.Hedge == 0 {
+		spec.Rate == "" && spec.Throttle == "" && spec.Concurrency == "" && spec.Hedge == 0 && spec.Cache == 0 {
 		return delegate(m, "every policy is off")
 	}
 	m.Spec = spec

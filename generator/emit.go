@@ -41,8 +41,10 @@ type emitter struct {
 	argTypes map[*Method]string
 	// resultTypes: idempotency_replay method → the type its results are stored in
 	resultTypes map[*Method]string
-	ifaceOf     map[*Method]*Interface
-	j           *jen.File
+	// cacheKeys: cached method keyed by several parameters → its key struct
+	cacheKeys map[*Method]string
+	ifaceOf   map[*Method]*Interface
+	j         *jen.File
 }
 
 func emit(f *File) ([]byte, error) {
@@ -89,12 +91,14 @@ type ifaceNames struct {
 	// dlq methods only: method → its replayer, and for a method without a
 	// context, method → the method running its body under a given context.
 	replays, withCtx map[string]string
-	tps              []jen.Code // [T any, ...] for declarations
-	targs            []jen.Code // [T, ...] for uses
+	caches           map[string]string // cached method → the field holding its *runtime.Cache
+	tps              []jen.Code        // [T any, ...] for declarations
+	targs            []jen.Code        // [T, ...] for uses
 }
 
 func (e *emitter) iface(it *Interface) {
-	n := ifaceNames{zones: make(map[string]string), replays: make(map[string]string), withCtx: make(map[string]string)}
+	n := ifaceNames{zones: make(map[string]string), replays: make(map[string]string), withCtx: make(map[string]string),
+		caches: make(map[string]string)}
 	fields := make(names)
 	for _, m := range it.Methods {
 		fields[m.Name] = true // a field cannot share a method's name
@@ -103,6 +107,9 @@ func (e *emitter) iface(it *Interface) {
 	for _, m := range it.Methods {
 		if !m.Delegated {
 			n.zones[m.Name] = fields.take("z" + strings.ToUpper(m.Name[:1]) + m.Name[1:])
+		}
+		if m.cached() {
+			n.caches[m.Name] = fields.take("c" + strings.ToUpper(m.Name[:1]) + m.Name[1:])
 		}
 	}
 	for _, m := range it.Methods {
@@ -127,6 +134,9 @@ func (e *emitter) iface(it *Interface) {
 		for _, m := range it.Methods {
 			if !m.Delegated {
 				g.Id(n.zones[m.Name]).Op("*").Add(e.rt("Zone"))
+			}
+			if m.cached() {
+				g.Id(n.caches[m.Name]).Op("*").Add(e.cacheType(m))
 			}
 		}
 	})
@@ -159,13 +169,20 @@ func (e *emitter) iface(it *Interface) {
 		jen.Id(rt).Op("*").Add(e.rt("Runtime")),
 	).Op("*").Add(wrapperType()).BlockFunc(func(g *jen.Group) {
 		value := jen.Op("&").Add(wrapperType()).Custom(multi, e.ctorFields(it, n, inner, rt)...)
-		if len(n.replays) == 0 {
+		if len(n.replays) == 0 && len(n.caches) == 0 {
 			g.Return(value)
 			return
 		}
 		w := ctorUsed.take("w")
 		g.Id(w).Op(":=").Add(value)
-		e.registerReplayers(g, it, n, w)
+		for _, m := range it.Methods {
+			if m.cached() {
+				g.Id(w).Dot(n.caches[m.Name]).Op("=").Add(e.rt("NewCache").Types(e.cacheKeyType(m), e.resultsType(m)).Call(jen.Id(w).Dot(n.zones[m.Name])))
+			}
+		}
+		if len(n.replays) > 0 {
+			e.registerReplayers(g, it, n, w)
+		}
 		g.Return(jen.Id(w))
 	})
 	e.j.Line()
@@ -278,6 +295,7 @@ type locals struct {
 	dctx, cancel                             string // deadline= only
 	claim, fp, res, enc                      string // idempotency only
 	hctx, hres                               string // hedge= only (hres: two results or more)
+	cv, cm                                   string // cache= only
 	results                                  []string
 	params                                   []string
 	// ctxParam: the body runs in a method taking ctx although the interface
@@ -310,6 +328,9 @@ func (e *emitter) methodNames(it *Interface, m *Method) locals {
 		}
 		if rt, ok := e.resultTypes[m]; ok {
 			outside[rt] = true
+		}
+		if ck, ok := e.cacheKeys[m]; ok {
+			outside[ck] = true
 		}
 		if m.Spec.Fallback != "" {
 			outside[m.Spec.Fallback] = true
@@ -353,6 +374,10 @@ func (e *emitter) methodNames(it *Interface, m *Method) locals {
 				l.res = used.take("res")
 				l.enc = used.take("enc")
 			}
+		}
+		if m.cached() {
+			l.cv = used.take("cv")
+			l.cm = used.take("cm")
 		}
 		for i := 0; i < len(m.Results)-1; i++ {
 			l.results = append(l.results, used.take("r"+strconv.Itoa(i)))
@@ -457,6 +482,10 @@ func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l l
 			if m.Key != nil {
 				g.Id(l.claim).Add(e.rt("Claim"))
 			}
+			if m.cached() {
+				g.Id(l.cv).Add(e.resultsType(m))
+				g.Id(l.cm).Add(e.rt("CacheMiss").Types(e.cacheKeyType(m), e.resultsType(m)))
+			}
 			if countAttempts {
 				g.Id(l.attempt).Int()
 			}
@@ -472,52 +501,73 @@ func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l l
 		e.claim(g, m, l, outs)
 	}
 
-	// With deadline= the attempts run under the call's context, which
-	// WithDeadline bounds; the caller's ctx is kept for the end of the call.
-	callerCtx := ctx
-	if s.Deadline > 0 {
-		g.List(jen.Id(l.dctx), jen.Id(l.cancel)).Op(":=").Add(z.Clone().Dot("WithDeadline").Call(ctx))
-		ctx = jen.Id(l.dctx)
+	var cache *jen.Statement
+	if m.cached() {
+		cache = jen.Id(l.recv).Dot(n.caches[m.Name])
+		e.cacheGet(g, m, l, cache)
 	}
-	loopCtx := l.ctx
-	if s.Deadline > 0 {
-		loopCtx = l.dctx
-	}
-	bounded := s.Timeout > 0 || s.DefaultTimeout
-	attempt := func(g *jen.Group) {
-		callCtx := loopCtx
-		if bounded {
-			callCtx = l.actx
-			g.Id(l.actx).Op(":=").Add(z.Clone().Dot("WithTimeout").Call(ctx))
+	// run writes the policies around the inner call; a cached method runs
+	// them on a miss only.
+	run := func(g *jen.Group) {
+		// With deadline= the attempts run under the call's context, which
+		// WithDeadline bounds; the caller's ctx is kept for the end of the call.
+		callerCtx := ctx
+		if s.Deadline > 0 {
+			g.List(jen.Id(l.dctx), jen.Id(l.cancel)).Op(":=").Add(z.Clone().Dot("WithDeadline").Call(ctx))
+			ctx = jen.Id(l.dctx)
 		}
-		g.List(outs...).Op("=").Add(call(callCtx))
-		if bounded {
-			g.Id(l.err).Op("=").Add(z.Clone().Dot("Timed").Call(ctx, jen.Id(l.actx), err))
+		loopCtx := l.ctx
+		if s.Deadline > 0 {
+			loopCtx = l.dctx
+		}
+		bounded := s.Timeout > 0 || s.DefaultTimeout
+		attempt := func(g *jen.Group) {
+			callCtx := loopCtx
+			if bounded {
+				callCtx = l.actx
+				g.Id(l.actx).Op(":=").Add(z.Clone().Dot("WithTimeout").Call(ctx))
+			}
+			g.List(outs...).Op("=").Add(call(callCtx))
+			if bounded {
+				g.Id(l.err).Op("=").Add(z.Clone().Dot("Timed").Call(ctx, jen.Id(l.actx), err))
+			}
+		}
+		// One shape for every method: a method without retry= leaves the loop
+		// after its first attempt (Done returns false).
+		first := jen.Id(l.attempt).Op(":=").Lit(1)
+		if countAttempts {
+			first = jen.Id(l.attempt).Op("=").Lit(1)
+		}
+		g.For(first, jen.Empty(), jen.Id(l.attempt).Op("++")).BlockFunc(func(g *jen.Group) {
+			g.Var().Id(l.permit).Add(e.rt("Permit"))
+			g.If(jen.List(jen.Id(l.permit), err).Op("=").Add(z.Clone().Dot("Enter").Call(ctx)), err.Clone().Op("!=").Nil()).Block(jen.Break())
+			if s.Hedge > 0 {
+				e.hedge(g, m, l, ctx, z, call)
+			} else {
+				attempt(g)
+			}
+			g.If(jen.Op("!").Add(z.Clone().Dot("Done").Call(ctx, jen.Id(l.permit), err, jen.Id(l.attempt)))).Block(jen.Break())
+		})
+		if s.Deadline > 0 {
+			g.Id(l.cancel).Call()
+			g.Id(l.err).Op("=").Add(z.Clone().Dot("Deadlined").Call(callerCtx, jen.Id(l.dctx), err))
+			ctx = callerCtx
+		}
+		if m.Key != nil {
+			e.complete(g, m, l)
+		}
+		if m.cached() {
+			e.cacheDone(g, m, l, cache, ctx)
 		}
 	}
-	// One shape for every method: a method without retry= leaves the loop
-	// after its first attempt (Done returns false).
-	first := jen.Id(l.attempt).Op(":=").Lit(1)
-	if countAttempts {
-		first = jen.Id(l.attempt).Op("=").Lit(1)
-	}
-	g.For(first, jen.Empty(), jen.Id(l.attempt).Op("++")).BlockFunc(func(g *jen.Group) {
-		g.Var().Id(l.permit).Add(e.rt("Permit"))
-		g.If(jen.List(jen.Id(l.permit), err).Op("=").Add(z.Clone().Dot("Enter").Call(ctx)), err.Clone().Op("!=").Nil()).Block(jen.Break())
-		if s.Hedge > 0 {
-			e.hedge(g, m, l, ctx, z, call)
-		} else {
-			attempt(g)
-		}
-		g.If(jen.Op("!").Add(z.Clone().Dot("Done").Call(ctx, jen.Id(l.permit), err, jen.Id(l.attempt)))).Block(jen.Break())
-	})
-	if s.Deadline > 0 {
-		g.Id(l.cancel).Call()
-		g.Id(l.err).Op("=").Add(z.Clone().Dot("Deadlined").Call(callerCtx, jen.Id(l.dctx), err))
-		ctx = callerCtx
-	}
-	if m.Key != nil {
-		e.complete(g, m, l)
+	if m.cached() {
+		g.If(jen.Id(l.cm).Dot("Run").Call()).BlockFunc(func(g *jen.Group) {
+			g.Defer().Add(cache.Clone().Dot("Release").Call(jen.Op("&").Id(l.cm)))
+			run(g)
+		})
+		e.cacheResults(g, l)
+	} else {
+		run(g)
 	}
 	if s.Fallback != "" {
 		args := make([]jen.Code, 0, len(l.params)+1)

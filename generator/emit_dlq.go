@@ -63,7 +63,16 @@ func (e *emitter) recordDecls(it *Interface, n ifaceNames) {
 			e.j.Type().Id(name).Types(n.tps...).Add(e.argsStruct(m))
 			e.j.Line()
 		}
-		if name, ok := e.resultTypes[m]; ok {
+		if name, ok := e.cacheKeys[m]; ok {
+			e.j.Commentf("%s is the key %s's results are cached under: its parameters.", name, m.Name)
+			e.j.Type().Id(name).Types(n.tps...).Add(e.cacheKeyStruct(m))
+			e.j.Line()
+		}
+		if name, ok := e.resultTypes[m]; ok && m.cached() {
+			e.j.Commentf("%s holds the results %s caches.", name, m.Name)
+			e.j.Type().Id(name).Types(n.tps...).Add(e.resultsStruct(m))
+			e.j.Line()
+		} else if ok {
 			e.j.Commentf("%s holds the results %s stores for a duplicate's replay.", name, m.Name)
 			e.j.Type().Id(name).Types(n.tps...).Add(e.resultsStruct(m))
 			e.j.Line()

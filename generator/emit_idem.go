@@ -26,44 +26,17 @@ func (e *emitter) claim(g *jen.Group, m *Method, l locals, outs []jen.Code) {
 	}
 	e.fingerprint(g, m, l)
 
-	// Walk the path. Pending dereferences stay bare (**x) where the value is
-	// an operand, and get parentheses where a selector follows.
-	expr, stars := jen.Id(l.params[k.Param]), 0
-	value := func() *jen.Statement {
-		if stars > 0 {
-			return jen.Op(strings.Repeat("*", stars)).Add(expr.Clone())
-		}
-		return expr.Clone()
+	key, nils := e.keyRead(k, l)
+	switch k.Conv { // the gate claims a string
+	case KeyInt:
+		key = jen.Qual("strconv", "FormatInt").Call(key, jen.Lit(10))
+	case KeyUint:
+		key = jen.Qual("strconv", "FormatUint").Call(key, jen.Lit(10))
 	}
 	var checks []jen.Code
-	for _, st := range k.Steps {
-		switch st.Kind {
-		case KeySelect:
-			if stars > 0 {
-				expr, stars = jen.Parens(value()), 0
-			}
-			expr = expr.Clone().Dot(st.Field)
-		case KeyDeref:
-			stars++
-		case KeyNilCheck:
-			checks = append(checks, jen.Case(value().Op("==").Nil()).Block(
-				err.Clone().Op("=").Add(z.Clone().Dot("NoKey").Call(jen.Lit(st.Path+" is nil")))))
-		}
-	}
-	var key *jen.Statement
-	switch k.Conv {
-	case KeyString:
-		key = convert(value(), k.Type, types.Typ[types.String], jen.String())
-	case KeyInt:
-		key = jen.Qual("strconv", "FormatInt").Call(convert(value(), k.Type, types.Typ[types.Int64], jen.Int64()), jen.Lit(10))
-	case KeyUint:
-		key = jen.Qual("strconv", "FormatUint").Call(convert(value(), k.Type, types.Typ[types.Uint64], jen.Uint64()), jen.Lit(10))
-	case KeyStringer:
-		v := value()
-		if stars > 0 {
-			v = jen.Parens(v)
-		}
-		key = v.Dot("String").Call()
+	for _, n := range nils {
+		checks = append(checks, jen.Case(n.cond).Block(
+			err.Clone().Op("=").Add(z.Clone().Dot("NoKey").Call(jen.Lit(n.path+" is nil")))))
 	}
 	claim := z.Clone().Dot("Claim").Call(jen.Id(l.ctx), key, jen.Id(l.fp).Dot("Sum").Call())
 	if len(checks) == 0 {
@@ -96,6 +69,55 @@ func (e *emitter) claim(g *jen.Group, m *Method, l locals, outs []jen.Code) {
 	}
 	g.Comment("A panic in the inner method releases the key instead of holding it for the execution window.")
 	g.Defer().Add(z.Clone().Dot("Release").Call(jen.Id(l.ctx), jen.Op("&").Id(l.claim)))
+}
+
+// nilCheck is a nil pointer or interface on a key's path: cond is true
+// when the path stops at path.
+type nilCheck struct {
+	cond *jen.Statement
+	path string
+}
+
+// keyRead writes the key of a resolved path (idempotency= or cache_key=)
+// as typed code: a string, int64 or uint64 value, and the nil checks that
+// must fail before it is read.
+func (e *emitter) keyRead(k *Key, l locals) (*jen.Statement, []nilCheck) {
+	// Walk the path. Pending dereferences stay bare (**x) where the value is
+	// an operand, and get parentheses where a selector follows.
+	expr, stars := jen.Id(l.params[k.Param]), 0
+	value := func() *jen.Statement {
+		if stars > 0 {
+			return jen.Op(strings.Repeat("*", stars)).Add(expr.Clone())
+		}
+		return expr.Clone()
+	}
+	var checks []nilCheck
+	for _, st := range k.Steps {
+		switch st.Kind {
+		case KeySelect:
+			if stars > 0 {
+				expr, stars = jen.Parens(value()), 0
+			}
+			expr = expr.Clone().Dot(st.Field)
+		case KeyDeref:
+			stars++
+		case KeyNilCheck:
+			checks = append(checks, nilCheck{value().Op("==").Nil(), st.Path})
+		}
+	}
+	switch k.Conv {
+	case KeyInt:
+		return convert(value(), k.Type, types.Typ[types.Int64], jen.Int64()), checks
+	case KeyUint:
+		return convert(value(), k.Type, types.Typ[types.Uint64], jen.Uint64()), checks
+	case KeyStringer:
+		v := value()
+		if stars > 0 {
+			v = jen.Parens(v)
+		}
+		return v.Dot("String").Call(), checks
+	}
+	return convert(value(), k.Type, types.Typ[types.String], jen.String()), checks
 }
 
 // complete writes the claim's completion after the body, before a fallback

@@ -12,10 +12,21 @@ import (
 // "idempotency(orderID) → breaker → rate(100/s, burst 20) → retry(3,
 // exp(100ms,10s), budget 20%) → timeout(5s) → dlq" (load shaping between the
 // breaker and the bulkhead: the README's "Load shaping" argues the order);
+// a cached method starts with "cache(30s, key req.ID, stale 5m)";
 // idempotency lists its options when set: "idempotency(req.ID, operation
 // place-order, window 10m, fail-open, replay)".
 func (s Spec) Chain() string {
 	var p []string
+	if s.Cache > 0 {
+		args := []string{backoff.ShortDuration(s.Cache)}
+		if s.CacheKey != "" {
+			args = append(args, "key "+s.CacheKey)
+		}
+		if s.StaleIfError > 0 {
+			args = append(args, "stale "+backoff.ShortDuration(s.StaleIfError))
+		}
+		p = append(p, "cache("+strings.Join(args, ", ")+")")
+	}
 	if s.Idempotency != "" {
 		args := []string{s.Idempotency}
 		if s.Operation != "" && s.Operation != s.Method {

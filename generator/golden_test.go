@@ -64,6 +64,8 @@ var goldenCases = map[string]string{
 	"err_compartment":          "compartment misuse: a bad name, a bare key, with bulkhead= (method and interface), with bulkhead_wait=, without an error result: positioned errors, nothing written",
 	"err_fallback_on":          "fallback_on misuse: an unknown kind, an empty item, bulkhead without a bulkhead, open with breaker=off, without a fallback or with fallback=off: positioned errors, nothing written",
 	"err_deadline":             "deadline misuse: no context, a channel result, not longer than timeout= (method and interface), 0s, over 24h, without an error result: positioned errors, nothing written",
+	"cache":                    "cache= keyed by one parameter (no allocation on a hit), a struct of several, none, cache_key= paths through pointers to a string, an unsigned integer and a Stringer; with retry, timeout, deadline, stale_if_error and a fallback, no context, generics",
+	"err_cache":                "cache misuse: no result beside error, channel/reader/func results, parameters that cannot form a key, a bad cache_key path, with dlq or idempotency, tuning without cache, bad durations, no error result: positioned errors, nothing written",
 	"criticality":              "criticality=low on the interface, normal and high on methods, unset: Criticality in the ZoneSpec (what emergency mode sheds last)",
 	"err_criticality":          "criticality misuse: a bad value, a bare key, upper case, off: positioned errors, nothing written",
 	"hedge":                    "hedge= on methods declared safe to repeat (idempotent, idempotency=): no result, one, several (a struct), with retry and budget, timeout, deadline, fallback, hedge=off: runtime.Hedge and the ZoneSpec",

@@ -64,6 +64,12 @@ type Method struct {
 	Key *Key
 	// DLQ says how the arguments are parked and replayed; nil without dlq.
 	DLQ *DLQ
+	// CacheKey says how to read the cache_key= value; nil without it.
+	// CacheParams lists the parameters (indexes in Params) that key the
+	// cache without cache_key=: the key is the one of them, or a struct of
+	// them all (CacheKeyStruct).
+	CacheKey    *Key
+	CacheParams []int
 	// Fingerprint is what the idempotency fingerprint makes of each
 	// parameter but a leading context, in order; nil without idempotency=.
 	Fingerprint []FPArg
@@ -174,6 +180,10 @@ type Spec struct {
 	IdemDegraded   string
 	DLQ            bool
 	Criticality    string
+
+	Cache        time.Duration
+	CacheKey     string
+	StaleIfError time.Duration
 
 	Rate        string
 	Burst       int

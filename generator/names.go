@@ -158,6 +158,7 @@ func (n names) copy() names {
 // package and the file's import names.
 func (e *emitter) nameSignatures() {
 	e.sigs, e.argTypes, e.resultTypes = make(map[*Method]string), make(map[*Method]string), make(map[*Method]string)
+	e.cacheKeys = make(map[*Method]string)
 	e.ifaceOf = make(map[*Method]*Interface)
 	taken := make(names)
 	for _, n := range e.f.Pkg.Types.Scope().Names() {
@@ -179,8 +180,11 @@ func (e *emitter) nameSignatures() {
 				e.sigs[m] = taken.take(base + "Signature")
 				e.argTypes[m] = taken.take(base + "Args")
 			}
-			if !m.Delegated && m.Key != nil && m.Spec.IdemReplay && len(m.Results) > 1 {
+			if !m.Delegated && (m.Key != nil && m.Spec.IdemReplay || m.Spec.Cache > 0) && len(m.Results) > 1 {
 				e.resultTypes[m] = taken.take(base + "Results")
+			}
+			if m.cached() && m.CacheKey == nil && len(m.CacheParams) > 1 {
+				e.cacheKeys[m] = taken.take(base + "CacheKey")
 			}
 		}
 	}

@@ -170,7 +170,7 @@ func exportedName(name string) string {
 	return "X" + name
 }
 
-// idempotency resolves the key path through fields, at any depth, promoted
+// keyPath resolves the key path of idempotency= or cache_key= (key) through fields, at any depth, promoted
 // fields and pointers included, down to a string, an integer or a
 // fmt.Stringer, and returns how the wrapper reads it, or nil after an error.
 //
@@ -179,7 +179,7 @@ func exportedName(name string) string {
 // Embedded fields are spelled out (req.Meta.RequestID) so that an embedded
 // pointer can be checked for nil; a nil pointer or interface anywhere on
 // the path fails the call with runtime.ErrNoKey.
-func (r rule) idempotency(o annotations.Opt[string]) *Key {
+func (r rule) keyPath(key string, o annotations.Opt[string]) *Key {
 	segs := strings.Split(o.Val, ".")
 	k := &Key{Param: -1}
 	var t types.Type
@@ -197,7 +197,7 @@ func (r rule) idempotency(o annotations.Opt[string]) *Key {
 		if len(names) > 0 {
 			have = "it has " + strings.Join(names, ", ")
 		}
-		r.a.errs.errorf(o.Pos, "idempotency=%s: %s has no parameter %s (%s)", o.Val, r.m.Name, segs[0], have)
+		r.a.errs.errorf(o.Pos, "%s=%s: %s has no parameter %s (%s)", key, o.Val, r.m.Name, segs[0], have)
 		return nil
 	}
 	path := segs[0]    // as written, for errors
@@ -224,17 +224,17 @@ func (r rule) idempotency(o annotations.Opt[string]) *Key {
 	for _, f := range segs[1:] {
 		base := deref(t)
 		if _, ok := base.Underlying().(*types.Struct); !ok {
-			r.a.errs.errorf(o.Pos, "idempotency=%s: %s is %s, which has no fields", o.Val, path, r.a.typeString(t))
+			r.a.errs.errorf(o.Pos, "%s=%s: %s is %s, which has no fields", key, o.Val, path, r.a.typeString(t))
 			return nil
 		}
 		obj, index, _ := types.LookupFieldOrMethod(base, true, r.a.pkg.Types, f)
 		_, ok := obj.(*types.Var)
 		switch {
 		case obj == nil:
-			r.a.errs.errorf(o.Pos, "idempotency=%s: %s (%s) has no field %s", o.Val, path, r.a.typeString(t), f)
+			r.a.errs.errorf(o.Pos, "%s=%s: %s (%s) has no field %s", key, o.Val, path, r.a.typeString(t), f)
 			return nil
 		case !ok:
-			r.a.errs.errorf(o.Pos, "idempotency=%s: %s.%s is a method; want a field", o.Val, path, f)
+			r.a.errs.errorf(o.Pos, "%s=%s: %s.%s is a method; want a field", key, o.Val, path, f)
 			return nil
 		}
 		through(false)
@@ -247,8 +247,8 @@ func (r rule) idempotency(o annotations.Opt[string]) *Key {
 				k.Steps = append(k.Steps, KeyStep{Kind: KeySelect, Field: fld.Name()})
 				spelled += "." + fld.Name()
 			case isPtr:
-				r.a.errs.errorf(o.Pos, "idempotency=%s: %s is reached through the embedded pointer %s of package %s, which the wrapper cannot check for nil",
-					o.Val, path+"."+f, fld.Name(), fld.Pkg().Path())
+				r.a.errs.errorf(o.Pos, "%s=%s: %s is reached through the embedded pointer %s of package %s, which the wrapper cannot check for nil",
+					key, o.Val, path+"."+f, fld.Name(), fld.Pkg().Path())
 				return nil
 			}
 			// An unexported embedded value of another package is left out:
@@ -295,7 +295,7 @@ func (r rule) idempotency(o annotations.Opt[string]) *Key {
 			k.Steps = append(k.Steps, KeyStep{Kind: KeyNilCheck, Path: at}, KeyStep{Kind: KeyDeref})
 			t = t.Underlying().(*types.Pointer).Elem()
 		default:
-			r.a.errs.errorf(o.Pos, "idempotency=%s: %s is %s; want a string, an integer or a fmt.Stringer", o.Val, path, r.a.typeString(field))
+			r.a.errs.errorf(o.Pos, "%s=%s: %s is %s; want a string, an integer or a fmt.Stringer", key, o.Val, path, r.a.typeString(field))
 			return nil
 		}
 	}

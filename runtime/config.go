@@ -80,6 +80,10 @@ type Config struct {
 	// context.Context and no timeout= of their own (ZoneSpec.DefaultTimeout).
 	// Default: none (BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS, unset).
 	DefaultTimeout time.Duration
+	// CacheMaxEntries bounds the entries of each cached method (cache=);
+	// the least valuable go first. Default DefaultCacheMaxEntries
+	// (BALDUR_CACHE_MAX_ENTRIES).
+	CacheMaxEntries int
 	// Compartments are the named bulkheads methods share with
 	// compartment=NAME, over DefaultCompartments (database 10, cache 20,
 	// external_api 5 + 10 waiting, message_queue 15): an entry replaces the
@@ -149,6 +153,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DefaultTimeout < 0 {
 		errs = append(errs, errors.New("baldur: config: DefaultTimeout must not be negative"))
 	}
+	if c.CacheMaxEntries < 0 {
+		errs = append(errs, errors.New("baldur: config: CacheMaxEntries must not be negative"))
+	}
 	// The breaker's own defaults, resolved here so that logs, health and
 	// the console show the values in force.
 	l := b.Limits()
@@ -203,6 +210,7 @@ func (c Config) withDefaults() (Config, error) {
 //	BALDUR_CALL_STATS             on|off             (on)
 //	BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS  duration or secs (unset: none)
 //	BALDUR_BULKHEAD_<NAME>        active[+waiting]   (see DefaultCompartments)
+//	BALDUR_CACHE_MAX_ENTRIES      int ≥ 1            (10000 per cached method)
 //	BALDUR_LOG_LEVEL              debug|info|warn|error (info)
 //	BALDUR_AUDIT_ENABLED          on|off             (on)
 //	BALDUR_SQL_DSN                PostgreSQL DSN     (unset: the audit trail stays in the store)
@@ -248,6 +256,7 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 	r.Bool("BALDUR_CALL_STATS", &cfg.CallStats)
 	r.Seconds(idem.EnvMemoryTTL, &cfg.IdempotencyMemoryTTL)
 	r.Duration(EnvDefaultTimeout, &cfg.DefaultTimeout)
+	r.Int(EnvCacheMaxEntries, 1, &cfg.CacheMaxEntries)
 	var degraded string
 	if r.String(EnvIdempotencyDegraded, func(v string) error {
 		switch strings.ToLower(strings.TrimSpace(v)) {

@@ -348,6 +348,9 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		z.idem = new(idemCounters)
 	}
 	z.shape = rt.newZoneShape(spec, z.stats)
+	if spec.Cache > 0 {
+		z.cache = rt.newCacheStats()
+	}
 	if spec.Breaker {
 		z.breaker, fresh = rt.breakerLocked(spec.Service)
 	}
@@ -383,6 +386,7 @@ func (rt *Runtime) logZone(z *Zone) {
 	if z.bulkhead != nil {
 		attrs = append(attrs, slog.String("compartment", z.bulkhead.name), slog.Int64("bulkhead", z.bulkhead.max))
 	}
+	attrs = append(attrs, z.cacheAttrs()...)
 	attrs = append(attrs, z.shapeAttrs()...)
 	rt.log.LogAttrs(context.Background(), levelDebug, "protect.composer_built", attrs...)
 }

@@ -11,7 +11,14 @@ import (
 // does not use are zero; Policies lists those it uses.
 type ShapeStats struct {
 	Service, Method string
-	Policies        []string // of rate, throttle, concurrency, retry_budget, hedge
+	Policies        []string // of cache, rate, throttle, concurrency, retry_budget, hedge
+
+	// cache=: calls answered from the cache, calls that found no fresh
+	// entry (Shared of them waited for the one call of their key), failed
+	// calls answered with a stale result (stale_if_error=), the entries
+	// held now and their bound.
+	CacheHits, CacheMisses, CacheShared, CacheStale uint64
+	CacheSize, CacheMax                             int
 
 	// rate=: the limit as written, its bucket (shared by name), whether it is
 	// fleet-wide, and what it counted (a bucket's counts are the bucket's,
@@ -64,7 +71,7 @@ func (rt *Runtime) Shaping() []ShapeStats {
 	rt.mu.Lock()
 	zones := make([]*Zone, 0, len(rt.zones))
 	for _, z := range rt.zones {
-		if z.shape != nil {
+		if z.shape != nil || z.cache != nil {
 			zones = append(zones, z)
 		}
 	}
@@ -72,6 +79,13 @@ func (rt *Runtime) Shaping() []ShapeStats {
 	out := make([]ShapeStats, 0, len(zones))
 	for _, z := range zones {
 		s, sh := ShapeStats{Service: z.spec.Service, Method: z.spec.Method}, z.shape
+		if z.cache != nil {
+			z.fillCache(&s)
+		}
+		if sh == nil {
+			out = append(out, s)
+			continue
+		}
 		if l := sh.rate; l != nil {
 			st := l.Stats()
 			s.Policies = append(s.Policies, "rate")

@@ -71,6 +71,11 @@ type ZoneSpec struct {
 	// CRITICAL, high never.
 	Criticality string
 
+	// Result cache (zone_cache.go; the README's "Load shaping").
+	Cache        time.Duration // cache=: how long a result answers calls of its key; 0 means no cache
+	CacheKey     string        // cache_key= path, for -explain and logs; "" keys by the parameters
+	StaleIfError time.Duration // stale_if_error=: a failed call gets a result up to Cache+this old; 0 means never
+
 	// Load shaping (runtime/shape; the README's "Load shaping").
 	Rate      string        // rate=N/s|m|h; "" means no rate limit
 	Burst     int           // burst=; 0 means one second's worth at the rate, at least 1
@@ -96,6 +101,9 @@ type ZoneSpec struct {
 // Policies lists the composed policies in the order a call meets them.
 func (s ZoneSpec) Policies() []string {
 	var p []string
+	if s.Cache > 0 {
+		p = append(p, "cache")
+	}
 	if s.Idempotency != "" {
 		p = append(p, "idempotency")
 	}
@@ -164,6 +172,8 @@ type Zone struct {
 	idem         *idemCounters // nil without idempotency=
 	shedAt       int32         // the emergency level from which calls fail fast (criticality=)
 	shape        *zoneShape    // nil without rate=, throttle=, concurrency= or retry_budget=
+	cache        *cacheStats   // nil without cache=
+	caches       map[any]any   // (*Cache[K, V])(nil) → the zone's *Cache[K, V] (NewCache), under rt.mu
 	traced       bool          // Config.SpanEvents
 
 	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go

@@ -452,6 +452,7 @@ func TestPoliciesInEachMode(t *testing.T) {
 	}
 	rows = append(rows, shapeRows()...)
 	rows = append(rows, hedgeRows()...)
+	rows = append(rows, cacheRows()...)
 	for _, row := range rows {
 		for _, mode := range []string{live, dryRun, disabled} {
 			t.Run(row.policy+"/"+mode, func(t *testing.T) {

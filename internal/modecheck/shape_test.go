@@ -77,7 +77,7 @@ func (e *env) queueBehindAHeldCall(t *testing.T, mode string) error {
 	}
 	if mode != disabled {
 		s := e.rt.Snapshot().Shaping
-		require.Len(t, s, 5) // Adaptive, Budgeted, Hedged, Metered, Shed
+		require.Len(t, s, 6) // Adaptive, Budgeted, Cached, Hedged, Metered, Shed
 		require.Equal(t, "Adaptive", s[0].Method)
 		require.Equal(t, int64(1), s[0].ConcurrencyLimit, "30 failures shrink the limit to its floor")
 	}

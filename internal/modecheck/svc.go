@@ -51,6 +51,10 @@ type Service interface {
 	//baldur:protect breaker=off concurrency=adaptive
 	Adaptive(ctx context.Context) error
 
+	// Cached answers from its cache for an hour.
+	//baldur:protect cache=1h
+	Cached(ctx context.Context, sku string) (int64, error)
+
 	// Budgeted retries within a budget.
 	//baldur:protect breaker=off retry=3 backoff=const(1ms) retry_budget=20%
 	Budgeted(ctx context.Context) error

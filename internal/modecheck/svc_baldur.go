@@ -29,6 +29,8 @@ type ProtectedService struct {
 	zMetered  *runtime.Zone
 	zShed     *runtime.Zone
 	zAdaptive *runtime.Zone
+	zCached   *runtime.Zone
+	cCached   *runtime.Cache[string, protectedServiceCachedResults]
 	zBudgeted *runtime.Zone
 	zHedged   *runtime.Zone
 }
@@ -36,6 +38,11 @@ type ProtectedService struct {
 // protectedServiceShipArgs is the argument record Ship parks and its replayer decodes.
 type protectedServiceShipArgs struct {
 	Parcel string `json:"parcel"`
+}
+
+// protectedServiceCachedResults holds the results Cached caches.
+type protectedServiceCachedResults struct {
+	R0 int64
 }
 
 // The replay signatures: a hash of each dlq method's parameters. An entry parked under another one
@@ -121,6 +128,13 @@ func NewProtectedService(inner Service, rt *runtime.Runtime) *ProtectedService {
 			DefaultTimeout: true,
 			Concurrency:    "adaptive",
 		}),
+		zCached: rt.Zone(runtime.ZoneSpec{
+			Service:        "modes",
+			Method:         "Cached",
+			Breaker:        true,
+			DefaultTimeout: true,
+			Cache:          time.Hour,
+		}),
 		zBudgeted: rt.Zone(runtime.ZoneSpec{
 			Service:        "modes",
 			Method:         "Budgeted",
@@ -137,6 +151,7 @@ func NewProtectedService(inner Service, rt *runtime.Runtime) *ProtectedService {
 			HedgeDelay:     "10ms",
 		}),
 	}
+	w.cCached = runtime.NewCache[string, protectedServiceCachedResults](w.zCached)
 	// Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.
 	w.zShip.RegisterReplayer(protectedServiceShipSignature, w.replayShip)
 	return w
@@ -398,6 +413,40 @@ func (w *ProtectedService) Adaptive(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// Cached runs cache(1h) → breaker around the inner Cached.
+func (w *ProtectedService) Cached(ctx context.Context, sku string) (int64, error) {
+	z := w.zCached
+	if z.Bypass() {
+		return w.inner.Cached(ctx, sku)
+	}
+	var (
+		r0  int64
+		cv  protectedServiceCachedResults
+		cm  runtime.CacheMiss[string, protectedServiceCachedResults]
+		err error
+	)
+	// Cache: a fresh result for the same parameters answers the call; concurrent misses make one call.
+	cv, cm, err = w.cCached.Get(ctx, sku)
+	if cm.Run() {
+		defer w.cCached.Release(&cm)
+		for attempt := 1; ; attempt++ {
+			var permit runtime.Permit
+			if permit, err = z.Enter(ctx); err != nil {
+				break
+			}
+			actx := z.WithTimeout(ctx)
+			r0, err = w.inner.Cached(actx, sku)
+			err = z.Timed(ctx, actx, err)
+			if !z.Done(ctx, permit, err, attempt) {
+				break
+			}
+		}
+		cv, err = w.cCached.Done(ctx, &cm, protectedServiceCachedResults{R0: r0}, err)
+	}
+	r0 = cv.R0
+	return r0, err
 }
 
 // Budgeted runs retry(3, const(1ms), budget 20%) around the inner Budgeted.

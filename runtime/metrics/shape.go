@@ -29,6 +29,12 @@ var (
 		"Retries asked of retry_budget=, by outcome: granted, or exhausted (not attempted; the caller got the last error).",
 		[]string{"service", "method", "outcome"}, nil)
 
+	descCacheCalls = prometheus.NewDesc(name("cache_calls_total"),
+		"Calls of a cached method (cache=), by outcome: hit (answered from the cache), miss (no fresh entry), shared (a miss that waited for the call of its key in flight) or stale (a failed call answered with a stale result, stale_if_error=).",
+		[]string{"service", "method", "outcome"}, nil)
+	descCacheSize = prometheus.NewDesc(name("cache_entries"),
+		"Entries a cached method holds now (bounded by BALDUR_CACHE_MAX_ENTRIES).", []string{"service", "method"}, nil)
+
 	descHedges = prometheus.NewDesc(name("hedges_total"),
 		"Hedged attempts (hedge=), by outcome: started, won (answered first), or refused by the retry budget.",
 		[]string{"service", "method", "outcome"}, nil)
@@ -36,7 +42,7 @@ var (
 		"The delay after which hedge= starts another attempt (hedge_delay=, a percentile's value now).",
 		[]string{"service", "method"}, nil)
 
-	shapeDescs = []*prometheus.Desc{descRateLimited, descRateWaited, descRateLeases, descThrottleProbability, descThrottled,
+	shapeDescs = []*prometheus.Desc{descCacheCalls, descCacheSize, descRateLimited, descRateWaited, descRateLeases, descThrottleProbability, descThrottled,
 		descConcurrencyLimit, descConcurrencyInFlight, descConcurrencyLimited, descBudgetRetries, descHedges, descHedgeDelay}
 )
 
@@ -52,6 +58,12 @@ func (c *Collector) collectShaping(ch chan<- prometheus.Metric, known map[string
 		}
 		for _, p := range s.Policies {
 			switch p {
+			case "cache":
+				counter(descCacheCalls, s.CacheHits, "hit")
+				counter(descCacheCalls, s.CacheMisses, "miss")
+				counter(descCacheCalls, s.CacheShared, "shared")
+				counter(descCacheCalls, s.CacheStale, "stale")
+				gauge(descCacheSize, float64(s.CacheSize))
 			case "rate":
 				counter(descRateLimited, s.RateLimited)
 				counter(descRateWaited, s.RateWaited)
