@@ -146,7 +146,7 @@ var keys = []Key{
 		field: opt(count(maxRetry), func(p *Policy) *Opt[int] { return &p.Retry })},
 	{Name: "backoff", Want: "exp(base,max) or const(d), such as exp(100ms,10s)", Example: "exp(100ms,10s)",
 		Requires: "retry", Runtime: true,
-		field:    opt(backoffKind, func(p *Policy) *Opt[backoff.Policy] { return &p.Backoff })},
+		field: opt(backoffKind, func(p *Policy) *Opt[backoff.Policy] { return &p.Backoff })},
 	{Name: "timeout", Want: wantDuration + ", or off", Example: "5s", Feature: true, Spec: "Timeout", Runtime: true,
 		field: opt(duration(true, maxTimeout), func(p *Policy) *Opt[time.Duration] { return &p.Timeout })},
 	{Name: "deadline", Want: wantDuration + ", or off", Example: "10s", Feature: true, Spec: "Deadline",

@@ -24,11 +24,11 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/audit"
 	"github.com/baldur-go/baldur/runtime/breaker"
-	"github.com/baldur-go/baldur/runtime/policy"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/idem"
 	"github.com/baldur-go/baldur/runtime/notify"
+	"github.com/baldur-go/baldur/runtime/policy"
 	"github.com/baldur-go/baldur/runtime/series"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -57,9 +57,9 @@ type Runtime struct {
 	sync        *breakerSync
 	pol         *policy.Manager // the policy overrides (policy_api.go)
 	polDoc      *parsedDoc      // the overrides in force; guarded by mu
-	gate        *idem.Gate   // idempotency claims, in the store
-	dlq         *deadLetters // the dead-letter queue, in the store
-	redis       *store.Redis // the Redis behind the store, when configured
+	gate        *idem.Gate      // idempotency claims, in the store
+	dlq         *deadLetters    // the dead-letter queue, in the store
+	redis       *store.Redis    // the Redis behind the store, when configured
 	ctl         *control.Control
 	audit       *audit.Trail // nil when off
 	auditAlerts auditAlertState
@@ -334,11 +334,11 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		return nil, false, nil, err
 	}
 	z = &Zone{
-		rt:       rt,
-		spec:     spec,
-		openErr:  &OpenError{Service: spec.Service, Method: spec.Method},
-		shedAt:   shedLevel(spec.Criticality),
-		bounded:  spec.Timeout > 0 || spec.DefaultTimeout,
+		rt:      rt,
+		spec:    spec,
+		openErr: &OpenError{Service: spec.Service, Method: spec.Method},
+		shedAt:  shedLevel(spec.Criticality),
+		bounded: spec.Timeout > 0 || spec.DefaultTimeout,
 
 		fallbackOn: fallbackOn,
 		traced:     rt.cfg.SpanEvents,

@@ -145,14 +145,14 @@ type Zone struct {
 	// bulkhead_wait) and the canary variant, swapped whole when the
 	// overrides change (policy_zone.go): one atomic load reads them.
 	pol        atomic.Pointer[zonePolicy]
-	fallbackOn FailureKind // the failures the fallback answers; 0: every one
-	openErr    *OpenError  // built once: a rejection allocates nothing
-	bounded    bool        // the generated wrapper calls WithTimeout (timeout= or DefaultTimeout)
-	stats        *callStats    // nil unless Config.CallStats
-	idem         *idemCounters // nil without idempotency=
-	shedAt       int32         // the emergency level from which calls fail fast (criticality=)
-	shape        *zoneShape    // nil without rate=, throttle=, concurrency= or retry_budget=
-	traced       bool          // Config.SpanEvents
+	fallbackOn FailureKind   // the failures the fallback answers; 0: every one
+	openErr    *OpenError    // built once: a rejection allocates nothing
+	bounded    bool          // the generated wrapper calls WithTimeout (timeout= or DefaultTimeout)
+	stats      *callStats    // nil unless Config.CallStats
+	idem       *idemCounters // nil without idempotency=
+	shedAt     int32         // the emergency level from which calls fail fast (criticality=)
+	shape      *zoneShape    // nil without rate=, throttle=, concurrency= or retry_budget=
+	traced     bool          // Config.SpanEvents
 
 	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go
 }
