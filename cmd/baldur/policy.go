@@ -60,7 +60,9 @@ func dispatchPolicy(o *opts) (func(*client) int, error) {
 		if err != nil {
 			return nil, err
 		}
-		return func(c *client) int { return c.call("GET", route(adminapi.PathPolicyDiff, q), nil, typed(printPolicyDiff)) }, nil
+		return func(c *client) int {
+			return c.call("GET", route(adminapi.PathPolicyDiff, q), nil, typed(printPolicyDiff))
+		}, nil
 	case "set":
 		return change("policy set", adminapi.PathPolicySet, true)
 	case "unset":
