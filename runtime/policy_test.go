@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur/internal/redistest"
+	"github.com/baldur-go/baldur/runtime/audit"
 	"github.com/baldur-go/baldur/runtime/backoff"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -360,4 +361,32 @@ func TestPolicyFleetWithinOneSecond(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Logf("the override reached the other process in %s", time.Since(start))
+}
+
+// TestPolicyChangesThroughTheGoAPIAreAudited: a change made in code (a
+// canary controller) is recorded from its event; one made under
+// AuditedByCaller (the admin server, which records its own) is not twice.
+func TestPolicyChangesThroughTheGoAPIAreAudited(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rt := newPolicyRuntime(t, Config{})
+	rt.Zone(chargeSpec)
+	p := rt.Policy()
+	_, err := p.Set(ctx, "payments.Charge", "retry=5", "rollout-controller", "step 1")
+	require.NoError(t, err)
+	_, err = p.StageCanary(ctx, "payments", "retry=4", 50, "rollout-controller")
+	require.NoError(t, err)
+	_, err = p.Set(AuditedByCaller(ctx), "payments", "retry=2", "alice (operator)", "by hand")
+	require.NoError(t, err)
+	require.NoError(t, rt.Audit().Sync(ctx))
+	page, err := rt.Audit().List(ctx, audit.Query{Action: "policy.*"})
+	require.NoError(t, err)
+	var got []string
+	for _, r := range page.Records {
+		got = append(got, r.Action+" "+r.Target+" "+r.Detail)
+	}
+	assert.ElementsMatch(t, []string{
+		"policy.override_set payments.Charge retry=5 by rollout-controller",
+		"policy.canary_staged payments retry=4 by rollout-controller, 50 permille, canary " + p.Doc().Canaries[0].ID,
+	}, got)
 }

@@ -127,7 +127,7 @@ func (c *call) policySet() {
 	if !ok {
 		return
 	}
-	if _, err := c.h.rt.Policy().Set(c.r.Context(), req.Scope, req.Values, c.who, reason); err != nil {
+	if _, err := c.h.rt.Policy().Set(runtime.AuditedByCaller(c.r.Context()), req.Scope, req.Values, c.who, reason); err != nil {
 		c.policyRefused(err)
 		return
 	}
@@ -139,7 +139,7 @@ func (c *call) policyUnset() {
 	if !ok {
 		return
 	}
-	if err := c.h.rt.Policy().Unset(c.r.Context(), req.Scope, c.who, reason); err != nil {
+	if err := c.h.rt.Policy().Unset(runtime.AuditedByCaller(c.r.Context()), req.Scope, c.who, reason); err != nil {
 		c.policyRefused(err)
 		return
 	}
