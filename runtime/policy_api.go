@@ -55,7 +55,7 @@ func (t policyTarget) Apply(d policy.Doc) {
 	defer rt.mu.Unlock()
 	rt.polDoc = pd
 	for _, z := range rt.zones {
-		z.pol.Store(rt.resolvePolicyLocked(z, pd))
+		z.setPolicy(rt.resolvePolicyLocked(z, pd))
 	}
 }
 

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"math"
 	"time"
 	_ "unsafe" // go:linkname
 
@@ -66,6 +67,26 @@ func (zp *zonePolicy) variant(canary bool) *zoneSettings {
 	return &zp.zoneSettings
 }
 
+// setPolicy puts zp in force, and with a canary staged sends Enter to its
+// slow path (enterSlow), where the cohort is picked.
+func (z *Zone) setPolicy(zp *zonePolicy) {
+	z.pol.Store(zp)
+	if zp.canary != nil {
+		z.shedAt.Store(math.MinInt32)
+	} else {
+		z.shedAt.Store(z.shedLevel)
+	}
+}
+
+// enterSlow is Enter when the level in force reached the zone's shedAt:
+// shed the call, or pick its canary cohort.
+func (z *Zone) enterSlow(ctx context.Context) (Permit, error) {
+	if z.rt.emg.level.Load() >= z.shedLevel {
+		return z.shed(ctx)
+	}
+	return z.enterCohort(ctx)
+}
+
 //go:linkname cheaprand runtime.cheaprand
 func cheaprand() uint32
 
@@ -75,8 +96,14 @@ func cheaprand() uint32
 // is counted in its cohort by Done.
 func (z *Zone) enterCohort(ctx context.Context) (Permit, error) {
 	zp := z.pol.Load()
+	if zp.canary == nil { // cleared since Enter looked
+		if z.traced {
+			return z.enterTraced(ctx)
+		}
+		return z.enter(ctx, 0)
+	}
 	f := permitCohort
-	canary := zp.canary != nil && cheaprand()%1000 < zp.permille
+	canary := cheaprand()%1000 < zp.permille
 	if canary {
 		f |= permitCanary
 	}

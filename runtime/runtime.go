@@ -334,11 +334,11 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		return nil, false, nil, err
 	}
 	z = &Zone{
-		rt:      rt,
-		spec:    spec,
-		openErr: &OpenError{Service: spec.Service, Method: spec.Method},
-		shedAt:  shedLevel(spec.Criticality),
-		bounded: spec.Timeout > 0 || spec.DefaultTimeout,
+		rt:        rt,
+		spec:      spec,
+		openErr:   &OpenError{Service: spec.Service, Method: spec.Method},
+		shedLevel: shedLevel(spec.Criticality),
+		bounded:   spec.Timeout > 0 || spec.DefaultTimeout,
 
 		fallbackOn: fallbackOn,
 		traced:     rt.cfg.SpanEvents,
@@ -359,7 +359,7 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 	if bh != nil {
 		z.bulkhead = bh
 	}
-	z.pol.Store(rt.resolvePolicyLocked(z, nil))
+	z.setPolicy(rt.resolvePolicyLocked(z, nil))
 	rt.zones[key] = z
 	return z, true, fresh, nil
 }

@@ -150,9 +150,13 @@ type Zone struct {
 	bounded    bool          // the generated wrapper calls WithTimeout (timeout= or DefaultTimeout)
 	stats      *callStats    // nil unless Config.CallStats
 	idem       *idemCounters // nil without idempotency=
-	shedAt     int32         // the emergency level from which calls fail fast (criticality=)
-	shape      *zoneShape    // nil without rate=, throttle=, concurrency= or retry_budget=
-	traced     bool          // Config.SpanEvents
+	shedLevel  int32         // the emergency level from which calls fail fast (criticality=)
+	// shedAt is the level from which Enter leaves its fast path: shedLevel,
+	// or below every level while a canary is staged on the zone, so that a
+	// canary costs the other zones' calls nothing (setPolicy).
+	shedAt atomic.Int32
+	shape  *zoneShape // nil without rate=, throttle=, concurrency= or retry_budget=
+	traced bool       // Config.SpanEvents
 
 	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go
 }
@@ -203,13 +207,10 @@ func (z *Zone) Timeout() time.Duration {
 // *OpenError (errors.Is ErrOpen) or *BulkheadFullError (errors.Is ErrBulkheadFull);
 // in dry-run the refusal is recorded as a would-have decision and the call goes on.
 func (z *Zone) Enter(ctx context.Context) (Permit, error) {
-	// Emergency mode: one atomic load (the level in force) and a compare.
-	if z.rt.emg.level.Load() >= z.shedAt {
-		return z.shed(ctx)
-	}
-	// A staged canary: one atomic load and a compare while there is none.
-	if z.pol.Load().canary != nil {
-		return z.enterCohort(ctx)
+	// Emergency mode and a staged canary: two atomic loads (the level in
+	// force, the zone's threshold) and a compare.
+	if z.rt.emg.level.Load() >= z.shedAt.Load() {
+		return z.enterSlow(ctx)
 	}
 	if z.traced {
 		return z.enterTraced(ctx)
