@@ -15,6 +15,8 @@ package policy
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,7 +162,12 @@ type Canary struct {
 }
 
 // Doc is the stored document: every override and canary of the fleet.
+// Epoch names the document's lineage, chosen when it is first written:
+// versions order the changes of one epoch, and a document of another epoch
+// (the store lost it, e.g. Redis restarted empty, and it was written anew)
+// is adopted whatever its version.
 type Doc struct {
+	Epoch     string     `json:"epoch,omitempty"`
 	Version   uint64     `json:"version"`
 	Overrides []Override `json:"overrides,omitempty"`
 	Canaries  []Canary   `json:"canaries,omitempty"`
@@ -391,8 +398,8 @@ func (m *Manager) read(ctx context.Context) (Doc, []byte, error) {
 func (m *Manager) adopt(d Doc) {
 	m.applyMu.Lock()
 	defer m.applyMu.Unlock()
-	if cur := m.doc.Load(); d.Version <= cur.Version && cur.Version != 0 {
-		return
+	if cur := m.doc.Load(); d.Epoch == cur.Epoch && d.Version <= cur.Version {
+		return // an older or the same version of this lineage
 	}
 	d.sort()
 	m.doc.Store(&d)
@@ -411,6 +418,9 @@ func (m *Manager) Update(ctx context.Context, change func(d *Doc) error) (Doc, e
 		}
 		if err := change(&d); err != nil {
 			return Doc{}, err
+		}
+		if raw == nil {
+			d.Epoch = newEpoch()
 		}
 		d.Version++
 		d.sort()
@@ -445,3 +455,9 @@ func (m *Manager) Now() time.Time { return m.clock.Now() }
 
 // Node names this process.
 func (m *Manager) Node() string { return m.node }
+
+func newEpoch() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

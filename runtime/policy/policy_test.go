@@ -96,3 +96,34 @@ func TestConcurrentUpdatesAllLand(t *testing.T) {
 		assert.Len(t, r.last().Overrides, 3)
 	}
 }
+
+// TestALostDocumentIsNotHeldAgainstANewOne: when the store loses the
+// document (Redis restarted empty), a manager that saw a later version
+// adopts the loss and the next document written, whatever its version.
+func TestALostDocumentIsNotHeldAgainstANewOne(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	defer st.Close()
+	ctx := context.Background()
+	r := &recorder{}
+	m, err := New(ctx, Options{Store: st, Target: r, PollInterval: -1})
+	require.NoError(t, err)
+	defer m.Close()
+	for range 3 {
+		_, err := m.Update(ctx, func(d *Doc) error { d.PutOverride(Override{Scope: "a", Values: "retry=2"}); return nil })
+		require.NoError(t, err)
+	}
+	require.Equal(t, uint64(3), m.Doc().Version)
+	_, err = st.Delete(ctx, DocKey)
+	require.NoError(t, err)
+	require.NoError(t, m.Refresh(ctx))
+	assert.Empty(t, m.Doc().Overrides, "the loss is adopted: the directives stand")
+	other, err := New(ctx, Options{Store: st, Target: &recorder{}, PollInterval: -1})
+	require.NoError(t, err)
+	defer other.Close()
+	_, err = other.Update(ctx, func(d *Doc) error { d.PutOverride(Override{Scope: "b", Values: "retry=4"}); return nil })
+	require.NoError(t, err)
+	require.NoError(t, m.Refresh(ctx))
+	require.Len(t, m.Doc().Overrides, 1, "version 1 of a new epoch is adopted over version 3 of the old one")
+	assert.Equal(t, Scope("b"), m.Doc().Overrides[0].Scope)
+}
