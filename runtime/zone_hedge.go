@@ -109,8 +109,8 @@ func durationSince(c clock.Clock, startNanos int64) time.Duration {
 // bounded by timeout= when the zone has one (see deadline.go; no
 // allocation, and no clock read without a timeout).
 func (z *Zone) hedgeCtx(ctx context.Context) *attemptCtx {
-	if z.timeout > 0 {
-		return z.withTimeout(ctx).(*attemptCtx)
+	if t := z.pol.Load().timeout; t > 0 {
+		return z.withTimeout(ctx, t).(*attemptCtx)
 	}
 	c := newAttempt()
 	c.parent, c.zone, c.deadline = ctx, z, noDeadline

@@ -80,6 +80,13 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   governance break-glass open --reason R --confirm [--for D]   let automation through (admin; reviewed)
   governance break-glass close             close Break Glass
 
+  policy [list] [SCOPE]                    overrides, canaries, and each method's retry, backoff, timeout and
+                                           bulkhead_wait with where each comes from (directive, env, override)
+  policy diff [SCOPE]                      what the overrides change against the directives
+  policy set SCOPE KEY=VALUE... --reason R --confirm   override fleet-wide, in the directive's grammar
+                                           (SCOPE: service.Method, service or "*"), e.g. retry=5 timeout=2s
+  policy unset SCOPE --reason R --confirm  remove a scope's override: back to the directive
+
 flags:
   --addr URL      admin server (default: $BALDUR_ADMIN_ADDR, else http://127.0.0.1:9090); https://host:port for TLS
   --ca-file F     PEM file of the certificate authority (or self-signed certificate) the https server's
@@ -409,6 +416,8 @@ func dispatch(o *opts) (func(*client) int, error) {
 		return dispatchEmergency(o)
 	case "governance":
 		return dispatchGovernance(o)
+	case "policy":
+		return dispatchPolicy(o)
 	case "top":
 		return dispatchTop(o)
 	}

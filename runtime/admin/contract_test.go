@@ -41,7 +41,8 @@ func TestRouteTableUsesContractPaths(t *testing.T) {
 		adminapi.PathEmergencyForceRelease, adminapi.PathGovernance, adminapi.PathGovernanceStrict,
 		adminapi.PathGovernanceStrictEnd, adminapi.PathGovernanceBreakGlass, adminapi.PathGovernanceBreakGlassClose,
 		adminapi.PathSeries, adminapi.PathSeriesService, adminapi.PathNotify, adminapi.PathNotifyTest,
-		adminapi.PathScheduleRun, adminapi.PathLeaderStepDown, adminapi.PathShaping} {
+		adminapi.PathScheduleRun, adminapi.PathLeaderStepDown, adminapi.PathShaping,
+		adminapi.PathPolicy, adminapi.PathPolicyDiff, adminapi.PathPolicySet, adminapi.PathPolicyUnset} {
 		known[p] = true
 	}
 	for _, r := range h.routes {
