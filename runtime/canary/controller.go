@@ -99,9 +99,9 @@ type Controller struct {
 }
 
 type localCanary struct {
-	stage          int
-	base           Cohort // the counters when this process adopted the stage
-	baseB          Cohort
+	stage int
+	base  Cohort // the counters when this process adopted the stage
+	baseB Cohort
 }
 
 // record is the stored state.

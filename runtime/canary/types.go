@@ -123,17 +123,17 @@ type StageRecord struct {
 
 // Rollout is one staged rollout of an override.
 type Rollout struct {
-	ID        string    `json:"id"`
-	Scope     Scope     `json:"scope"`
-	Directive string    `json:"directive"`
-	Types     []string  `json:"types"`
-	Stages    []float64 `json:"stages"` // percent of calls, rising, the last 100
-	Stage     int       `json:"stage"`  // index into Stages
+	ID        string        `json:"id"`
+	Scope     Scope         `json:"scope"`
+	Directive string        `json:"directive"`
+	Types     []string      `json:"types"`
+	Stages    []float64     `json:"stages"` // percent of calls, rising, the last 100
+	Stage     int           `json:"stage"`  // index into Stages
 	Hold      time.Duration `json:"hold_ns"`
-	State     string    `json:"state"`
-	Who       string    `json:"who"`
-	Reason    string    `json:"reason"`
-	Started   time.Time `json:"started"`
+	State     string        `json:"state"`
+	Who       string        `json:"who"`
+	Reason    string        `json:"reason"`
+	Started   time.Time     `json:"started"`
 	// StageStarted is when the current stage began; Deadline is when the
 	// watchdog rolls it back if it has not been promoted.
 	StageStarted time.Time `json:"stage_started"`
