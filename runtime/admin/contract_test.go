@@ -40,6 +40,8 @@ func TestRouteTableUsesContractPaths(t *testing.T) {
 		adminapi.PathEmergency, adminapi.PathEmergencyDeclare, adminapi.PathEmergencyRelease,
 		adminapi.PathEmergencyForceRelease, adminapi.PathGovernance, adminapi.PathGovernanceStrict,
 		adminapi.PathGovernanceStrictEnd, adminapi.PathGovernanceBreakGlass, adminapi.PathGovernanceBreakGlassClose,
+		adminapi.PathCanary, adminapi.PathCanaryStart, adminapi.PathCanaryStartBypass, adminapi.PathCanaryPanicRollback,
+		adminapi.PathCanaryRollout, adminapi.PathCanaryAbort,
 		adminapi.PathSeries, adminapi.PathSeriesService} {
 		known[p] = true
 	}
