@@ -69,6 +69,12 @@ type Key struct {
 	// nil for none. It runs only when the key's requirements hold. lineCol
 	// spells another key's position for the message.
 	Conflict func(p *Policy, lineCol func(token.Pos) string) string
+	// Runtime marks a key an operator may override while the service runs
+	// (baldur policy set; the README's "Policy overrides"): the runtime
+	// reads its value from the zone's one atomic policy pointer, and a new
+	// value changes no generated code. Every other key changes what the
+	// generator writes and is refused at run time (ParseOverride).
+	Runtime bool
 
 	field field // the Policy field and the value's kind; see opt
 }
@@ -136,12 +142,12 @@ var keys = []Key{
 		field: opt(label(false), func(p *Policy) *Opt[string] { return &p.Name })},
 	{Name: "breaker", Want: wantSwitch, Feature: true,
 		field: opt(onOff, func(p *Policy) *Opt[bool] { return &p.Breaker })},
-	{Name: "retry", Want: "1..100 or off", Example: "3", Feature: true, Enable: "retry=1..100",
+	{Name: "retry", Want: "1..100 or off", Example: "3", Feature: true, Enable: "retry=1..100", Runtime: true,
 		field: opt(count(maxRetry), func(p *Policy) *Opt[int] { return &p.Retry })},
 	{Name: "backoff", Want: "exp(base,max) or const(d), such as exp(100ms,10s)", Example: "exp(100ms,10s)",
-		Requires: "retry",
-		field:    opt(backoffKind, func(p *Policy) *Opt[backoff.Policy] { return &p.Backoff })},
-	{Name: "timeout", Want: wantDuration + ", or off", Example: "5s", Feature: true, Spec: "Timeout",
+		Requires: "retry", Runtime: true,
+		field: opt(backoffKind, func(p *Policy) *Opt[backoff.Policy] { return &p.Backoff })},
+	{Name: "timeout", Want: wantDuration + ", or off", Example: "5s", Feature: true, Spec: "Timeout", Runtime: true,
 		field: opt(duration(true, maxTimeout), func(p *Policy) *Opt[time.Duration] { return &p.Timeout })},
 	{Name: "deadline", Want: wantDuration + ", or off", Example: "10s", Feature: true, Spec: "Deadline",
 		Conflict: deadlineConflict,
@@ -165,7 +171,7 @@ var keys = []Key{
 	{Name: "compartment", Want: `a registered compartment: lower-case letters, digits, "_", "." or "-", or off`, Example: "database",
 		Feature: true, Spec: "Compartment", Conflict: compartmentConflict,
 		field: opt(compartmentName, func(p *Policy) *Opt[string] { return &p.Compartment })},
-	{Name: "bulkhead_wait", Want: wantDuration, Example: "100ms", Requires: "bulkhead", Spec: "BulkheadWait",
+	{Name: "bulkhead_wait", Want: wantDuration, Example: "100ms", Requires: "bulkhead", Spec: "BulkheadWait", Runtime: true,
 		field: opt(duration(false, maxBulkheadWait), func(p *Policy) *Opt[time.Duration] { return &p.BulkheadWait })},
 	{Name: "idem_ttl", Want: "a Go duration such as 30m", Example: "30m", Requires: "idempotency", Spec: "IdemTTL",
 		field: opt(duration(false, maxIdemTTL), func(p *Policy) *Opt[time.Duration] { return &p.IdemTTL })},

@@ -140,9 +140,9 @@ func TestTheDefaultTimeoutAppliesToMethodsWithoutTheirOwn(t *testing.T) {
 	eligible := rt.Zone(ZoneSpec{Service: "s", Method: "Eligible", DefaultTimeout: true})
 	own := rt.Zone(ZoneSpec{Service: "s", Method: "Own", Timeout: time.Hour, DefaultTimeout: true})
 	other := rt.Zone(ZoneSpec{Service: "s", Method: "NoContext"})
-	assert.Equal(t, 15*time.Millisecond, eligible.timeout)
-	assert.Equal(t, time.Hour, own.timeout, "a timeout= of its own wins")
-	assert.Zero(t, other.timeout, "only methods the generator marked take the default")
+	assert.Equal(t, 15*time.Millisecond, eligible.pol.Load().timeout)
+	assert.Equal(t, time.Hour, own.pol.Load().timeout, "a timeout= of its own wins")
+	assert.Zero(t, other.pol.Load().timeout, "only methods the generator marked take the default")
 
 	var attempts atomic.Int32
 	err = protectedCall(eligible, context.Background(), hang(&attempts))

@@ -16,10 +16,11 @@ const noBound = time.Duration(1 << 62)
 // since the runtime's epoch.
 func (z *Zone) dryTimed(start int64, err error) {
 	took := z.rt.clock.Now().Sub(z.rt.epoch) - time.Duration(start)
-	if took <= z.timeout {
+	timeout := z.pol.Load().timeout
+	if took <= timeout {
 		return
 	}
-	reason := "attempt took " + took.Round(time.Microsecond).String() + ", over timeout=" + z.timeout.String()
+	reason := "attempt took " + took.Round(time.Microsecond).String() + ", over timeout=" + timeout.String()
 	if err != nil {
 		reason += "; it returned: " + err.Error()
 	}

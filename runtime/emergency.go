@@ -220,7 +220,7 @@ func (b *Bulkhead) emergencyLevel(l emergency.Level) {
 func (z *Zone) shed(ctx context.Context) (Permit, error) {
 	lvl := emergency.Level(z.rt.emg.level.Load())
 	if z.rt.wouldHave(z, "emergency", "reject", "emergency level "+lvl.String()+" sheds criticality "+criticalityOf(z.spec.Criticality)) {
-		return z.enter(ctx)
+		return z.enter(ctx, 0)
 	}
 	z.rt.emg.shed.Add(1)
 	return Permit{}, &ShedError{Service: z.spec.Service, Method: z.spec.Method, Level: lvl, Criticality: criticalityOf(z.spec.Criticality)}
@@ -228,14 +228,14 @@ func (z *Zone) shed(ctx context.Context) (Permit, error) {
 
 // attemptsNow is retry='s total attempts under the level in force:
 // capped at ELEVATED, one (no retry) from HIGH.
-func (z *Zone) attemptsNow() int {
+func (z *Zone) attemptsNow(attempts int) int {
 	switch lvl := emergency.Level(z.rt.emg.level.Load()); {
 	case lvl >= emergency.High:
 		return 1
 	case lvl == emergency.Elevated:
-		return min(z.attempts, elevatedAttempts)
+		return min(attempts, elevatedAttempts)
 	}
-	return z.attempts
+	return attempts
 }
 
 // emergencyHold says why automatic DLQ replay must wait, or "": paused from

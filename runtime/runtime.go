@@ -29,6 +29,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/idem"
 	"github.com/baldur-go/baldur/runtime/notify"
+	"github.com/baldur-go/baldur/runtime/policy"
 	"github.com/baldur-go/baldur/runtime/series"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -55,9 +56,11 @@ type Runtime struct {
 	node        string    // this runtime's name in shared records
 	epoch       time.Time // origin of sampled attempt durations
 	sync        *breakerSync
-	gate        *idem.Gate   // idempotency claims, in the store
-	dlq         *deadLetters // the dead-letter queue, in the store
-	redis       *store.Redis // the Redis behind the store, when configured
+	pol         *policy.Manager // the policy overrides (policy_api.go)
+	polDoc      *parsedDoc      // the overrides in force; guarded by mu
+	gate        *idem.Gate      // idempotency claims, in the store
+	dlq         *deadLetters    // the dead-letter queue, in the store
+	redis       *store.Redis    // the Redis behind the store, when configured
 	ctl         *control.Control
 	audit       *audit.Trail // nil when off
 	auditAlerts auditAlertState
@@ -179,6 +182,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		_ = rt.Close()
 		return nil, err
 	}
+	if err := rt.openPolicy(ctx); err != nil {
+		_ = rt.Close()
+		return nil, err
+	}
 	if err := rt.scheduleDLQRetention(); err != nil {
 		_ = rt.Close()
 		return nil, fmt.Errorf("baldur: %w", err)
@@ -232,6 +239,9 @@ func (rt *Runtime) Close() error {
 	rt.sync.close()
 	emErr := rt.closeEmergency()
 	ctlErr := rt.ctl.Close()
+	if rt.pol != nil {
+		_ = rt.pol.Close()
+	}
 	for _, b := range breakers {
 		b.Close()
 	}
@@ -331,22 +341,17 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		return nil, false, nil, err
 	}
 	z = &Zone{
-		rt:       rt,
-		spec:     spec,
-		openErr:  &OpenError{Service: spec.Service, Method: spec.Method},
-		attempts: max(spec.Attempts, 1),
-		backoff:  spec.Backoff.Normalized(),
-		timeout:  spec.Timeout,
-		shedAt:   shedLevel(spec.Criticality),
+		rt:      rt,
+		spec:    spec,
+		openErr: &OpenError{Service: spec.Service, Method: spec.Method},
+		shedAt:  shedLevel(spec.Criticality),
+		bounded: spec.Timeout > 0 || spec.DefaultTimeout,
 
 		fallbackOn: fallbackOn,
 		traced:     rt.cfg.SpanEvents,
 	}
-	if spec.Timeout <= 0 && spec.DefaultTimeout {
-		z.timeout = rt.cfg.DefaultTimeout
-	}
-	if z.timeout > 0 {
-		z.deadlines = newDeadlineLists(z)
+	if z.bounded {
+		z.deadlines = newDeadlineLists(z) // an override may give the zone a timeout later
 	}
 	if rt.cfg.CallStats {
 		z.stats = newCallStats()
@@ -359,11 +364,9 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		z.breaker, fresh = rt.breakerLocked(spec.Service)
 	}
 	if bh != nil {
-		z.bulkhead, z.bulkheadWait = bh, spec.BulkheadWait
-		if z.bulkheadWait <= 0 {
-			z.bulkheadWait = bh.wait
-		}
+		z.bulkhead = bh
 	}
+	z.pol.Store(rt.resolvePolicyLocked(z, nil))
 	rt.zones[key] = z
 	return z, true, fresh, nil
 }
@@ -376,10 +379,10 @@ func (rt *Runtime) logZone(z *Zone) {
 		slog.Any("policies", spec.Policies()),
 	}
 	if spec.Attempts > 1 {
-		attrs = append(attrs, slog.Int("retry_attempts", spec.Attempts), slog.String("backoff", z.backoff.String()))
+		attrs = append(attrs, slog.Int("retry_attempts", spec.Attempts), slog.String("backoff", z.pol.Load().backoff.String()))
 	}
-	if z.timeout > 0 {
-		attrs = append(attrs, slog.Float64("timeout_seconds", z.timeout.Seconds()))
+	if t := z.pol.Load().timeout; t > 0 {
+		attrs = append(attrs, slog.Float64("timeout_seconds", t.Seconds()))
 	}
 	if spec.Deadline > 0 {
 		attrs = append(attrs, slog.Float64("deadline_seconds", spec.Deadline.Seconds()))

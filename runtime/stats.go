@@ -169,29 +169,35 @@ func (rt *Runtime) CallStats() []CallStats {
 		if s == nil {
 			continue
 		}
-		cs := CallStats{
-			Service: z.spec.Service, Method: z.spec.Method,
-			Failures: s.failures.Load(), Ignored: s.ignored.Load(),
-			RejectedBulkhead: s.rejectedBulkhead.Load(),
-			Retries:          s.retries.Load(), RetriedSuccesses: s.retriedOK.Load(),
-			Timeouts: s.timeouts.Load(), Fallbacks: s.fallbacks.Load(),
-			Samples: s.sampled.Load(), SumNanos: s.sumNanos.Load(),
-			Buckets: make([]uint64, len(s.buckets)),
-		}
-		cs.Successes, cs.RejectedOpen = s.overflow.successes.Load(), s.overflow.rejectedOpen.Load()
-		for i := range s.cells {
-			cs.Successes += s.cells[i].successes.Load()
-			cs.RejectedOpen += s.cells[i].rejectedOpen.Load()
-		}
-		for i := range s.buckets {
-			cs.Buckets[i] = s.buckets[i].Load()
-		}
+		cs := s.read()
+		cs.Service, cs.Method = z.spec.Service, z.spec.Method
 		out = append(out, cs)
 	}
 	slices.SortFunc(out, func(a, b CallStats) int {
 		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Method, b.Method))
 	})
 	return out
+}
+
+// read returns the counters (without Service and Method).
+func (s *callStats) read() CallStats {
+	cs := CallStats{
+		Failures: s.failures.Load(), Ignored: s.ignored.Load(),
+		RejectedBulkhead: s.rejectedBulkhead.Load(),
+		Retries:          s.retries.Load(), RetriedSuccesses: s.retriedOK.Load(),
+		Timeouts: s.timeouts.Load(), Fallbacks: s.fallbacks.Load(),
+		Samples: s.sampled.Load(), SumNanos: s.sumNanos.Load(),
+		Buckets: make([]uint64, len(s.buckets)),
+	}
+	cs.Successes, cs.RejectedOpen = s.overflow.successes.Load(), s.overflow.rejectedOpen.Load()
+	for i := range s.cells {
+		cs.Successes += s.cells[i].successes.Load()
+		cs.RejectedOpen += s.cells[i].rejectedOpen.Load()
+	}
+	for i := range s.buckets {
+		cs.Buckets[i] = s.buckets[i].Load()
+	}
+	return cs
 }
 
 // sampleStart returns the start stamp of an attempt whose duration is to be

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/baldur-go/baldur/runtime/backoff"
@@ -140,19 +141,18 @@ type Zone struct {
 	spec     ZoneSpec
 	breaker  *breaker.Breaker // nil when breaker=off
 	bulkhead *Bulkhead        // nil without bulkhead= or compartment=
-	// bulkheadWait is how long a call waits for a slot: bulkhead_wait=, else
-	// the compartment's own wait.
-	bulkheadWait time.Duration
-	fallbackOn   FailureKind // the failures the fallback answers; 0: every one
-	openErr      *OpenError  // built once: a rejection allocates nothing
-	attempts     int
-	backoff      backoff.Policy
-	timeout      time.Duration
-	stats        *callStats    // nil unless Config.CallStats
-	idem         *idemCounters // nil without idempotency=
-	shedAt       int32         // the emergency level from which calls fail fast (criticality=)
-	shape        *zoneShape    // nil without rate=, throttle=, concurrency= or retry_budget=
-	traced       bool          // Config.SpanEvents
+	// pol is the settings an override may change (retry, backoff, timeout,
+	// bulkhead_wait) and the canary variant, swapped whole when the
+	// overrides change (policy_zone.go): one atomic load reads them.
+	pol        atomic.Pointer[zonePolicy]
+	fallbackOn FailureKind   // the failures the fallback answers; 0: every one
+	openErr    *OpenError    // built once: a rejection allocates nothing
+	bounded    bool          // the generated wrapper calls WithTimeout (timeout= or DefaultTimeout)
+	stats      *callStats    // nil unless Config.CallStats
+	idem       *idemCounters // nil without idempotency=
+	shedAt     int32         // the emergency level from which calls fail fast (criticality=)
+	shape      *zoneShape    // nil without rate=, throttle=, concurrency= or retry_budget=
+	traced     bool          // Config.SpanEvents
 
 	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go
 }
@@ -174,6 +174,8 @@ const (
 	permitCount          // calls are counted, and this attempt's duration is not sampled
 	permitConc           // an adaptive concurrency slot is held (concurrency=adaptive)
 	permitTraced         // Done adds the attempt's span event (Config.SpanEvents)
+	permitCohort         // a canary is staged: Done counts the attempt in its cohort
+	permitCanary         // the attempt runs with the canary's settings
 
 	// permitQuietOnly is the common case Done answers inline. A permit with
 	// permitQuiet is never sampled and, when calls are counted, has permitCount.
@@ -194,7 +196,7 @@ func (z *Zone) Timeout() time.Duration {
 	if z.rt.mode.Load()&modeDryRun != 0 {
 		return noBound
 	}
-	return z.timeout
+	return z.pol.Load().timeout
 }
 
 // Enter asks the breaker and the bulkhead for a permit. A refusal returns
@@ -204,6 +206,10 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 	// Emergency mode: one atomic load (the level in force) and a compare.
 	if z.rt.emg.level.Load() >= z.shedAt {
 		return z.shed(ctx)
+	}
+	// A staged canary: one atomic load and a compare while there is none.
+	if z.pol.Load().canary != nil {
+		return z.enterCohort(ctx)
 	}
 	if z.traced {
 		return z.enterTraced(ctx)
@@ -246,11 +252,13 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 			return Permit{}, z.openErr // rejected: no second look, no allocation
 		}
 	}
-	return z.enter(ctx)
+	return z.enter(ctx, 0)
 }
 
-func (z *Zone) enter(ctx context.Context) (Permit, error) {
-	var p Permit
+// enter is Enter's general path; f are flags the permit starts with
+// (permitCohort, permitCanary).
+func (z *Zone) enter(ctx context.Context, f uint8) (Permit, error) {
+	p := Permit{flags: f}
 	if b := z.breaker; b != nil {
 		t, ok := b.Allow()
 		if !ok {
@@ -263,9 +271,9 @@ func (z *Zone) enter(ctx context.Context) (Permit, error) {
 			z.rt.wouldHave(z, "breaker", "reject", "circuit breaker is "+b.State().String())
 		} else {
 			p.ticket = t
-			p.flags = permitBreaker
+			p.flags |= permitBreaker
 			if z.stats == nil && t.Quiet() {
-				p.flags = permitQuietOnly
+				p.flags |= permitQuietOnly
 			}
 		}
 	}
@@ -296,7 +304,7 @@ func (z *Zone) bulkheadFull(ctx context.Context, p Permit) (Permit, error) {
 	if z.stats != nil {
 		p.start = z.rt.sampleStart(z.stats)
 	}
-	stripe, err := z.bulkhead.acquireFor(ctx, z.bulkheadWait)
+	stripe, err := z.bulkhead.acquireFor(ctx, z.pol.Load().settings(p.flags).bulkheadWait)
 	if err == nil {
 		p.flags |= permitBulkhead
 		p.stripe = stripe
@@ -325,25 +333,26 @@ func (z *Zone) bulkheadFull(ctx context.Context, p Permit) (Permit, error) {
 // A method without a bound (one marked DefaultTimeout while no default is
 // configured) gets ctx itself, at the cost of one inlined comparison.
 func (z *Zone) WithTimeout(ctx context.Context) context.Context {
-	if z.timeout <= 0 {
+	t := z.pol.Load().timeout
+	if t <= 0 {
 		return ctx
 	}
-	return z.withTimeout(ctx)
+	return z.withTimeout(ctx, t)
 }
 
-func (z *Zone) withTimeout(ctx context.Context) context.Context {
+func (z *Zone) withTimeout(ctx context.Context, timeout time.Duration) context.Context {
 	c := newAttempt()
 	c.parent, c.zone = ctx, z
 	c.start = z.rt.now()
 	c.deadline = noDeadline
-	if z.timeout > 0 {
+	if timeout > 0 {
 		if z.rt.mode.Load()&modeDryRun != 0 {
 			// Dry-run: no bound from timeout=; Timed records a would-have
 			// timeout for an attempt that ran longer, on the runtime's clock.
 			c.dry, c.dryStart = true, int64(z.rt.clock.Now().Sub(z.rt.epoch))
 			return c
 		}
-		c.deadline = c.start + int64(z.timeout)
+		c.deadline = c.start + int64(timeout)
 	}
 	return c
 }
@@ -354,16 +363,20 @@ func (z *Zone) withTimeout(ctx context.Context) context.Context {
 // ErrTimeout). Generated code calls it right after the inner call. It also
 // accepts a context from context.WithTimeout, which the caller cancels.
 func (z *Zone) Timed(ctx, actx context.Context, err error) error {
-	if z.timeout <= 0 {
+	if _, ok := actx.(*attemptCtx); !ok && z.pol.Load().timeout <= 0 {
 		return err // WithTimeout made no attempt context
 	}
 	return z.timed(ctx, actx, err)
 }
 
 func (z *Zone) timed(ctx, actx context.Context, err error) error {
+	timeout := z.pol.Load().timeout
 	if c, ok := actx.(*attemptCtx); ok {
 		if c.dry {
 			z.dryTimed(c.dryStart, err)
+		}
+		if c.deadline != noDeadline {
+			timeout = time.Duration(c.deadline - c.start) // the attempt's own, whatever an override says now
 		}
 		if !c.end(err != nil) || err == nil || ctx.Err() != nil {
 			return err
@@ -374,7 +387,7 @@ func (z *Zone) timed(ctx, actx context.Context, err error) error {
 	if z.stats != nil {
 		z.stats.timeouts.Add(1)
 	}
-	return &TimeoutError{Service: z.spec.Service, Method: z.spec.Method, Timeout: z.timeout, Err: err}
+	return &TimeoutError{Service: z.spec.Service, Method: z.spec.Method, Timeout: timeout, Err: err}
 }
 
 // Done reports the attempt's outcome and releases the permit. It returns true
@@ -394,6 +407,11 @@ func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool 
 		p.flags &^= permitTraced
 		z.traceAttempt(ctx, err, attempt)
 	}
+	var canary bool
+	if p.flags&permitCohort != 0 {
+		canary = p.flags&permitCanary != 0
+		p = z.cohortDone(ctx, p, err)
+	}
 	// The common cases with counting or a bulkhead on: a first-attempt
 	// success the breaker need not hear about, not sampled.
 	if err == nil && attempt == 1 && p.flags&^(permitCount|permitBulkhead|permitConc) == permitQuietOnly {
@@ -412,7 +430,7 @@ func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool 
 		z.stats.observe(time.Since(z.rt.epoch) - time.Duration(p.start))
 	}
 	if err != nil {
-		return z.failed(ctx, p, err, attempt)
+		return z.failed(ctx, p, err, attempt, canary)
 	}
 	if z.stats != nil {
 		z.stats.success()
@@ -432,7 +450,7 @@ func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool 
 	return false
 }
 
-func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) bool {
+func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int, canary bool) bool {
 	o := classify(ctx, err, z.rt.cfg.Classifier)
 	if s := z.stats; s != nil {
 		switch o {
@@ -460,10 +478,11 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) boo
 	if z.shape != nil {
 		z.shape.shapeDone(p, o == Failure)
 	}
-	if o != Failure || attempt >= z.attemptsNow() || errors.Is(err, ErrPermanent) {
+	set := z.pol.Load().variant(canary)
+	if o != Failure || attempt >= z.attemptsNow(set.attempts) || errors.Is(err, ErrPermanent) {
 		return false
 	}
-	delay := z.backoff.Delay(attempt)
+	delay := set.backoff.Delay(attempt)
 	if hint, ok := retryAfter(err); ok {
 		delay = hint
 	}

@@ -24,7 +24,7 @@ const (
 // has events (a test scans the sources for them).
 var Families = []string{
 	"admin", "audit", "canary", "cb", "concurrency", "control", "dlq", "dryrun", "emergency", "governance", "idem",
-	"leader", "notify", "protect", "rate", "replay", "report", "retry", "runtime", "schedule", "store",
+	"leader", "notify", "policy", "protect", "rate", "replay", "report", "retry", "runtime", "schedule", "store",
 	"throttle", "watchdog",
 }
 

@@ -1,0 +1,500 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/baldur-go/baldur/annotations"
+	"github.com/baldur-go/baldur/runtime/backoff"
+	"github.com/baldur-go/baldur/runtime/policy"
+)
+
+// ErrBadOverride marks an override or canary the runtime refused (wrong
+// grammar, a key that cannot change at run time, an unknown scope, a value
+// out of range): the error says which and why, and nothing was changed.
+var ErrBadOverride = errors.New("policy override refused")
+
+// ErrNoOverride is what Unset, PromoteCanary and ClearCanary return when the
+// scope has nothing to remove.
+var ErrNoOverride = errors.New("nothing staged for this scope")
+
+type badOverride struct{ msg string }
+
+func (e *badOverride) Error() string        { return e.msg }
+func (e *badOverride) Is(target error) bool { return target == ErrBadOverride }
+
+func refuse(format string, args ...any) error { return &badOverride{msg: fmt.Sprintf(format, args...)} }
+
+// openPolicy starts the overrides on the runtime's store.
+func (rt *Runtime) openPolicy(ctx context.Context) error {
+	m, err := policy.New(ctx, policy.Options{Store: rt.store, Target: policyTarget{rt}, Logger: rt.log, Clock: rt.clock, Node: rt.node})
+	if err != nil {
+		return fmt.Errorf("baldur: policy overrides: %w", err)
+	}
+	rt.pol = m
+	return nil
+}
+
+// policyTarget applies a document: every zone's settings are rebuilt and
+// swapped in, one atomic store per zone.
+type policyTarget struct{ rt *Runtime }
+
+func (t policyTarget) Apply(d policy.Doc) {
+	pd := parseDoc(d)
+	rt := t.rt
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.polDoc = pd
+	for _, z := range rt.zones {
+		z.pol.Store(rt.resolvePolicyLocked(z, pd))
+	}
+}
+
+// Policies are the runtime's policy overrides and canaries (the README's
+// "Policy overrides"). Changes go through the store (fleet-wide on Redis,
+// kept across restarts by the embedded store) and reach every process
+// within a second; each is logged as a policy.* event. Its methods are safe
+// for concurrent use.
+type Policies struct{ rt *Runtime }
+
+// Policy returns the runtime's policy overrides.
+func (rt *Runtime) Policy() *Policies { return &Policies{rt: rt} }
+
+// Setting is one runtime key's value in a zone and where it comes from:
+// "directive", "default", "env" (BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS),
+// "compartment" (the registered compartment's wait) or "override <scope>".
+type Setting struct {
+	Key       string `json:"key"`
+	Value     string `json:"value"`
+	Source    string `json:"source"`
+	Directive string `json:"directive"` // the value before any override
+}
+
+// ZonePolicy is the effective policy of one protected method.
+type ZonePolicy struct {
+	Service  string    `json:"service"`
+	Method   string    `json:"method"`
+	Settings []Setting `json:"settings"` // retry, backoff, timeout, bulkhead_wait
+	// Canary is the variant a staged canary gives Permille calls in a thousand.
+	Canary *CanaryPolicy `json:"canary,omitempty"`
+}
+
+// CanaryPolicy is the canary in force on one zone.
+type CanaryPolicy struct {
+	ID       string       `json:"id"`
+	Scope    policy.Scope `json:"scope"`
+	Values   string       `json:"values"`
+	Permille int          `json:"permille"`
+	Settings []Setting    `json:"settings"` // Source "canary" where it differs from the baseline
+}
+
+func settingsOf(z *Zone, s *zoneSettings, src [nRuntimeKeys]string, dir *zoneSettings) []Setting {
+	vals := func(s *zoneSettings) [nRuntimeKeys]string {
+		return [nRuntimeKeys]string{strconv.Itoa(s.attempts), s.backoff.String(), durOff(s.timeout), durOff(s.bulkheadWait)}
+	}
+	v, d := vals(s), vals(dir)
+	out := make([]Setting, 0, nRuntimeKeys)
+	for k := range nRuntimeKeys {
+		if k == keyTimeout && !z.bounded || k == keyBulkheadWait && z.bulkhead == nil {
+			continue // the generated code has no such policy: no override reaches it
+		}
+		out = append(out, Setting{Key: runtimeKeyNames[k], Value: v[k], Source: src[k], Directive: d[k]})
+	}
+	return out
+}
+
+func durOff(d time.Duration) string {
+	if d <= 0 {
+		return "off"
+	}
+	return backoff.ShortDuration(d)
+}
+
+func (rt *Runtime) zonesSorted() []*Zone {
+	rt.mu.Lock()
+	zs := make([]*Zone, 0, len(rt.zones))
+	for _, z := range rt.zones {
+		zs = append(zs, z)
+	}
+	rt.mu.Unlock()
+	sort.Slice(zs, func(i, j int) bool {
+		if zs[i].spec.Service != zs[j].spec.Service {
+			return zs[i].spec.Service < zs[j].spec.Service
+		}
+		return zs[i].spec.Method < zs[j].spec.Method
+	})
+	return zs
+}
+
+// List returns the effective policy of every protected method the scope
+// covers ("" or "*": all), sorted by service and method.
+func (p *Policies) List(scope string) ([]ZonePolicy, error) {
+	zs, sc, err := p.zonesOf(scope)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ZonePolicy, 0, len(zs))
+	for _, z := range zs {
+		zp := z.pol.Load()
+		dir, _ := p.rt.directiveSettings(z)
+		e := ZonePolicy{Service: z.spec.Service, Method: z.spec.Method, Settings: settingsOf(z, &zp.zoneSettings, zp.sources, &dir)}
+		if zp.canary != nil && zp.canarySrc != nil {
+			var src [nRuntimeKeys]string
+			base, cv := [nRuntimeKeys]string{}, zp.canary
+			_ = base
+			cs := settingsOf(z, cv, src, &dir)
+			bs := settingsOf(z, &zp.zoneSettings, zp.sources, &dir)
+			for i := range cs {
+				cs[i].Source = bs[i].Source
+				if cs[i].Value != bs[i].Value {
+					cs[i].Source = "canary"
+				}
+			}
+			c := zp.canarySrc
+			e.Canary = &CanaryPolicy{ID: c.ID, Scope: c.Scope, Values: c.Values, Permille: c.Permille, Settings: cs}
+		}
+		out = append(out, e)
+	}
+	_ = sc
+	return out, nil
+}
+
+// Change is one setting an override changes against the directive.
+type Change struct {
+	Service   string `json:"service"`
+	Method    string `json:"method"`
+	Key       string `json:"key"`
+	Directive string `json:"directive"`
+	Value     string `json:"value"`
+	Source    string `json:"source"` // "override <scope>"
+}
+
+// Diff returns what the overrides change against the directives, per
+// protected method the scope covers ("" or "*": all).
+func (p *Policies) Diff(scope string) ([]Change, error) {
+	list, err := p.List(scope)
+	if err != nil {
+		return nil, err
+	}
+	var out []Change
+	for _, e := range list {
+		for _, s := range e.Settings {
+			if strings.HasPrefix(s.Source, "override ") && s.Value != s.Directive {
+				out = append(out, Change{Service: e.Service, Method: e.Method, Key: s.Key, Directive: s.Directive, Value: s.Value, Source: s.Source})
+			}
+		}
+	}
+	return out, nil
+}
+
+// Doc returns the stored overrides and canaries as this process holds them.
+func (p *Policies) Doc() policy.Doc { return p.rt.pol.Doc() }
+
+// Refresh re-reads the overrides from the store now.
+func (p *Policies) Refresh(ctx context.Context) error { return p.rt.pol.Refresh(ctx) }
+
+// zonesOf returns the zones a scope covers; an unknown service or method is
+// an ErrBadOverride naming what this process protects.
+func (p *Policies) zonesOf(scope string) ([]*Zone, policy.Scope, error) {
+	if scope == "" {
+		scope = string(policy.All)
+	}
+	sc, err := policy.ParseScope(scope)
+	if err != nil {
+		return nil, "", refuse("%v", err)
+	}
+	all := p.rt.zonesSorted()
+	var zs []*Zone
+	for _, z := range all {
+		if sc.Matches(z.spec.Service, z.spec.Method) {
+			zs = append(zs, z)
+		}
+	}
+	if len(zs) == 0 && sc != policy.All {
+		svc, m := sc.Split()
+		var known []string
+		for _, z := range all {
+			if m == "" {
+				if !slices.Contains(known, z.spec.Service) {
+					known = append(known, z.spec.Service)
+				}
+			} else {
+				known = append(known, z.spec.Service+"."+z.spec.Method)
+			}
+		}
+		what := "service " + strconv.Quote(svc)
+		if m != "" {
+			what = "method " + strconv.Quote(string(sc))
+		}
+		if len(known) == 0 {
+			return nil, "", refuse("scope %q: unknown %s: this process protects no methods yet", sc, what)
+		}
+		if len(known) > 12 {
+			known = append(known[:12], "...")
+		}
+		return nil, "", refuse("scope %q: unknown %s; this process protects: %s", sc, what, strings.Join(known, ", "))
+	}
+	return zs, sc, nil
+}
+
+// check parses values for scope and checks them against every zone the
+// scope covers; it returns the canonical values.
+func (p *Policies) check(scope, values string) (policy.Scope, string, error) {
+	zs, sc, err := p.zonesOf(scope)
+	if err != nil {
+		return "", "", err
+	}
+	o, err := annotations.ParseOverride(values)
+	if err != nil {
+		return "", "", refuse("scope %q: %v", sc, err)
+	}
+	applied := map[string]bool{}
+	for _, z := range zs {
+		zo := o
+		// Keys whose policy the generated code of z does not have: refused
+		// for one method, left out for a wider scope.
+		if zo.Timeout.Set && !z.bounded {
+			if sc.Rank() == 2 {
+				return "", "", refuse("scope %q: timeout: the method has no timeout in its generated code (no timeout= and no default "+
+					"timeout applies to it); add timeout= to its directive and regenerate", sc)
+			}
+			zo.Timeout = annotations.Opt[time.Duration]{}
+		}
+		if zo.BulkheadWait.Set && z.bulkhead == nil {
+			if sc.Rank() == 2 {
+				return "", "", refuse("scope %q: bulkhead_wait: the method has no bulkhead (bulkhead= or compartment=); "+
+					"add one to its directive and regenerate", sc)
+			}
+			zo.BulkheadWait = annotations.Opt[time.Duration]{}
+		}
+		if err := annotations.CheckOverride(basePolicy(z), zo); err != nil {
+			return "", "", refuse("scope %q: %s.%s: %v", sc, z.spec.Service, z.spec.Method, err)
+		}
+		for _, k := range annotations.RuntimeKeys() {
+			if kk := annotations.KeyByName(k); kk.IsSet(&zo) {
+				applied[k] = true
+			}
+		}
+	}
+	for _, k := range annotations.RuntimeKeys() {
+		if kk := annotations.KeyByName(k); kk.IsSet(&o) && !applied[k] {
+			return "", "", refuse("scope %q: %s: no method in this scope has that policy in its generated code", sc, k)
+		}
+	}
+	return sc, o.String(), nil
+}
+
+// basePolicy is what z's directive says for the keys an override meets.
+func basePolicy(z *Zone) annotations.Policy {
+	s := z.spec
+	var b annotations.Policy
+	if s.Attempts > 0 {
+		b.Retry = annotations.Opt[int]{Set: true, Val: s.Attempts}
+		if s.Attempts == 1 {
+			b.Retry.Val = 0 // retry=off
+		}
+	}
+	if s.Backoff != (backoff.Policy{}) {
+		b.Backoff = annotations.Opt[backoff.Policy]{Set: true, Val: s.Backoff}
+	}
+	if s.Timeout > 0 {
+		b.Timeout = annotations.Opt[time.Duration]{Set: true, Val: s.Timeout}
+	}
+	if s.Deadline > 0 {
+		b.Deadline = annotations.Opt[time.Duration]{Set: true, Val: s.Deadline}
+	}
+	if z.bulkhead != nil {
+		b.Bulkhead = annotations.Opt[int]{Set: true, Val: int(z.bulkhead.max)}
+	}
+	return b
+}
+
+func (p *Policies) event(ctx context.Context, name string, attrs ...slog.Attr) {
+	p.rt.log.LogAttrs(ctx, slog.LevelInfo, name, attrs...)
+}
+
+// Set stores values ("retry=5 timeout=2s", the directive's grammar) as the
+// override of scope ("service.Method", "service" or "*"), merged over the
+// scope's earlier override key by key; by and reason are recorded. A bad
+// override is an ErrBadOverride and changes nothing.
+func (p *Policies) Set(ctx context.Context, scope, values, by, reason string) (policy.Override, error) {
+	sc, canon, err := p.check(scope, values)
+	if err != nil {
+		return policy.Override{}, err
+	}
+	var out policy.Override
+	_, err = p.rt.pol.Update(ctx, func(d *policy.Doc) error {
+		merged := canon
+		if old, ok := d.Override(sc); ok {
+			merged = mergeValues(old.Values, canon)
+		}
+		out = policy.Override{Scope: sc, Values: merged, By: by, Reason: reason, At: p.rt.pol.Now().UTC()}
+		d.PutOverride(out)
+		return nil
+	})
+	if err != nil {
+		return policy.Override{}, err
+	}
+	p.event(ctx, "policy.override_set", slog.String("scope", string(sc)), slog.String("values", out.Values),
+		slog.String("by", by), slog.String("reason", reason))
+	return out, nil
+}
+
+// mergeValues merges override text b over a, key by key.
+func mergeValues(a, b string) string {
+	pa, _ := annotations.ParseOverride(a)
+	pb, _ := annotations.ParseOverride(b)
+	return annotations.Merge(pa, pb).String()
+}
+
+// Unset removes the override of scope; ErrNoOverride when it has none.
+func (p *Policies) Unset(ctx context.Context, scope, by, reason string) error {
+	sc, err := policy.ParseScope(scope)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	_, err = p.rt.pol.Update(ctx, func(d *policy.Doc) error {
+		if !d.DeleteOverride(sc) {
+			return fmt.Errorf("scope %q: %w", sc, ErrNoOverride)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.event(ctx, "policy.override_unset", slog.String("scope", string(sc)), slog.String("by", by), slog.String("reason", reason))
+	return nil
+}
+
+// StageCanary stages values (the directive's grammar, merged over each
+// zone's baseline) for permille calls in a thousand (1..1000) of every
+// method scope covers, replacing the scope's earlier canary; the cohort
+// counters start again. timeout= is refused: the generated code starts an
+// attempt's timeout before it hands the cohort over (stage it for every
+// call with Set). A bad canary is an ErrBadOverride.
+func (p *Policies) StageCanary(ctx context.Context, scope, values string, permille int, by string) (policy.Canary, error) {
+	if permille < 1 || permille > policy.MaxPermille {
+		return policy.Canary{}, refuse("permille %d is out of range; want 1..1000 (calls in a thousand that take the canary)", permille)
+	}
+	sc, canon, err := p.check(scope, values)
+	if err != nil {
+		return policy.Canary{}, err
+	}
+	if o, _ := annotations.ParseOverride(canon); o.Timeout.Set {
+		return policy.Canary{}, refuse("scope %q: timeout: cannot be a canary: the generated code starts each attempt's timeout "+
+			"before the call's cohort is known; change it for every call with policy set", sc)
+	}
+	c := policy.Canary{ID: newCanaryID(), Scope: sc, Values: canon, Permille: permille, By: by, At: p.rt.pol.Now().UTC()}
+	if _, err := p.rt.pol.Update(ctx, func(d *policy.Doc) error { d.PutCanary(c); return nil }); err != nil {
+		return policy.Canary{}, err
+	}
+	p.event(ctx, "policy.canary_staged", slog.String("scope", string(sc)), slog.String("values", canon),
+		slog.Int("permille", permille), slog.String("id", c.ID), slog.String("by", by))
+	return c, nil
+}
+
+// PromoteCanary makes the canary of scope the scope's override (merged over
+// an earlier override) for every call, and removes the canary, in one
+// change. ErrNoOverride when scope has no canary.
+func (p *Policies) PromoteCanary(ctx context.Context, scope, by string) (policy.Override, error) {
+	sc, err := policy.ParseScope(scope)
+	if err != nil {
+		return policy.Override{}, refuse("%v", err)
+	}
+	var out policy.Override
+	var id string
+	_, err = p.rt.pol.Update(ctx, func(d *policy.Doc) error {
+		c, ok := d.Canary(sc)
+		if !ok {
+			return fmt.Errorf("scope %q: no canary: %w", sc, ErrNoOverride)
+		}
+		id = c.ID
+		values := c.Values
+		if old, ok := d.Override(sc); ok {
+			values = mergeValues(old.Values, c.Values)
+		}
+		out = policy.Override{Scope: sc, Values: values, By: by, Reason: "canary " + c.ID + " promoted", At: p.rt.pol.Now().UTC()}
+		d.PutOverride(out)
+		d.DeleteCanary(sc)
+		return nil
+	})
+	if err != nil {
+		return policy.Override{}, err
+	}
+	p.event(ctx, "policy.canary_promoted", slog.String("scope", string(sc)), slog.String("values", out.Values),
+		slog.String("id", id), slog.String("by", by))
+	return out, nil
+}
+
+// ClearCanary removes the canary of scope: every call takes the baseline
+// again. ErrNoOverride when scope has none.
+func (p *Policies) ClearCanary(ctx context.Context, scope, by string) error {
+	sc, err := policy.ParseScope(scope)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	_, err = p.rt.pol.Update(ctx, func(d *policy.Doc) error {
+		if !d.DeleteCanary(sc) {
+			return fmt.Errorf("scope %q: no canary: %w", sc, ErrNoOverride)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.event(ctx, "policy.canary_cleared", slog.String("scope", string(sc)), slog.String("by", by))
+	return nil
+}
+
+// Cohorts returns the attempts of the canary's cohort and of the baseline's
+// since the canary was staged, summed over this process's zones the scope
+// covers: Successes, Failures (classified as the breaker does), Ignored
+// and the sampled durations (Samples, SumNanos, Buckets over
+// DurationBuckets). Service and Method are the scope's. Zones without a
+// canary add nothing. Counts are this process's: a fleet-wide view sums
+// them over processes.
+func (p *Policies) Cohorts(scope string) (canary, baseline CallStats, err error) {
+	zs, sc, err := p.zonesOf(scope)
+	if err != nil {
+		return CallStats{}, CallStats{}, err
+	}
+	svc, m := sc.Split()
+	canary = CallStats{Service: svc, Method: m, Buckets: make([]uint64, len(DurationBuckets)+1)}
+	baseline = CallStats{Service: svc, Method: m, Buckets: make([]uint64, len(DurationBuckets)+1)}
+	for _, z := range zs {
+		c := z.pol.Load().cohorts
+		if c == nil {
+			continue
+		}
+		addStats(&canary, c.canary.read())
+		addStats(&baseline, c.baseline.read())
+	}
+	return canary, baseline, nil
+}
+
+func addStats(dst *CallStats, s CallStats) {
+	dst.Successes += s.Successes
+	dst.Failures += s.Failures
+	dst.Ignored += s.Ignored
+	dst.Samples += s.Samples
+	dst.SumNanos += s.SumNanos
+	for i := range s.Buckets {
+		dst.Buckets[i] += s.Buckets[i]
+	}
+}
+
+// newCanaryID names one staging of a canary.
+func newCanaryID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
