@@ -95,9 +95,9 @@ func (h *harness) get(t *testing.T, id string) canary.Rollout {
 
 // healthy feeds a stage's worth of calls, the canary as good as the
 // baseline, and publishes them.
-func (h *harness) healthy(t *testing.T, id string) {
+func (h *harness) healthy(t *testing.T, s canary.Scope) {
 	t.Helper()
-	h.eng.feed(id, 400, 1, 10*time.Millisecond, 4000, 10, 10*time.Millisecond)
+	h.eng.feed(s, 400, 1, 10*time.Millisecond, 4000, 10, 10*time.Millisecond)
 	require.NoError(t, h.c.Sync(context.Background()))
 }
 
@@ -107,12 +107,12 @@ func TestRolloutPromotesThroughEveryStage(t *testing.T) {
 	ctx := context.Background()
 	r := h.start(t, "retry=5 timeout=2s")
 	assert.Equal(t, []string{canary.TypeRetry, canary.TypeTimeout}, r.Types)
-	frac, ok := h.eng.fraction(r.ID)
+	frac, ok := h.eng.Staged(r.Scope)
 	require.True(t, ok, "the first stage is staged in this process at once")
 	assert.InDelta(t, 0.01, frac, 1e-9)
 
 	for i, want := range []float64{10, 50, 100} {
-		h.healthy(t, r.ID)
+		h.healthy(t, r.Scope)
 		require.NoError(t, h.c.Step(ctx))
 		got := h.get(t, r.ID)
 		assert.Equal(t, i, got.Stage, "a passing canary is held for the stage's window")
@@ -124,19 +124,19 @@ func TestRolloutPromotesThroughEveryStage(t *testing.T) {
 		require.NoError(t, h.c.Step(ctx))
 		got = h.get(t, r.ID)
 		require.Equal(t, i+1, got.Stage, "promoted after the hold: %+v", got.Verdict)
-		frac, _ := h.eng.fraction(r.ID)
+		frac, _ := h.eng.Staged(r.Scope)
 		assert.InDelta(t, want/100, frac, 1e-9, "the new stage's fraction is staged")
 		assert.Equal(t, "promoted", got.History[i].Outcome)
 	}
 	// 100 %: no baseline cohort any more; judged against the last one.
-	h.eng.feed(r.ID, 400, 1, 10*time.Millisecond, 0, 0, 0)
+	h.eng.feed(r.Scope, 400, 1, 10*time.Millisecond, 0, 0, 0)
 	require.NoError(t, h.c.Sync(ctx))
 	h.clock.Advance(hold)
 	require.NoError(t, h.c.Step(ctx))
 	got := h.get(t, r.ID)
 	assert.Equal(t, canary.StateCompleted, got.State, "%+v", got.Verdict)
 	assert.Equal(t, []string{"method payments.Charge: retry=5 timeout=2s"}, h.eng.commits(), "a plain override now")
-	_, staged := h.eng.fraction(r.ID)
+	_, staged := h.eng.Staged(r.Scope)
 	assert.False(t, staged, "the canary is cleared once the plain override serves every call")
 	assert.Len(t, got.History, 4)
 	assert.EqualValues(t, 3, h.c.Stats().Promoted)
@@ -157,7 +157,7 @@ func TestBadCohortRollsBack(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, nil)
 			r := h.start(t, "timeout=50ms")
-			h.eng.feed(r.ID, 400, tc.canaryFails, tc.canaryLat, 4000, 10, 10*time.Millisecond)
+			h.eng.feed(r.Scope, 400, tc.canaryFails, tc.canaryLat, 4000, 10, 10*time.Millisecond)
 			require.NoError(t, h.c.Sync(context.Background()))
 			require.NoError(t, h.c.Step(context.Background()), "rolled back before the hold ends: a bad cohort does not wait")
 			got := h.get(t, r.ID)
@@ -165,7 +165,7 @@ func TestBadCohortRollsBack(t *testing.T) {
 			assert.Contains(t, got.EndReason, "bad cohort")
 			assert.Contains(t, got.EndReason, tc.want)
 			assert.Equal(t, canary.VerdictFail, got.Verdict.Outcome)
-			_, staged := h.eng.fraction(r.ID)
+			_, staged := h.eng.Staged(r.Scope)
 			assert.False(t, staged, "the canary is cleared")
 			assert.Empty(t, h.eng.commits())
 		})
@@ -176,7 +176,7 @@ func TestTooFewCallsWaits(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	r := h.start(t, "retry=3")
-	h.eng.feed(r.ID, 50, 20, time.Millisecond, 5000, 0, time.Millisecond)
+	h.eng.feed(r.Scope, 50, 20, time.Millisecond, 5000, 0, time.Millisecond)
 	require.NoError(t, h.c.Sync(context.Background()))
 	h.clock.Advance(hold)
 	require.NoError(t, h.c.Step(context.Background()))
@@ -192,7 +192,7 @@ func TestWatchdogRollsBackAStalledRollout(t *testing.T) {
 	ctx := context.Background()
 	r := h.start(t, "bulkhead=4")
 	h.level.Store(int32(emergency.High)) // every promotion is refused from now on
-	h.healthy(t, r.ID)
+	h.healthy(t, r.Scope)
 	h.clock.Advance(hold)
 	require.NoError(t, h.c.Step(ctx))
 	got := h.get(t, r.ID)
@@ -208,7 +208,7 @@ func TestWatchdogRollsBackAStalledRollout(t *testing.T) {
 	assert.Equal(t, canary.StateRolledBack, got.State)
 	assert.Contains(t, got.EndReason, "watchdog")
 	assert.Contains(t, got.EndReason, "blocked by emergency")
-	_, staged := h.eng.fraction(r.ID)
+	_, staged := h.eng.Staged(r.Scope)
 	assert.False(t, staged)
 	assert.EqualValues(t, 1, h.c.Stats().Watchdog)
 }
@@ -253,7 +253,7 @@ func TestEachGateBlocksAndNamesItself(t *testing.T) {
 			require.NoError(t, err)
 			assert.Len(t, list, 1, "nothing was started")
 
-			h.healthy(t, r.ID)
+			h.healthy(t, r.Scope)
 			h.clock.Advance(hold)
 			require.NoError(t, h.c.Step(ctx))
 			got := h.get(t, r.ID)
@@ -318,9 +318,12 @@ func TestBadInputIsRefusedNamingWhatAndWhy(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 1, "nothing changed")
 	assert.Equal(t, first, list[0])
-	// Another scope, or another config type, is another rollout.
-	_, err = h.c.Start(ctx, canary.Request{Scope: charge, Directive: "timeout=1s"})
-	require.NoError(t, err)
+	// Another config type on the same scope: the engine holds one canary per scope.
+	_, err = h.c.Start(ctx, canary.Request{Scope: charge, Directive: "bulkhead=3"})
+	var in *canary.InputError
+	require.ErrorAs(t, err, &in)
+	assert.Contains(t, in.Reason, "one canary per scope")
+	// Another scope is another rollout.
 	_, err = h.c.Start(ctx, canary.Request{Scope: canary.Scope{Kind: canary.ScopeService, Service: "payments"}, Directive: "retry=1"})
 	require.NoError(t, err)
 }
@@ -330,7 +333,8 @@ func TestAbortAndPanicRollback(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
 	a := h.start(t, "retry=5")
-	b := h.start(t, "timeout=1s")
+	b, err := h.c.Start(ctx, canary.Request{Scope: canary.Scope{Kind: canary.ScopeService, Service: "ledger"}, Directive: "timeout=1s"})
+	require.NoError(t, err)
 	c, err := h.c.Start(ctx, canary.Request{Scope: canary.Scope{Kind: canary.ScopeAll}, Directive: "bulkhead=8"})
 	require.NoError(t, err)
 
@@ -367,7 +371,7 @@ func TestCommitFailureRetries(t *testing.T) {
 	h.eng.mu.Lock()
 	h.eng.commitErr = errors.New("store unreachable")
 	h.eng.mu.Unlock()
-	h.healthy(t, r.ID)
+	h.healthy(t, r.Scope)
 	h.clock.Advance(hold)
 	require.NoError(t, h.c.Step(ctx))
 	got := h.get(t, r.ID)

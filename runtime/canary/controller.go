@@ -31,23 +31,29 @@ const (
 	casTries  = 16
 )
 
-// Overrides is the runtime's override engine as the canary uses it.
+// Overrides is the runtime's override engine as the canary uses it. The
+// engine holds at most one canary per scope. Stage, Unstage and Commit are
+// "make it so": the runtime's engine keeps them in the store for the whole
+// fleet; an engine of one process keeps them in the process, and every
+// process's Sync clears what an ended rollout left behind.
 type Overrides interface {
 	// Validate parses directive for scope and returns the config types it
 	// sets (retry, timeout, breaker, bulkhead), or an error naming the key
 	// and what is wrong. It changes nothing.
 	Validate(scope Scope, directive string) ([]string, error)
-	// SetCanary stages directive on scope for fraction (0 < fraction ≤ 1) of
-	// the calls of this process, under id. Called again for id it changes the
-	// fraction and keeps the counters.
-	SetCanary(id string, scope Scope, directive string, fraction float64) error
-	// ClearCanary removes the canary id from this process: every call takes
-	// the baseline again.
-	ClearCanary(id string)
-	// Cohorts returns this process's counters of the canary id since it was
-	// first staged: the calls that took the override and those that did not.
-	Cohorts(id string) (canary, baseline Cohort, ok bool)
-	// Commit makes directive a plain override on scope, fleet-wide.
+	// Stage makes directive the canary of scope for fraction (0 < fraction
+	// ≤ 1) of the calls; the cohort counters start again.
+	Stage(ctx context.Context, scope Scope, directive string, fraction float64, who string) error
+	// Unstage removes the canary of scope: every call takes the baseline
+	// again. No canary is not an error.
+	Unstage(ctx context.Context, scope Scope, who string) error
+	// Staged returns the fraction of scope's canary as this process holds it.
+	Staged(scope Scope) (fraction float64, ok bool)
+	// Cohorts returns this process's counters of the canary of scope since
+	// it was staged: the calls that took the override and those that did not.
+	Cohorts(scope Scope) (canary, baseline Cohort, err error)
+	// Commit makes the canary of scope a plain override for every call and
+	// removes the canary.
 	Commit(ctx context.Context, scope Scope, directive, who string) error
 }
 
@@ -87,9 +93,7 @@ type Controller struct {
 	log   *slog.Logger
 	node  string
 
-	mu      sync.Mutex // guards local and applied; no I/O under it
-	applied uint64     // version of the record last applied
-	local   map[string]localCanary
+	applied atomic.Uint64 // version of the record last synced
 
 	started, promoted, completed, rolledBack, aborted, blocked, watchdog, panics atomic.Uint64
 
@@ -149,7 +153,7 @@ func New(opts Options) (*Controller, error) {
 		opts.Node = newID()
 	}
 	return &Controller{st: opts.Store, ov: opts.Overrides, gates: opts.Gates, cfg: opts.Config,
-		clock: opts.Clock, log: opts.Logger, node: opts.Node, local: map[string]localCanary{}}, nil
+		clock: opts.Clock, log: opts.Logger, node: opts.Node}, nil
 }
 
 // Config returns the configuration in force.
@@ -306,6 +310,9 @@ func (c *Controller) Start(ctx context.Context, req Request) (Rollout, error) {
 			if t, ok := o.overlaps(r.Scope, r.Types); ok {
 				return &InputError{Field: "scope", Reason: fmt.Sprintf("rollout %s already changes %s on %s; abort it or wait for it to end", o.ID, t, o.Scope)}
 			}
+			if o.Scope == r.Scope {
+				return &InputError{Field: "scope", Reason: fmt.Sprintf("rollout %s already runs on %s (%s) and the override engine holds one canary per scope; abort it or wait for it to end", o.ID, o.Scope, strings.Join(o.Types, ", "))}
+			}
 		}
 		rec.Rollouts = append(rec.Rollouts, r)
 		return nil
@@ -313,11 +320,17 @@ func (c *Controller) Start(ctx context.Context, req Request) (Rollout, error) {
 	if err != nil {
 		return Rollout{}, err
 	}
+	if err := c.ov.Stage(ctx, r.Scope, r.Directive, r.Percent()/100, r.Who); err != nil {
+		// The record says running: roll it back, so that nothing is left half done.
+		if rbErr := c.rollback(ctx, r, "staging the first stage failed: "+err.Error()); rbErr != nil {
+			err = errors.Join(err, rbErr)
+		}
+		return Rollout{}, err
+	}
 	c.started.Add(1)
 	c.log.LogAttrs(ctx, slog.LevelInfo, "canary.started", slog.String("rollout", r.ID), slog.String("scope", r.Scope.String()),
 		slog.String("directive", r.Directive), slog.Float64("percent", r.Percent()), slog.String("who", r.Who),
 		slog.Bool("review", r.Review))
-	c.syncAfterWrite(ctx)
 	return r, nil
 }
 
@@ -400,7 +413,7 @@ func (c *Controller) Abort(ctx context.Context, id, who, reason string) (Rollout
 	}
 	c.aborted.Add(1)
 	c.log.LogAttrs(ctx, slog.LevelWarn, "canary.aborted", slog.String("rollout", id), slog.String("who", who), slog.String("reason", reason))
-	c.syncAfterWrite(ctx)
+	c.unstage(ctx, out, who)
 	return out, nil
 }
 
@@ -439,12 +452,17 @@ func (c *Controller) PanicRollback(ctx context.Context, who, reason string) ([]R
 	}
 	c.log.LogAttrs(ctx, slog.LevelWarn, "canary.panic_rollback", slog.String("who", who), slog.String("reason", reason),
 		slog.Any("rollouts", ids))
-	c.syncAfterWrite(ctx)
+	for _, r := range out {
+		c.unstage(ctx, r, who)
+	}
 	return out, nil
 }
 
-func (c *Controller) syncAfterWrite(ctx context.Context) {
-	if err := c.Sync(ctx); err != nil {
-		c.log.LogAttrs(ctx, slog.LevelWarn, "canary.sync_failed", slog.String("error", err.Error()))
+// unstage removes an ended rollout's canary; a failure is logged, and every
+// process's Sync tries again.
+func (c *Controller) unstage(ctx context.Context, r Rollout, who string) {
+	if err := c.ov.Unstage(ctx, r.Scope, who); err != nil {
+		c.log.LogAttrs(ctx, slog.LevelError, "canary.unstage_failed", slog.String("rollout", r.ID),
+			slog.String("scope", r.Scope.String()), slog.String("error", err.Error()))
 	}
 }

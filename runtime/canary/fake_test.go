@@ -14,19 +14,20 @@ import (
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// fakeEngine is one process's override engine: the canaries staged in it,
-// the counters the test feeds, and the overrides committed.
+// fakeEngine is one process's override engine: the canary staged per
+// scope, the counters the test feeds (they start again at each staging), and
+// the overrides committed.
 type fakeEngine struct {
 	mu        sync.Mutex
-	staged    map[string]float64 // id → fraction
-	cohorts   map[string][2]canary.Cohort
+	staged    map[canary.Scope]float64
+	cohorts   map[canary.Scope][2]canary.Cohort
 	committed []string
 	commitErr error
 	changed   chan struct{}
 }
 
 func newFakeEngine() *fakeEngine {
-	return &fakeEngine{staged: map[string]float64{}, cohorts: map[string][2]canary.Cohort{}, changed: make(chan struct{}, 1)}
+	return &fakeEngine{staged: map[canary.Scope]float64{}, cohorts: map[canary.Scope][2]canary.Cohort{}, changed: make(chan struct{}, 1)}
 }
 
 var keyTypes = map[string]string{
@@ -51,19 +52,21 @@ func (f *fakeEngine) Validate(_ canary.Scope, directive string) ([]string, error
 	return types, nil
 }
 
-func (f *fakeEngine) SetCanary(id string, _ canary.Scope, _ string, fraction float64) error {
+func (f *fakeEngine) Stage(_ context.Context, s canary.Scope, _ string, fraction float64, _ string) error {
 	f.mu.Lock()
-	f.staged[id] = fraction
+	f.staged[s] = fraction
+	delete(f.cohorts, s)
 	f.mu.Unlock()
 	f.signal()
 	return nil
 }
 
-func (f *fakeEngine) ClearCanary(id string) {
+func (f *fakeEngine) Unstage(_ context.Context, s canary.Scope, _ string) error {
 	f.mu.Lock()
-	delete(f.staged, id)
+	delete(f.staged, s)
 	f.mu.Unlock()
 	f.signal()
+	return nil
 }
 
 func (f *fakeEngine) signal() {
@@ -73,14 +76,18 @@ func (f *fakeEngine) signal() {
 	}
 }
 
-func (f *fakeEngine) Cohorts(id string) (canary.Cohort, canary.Cohort, bool) {
+func (f *fakeEngine) Staged(s canary.Scope) (float64, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.staged[id]; !ok {
-		return canary.Cohort{}, canary.Cohort{}, false
-	}
-	c := f.cohorts[id]
-	return c[0], c[1], true
+	v, ok := f.staged[s]
+	return v, ok
+}
+
+func (f *fakeEngine) Cohorts(s canary.Scope) (canary.Cohort, canary.Cohort, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.cohorts[s]
+	return c[0], c[1], nil
 }
 
 func (f *fakeEngine) Commit(_ context.Context, s canary.Scope, directive, _ string) error {
@@ -89,16 +96,17 @@ func (f *fakeEngine) Commit(_ context.Context, s canary.Scope, directive, _ stri
 	if f.commitErr != nil {
 		return f.commitErr
 	}
+	delete(f.staged, s)
 	f.committed = append(f.committed, s.String()+": "+directive)
 	return nil
 }
 
-// feed adds calls to the cohorts of id: failures of calls, each latency
-// sampled once.
-func (f *fakeEngine) feed(id string, canaryCalls, canaryFails uint64, canaryLat time.Duration, baseCalls, baseFails uint64, baseLat time.Duration) {
+// feed adds calls to the cohorts of scope s: failures of calls, a latency
+// sample for one call in four.
+func (f *fakeEngine) feed(s canary.Scope, canaryCalls, canaryFails uint64, canaryLat time.Duration, baseCalls, baseFails uint64, baseLat time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := f.cohorts[id]
+	c := f.cohorts[s]
 	c[0].Calls += canaryCalls
 	c[0].Failures += canaryFails
 	c[1].Calls += baseCalls
@@ -109,14 +117,7 @@ func (f *fakeEngine) feed(id string, canaryCalls, canaryFails uint64, canaryLat 
 	for range baseCalls / 4 {
 		c[1].Latency.Observe(baseLat)
 	}
-	f.cohorts[id] = c
-}
-
-func (f *fakeEngine) fraction(id string) (float64, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	v, ok := f.staged[id]
-	return v, ok
+	f.cohorts[s] = c
 }
 
 func (f *fakeEngine) stagedCount() int {

@@ -60,18 +60,23 @@ func TestPanicRollbackReachesTwoProcesses(t *testing.T) {
 	srv := redistest.Start(t)
 	a, b := openNode(t, srv.URL(), "a"), openNode(t, srv.URL(), "b")
 	ctx := context.Background()
+	ledger := canary.Scope{Kind: canary.ScopeService, Service: "ledger"}
 
 	r1, err := a.c.Start(ctx, canary.Request{Scope: charge, Directive: "retry=5", Who: "ops"})
 	require.NoError(t, err)
-	r2, err := a.c.Start(ctx, canary.Request{Scope: canary.Scope{Kind: canary.ScopeService, Service: "ledger"}, Directive: "timeout=1s", Who: "ops"})
+	r2, err := a.c.Start(ctx, canary.Request{Scope: ledger, Directive: "bulkhead=3", Who: "ops"})
 	require.NoError(t, err)
-	b.waitFor(t, "process b stages both canaries from the change feed", func() bool { return b.eng.stagedCount() == 2 })
-	frac, _ := b.eng.fraction(r1.ID)
+	frac, ok := a.eng.Staged(charge)
+	require.True(t, ok, "the starting process stages the canary")
 	assert.InDelta(t, 0.01, frac, 1e-9)
+	// These engines are each one process's: b takes the canaries as the
+	// runtime's fleet-wide engine would hand them over.
+	require.NoError(t, b.eng.Stage(ctx, charge, "retry=5", 0.01, "fleet"))
+	require.NoError(t, b.eng.Stage(ctx, ledger, "bulkhead=3", 0.01, "fleet"))
 
 	// The leader (a) judges on the figures of both processes.
-	a.eng.feed(r1.ID, 300, 0, 0, 3000, 0, 0)
-	b.eng.feed(r1.ID, 200, 0, 0, 2000, 0, 0)
+	a.eng.feed(charge, 300, 0, 0, 3000, 0, 0)
+	b.eng.feed(charge, 200, 0, 0, 2000, 0, 0)
 	require.NoError(t, a.c.Sync(ctx))
 	require.NoError(t, b.c.Sync(ctx))
 	require.NoError(t, a.c.Step(ctx))
@@ -80,7 +85,8 @@ func TestPanicRollbackReachesTwoProcesses(t *testing.T) {
 	assert.EqualValues(t, 500, got.Canary.Calls, "the cohorts are summed over the fleet")
 	assert.EqualValues(t, 5000, got.Baseline.Calls)
 
-	// The button is pressed on b; both processes clear both canaries.
+	// The button is pressed on b; both processes clear both canaries, a
+	// through the change feed.
 	out, err := b.c.PanicRollback(ctx, "ops", "revert everything")
 	require.NoError(t, err)
 	assert.Len(t, out, 2)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -102,7 +103,7 @@ func (c *Controller) rollback(ctx context.Context, r Rollout, reason string) err
 	c.rolledBack.Add(1)
 	c.log.LogAttrs(ctx, slog.LevelWarn, "canary.rolled_back", slog.String("rollout", r.ID), slog.String("scope", r.Scope.String()),
 		slog.Float64("percent", r.Percent()), slog.String("reason", reason))
-	c.syncAfterWrite(ctx)
+	c.unstage(ctx, r, "canary")
 	return nil
 }
 
@@ -110,6 +111,11 @@ func (c *Controller) stepOne(ctx context.Context, r Rollout) error {
 	now := c.clock.Now()
 	if !now.Before(r.Deadline) {
 		return c.stalled(ctx, r)
+	}
+	// The engine holds the stage's fraction (a staging that failed, or a
+	// canary removed by hand, is staged again: the stage starts over).
+	if f, ok := c.ov.Staged(r.Scope); !ok || permille(f) != permille(r.Percent()/100) {
+		return c.restage(ctx, r)
 	}
 	canary, baseline, err := c.gather(ctx, r)
 	if err != nil {
@@ -163,9 +169,28 @@ func (c *Controller) stepOne(ctx context.Context, r Rollout) error {
 	c.promoted.Add(1)
 	c.log.LogAttrs(ctx, slog.LevelInfo, "canary.promoted", slog.String("rollout", r.ID), slog.String("scope", r.Scope.String()),
 		slog.Float64("from", r.Percent()), slog.Float64("to", r.Stages[r.Stage+1]), slog.String("verdict", reason))
-	c.syncAfterWrite(ctx)
+	if err := c.ov.Stage(ctx, r.Scope, r.Directive, r.Stages[r.Stage+1]/100, r.Who); err != nil {
+		return fmt.Errorf("canary: stage %s at %g %%: %w (staged again at the next step)", r.ID, r.Stages[r.Stage+1], err)
+	}
 	return nil
 }
+
+// restage stages r's current fraction again and restarts the stage's clock
+// (its cohort counters started again).
+func (c *Controller) restage(ctx context.Context, r Rollout) error {
+	if err := c.ov.Stage(ctx, r.Scope, r.Directive, r.Percent()/100, r.Who); err != nil {
+		return fmt.Errorf("canary: stage %s at %g %%: %w", r.ID, r.Percent(), err)
+	}
+	now := c.clock.Now()
+	return c.mutate(ctx, r, func(x *Rollout) {
+		x.StageStarted = now
+		x.Canary, x.Baseline = Figures{}, Figures{}
+		x.Verdict = Verdict{Outcome: VerdictWait, Reason: "stage staged again: the engine did not hold it", At: now}
+	})
+}
+
+// permille is a fraction in calls per thousand, as the engine stages it.
+func permille(f float64) int { return int(math.Round(f * 1000)) }
 
 // complete commits the override as a plain one, then ends the rollout (every
 // process then clears the canary: the plain override serves every call).
@@ -185,7 +210,6 @@ func (c *Controller) complete(ctx context.Context, r Rollout, cf, bf Figures, v 
 	c.completed.Add(1)
 	c.log.LogAttrs(ctx, slog.LevelInfo, "canary.completed", slog.String("rollout", r.ID), slog.String("scope", r.Scope.String()),
 		slog.String("directive", r.Directive))
-	c.syncAfterWrite(ctx)
 	return nil
 }
 
@@ -214,62 +238,54 @@ func (c *Controller) gather(ctx context.Context, r Rollout) (canary, baseline Co
 	return canary, baseline, nil
 }
 
-// Sync brings this process in line with the record: it stages each running
-// rollout's current fraction in the local override engine, clears the
-// canaries that ended, and publishes this process's cohort figures for each
-// running stage.
+// Sync brings this process in line with the record: it removes the canary
+// of a scope whose rollouts have all ended (what a rollback left behind in an
+// engine of one process, or a removal that failed), and publishes this
+// process's cohort figures for each running stage it holds.
 func (c *Controller) Sync(ctx context.Context) error {
 	rec, _, err := c.read(ctx)
 	if err != nil {
 		return err
 	}
-	type pub struct {
-		key string
-		pf  processFigures
+	if rec.Version > c.applied.Load() {
+		c.applied.Store(rec.Version)
 	}
-	var pubs []pub
-	var errs []error
-	c.mu.Lock()
-	if rec.Version >= c.applied {
-		c.applied = rec.Version
-		running := map[string]bool{}
-		for _, r := range rec.Rollouts {
-			if !r.Active() {
-				continue
-			}
-			running[r.ID] = true
-			lc, ok := c.local[r.ID]
-			if !ok || lc.stage != r.Stage {
-				if err := c.ov.SetCanary(r.ID, r.Scope, r.Directive, r.Percent()/100); err != nil {
-					errs = append(errs, fmt.Errorf("canary: stage %s here: %w", r.ID, err))
-					continue
-				}
-				lc = localCanary{stage: r.Stage}
-				lc.base, lc.baseB, _ = c.ov.Cohorts(r.ID)
-				c.local[r.ID] = lc
-			}
+	running := map[Scope]bool{}
+	for _, r := range rec.Rollouts {
+		if r.Active() {
+			running[r.Scope] = true
 		}
-		for id := range c.local {
-			if !running[id] {
-				c.ov.ClearCanary(id)
-				delete(c.local, id)
+	}
+	var errs []error
+	done := map[Scope]bool{}
+	for _, r := range rec.Rollouts {
+		if r.Active() || r.State == StateCompleted || running[r.Scope] || done[r.Scope] {
+			continue
+		}
+		done[r.Scope] = true
+		if _, ok := c.ov.Staged(r.Scope); ok {
+			if err := c.ov.Unstage(ctx, r.Scope, "canary"); err != nil {
+				errs = append(errs, fmt.Errorf("canary: clear %s: %w", r.Scope, err))
 			}
 		}
 	}
 	now := c.clock.Now()
-	for id, lc := range c.local {
-		can, base, ok := c.ov.Cohorts(id)
-		if !ok {
+	for _, r := range rec.Rollouts {
+		if !r.Active() {
 			continue
 		}
-		pubs = append(pubs, pub{key: stagePrefix(id, lc.stage) + c.node, pf: processFigures{Node: c.node, At: now,
-			Canary: can.Sub(lc.base).wire(), Baseline: base.Sub(lc.baseB).wire()}})
-	}
-	c.mu.Unlock()
-	for _, p := range pubs {
-		b, err := json.Marshal(p.pf)
+		f, ok := c.ov.Staged(r.Scope)
+		if !ok || permille(f) != permille(r.Percent()/100) {
+			continue // not (yet) the stage's fraction here: nothing of this stage to count
+		}
+		can, base, err := c.ov.Cohorts(r.Scope)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("canary: cohorts of %s: %w", r.Scope, err))
+			continue
+		}
+		b, err := json.Marshal(processFigures{Node: c.node, At: now, Canary: can.wire(), Baseline: base.wire()})
 		if err == nil {
-			err = c.st.Set(ctx, p.key, b, cohortTTL)
+			err = c.st.Set(ctx, stagePrefix(r.ID, r.Stage)+c.node, b, cohortTTL)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("canary: publish figures: %w", err))
@@ -311,11 +327,7 @@ func (c *Controller) Follow(ctx context.Context) error {
 	return nil
 }
 
-func (c *Controller) appliedVersion() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.applied
-}
+func (c *Controller) appliedVersion() uint64 { return c.applied.Load() }
 
 // Close stops following the change feed.
 func (c *Controller) Close() {
