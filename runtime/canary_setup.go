@@ -2,12 +2,16 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 
+	"github.com/baldur-go/baldur/annotations"
 	"github.com/baldur-go/baldur/runtime/canary"
 	"github.com/baldur-go/baldur/runtime/emergency"
+	"github.com/baldur-go/baldur/runtime/policy"
 	"github.com/baldur-go/baldur/runtime/schedule"
 )
 
@@ -25,13 +29,12 @@ const (
 	CanarySyncTask = "canary_sync"
 )
 
-// openCanary builds the controller when an override engine is configured
-// (Config.CanaryOverrides) and schedules its tasks. Without one, Canary()
-// is nil and the routes answer 503.
+// openCanary builds the controller on the runtime's policy overrides (or
+// Config.CanaryOverrides) and schedules its tasks.
 func (rt *Runtime) openCanary(ctx context.Context) error {
 	ov := rt.cfg.CanaryOverrides
 	if ov == nil {
-		return nil
+		ov = policyCanary{rt.Policy()}
 	}
 	c, err := canary.New(canary.Options{Store: rt.store, Overrides: ov, Config: rt.cfg.Canary, Clock: rt.clock,
 		Logger: rt.log, Node: rt.node, Gates: canary.Gates{
@@ -86,11 +89,109 @@ func (rt *Runtime) serviceNames() []string {
 }
 
 // Canary returns the canary controller: list, start, abort, panic rollback.
-// nil when no override engine is configured.
 func (rt *Runtime) Canary() *canary.Controller { return rt.canary }
 
 func (rt *Runtime) closeCanary() {
 	if rt.canary != nil {
 		rt.canary.Close()
 	}
+}
+
+// policyCanary is the runtime's policy overrides as the canary's engine:
+// one canary per scope, kept in the store for the whole fleet.
+type policyCanary struct{ p *Policies }
+
+// policyScope is the policy package's spelling of a scope.
+func policyScope(s canary.Scope) string {
+	switch s.Kind {
+	case canary.ScopeAll:
+		return string(policy.All)
+	case canary.ScopeService:
+		return s.Service
+	}
+	return s.Service + "." + s.Method
+}
+
+// inputErr turns the engine's refusal of bad input into the canary's.
+func inputErr(field string, err error) error {
+	if errors.Is(err, ErrBadOverride) {
+		return &canary.InputError{Field: field, Reason: err.Error()}
+	}
+	return err
+}
+
+func (a policyCanary) Validate(s canary.Scope, directive string) ([]string, error) {
+	sc, canon, err := a.p.check(policyScope(s), directive)
+	if err != nil {
+		return nil, err
+	}
+	o, err := annotations.ParseOverride(canon)
+	if err != nil {
+		return nil, err
+	}
+	if o.Timeout.Set {
+		return nil, fmt.Errorf("scope %q: timeout: cannot be a canary: the generated code starts each attempt's timeout "+
+			"before the call's cohort is known; change it for every call with a policy override", sc)
+	}
+	var types []string
+	if o.Retry.Set || o.Backoff.Set {
+		types = append(types, canary.TypeRetry)
+	}
+	if o.BulkheadWait.Set {
+		types = append(types, canary.TypeBulkhead)
+	}
+	return types, nil
+}
+
+func (a policyCanary) Stage(ctx context.Context, s canary.Scope, directive string, fraction float64, who string) error {
+	permille := min(max(int(math.Round(fraction*policy.MaxPermille)), 1), policy.MaxPermille)
+	_, err := a.p.StageCanary(ctx, policyScope(s), directive, permille, who)
+	return inputErr("directive", err)
+}
+
+func (a policyCanary) Unstage(ctx context.Context, s canary.Scope, who string) error {
+	if err := a.p.ClearCanary(ctx, policyScope(s), who); err != nil && !errors.Is(err, ErrNoOverride) {
+		return err
+	}
+	return nil
+}
+
+func (a policyCanary) Staged(s canary.Scope) (float64, bool) {
+	d := a.p.Doc()
+	sc, err := policy.ParseScope(policyScope(s))
+	if err != nil {
+		return 0, false
+	}
+	c, ok := d.Canary(sc)
+	if !ok {
+		return 0, false
+	}
+	return float64(c.Permille) / policy.MaxPermille, true
+}
+
+func (a policyCanary) Cohorts(s canary.Scope) (canary.Cohort, canary.Cohort, error) {
+	c, b, err := a.p.Cohorts(policyScope(s))
+	if err != nil {
+		return canary.Cohort{}, canary.Cohort{}, err
+	}
+	return cohortOf(c), cohortOf(b), nil
+}
+
+// cohortOf counts attempts: successes and failures (the caller's own
+// cancellations left out), each sampled duration at its bucket's bound.
+func cohortOf(s CallStats) canary.Cohort {
+	c := canary.Cohort{Calls: s.Successes + s.Failures, Failures: s.Failures}
+	for i, n := range s.Buckets {
+		bound := 2 * DurationBuckets[len(DurationBuckets)-1]
+		if i < len(DurationBuckets) {
+			bound = DurationBuckets[i]
+		}
+		c.Latency[canary.BucketOf(bound)] += n
+	}
+	return c
+}
+
+func (a policyCanary) Commit(ctx context.Context, s canary.Scope, _ string, who string) error {
+	_, err := a.p.PromoteCanary(ctx, policyScope(s), who)
+	return err
 }
