@@ -1,6 +1,10 @@
 package adminapi
 
-import "time"
+import (
+	"net/url"
+	"strings"
+	"time"
+)
 
 // Canary rollouts of overrides (README, Canary rollouts).
 const (
@@ -11,6 +15,11 @@ const (
 	PathCanaryRollout       = "canary/{id}"
 	PathCanaryAbort         = "canary/{id}/abort"
 )
+
+// CanaryPath fills the {id} of a canary/{id} pattern.
+func CanaryPath(pattern, id string) string {
+	return strings.Replace(pattern, "{id}", url.PathEscape(id), 1)
+}
 
 // CanaryStartRequest is the body of canary/start/ and canary/start-bypass/.
 type CanaryStartRequest struct {
