@@ -319,7 +319,20 @@ func basePolicy(z *Zone) annotations.Policy {
 }
 
 func (p *Policies) event(ctx context.Context, name string, attrs ...slog.Attr) {
+	if ctx.Value(auditedKey{}) != nil {
+		attrs = append(attrs, slog.Bool("audited", true))
+	}
 	p.rt.log.LogAttrs(ctx, slog.LevelInfo, name, attrs...)
+}
+
+type auditedKey struct{}
+
+// AuditedByCaller marks ctx as a request whose caller writes its own audit
+// record of the change (the admin server's gate layer does): the policy.*
+// event of a change made under it is not recorded a second time. Without
+// it, every change through Policies is recorded from its event.
+func AuditedByCaller(ctx context.Context) context.Context {
+	return context.WithValue(ctx, auditedKey{}, true)
 }
 
 // Set stores values ("retry=5 timeout=2s", the directive's grammar) as the

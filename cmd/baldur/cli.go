@@ -70,6 +70,13 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   governance break-glass open --reason R --confirm [--for D]   let automation through (admin; reviewed)
   governance break-glass close             close Break Glass
 
+  policy [list] [SCOPE]                    overrides, canaries, and each method's retry, backoff, timeout and
+                                           bulkhead_wait with where each comes from (directive, env, override)
+  policy diff [SCOPE]                      what the overrides change against the directives
+  policy set SCOPE KEY=VALUE... --reason R --confirm   override fleet-wide, in the directive's grammar
+                                           (SCOPE: service.Method, service or "*"), e.g. retry=5 timeout=2s
+  policy unset SCOPE --reason R --confirm  remove a scope's override: back to the directive
+
   canary [list]                            rollouts of overrides: stage, cohort figures, verdict, the gate that blocks
   canary status ID                         one rollout, its stages and figures
   canary start SCOPE KEY=VALUE... [--stages 1,10,50,100] [--hold 5m] [--reason R]   stage an override (SCOPE: all, SERVICE, SERVICE.METHOD)
@@ -413,6 +420,8 @@ func dispatch(o *opts) (func(*client) int, error) {
 		return dispatchGovernance(o)
 	case "canary":
 		return dispatchCanary(o)
+	case "policy":
+		return dispatchPolicy(o)
 	case "top":
 		return dispatchTop(o)
 	}

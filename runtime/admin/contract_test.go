@@ -42,7 +42,8 @@ func TestRouteTableUsesContractPaths(t *testing.T) {
 		adminapi.PathGovernanceStrictEnd, adminapi.PathGovernanceBreakGlass, adminapi.PathGovernanceBreakGlassClose,
 		adminapi.PathCanary, adminapi.PathCanaryStart, adminapi.PathCanaryStartBypass, adminapi.PathCanaryPanicRollback,
 		adminapi.PathCanaryRollout, adminapi.PathCanaryAbort,
-		adminapi.PathSeries, adminapi.PathSeriesService} {
+		adminapi.PathSeries, adminapi.PathSeriesService, adminapi.PathPolicy, adminapi.PathPolicyDiff,
+		adminapi.PathPolicySet, adminapi.PathPolicyUnset} {
 		known[p] = true
 	}
 	for _, r := range h.routes {

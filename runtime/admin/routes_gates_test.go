@@ -226,7 +226,7 @@ func TestRouteTablePolicy(t *testing.T) {
 				assert.Equal(t, RoleAdmin, ep.role, "%s: going live and purging need the admin role", name)
 			}
 			if ep.method == http.MethodPost && (strings.HasPrefix(rt.pattern, "breakers/") || last == "disable" || last == "enable" ||
-				last == "go-live" || last == "purge" || rt.pattern == "control/dry-run/off") {
+				last == "go-live" || last == "purge" || rt.pattern == "control/dry-run/off" || strings.HasPrefix(rt.pattern, "policy/")) {
 				assert.True(t, ep.destructive, "%s: needs the unlock and CONFIRM", name)
 			}
 		}

@@ -53,6 +53,31 @@ var automated = map[string]automatedRule{
 		detail: func(a attrs) string {
 			return fmt.Sprintf("replayed %s, resolved %s, needs_review %s", a["replayed"], a["resolved"], a["needs_review"])
 		}},
+	// Policy overrides and canaries changed through the Go API (a canary
+	// controller, your code); the admin server's own records its routes'.
+	"policy.override_set":    policyRule("policy.override_set"),
+	"policy.override_unset":  policyRule("policy.override_unset"),
+	"policy.canary_staged":   policyRule("policy.canary_staged"),
+	"policy.canary_promoted": policyRule("policy.canary_promoted"),
+	"policy.canary_cleared":  policyRule("policy.canary_cleared"),
+}
+
+func policyRule(action string) automatedRule {
+	return automatedRule{action: action, target: attr("scope"), reason: attr("reason"),
+		keep: func(a attrs) bool { return a["audited"] != "true" },
+		detail: func(a attrs) string {
+			d := "by " + a["by"]
+			if v := a["values"]; v != "" {
+				d = v + " " + d
+			}
+			if p := a["permille"]; p != "" {
+				d += ", " + p + " permille"
+			}
+			if id := a["id"]; id != "" {
+				d += ", canary " + id
+			}
+			return d
+		}}
 }
 
 // Handler returns a slog.Handler that passes every record to next and,

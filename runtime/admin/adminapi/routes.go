@@ -51,6 +51,10 @@ const (
 	PathDLQEntryRedrive    = "dlq/{id}/redrive"
 	PathDLQEntryPurge      = "dlq/{id}/purge"
 	PathSeries             = "series"
+	PathPolicy             = "policy"
+	PathPolicyDiff         = "policy/diff"
+	PathPolicySet          = "policy/set"
+	PathPolicyUnset        = "policy/unset"
 	PathSeriesService      = "series/{name}"
 	segmentName, segmentID = "{name}", "{id}"
 )
