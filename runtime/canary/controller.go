@@ -385,7 +385,14 @@ func end(r *Rollout, state, outcome, reason string, now time.Time) {
 	r.History = append(r.History, StageRecord{Percent: r.Percent(), Started: r.StageStarted, Ended: now,
 		Outcome: outcome, Canary: r.Canary, Baseline: r.Baseline, Reason: reason})
 	r.State, r.Ended, r.EndReason = state, now, reason
-	r.Verdict = Verdict{Outcome: r.Verdict.Outcome, Reason: reason, At: now}
+	v := r.Verdict.Outcome
+	switch {
+	case state == StateCompleted:
+		v = VerdictPass
+	case v != VerdictFail:
+		v = state // rolled back or aborted without a failing verdict: by a person or the watchdog
+	}
+	r.Verdict = Verdict{Outcome: v, Reason: reason, At: now}
 }
 
 // Abort ends a running rollout by an operator's decision: every process

@@ -57,7 +57,7 @@ type CanaryFigures struct {
 
 // CanaryVerdict is the last judgement of a stage.
 type CanaryVerdict struct {
-	Outcome string    `json:"outcome"` // wait, pass, fail
+	Outcome string    `json:"outcome"` // wait, pass, fail; once ended by a person or the panic button: rolled_back or aborted
 	Reason  string    `json:"reason"`
 	At      time.Time `json:"at"`
 }
