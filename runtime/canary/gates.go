@@ -15,6 +15,12 @@ type Chaos interface {
 	Active(service string) bool
 }
 
+// ChaosFunc adapts a function to Chaos.
+type ChaosFunc func(service string) bool
+
+// Active calls f.
+func (f ChaosFunc) Active(service string) bool { return f(service) }
+
 // Gates are what the gates read. Every gate fails closed: a missing reader
 // blocks, naming itself, except Chaos (nil: no fault injection in this
 // build, nothing to guard against).
