@@ -383,3 +383,23 @@ func TestCommitFailureRetries(t *testing.T) {
 	require.NoError(t, h.c.Step(ctx))
 	assert.Equal(t, canary.StateCompleted, h.get(t, r.ID).State)
 }
+
+func TestALostCanaryIsStagedAgainAfterItSettles(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	ctx := context.Background()
+	r := h.start(t, "retry=3")
+	require.NoError(t, h.eng.Unstage(ctx, charge, "someone"))
+	require.NoError(t, h.c.Step(ctx))
+	_, staged := h.eng.Staged(charge)
+	assert.False(t, staged, "a moment after the stage began its change may still be on its way: left alone")
+
+	h.clock.Advance(10 * time.Second)
+	require.NoError(t, h.c.Step(ctx))
+	frac, staged := h.eng.Staged(charge)
+	require.True(t, staged, "staged again")
+	assert.InDelta(t, 0.01, frac, 1e-9)
+	got := h.get(t, r.ID)
+	assert.Equal(t, t0.Add(10*time.Second), got.StageStarted, "the stage starts over: its counters did")
+	assert.Contains(t, got.Verdict.Reason, "staged again")
+}

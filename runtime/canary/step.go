@@ -115,6 +115,9 @@ func (c *Controller) stepOne(ctx context.Context, r Rollout) error {
 	// The engine holds the stage's fraction (a staging that failed, or a
 	// canary removed by hand, is staged again: the stage starts over).
 	if f, ok := c.ov.Staged(r.Scope); !ok || permille(f) != permille(r.Percent()/100) {
+		if now.Sub(r.StageStarted) < settle {
+			return nil // another process staged it a moment ago: its change is on its way here
+		}
 		return c.restage(ctx, r)
 	}
 	canary, baseline, err := c.gather(ctx, r)
@@ -188,6 +191,11 @@ func (c *Controller) restage(ctx context.Context, r Rollout) error {
 		x.Verdict = Verdict{Outcome: VerdictWait, Reason: "stage staged again: the engine did not hold it", At: now}
 	})
 }
+
+// settle is how long after a stage began the leader waits for the engine
+// to show it before staging it again (the policy overrides reach every
+// process within about a second).
+const settle = 5 * time.Second
 
 // permille is a fraction in calls per thousand, as the engine stages it.
 func permille(f float64) int { return int(math.Round(f * 1000)) }
