@@ -10,6 +10,7 @@ import (
 
 	"github.com/baldur-go/baldur/internal/env"
 	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/canary"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/emergency"
@@ -106,6 +107,13 @@ type Config struct {
 
 	// Leader configures the election of the fleet's leader (BALDUR_LEADER_*).
 	Leader LeaderConfig
+
+	// Canary configures canary rollouts of overrides (BALDUR_CANARY_*; README,
+	// Canary rollouts); the zero value takes the defaults.
+	Canary canary.Config
+	// CanaryOverrides is the override engine the rollouts stage and commit
+	// through. nil: no canary rollouts (Runtime.Canary is nil).
+	CanaryOverrides canary.Overrides
 
 	redisURLVar string                 // the variable RedisURL came from, for error messages
 	environ     func() []string        // the environment New checks for unknown BALDUR_* names; nil: os.Environ
@@ -291,6 +299,7 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 	r.Duration(EnvLeaderLease, &cfg.Leader.Lease)
 	cfg.Emergency = emergency.FromEnv(r)
 	cfg.Governance = governance.FromEnv(r, os.Environ())
+	cfg.Canary = canary.FromEnv(r)
 	if err := r.Err(); err != nil {
 		return Config{}, fmt.Errorf("baldur: bad environment: %w", err)
 	}

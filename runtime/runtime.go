@@ -24,6 +24,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/audit"
 	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/canary"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/idem"
@@ -65,11 +66,12 @@ type Runtime struct {
 	auditAlerts auditAlertState
 	// attachAudit hands the trail to the logger's watcher (tapAudit).
 	attachAudit func(*audit.Trail)
-	notifier    *notify.Notifier // alerts (README, Alerts); its Handler wraps log
-	fleet       *fleet           // leader election, scheduler, watchdog
-	beats       loopBeats        // the heartbeats of the loops built before the fleet
-	emg         emergencyParts   // emergency mode and the governance gate (emergency.go)
-	series      *series.Recorder // the plots' rings (series_setup.go)
+	notifier    *notify.Notifier   // alerts (README, Alerts); its Handler wraps log
+	fleet       *fleet             // leader election, scheduler, watchdog
+	beats       loopBeats          // the heartbeats of the loops built before the fleet
+	emg         emergencyParts     // emergency mode and the governance gate (emergency.go)
+	series      *series.Recorder   // the plots' rings (series_setup.go)
+	canary      *canary.Controller // canary rollouts of overrides (canary_setup.go); nil without an engine
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -188,6 +190,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		_ = rt.Close()
 		return nil, fmt.Errorf("baldur: %w", err)
 	}
+	if err := rt.openCanary(ctx); err != nil {
+		_ = rt.Close()
+		return nil, err
+	}
 	rt.log.LogAttrs(ctx, slog.LevelInfo, "runtime.instance_started",
 		slog.Int("cb_failure_threshold", cfg.Breaker.FailureThreshold),
 		slog.Duration("cb_recovery_timeout", cfg.Breaker.RecoveryTimeout))
@@ -228,6 +234,7 @@ func (rt *Runtime) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), fleetCloseTimeout)
 	fleetErr := rt.fleet.close(ctx)
 	cancel()
+	rt.closeCanary() // after its tasks, before the store it follows
 	dlqErr := rt.dlq.close()
 	rt.sync.close()
 	emErr := rt.closeEmergency()

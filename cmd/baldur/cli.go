@@ -87,6 +87,13 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
                                            (SCOPE: service.Method, service or "*"), e.g. retry=5 timeout=2s
   policy unset SCOPE --reason R --confirm  remove a scope's override: back to the directive
 
+  canary [list]                            rollouts of overrides: stage, cohort figures, verdict, the gate that blocks
+  canary status ID                         one rollout, its stages and figures
+  canary start SCOPE KEY=VALUE... [--stages 1,10,50,100] [--hold 5m] [--reason R]   stage an override (SCOPE: all, SERVICE, SERVICE.METHOD)
+  canary start ... --bypass R --confirm    past the emergency, governance and chaos gates (admin; flagged for review)
+  canary abort ID [--reason R]             roll one rollout back now
+  canary panic-rollback --reason R --confirm   roll back every running rollout, fleet-wide (admin)
+
 flags:
   --addr URL      admin server (default: $BALDUR_ADMIN_ADDR, else http://127.0.0.1:9090); https://host:port for TLS
   --ca-file F     PEM file of the certificate authority (or self-signed certificate) the https server's
@@ -135,6 +142,9 @@ type opts struct {
 	caFile   string
 	insecure bool
 	window   string          // governance strict / break-glass: --for D
+	stages   string          // canary start: --stages 1,10,50,100
+	hold     string          // canary start: --hold 5m
+	bypass   string          // canary start: --bypass R
 	set      map[string]bool // flags given, for per-command checks
 	args     []string        // positional
 }
@@ -142,7 +152,8 @@ type opts struct {
 var (
 	valueFlags = map[string]bool{"addr": true, "reason": true, "timeout": true, "limit": true, "service": true, "date": true, "days": true,
 		"domain": true, "operation": true, "failure-type": true, "state": true, "cursor": true, "ca-file": true,
-		"actor": true, "action": true, "target": true, "outcome": true, "since": true, "until": true, "before": true, "for": true, "interval": true, "channel": true}
+		"actor": true, "action": true, "target": true, "outcome": true, "since": true, "until": true, "before": true, "for": true, "interval": true, "channel": true,
+		"stages": true, "hold": true, "bypass": true}
 	boolFlags = map[string]bool{"once": true, "json": true, "confirm": true, "override": true, "help": true, "h": true, "insecure": true, "pending-review": true}
 )
 
@@ -244,6 +255,15 @@ func (o *opts) setValue(name, val string) error {
 		o.window = val
 	case "ca-file":
 		o.caFile = val
+	case "stages":
+		o.stages = val
+	case "hold":
+		if d, err := time.ParseDuration(val); err != nil || d <= 0 {
+			return usagef("flag --hold=%q: want a positive duration such as 5m", val)
+		}
+		o.hold = val
+	case "bypass":
+		o.bypass = val
 	case "timeout":
 		d, err := time.ParseDuration(val)
 		if err != nil || d <= 0 {
@@ -416,6 +436,8 @@ func dispatch(o *opts) (func(*client) int, error) {
 		return dispatchEmergency(o)
 	case "governance":
 		return dispatchGovernance(o)
+	case "canary":
+		return dispatchCanary(o)
 	case "policy":
 		return dispatchPolicy(o)
 	case "top":

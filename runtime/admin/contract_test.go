@@ -42,7 +42,9 @@ func TestRouteTableUsesContractPaths(t *testing.T) {
 		adminapi.PathGovernanceStrictEnd, adminapi.PathGovernanceBreakGlass, adminapi.PathGovernanceBreakGlassClose,
 		adminapi.PathSeries, adminapi.PathSeriesService, adminapi.PathNotify, adminapi.PathNotifyTest,
 		adminapi.PathScheduleRun, adminapi.PathLeaderStepDown, adminapi.PathShaping,
-		adminapi.PathPolicy, adminapi.PathPolicyDiff, adminapi.PathPolicySet, adminapi.PathPolicyUnset} {
+		adminapi.PathPolicy, adminapi.PathPolicyDiff, adminapi.PathPolicySet, adminapi.PathPolicyUnset,
+		adminapi.PathCanary, adminapi.PathCanaryStart, adminapi.PathCanaryStartBypass, adminapi.PathCanaryPanicRollback,
+		adminapi.PathCanaryRollout, adminapi.PathCanaryAbort} {
 		known[p] = true
 	}
 	for _, r := range h.routes {

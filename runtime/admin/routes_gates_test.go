@@ -241,6 +241,13 @@ func TestRouteTablePolicy(t *testing.T) {
 			if rt.pattern == "leader/step-down" {
 				assert.True(t, ep.destructive, "%s: needs CONFIRM", name)
 			}
+			if rt.pattern == "canary/panic-rollback" || rt.pattern == "canary/start-bypass" {
+				assert.Equal(t, RoleAdmin, ep.role, "%s: the panic button and the gate bypass are the admin's", name)
+				assert.True(t, ep.destructive, "%s: needs the unlock and CONFIRM", name)
+			}
+			if rt.pattern == "canary/start-bypass" {
+				assert.True(t, ep.review, "%s: a gate bypass is flagged for review", name)
+			}
 		}
 	}
 }

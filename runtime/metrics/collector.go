@@ -225,6 +225,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range shapeDescs {
 		ch <- d
 	}
+	ch <- descCanaryEvents
 }
 
 // Collect reads the runtime and sends the series. It never calls the store
@@ -242,6 +243,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectStore(ch)
 	c.collectDryRun(ch)
 	c.collectEmergency(ch)
+	c.collectCanary(ch)
 	c.collectHooks(ch, known)
 	c.collectNotifications(ch)
 	c.collectFleet(ch)

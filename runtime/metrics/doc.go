@@ -53,6 +53,8 @@
 //	baldur_governance_decisions_total{outcome}            counter  allowed, blocked, break_glass
 //	baldur_governance_blocked_total{check}                counter  kill_switch, emergency, error_budget, strict
 //	baldur_governance_failsafe_total{check}               counter  checks that could not be evaluated (allowed)
+//	baldur_canary_events_total{event}                     counter  canary rollouts: started, promoted, completed,
+//	    rolled_back, aborted, blocked, watchdog, panic (this process's controller)
 //
 // # Cardinality
 //

@@ -29,6 +29,7 @@ func TestEmergencyAndGovernanceSeries(t *testing.T) {
 
 	f := scrape(t, srv.Client(), srv.URL)
 	assert.Equal(t, 0.0, f.find(t, "baldur_emergency_level", nil).GetGauge().GetValue())
+	assert.Equal(t, 0.0, f.find(t, "baldur_canary_events_total", map[string]string{"event": "panic"}).GetCounter().GetValue())
 
 	_, err = rt.Emergency().Declare(ctx, "op", emergency.Critical, "drill")
 	require.NoError(t, err)

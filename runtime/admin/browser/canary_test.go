@@ -1,0 +1,86 @@
+package browser_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/runtime"
+	"github.com/baldur-go/baldur/runtime/admin"
+	"github.com/baldur-go/baldur/runtime/canary"
+)
+
+// canaryAdminKey signs the panic button in: it is the admin's.
+const canaryAdminKey = "admin-key-0123456789"
+
+// TestCanaryPanelInRealChromium loads the console with a rollout running,
+// sees its stages, cohort figures and verdict, and presses the panic button.
+func TestCanaryPanelInRealChromium(t *testing.T) {
+	exe := chromiumPath(t)
+	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, StateDir: t.TempDir()})
+	require.NoError(t, err)
+	defer rt.Close()
+	rt.Zone(runtime.ZoneSpec{Service: "payments", Method: "Charge", Breaker: true, Attempts: 3})
+	r, err := rt.Canary().Start(context.Background(), canary.Request{
+		Scope: canary.Scope{Kind: canary.ScopeMethod, Service: "payments", Method: "Charge"}, Directive: "retry=5", Who: "test"})
+	require.NoError(t, err)
+	origin := serve(t, admin.Options{Runtime: rt, Control: rt.Control(), Logger: quiet, Security: admin.Security{
+		Keys: append(keys(), admin.Key{Role: admin.RoleAdmin, Secret: canaryAdminKey}), Unlocked: true}})
+
+	ctx, stop := browser(t, exe, 1400)
+	defer stop()
+	var (
+		mu       sync.Mutex
+		problems []string
+	)
+	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *cdpruntime.EventExceptionThrown:
+			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
+		case *cdpruntime.EventConsoleAPICalled:
+			if e.Type == cdpruntime.ConsoleAPICalledTypeError {
+				problems = append(problems, "console.error")
+			}
+		}
+	}))
+	until := func(expr string) chromedp.Action[chromedp.Void] {
+		return discard(chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second)))
+	}
+	row := `document.querySelector('#canary-rows tr[data-rollout="` + r.ID + `"]')`
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(origin+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-loaded="true"]`)),
+		chromedp.SendKeys(chromedp.ID("key"), canaryAdminKey),
+		chromedp.SendKeys(chromedp.ID("who"), "chromium"),
+		chromedp.Click(chromedp.ID("disable-reason")),
+		until(`document.getElementById("role").textContent === "role: admin"`),
+		until(row+` !== null && `+row+`.dataset.state === "running"`),
+	))
+	txt, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#canary-rows tr[data-rollout="`+r.ID+`"]`)))
+	require.NoError(t, err)
+	assert.Contains(t, txt, "[1%] → 10% → 50% → 100%", "the stages, the current one marked")
+	assert.Contains(t, txt, "0 calls", "the cohort figures")
+	assert.Contains(t, txt, "wait: ", "the verdict")
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("canary-reason"), "revert all"),
+		chromedp.SendKeys(chromedp.ID("confirm"), "CONFIRM"),
+		chromedp.Click(chromedp.ID("canary-panic")),
+		until(row+`.dataset.state === "rolled_back"`),
+	))
+	got, err := rt.Canary().Get(context.Background(), r.ID)
+	require.NoError(t, err)
+	assert.Equal(t, canary.StateRolledBack, got.State)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Empty(t, problems, "no script error or console error (a CSP violation would show here): %s", strings.Join(problems, "; "))
+}

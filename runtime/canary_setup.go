@@ -1,0 +1,202 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+
+	"github.com/baldur-go/baldur/annotations"
+	"github.com/baldur-go/baldur/runtime/canary"
+	"github.com/baldur-go/baldur/runtime/emergency"
+	"github.com/baldur-go/baldur/runtime/policy"
+	"github.com/baldur-go/baldur/runtime/schedule"
+)
+
+// Canary rollouts in the runtime (README, Canary rollouts): the controller
+// keeps the rollouts in the runtime's store; three scheduler tasks drive it.
+const (
+	// CanaryStepTask judges and promotes, on the leader; an automated action,
+	// so the governance gate stands in front of each run.
+	CanaryStepTask = "canary_step"
+	// CanaryWatchdogTask rolls back stalled rollouts and records which gate
+	// blocks the others, on the leader; not gated (it only rolls back).
+	CanaryWatchdogTask = "canary_watchdog"
+	// CanarySyncTask stages the rollouts' fractions in this process and
+	// publishes its cohort figures, on every process.
+	CanarySyncTask = "canary_sync"
+)
+
+// openCanary builds the controller on the runtime's policy overrides (or
+// Config.CanaryOverrides) and schedules its tasks.
+func (rt *Runtime) openCanary(ctx context.Context) error {
+	ov := rt.cfg.CanaryOverrides
+	if ov == nil {
+		ov = policyCanary{rt.Policy()}
+	}
+	c, err := canary.New(canary.Options{Store: rt.store, Overrides: ov, Config: rt.cfg.Canary, Clock: rt.clock,
+		Logger: rt.log, Node: rt.node, Gates: canary.Gates{
+			KillSwitchEngaged: func() bool { return !rt.Enabled() },
+			Emergency:         func() emergency.Level { return rt.EmergencyLevel() },
+			Governance:        rt.Governance().Check,
+			Chaos:             rt.canaryChaos(),
+			Services:          rt.serviceNames,
+		}})
+	if err != nil {
+		return fmt.Errorf("baldur: canary: %w", err)
+	}
+	if err := c.Follow(ctx); err != nil {
+		rt.log.LogAttrs(ctx, slog.LevelWarn, "canary.follow_failed", slog.String("error", err.Error()))
+	}
+	rt.canary = c
+	every := canary.DefaultInterval.String()
+	for _, t := range []struct {
+		name string
+		fn   schedule.Func
+		opts schedule.TaskOptions
+	}{
+		{CanaryStepTask, c.Step, schedule.TaskOptions{Automated: true}},
+		{CanaryWatchdogTask, c.Watchdog, schedule.TaskOptions{}},
+		{CanarySyncTask, c.Sync, schedule.TaskOptions{Scope: schedule.EveryNode}},
+	} {
+		if err := rt.Schedule(t.name, every, t.fn, t.opts); err != nil {
+			return fmt.Errorf("baldur: canary: %w", err)
+		}
+	}
+	return nil
+}
+
+// canaryChaos is the chaos guard: the runtime's fault injection, when it
+// has one. This build has none (nil: nothing to guard against). With fault
+// injection merged it is
+//
+//	canary.ChaosFunc(func(s string) bool { return rt.Chaos().Active(s) })
+//
+// read at each check, so the order of openChaos and openCanary does not matter.
+func (rt *Runtime) canaryChaos() canary.Chaos { return nil }
+
+// serviceNames lists the services of every zone, sorted.
+func (rt *Runtime) serviceNames() []string {
+	rt.mu.Lock()
+	seen := map[string]bool{}
+	for k := range rt.zones {
+		seen[k.service] = true
+	}
+	rt.mu.Unlock()
+	out := make([]string, 0, len(seen))
+	for s := range seen {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Canary returns the canary controller: list, start, abort, panic rollback.
+func (rt *Runtime) Canary() *canary.Controller { return rt.canary }
+
+func (rt *Runtime) closeCanary() {
+	if rt.canary != nil {
+		rt.canary.Close()
+	}
+}
+
+// policyCanary is the runtime's policy overrides as the canary's engine:
+// one canary per scope, kept in the store for the whole fleet.
+type policyCanary struct{ p *Policies }
+
+// policyScope is the policy package's spelling of a scope.
+func policyScope(s canary.Scope) string {
+	switch s.Kind {
+	case canary.ScopeAll:
+		return string(policy.All)
+	case canary.ScopeService:
+		return s.Service
+	}
+	return s.Service + "." + s.Method
+}
+
+// inputErr turns the engine's refusal of bad input into the canary's.
+func inputErr(field string, err error) error {
+	if errors.Is(err, ErrBadOverride) {
+		return &canary.InputError{Field: field, Reason: err.Error()}
+	}
+	return err
+}
+
+func (a policyCanary) Validate(s canary.Scope, directive string) ([]string, error) {
+	sc, canon, err := a.p.check(policyScope(s), directive)
+	if err != nil {
+		return nil, err
+	}
+	o, err := annotations.ParseOverride(canon)
+	if err != nil {
+		return nil, err
+	}
+	if o.Timeout.Set {
+		return nil, fmt.Errorf("scope %q: timeout: cannot be a canary: the generated code starts each attempt's timeout "+
+			"before the call's cohort is known; change it for every call with a policy override", sc)
+	}
+	var types []string
+	if o.Retry.Set || o.Backoff.Set {
+		types = append(types, canary.TypeRetry)
+	}
+	if o.BulkheadWait.Set {
+		types = append(types, canary.TypeBulkhead)
+	}
+	return types, nil
+}
+
+func (a policyCanary) Stage(ctx context.Context, s canary.Scope, directive string, fraction float64, who string) error {
+	permille := min(max(int(math.Round(fraction*policy.MaxPermille)), 1), policy.MaxPermille)
+	_, err := a.p.StageCanary(ctx, policyScope(s), directive, permille, who)
+	return inputErr("directive", err)
+}
+
+func (a policyCanary) Unstage(ctx context.Context, s canary.Scope, who string) error {
+	if err := a.p.ClearCanary(ctx, policyScope(s), who); err != nil && !errors.Is(err, ErrNoOverride) {
+		return err
+	}
+	return nil
+}
+
+func (a policyCanary) Staged(s canary.Scope) (float64, bool) {
+	d := a.p.Doc()
+	sc, err := policy.ParseScope(policyScope(s))
+	if err != nil {
+		return 0, false
+	}
+	c, ok := d.Canary(sc)
+	if !ok {
+		return 0, false
+	}
+	return float64(c.Permille) / policy.MaxPermille, true
+}
+
+func (a policyCanary) Cohorts(s canary.Scope) (canary.Cohort, canary.Cohort, error) {
+	c, b, err := a.p.Cohorts(policyScope(s))
+	if err != nil {
+		return canary.Cohort{}, canary.Cohort{}, err
+	}
+	return cohortOf(c), cohortOf(b), nil
+}
+
+// cohortOf counts attempts: successes and failures (the caller's own
+// cancellations left out), each sampled duration at its bucket's bound.
+func cohortOf(s CallStats) canary.Cohort {
+	c := canary.Cohort{Calls: s.Successes + s.Failures, Failures: s.Failures}
+	for i, n := range s.Buckets {
+		bound := 2 * DurationBuckets[len(DurationBuckets)-1]
+		if i < len(DurationBuckets) {
+			bound = DurationBuckets[i]
+		}
+		c.Latency[canary.BucketOf(bound)] += n
+	}
+	return c
+}
+
+func (a policyCanary) Commit(ctx context.Context, s canary.Scope, _ string, who string) error {
+	_, err := a.p.PromoteCanary(ctx, policyScope(s), who)
+	return err
+}

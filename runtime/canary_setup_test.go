@@ -1,0 +1,60 @@
+package runtime
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/runtime/canary"
+	"github.com/baldur-go/baldur/runtime/policy"
+)
+
+// The canary controller stages, through the runtime's policy overrides, the
+// first stage's share of calls, refuses what the engine refuses, and its
+// panic button removes the canary; its step is an automated task.
+func TestCanaryRolloutsGoThroughThePolicyOverrides(t *testing.T) {
+	t.Parallel()
+	rt := newTestRuntime(t, Config{})
+	rt.Zone(ZoneSpec{Service: "payments", Method: "Charge", Breaker: true, Attempts: 3})
+	ctx := context.Background()
+	c := rt.Canary()
+	require.NotNil(t, c)
+
+	scope := canary.Scope{Kind: canary.ScopeMethod, Service: "payments", Method: "Charge"}
+	r, err := c.Start(ctx, canary.Request{Scope: scope, Directive: "retry=5", Who: "ops"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{canary.TypeRetry}, r.Types)
+	doc := rt.Policy().Doc()
+	got, ok := doc.Canary(policy.Scope("payments.Charge"))
+	require.True(t, ok, "the first stage is a canary of the policy overrides")
+	assert.Equal(t, 10, got.Permille, "1 %% is 10 calls in a thousand")
+
+	for _, bad := range []struct{ directive, want string }{
+		{"timeout=2s", "timeout"},
+		{"retry=", "retry"},
+		{"cb_failure_threshold=3", "cb_failure_threshold"},
+	} {
+		_, err := c.Start(ctx, canary.Request{Scope: canary.Scope{Kind: canary.ScopeService, Service: "payments"}, Directive: bad.directive})
+		var in *canary.InputError
+		require.ErrorAs(t, err, &in, bad.directive)
+		assert.Equal(t, "directive", in.Field)
+		assert.Contains(t, in.Reason, bad.want)
+	}
+	_, err = c.Start(ctx, canary.Request{Scope: canary.Scope{Kind: canary.ScopeService, Service: "nowhere"}, Directive: "retry=2"})
+	var in *canary.InputError
+	require.ErrorAs(t, err, &in, "an unknown service is bad input")
+
+	out, err := c.PanicRollback(ctx, "ops", "drill")
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	doc = rt.Policy().Doc()
+	_, ok = doc.Canary(policy.Scope("payments.Charge"))
+	assert.False(t, ok, "the panic button removes the canary")
+
+	names := rt.Scheduler().Names()
+	assert.Contains(t, names, CanaryStepTask)
+	assert.Contains(t, names, CanaryWatchdogTask)
+	assert.Contains(t, names, CanarySyncTask)
+}
