@@ -24,6 +24,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/audit"
 	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/chaos"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/idem"
@@ -67,6 +68,7 @@ type Runtime struct {
 	beats       loopBeats        // the heartbeats of the loops built before the fleet
 	emg         emergencyParts   // emergency mode and the governance gate (emergency.go)
 	series      *series.Recorder // the plots' rings (series_setup.go)
+	chaos       *chaos.Chaos     // fault injection (chaos_setup.go)
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -165,7 +167,14 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		rt.abandonStore()
 		return nil, err
 	}
+	if err := rt.openChaos(ctx); err != nil {
+		rt.closeEmergency()
+		rt.ctl.Close()
+		rt.abandonStore()
+		return nil, err
+	}
 	if err := rt.startBreakerSync(); err != nil {
+		rt.chaos.Close()
 		rt.closeEmergency()
 		rt.ctl.Close()
 		rt.abandonStore()
@@ -223,6 +232,7 @@ func (rt *Runtime) Close() error {
 	cancel()
 	dlqErr := rt.dlq.close()
 	rt.sync.close()
+	chaosErr := rt.chaos.Close()
 	emErr := rt.closeEmergency()
 	ctlErr := rt.ctl.Close()
 	for _, b := range breakers {
@@ -232,7 +242,7 @@ func (rt *Runtime) Close() error {
 	// The notifier before the store: its guards and last deliveries use it.
 	notifyErr := rt.notifier.Close()
 	shapeErr := rt.closeLimiters() // a fleet limiter gives its tokens back to the store
-	return errors.Join(fleetErr, dlqErr, emErr, ctlErr, shapeErr, auditErr, notifyErr, rt.closeStore())
+	return errors.Join(fleetErr, dlqErr, chaosErr, emErr, ctlErr, shapeErr, auditErr, notifyErr, rt.closeStore())
 }
 
 // abandonStore undoes a New that failed once the audit trail was open: the
@@ -334,6 +344,7 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 
 		fallbackOn: fallbackOn,
 		traced:     rt.cfg.SpanEvents,
+		chaos:      rt.chaos.Slot(spec.Service),
 	}
 	if spec.Timeout <= 0 && spec.DefaultTimeout {
 		z.timeout = rt.cfg.DefaultTimeout

@@ -9,6 +9,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/backoff"
 	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/chaos"
 	"github.com/baldur-go/baldur/runtime/shape"
 )
 
@@ -153,6 +154,7 @@ type Zone struct {
 	shedAt       int32         // the emergency level from which calls fail fast (criticality=)
 	shape        *zoneShape    // nil without rate=, throttle=, concurrency= or retry_budget=
 	traced       bool          // Config.SpanEvents
+	chaos        *chaos.Slot   // the service's fault-injection experiment (Inject); never nil
 
 	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go
 }
