@@ -23,7 +23,7 @@ const (
 // replays (see Family); the others are named after their package. Every one
 // has events (a test scans the sources for them).
 var Families = []string{
-	"admin", "audit", "cb", "concurrency", "control", "dlq", "dryrun", "emergency", "governance", "idem",
+	"admin", "audit", "cb", "chaos", "concurrency", "control", "dlq", "dryrun", "emergency", "governance", "idem",
 	"leader", "notify", "protect", "rate", "replay", "report", "retry", "runtime", "schedule", "store",
 	"throttle", "watchdog",
 }
