@@ -40,7 +40,7 @@ func TestRouteTableUsesContractPaths(t *testing.T) {
 		adminapi.PathEmergency, adminapi.PathEmergencyDeclare, adminapi.PathEmergencyRelease,
 		adminapi.PathEmergencyForceRelease, adminapi.PathGovernance, adminapi.PathGovernanceStrict,
 		adminapi.PathGovernanceStrictEnd, adminapi.PathGovernanceBreakGlass, adminapi.PathGovernanceBreakGlassClose,
-		adminapi.PathSeries, adminapi.PathSeriesService} {
+		adminapi.PathSeries, adminapi.PathSeriesService, adminapi.PathChaos, adminapi.PathChaosStop} {
 		known[p] = true
 	}
 	for _, r := range h.routes {

@@ -23,6 +23,8 @@ type Summary struct {
 	RetryAlerts      []RetryAlert   `json:"retry_alerts"`
 	Breakers         BreakerCounts  `json:"breakers"`
 	Zones            int            `json:"zones"`
+	// Chaos lists the services under a fault-injection experiment here.
+	Chaos []string `json:"chaos,omitempty"`
 	WouldHave        map[string]int `json:"would_have"`
 	DLQ              map[string]any `json:"dlq"`
 	Control          any            `json:"control"`
