@@ -225,6 +225,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range shapeDescs {
 		ch <- d
 	}
+	for _, d := range chaosDescs {
+		ch <- d
+	}
 }
 
 // Collect reads the runtime and sends the series. It never calls the store
@@ -246,6 +249,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectNotifications(ch)
 	c.collectFleet(ch)
 	c.collectShaping(ch, known)
+	c.collectChaos(ch, known)
 
 	c.mu.Lock()
 	for k, n := range c.transitions {

@@ -53,6 +53,8 @@
 //	baldur_governance_decisions_total{outcome}            counter  allowed, blocked, break_glass
 //	baldur_governance_blocked_total{check}                counter  kill_switch, emergency, error_budget, strict
 //	baldur_governance_failsafe_total{check}               counter  checks that could not be evaluated (allowed)
+//	baldur_chaos_injected_total{service,kind}             counter  calls a fault-injection experiment failed (error) or delayed (latency)
+//	baldur_chaos_active{service}                          gauge    1 while an experiment is applied to the service here
 //
 // # Cardinality
 //
