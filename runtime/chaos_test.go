@@ -225,3 +225,31 @@ func TestChaosDisabledRefuses(t *testing.T) {
 	_, err = rt.Chaos().Start(context.Background(), chaos.Spec{Service: "payments", ErrorPercent: 5, Duration: time.Minute})
 	require.True(t, errors.Is(err, chaos.ErrRefused), "%v", err)
 }
+
+// The cost of fault injection on a breaker + retry call: without an
+// experiment (one atomic load) and with one in force at 1 % errors.
+func BenchmarkChaosInject(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		pct  float64
+	}{{"off", 0}, {"errors_1pct", 1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			st := store.NewMemory()
+			defer st.Close()
+			rt, err := New(context.Background(), Config{Store: st, Logger: slog.New(slog.DiscardHandler),
+				Breaker: BreakerConfig{FailureThreshold: 1 << 30, MinimumCalls: 1 << 30}, environ: func() []string { return nil }})
+			require.NoError(b, err)
+			defer rt.Close()
+			z := rt.Zone(ZoneSpec{Service: "payments", Method: "Charge", Breaker: true, Attempts: 1})
+			ctx := context.Background()
+			if tc.pct > 0 {
+				_, err := rt.Chaos().Start(ctx, chaos.Spec{Service: "payments", ErrorPercent: tc.pct, Duration: time.Hour})
+				require.NoError(b, err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				chaosCall(ctx, z, func() error { return nil })
+			}
+		})
+	}
+}
