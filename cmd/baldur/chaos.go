@@ -57,7 +57,9 @@ func dispatchChaos(o *opts) (func(*client) int, error) {
 			return nil, err
 		}
 		body := adminapi.ChaosRequest{ActionRequest: o.actionRequest(), Service: o.args[0]}
-		return func(c *client) int { return c.call("POST", route(adminapi.PathChaosStop, nil), body, typed(printChaos)) }, nil
+		return func(c *client) int {
+			return c.call("POST", route(adminapi.PathChaosStop, nil), body, typed(printChaos))
+		}, nil
 	}
 	return nil, usagef("unknown chaos command %q; want list, inject or stop", sub)
 }

@@ -126,10 +126,10 @@ type opts struct {
 	interval time.Duration // top: between redraws
 	caFile   string
 	insecure bool
-	window   string          // governance strict / break-glass, chaos inject: --for D
+	window   string            // governance strict / break-glass, chaos inject: --for D
 	chaos    map[string]string // chaos inject: errors, latency, latency-percent as given
-	set      map[string]bool // flags given, for per-command checks
-	args     []string        // positional
+	set      map[string]bool   // flags given, for per-command checks
+	args     []string          // positional
 }
 
 var (

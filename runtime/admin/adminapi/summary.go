@@ -24,13 +24,13 @@ type Summary struct {
 	Breakers         BreakerCounts  `json:"breakers"`
 	Zones            int            `json:"zones"`
 	// Chaos lists the services under a fault-injection experiment here.
-	Chaos []string `json:"chaos,omitempty"`
-	WouldHave        map[string]int `json:"would_have"`
-	DLQ              map[string]any `json:"dlq"`
-	Control          any            `json:"control"`
-	Draining         bool           `json:"draining"`
-	Partial          []string       `json:"partial"`
-	Compartments     []Compartment  `json:"compartments"`
+	Chaos        []string       `json:"chaos,omitempty"`
+	WouldHave    map[string]int `json:"would_have"`
+	DLQ          map[string]any `json:"dlq"`
+	Control      any            `json:"control"`
+	Draining     bool           `json:"draining"`
+	Partial      []string       `json:"partial"`
+	Compartments []Compartment  `json:"compartments"`
 }
 
 // Overview counts what the runtime protects and what the window saw.
