@@ -1,6 +1,6 @@
 package runtime
 
-// GeneratedCodeVersion2 is the contract between this runtime and the code
+// GeneratedCodeVersion3 (and 2 before it) is the contract between this runtime and the code
 // baldurgen writes: every generated file refers to it, so a file written by
 // a baldurgen whose generated code this runtime no longer supports (or does
 // not support yet) fails to compile with this name in the error instead of
