@@ -19,8 +19,8 @@ import (
 const RuntimePath = "github.com/baldur-go/baldur/runtime"
 
 // runtimeVersion is the runtime constant every generated file refers to; a
-// runtime without it cannot run the file (see runtime.GeneratedCodeVersion2).
-const runtimeVersion = "GeneratedCodeVersion2"
+// runtime without it cannot run the file (see runtime.GeneratedCodeVersion3).
+const runtimeVersion = "GeneratedCodeVersion3"
 
 // BackoffPath is the package of ZoneSpec.Backoff's type, imported by a
 // generated file only when a directive writes backoff= other than the default.
@@ -527,7 +527,11 @@ func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l l
 				callCtx = l.actx
 				g.Id(l.actx).Op(":=").Add(z.Clone().Dot("WithTimeout").Call(ctx))
 			}
-			g.List(outs...).Op("=").Add(call(callCtx))
+			// Fault injection (README): an experiment may delay the attempt
+			// under its context and fail it in place of the method.
+			g.If(err.Clone().Op("=").Add(z.Clone().Dot("Inject").Call(jen.Id(callCtx))), err.Clone().Op("==").Nil()).Block(
+				jen.List(outs...).Op("=").Add(call(callCtx)),
+			)
 			if bounded {
 				g.Id(l.err).Op("=").Add(z.Clone().Dot("Timed").Call(ctx, jen.Id(l.actx), err))
 			}

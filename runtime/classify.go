@@ -41,8 +41,8 @@ type statusCoder interface{ StatusCode() int }
 type retryAfterer interface{ RetryAfter() time.Duration }
 
 // classify applies, in order: the caller's own cancellation (Ignored; a
-// call cut by its deadline= is a Failure), the
-// user's Classifier, an HTTP status (429 and 5xx but 501 are failures, other
+// call cut by its deadline= is a Failure), an injected failure (Failure;
+// README, Fault injection), the user's Classifier, an HTTP status (429 and 5xx but 501 are failures, other
 // 4xx successes for the breaker), and otherwise Failure.
 func classify(ctx context.Context, err error, custom Classifier) Outcome {
 	if err == nil {
@@ -53,6 +53,9 @@ func classify(ctx context.Context, err error, custom Classifier) Outcome {
 			return Failure // the call's own deadline= cut it: a timeout, not the caller giving up
 		}
 		return Ignored
+	}
+	if injected(err) {
+		return Failure // a fault-injection experiment: seen as the service failing, whatever the Classifier says
 	}
 	if custom != nil {
 		if o, ok := custom(err); ok {

@@ -98,6 +98,11 @@ type Config struct {
 	// value is manual: only operators move the level; ConfigFromEnv turns
 	// the automatic signals on unless BALDUR_EMERGENCY_AUTO=off.
 	Emergency emergency.Config
+	// ChaosDisabled turns fault injection off in this process
+	// (BALDUR_CHAOS_ENABLED=false): experiments are refused here and the
+	// fleet's are not applied (README, Fault injection). The default
+	// allows an operator to start one; nothing is ever injected by default.
+	ChaosDisabled bool
 	// Governance configures the gate in front of automated actions
 	// (BALDUR_GOVERNANCE_EMERGENCY_LEVEL, BALDUR_SLO_<SERVICE>).
 	Governance governance.Config
@@ -128,6 +133,9 @@ func (c Config) redisURLSource() string {
 	}
 	return "Config.RedisURL"
 }
+
+// EnvChaosEnabled is the variable of Config.ChaosDisabled (false: off).
+const EnvChaosEnabled = "BALDUR_CHAOS_ENABLED"
 
 // EnvDefaultTimeout is the variable of Config.DefaultTimeout.
 const EnvDefaultTimeout = "BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS"
@@ -222,6 +230,7 @@ func (c Config) withDefaults() (Config, error) {
 //	BALDUR_LOG_LEVEL              debug|info|warn|error (info)
 //	BALDUR_AUDIT_ENABLED          on|off             (on)
 //	BALDUR_SQL_DSN                PostgreSQL DSN     (unset: the audit trail stays in the store)
+//	BALDUR_CHAOS_ENABLED          on|off             (on: operators may start experiments; off refuses and ignores them)
 func ConfigFromEnv() (Config, error) {
 	cfg, err := configFromLookup(os.LookupEnv)
 	if err != nil {
@@ -298,6 +307,10 @@ func configFromLookup(lookup env.Lookup) (Config, error) {
 	cfg.Leader.RedisURL, cfg.Leader.redisURLVar = r.URL(store.ParseRedisURL, EnvLeaderRedisURL)
 	r.Duration(EnvLeaderLease, &cfg.Leader.Lease)
 	cfg.Emergency = emergency.FromEnv(r)
+	chaosOn := true
+	if r.Bool(EnvChaosEnabled, &chaosOn) {
+		cfg.ChaosDisabled = !chaosOn
+	}
 	cfg.Governance = governance.FromEnv(r, os.Environ())
 	cfg.Canary = canary.FromEnv(r)
 	if err := r.Err(); err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/audit"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/canary"
+	"github.com/baldur-go/baldur/runtime/chaos"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/control"
 	"github.com/baldur-go/baldur/runtime/idem"
@@ -72,6 +73,7 @@ type Runtime struct {
 	emg         emergencyParts     // emergency mode and the governance gate (emergency.go)
 	series      *series.Recorder   // the plots' rings (series_setup.go)
 	canary      *canary.Controller // canary rollouts of overrides (canary_setup.go); nil without an engine
+	chaos       *chaos.Chaos       // fault injection (chaos_setup.go)
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -170,7 +172,14 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		rt.abandonStore()
 		return nil, err
 	}
+	if err := rt.openChaos(ctx); err != nil {
+		rt.closeEmergency()
+		rt.ctl.Close()
+		rt.abandonStore()
+		return nil, err
+	}
 	if err := rt.startBreakerSync(); err != nil {
+		rt.chaos.Close()
 		rt.closeEmergency()
 		rt.ctl.Close()
 		rt.abandonStore()
@@ -237,6 +246,7 @@ func (rt *Runtime) Close() error {
 	rt.closeCanary() // after its tasks, before the store it follows
 	dlqErr := rt.dlq.close()
 	rt.sync.close()
+	chaosErr := rt.chaos.Close()
 	emErr := rt.closeEmergency()
 	ctlErr := rt.ctl.Close()
 	if rt.pol != nil {
@@ -249,7 +259,7 @@ func (rt *Runtime) Close() error {
 	// The notifier before the store: its guards and last deliveries use it.
 	notifyErr := rt.notifier.Close()
 	shapeErr := rt.closeLimiters() // a fleet limiter gives its tokens back to the store
-	return errors.Join(fleetErr, dlqErr, emErr, ctlErr, shapeErr, auditErr, notifyErr, rt.closeStore())
+	return errors.Join(fleetErr, dlqErr, chaosErr, emErr, ctlErr, shapeErr, auditErr, notifyErr, rt.closeStore())
 }
 
 // abandonStore undoes a New that failed once the audit trail was open: the
@@ -349,6 +359,7 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 
 		fallbackOn: fallbackOn,
 		traced:     rt.cfg.SpanEvents,
+		chaos:      rt.chaos.Slot(spec.Service),
 	}
 	if z.bounded {
 		z.deadlines = newDeadlineLists(z) // an override may give the zone a timeout later

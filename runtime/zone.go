@@ -10,6 +10,7 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/backoff"
 	"github.com/baldur-go/baldur/runtime/breaker"
+	"github.com/baldur-go/baldur/runtime/chaos"
 	"github.com/baldur-go/baldur/runtime/shape"
 )
 
@@ -179,6 +180,7 @@ type Zone struct {
 	cache  *cacheStats // nil without cache=
 	caches map[any]any // (*Cache[K, V])(nil) → the zone's *Cache[K, V] (NewCache), under rt.mu
 	traced bool        // Config.SpanEvents
+	chaos  *chaos.Slot // the service's fault-injection experiment (Inject); never nil
 
 	deadlines []deadlineList // armed attempts (timeout=), one list per P, see deadline.go
 }

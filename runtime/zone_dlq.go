@@ -111,6 +111,9 @@ func (z *Zone) Park(ctx context.Context, signature string, args any, err error, 
 
 // parkable: a failure as the breaker counts it, or a refusal.
 func (z *Zone) parkable(ctx context.Context, err error) bool {
+	if injected(err) {
+		return false // a rehearsal's failure: the call never ran, and a replay would make it real traffic
+	}
 	if errors.Is(err, ErrOpen) || errors.Is(err, ErrBulkheadFull) {
 		return true
 	}

@@ -94,6 +94,13 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   canary abort ID [--reason R]             roll one rollout back now
   canary panic-rollback --reason R --confirm   roll back every running rollout, fleet-wide (admin)
 
+  chaos [list]                             fault-injection experiments in force, and what this process injected
+  chaos inject SERVICE [--errors P%] [--latency D [--latency-percent P%]] --for D [--reason R] --confirm
+                                           fail P% of SERVICE's calls and/or delay them by D, fleet-wide,
+                                           for D (at most 1h; admin role, unlocked server; refused from
+                                           emergency HIGH up)
+  chaos stop SERVICE [--reason R]          end SERVICE's experiment fleet-wide
+
 flags:
   --addr URL      admin server (default: $BALDUR_ADMIN_ADDR, else http://127.0.0.1:9090); https://host:port for TLS
   --ca-file F     PEM file of the certificate authority (or self-signed certificate) the https server's
@@ -112,7 +119,11 @@ flags:
   --date D        report: the last day shown, YYYY-MM-DD or today (default today)
   --days N        report: how many days, 1 to 90 (default 1)
   --channel C     notify test: only this channel (slack, webhook or alertmanager)
-  --for D         governance strict on / break-glass open: how long, a Go duration (default 1h)
+  --for D         governance strict on / break-glass open: how long, a Go duration (default 1h);
+                  chaos inject: how long the experiment runs (required)
+  --errors P%     chaos inject: the share of calls failed, 0 to 100 ("20%" or "20")
+  --latency D     chaos inject: latency added before the calls, a Go duration
+  --latency-percent P%   chaos inject: the share of calls delayed (default 100%)
   --once          top: print once and exit (also when stdout is not a terminal, and with --json)
   --interval D    top: time between redraws (default 2s)
 
@@ -141,19 +152,21 @@ type opts struct {
 	interval time.Duration // top: between redraws
 	caFile   string
 	insecure bool
-	window   string          // governance strict / break-glass: --for D
-	stages   string          // canary start: --stages 1,10,50,100
-	hold     string          // canary start: --hold 5m
-	bypass   string          // canary start: --bypass R
-	set      map[string]bool // flags given, for per-command checks
-	args     []string        // positional
+	window   string            // governance strict / break-glass, chaos inject: --for D
+	stages   string            // canary start: --stages 1,10,50,100
+	hold     string            // canary start: --hold 5m
+	bypass   string            // canary start: --bypass R
+	chaos    map[string]string // chaos inject: errors, latency, latency-percent as given
+	set      map[string]bool   // flags given, for per-command checks
+	args     []string          // positional
 }
 
 var (
 	valueFlags = map[string]bool{"addr": true, "reason": true, "timeout": true, "limit": true, "service": true, "date": true, "days": true,
 		"domain": true, "operation": true, "failure-type": true, "state": true, "cursor": true, "ca-file": true,
 		"actor": true, "action": true, "target": true, "outcome": true, "since": true, "until": true, "before": true, "for": true, "interval": true, "channel": true,
-		"stages": true, "hold": true, "bypass": true}
+		"stages": true, "hold": true, "bypass": true,
+		"errors": true, "latency": true, "latency-percent": true}
 	boolFlags = map[string]bool{"once": true, "json": true, "confirm": true, "override": true, "help": true, "h": true, "insecure": true, "pending-review": true}
 )
 
@@ -166,7 +179,7 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 // parse reads flags anywhere on the line (baldur cb reset NAME --confirm reads
 // as well as baldur --confirm cb reset NAME); "--" ends the flags.
 func parse(args []string, getenv func(string) string) (*opts, error) {
-	o := &opts{interval: 2 * time.Second, timeout: 10 * time.Second, limit: 100, days: 1, set: map[string]bool{}, dlq: map[string]string{}, audit: map[string]string{}}
+	o := &opts{interval: 2 * time.Second, timeout: 10 * time.Second, limit: 100, days: 1, set: map[string]bool{}, dlq: map[string]string{}, audit: map[string]string{}, chaos: map[string]string{}}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -253,6 +266,8 @@ func (o *opts) setValue(name, val string) error {
 			return usagef("flag --for=%q: want a positive duration such as 1h", val)
 		}
 		o.window = val
+	case "errors", "latency", "latency-percent":
+		o.chaos[name] = val
 	case "ca-file":
 		o.caFile = val
 	case "stages":
@@ -440,6 +455,8 @@ func dispatch(o *opts) (func(*client) int, error) {
 		return dispatchCanary(o)
 	case "policy":
 		return dispatchPolicy(o)
+	case "chaos":
+		return dispatchChaos(o)
 	case "top":
 		return dispatchTop(o)
 	}

@@ -23,6 +23,9 @@ func printDashboard(w io.Writer, s adminapi.Summary) {
 		s.Mode, o.Store, o.Services, o.Methods, s.Breakers.Total, byState(s.Breakers.ByState))
 	fmt.Fprintf(w, "%s: %d calls, %d ok, %d failed (%.1f%%), %d rejected, %d retries, %d timeouts, %d fallbacks\n",
 		window, o.Calls, o.Successes, o.Failures, 100*o.FailureRatio, o.Rejected, o.Retries, o.Timeouts, o.Fallbacks)
+	if len(s.Chaos) > 0 {
+		fmt.Fprintf(w, "CHAOS: fault injection in force on %s (baldur chaos list): their failures are a rehearsal's\n", strings.Join(s.Chaos, ", "))
+	}
 	if r := s.Resolution; r.Rate != nil {
 		fmt.Fprintf(w, "resolution: %.0f%% of %d troubled call(s) (fallback %d, retry %d, unresolved %d)\n",
 			100**r.Rate, r.Troubled, r.ResolvedFallback, r.RetriedSuccesses, r.Unresolved)

@@ -39,6 +39,15 @@ func transition(b adminapi.Breaker) string {
 	return s
 }
 
+// chaosMark is the breaker's state, marked when a fault-injection experiment
+// is applied to its service: its failures are a rehearsal's.
+func chaosMark(b adminapi.Breaker) string {
+	if b.Chaos {
+		return b.State + " [CHAOS]"
+	}
+	return b.State
+}
+
 func printBreakers(w io.Writer, ans adminapi.BreakerList) {
 	if len(ans.Breakers) == 0 {
 		fmt.Fprintln(w, "no breakers yet: they appear when a protected service is constructed")
@@ -47,7 +56,7 @@ func printBreakers(w io.Writer, ans adminapi.BreakerList) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tFAILURES\tMETHODS\tLAST CHANGE")
 	for _, b := range ans.Breakers {
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", b.Name, b.State, b.Failures,
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", b.Name, chaosMark(b), b.Failures,
 			b.Limits.FailureThreshold, orDash(strings.Join(b.Methods, ",")), transition(b))
 	}
 	tw.Flush()
@@ -58,7 +67,7 @@ func printBreaker(w io.Writer, ans adminapi.BreakerAnswer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, row := range [][2]string{
 		{"name", b.Name},
-		{"state", b.State},
+		{"state", chaosMark(b)},
 		{"failures", fmt.Sprintf("%d/%d", b.Failures, b.Limits.FailureThreshold)},
 		{"methods", orDash(strings.Join(b.Methods, ","))},
 		{"opened at", whenT(b.OpenedAt)},

@@ -50,6 +50,7 @@ var Vars = []Var{
 	{Name: "BALDUR_CB_MINIMUM_CALLS"},
 	{Name: "BALDUR_CB_RECOVERY_TIMEOUT"},
 	{Name: "BALDUR_CB_WINDOW"},
+	{Name: "BALDUR_CHAOS_ENABLED"},
 	{Name: "BALDUR_CONTROL_BACKEND"},   // refused at start: no longer read
 	{Name: "BALDUR_CONTROL_REDIS_URL"}, // refused at start: no longer read
 	{Name: "BALDUR_DLQ_DOMAIN_CAPS"},

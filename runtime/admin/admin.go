@@ -582,7 +582,7 @@ func (h *Handler) table() []route {
 		{adminapi.PathAuditAcknowledge, []endpoint{act(RoleAdmin, false, `acknowledge a record that requires a review: {"reason":"the note"}; itself recorded`, (*call).auditAcknowledge)}},
 		{adminapi.PathSeries, []endpoint{get(RoleViewer, "every service's last hour per minute (calls, failures, rejections), breaker state, annotations; this process only", (*call).seriesList)}},
 		{adminapi.PathSeriesService, []endpoint{get(RoleViewer, "one service: the last hour per minute and the last day per hour (calls, failures, rejections, p50/p99, breaker state, DLQ depth), transitions, annotations; this process only", (*call).seriesOne)}},
-	}, append(append(append(h.emergencyRoutes(get, act), h.opsRoutes(get, act)...), h.policyRoutes(get, act)...), h.canaryRoutes(get, act)...)...)
+	}, append(append(append(append(h.emergencyRoutes(get, act), h.opsRoutes(get, act)...), h.policyRoutes(get, act)...), h.canaryRoutes(get, act)...), h.chaosRoutes(get, act)...)...)
 }
 
 func (c *call) index() {

@@ -31,6 +31,7 @@ func (h *Handler) view(s breaker.Snapshot) BreakerView {
 			HalfOpenMaxCalls: s.Limits.HalfOpenMaxCalls, HalfOpenMaxSeconds: s.Limits.HalfOpenMaxWait.Seconds(),
 		},
 		Methods: []string{},
+		Chaos:   h.rt.Chaos().Active(s.Name),
 	}
 	if t := s.LastTransition; !t.At.IsZero() {
 		v.LastTransition = &TransitionView{From: t.From.String(), To: t.To.String(), At: t.At, Reason: t.Reason}

@@ -44,7 +44,8 @@ func TestRouteTableUsesContractPaths(t *testing.T) {
 		adminapi.PathScheduleRun, adminapi.PathLeaderStepDown, adminapi.PathShaping,
 		adminapi.PathPolicy, adminapi.PathPolicyDiff, adminapi.PathPolicySet, adminapi.PathPolicyUnset,
 		adminapi.PathCanary, adminapi.PathCanaryStart, adminapi.PathCanaryStartBypass, adminapi.PathCanaryPanicRollback,
-		adminapi.PathCanaryRollout, adminapi.PathCanaryAbort} {
+		adminapi.PathCanaryRollout, adminapi.PathCanaryAbort,
+		adminapi.PathChaos, adminapi.PathChaosStop} {
 		known[p] = true
 	}
 	for _, r := range h.routes {

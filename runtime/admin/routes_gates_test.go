@@ -229,6 +229,10 @@ func TestRouteTablePolicy(t *testing.T) {
 			if last == "go-live" || last == "purge" || rt.pattern == "control/dry-run/off" {
 				assert.Equal(t, RoleAdmin, ep.role, "%s: going live and purging need the admin role", name)
 			}
+			if rt.pattern == "chaos" && ep.method == http.MethodPost {
+				assert.Equal(t, RoleAdmin, ep.role, "%s: starting a fault-injection experiment needs the admin role", name)
+				assert.True(t, ep.destructive, "%s: it fails real calls: the unlock and CONFIRM", name)
+			}
 			if ep.method == http.MethodPost && (strings.HasPrefix(rt.pattern, "breakers/") || last == "disable" || last == "enable" ||
 				last == "go-live" || last == "purge" || rt.pattern == "control/dry-run/off" || strings.HasPrefix(rt.pattern, "policy/")) {
 				assert.True(t, ep.destructive, "%s: needs the unlock and CONFIRM", name)

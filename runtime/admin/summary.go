@@ -185,6 +185,9 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 	services := map[string]bool{}
 	seenComp := map[string]bool{}
 	for _, z := range specs {
+		if !services[z.Service] && rt.Chaos().Active(z.Service) {
+			s.Chaos = append(s.Chaos, z.Service)
+		}
 		services[z.Service] = true
 		if z.Bulkhead <= 0 && z.Compartment == "" {
 			continue // no bulkhead (a named compartment has Compartment without Bulkhead)

@@ -23,7 +23,7 @@ const (
 // replays (see Family); the others are named after their package. Every one
 // has events (a test scans the sources for them).
 var Families = []string{
-	"admin", "audit", "cache", "canary", "cb", "concurrency", "control", "dlq", "dryrun", "emergency", "governance", "hedge", "idem",
+	"admin", "audit", "cache", "canary", "cb", "chaos", "concurrency", "control", "dlq", "dryrun", "emergency", "governance", "hedge", "idem",
 	"leader", "notify", "policy", "protect", "rate", "replay", "report", "retry", "runtime", "schedule", "store",
 	"throttle", "watchdog",
 }

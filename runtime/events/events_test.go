@@ -183,7 +183,7 @@ func TestFromEnvNamesEveryBadVariable(t *testing.T) {
 	assert.True(t, set)
 	for _, want := range []string{
 		`BALDUR_LOG_LEVEL="loud": want debug, info, warn or error`,
-		`BALDUR_EVENT_LOGGING_CBB_LOG_LEVEL="debug": no event family "cbb"; known families: admin, audit, cache, canary, cb, concurrency, control,`,
+		`BALDUR_EVENT_LOGGING_CBB_LOG_LEVEL="debug": no event family "cbb"; known families: admin, audit, cache, canary, cb, chaos, concurrency, control,`,
 		`BALDUR_EVENT_LOGGING_DLQ_LOG_LEVEL="verbose": want debug, info, warn or error`,
 		`BALDUR_EVENT_LOGGING_REPLAY_LEVEL="info": not a baldur variable; per-family overrides are named BALDUR_EVENT_LOGGING_<FAMILY>_LOG_LEVEL`,
 	} {

@@ -226,6 +226,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	ch <- descCanaryEvents
+	for _, d := range chaosDescs {
+		ch <- d
+	}
 }
 
 // Collect reads the runtime and sends the series. It never calls the store
@@ -248,6 +251,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectNotifications(ch)
 	c.collectFleet(ch)
 	c.collectShaping(ch, known)
+	c.collectChaos(ch, known)
 
 	c.mu.Lock()
 	for k, n := range c.transitions {

@@ -55,6 +55,8 @@
 //	baldur_governance_failsafe_total{check}               counter  checks that could not be evaluated (allowed)
 //	baldur_canary_events_total{event}                     counter  canary rollouts: started, promoted, completed,
 //	    rolled_back, aborted, blocked, watchdog, panic (this process's controller)
+//	baldur_chaos_injected_total{service,kind}             counter  calls a fault-injection experiment failed (error) or delayed (latency)
+//	baldur_chaos_active{service}                          gauge    1 while an experiment is applied to the service here
 //
 // # Cardinality
 //

@@ -64,6 +64,9 @@ type Breaker struct {
 	LastTransition    *Transition `json:"last_transition,omitempty"`
 	Limits            Limits      `json:"limits"`
 	Methods           []string    `json:"methods"`
+	// Chaos: a fault-injection experiment is applied to the service here
+	// (README, Fault injection): its failures are a rehearsal's.
+	Chaos bool `json:"chaos,omitempty"`
 }
 
 // Transition is the JSON form of a breaker transition.

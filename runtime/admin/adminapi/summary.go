@@ -23,12 +23,14 @@ type Summary struct {
 	RetryAlerts      []RetryAlert   `json:"retry_alerts"`
 	Breakers         BreakerCounts  `json:"breakers"`
 	Zones            int            `json:"zones"`
-	WouldHave        map[string]int `json:"would_have"`
-	DLQ              SummaryDLQ     `json:"dlq"`
-	Control          *ControlStatus `json:"control"` // nil when the server has no kill switch
-	Draining         bool           `json:"draining"`
-	Partial          []string       `json:"partial"`
-	Compartments     []Compartment  `json:"compartments"`
+	// Chaos lists the services under a fault-injection experiment here.
+	Chaos        []string       `json:"chaos,omitempty"`
+	WouldHave    map[string]int `json:"would_have"`
+	DLQ          SummaryDLQ     `json:"dlq"`
+	Control      *ControlStatus `json:"control"` // nil when the server has no kill switch
+	Draining     bool           `json:"draining"`
+	Partial      []string       `json:"partial"`
+	Compartments []Compartment  `json:"compartments"`
 }
 
 // Overview counts what the runtime protects and what the window saw.

@@ -124,7 +124,8 @@ function renderBreakers(list) {
     const last = b.last_transition ? `${b.last_transition.from} → ${b.last_transition.to} ${fmtTime(b.last_transition.at)}` : "";
     tb.append(el("tr", { "data-breaker-row": b.name },
       el("td", {}, b.name),
-      el("td", {}, el("span", { class: "pill " + stateClass(b.state) }, b.state)),
+      el("td", {}, el("span", { class: "pill " + stateClass(b.state) }, b.state),
+        b.chaos ? el("span", { class: "pill chaos", "data-chaos": b.name, title: "a fault-injection experiment is applied: its failures are a rehearsal's" }, "CHAOS") : ""),
       el("td", {}, `${b.failures} / ${b.limits.failure_threshold}`),
       el("td", {}, (b.methods || []).join(", ")),
       el("td", { class: "small" }, last, b.last_transition && b.last_transition.reason ? el("div", { class: "muted" }, b.last_transition.reason) : ""),
