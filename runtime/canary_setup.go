@@ -68,14 +68,12 @@ func (rt *Runtime) openCanary(ctx context.Context) error {
 	return nil
 }
 
-// canaryChaos is the chaos guard: the runtime's fault injection, when it
-// has one. This build has none (nil: nothing to guard against). With fault
-// injection merged it is
-//
-//	canary.ChaosFunc(func(s string) bool { return rt.Chaos().Active(s) })
-//
-// read at each check, so the order of openChaos and openCanary does not matter.
-func (rt *Runtime) canaryChaos() canary.Chaos { return nil }
+// canaryChaos is the chaos guard: whether a fault-injection experiment
+// targets a service (Chaos is nil-safe), read at each check, so the order of
+// openChaos and openCanary does not matter.
+func (rt *Runtime) canaryChaos() canary.Chaos {
+	return canary.ChaosFunc(func(service string) bool { return rt.chaos.Active(service) })
+}
 
 // serviceNames lists the services of every zone, sorted.
 func (rt *Runtime) serviceNames() []string {

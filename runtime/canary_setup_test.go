@@ -3,11 +3,13 @@ package runtime
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/baldur-go/baldur/runtime/canary"
+	"github.com/baldur-go/baldur/runtime/chaos"
 	"github.com/baldur-go/baldur/runtime/policy"
 )
 
@@ -57,4 +59,30 @@ func TestCanaryRolloutsGoThroughThePolicyOverrides(t *testing.T) {
 	assert.Contains(t, names, CanaryStepTask)
 	assert.Contains(t, names, CanaryWatchdogTask)
 	assert.Contains(t, names, CanarySyncTask)
+}
+
+// TestAChaosExperimentBlocksACanaryOfItsService: the runtime's fault
+// injection is the canary's chaos guard, read at each check.
+func TestAChaosExperimentBlocksACanaryOfItsService(t *testing.T) {
+	t.Parallel()
+	rt := newTestRuntime(t, Config{})
+	rt.Zone(ZoneSpec{Service: "payments", Method: "Charge", Breaker: true, Attempts: 3})
+	rt.Zone(ZoneSpec{Service: "ledger", Method: "Post", Breaker: true, Attempts: 3})
+	ctx := context.Background()
+	_, err := rt.Chaos().Start(ctx, chaos.Spec{Service: "payments", ErrorPercent: 20, Duration: time.Minute, By: "ops", Reason: "game day"})
+	require.NoError(t, err)
+
+	_, err = rt.Canary().Start(ctx, canary.Request{Scope: canary.Scope{Kind: canary.ScopeService, Service: "payments"}, Directive: "retry=5", Who: "ops"})
+	var blocked *canary.BlockedError
+	require.ErrorAs(t, err, &blocked)
+	assert.Equal(t, canary.GateChaos, blocked.Gate)
+	assert.Contains(t, blocked.Reason, "payments")
+
+	_, err = rt.Canary().Start(ctx, canary.Request{Scope: canary.Scope{Kind: canary.ScopeService, Service: "ledger"}, Directive: "retry=5", Who: "ops"})
+	require.NoError(t, err, "an experiment on payments does not hold back a canary of ledger")
+
+	_, err = rt.Chaos().Stop(ctx, "payments", "ops", "seen enough")
+	require.NoError(t, err)
+	_, err = rt.Canary().Start(ctx, canary.Request{Scope: canary.Scope{Kind: canary.ScopeService, Service: "payments"}, Directive: "retry=4", Who: "ops"})
+	require.NoError(t, err, "the guard lifts with the experiment")
 }
