@@ -216,6 +216,9 @@ func (rt *Runtime) Close() error {
 	// The series tick first: it reads the queue. Then the queue: its sweeps
 	// replay through the breakers and the store.
 	rt.series.Close()
+	unpub, cancelUnpub := context.WithTimeout(context.Background(), time.Second)
+	rt.unpublishSeries(unpub)
+	cancelUnpub()
 	// Scheduled tasks first (they use everything below), then the queue: its
 	// sweeps replay through the breakers and the store.
 	ctx, cancel := context.WithTimeout(context.Background(), fleetCloseTimeout)

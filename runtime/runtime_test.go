@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +20,12 @@ import (
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(seriesChildEnv) != "" {
+		os.Exit(seriesChild())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // vars is an environment of name, value pairs.
 func vars(kv ...string) env.Lookup {

@@ -90,7 +90,7 @@ type Reading struct {
 	DLQ      map[string]int64
 	DLQKnown bool
 	// Annotations are control changes to add (the recorder drops those it
-	// already holds, by time, kind and service).
+	// already holds)).
 	Annotations []Annotation
 	// Replays and Resolved are the dead-letter replays this process ran to
 	// an outcome since it started, and those that resolved their entry.
@@ -452,9 +452,9 @@ func (r *Recorder) annotateLocked(now time.Time, add []Annotation) {
 	r.annotations = trimAnnotations(now, r.annotations)
 }
 
-// same reports whether b is a: the same time, kind and service.
+// same reports whether b is a (read again, or from another process).
 func (a Annotation) same(b Annotation) bool {
-	return b.At.Equal(a.At) && b.Kind == a.Kind && b.Service == a.Service
+	return b.At.Equal(a.At) && b.Kind == a.Kind && b.Service == a.Service && b.Who == a.Who && b.Reason == a.Reason
 }
 
 // trimAnnotations sorts as oldest first and keeps the newest MaxAnnotations
