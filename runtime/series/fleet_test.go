@@ -113,7 +113,7 @@ func pt(m int, calls, failures uint64, p99 time.Duration, st breaker.State, dlq 
 func TestMergeAddsCountsAndTakesTheWorstLatencyAndState(t *testing.T) {
 	t.Parallel()
 	a := Snapshot{Node: "a", At: minute(3), Services: []View{{Service: "payments", State: breaker.Closed,
-		Minutes: []Point{pt(0, 10, 1, 50*time.Millisecond, breaker.Closed, 2), pt(1, 20, 0, 10*time.Millisecond, breaker.Closed, 2)},
+		Minutes:     []Point{pt(0, 10, 1, 50*time.Millisecond, breaker.Closed, 2), pt(1, 20, 0, 10*time.Millisecond, breaker.Closed, 2)},
 		Transitions: []breaker.Transition{{Name: "payments", To: breaker.Closed, At: minute(1)}}}},
 		Track:       TrackView{Minutes: []TrackPoint{{Start: minute(1), Step: time.Minute, Replays: 4, Level: 0, Worst: 1}}},
 		Annotations: []Annotation{{At: minute(0), Kind: "disable", Who: "ops"}}}
