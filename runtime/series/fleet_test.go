@@ -209,3 +209,29 @@ func TestTheTickPublishes(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, uint64(3), v.Minutes[0].Calls)
 }
+
+// What a process publishes stays small: every ring full (100 services, a
+// day of points, 64 transitions each) encodes well under a MiB.
+func TestAFullSnapshotEncodesCompactly(t *testing.T) {
+	t.Parallel()
+	f := newFeed()
+	r, clk := newRecorder(t, f, 0)
+	for i := range DefaultMaxServices {
+		f.add(fmt.Sprintf("svc-%03d", i), 0, 0, 0)
+	}
+	for m := range 25 * 60 {
+		for i := range DefaultMaxServices {
+			f.add(fmt.Sprintf("svc-%03d", i), uint64(100+m%7), uint64(m%3), 0, 90, uint64(m%5), 1)
+		}
+		if m%20 == 0 {
+			for i := range DefaultMaxServices {
+				r.Transition(breaker.Transition{Name: fmt.Sprintf("svc-%03d", i), From: breaker.Closed, To: breaker.Open, At: clk.Now(), Reason: "5 failures in 60s"})
+			}
+		}
+		clk.Advance(time.Minute)
+	}
+	b, err := Encode(r.Snapshot())
+	require.NoError(t, err)
+	t.Logf("%d services, full rings: %d bytes published (%d per service)", DefaultMaxServices, len(b), len(b)/DefaultMaxServices)
+	assert.Less(t, len(b), 1<<20)
+}
