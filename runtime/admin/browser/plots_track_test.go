@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -104,6 +105,10 @@ func TestReplayRateAndEmergencyBandInRealChromium(t *testing.T) {
 	assert.Equal(t, "3", eval(`String(document.querySelector('#plots svg[data-chart="state"]').dataset.points)`),
 		"the breaker band is on the same minutes")
 	assert.Contains(t, eval(`document.getElementById("plots-scope").textContent`), "1 process merged")
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile("/tmp/baldur-plots-track.png", shot, 0o644))
+	t.Log("screenshot: /tmp/baldur-plots-track.png")
 
 	mu.Lock()
 	defer mu.Unlock()
