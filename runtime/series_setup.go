@@ -30,13 +30,19 @@ const (
 func (rt *Runtime) Series() *series.Recorder { return rt.series }
 
 // startSeries starts the minute tick that feeds the rings from Snapshot and
-// the dead-letter depth and publishes them to the store, and listens to
+// the dead-letter depth and publishes them to a shared store (Redis, or a
+// Config.Store), and listens to
 // breaker transitions and emergency levels. Nothing is added to the call
 // path.
 func (rt *Runtime) startSeries() {
 	bounds := DurationBuckets[:]
-	rt.series = series.New(series.Options{Clock: rt.clock, Bounds: bounds, Read: rt.seriesReading,
-		Node: rt.node, Publish: rt.publishSeries})
+	opts := series.Options{Clock: rt.clock, Bounds: bounds, Read: rt.seriesReading, Node: rt.node}
+	// The embedded store serves this process alone: nothing to share, and
+	// nothing written to its log every minute.
+	if !rt.ownsStore || rt.redis != nil {
+		opts.Publish = rt.publishSeries
+	}
+	rt.series = series.New(opts)
 	rt.OnBreakerChange(rt.series.Transition)
 	rt.OnEmergencyLevel(func(l emergency.Level) { rt.series.SetLevel(int(l)) })
 }
