@@ -37,7 +37,9 @@ func (rt *Runtime) openCanary(ctx context.Context) error {
 		ov = policyCanary{rt.Policy()}
 	}
 	c, err := canary.New(canary.Options{Store: rt.store, Overrides: ov, Config: rt.cfg.Canary, Clock: rt.clock,
-		Logger: rt.log, Node: rt.node, Gates: canary.Gates{
+		Logger: rt.log, Node: rt.node, OnChange: func(r canary.Rollout, what string) {
+			rt.annotate("canary", r.Scope.Service, "canary "+r.ID+" ("+r.Directive+") "+what)
+		}, Gates: canary.Gates{
 			KillSwitchEngaged: func() bool { return !rt.Enabled() },
 			Emergency:         func() emergency.Level { return rt.EmergencyLevel() },
 			Governance:        rt.Governance().Check,

@@ -85,4 +85,17 @@ func TestAChaosExperimentBlocksACanaryOfItsService(t *testing.T) {
 	require.NoError(t, err)
 	_, err = rt.Canary().Start(ctx, canary.Request{Scope: canary.Scope{Kind: canary.ScopeService, Service: "payments"}, Directive: "retry=4", Who: "ops"})
 	require.NoError(t, err, "the guard lifts with the experiment")
+
+	// Both are on the plots' time axis, on their service's plot.
+	kinds := map[string][]string{}
+	for _, a := range rt.Series().Annotations() {
+		kinds[a.Kind] = append(kinds[a.Kind], a.Service+": "+a.Reason)
+	}
+	require.Len(t, kinds["experiment"], 2, "%v", kinds)
+	assert.Contains(t, kinds["experiment"][0], "payments: fault injection started: errors 20%")
+	assert.Contains(t, kinds["experiment"][1], "payments: fault injection stopped")
+	require.Len(t, kinds["canary"], 2, "%v", kinds)
+	assert.Contains(t, kinds["canary"][0], "ledger: canary ")
+	assert.Contains(t, kinds["canary"][0], "(retry=5) started at 1%")
+	assert.Contains(t, kinds["canary"][1], "payments: canary ")
 }

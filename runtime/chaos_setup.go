@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/baldur-go/baldur/runtime/chaos"
 )
@@ -15,6 +17,14 @@ func (rt *Runtime) openChaos(ctx context.Context) error {
 	c, err := chaos.New(ctx, chaos.Options{
 		Store: rt.store, Clock: rt.clock, Logger: rt.log, Node: rt.node, Disabled: rt.cfg.ChaosDisabled,
 		Level: rt.EmergencyLevel, Known: rt.knownService,
+		OnEvent: func(name string, e chaos.Experiment) {
+			what := strings.TrimPrefix(name, "chaos.experiment_")
+			if what == "started" {
+				what = fmt.Sprintf("started: errors %g%%, latency %s on %g%%, until %s", e.ErrorPercent, e.Latency,
+					e.LatencyPercent, e.Until.UTC().Format(time.RFC3339))
+			}
+			rt.annotate("experiment", e.Service, "fault injection "+what)
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("baldur: fault injection: %w", err)

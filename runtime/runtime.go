@@ -67,13 +67,14 @@ type Runtime struct {
 	auditAlerts auditAlertState
 	// attachAudit hands the trail to the logger's watcher (tapAudit).
 	attachAudit func(*audit.Trail)
-	notifier    *notify.Notifier   // alerts (README, Alerts); its Handler wraps log
-	fleet       *fleet             // leader election, scheduler, watchdog
-	beats       loopBeats          // the heartbeats of the loops built before the fleet
-	emg         emergencyParts     // emergency mode and the governance gate (emergency.go)
-	series      *series.Recorder   // the plots' rings (series_setup.go)
-	canary      *canary.Controller // canary rollouts of overrides (canary_setup.go); nil without an engine
-	chaos       *chaos.Chaos       // fault injection (chaos_setup.go)
+	notifier    *notify.Notifier                // alerts (README, Alerts); its Handler wraps log
+	fleet       *fleet                          // leader election, scheduler, watchdog
+	beats       loopBeats                       // the heartbeats of the loops built before the fleet
+	emg         emergencyParts                  // emergency mode and the governance gate (emergency.go)
+	series      *series.Recorder                // the plots' rings (series_setup.go)
+	annotations atomic.Pointer[series.Recorder] // series, for subsystems opened before it (annotate)
+	canary      *canary.Controller              // canary rollouts of overrides (canary_setup.go); nil without an engine
+	chaos       *chaos.Chaos                    // fault injection (chaos_setup.go)
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
@@ -238,6 +239,9 @@ func (rt *Runtime) Close() error {
 	// The series tick first: it reads the queue. Then the queue: its sweeps
 	// replay through the breakers and the store.
 	rt.series.Close()
+	unpub, cancelUnpub := context.WithTimeout(context.Background(), time.Second)
+	rt.unpublishSeries(unpub)
+	cancelUnpub()
 	// Scheduled tasks first (they use everything below), then the queue: its
 	// sweeps replay through the breakers and the store.
 	ctx, cancel := context.WithTimeout(context.Background(), fleetCloseTimeout)

@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(policyChildEnv) != "" {
 		os.Exit(policyChild())
 	}
+	if os.Getenv(seriesChildEnv) != "" {
+		os.Exit(seriesChild())
+	}
 	goleak.VerifyTestMain(m)
 }
 

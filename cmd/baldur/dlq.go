@@ -265,6 +265,13 @@ func printDLQStats(w io.Writer, ans adminapi.DLQStatsAnswer) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\n", g.Domain, orDash(g.FailureType), g.Pending,
 			g.Replaying, g.NeedsReview, g.Resolved, g.Compressed)
 	}
+	if len(s.Operations) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "DOMAIN\tOPERATION\tPENDING\tREPLAYING\tNEEDS REVIEW\tRESOLVED\t")
+		for _, o := range s.Operations {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t\n", o.Domain, o.Operation, o.Pending, o.Replaying, o.NeedsReview, o.Resolved)
+		}
+	}
 	tw.Flush()
 }
 

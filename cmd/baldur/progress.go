@@ -13,7 +13,9 @@ import (
 // A batch replay or purge is one request; while it runs, the CLI reads
 // dlq/stats/ every progressEvery and counts the entries that left the
 // filter's state since the start (replay: pending; purge: the state asked
-// for, else every unresolved state) as done. A replay that failed and went
+// for, else every unresolved state) as done: in the filter's domain and
+// failure type, or, with --operation, in its domain and operation (the
+// stats' operation counters). A replay that failed and went
 // back to pending counts only when the answer comes. Drawn only when stdout
 // is a terminal and --json is off.
 const progressEvery = 250 * time.Millisecond
@@ -125,9 +127,21 @@ func statsLeft(c *client, f adminapi.DLQFilter, replay bool) (int, bool) {
 	case f.State != "":
 		cols = []string{f.State}
 	}
+	groups := ans.Stats.Groups
+	if f.Operation != "" {
+		// The failure type is not counted by operation: an operation filter
+		// with a failure type counts the operation's entries of every type.
+		groups = groups[:0:0]
+		for _, o := range ans.Stats.Operations {
+			if o.Operation == f.Operation {
+				groups = append(groups, adminapi.DLQGroup{Domain: o.Domain, Pending: o.Pending, Replaying: o.Replaying,
+					NeedsReview: o.NeedsReview, Resolved: o.Resolved})
+			}
+		}
+	}
 	n := 0
-	for _, g := range ans.Stats.Groups {
-		if (f.Domain != "" && g.Domain != f.Domain) || (f.FailureType != "" && g.FailureType != f.FailureType) {
+	for _, g := range groups {
+		if (f.Domain != "" && g.Domain != f.Domain) || (f.FailureType != "" && f.Operation == "" && g.FailureType != f.FailureType) {
 			continue
 		}
 		for _, col := range cols {

@@ -85,6 +85,23 @@ func TestBatchProgressOnAPseudoTerminal(t *testing.T) {
 	assert.Regexp(t, `purging \[█{30}\] 2/2 `, out)
 	assert.Contains(t, out, "purged 2 entries by tty (admin)")
 
+	// --operation: the bar counts the operation's entries (the stats'
+	// operation counters), not the domain's.
+	park("o-8", "o-9")
+	for _, order := range []string{"r-1", "r-2", "r-3"} {
+		_, err := q.Park(ctx, dlq.Capture{Domain: "payments", Method: "Refund", Signature: "sig1",
+			Args: []byte(`{"order":"` + order + `"}`), Err: errors.New("down"), Attempts: 3})
+		require.NoError(t, err)
+	}
+	q.Register("payments", "Refund", "sig1", func(context.Context, []byte) error { return nil })
+	out, code = onTTY("dlq", "replay", "--domain", "payments", "--operation", "Refund")
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "replaying [░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░] 0/3", "3 Refund entries, not the domain's 5")
+	assert.Regexp(t, `replaying \[█{30}\] 3/3 `, out)
+	out, code = onTTY("dlq", "purge", "--domain", "payments", "--operation", "Charge", "--confirm")
+	require.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "purging [░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░] 0/2", "the 2 Charge entries left")
+
 	park("o-6", "o-7")
 	out, code = onTTY("--json", "dlq", "purge", "--domain", "payments", "--confirm")
 	require.Equal(t, exitOK, code, out)

@@ -94,7 +94,14 @@ func printTop(w io.Writer, ans adminapi.SeriesList) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Service, s.State, rate, errs, rej, orDash(sparkline(s.Calls, 60)))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "rates over the last recorded minute; scope: %s (this process only)\n", ans.Scope)
+	scope := "this process only"
+	switch {
+	case ans.Fleet != nil && ans.Fleet.Error != "":
+		scope = "this process only: " + ans.Fleet.Error
+	case ans.Scope == adminapi.SeriesScopeFleet && ans.Fleet != nil:
+		scope = fmt.Sprintf("the fleet, %d process(es) merged", ans.Fleet.Processes)
+	}
+	fmt.Fprintf(w, "rates over the last recorded minute; scope: %s\n", scope)
 }
 
 // isTerminal reports whether w is a terminal (a character device).

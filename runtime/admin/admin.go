@@ -580,8 +580,8 @@ func (h *Handler) table() []route {
 		{adminapi.PathAuditVerify, []endpoint{get(RoleOperator, "walk the audit chain and name the first record where it breaks", (*call).auditVerify)}},
 		{adminapi.PathAuditRecord, []endpoint{get(RoleViewer, "one audit record", (*call).auditGet)}},
 		{adminapi.PathAuditAcknowledge, []endpoint{act(RoleAdmin, false, `acknowledge a record that requires a review: {"reason":"the note"}; itself recorded`, (*call).auditAcknowledge)}},
-		{adminapi.PathSeries, []endpoint{get(RoleViewer, "every service's last hour per minute (calls, failures, rejections), breaker state, annotations; this process only", (*call).seriesList)}},
-		{adminapi.PathSeriesService, []endpoint{get(RoleViewer, "one service: the last hour per minute and the last day per hour (calls, failures, rejections, p50/p99, breaker state, DLQ depth), transitions, annotations; this process only", (*call).seriesOne)}},
+		{adminapi.PathSeries, []endpoint{get(RoleViewer, "every service's last hour per minute (calls, failures, rejections), breaker state, annotations, the replay / emergency track; ?scope=fleet (default: every live process merged) or process", (*call).seriesList)}},
+		{adminapi.PathSeriesService, []endpoint{get(RoleViewer, "one service: the last hour per minute and the last day per hour (calls, failures, rejections, p50/p99, breaker state, DLQ depth), transitions, annotations, the replay / emergency track; ?scope=fleet (default) or process", (*call).seriesOne)}},
 	}, append(append(append(append(h.emergencyRoutes(get, act), h.opsRoutes(get, act)...), h.policyRoutes(get, act)...), h.canaryRoutes(get, act)...), h.chaosRoutes(get, act)...)...)
 }
 

@@ -136,7 +136,7 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 		s.Breakers.ByState[st.String()] = 0
 	}
 	var notClosed, openish []string
-	forcedClosed := false
+	forcedClosed, forcedClosedName := false, ""
 	for _, snap := range snap.Breakers {
 		n := snap.Name
 		s.Breakers.Total++
@@ -148,6 +148,9 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 		case breaker.HalfOpen:
 			notClosed = append(notClosed, n+"="+snap.State.String())
 		case breaker.ForcedClosed:
+			if !forcedClosed {
+				forcedClosedName = n
+			}
 			forcedClosed = true
 		}
 		if t := snap.LastTransition; !t.At.IsZero() {
@@ -225,8 +228,13 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 				Message: fmt.Sprintf("%s.%s retried %d times for %d calls (%.0f%%)", d.Service, d.Method, mt.Retries, mt.Calls, 100*ratio)})
 		}
 	}
+	var bulkheadService string
+	var bulkheadMost uint64
 	for svc, stats := range bySvc {
 		st := report.TotalsOf(stats...)
+		if st.RejectedBulkhead > bulkheadMost || (st.RejectedBulkhead == bulkheadMost && bulkheadMost > 0 && svc < bulkheadService) {
+			bulkheadService, bulkheadMost = svc, st.RejectedBulkhead
+		}
 		if st.Failures+st.Rejected() == 0 {
 			continue
 		}
@@ -271,11 +279,19 @@ func (h *Handler) computeSummary(ctx context.Context, now time.Time) Summary {
 	}
 
 	// The verdict: first matching rule (VerdictRule).
-	s.Verdict, s.VerdictReason = report.Verdict(report.VerdictInput{
+	var noisiest, alertService string
+	if len(s.NoisiestServices) > 0 {
+		noisiest = s.NoisiestServices[0].Service
+	}
+	if len(s.RetryAlerts) > 0 {
+		alertService = s.RetryAlerts[0].Service
+	}
+	s.Verdict, s.VerdictReason, s.VerdictService = report.Decide(report.VerdictInput{
 		Window: tot, Disabled: !snap.Enabled, DryRun: snap.DryRun, StoreDegraded: snap.Store.Degraded,
 		Draining: s.Draining, Breakers: s.Breakers.Total, Open: openish, NotClosed: notClosed,
 		ForcedClosed: forcedClosed, StateError: stateErr, NeedsReview: s.DLQ.NeedsReview,
 		RetryAlerts: len(s.RetryAlerts), FirstAlert: firstMessage(s.RetryAlerts),
+		Noisiest: noisiest, FirstAlertService: alertService, ForcedClosedName: forcedClosedName, BulkheadService: bulkheadService,
 	})
 	if s.Verdict == VerdictCritical && !snap.Enabled {
 		s.VerdictReason += fmt.Sprintf(" (reason: %q)", h.ctl.Status().Reason)

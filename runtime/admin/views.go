@@ -40,6 +40,10 @@ func statsView(s dlq.Stats, aggs []dlq.Aggregate) adminapi.DLQStatsAnswer {
 		Stats:      adminapi.DLQStats{Total: s.Total, Evicted: s.Evicted, Groups: groupViews(s.Groups), Domains: groupViews(s.Domains)},
 		Aggregates: make([]adminapi.DLQAggregate, len(aggs)),
 	}
+	out.Stats.Operations = make([]adminapi.DLQOperationGroup, len(s.Operations))
+	for i, o := range s.Operations {
+		out.Stats.Operations[i] = adminapi.DLQOperationGroup(o)
+	}
 	for i, a := range aggs {
 		out.Aggregates[i] = adminapi.DLQAggregate(a)
 	}

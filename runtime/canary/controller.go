@@ -67,6 +67,11 @@ type Options struct {
 	Logger    *slog.Logger
 	// Node names this process in the published figures.
 	Node string
+	// OnChange, when set, hears each change of a rollout's stage or state
+	// made by this process ("started at 1%", "promoted to 10%", "completed",
+	// "rolled back: …", "aborted: …"), after it is stored: the runtime puts
+	// it on the plots' time axis. It must not block.
+	OnChange func(r Rollout, what string)
 }
 
 // Stats are the controller's counters since the start of the process (the
@@ -92,6 +97,8 @@ type Controller struct {
 	clock clock.Clock
 	log   *slog.Logger
 	node  string
+
+	onChange func(Rollout, string)
 
 	applied atomic.Uint64 // version of the record last synced
 
@@ -153,7 +160,7 @@ func New(opts Options) (*Controller, error) {
 		opts.Node = newID()
 	}
 	return &Controller{st: opts.Store, ov: opts.Overrides, gates: opts.Gates, cfg: opts.Config,
-		clock: opts.Clock, log: opts.Logger, node: opts.Node}, nil
+		clock: opts.Clock, log: opts.Logger, node: opts.Node, onChange: opts.OnChange}, nil
 }
 
 // Config returns the configuration in force.
@@ -328,6 +335,7 @@ func (c *Controller) Start(ctx context.Context, req Request) (Rollout, error) {
 		return Rollout{}, err
 	}
 	c.started.Add(1)
+	c.changed(r, fmt.Sprintf("started at %g%%", r.Percent()))
 	c.log.LogAttrs(ctx, slog.LevelInfo, "canary.started", slog.String("rollout", r.ID), slog.String("scope", r.Scope.String()),
 		slog.String("directive", r.Directive), slog.Float64("percent", r.Percent()), slog.String("who", r.Who),
 		slog.Bool("review", r.Review))
@@ -419,6 +427,7 @@ func (c *Controller) Abort(ctx context.Context, id, who, reason string) (Rollout
 		return Rollout{}, err
 	}
 	c.aborted.Add(1)
+	c.changed(out, "aborted by "+who+": "+reason)
 	c.log.LogAttrs(ctx, slog.LevelWarn, "canary.aborted", slog.String("rollout", id), slog.String("who", who), slog.String("reason", reason))
 	c.unstage(ctx, out, who)
 	return out, nil
@@ -460,9 +469,17 @@ func (c *Controller) PanicRollback(ctx context.Context, who, reason string) ([]R
 	c.log.LogAttrs(ctx, slog.LevelWarn, "canary.panic_rollback", slog.String("who", who), slog.String("reason", reason),
 		slog.Any("rollouts", ids))
 	for _, r := range out {
+		c.changed(r, "panic rollback by "+who+": "+reason)
 		c.unstage(ctx, r, who)
 	}
 	return out, nil
+}
+
+// changed tells Options.OnChange.
+func (c *Controller) changed(r Rollout, what string) {
+	if c.onChange != nil {
+		c.onChange(r, what)
+	}
 }
 
 // unstage removes an ended rollout's canary; a failure is logged, and every

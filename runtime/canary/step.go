@@ -101,6 +101,7 @@ func (c *Controller) rollback(ctx context.Context, r Rollout, reason string) err
 		return err
 	}
 	c.rolledBack.Add(1)
+	c.changed(r, "rolled back: "+reason)
 	c.log.LogAttrs(ctx, slog.LevelWarn, "canary.rolled_back", slog.String("rollout", r.ID), slog.String("scope", r.Scope.String()),
 		slog.Float64("percent", r.Percent()), slog.String("reason", reason))
 	c.unstage(ctx, r, "canary")
@@ -170,6 +171,7 @@ func (c *Controller) stepOne(ctx context.Context, r Rollout) error {
 		return err
 	}
 	c.promoted.Add(1)
+	c.changed(r, fmt.Sprintf("promoted to %g%%", r.Stages[r.Stage+1]))
 	c.log.LogAttrs(ctx, slog.LevelInfo, "canary.promoted", slog.String("rollout", r.ID), slog.String("scope", r.Scope.String()),
 		slog.Float64("from", r.Percent()), slog.Float64("to", r.Stages[r.Stage+1]), slog.String("verdict", reason))
 	if err := c.ov.Stage(ctx, r.Scope, r.Directive, r.Stages[r.Stage+1]/100, r.Who); err != nil {
@@ -216,6 +218,7 @@ func (c *Controller) complete(ctx context.Context, r Rollout, cf, bf Figures, v 
 		return err
 	}
 	c.completed.Add(1)
+	c.changed(r, "completed: "+r.Directive+" is the override")
 	c.log.LogAttrs(ctx, slog.LevelInfo, "canary.completed", slog.String("rollout", r.ID), slog.String("scope", r.Scope.String()),
 		slog.String("directive", r.Directive))
 	return nil

@@ -55,6 +55,11 @@ type Options struct {
 	PollInterval time.Duration
 	// Beat, when set, is called at every turn of the watching loop.
 	Beat func()
+	// OnEvent, when set, hears each experiment this process starts applying
+	// or stops applying (chaos.experiment_started, _stopped, _expired), with
+	// no lock held: the runtime puts it on the plots' time axis. It must not
+	// block.
+	OnEvent func(name string, e Experiment)
 }
 
 // Chaos is one process's view of the fleet's experiments. Its methods are
@@ -68,6 +73,7 @@ type Chaos struct {
 	node     string
 	disabled bool
 	beat     func()
+	onEvent  func(string, Experiment)
 
 	// mu guards the maps; never held across a store call or a log write.
 	mu     sync.Mutex
@@ -93,7 +99,7 @@ func New(ctx context.Context, opts Options) (*Chaos, error) {
 	}
 	c := &Chaos{
 		store: opts.Store, clock: opts.Clock, log: opts.Logger, level: opts.Level, known: opts.Known,
-		node: opts.Node, disabled: opts.Disabled, beat: opts.Beat,
+		node: opts.Node, disabled: opts.Disabled, beat: opts.Beat, onEvent: opts.OnEvent,
 		slots: map[string]*Slot{}, exps: map[string]Experiment{}, timers: map[string]clock.Timer{},
 		done: make(chan struct{}),
 	}
@@ -491,6 +497,9 @@ func (c *Chaos) logEvent(ctx context.Context, ev event) {
 		attrs = append(attrs, slog.Uint64("injected_errors", errs), slog.Uint64("injected_delays", delays))
 	}
 	c.log.LogAttrs(ctx, slog.LevelWarn, ev.name, attrs...)
+	if c.onEvent != nil {
+		c.onEvent(ev.name, e)
+	}
 }
 
 // sampled logs chaos.injected for the first injection of each kind and every

@@ -1,6 +1,10 @@
 package dlq
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/baldur-go/baldur/runtime/store"
+)
 
 // keys lays the queue out in the store. Every key starts with one prefix that
 // carries a Redis Cluster hash tag, so that any set of them can change in one
@@ -15,6 +19,9 @@ import "strings"
 //	c:<domain>\x1f<type>:<state>  entries per domain, failure type and state
 //	                     (resolved: a running total)
 //	groups               hash of "<domain>\x1f<type>" pairs, the counters' index
+//	oc:<domain>\x1f<operation>:<state>  entries per domain, operation and state
+//	                     (counted from the first park by a version that writes them)
+//	opgroups             hash of "<domain>\x1f<operation>" pairs, their index
 //	domains              hash of the domains ever parked
 //	agg:<domain>\x1f<type>  compress_oldest's summary of evicted entries
 //	evicted              evictions, fleet-wide
@@ -45,6 +52,17 @@ func splitGroup(g string) (domain, ftype string) {
 func (k keys) counters() string                 { return k.p + "c:" }
 func (k keys) counter(g string, s State) string { return k.counters() + g + ":" + string(s) }
 func (k keys) aggregate(g string) string        { return k.p + "agg:" + g }
+func (k keys) opGroups() string                 { return k.p + "opgroups" }
+func (k keys) opCounter(og string, s State) string {
+	return k.p + "oc:" + og + ":" + string(s)
+}
+
+// count returns the ops that add delta to r's counters in state s: by
+// failure type and by operation.
+func (k keys) count(r *record, s State, delta int64) []store.Op {
+	return []store.Op{store.IncrOp(k.counter(group(r.Domain, r.Type), s), delta, 0),
+		store.IncrOp(k.opCounter(group(r.Domain, r.Op), s), delta, 0)}
+}
 
 // stateIndex returns the index stream of a state, "" for pending (whose
 // entries are found through the domain streams).

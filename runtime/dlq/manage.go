@@ -1,6 +1,7 @@
 package dlq
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -197,8 +198,8 @@ func (q *Queue) Purge(ctx context.Context, id string) error {
 		if r.State != StateResolved {
 			ops = append(ops,
 				store.IncrOp(q.k.total(), -1, 0),
-				store.IncrOp(q.k.domainTotal(r.Domain), -1, 0),
-				store.IncrOp(q.k.counter(group(r.Domain, r.Type), r.State), -1, 0))
+				store.IncrOp(q.k.domainTotal(r.Domain), -1, 0))
+			ops = append(ops, q.k.count(r, r.State, -1)...)
 		}
 		res, err := q.st.Atomic(ctx, store.Txn{Conds: []store.Cond{store.IfEquals(q.k.entry(id), raw)}, Ops: ops})
 		if err != nil {
@@ -357,12 +358,27 @@ type GroupStats struct {
 	Compressed  int64  `json:"compressed"` // folded into the aggregate by compress_oldest
 }
 
+// OperationStats counts the entries of one domain and operation. The
+// counters start with the first park by a version that writes them: entries
+// parked before are not in them (a count is never shown below 0).
+type OperationStats struct {
+	Domain      string `json:"domain"`
+	Operation   string `json:"operation"`
+	Pending     int64  `json:"pending"`
+	Replaying   int64  `json:"replaying"`
+	NeedsReview int64  `json:"needs_review"`
+	Resolved    int64  `json:"resolved"`
+}
+
 // Stats is the queue at a glance.
 type Stats struct {
 	Total   int64        `json:"total"`   // unresolved entries, what MaxSize caps
 	Evicted int64        `json:"evicted"` // evictions across the fleet
 	Groups  []GroupStats `json:"groups"`  // by domain and failure type, sorted
 	Domains []GroupStats `json:"domains"` // by domain, sorted
+	// Operations are by domain and operation, sorted (progress bars of a
+	// batch filtered by operation count these).
+	Operations []OperationStats `json:"operations"`
 }
 
 // Stats counts entries by domain, failure type and state.
@@ -418,7 +434,35 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 			delete(byDomain, d)
 		}
 	}
+	if s.Operations, err = q.operationStats(ctx); err != nil {
+		return s, err
+	}
 	return s, nil
+}
+
+// operationStats reads the counters by domain and operation.
+func (q *Queue) operationStats(ctx context.Context) ([]OperationStats, error) {
+	ogs, err := q.st.HGetAll(ctx, q.k.opGroups())
+	if err != nil {
+		return nil, fmt.Errorf("dlq stats: %w", err)
+	}
+	out := make([]OperationStats, 0, len(ogs))
+	for og := range ogs {
+		d, op := splitGroup(og)
+		os := OperationStats{Domain: d, Operation: op}
+		for st, dst := range map[State]*int64{StatePending: &os.Pending, StateReplaying: &os.Replaying,
+			StateNeedsReview: &os.NeedsReview, StateResolved: &os.Resolved} {
+			if *dst, err = q.counterValue(ctx, q.k.opCounter(og, st)); err != nil {
+				return nil, fmt.Errorf("dlq stats: %w", err)
+			}
+			*dst = max(*dst, 0)
+		}
+		out = append(out, os)
+	}
+	slices.SortFunc(out, func(a, b OperationStats) int {
+		return cmp.Or(cmp.Compare(a.Domain, b.Domain), cmp.Compare(a.Operation, b.Operation))
+	})
+	return out, nil
 }
 
 // Aggregates returns the summaries compress_oldest wrote, by domain and

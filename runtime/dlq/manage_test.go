@@ -98,6 +98,10 @@ func TestStatsCountByDomainFailureTypeAndState(t *testing.T) {
 			{Domain: "ledger", Pending: 1},
 			{Domain: "payments", Pending: 1, NeedsReview: 1, Resolved: 1},
 		},
+		Operations: []OperationStats{
+			{Domain: "ledger", Operation: "Post", Pending: 1},
+			{Domain: "payments", Operation: "Charge", Pending: 1, NeedsReview: 1, Resolved: 1},
+		},
 	}, s)
 }
 

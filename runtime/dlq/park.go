@@ -89,10 +89,11 @@ func (q *Queue) Park(ctx context.Context, c Capture) (string, error) {
 		store.AppendOp(q.k.domain(c.Domain), []byte(r.ID)),
 		store.IncrOp(q.k.total(), 1, 0),
 		store.IncrOp(q.k.domainTotal(c.Domain), 1, 0),
-		store.IncrOp(q.k.counter(g, StatePending), 1, 0),
 		store.HSetOp(q.k.domains(), map[string]string{c.Domain: "1"}),
 		store.HSetOp(q.k.groups(), map[string]string{g: "1"}),
+		store.HSetOp(q.k.opGroups(), map[string]string{group(c.Domain, r.Op): "1"}),
 	}
+	ops = append(ops, q.k.count(r, StatePending, 1)...)
 	res, err := q.st.Atomic(ctx, store.Txn{Ops: ops})
 	if err != nil {
 		return "", fmt.Errorf("park %s.%s: %w", c.Domain, c.Method, err)
@@ -156,16 +157,14 @@ func (q *Queue) full(ctx context.Context, domain, why string) error {
 
 // unpark takes back an entry that a concurrent park pushed over a cap.
 func (q *Queue) unpark(ctx context.Context, r *record, raw []byte, sid store.ID, total, inDomain int64, domainCap int) (string, error) {
-	g := group(r.Domain, r.Type)
 	res, err := q.st.Atomic(ctx, store.Txn{
 		Conds: []store.Cond{store.IfEquals(q.k.entry(r.ID), raw)},
-		Ops: []store.Op{
+		Ops: append([]store.Op{
 			store.DeleteOp(q.k.entry(r.ID)),
 			store.RemoveOp(q.k.domain(r.Domain), sid),
 			store.IncrOp(q.k.total(), -1, 0),
 			store.IncrOp(q.k.domainTotal(r.Domain), -1, 0),
-			store.IncrOp(q.k.counter(g, StatePending), -1, 0),
-		},
+		}, q.k.count(r, StatePending, -1)...),
 	})
 	if err != nil {
 		// Better over the cap than lost: the entry stays parked.
@@ -263,17 +262,15 @@ func (q *Queue) evictOne(ctx context.Context, domain, except, cause string) erro
 
 func (q *Queue) evict(ctx context.Context, v *victim, cause string) (bool, error) {
 	r := v.r
-	g := group(r.Domain, r.Type)
 	txn := store.Txn{
 		Conds: []store.Cond{store.IfEquals(q.k.entry(r.ID), v.raw)},
-		Ops: []store.Op{
+		Ops: append([]store.Op{
 			store.DeleteOp(q.k.entry(r.ID)),
 			store.RemoveOp(q.k.domain(r.Domain), v.sid),
 			store.IncrOp(q.k.total(), -1, 0),
 			store.IncrOp(q.k.domainTotal(r.Domain), -1, 0),
-			store.IncrOp(q.k.counter(g, r.State), -1, 0),
 			store.IncrOp(q.k.evicted(), 1, 0),
-		},
+		}, q.k.count(r, r.State, -1)...),
 	}
 	if q.opts.Overflow == CompressOldest {
 		cond, op, err := q.foldIntoAggregate(ctx, r)

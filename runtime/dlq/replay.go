@@ -30,8 +30,8 @@ func (q *Queue) move(ctx context.Context, from *record, fromRaw []byte, to *reco
 	ops := make([]store.Op, 0, 8+len(extra))
 	ops = append(ops, store.SetOp(q.k.entry(from.ID), toRaw, ttl))
 	if from.State != to.State {
-		g := group(from.Domain, from.Type)
-		ops = append(ops, store.IncrOp(q.k.counter(g, from.State), -1, 0), store.IncrOp(q.k.counter(g, to.State), 1, 0))
+		ops = append(ops, q.k.count(from, from.State, -1)...)
+		ops = append(ops, q.k.count(from, to.State, 1)...)
 		if to.State == StateResolved {
 			ops = append(ops, store.IncrOp(q.k.total(), -1, 0), store.IncrOp(q.k.domainTotal(from.Domain), -1, 0))
 		}

@@ -1,6 +1,9 @@
 package report
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Verdicts of the dashboard, most urgent first. VerdictRule says how one is
 // chosen from a window's Totals and the state beside them.
@@ -47,51 +50,73 @@ type VerdictInput struct {
 	NeedsReview   int64    // dead letters that need review
 	RetryAlerts   int      // methods that retried a lot in the window
 	FirstAlert    string   // the first retry alert's message
+	// Services the reasons can name, for Decide: the window's service with
+	// the most failures and rejections, the first retry alert's service,
+	// a FORCED_CLOSED breaker and the window's service with the most
+	// bulkhead rejections.
+	Noisiest, FirstAlertService, ForcedClosedName, BulkheadService string
 }
 
 // Verdict applies VerdictRule: the verdict and the reason for it.
 func Verdict(in VerdictInput) (verdict, reason string) {
+	verdict, reason, _ = Decide(in)
+	return verdict, reason
+}
+
+// Decide is Verdict with the service the reason is about: the first
+// breaker it names, the window's noisiest service for a failure ratio or
+// absorbed trouble, the retry alert's service, the bulkhead's; empty when
+// the reason names no service (the kill switch, the store, dry-run...).
+func Decide(in VerdictInput) (verdict, reason, service string) {
+	first := func(names []string) string {
+		if len(names) == 0 {
+			return ""
+		}
+		n, _, _ := strings.Cut(names[0], "=")
+		return n
+	}
 	tot := in.Window
 	ratio, enoughFailures := tot.FailureRatio(), tot.Failures >= verdictMinFailures
 	rules := []struct {
 		verdict string
 		hit     bool
 		why     func() string
+		service string
 	}{
-		{VerdictCritical, in.Disabled, func() string { return "the kill switch is DISABLED: every call goes straight to its service" }},
+		{VerdictCritical, in.Disabled, func() string { return "the kill switch is DISABLED: every call goes straight to its service" }, ""},
 		{VerdictCritical, len(in.Open) > 0 && 2*len(in.Open) > in.Breakers, func() string {
 			return fmt.Sprintf("%d of %d breakers are open: %v", len(in.Open), in.Breakers, in.Open)
-		}},
+		}, first(in.Open)},
 		{VerdictCritical, enoughFailures && ratio >= verdictCriticalRatio, func() string {
 			return fmt.Sprintf("%.0f%% of attempts failed in the window", 100*ratio)
-		}},
+		}, in.Noisiest},
 		{VerdictWarning, len(in.NotClosed) > 0, func() string {
 			return fmt.Sprintf("%d breaker(s) not closed: %v", len(in.NotClosed), in.NotClosed)
-		}},
+		}, first(in.NotClosed)},
 		{VerdictWarning, in.StoreDegraded, func() string {
 			return "the store is DEGRADED: Redis is unreachable, shared state is served from the local store"
-		}},
-		{VerdictWarning, in.StateError != "", func() string { return "the control state could not be read: " + in.StateError }},
-		{VerdictWarning, in.NeedsReview > 0, func() string { return fmt.Sprintf("%d dead letter(s) need review", in.NeedsReview) }},
-		{VerdictWarning, in.RetryAlerts > 0, func() string { return fmt.Sprintf("%d retry alert(s): %s", in.RetryAlerts, in.FirstAlert) }},
+		}, ""},
+		{VerdictWarning, in.StateError != "", func() string { return "the control state could not be read: " + in.StateError }, ""},
+		{VerdictWarning, in.NeedsReview > 0, func() string { return fmt.Sprintf("%d dead letter(s) need review", in.NeedsReview) }, ""},
+		{VerdictWarning, in.RetryAlerts > 0, func() string { return fmt.Sprintf("%d retry alert(s): %s", in.RetryAlerts, in.FirstAlert) }, in.FirstAlertService},
 		{VerdictWarning, enoughFailures && ratio >= verdictWarningRatio, func() string {
 			return fmt.Sprintf("%.1f%% of attempts failed in the window", 100*ratio)
-		}},
+		}, in.Noisiest},
 		{VerdictWarning, tot.RejectedBulkhead > 0, func() string {
 			return fmt.Sprintf("bulkheads refused %d call(s) in the window", tot.RejectedBulkhead)
-		}},
-		{VerdictGood, in.DryRun, func() string { return "dry-run: policies record what they would have done and never intervene" }},
-		{VerdictGood, in.ForcedClosed, func() string { return "a breaker is FORCED_CLOSED: it protects nothing until set back to auto" }},
+		}, in.BulkheadService},
+		{VerdictGood, in.DryRun, func() string { return "dry-run: policies record what they would have done and never intervene" }, ""},
+		{VerdictGood, in.ForcedClosed, func() string { return "a breaker is FORCED_CLOSED: it protects nothing until set back to auto" }, in.ForcedClosedName},
 		{VerdictGood, tot.Failures+tot.Rejected()+tot.Timeouts+tot.Fallbacks > 0, func() string {
 			return fmt.Sprintf("trouble absorbed in the window: %d failed attempt(s), %d rejection(s), %d fallback answer(s)",
 				tot.Failures, tot.Rejected(), tot.Fallbacks)
-		}},
-		{VerdictGood, in.Draining, func() string { return "the server is draining" }},
+		}, in.Noisiest},
+		{VerdictGood, in.Draining, func() string { return "the server is draining" }, ""},
 	}
 	for _, r := range rules {
 		if r.hit {
-			return r.verdict, r.why()
+			return r.verdict, r.why(), r.service
 		}
 	}
-	return VerdictHealthy, "every breaker is closed, the switches are on and live, and the window saw no trouble"
+	return VerdictHealthy, "every breaker is closed, the switches are on and live, and the window saw no trouble", ""
 }

@@ -33,3 +33,29 @@ func TestVerdictFollowsTheRule(t *testing.T) {
 		assert.Contains(t, why, tc.reason, tc.name)
 	}
 }
+
+// Decide names the service the reason is about, so that the console opens
+// that service's plot and not the one in the most trouble over the hour.
+func TestDecideNamesTheServiceOfTheReason(t *testing.T) {
+	t.Parallel()
+	in := report.VerdictInput{Breakers: 3, Noisiest: "ledger", FirstAlertService: "search", BulkheadService: "pdf"}
+	for _, c := range []struct {
+		name string
+		edit func(in *report.VerdictInput)
+		want string
+	}{
+		{"open breakers", func(in *report.VerdictInput) { in.Open = []string{"payments", "shipping"} }, "payments"},
+		{"not closed", func(in *report.VerdictInput) { in.NotClosed = []string{"shipping=HALF_OPEN"} }, "shipping"},
+		{"failure ratio", func(in *report.VerdictInput) { in.Window = report.Totals{Calls: 20, Failures: 15} }, "ledger"},
+		{"retry alert", func(in *report.VerdictInput) { in.RetryAlerts, in.FirstAlert = 1, "search retried" }, "search"},
+		{"bulkhead", func(in *report.VerdictInput) { in.Window = report.Totals{Calls: 5, RejectedBulkhead: 2} }, "pdf"},
+		{"forced closed", func(in *report.VerdictInput) { in.ForcedClosed, in.ForcedClosedName = true, "mail" }, "mail"},
+		{"kill switch", func(in *report.VerdictInput) { in.Disabled = true }, ""},
+		{"healthy", func(*report.VerdictInput) {}, ""},
+	} {
+		got := in
+		c.edit(&got)
+		_, reason, service := report.Decide(got)
+		assert.Equal(t, c.want, service, "%s: %s", c.name, reason)
+	}
+}

@@ -70,13 +70,16 @@ type Point struct {
 	DLQDepth int64
 }
 
-// Annotation is an operator event on the time axis: a kill-switch or dry-run
-// change.
+// Annotation is an event on the time axis: a kill-switch or dry-run change,
+// an emergency level change, or whatever another subsystem adds with
+// Recorder.Annotate (a canary stage, a fault-injection experiment).
 type Annotation struct {
-	At     time.Time
-	Kind   string // the control action: disable, enable, dry-run-on, go-live, ...
-	Who    string
-	Reason string
+	At   time.Time
+	Kind string // disable, enable, dry-run-on, go-live, emergency, canary, ...
+	// Service is the service it concerns; empty: every service.
+	Service string `json:",omitempty"`
+	Who     string `json:",omitempty"`
+	Reason  string `json:",omitempty"`
 }
 
 // Reading is one look at the runtime's cumulative counters.
@@ -87,8 +90,13 @@ type Reading struct {
 	DLQ      map[string]int64
 	DLQKnown bool
 	// Annotations are control changes to add (the recorder drops those it
-	// already holds, by time and kind).
+	// already holds)).
 	Annotations []Annotation
+	// Replays and Resolved are the dead-letter replays this process ran to
+	// an outcome since it started, and those that resolved their entry.
+	Replays, Resolved uint64
+	// Level is the emergency level in force (0 NORMAL .. 3 CRITICAL).
+	Level int
 }
 
 // ServiceReading is one service's counters since the runtime started.
@@ -113,14 +121,22 @@ type Options struct {
 	// MaxServices is how many services get a ring of their own. Default
 	// DefaultMaxServices.
 	MaxServices int
-	// ReadTimeout bounds one Read. Default 5s.
+	// ReadTimeout bounds one Read, and one Publish. Default 5s.
 	ReadTimeout time.Duration
+	// Publish, when set, is given this process's rings (Encode of Snapshot)
+	// after every tick, outside every lock of the recorder: the runtime
+	// stores them for the fleet's merged view (see Merge).
+	Publish func(ctx context.Context, snapshot []byte) error
+	// Node names this process in its snapshots.
+	Node string
 }
 
 // Recorder keeps the rings. It is safe for concurrent use.
 type Recorder struct {
 	clk     clock.Clock
 	read    func(context.Context) Reading
+	publish func(context.Context, []byte) error
+	node    string
 	bounds  []time.Duration
 	max     int
 	timeout time.Duration
@@ -134,6 +150,7 @@ type Recorder struct {
 	last        time.Time // the previous tick
 	rings       map[string]*ring
 	annotations []Annotation // oldest first
+	track       track        // replays and the emergency level, for the whole process
 }
 
 type ring struct {
@@ -179,7 +196,7 @@ func New(opts Options) *Recorder {
 	if opts.Read == nil {
 		opts.Read = func(context.Context) Reading { return Reading{} }
 	}
-	r := &Recorder{clk: opts.Clock, read: opts.Read, bounds: slices.Clone(opts.Bounds), max: opts.MaxServices,
+	r := &Recorder{clk: opts.Clock, read: opts.Read, publish: opts.Publish, node: opts.Node, bounds: slices.Clone(opts.Bounds), max: opts.MaxServices,
 		timeout: opts.ReadTimeout, rings: make(map[string]*ring)}
 	now := r.clk.Now()
 	r.started, r.last = now, now
@@ -224,11 +241,62 @@ func (r *Recorder) tick() {
 	now := r.clk.Now()
 
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.recordLocked(now, rd)
 	if !r.closed {
 		r.armLocked(now)
 	}
+	r.mu.Unlock()
+	if r.publish != nil {
+		_ = r.Publish(context.Background())
+	}
+}
+
+// Publish hands this process's rings to Options.Publish now (the tick does
+// it after every minute). Without Options.Publish it does nothing.
+func (r *Recorder) Publish(ctx context.Context) error {
+	if r.publish == nil {
+		return nil
+	}
+	b, err := Encode(r.Snapshot())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return r.publish(ctx, b)
+}
+
+// Annotate puts an event on the time axis now: kind says what it is (a
+// short word: "canary", "experiment", ...), service the service it concerns
+// (empty: every service) and text what happened. Other subsystems call it;
+// it takes the recorder's lock briefly and does no I/O. The newest
+// MaxAnnotations of the last day are kept.
+func (r *Recorder) Annotate(kind, service, text string) {
+	if r == nil {
+		return
+	}
+	a := Annotation{At: r.clk.Now(), Kind: clip(kind), Service: clip(service), Reason: clip(text)}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.annotateLocked(a.At, []Annotation{a})
+}
+
+// SetLevel records the emergency level now in force (a runtime listener):
+// the minute in progress shows the highest level it saw.
+func (r *Recorder) SetLevel(level int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.track.level = level
+	r.track.curWorst = max(r.track.curWorst, level)
+}
+
+// clip bounds a string kept from a caller.
+func clip(s string) string {
+	const maxText = 512
+	if len(s) > maxText {
+		s = strings.ToValidUTF8(s[:maxText], "")
+	}
+	return s
 }
 
 // Transition records a breaker transition (a runtime OnBreakerChange
@@ -331,6 +399,7 @@ func (r *Recorder) recordLocked(now time.Time, rd Reading) {
 		g.curWorst, g.curTransitions, g.state = p.State, 0, p.State
 		g.pushMinute(p, hist, r.bounds)
 	}
+	r.track.record(start, rd)
 	r.annotateLocked(now, rd.Annotations)
 }
 
@@ -376,18 +445,39 @@ func (g *ring) flushHour() {
 
 func (r *Recorder) annotateLocked(now time.Time, add []Annotation) {
 	for _, a := range add {
-		if slices.ContainsFunc(r.annotations, func(b Annotation) bool { return b.At.Equal(a.At) && b.Kind == a.Kind }) {
-			continue
+		if !slices.ContainsFunc(r.annotations, a.same) {
+			r.annotations = append(r.annotations, a)
 		}
-		r.annotations = append(r.annotations, a)
 	}
-	slices.SortStableFunc(r.annotations, func(a, b Annotation) int { return a.At.Compare(b.At) })
+	r.annotations = trimAnnotations(now, r.annotations)
+}
+
+// same reports whether b is a (read again, or from another process).
+func (a Annotation) same(b Annotation) bool {
+	return b.At.Equal(a.At) && b.Kind == a.Kind && b.Service == a.Service && b.Who == a.Who && b.Reason == a.Reason
+}
+
+// trimAnnotations sorts as oldest first and keeps the newest MaxAnnotations
+// of the last day.
+func trimAnnotations(now time.Time, as []Annotation) []Annotation {
+	slices.SortStableFunc(as, func(a, b Annotation) int { return a.At.Compare(b.At) })
 	cut := now.Add(-Hours * time.Hour)
 	drop := 0
-	for drop < len(r.annotations) && (r.annotations[drop].At.Before(cut) || len(r.annotations)-drop > MaxAnnotations) {
+	for drop < len(as) && (as[drop].At.Before(cut) || len(as)-drop > MaxAnnotations) {
 		drop++
 	}
-	r.annotations = slices.Delete(r.annotations, 0, drop)
+	return slices.Delete(as, 0, drop)
+}
+
+// forService keeps the annotations of every service and those of name.
+func forService(as []Annotation, name string) []Annotation {
+	out := make([]Annotation, 0, len(as))
+	for _, a := range as {
+		if a.Service == "" || a.Service == name {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // delta is now-prev; a counter below its previous value was restarted, so
@@ -439,7 +529,7 @@ type View struct {
 	Minutes     []Point // oldest first
 	Hours       []Point // oldest first; the hour in progress last
 	Transitions []breaker.Transition
-	Annotations []Annotation
+	Annotations []Annotation `json:",omitempty"`
 }
 
 // Services summarises every service, sorted by name.
@@ -471,7 +561,14 @@ func (r *Recorder) Service(name string) (View, bool) {
 	if !ok {
 		return View{}, false
 	}
-	v := View{Service: g.name, State: g.state, Minutes: g.minuteList(), Annotations: slices.Clone(r.annotations)}
+	v := g.view()
+	v.Annotations = forService(r.annotations, g.name)
+	return v, true
+}
+
+// view is the ring's points and transitions, without annotations.
+func (g *ring) view() View {
+	v := View{Service: g.name, State: g.state, Minutes: g.minuteList()}
 	for i := range g.hourN {
 		v.Hours = append(v.Hours, g.hours[(g.hourI-g.hourN+i+Hours)%Hours])
 	}
@@ -484,7 +581,7 @@ func (r *Recorder) Service(name string) (View, bool) {
 	for i := range g.trN {
 		v.Transitions = append(v.Transitions, g.transitions[(g.trI-g.trN+i+MaxTransitions)%MaxTransitions])
 	}
-	return v, true
+	return v
 }
 
 // Now is the recorder's clock: the time axis its points are on.

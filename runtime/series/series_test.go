@@ -29,6 +29,9 @@ type feed struct {
 	dlq  map[string]int64
 	ann  []Annotation
 	down bool // the queue cannot be read
+
+	replays, resolved uint64
+	level             int
 }
 
 func newFeed() *feed { return &feed{svcs: map[string]*ServiceReading{}, dlq: map[string]int64{}} }
@@ -58,7 +61,8 @@ func (f *feed) setState(name string, st breaker.State) {
 func (f *feed) read(context.Context) Reading {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	rd := Reading{DLQ: map[string]int64{}, DLQKnown: !f.down, Annotations: f.ann}
+	rd := Reading{DLQ: map[string]int64{}, DLQKnown: !f.down, Annotations: f.ann,
+		Replays: f.replays, Resolved: f.resolved, Level: f.level}
 	for _, s := range f.svcs {
 		c := *s
 		c.Buckets = append([]uint64(nil), s.Buckets...)

@@ -68,6 +68,19 @@ type DLQStats struct {
 	Evicted int64      `json:"evicted"` // evictions across the fleet
 	Groups  []DLQGroup `json:"groups"`  // by domain and failure type
 	Domains []DLQGroup `json:"domains"` // by domain
+	// Operations count by domain and operation, from the first park by a
+	// version that keeps these counters (older entries are not in them).
+	Operations []DLQOperationGroup `json:"operations"`
+}
+
+// DLQOperationGroup counts the entries of one domain and operation.
+type DLQOperationGroup struct {
+	Domain      string `json:"domain"`
+	Operation   string `json:"operation"`
+	Pending     int64  `json:"pending"`
+	Replaying   int64  `json:"replaying"`
+	NeedsReview int64  `json:"needs_review"`
+	Resolved    int64  `json:"resolved"`
 }
 
 // DLQAggregate sums the entries evicted under compress_oldest.

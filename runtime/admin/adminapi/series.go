@@ -2,18 +2,54 @@ package adminapi
 
 import "time"
 
-// SeriesScope says what the series cover: "process", the process that
-// answered (the rings are not merged across the fleet).
-const SeriesScopeProcess = "process"
+// Series scopes, the ?scope= of the series routes: "fleet" (the default)
+// merges every live process's series from the store; "process" is the
+// process that answered.
+const (
+	SeriesScopeProcess = "process"
+	SeriesScopeFleet   = "fleet"
+)
+
+// SeriesFleetInfo says what a fleet answer merged: Processes and their
+// Nodes; Skipped snapshots could not be decoded; Error is set when the
+// store could not be read (the answer is then the process's alone, with
+// Scope "process").
+type SeriesFleetInfo struct {
+	Processes int      `json:"processes"`
+	Nodes     []string `json:"nodes"`
+	Skipped   int      `json:"skipped,omitempty"`
+	Error     string   `json:"error,omitempty"`
+}
+
+// SeriesTrack is the process-wide (fleet: merged) track on the same time
+// axis: dead-letter replays per interval and the emergency level.
+type SeriesTrack struct {
+	Minutes []SeriesTrackPoint `json:"minutes"`
+	Hours   []SeriesTrackPoint `json:"hours"`
+}
+
+// SeriesTrackPoint is one interval of the track.
+type SeriesTrackPoint struct {
+	Start       time.Time `json:"start"`
+	StepSeconds int       `json:"step_seconds"`
+	Replays     uint64    `json:"replays"`  // dead-letter replays run to an outcome
+	Resolved    uint64    `json:"resolved"` // of which resolved their entry
+	// Level is the emergency level at the end of the interval, Worst the
+	// highest during it: NORMAL, ELEVATED, HIGH, CRITICAL.
+	Level string `json:"level"`
+	Worst string `json:"worst"`
+}
 
 // SeriesList is the answer of series/: every service at a glance, with its
 // last hour as sparkline material.
 type SeriesList struct {
 	Scope       string             `json:"scope"`
+	Fleet       *SeriesFleetInfo   `json:"fleet,omitempty"`
 	GeneratedAt time.Time          `json:"generated_at"`
 	StepSeconds int                `json:"step_seconds"` // of the sparkline points (60)
 	Services    []SeriesSummary    `json:"services"`
 	Annotations []SeriesAnnotation `json:"annotations"`
+	Track       SeriesTrack        `json:"track"`
 }
 
 // SeriesSummary is one service in SeriesList. Calls, Failures and
@@ -32,6 +68,7 @@ type SeriesSummary struct {
 // transitions and the operator annotations on the same time axis.
 type Series struct {
 	Scope       string             `json:"scope"`
+	Fleet       *SeriesFleetInfo   `json:"fleet,omitempty"`
 	GeneratedAt time.Time          `json:"generated_at"`
 	Service     string             `json:"service"`
 	State       string             `json:"state"`
@@ -39,6 +76,7 @@ type Series struct {
 	Hours       []SeriesPoint      `json:"hours"`
 	Transitions []SeriesTransition `json:"transitions"`
 	Annotations []SeriesAnnotation `json:"annotations"`
+	Track       SeriesTrack        `json:"track"`
 }
 
 // SeriesPoint is one interval [start, start+step_seconds).
@@ -69,12 +107,15 @@ type SeriesTransition struct {
 	Reason string    `json:"reason,omitempty"`
 }
 
-// SeriesAnnotation is a kill-switch or dry-run change on the time axis.
+// SeriesAnnotation is an event on the time axis: a kill-switch or dry-run
+// change (Kind is the control action), an emergency level change (Kind
+// "emergency"), or what another subsystem added (canary, experiment...).
 type SeriesAnnotation struct {
-	At     time.Time `json:"at"`
-	Kind   string    `json:"kind"` // the control action
-	Who    string    `json:"who"`
-	Reason string    `json:"reason,omitempty"`
+	At      time.Time `json:"at"`
+	Kind    string    `json:"kind"`
+	Service string    `json:"service,omitempty"` // empty: every service
+	Who     string    `json:"who"`
+	Reason  string    `json:"reason,omitempty"`
 }
 
 // SeriesPath fills the service's name into series/{name}.

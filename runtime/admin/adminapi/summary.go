@@ -4,12 +4,16 @@ import "time"
 
 // Summary is the dashboard/summary/ answer.
 type Summary struct {
-	Verdict       string    `json:"verdict"`
-	VerdictReason string    `json:"verdict_reason"`
-	VerdictRule   string    `json:"verdict_rule"`
-	Mode          string    `json:"mode"` // LIVE, DRY_RUN or DISABLED
-	GeneratedAt   time.Time `json:"generated_at"`
-	Cached        bool      `json:"cached"`
+	Verdict       string `json:"verdict"`
+	VerdictReason string `json:"verdict_reason"`
+	VerdictRule   string `json:"verdict_rule"`
+	// VerdictService is the service the reason is about (the first breaker
+	// it names, the window's noisiest service, the retry alert's...); empty
+	// when it names none. The console's reason link opens its plot.
+	VerdictService string    `json:"verdict_service,omitempty"`
+	Mode           string    `json:"mode"` // LIVE, DRY_RUN or DISABLED
+	GeneratedAt    time.Time `json:"generated_at"`
+	Cached         bool      `json:"cached"`
 	// WindowSeconds is the span the call counts cover; SinceStart is set when
 	// they cover everything since the runtime started.
 	WindowSeconds float64 `json:"window_seconds,omitempty"`

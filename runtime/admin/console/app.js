@@ -88,6 +88,7 @@ function renderSummary(s) {
   v.textContent = s.verdict;
   v.className = "badge " + stateClass(s.verdict);
   $("verdict-reason").textContent = s.verdict_reason || "";
+  $("verdict-reason").dataset.service = s.verdict_service || "";
   const tiles = $("summary");
   tiles.replaceChildren();
   tiles.append(el("div", { class: "tile" }, el("div", { class: "num" }, s.breakers.total), "breakers"));

@@ -95,8 +95,9 @@ function marks(s, x, h, view) {
   for (const a of view.annotations || []) {
     const xx = x(a.at);
     if (xx < PADL) continue;
-    s.append(svg("line", { x1: xx, y1: 16, x2: xx, y2: h - 14, class: "annotation", "data-kind": a.kind },
-      svg("title", {}, `${a.kind} by ${a.who} ${fmtTime(a.at)} ${a.reason || ""}`)));
+    const by = a.who ? ` by ${a.who}` : "", on = a.service ? ` on ${a.service}` : "";
+    s.append(svg("line", { x1: xx, y1: 16, x2: xx, y2: h - 14, class: "annotation kind-" + String(a.kind).replace(/[^a-z0-9-]/gi, "_"), "data-kind": a.kind },
+      svg("title", {}, `${a.kind}${on}${by} ${fmtTime(a.at)} ${a.reason || ""}`)));
   }
 }
 
@@ -147,6 +148,40 @@ function bandChart(view, points, x, step) {
   return s;
 }
 
+// emergencyChart: the fleet's emergency level per interval (the highest
+// in force during it) as a band, with the level changes as lines.
+function emergencyChart(view, track, x, step) {
+  const h = 48;
+  const s = frame("emergency", "emergency level (highest per interval; lines: level changes)", h, track.length);
+  const bw = Math.max(1, x(new Date(step * 1000)) - x(new Date(0)));
+  for (const p of track) {
+    const xx = x(p.start);
+    if (xx < PADL) continue;
+    s.append(svg("rect", { x: xx, y: 18, width: bw, height: h - 34, class: "emg level-" + String(p.worst).toLowerCase(), "data-level": p.worst },
+      svg("title", {}, `${fmtTime(p.start)}: ${p.worst}${p.worst !== p.level ? ` (${p.level} at the end)` : ""}`)));
+  }
+  marks(s, x, h, { annotations: (view.annotations || []).filter((a) => a.kind === "emergency") });
+  return s;
+}
+
+// replayChart: dead-letter replays run per interval, resolved ones darker.
+function replayChart(view, track, x, step) {
+  const h = 90, base = h - 14, top = Math.max(1, ...track.map((p) => p.replays));
+  const s = frame("replays", `dead-letter replays per ${step === 60 ? "minute" : "hour"} (max ${top}; dark: resolved)`, h, track.length);
+  const bw = Math.max(1, x(new Date(step * 1000)) - x(new Date(0)) - 1);
+  const y = (v) => base - (v / top) * (base - 18);
+  for (const p of track) {
+    const xx = x(p.start);
+    if (xx < PADL) continue;
+    const g = svg("g", { class: "point", "data-start": p.start, "data-replays": p.replays });
+    g.append(svg("rect", { x: xx, y: y(p.replays), width: bw, height: base - y(p.replays), class: "bar-replays" }));
+    g.append(svg("rect", { x: xx, y: y(p.resolved), width: bw, height: base - y(p.resolved), class: "bar-resolved" }));
+    g.append(svg("title", {}, `${fmtTime(p.start)}: ${p.replays} replays, ${p.resolved} resolved`));
+    s.append(g);
+  }
+  return s;
+}
+
 function renderPlot(view) {
   const box = $("plots");
   const points = view[plotRange] || [];
@@ -154,12 +189,15 @@ function renderPlot(view) {
   const t1 = new Date(view.generated_at).getTime();
   const t0 = t1 - (plotRange === "minutes" ? 3600e3 : 86400e3);
   const x = axis(t0, t1);
+  const track = (view.track || {})[plotRange] || [];
   box.replaceChildren(
     bandChart(view, points, x, step),
+    emergencyChart(view, track, x, step),
     barsChart(view, points, x, step),
     lineChart("latency", "sampled latency, ms (p50, p99)", points, x, [
       { key: "p50_ms", cls: "line-p50", label: "p50" }, { key: "p99_ms", cls: "line-p99", label: "p99" }]),
     lineChart("dlq", "dead letters not resolved", points, x, [{ key: "dlq_depth", cls: "line-dlq", label: "DLQ depth" }]),
+    replayChart(view, track, x, step),
   );
   box.dataset.service = view.service;
   box.dataset.points = points.length;
@@ -176,7 +214,10 @@ async function refreshPlots() {
     lastList = list.body;
     renderSparks(list.body);
     renderServiceChoice(list.body);
-    $("plots-scope").textContent = `scope: ${list.body.scope} (this process only)`;
+    const fl = list.body.fleet;
+    $("plots-scope").textContent = list.body.scope === "fleet" && fl
+      ? `scope: the fleet, ${fl.processes} process${fl.processes === 1 ? "" : "es"} merged (p50 / p99: the highest process's)`
+      : `scope: this process only${fl && fl.error ? ` (${fl.error})` : ""}`;
     if (!plotService) return;
     const one = await get(`series/${encodeURIComponent(plotService)}/`);
     if (one.ok) renderPlot(one.body);
@@ -195,12 +236,15 @@ document.addEventListener("DOMContentLoaded", () => {
   $("plots-service").addEventListener("change", () => choose($("plots-service").value));
   $("plots-range").addEventListener("change", () => { plotRange = $("plots-range").value; refreshPlots(); });
   $("key").addEventListener("change", () => refreshPlots());
-  // The verdict's reason opens the plot of the service in the most trouble.
+  // The verdict's reason opens the plot of the service it names; a reason
+  // that names none (the kill switch, the store) opens the service in the
+  // most trouble over the last hour.
   const reason = $("verdict-reason");
   reason.classList.add("plot-link");
-  reason.title = "plot the service in the most trouble over the last hour";
+  reason.title = "plot the service this reason is about";
   reason.addEventListener("click", () => {
-    const name = busiest(lastList.services);
+    const named = reason.dataset.service || "";
+    const name = lastList.services.some((s) => s.service === named) ? named : busiest(lastList.services);
     if (name) { choose(name); $("plots-card").scrollIntoView(); }
   });
   refreshPlots();
