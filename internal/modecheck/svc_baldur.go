@@ -457,7 +457,9 @@ func (w *ProtectedService) Cached(ctx context.Context, sku string) (int64, error
 				break
 			}
 			actx := z.WithTimeout(ctx)
-			r0, err = w.inner.Cached(actx, sku)
+			if err = z.Inject(actx); err == nil {
+				r0, err = w.inner.Cached(actx, sku)
+			}
 			err = z.Timed(ctx, actx, err)
 			if !z.Done(ctx, permit, err, attempt) {
 				break

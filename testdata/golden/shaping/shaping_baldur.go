@@ -295,7 +295,9 @@ func (w *ProtectedLedger) Settle(ctx context.Context, id string) error {
 			break
 		}
 		actx := z.WithTimeout(ctx)
-		err = w.inner.Settle(actx, id)
+		if err = z.Inject(actx); err == nil {
+			err = w.inner.Settle(actx, id)
+		}
 		err = z.Timed(ctx, actx, err)
 		if !z.Done(ctx, permit, err, attempt) {
 			break
