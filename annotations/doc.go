@@ -28,11 +28,11 @@
 //     Conflict (a func returning a message for a forbidden combination),
 //     Feature (it asks for a policy by itself, so it needs an error result),
 //     Spec (the ZoneSpec field that takes the value when the key is on).
-//  3. runtime.ZoneSpec and generator.Spec: add the field named by Spec, same
+//  3. runtime.ZoneSpec and the generator's zoneSpec (generator/model.go): add the field named by Spec, same
 //     name and type in both (TestSpecMirrorsZoneSpec, TestKeyTableSpecFields);
 //     its zero value must mean "not written". The generator copies the
 //     value and writes it in the ZoneSpec literal without further code.
-//  4. The runtime's use of the field; generator.Spec.Chain if -explain should
+//  4. The runtime's use of the field; zoneSpec.Chain (generator/explain.go) if -explain should
 //     show it; a rule in generator/rules.go only if it depends on the method's
 //     types (as timeout needs a context); a golden case in generator/golden_test.go.
 //  5. The README's directive table, and a line in annotations/parse_test.go's

@@ -35,7 +35,7 @@ type analyzer struct {
 	// declared holds the package-level names the wrappers will declare.
 	declared map[string]bool
 
-	model *Package
+	model *packageInfo
 	// unresolved: a protected interface mentions a type go/types could not
 	// resolve, so the package's type errors matter.
 	unresolved bool
@@ -62,7 +62,7 @@ func analyze(pkg *packages.Package, fset *token.FileSet, errs *collector) *analy
 			}
 		}
 	}
-	out := &Package{Path: pkg.PkgPath, Name: pkg.Name, Types: pkg.Types}
+	out := &packageInfo{Path: pkg.PkgPath, Name: pkg.Name, Types: pkg.Types}
 	for _, f := range files {
 		file := a.file(f)
 		a.misplaced(f)
@@ -94,9 +94,9 @@ func interfaceTypes(f *ast.File) []*ast.InterfaceType {
 	return out
 }
 
-func (a *analyzer) file(f *ast.File) *File {
+func (a *analyzer) file(f *ast.File) *fileInfo {
 	src := a.filename(f)
-	out := &File{Source: src, Output: strings.TrimSuffix(src, ".go") + "_baldur.go"}
+	out := &fileInfo{Source: src, Output: strings.TrimSuffix(src, ".go") + "_baldur.go"}
 	for _, d := range f.Decls {
 		gd, ok := d.(*ast.GenDecl)
 		if !ok || gd.Tok != token.TYPE {
@@ -188,7 +188,7 @@ func (a *analyzer) misplaced(f *ast.File) {
 	}
 }
 
-func (a *analyzer) typeSpec(ts *ast.TypeSpec, doc *ast.CommentGroup) *Interface {
+func (a *analyzer) typeSpec(ts *ast.TypeSpec, doc *ast.CommentGroup) *ifaceInfo {
 	protect, skip := a.typeDirectives(doc)
 	it, isIface := ts.Type.(*ast.InterfaceType)
 	if protect == nil {
@@ -237,7 +237,7 @@ func (a *analyzer) typeSpec(ts *ast.TypeSpec, doc *ast.CommentGroup) *Interface 
 		a.errs.errorf(ts.Name.Pos(), "%s has no methods to protect", ts.Name.Name)
 		return nil
 	}
-	out := &Interface{
+	out := &ifaceInfo{
 		Name:    ts.Name.Name,
 		Pos:     a.fset.Position(ts.Name.Pos()),
 		Named:   named,
@@ -361,7 +361,7 @@ func (a *analyzer) methodSet(it *ast.InterfaceType, iface *types.Interface) []en
 
 // method applies the merged directives to one method and enforces the
 // README's "Rules at the edges". It returns nil when the method cannot be wrapped.
-func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skippedByIface bool) *Method {
+func (a *analyzer) method(it *ifaceInfo, ip annotations.Policy, e entry, skippedByIface bool) *methodInfo {
 	fn := e.fn
 	name := fn.Name()
 	sig := fn.Type().(*types.Signature)
@@ -372,7 +372,7 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 			it.Name, a.typeString(a.pkg.TypesInfo.TypeOf(e.embed)), name, fn.Pkg().Name(), fn.Pkg().Path())
 		return nil
 	}
-	m := &Method{Name: name, Variadic: sig.Variadic(), Ctx: -1}
+	m := &methodInfo{Name: name, Variadic: sig.Variadic(), Ctx: -1}
 	ok := true
 	for i := 0; i < sig.Params().Len(); i++ {
 		v := sig.Params().At(i)
@@ -380,7 +380,7 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 		if n == "_" {
 			n = ""
 		}
-		m.Params = append(m.Params, Param{Name: n, Type: v.Type()})
+		m.Params = append(m.Params, paramInfo{Name: n, Type: v.Type()})
 		if why := a.unwritable(v.Type()); why != "" {
 			a.errs.errorf(e.pos, "cannot wrap %s.%s: parameter %s: %s", it.Name, name, paramLabel(i, n), why)
 			ok = false
@@ -493,8 +493,8 @@ func (a *analyzer) method(it *Interface, ip annotations.Policy, e entry, skipped
 
 // specOf is the Spec the merged policy p asks for on service.method, before
 // the analysis of the method's signature adds what follows from it.
-func specOf(service, method string, p annotations.Policy) Spec {
-	spec := Spec{Service: service, Method: method, Breaker: !p.Breaker.Set || p.Breaker.Val, Attempts: 1}
+func specOf(service, method string, p annotations.Policy) zoneSpec {
+	spec := zoneSpec{Service: service, Method: method, Breaker: !p.Breaker.Set || p.Breaker.Val, Attempts: 1}
 	specFromKeys(p, &spec)
 	if p.Name.Set && p.Name.Val != "" {
 		spec.Service = p.Name.Val
@@ -520,7 +520,7 @@ func specOf(service, method string, p annotations.Policy) Spec {
 // specFromKeys copies into s the value of every key of the table that names
 // a Spec field and is on in the merged policy p. Check has already refused a
 // key whose required key is off, so a tuning key only lands next to its feature.
-func specFromKeys(p annotations.Policy, s *Spec) {
+func specFromKeys(p annotations.Policy, s *zoneSpec) {
 	v := reflect.ValueOf(s).Elem()
 	for _, k := range annotations.Keys() {
 		if k.Spec != "" && k.On(&p) {
@@ -529,7 +529,7 @@ func specFromKeys(p annotations.Policy, s *Spec) {
 	}
 }
 
-func delegate(m *Method, why string) *Method {
+func delegate(m *methodInfo, why string) *methodInfo {
 	m.Delegated, m.Why = true, why
 	return m
 }

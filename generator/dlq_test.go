@@ -64,7 +64,7 @@ type Reordered interface{ M(ctx context.Context, o Order, id string, n ...int) e
 	res, err := Generate(Config{Dir: dir, Patterns: []string{"./..."}})
 	require.NoError(t, err)
 	sigs := make(map[string]string)
-	for _, pkg := range res.Packages {
+	for _, pkg := range res.packages {
 		for _, f := range pkg.Files {
 			for _, it := range f.Interfaces {
 				require.NotNil(t, it.Methods[0].DLQ, it.Name)
@@ -99,8 +99,8 @@ type S interface{ M(_ context.Context, _ string, a1 int, x, X bool) error }
 `})
 	res, err := Generate(Config{Dir: dir, Patterns: []string{"./..."}})
 	require.NoError(t, err)
-	m := res.Packages[0].Files[0].Interfaces[0].Methods[0]
-	assert.Equal(t, []ArgField{
+	m := res.packages[0].Files[0].Interfaces[0].Methods[0]
+	assert.Equal(t, []argField{
 		{Param: 1, Name: "A11", JSON: "a11"},
 		{Param: 2, Name: "A1", JSON: "a1"},
 		{Param: 3, Name: "X", JSON: "x"},

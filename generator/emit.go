@@ -32,22 +32,22 @@ const header = generatedHeader + "\n\n//go:build !" + BuildTag + "\n\n"
 // it cannot collide: imports avoid the package's own names, locals avoid the
 // identifiers a method body refers to, and parameters avoid both.
 type emitter struct {
-	f       *File
-	self    string             // the package path
-	imports map[string]string  // import path → the name the file uses
-	foreign map[string]string  // import path → declared package name
-	sigs    map[*Method]string // dlq method → the const holding its replay signature
+	f       *fileInfo
+	self    string                 // the package path
+	imports map[string]string      // import path → the name the file uses
+	foreign map[string]string      // import path → declared package name
+	sigs    map[*methodInfo]string // dlq method → the const holding its replay signature
 	// argTypes: dlq method → the type of its argument record
-	argTypes map[*Method]string
+	argTypes map[*methodInfo]string
 	// resultTypes: idempotency_replay method → the type its results are stored in
-	resultTypes map[*Method]string
+	resultTypes map[*methodInfo]string
 	// cacheKeys: cached method keyed by several parameters → its key struct
-	cacheKeys map[*Method]string
-	ifaceOf   map[*Method]*Interface
+	cacheKeys map[*methodInfo]string
+	ifaceOf   map[*methodInfo]*ifaceInfo
 	j         *jen.File
 }
 
-func emit(f *File) ([]byte, error) {
+func emit(f *fileInfo) ([]byte, error) {
 	e := &emitter{f: f, self: f.Pkg.Path, imports: make(map[string]string)}
 	e.nameImports()
 	e.nameSignatures()
@@ -96,7 +96,7 @@ type ifaceNames struct {
 	targs            []jen.Code        // [T, ...] for uses
 }
 
-func (e *emitter) iface(it *Interface) {
+func (e *emitter) iface(it *ifaceInfo) {
 	n := ifaceNames{zones: make(map[string]string), replays: make(map[string]string), withCtx: make(map[string]string),
 		caches: make(map[string]string)}
 	fields := make(names)
@@ -203,7 +203,7 @@ func (e *emitter) iface(it *Interface) {
 
 var multi = jen.Options{Open: "{", Close: "}", Separator: ",", Multi: true}
 
-func (e *emitter) ctorFields(it *Interface, n ifaceNames, inner, rt string) []jen.Code {
+func (e *emitter) ctorFields(it *ifaceInfo, n ifaceNames, inner, rt string) []jen.Code {
 	out := []jen.Code{jen.Id(n.inner).Op(":").Id(inner)}
 	for _, m := range it.Methods {
 		if !m.Delegated {
@@ -218,7 +218,7 @@ func (e *emitter) ctorFields(it *Interface, n ifaceNames, inner, rt string) []je
 // out zero fields and the values the runtime takes for them anyway (one
 // attempt, the default backoff, the operation named after the method), so
 // that a default is written in one place: where ZoneSpec documents it.
-func (e *emitter) spec(s Spec) []jen.Code {
+func (e *emitter) spec(s zoneSpec) []jen.Code {
 	var out []jen.Code
 	v := reflect.ValueOf(s)
 	for i := 0; i < v.NumField(); i++ {
@@ -232,7 +232,7 @@ func (e *emitter) spec(s Spec) []jen.Code {
 }
 
 // specDefault: field name of s holds what ZoneSpec's zero value means.
-func specDefault(s Spec, name string) bool {
+func specDefault(s zoneSpec, name string) bool {
 	switch name {
 	case "Attempts":
 		return s.Attempts <= 1
@@ -306,7 +306,7 @@ type locals struct {
 // methodNames picks the method's local names so that none hides an
 // identifier the body refers to, then renames parameters that clash with
 // them (err → err1, as moq does) and names unnamed or blank ones (a0, a1…).
-func (e *emitter) methodNames(it *Interface, m *Method) locals {
+func (e *emitter) methodNames(it *ifaceInfo, m *methodInfo) locals {
 	outside := make(names)
 	if !m.Delegated {
 		for _, p := range m.Params {
@@ -396,7 +396,7 @@ func (e *emitter) methodNames(it *Interface, m *Method) locals {
 	return l
 }
 
-func (e *emitter) method(it *Interface, n ifaceNames, m *Method) {
+func (e *emitter) method(it *ifaceInfo, n ifaceNames, m *methodInfo) {
 	l := e.methodNames(it, m)
 	params := make([]jen.Code, len(m.Params))
 	for i, p := range m.Params {
@@ -462,7 +462,7 @@ func (e *emitter) method(it *Interface, n ifaceNames, m *Method) {
 	}
 }
 
-func (e *emitter) body(g *jen.Group, it *Interface, n ifaceNames, m *Method, l locals, call func(string) *jen.Statement) {
+func (e *emitter) body(g *jen.Group, it *ifaceInfo, n ifaceNames, m *methodInfo, l locals, call func(string) *jen.Statement) {
 	s := m.Spec
 	z, err, ctx := jen.Id(l.z), jen.Id(l.err), jen.Id(l.ctx)
 	g.Id(l.z).Op(":=").Id(l.recv).Dot(n.zones[m.Name])

@@ -13,15 +13,15 @@ import (
 // `if cm.Run() { ... Done }`, before the fallback.
 
 // cached reports whether m has a result cache.
-func (m *Method) cached() bool { return !m.Delegated && m.Spec.Cache > 0 }
+func (m *methodInfo) cached() bool { return !m.Delegated && m.Spec.Cache > 0 }
 
 // cacheKeyType is K of m's runtime.Cache[K, V].
-func (e *emitter) cacheKeyType(m *Method) jen.Code {
+func (e *emitter) cacheKeyType(m *methodInfo) jen.Code {
 	if k := m.CacheKey; k != nil {
 		switch k.Conv {
-		case KeyInt:
+		case keyInt:
 			return jen.Int64()
-		case KeyUint:
+		case keyUint:
 			return jen.Uint64()
 		}
 		return jen.String()
@@ -36,12 +36,12 @@ func (e *emitter) cacheKeyType(m *Method) jen.Code {
 }
 
 // cacheType is m's *runtime.Cache[K, V].
-func (e *emitter) cacheType(m *Method) *jen.Statement {
+func (e *emitter) cacheType(m *methodInfo) *jen.Statement {
 	return e.rt("Cache").Types(e.cacheKeyType(m), e.resultsType(m))
 }
 
 // cacheKeyStruct declares the key of a method keyed by several parameters.
-func (e *emitter) cacheKeyStruct(m *Method) *jen.Statement {
+func (e *emitter) cacheKeyStruct(m *methodInfo) *jen.Statement {
 	return jen.StructFunc(func(g *jen.Group) {
 		for _, i := range m.CacheParams {
 			g.Id("P" + strconv.Itoa(i)).Add(e.typ(m.Params[i].Type))
@@ -51,7 +51,7 @@ func (e *emitter) cacheKeyStruct(m *Method) *jen.Statement {
 
 // cacheGet writes the lookup: cv, cm, err = c.Get(ctx, key), or the miss
 // of a call whose cache_key= path stops at a nil.
-func (e *emitter) cacheGet(g *jen.Group, m *Method, l locals, c *jen.Statement) {
+func (e *emitter) cacheGet(g *jen.Group, m *methodInfo, l locals, c *jen.Statement) {
 	var key jen.Code
 	var nils []nilCheck
 	switch {
@@ -88,7 +88,7 @@ func (e *emitter) cacheGet(g *jen.Group, m *Method, l locals, c *jen.Statement) 
 
 // cacheDone writes the end of a call that ran: store, or answer a failure
 // with a stale result, and hand the outcome to the calls waiting for it.
-func (e *emitter) cacheDone(g *jen.Group, m *Method, l locals, c *jen.Statement, ctx jen.Code) {
+func (e *emitter) cacheDone(g *jen.Group, m *methodInfo, l locals, c *jen.Statement, ctx jen.Code) {
 	vals := make([]jen.Code, len(l.results))
 	for i, r := range l.results {
 		vals[i] = jen.Id(resultField(i)).Op(":").Id(r)

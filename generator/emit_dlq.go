@@ -14,7 +14,7 @@ import (
 
 // argsStruct is the argument record of a dlq method: one exported field
 // per parameter but a leading context, tagged with the parameter's name.
-func (e *emitter) argsStruct(m *Method) *jen.Statement {
+func (e *emitter) argsStruct(m *methodInfo) *jen.Statement {
 	return jen.StructFunc(func(g *jen.Group) {
 		for _, f := range m.DLQ.Fields {
 			g.Id(f.Name).Add(e.typ(m.Params[f.Param].Type)).Tag(map[string]string{"json": f.JSON})
@@ -24,16 +24,16 @@ func (e *emitter) argsStruct(m *Method) *jen.Statement {
 
 // argsType is the named type of m's argument record, instantiated with the
 // interface's type parameters.
-func (e *emitter) argsType(it *Interface, m *Method) *jen.Statement {
+func (e *emitter) argsType(it *ifaceInfo, m *methodInfo) *jen.Statement {
 	return jen.Id(e.argTypes[m]).Types(typeArgs(it)...)
 }
 
 // resultsType is the named type of m's stored results, instantiated.
-func (e *emitter) resultsType(m *Method) *jen.Statement {
+func (e *emitter) resultsType(m *methodInfo) *jen.Statement {
 	return jen.Id(e.resultTypes[m]).Types(typeArgs(e.ifaceOf[m])...)
 }
 
-func typeArgs(it *Interface) []jen.Code {
+func typeArgs(it *ifaceInfo) []jen.Code {
 	targs := make([]jen.Code, len(it.TypeParams))
 	for i, tp := range it.TypeParams {
 		targs[i] = jen.Id(tp.Obj().Name())
@@ -44,7 +44,7 @@ func typeArgs(it *Interface) []jen.Code {
 // dlqSignature is the method's signature hash; for a generic interface the
 // type arguments are appended at run time (runtime.TypeArg), since every
 // instantiation shares the zone and so the replayer.
-func (e *emitter) dlqSignature(it *Interface, m *Method) *jen.Statement {
+func (e *emitter) dlqSignature(it *ifaceInfo, m *methodInfo) *jen.Statement {
 	sig := jen.Id(e.sigs[m])
 	for _, tp := range it.TypeParams {
 		sig = sig.Op("+").Add(e.rt("TypeArg").Types(jen.Id(tp.Obj().Name())).Call())
@@ -56,7 +56,7 @@ func (e *emitter) dlqSignature(it *Interface, m *Method) *jen.Statement {
 // the stored results of idempotency_replay, and the replay signature of
 // every dlq method: the same string where the wrapper parks and where it
 // registers its replayer.
-func (e *emitter) recordDecls(it *Interface, n ifaceNames) {
+func (e *emitter) recordDecls(it *ifaceInfo, n ifaceNames) {
 	for _, m := range it.Methods {
 		if name, ok := e.argTypes[m]; ok {
 			e.j.Commentf("%s is the argument record %s parks and its replayer decodes.", name, m.Name)
@@ -94,7 +94,7 @@ func (e *emitter) recordDecls(it *Interface, n ifaceNames) {
 }
 
 // park writes the capture at the end of a dlq method's body.
-func (e *emitter) park(g *jen.Group, it *Interface, m *Method, l locals) {
+func (e *emitter) park(g *jen.Group, it *ifaceInfo, m *methodInfo, l locals) {
 	err := jen.Id(l.err)
 	attempts := jen.Id(l.attempt)
 	vals := make([]jen.Code, len(m.DLQ.Fields))
@@ -109,7 +109,7 @@ func (e *emitter) park(g *jen.Group, it *Interface, m *Method, l locals) {
 
 // registerReplayers writes, in the constructor, the registration of every
 // dlq method's replayer on its zone.
-func (e *emitter) registerReplayers(g *jen.Group, it *Interface, n ifaceNames, w string) {
+func (e *emitter) registerReplayers(g *jen.Group, it *ifaceInfo, n ifaceNames, w string) {
 	g.Comment("Parked calls are replayed through the wrapper: a replay meets every policy a live call meets.")
 	for _, m := range it.Methods {
 		if m.Delegated || m.DLQ == nil {
@@ -120,7 +120,7 @@ func (e *emitter) registerReplayers(g *jen.Group, it *Interface, n ifaceNames, w
 }
 
 // replayer writes the wrapper's method that replays one parked call of m.
-func (e *emitter) replayer(it *Interface, n ifaceNames, m *Method) {
+func (e *emitter) replayer(it *ifaceInfo, n ifaceNames, m *methodInfo) {
 	outside := names{e.imports[RuntimePath]: true, e.imports["context"]: true, "error": true, "byte": true, "nil": true, e.argTypes[m]: true}
 	for _, f := range m.DLQ.Fields {
 		e.refs(m.Params[f.Param].Type, outside)

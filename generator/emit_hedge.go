@@ -12,7 +12,7 @@ import (
 //	r0, err = runtime.Hedge(ctx, z, func(hctx context.Context) (int64, error) {
 //		return w.inner.Get(hctx, sku)
 //	})
-func (e *emitter) hedge(g *jen.Group, m *Method, l locals, ctx, z *jen.Statement, call func(string) *jen.Statement) {
+func (e *emitter) hedge(g *jen.Group, m *methodInfo, l locals, ctx, z *jen.Statement, call func(string) *jen.Statement) {
 	param := jen.Id(l.hctx).Qual("context", "Context")
 	hedge := func(lhs jen.Code, res jen.Code, body ...jen.Code) {
 		fn := jen.Func().Params(param).Add(res).Block(body...)

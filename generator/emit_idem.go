@@ -15,7 +15,7 @@ import (
 // the only way (structs and such in the fingerprint, replayed results).
 
 // claim writes everything between the variable block and the body.
-func (e *emitter) claim(g *jen.Group, m *Method, l locals, outs []jen.Code) {
+func (e *emitter) claim(g *jen.Group, m *methodInfo, l locals, outs []jen.Code) {
 	k := m.Key
 	z, err := jen.Id(l.z), jen.Id(l.err)
 	g.Commentf("Idempotency: the key is %s; the fingerprint of the arguments tells a duplicate from a reused key.", m.Spec.Idempotency)
@@ -28,9 +28,9 @@ func (e *emitter) claim(g *jen.Group, m *Method, l locals, outs []jen.Code) {
 
 	key, nils := e.keyRead(k, l)
 	switch k.Conv { // the gate claims a string
-	case KeyInt:
+	case keyInt:
 		key = jen.Qual("strconv", "FormatInt").Call(key, jen.Lit(10))
-	case KeyUint:
+	case keyUint:
 		key = jen.Qual("strconv", "FormatUint").Call(key, jen.Lit(10))
 	}
 	var checks []jen.Code
@@ -81,7 +81,7 @@ type nilCheck struct {
 // keyRead writes the key of a resolved path (idempotency= or cache_key=)
 // as typed code: a string, int64 or uint64 value, and the nil checks that
 // must fail before it is read.
-func (e *emitter) keyRead(k *Key, l locals) (*jen.Statement, []nilCheck) {
+func (e *emitter) keyRead(k *keyPath, l locals) (*jen.Statement, []nilCheck) {
 	// Walk the path. Pending dereferences stay bare (**x) where the value is
 	// an operand, and get parentheses where a selector follows.
 	expr, stars := jen.Id(l.params[k.Param]), 0
@@ -94,23 +94,23 @@ func (e *emitter) keyRead(k *Key, l locals) (*jen.Statement, []nilCheck) {
 	var checks []nilCheck
 	for _, st := range k.Steps {
 		switch st.Kind {
-		case KeySelect:
+		case keySelect:
 			if stars > 0 {
 				expr, stars = jen.Parens(value()), 0
 			}
 			expr = expr.Clone().Dot(st.Field)
-		case KeyDeref:
+		case keyDeref:
 			stars++
-		case KeyNilCheck:
+		case keyNilCheck:
 			checks = append(checks, nilCheck{value().Op("==").Nil(), st.Path})
 		}
 	}
 	switch k.Conv {
-	case KeyInt:
+	case keyInt:
 		return convert(value(), k.Type, types.Typ[types.Int64], jen.Int64()), checks
-	case KeyUint:
+	case keyUint:
 		return convert(value(), k.Type, types.Typ[types.Uint64], jen.Uint64()), checks
-	case KeyStringer:
+	case keyStringer:
 		v := value()
 		if stars > 0 {
 			v = jen.Parens(v)
@@ -123,7 +123,7 @@ func (e *emitter) keyRead(k *Key, l locals) (*jen.Statement, []nilCheck) {
 // complete writes the claim's completion after the body, before a fallback
 // can answer: the fallback's answer is not the operation's, so a failure
 // releases the key and only the inner method's results are stored.
-func (e *emitter) complete(g *jen.Group, m *Method, l locals) {
+func (e *emitter) complete(g *jen.Group, m *methodInfo, l locals) {
 	z, err := jen.Id(l.z), jen.Id(l.err)
 	ok := err.Clone().Op("==").Nil()
 	if !m.Spec.IdemReplay || len(l.results) == 0 {
@@ -144,7 +144,7 @@ func (e *emitter) complete(g *jen.Group, m *Method, l locals) {
 // resultsStruct is the struct replay mode stores the results in (declared
 // once per method, see resultsType), R0, R1… for each result but the error:
 // the same type encodes and decodes.
-func (e *emitter) resultsStruct(m *Method) *jen.Statement {
+func (e *emitter) resultsStruct(m *methodInfo) *jen.Statement {
 	return jen.StructFunc(func(g *jen.Group) {
 		for i, t := range m.Results[:len(m.Results)-1] {
 			g.Id(resultField(i)).Add(e.typ(t))
@@ -159,7 +159,7 @@ func resultField(i int) string { return "R" + strconv.Itoa(i) }
 // without allocating; a fmt.Stringer interface through runtime.HashStringer;
 // anything else through runtime.HashJSON. The arguments left out are not
 // hashed at all, so that they add nothing, not even a constant.
-func (e *emitter) fingerprint(g *jen.Group, m *Method, l locals) {
+func (e *emitter) fingerprint(g *jen.Group, m *methodInfo, l locals) {
 	chain := e.rt("NewHasher").Call()
 	declared, bare := false, true // bare: chain is a fresh hasher or fp, nothing added yet
 	flush := func() {

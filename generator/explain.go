@@ -15,7 +15,7 @@ import (
 // a cached method starts with "cache(30s, key req.ID, stale 5m)";
 // idempotency lists its options when set: "idempotency(req.ID, operation
 // place-order, window 10m, fail-open, replay)".
-func (s Spec) Chain() string {
+func (s zoneSpec) Chain() string {
 	var p []string
 	if s.Cache > 0 {
 		args := []string{backoff.ShortDuration(s.Cache)}
@@ -132,7 +132,7 @@ func (s Spec) Chain() string {
 // which it leaves out and why, and when key reuse cannot be detected at all.
 func (r *Result) Explain() string {
 	var b strings.Builder
-	for _, pkg := range r.Packages {
+	for _, pkg := range r.packages {
 		for _, f := range pkg.Files {
 			for _, it := range f.Interfaces {
 				fmt.Fprintf(&b, "%s.%s → %s\n", pkg.Path, it.Name, it.Wrapper)
@@ -160,7 +160,7 @@ func (r *Result) Explain() string {
 //	key reuse cannot be detected: every argument but the key is left out of the fingerprint
 //
 // Nothing without idempotency=.
-func (m *Method) fingerprintNotes() []string {
+func (m *methodInfo) fingerprintNotes() []string {
 	if m.Key == nil {
 		return nil
 	}
@@ -190,7 +190,7 @@ func (m *Method) fingerprintNotes() []string {
 
 // fingerprintGaps: the fingerprint of m leaves out an argument or cannot
 // see part of one.
-func (m *Method) fingerprintGaps() bool {
+func (m *methodInfo) fingerprintGaps() bool {
 	for _, a := range m.Fingerprint {
 		if a.Out != "" || len(a.Unseen) > 0 {
 			return true
@@ -203,10 +203,10 @@ func (m *Method) fingerprintGaps() bool {
 // none of them, so a key reused with other arguments passes as a duplicate.
 // A key read from a field of its parameter leaves the rest of that
 // parameter to the fingerprint.
-func (m *Method) keyReuseBlind() bool {
+func (m *methodInfo) keyReuseBlind() bool {
 	whole := true // the key is its parameter, not a field of it
 	for _, s := range m.Key.Steps {
-		if s.Kind == KeySelect {
+		if s.Kind == keySelect {
 			whole = false
 		}
 	}

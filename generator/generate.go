@@ -41,8 +41,8 @@ type Config struct {
 // and Stale hold only the packages without errors: a caller that writes must
 // write nothing at all then (cmd/baldurgen doesn't).
 type Result struct {
-	Packages []*Package // with at least one protected interface, by import path
-	Files    []Output   // generated files, by path
+	packages []*packageInfo // with at least one protected interface, by import path
+	Files    []Output       // generated files, by path
 	// Stale lists generated files whose source no longer has a protected
 	// interface: they are to be deleted.
 	Stale []string
@@ -74,7 +74,7 @@ func Generate(cfg Config) (*Result, error) {
 
 	type loaded struct {
 		lp         *packages.Package
-		p          *Package
+		p          *packageInfo
 		bad        bool
 		unresolved bool
 	}
@@ -86,7 +86,7 @@ func Generate(cfg Config) (*Result, error) {
 				errs.addAt(position(e.Pos), e.Msg)
 			}
 		}
-		var p *Package
+		var p *packageInfo
 		unresolved := false
 		if errs.count() == before && lp.Types != nil && len(lp.Syntax) > 0 {
 			a := analyze(lp, fset, errs)
@@ -120,7 +120,7 @@ func Generate(cfg Config) (*Result, error) {
 		if l.bad || l.p == nil || len(l.p.Files) == 0 {
 			continue
 		}
-		res.Packages = append(res.Packages, l.p)
+		res.packages = append(res.packages, l.p)
 		goFiles := make(map[string]bool)
 		for _, f := range l.lp.GoFiles {
 			goFiles[f] = true

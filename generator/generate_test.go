@@ -32,7 +32,7 @@ func TestGenerateIsDeterministic(t *testing.T) {
 // Spec is written out as a runtime.ZoneSpec literal: the field names and
 // kinds must stay in step with the runtime's.
 func TestSpecMirrorsZoneSpec(t *testing.T) {
-	spec, zone := reflect.TypeFor[Spec](), reflect.TypeFor[runtime.ZoneSpec]()
+	spec, zone := reflect.TypeFor[zoneSpec](), reflect.TypeFor[runtime.ZoneSpec]()
 	require.Equal(t, zone.NumField(), spec.NumField(), "runtime.ZoneSpec and generator.Spec have different fields")
 	for i := range zone.NumField() {
 		zf := zone.Field(i)
@@ -177,7 +177,7 @@ func BenchmarkGenerate50x20(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(res.Files) != 1 || len(res.Packages[0].Files[0].Interfaces) != 50 {
+		if len(res.Files) != 1 || len(res.packages[0].Files[0].Interfaces) != 50 {
 			b.Fatalf("generated %d files", len(res.Files))
 		}
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 func TestChainSpellsIdempotencyAndItsOptions(t *testing.T) {
-	for want, s := range map[string]Spec{
+	for want, s := range map[string]zoneSpec{
 		"idempotency(orderID) → breaker": {Method: "Charge", Breaker: true, Idempotency: "orderID", Operation: "Charge"},
 		"idempotency(req.Order.ID, operation place, window 1m30s, fail-open, replay)": {
 			Method: "Place", Idempotency: "req.Order.ID", Operation: "place",
@@ -40,8 +40,8 @@ func TestExplainShowsIdempotency(t *testing.T) {
 // pointer or an interface could stop it, embedded fields spelled out.
 func TestKeyPathResolution(t *testing.T) {
 	res, _ := generateGolden(t)
-	keys := make(map[string]*Key)
-	for _, pkg := range res.Packages {
+	keys := make(map[string]*keyPath)
+	for _, pkg := range res.packages {
 		if !strings.HasSuffix(pkg.Path, "/idempotency_paths") {
 			continue
 		}
@@ -53,15 +53,15 @@ func TestKeyPathResolution(t *testing.T) {
 			}
 		}
 	}
-	spell := func(k *Key) string {
+	spell := func(k *keyPath) string {
 		var b strings.Builder
 		for _, s := range k.Steps {
 			switch s.Kind {
-			case KeySelect:
+			case keySelect:
 				b.WriteString("." + s.Field)
-			case KeyDeref:
+			case keyDeref:
 				b.WriteString(" *")
-			case KeyNilCheck:
+			case keyNilCheck:
 				b.WriteString(" [" + s.Path + "]")
 			}
 		}
@@ -69,20 +69,20 @@ func TestKeyPathResolution(t *testing.T) {
 	}
 	for name, want := range map[string]struct {
 		steps string
-		conv  KeyConv
+		conv  keyConv
 	}{
-		"ByParam":               {"", KeyString},
-		"ByPointerPath":         {" [req].Order [req.Order].ID", KeyString},
-		"ByPromoted":            {".Meta.RequestID", KeyString},
-		"ByUint":                {" [req].Meta.Seq", KeyUint},
-		"ByStringer":            {".Ref", KeyStringer},
-		"ByBigInt":              {".Order [req.Order].Total [req.Order.Total]", KeyStringer},
-		"ByInt":                 {" [n] *", KeyInt},
-		"ByEmbeddedPointer":     {".Meta [env.Meta].RequestID", KeyString},
-		"ByEnum":                {" [env].Status", KeyInt},
-		"ByPointerToPointer":    {" [req] * [*req].Order [req.Order].ID", KeyString},
-		"ByPointerToPointerInt": {" [id] * [*id] *", KeyUint},
-		"ByInterface":           {" [s]", KeyStringer},
+		"ByParam":               {"", keyString},
+		"ByPointerPath":         {" [req].Order [req.Order].ID", keyString},
+		"ByPromoted":            {".Meta.RequestID", keyString},
+		"ByUint":                {" [req].Meta.Seq", keyUint},
+		"ByStringer":            {".Ref", keyStringer},
+		"ByBigInt":              {".Order [req.Order].Total [req.Order.Total]", keyStringer},
+		"ByInt":                 {" [n] *", keyInt},
+		"ByEmbeddedPointer":     {".Meta [env.Meta].RequestID", keyString},
+		"ByEnum":                {" [env].Status", keyInt},
+		"ByPointerToPointer":    {" [req] * [*req].Order [req.Order].ID", keyString},
+		"ByPointerToPointerInt": {" [id] * [*id] *", keyUint},
+		"ByInterface":           {" [s]", keyStringer},
 	} {
 		k := keys[name]
 		require.NotNil(t, k, name)
@@ -125,7 +125,7 @@ func TestExplainSaysWhatTheFingerprintReadsAndLeavesOut(t *testing.T) {
 func TestFingerprintLeavesOutByType(t *testing.T) {
 	res, _ := generateGolden(t)
 	got := make(map[string]string)
-	for _, pkg := range res.Packages {
+	for _, pkg := range res.packages {
 		if !strings.HasSuffix(pkg.Path, "/idempotency_fingerprint") && !strings.HasSuffix(pkg.Path, "/idempotency_paths") {
 			continue
 		}

@@ -16,7 +16,7 @@ import (
 // exists and has the type of the key's value, so specFromKeys cannot panic.
 func TestKeyTableSpecFields(t *testing.T) {
 	t.Parallel()
-	st := reflect.TypeFor[Spec]()
+	st := reflect.TypeFor[zoneSpec]()
 	for _, k := range annotations.Keys() {
 		if k.Spec == "" {
 			continue
@@ -32,7 +32,7 @@ func TestKeyTableSpecFields(t *testing.T) {
 		require.True(t, ok, text)
 		require.Empty(t, errs, text)
 		require.Equal(t, f.Type, reflect.TypeOf(k.Value(&d.Policy)), "key %s: Spec.%s has another type than the key's value", k.Name, k.Spec)
-		var s Spec
+		var s zoneSpec
 		specFromKeys(d.Policy, &s)
 		require.False(t, reflect.ValueOf(s).FieldByName(k.Spec).IsZero(), "key %s=%s does not reach Spec.%s", k.Name, k.Example, k.Spec)
 	}
@@ -93,6 +93,6 @@ func TestChainShowsEveryKey(t *testing.T) {
 			without, _ = chain(base)
 		}
 		require.NotEqual(t, without, with,
-			"-explain does not show %s%s: add it to Spec.Chain (generator/explain.go)", base, written(&k))
+			"-explain does not show %s%s: add it to zoneSpec.Chain (generator/explain.go)", base, written(&k))
 	}
 }

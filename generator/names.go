@@ -17,7 +17,7 @@ import (
 
 // names picks the three exported (or unexported, following the interface)
 // names of the generated API and refuses names the package already uses.
-func (a *analyzer) names(it *Interface, pos token.Pos) {
+func (a *analyzer) names(it *ifaceInfo, pos token.Pos) {
 	base := it.Name
 	if token.IsExported(base) {
 		it.Wrapper, it.New, it.Protect = "Protected"+base, "NewProtected"+base, "Protect"+base
@@ -77,7 +77,7 @@ func (e *emitter) nameImports() {
 			if m.Spec.Timeout > 0 || ownBackoff || m.Spec.BulkheadWait > 0 || m.Spec.IdemTTL > 0 {
 				need["time"] = true
 			}
-			if k := m.Key; k != nil && (k.Conv == KeyInt || k.Conv == KeyUint) {
+			if k := m.Key; k != nil && (k.Conv == keyInt || k.Conv == keyUint) {
 				need["strconv"] = true
 			}
 		}
@@ -157,9 +157,9 @@ func (n names) copy() names {
 // package) and method, avoiding every package-level name of the user's
 // package and the file's import names.
 func (e *emitter) nameSignatures() {
-	e.sigs, e.argTypes, e.resultTypes = make(map[*Method]string), make(map[*Method]string), make(map[*Method]string)
-	e.cacheKeys = make(map[*Method]string)
-	e.ifaceOf = make(map[*Method]*Interface)
+	e.sigs, e.argTypes, e.resultTypes = make(map[*methodInfo]string), make(map[*methodInfo]string), make(map[*methodInfo]string)
+	e.cacheKeys = make(map[*methodInfo]string)
+	e.ifaceOf = make(map[*methodInfo]*ifaceInfo)
 	taken := make(names)
 	for _, n := range e.f.Pkg.Types.Scope().Names() {
 		taken[n] = true

@@ -45,8 +45,8 @@ func explicitOn(p annotations.Policy) []onKey {
 // rule checks one method against the keys that depend on its types.
 type rule struct {
 	a        *analyzer
-	it       *Interface
-	m        *Method
+	it       *ifaceInfo
+	m        *methodInfo
 	method   annotations.Policy // the method's own directive
 	embedded bool
 }
@@ -119,8 +119,8 @@ func (r rule) outlivesTheCall() bool {
 // dlq: the arguments are parked durably for a typed replay, so each one
 // (but a leading context) must be data. It returns the argument record, or
 // nil after an error.
-func (r rule) dlq(pos token.Pos) *DLQ {
-	out := &DLQ{}
+func (r rule) dlq(pos token.Pos) *dlqInfo {
+	out := &dlqInfo{}
 	fields, keys := make(names), make(names)
 	for _, p := range r.m.Params {
 		keys[p.Name] = true // unnamed parameters' keys must not take a name
@@ -145,7 +145,7 @@ func (r rule) dlq(pos token.Pos) *DLQ {
 		if key == "" {
 			key = keys.take("a" + strconv.Itoa(i))
 		}
-		out.Fields = append(out.Fields, ArgField{Param: i, Name: fields.take(exportedName(key)), JSON: key})
+		out.Fields = append(out.Fields, argField{Param: i, Name: fields.take(exportedName(key)), JSON: key})
 		t := types.TypeString(p.Type, (*types.Package).Path)
 		if r.m.Variadic && i == len(r.m.Params)-1 {
 			t = "..." + types.TypeString(p.Type.(*types.Slice).Elem(), (*types.Package).Path)
@@ -179,9 +179,9 @@ func exportedName(name string) string {
 // Embedded fields are spelled out (req.Meta.RequestID) so that an embedded
 // pointer can be checked for nil; a nil pointer or interface anywhere on
 // the path fails the call with runtime.ErrNoKey.
-func (r rule) keyPath(key string, o annotations.Opt[string]) *Key {
+func (r rule) keyPath(key string, o annotations.Opt[string]) *keyPath {
 	segs := strings.Split(o.Val, ".")
-	k := &Key{Param: -1}
+	k := &keyPath{Param: -1}
 	var t types.Type
 	var names []string
 	for i, p := range r.m.Params {
@@ -212,12 +212,12 @@ func (r rule) keyPath(key string, o annotations.Opt[string]) *Key {
 			if !ok {
 				return
 			}
-			k.Steps = append(k.Steps, KeyStep{Kind: KeyNilCheck, Path: at})
+			k.Steps = append(k.Steps, keyStep{Kind: keyNilCheck, Path: at})
 			t = p.Elem()
 			if _, inner := t.Underlying().(*types.Pointer); !inner && !all {
 				return
 			}
-			k.Steps = append(k.Steps, KeyStep{Kind: KeyDeref})
+			k.Steps = append(k.Steps, keyStep{Kind: keyDeref})
 			at = "*" + at
 		}
 	}
@@ -244,7 +244,7 @@ func (r rule) keyPath(key string, o annotations.Opt[string]) *Key {
 			_, isPtr := fld.Type().Underlying().(*types.Pointer)
 			switch {
 			case last || fld.Exported() || fld.Pkg() == r.a.pkg.Types:
-				k.Steps = append(k.Steps, KeyStep{Kind: KeySelect, Field: fld.Name()})
+				k.Steps = append(k.Steps, keyStep{Kind: keySelect, Field: fld.Name()})
 				spelled += "." + fld.Name()
 			case isPtr:
 				r.a.errs.errorf(o.Pos, "%s=%s: %s is reached through the embedded pointer %s of package %s, which the wrapper cannot check for nil",
@@ -265,11 +265,11 @@ func (r rule) keyPath(key string, o annotations.Opt[string]) *Key {
 		through(true)
 		switch {
 		case b.Info()&types.IsString != 0:
-			k.Conv = KeyString
+			k.Conv = keyString
 		case b.Info()&types.IsUnsigned != 0:
-			k.Conv = KeyUint
+			k.Conv = keyUint
 		default:
-			k.Conv = KeyInt
+			k.Conv = keyInt
 		}
 		k.Type = t
 		return k
@@ -283,16 +283,16 @@ func (r rule) keyPath(key string, o annotations.Opt[string]) *Key {
 		switch {
 		case types.Implements(t, stringer):
 			if (isPtr || isIface) && !isTP {
-				k.Steps = append(k.Steps, KeyStep{Kind: KeyNilCheck, Path: at})
+				k.Steps = append(k.Steps, keyStep{Kind: keyNilCheck, Path: at})
 			}
-			k.Conv, k.Type = KeyStringer, t
+			k.Conv, k.Type = keyStringer, t
 			return k
 		case !isPtr && !isIface && types.Implements(types.NewPointer(t), stringer):
 			// A pointer receiver: the field or parameter is addressable.
-			k.Conv, k.Type = KeyStringer, t
+			k.Conv, k.Type = keyStringer, t
 			return k
 		case isPtr:
-			k.Steps = append(k.Steps, KeyStep{Kind: KeyNilCheck, Path: at}, KeyStep{Kind: KeyDeref})
+			k.Steps = append(k.Steps, keyStep{Kind: keyNilCheck, Path: at}, keyStep{Kind: keyDeref})
 			t = t.Underlying().(*types.Pointer).Elem()
 		default:
 			r.a.errs.errorf(o.Pos, "%s=%s: %s is %s; want a string, an integer or a fmt.Stringer", key, o.Val, path, r.a.typeString(field))
@@ -304,8 +304,8 @@ func (r rule) keyPath(key string, o annotations.Opt[string]) *Key {
 // fingerprint decides, by type, which arguments the idempotency fingerprint
 // reads (see unfingerprinted): the others are left out by name, never
 // hashed as a fixed string, and -explain lists both.
-func (r rule) fingerprint() []FPArg {
-	var out []FPArg
+func (r rule) fingerprint() []fpArg {
+	var out []fpArg
 	for i, p := range r.m.Params {
 		if i == r.m.Ctx {
 			continue
@@ -318,7 +318,7 @@ func (r rule) fingerprint() []FPArg {
 		for j := range unseen {
 			unseen[j] = name + unseen[j]
 		}
-		out = append(out, FPArg{Param: i, Name: name, Out: why, Unseen: unseen})
+		out = append(out, fpArg{Param: i, Name: name, Out: why, Unseen: unseen})
 	}
 	return out
 }
