@@ -41,7 +41,7 @@ var mutants = []mutant{
 		old: "case code == 501:", new: "case code == 599:",
 		pkgs: pkgRuntime, why: "501 is not a failure"},
 	{name: "retry/one-attempt-too-many", file: "runtime/zone.go",
-		old: "attempt >= z.attemptsNow()", new: "attempt > z.attemptsNow()",
+		old: "attempt >= z.attemptsNow(set.attempts)", new: "attempt > z.attemptsNow(set.attempts)",
 		pkgs: pkgRuntime, why: "retry=N makes N attempts in all"},
 	{name: "backoff/cap-ignored", file: "runtime/backoff/backoff.go",
 		old: "d > 0 && d < ceiling", new: "d > 0",
