@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
@@ -121,9 +120,6 @@ func TestConsoleInRealChromium(t *testing.T) {
 		var body adminapi.ControlAnswer
 		require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
 		return body.Control
-	}
-	until := func(expr string) chromedp.Action[chromedp.Void] {
-		return discard(chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second)))
 	}
 	text := func(id string) string {
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))

@@ -2,12 +2,8 @@ package browser_test
 
 import (
 	"context"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,25 +27,7 @@ func TestChaosPanelInRealChromium(t *testing.T) {
 
 	ctx, stop := browser(t, exe, 1400)
 	defer stop()
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *cdpruntime.EventExceptionThrown:
-			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
-		case *cdpruntime.EventConsoleAPICalled:
-			if e.Type == cdpruntime.ConsoleAPICalledTypeError {
-				problems = append(problems, "console.error")
-			}
-		}
-	}))
-	until := func(expr string) chromedp.Action[chromedp.Void] {
-		return discard(chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second)))
-	}
+	problems := pageProblems(t, ctx)
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(origin+"/"),
@@ -81,7 +59,5 @@ func TestChaosPanelInRealChromium(t *testing.T) {
 		until(`document.querySelector('#breakers [data-chaos="payments"]') === null`),
 	))
 	assert.False(t, rt.Chaos().Active("payments"))
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Empty(t, problems, "no script error or console error (a CSP violation would show here): %s", strings.Join(problems, "; "))
+	assertNoPageProblems(t, problems())
 }

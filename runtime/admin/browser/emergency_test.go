@@ -3,12 +3,8 @@ package browser_test
 import (
 	"context"
 	"os"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,25 +30,7 @@ func TestEmergencyPanelInRealChromium(t *testing.T) {
 	ctx, stop := browser(t, exe, 1400)
 	defer stop()
 
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *cdpruntime.EventExceptionThrown:
-			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
-		case *cdpruntime.EventConsoleAPICalled:
-			if e.Type == cdpruntime.ConsoleAPICalledTypeError {
-				problems = append(problems, "console.error")
-			}
-		}
-	}))
-	until := func(expr string) chromedp.Action[chromedp.Void] {
-		return discard(chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second)))
-	}
+	problems := pageProblems(t, ctx)
 	text := func(id string) string {
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
 		require.NoError(t, err)
@@ -104,7 +82,5 @@ func TestEmergencyPanelInRealChromium(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile("/tmp/baldur-console-emergency.png", shot, 0o644))
 	t.Log("screenshot: /tmp/baldur-console-emergency.png")
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Empty(t, problems, "no script error or console error (a CSP violation would show here): %s", strings.Join(problems, "; "))
+	assertNoPageProblems(t, problems())
 }

@@ -7,10 +7,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -67,4 +72,41 @@ func browser(t *testing.T, exe string, height int) (context.Context, context.Can
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	return ctx, func() { cancelTimeout(); cancelCtx(); cancelAlloc() }
+}
+
+// pageProblems collects the page's uncaught exceptions and console errors
+// (a CSP violation is one) from now on; the func returned reads them.
+func pageProblems(t *testing.T, ctx context.Context) func() []string {
+	t.Helper()
+	var (
+		mu       sync.Mutex
+		problems []string
+	)
+	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *cdpruntime.EventExceptionThrown:
+			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
+		case *cdpruntime.EventConsoleAPICalled:
+			if e.Type == cdpruntime.ConsoleAPICalledTypeError {
+				problems = append(problems, "console.error")
+			}
+		}
+	}))
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(problems)
+	}
+}
+
+func assertNoPageProblems(t *testing.T, problems []string) {
+	t.Helper()
+	assert.Empty(t, problems, "no script error or console error (a CSP violation would show here): %s", strings.Join(problems, "; "))
+}
+
+// until polls a JavaScript expression until it is true, for at most 10s.
+func until(expr string) chromedp.Action[chromedp.Void] {
+	return discard(chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second)))
 }

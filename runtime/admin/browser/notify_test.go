@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
@@ -39,9 +38,6 @@ func TestNotifyPanelAndFleetActionsInRealChromium(t *testing.T) {
 		Security: admin.Security{Keys: append(keys(), admin.Key{Role: admin.RoleAdmin, Secret: adminKey}), Unlocked: true}})
 
 	ctx := newBrowser(t, exe)
-	until := func(expr string) chromedp.Action[chromedp.Void] {
-		return discard(chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second)))
-	}
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(origin+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-loaded="true"]`)),

@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -65,25 +62,7 @@ func TestReplayRateAndEmergencyBandInRealChromium(t *testing.T) {
 	origin := serve(t, admin.Options{Runtime: rt, Control: rt.Control(), Logger: quiet, Security: admin.Security{Keys: keys()}})
 
 	ctx := newBrowser(t, exe)
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *cdpruntime.EventExceptionThrown:
-			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
-		case *cdpruntime.EventConsoleAPICalled:
-			if e.Type == cdpruntime.ConsoleAPICalledTypeError {
-				problems = append(problems, "console.error")
-			}
-		}
-	}))
-	until := func(expr string) chromedp.Action[chromedp.Void] {
-		return discard(chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second)))
-	}
+	problems := pageProblems(t, ctx)
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(origin+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-loaded="true"]`)),
@@ -110,7 +89,5 @@ func TestReplayRateAndEmergencyBandInRealChromium(t *testing.T) {
 	require.NoError(t, os.WriteFile("/tmp/baldur-plots-track.png", shot, 0o644))
 	t.Log("screenshot: /tmp/baldur-plots-track.png")
 
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Empty(t, problems, "no script error or console error (a CSP violation would show here): %s", strings.Join(problems, "; "))
+	assertNoPageProblems(t, problems())
 }

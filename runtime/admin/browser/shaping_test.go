@@ -3,7 +3,6 @@ package browser_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
@@ -37,9 +36,6 @@ func TestShapingPanelInRealChromium(t *testing.T) {
 	origin := serve(t, admin.Options{Runtime: rt, Control: rt.Control(), Logger: quiet, Security: admin.Security{Keys: keys()}})
 
 	ctx := newBrowser(t, exe)
-	until := func(expr string) chromedp.Action[chromedp.Void] {
-		return discard(chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second)))
-	}
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(origin+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-loaded="true"]`)),
