@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 )
@@ -32,12 +33,20 @@ func printShaping(w io.Writer, s adminapi.Shaping) {
 	}
 	fmt.Fprintln(w)
 	if len(s.Methods) == 0 {
-		fmt.Fprintln(w, "no method uses load shaping (rate=, throttle=adaptive, concurrency=adaptive, retry_budget=)")
+		fmt.Fprintln(w, "no method uses load shaping (cache=, rate=, throttle=adaptive, concurrency=adaptive, retry_budget=, hedge=)")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "METHOD\tRATE\tTOKENS\tLIMITED\tTHROTTLE\tSHED\tCONCURRENCY\tREFUSED\tRETRY BUDGET\tEXHAUSTED")
+	fmt.Fprintln(tw, "METHOD\tCACHE\tRATE\tTOKENS\tLIMITED\tTHROTTLE\tSHED\tCONCURRENCY\tREFUSED\tRETRY BUDGET\tEXHAUSTED\tHEDGES")
 	for _, m := range s.Methods {
+		cache, hedges := "-", "-"
+		if c := m.Cache; c != nil {
+			cache = fmt.Sprintf("%d hit %d miss %d stale, %d/%d", c.Hits, c.Misses, c.Stale, c.Entries, c.Max)
+		}
+		if h := m.Hedge; h != nil {
+			hedges = fmt.Sprintf("%d started %d won %d refused, after %s", h.Started, h.Won, h.Refused,
+				time.Duration(h.DelayMs*float64(time.Millisecond)).Round(time.Microsecond))
+		}
 		rate, tokens, limited := "-", "-", "-"
 		if r := m.Rate; r != nil {
 			rate = r.Limit + flags(r.Fleet, "fleet", r.Halved, "halved")
@@ -63,8 +72,8 @@ func printShaping(w io.Writer, s adminapi.Shaping) {
 			budget = fmt.Sprintf("%d/%.0f of %s", b.Retries, b.Allowed, b.Budget) + flags(b.Fleet, fleet, b.Shrunk, "halved")
 			exhausted = strconv.FormatUint(b.Exhausted, 10)
 		}
-		fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Service, m.Method, rate, tokens, limited,
-			throttle, shed, conc, refused, budget, exhausted)
+		fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Service, m.Method, cache, rate, tokens, limited,
+			throttle, shed, conc, refused, budget, exhausted, hedges)
 	}
 	tw.Flush()
 	for _, m := range s.Methods {

@@ -31,6 +31,12 @@ func shapingAnswer(at time.Time, level string, stats []runtime.ShapeStats) admin
 			switch p {
 			case "throttle":
 				m.Throttle = &adminapi.ShapingThrottle{Probability: s.ThrottleProbability, Shed: s.Throttled}
+			case "cache":
+				m.Cache = &adminapi.ShapingCache{Hits: s.CacheHits, Misses: s.CacheMisses, Shared: s.CacheShared,
+					Stale: s.CacheStale, Entries: s.CacheSize, Max: s.CacheMax}
+			case "hedge":
+				m.Hedge = &adminapi.ShapingHedge{Started: s.HedgesStarted, Won: s.HedgesWon, Refused: s.HedgesRefused,
+					DelayMs: float64(s.HedgeDelay) / float64(time.Millisecond)}
 			case "concurrency":
 				m.Concurrency = &adminapi.ShapingConcurrency{Limit: s.ConcurrencyLimit, InFlight: s.ConcurrencyInFlight,
 					Limited: s.ConcurrencyLimited, Halved: s.ConcurrencyHalved}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -58,4 +59,32 @@ func TestShapingRouteShowsEachPolicysState(t *testing.T) {
 	assert.Equal(t, int64(31-5), q.Rate.Tokens, "the local bucket's 31 less the 5 calls made")
 	assert.Nil(t, q.Throttle)
 	assert.Nil(t, q.Budget)
+}
+
+// The cache and hedging are on shaping/ too: their counters and bounds.
+func TestShapingRouteShowsCacheAndHedging(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOpts{})
+	f.rt.Zone(runtime.ZoneSpec{Service: "prices", Method: "Quote", Breaker: true, Cache: time.Minute})
+	f.rt.Zone(runtime.ZoneSpec{Service: "search", Method: "Find", Breaker: true, Hedge: 2, HedgeDelay: "50ms"})
+
+	r := f.do(t, req{path: adminapi.URL(adminapi.PathShaping), key: viewerKey})
+	require.Equal(t, http.StatusOK, r.code, r.raw)
+	var ans adminapi.Shaping
+	dec := json.NewDecoder(strings.NewReader(r.raw))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(&ans))
+	require.Len(t, ans.Methods, 2, r.raw)
+
+	prices, search := ans.Methods[0], ans.Methods[1]
+	assert.Equal(t, []string{"cache"}, prices.Policies)
+	require.NotNil(t, prices.Cache, r.raw)
+	assert.Positive(t, prices.Cache.Max, "the size bound")
+	assert.Zero(t, prices.Cache.Hits)
+	assert.Nil(t, prices.Hedge)
+
+	assert.Equal(t, []string{"hedge"}, search.Policies)
+	require.NotNil(t, search.Hedge, r.raw)
+	assert.InDelta(t, 50, search.Hedge.DelayMs, 0.001)
+	assert.Nil(t, search.Cache)
 }

@@ -18,8 +18,8 @@ type Shaping struct {
 }
 
 // ShapingMethod is one protected method's load shaping. Fields of a policy
-// the method does not use are zero; Policies lists those it uses (rate,
-// throttle, concurrency, retry_budget).
+// the method does not use are absent; Policies lists those it uses (cache,
+// rate, throttle, concurrency, retry_budget, hedge).
 type ShapingMethod struct {
 	Service  string   `json:"service"`
 	Method   string   `json:"method"`
@@ -31,6 +31,31 @@ type ShapingMethod struct {
 	Throttle    *ShapingThrottle    `json:"throttle,omitempty"`
 	Concurrency *ShapingConcurrency `json:"concurrency,omitempty"`
 	Budget      *ShapingBudget      `json:"retry_budget,omitempty"`
+	Hedge       *ShapingHedge       `json:"hedge,omitempty"`
+	Cache       *ShapingCache       `json:"cache,omitempty"`
+}
+
+// ShapingHedge is hedge=: the hedges started, won (answered first) and
+// refused by the retry budget, and the delay in force (hedge_delay=, a
+// percentile's value now).
+type ShapingHedge struct {
+	Started uint64  `json:"started"`
+	Won     uint64  `json:"won"`
+	Refused uint64  `json:"refused"`
+	DelayMs float64 `json:"delay_ms"`
+}
+
+// ShapingCache is cache=: calls answered from the cache (hits), calls that
+// found no fresh entry (misses; shared: of those, the ones that waited for
+// the call of their key in flight), failed calls answered with a stale
+// result (stale_if_error=), and the entries held and their bound.
+type ShapingCache struct {
+	Hits    uint64 `json:"hits"`
+	Misses  uint64 `json:"misses"`
+	Shared  uint64 `json:"shared"`
+	Stale   uint64 `json:"stale"`
+	Entries int    `json:"entries"`
+	Max     int    `json:"max_entries"`
 }
 
 // ShapingRate is rate=: the limit as written, its bucket, the tokens the

@@ -20,9 +20,11 @@ function renderShaping(s) {
   $("shaping-empty").hidden = s.methods.length > 0;
   for (const m of s.methods) {
     const dash = () => el("td", { class: "muted" }, "–");
-    const r = m.rate, t = m.throttle, c = m.concurrency, b = m.retry_budget;
+    const r = m.rate, t = m.throttle, c = m.concurrency, b = m.retry_budget, k = m.cache, h = m.hedge;
     tb.append(el("tr", { "data-method": `${m.service}.${m.method}` },
       el("td", {}, `${m.service}.${m.method}`),
+      k ? el("td", { "data-cell": "cache" }, `${k.hits} hits / ${k.misses} misses`,
+        el("div", { class: "small muted" }, `${k.stale} stale · ${k.entries} / ${k.max_entries} entries`)) : dash(),
       r ? el("td", { "data-cell": "rate" }, `${r.tokens} / ${r.burst} tokens`,
         el("div", { class: "small muted" }, `${r.limit}${r.fleet ? " fleet" : ""} · ${r.limited} limited` +
           (r.lease_errors ? ` · ${r.lease_errors} lease errors` : "")), halvedTag(r.halved)) : dash(),
@@ -32,7 +34,9 @@ function renderShaping(s) {
         el("div", { class: "small muted" }, `${c.limited} refused`), halvedTag(c.halved)) : dash(),
       b ? el("td", { "data-cell": "budget" }, `${b.retries} / ${Math.round(b.allowed)} retries`,
         el("div", { class: "small muted" }, `${b.budget}${b.fleet ? ` · fleet of ${b.processes}` : ""} · ${b.exhausted} refused` +
-          (b.sync_errors ? ` · ${b.sync_errors} sync errors` : "")), halvedTag(b.shrunk)) : dash()));
+          (b.sync_errors ? ` · ${b.sync_errors} sync errors` : "")), halvedTag(b.shrunk)) : dash(),
+      h ? el("td", { "data-cell": "hedge" }, `${h.started} started / ${h.won} won`,
+        el("div", { class: "small muted" }, `after ${h.delay_ms.toFixed(1)} ms · ${h.refused} refused by the budget`)) : dash()));
   }
 }
 
