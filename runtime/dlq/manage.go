@@ -444,7 +444,7 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 func (q *Queue) operationStats(ctx context.Context) ([]OperationStats, error) {
 	ogs, err := q.st.HGetAll(ctx, q.k.opGroups())
 	if err != nil {
-		return nil, fmt.Errorf("dlq stats: %w", err)
+		return nil, fmt.Errorf("stats: %w", err)
 	}
 	out := make([]OperationStats, 0, len(ogs))
 	for og := range ogs {
@@ -453,7 +453,7 @@ func (q *Queue) operationStats(ctx context.Context) ([]OperationStats, error) {
 		for st, dst := range map[State]*int64{StatePending: &os.Pending, StateReplaying: &os.Replaying,
 			StateNeedsReview: &os.NeedsReview, StateResolved: &os.Resolved} {
 			if *dst, err = q.counterValue(ctx, q.k.opCounter(og, st)); err != nil {
-				return nil, fmt.Errorf("dlq stats: %w", err)
+				return nil, fmt.Errorf("stats: %w", err)
 			}
 			*dst = max(*dst, 0)
 		}
