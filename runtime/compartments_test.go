@@ -16,7 +16,7 @@ import (
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
-func newTestRuntime(t *testing.T, cfg Config) *Runtime {
+func newTestRuntime(t testing.TB, cfg Config) *Runtime {
 	t.Helper()
 	cfg.Store = store.NewMemory()
 	cfg.environ = func() []string { return nil }

@@ -264,3 +264,21 @@ func TestAnAutomaticLevelChangeIsAudited(t *testing.T) {
 	assert.Equal(t, "NORMAL -> HIGH", r.Detail)
 	assert.Contains(t, r.Reason, "breakers", "the reason is the signal")
 }
+
+// BenchmarkEmergencyCheck is what emergency mode adds to a call's success
+// path: Enter's first branch, the level in force against the zone's
+// threshold (two atomic loads and a compare), on a real zone at a level that
+// does not shed it. README, Measured.
+func BenchmarkEmergencyCheck(b *testing.B) {
+	rt := newTestRuntime(b, Config{})
+	z := rt.Zone(ZoneSpec{Service: "ledger", Method: "Post", Breaker: true, Criticality: "high"})
+	shed := 0
+	for b.Loop() {
+		if z.rt.emg.level.Load() >= z.shedAt.Load() {
+			shed++
+		}
+	}
+	if shed != 0 {
+		b.Fatalf("%d calls left the fast path at NORMAL", shed)
+	}
+}
