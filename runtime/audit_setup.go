@@ -76,7 +76,7 @@ func (rt *Runtime) openAudit(ctx context.Context) error {
 		}
 	}
 	tr, err := audit.New(ctx, audit.Options{Store: rt.store, SQL: sql, Clock: rt.clock, Logger: rt.log,
-		Beat: func(loop string) {
+		BeatEvery: rt.cfg.loopBeat, Beat: func(loop string) {
 			if loop == "drain" {
 				rt.beats.drain.Beat()
 				return

@@ -125,6 +125,7 @@ type Config struct {
 	named       map[string]Compartment // Compartments over the defaults, MaxWait filled in
 	realClock   bool                   // Clock was left to its default, the real clock
 	syncBeat    time.Duration          // tests: the breaker sync loops' beat (default syncBeatEvery)
+	loopBeat    time.Duration          // tests: the notifier's and the audit trail's loops' beat (default their BeatEvery)
 }
 
 func (c Config) redisURLSource() string {

@@ -55,9 +55,9 @@ const (
 	LoopControlWatcher = "control_watcher" // kill switch and dry-run refresh (restart: a fresh run once the stuck one returned)
 	LoopBreakerSync    = "breaker_sync"    // adopting the fleet's breaker states (restart: as the control watcher)
 	LoopBreakerPublish = "breaker_publish" // publishing this process's transitions (restart: as the control watcher)
-	LoopAuditSeal      = "audit_seal"      // sealing audit records into the chain (reported, not restarted)
-	LoopAuditDrain     = "audit_drain"     // draining the chain to PostgreSQL (reported, not restarted; also the audit_drain task)
-	LoopNotifyGuards   = "notify_guards"   // the notifier's guards (reported, not restarted)
+	LoopAuditSeal      = "audit_seal"      // sealing audit records into the chain
+	LoopAuditDrain     = "audit_drain"     // draining the chain to PostgreSQL (also the audit_drain task)
+	LoopNotifyGuards   = "notify_guards"   // the notifier's guards
 )
 
 // syncBeatEvery is how often the breaker sync loops beat while idle.
@@ -89,9 +89,9 @@ func (rt *Runtime) watchOwnLoops(f *fleet) error {
 		{LoopControlWatcher, controlPoll, rt.ctl.Restart, &rt.beats.control},
 		{LoopBreakerSync, rt.sync.every, rt.sync.sync.restart, &rt.beats.sync},
 		{LoopBreakerPublish, rt.sync.every, rt.sync.publisher.restart, &rt.beats.publish},
-		{LoopNotifyGuards, notify.BeatEvery, nil, &rt.beats.notify},
-		{LoopAuditSeal, audit.BeatEvery, nil, &rt.beats.seal},
-		{LoopAuditDrain, audit.BeatEvery, nil, &rt.beats.drain},
+		{LoopNotifyGuards, cmp.Or(rt.cfg.loopBeat, notify.BeatEvery), rt.notifier.Restart, &rt.beats.notify},
+		{LoopAuditSeal, cmp.Or(rt.cfg.loopBeat, audit.BeatEvery), func() { rt.audit.Restart("seal") }, &rt.beats.seal},
+		{LoopAuditDrain, cmp.Or(rt.cfg.loopBeat, audit.BeatEvery), func() { rt.audit.Restart("drain") }, &rt.beats.drain},
 	} {
 		if (l.beat == &rt.beats.seal && rt.audit == nil) || (l.beat == &rt.beats.drain && !rt.audit.Drains()) {
 			continue

@@ -10,10 +10,12 @@ import (
 
 	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/redistest"
+	"github.com/baldur-go/baldur/runtime/audit"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/dlq"
 	"github.com/baldur-go/baldur/runtime/leader"
+	"github.com/baldur-go/baldur/runtime/notify"
 	"github.com/baldur-go/baldur/runtime/schedule"
 	"github.com/baldur-go/baldur/runtime/store"
 	"github.com/baldur-go/baldur/runtime/watchdog"
@@ -217,15 +219,7 @@ func TestFrozenBreakerSyncLoopsAreRestartedAndWorkAgain(t *testing.T) {
 	rt, err := New(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rt.Close() })
-	loop := func(name string) watchdog.LoopStatus {
-		for _, l := range rt.Watchdog().Status() {
-			if l.Name == name {
-				return l
-			}
-		}
-		t.Fatalf("loop %s is not watched: %+v", name, rt.Watchdog().Status())
-		return watchdog.LoopStatus{}
-	}
+	loop := func(name string) watchdog.LoopStatus { return watchedLoop(t, rt, name) }
 	for _, name := range []string{LoopBreakerSync, LoopBreakerPublish} {
 		release := rt.Watchdog().Freeze(name)
 		defer release()
@@ -242,4 +236,52 @@ func TestFrozenBreakerSyncLoopsAreRestartedAndWorkAgain(t *testing.T) {
 	require.True(t, ok)
 	ob.ForceOpen("test")
 	waitFor(t, "the restarted sync loop adopts the fleet's state", func() bool { return z.breaker.State() == breaker.ForcedOpen })
+}
+
+// The notifier's guards loop and the audit trail's sealing loop, frozen as
+// if a store call hung, are restarted by the watchdog and work again: an
+// alert raised after the restart is guarded (counted), a record is sealed.
+func TestFrozenNotifierAndAuditLoopsAreRestartedAndWorkAgain(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	t.Cleanup(func() { _ = st.Close() })
+	cfg := Config{Store: st}
+	cfg.loopBeat = 30 * time.Millisecond
+	rt, err := New(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+	require.NotNil(t, rt.Audit(), "the audit trail is on by default")
+	loop := func(name string) watchdog.LoopStatus { return watchedLoop(t, rt, name) }
+	for _, name := range []string{LoopNotifyGuards, LoopAuditSeal} {
+		release := rt.Watchdog().Freeze(name)
+		defer release()
+		waitFor(t, "the watchdog restarts "+name, func() bool { return loop(name).Restarts >= 1 })
+		waitFor(t, "the restarted "+name+" beats again", func() bool { return loop(name).State == watchdog.StateOK })
+	}
+
+	ctx := context.Background()
+	handled := func() (n uint64) {
+		for _, c := range rt.Notifier().Counts() {
+			n += c.N
+		}
+		return n
+	}
+	before := handled()
+	rt.Notify(ctx, notify.Alert{Key: "restart-check", Title: "after the restart"})
+	waitFor(t, "the restarted guards loop handles an alert", func() bool { return handled() > before })
+
+	require.NoError(t, rt.Audit().Record(ctx, audit.Record{Action: "test.after_restart", Actor: audit.Actor{Key: "test"}}))
+	waitFor(t, "the restarted sealing loop seals the record", func() bool { return rt.Audit().Stats().Backlog == 0 })
+}
+
+// watchedLoop is the watchdog's status of one of rt's loops.
+func watchedLoop(t *testing.T, rt *Runtime, name string) watchdog.LoopStatus {
+	t.Helper()
+	for _, l := range rt.Watchdog().Status() {
+		if l.Name == name {
+			return l
+		}
+	}
+	t.Fatalf("loop %s is not watched: %+v", name, rt.Watchdog().Status())
+	return watchdog.LoopStatus{}
 }

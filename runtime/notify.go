@@ -42,6 +42,7 @@ func (rt *Runtime) openNotifier() error {
 	}
 	if cfg.Beat == nil {
 		cfg.Beat = rt.beats.notify.Beat
+		cfg.BeatEvery = rt.cfg.loopBeat
 	}
 	n, err := notify.New(cfg)
 	if err != nil {

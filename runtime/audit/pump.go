@@ -24,6 +24,65 @@ type pump struct {
 	timer   clock.Timer
 	backoff time.Duration
 	failing bool
+
+	// The run in force, restartable (restart): the trail's loop context it
+	// derives from, its cancellation and the signal that it has returned.
+	runMu      sync.Mutex
+	parent     context.Context
+	wg         *sync.WaitGroup
+	stopRun    context.CancelFunc
+	done       chan struct{}
+	restarting bool
+}
+
+// start runs the pump under parent, counted in wg.
+func (p *pump) start(parent context.Context, wg *sync.WaitGroup) {
+	p.runMu.Lock()
+	defer p.runMu.Unlock()
+	p.parent, p.wg = parent, wg
+	p.launchLocked()
+}
+
+func (p *pump) launchLocked() {
+	ctx, cancel := context.WithCancel(p.parent)
+	done := make(chan struct{})
+	p.stopRun, p.done = cancel, done
+	p.wg.Add(1)
+	go func() {
+		defer close(done)
+		defer cancel()
+		p.run(ctx, p.wg)
+	}()
+}
+
+// restart gives up on the run in force (the watchdog calls it when the
+// loop has gone silent, as when a store or PostgreSQL call hangs): its
+// pass is cancelled, and once it has returned another run starts, kicked,
+// so that nothing left pending waits for the next record. Two runs never
+// overlap; once the trail closes it does nothing.
+func (p *pump) restart() {
+	p.runMu.Lock()
+	defer p.runMu.Unlock()
+	if p.restarting || p.parent == nil || p.parent.Err() != nil {
+		return
+	}
+	p.restarting = true
+	cancel, done := p.stopRun, p.done
+	cancel()
+	p.wg.Add(1) // the run in force still counts: Close cannot be past its Wait
+	go func() {
+		defer p.wg.Done()
+		<-done
+		p.runMu.Lock()
+		defer p.runMu.Unlock()
+		p.restarting = false
+		if p.parent.Err() != nil {
+			return
+		}
+		p.launchLocked()
+		p.kick()
+		p.t.log.Info("audit.loop_restarted", "loop", p.name)
+	}()
 }
 
 func (t *Trail) newPump(name string, pass func(context.Context) error) *pump {
@@ -59,7 +118,7 @@ func (p *pump) run(ctx context.Context, wg *sync.WaitGroup) {
 	defer p.stopTimer()
 	var beatC <-chan time.Time
 	if p.t.beat != nil {
-		tk := time.NewTicker(BeatEvery) // the watchdog's sense of time is the wall clock
+		tk := time.NewTicker(p.t.beatEvery) // the watchdog's sense of time is the wall clock
 		defer tk.Stop()
 		beatC = tk.C
 	}

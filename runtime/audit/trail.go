@@ -70,6 +70,9 @@ type Options struct {
 	// at every turn and at least every BeatEvery while idle: the
 	// watchdog's heartbeat. A loop stuck in a pass stops calling it.
 	Beat func(loop string)
+	// BeatEvery is how often an idle loop calls Beat. Default BeatEvery;
+	// tests shorten it.
+	BeatEvery time.Duration
 }
 
 // BeatEvery is how often an idle loop calls Options.Beat.
@@ -107,8 +110,10 @@ type Trail struct {
 	sealer *pump
 	drainr *pump
 	beat   func(loop string)
-	queue  chan Record // automated actions, written by the writer goroutine
-	flush  chan chan struct{}
+	// beatEvery: Options.BeatEvery
+	beatEvery time.Duration
+	queue     chan Record // automated actions, written by the writer goroutine
+	flush     chan chan struct{}
 
 	recorded atomic.Uint64
 	lost     atomic.Uint64
@@ -129,31 +134,31 @@ func New(ctx context.Context, opts Options) (*Trail, error) {
 		return nil, errors.New("audit: no store")
 	}
 	t := &Trail{
-		st:   opts.Store,
-		sql:  opts.SQL,
-		clk:  cmp.Or[clock.Clock](opts.Clock, clock.Real()),
-		log:  cmp.Or(opts.Logger, slog.Default()),
-		node: cmp.Or(opts.Node, hostname()),
-		proc: cmp.Or(opts.Process, processName()),
-		minB: cmp.Or(opts.RetryMin, DefaultRetryMin),
-		maxB: cmp.Or(opts.RetryMax, DefaultRetryMax),
-		beat: opts.Beat,
+		st:        opts.Store,
+		sql:       opts.SQL,
+		clk:       cmp.Or[clock.Clock](opts.Clock, clock.Real()),
+		log:       cmp.Or(opts.Logger, slog.Default()),
+		node:      cmp.Or(opts.Node, hostname()),
+		proc:      cmp.Or(opts.Process, processName()),
+		minB:      cmp.Or(opts.RetryMin, DefaultRetryMin),
+		maxB:      cmp.Or(opts.RetryMax, DefaultRetryMax),
+		beat:      opts.Beat,
+		beatEvery: cmp.Or(opts.BeatEvery, BeatEvery),
 	}
 	t.maxB = max(t.maxB, t.minB)
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t.cancel = cancel
 	t.sealer = t.newPump("seal", t.sealPass)
 	t.queue, t.flush = make(chan Record, queueSize), make(chan chan struct{})
-	t.wg.Add(2)
-	go t.sealer.run(loopCtx, &t.wg)
+	t.wg.Add(1)
+	t.sealer.start(loopCtx, &t.wg)
 	go t.writeQueued(loopCtx)
 	if t.sql != nil {
 		if err := t.sql.Migrate(ctx); err != nil {
 			t.log.Warn("audit.migrate_failed", "error", err.Error())
 		}
 		t.drainr = t.newPump("drain", t.drainPass)
-		t.wg.Add(1)
-		go t.drainr.run(loopCtx, &t.wg)
+		t.drainr.start(loopCtx, &t.wg)
 	}
 	t.sealer.kick() // whatever an earlier process left pending
 	return t, nil
@@ -173,6 +178,22 @@ func processName() string {
 		exe = os.Args[0]
 	}
 	return filepath.Base(exe) + "[" + strconv.Itoa(os.Getpid()) + "]"
+}
+
+// Restart gives up on one of the trail's loops, "seal" or "drain" (the
+// watchdog calls it when the loop has gone silent): the pass in progress is
+// cancelled and, once it has returned, another run starts. Any other name,
+// or a drain without PostgreSQL, does nothing.
+func (t *Trail) Restart(loop string) {
+	if t == nil {
+		return
+	}
+	switch {
+	case loop == "seal":
+		t.sealer.restart()
+	case loop == "drain" && t.drainr != nil:
+		t.drainr.restart()
+	}
 }
 
 // Close stops the loops (records still pending stay in the store for the

@@ -131,6 +131,9 @@ type Config struct {
 	// channels' loops are not watched (a channel that does not answer holds
 	// only its own queue, and its failures are counted).
 	Beat func()
+	// BeatEvery is how often the idle guards' loop calls Beat. Default
+	// BeatEvery (5s); tests shorten it.
+	BeatEvery time.Duration
 	// HTTPClient sends the deliveries. Default: a client of its own that
 	// follows no redirect (a redirect would take the alert to a host
 	// nobody configured).
@@ -252,6 +255,7 @@ func (c Config) resolve() (resolved, error) {
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
 	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
 	c.DrainTimeout = cmp.Or(c.DrainTimeout, DefaultDrainTimeout)
+	c.BeatEvery = cmp.Or(c.BeatEvery, BeatEvery)
 	if c.Backoff == nil {
 		c.Backoff = defaultBackoff
 	}

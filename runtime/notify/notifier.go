@@ -30,9 +30,18 @@ type Notifier struct {
 	stopOut   chan struct{} // then the outlets send what they hold, without retries
 	closed    atomic.Bool
 	closeOnce sync.Once
-	guardDone chan struct{}
 	outWG     sync.WaitGroup
-	ownClient *http.Client
+
+	// The guards' loop, restartable (Restart): the run in force, its
+	// cancellation and the signal that ends it; guardWG counts the runs and
+	// a restart in progress, so Close waits for all of them.
+	guardMu      sync.Mutex
+	guardCancel  context.CancelFunc
+	guardStop    chan struct{} // closed by Restart: the run returns, leaving the queue to the next
+	guardDone    chan struct{} // closed when the run has returned
+	guardRestart bool
+	guardWG      sync.WaitGroup
+	ownClient    *http.Client
 
 	lastMu  sync.Mutex // guards lasting; nothing but the map and timers under it
 	lasting map[string]*ongoing
@@ -62,7 +71,7 @@ func New(cfg Config) (*Notifier, error) {
 		cfg: rc, log: rc.Logger, counts: newCounters(), owner: rc.Source,
 		in: newQueue(rc.QueueSize), outlets: map[Channel]*outlet{},
 		ctx: ctx, cancel: cancel, stopIn: make(chan struct{}), stopOut: make(chan struct{}),
-		guardDone: make(chan struct{}), changed: make(chan struct{}), lasting: map[string]*ongoing{},
+		changed: make(chan struct{}), lasting: map[string]*ongoing{},
 	}
 	if n.owner == "" {
 		n.owner = "baldur"
@@ -83,7 +92,9 @@ func New(cfg Config) (*Notifier, error) {
 			n.outlets[ch] = &outlet{sender: newSender(ch, u, client), q: newQueue(rc.QueueSize)}
 		}
 	}
-	go n.guardLoop()
+	n.guardMu.Lock()
+	n.startGuardLocked()
+	n.guardMu.Unlock()
 	for _, o := range n.outlets {
 		n.outWG.Add(1)
 		go n.outletLoop(o)
@@ -179,8 +190,10 @@ func (n *Notifier) Close() error {
 		} else {
 			n.cancel()
 		}
-		close(n.stopIn)
-		<-n.guardDone
+		n.guardMu.Lock()
+		close(n.stopIn) // under guardMu: a restart after it starts no run
+		n.guardMu.Unlock()
+		n.guardWG.Wait()
 		close(n.stopOut)
 		n.outWG.Wait()
 		if drain != nil {
@@ -205,11 +218,62 @@ func (n *Notifier) Close() error {
 // BeatEvery is how often the idle guards' loop calls Config.Beat.
 const BeatEvery = 5 * time.Second
 
-func (n *Notifier) guardLoop() {
-	defer close(n.guardDone)
+// startGuardLocked starts a run of the guards' loop; guardMu is held.
+func (n *Notifier) startGuardLocked() {
+	// The run's store calls end when the drain is over (n.ctx) or when
+	// Restart gives up on the run.
+	ctx, cancel := context.WithCancel(context.Background())
+	unhook := context.AfterFunc(n.ctx, cancel)
+	stop, done := make(chan struct{}), make(chan struct{})
+	n.guardCancel, n.guardStop, n.guardDone = cancel, stop, done
+	n.guardWG.Add(1)
+	go func() {
+		defer n.guardWG.Done()
+		defer close(done)
+		defer unhook()
+		defer cancel()
+		n.guardLoop(ctx, stop)
+	}()
+}
+
+// Restart gives up on the guards' loop in force (the watchdog calls it when
+// the loop has gone silent, as when a store call hangs): its store calls
+// are cancelled, and once it has returned another run starts with the
+// queue as it is. Two runs never overlap; after Close it does nothing.
+func (n *Notifier) Restart() {
+	if n == nil {
+		return
+	}
+	n.guardMu.Lock()
+	defer n.guardMu.Unlock()
+	if n.guardRestart || n.closed.Load() {
+		return
+	}
+	n.guardRestart = true
+	cancel, stop, done := n.guardCancel, n.guardStop, n.guardDone
+	close(stop)
+	cancel()
+	n.guardWG.Add(1) // the run in force still counts: Close cannot be past its Wait
+	go func() {
+		defer n.guardWG.Done()
+		<-done
+		n.guardMu.Lock()
+		defer n.guardMu.Unlock()
+		n.guardRestart = false
+		select {
+		case <-n.stopIn: // closing: the run that returned was the last
+			return
+		default:
+		}
+		n.startGuardLocked()
+		n.log.Info("notify.guards_restarted")
+	}()
+}
+
+func (n *Notifier) guardLoop(ctx context.Context, restart <-chan struct{}) {
 	var beatC <-chan time.Time
 	if n.cfg.Beat != nil {
-		tk := time.NewTicker(BeatEvery) // the watchdog's sense of time is the wall clock
+		tk := time.NewTicker(n.cfg.BeatEvery) // the watchdog's sense of time is the wall clock
 		defer tk.Stop()
 		beatC = tk.C
 	}
@@ -217,16 +281,23 @@ func (n *Notifier) guardLoop() {
 		if n.cfg.Beat != nil {
 			n.cfg.Beat()
 		}
+		select {
+		case <-restart:
+			return
+		default:
+		}
 		if a, ok := n.in.pop(); ok {
-			n.process(a)
+			n.process(ctx, a)
 			continue
 		}
 		select {
 		case <-beatC:
 		case <-n.in.wake:
+		case <-restart:
+			return
 		case <-n.stopIn:
 			for a, ok := n.in.pop(); ok; a, ok = n.in.pop() {
-				n.process(a)
+				n.process(ctx, a)
 			}
 			return
 		}
@@ -236,16 +307,16 @@ func (n *Notifier) guardLoop() {
 // process applies the guards in order: burst escalation (every raise
 // counts), the cooldown, the route (no channel: log only), the overall
 // budget, each channel's budget; then queues the alert on its channels.
-func (n *Notifier) process(a Alert) {
+func (n *Notifier) process(ctx context.Context, a Alert) {
 	now := n.cfg.Clock.Now()
-	if a.Priority < Critical && n.guards.escalate(n.ctx, a.Key, now) {
+	if a.Priority < Critical && n.guards.escalate(ctx, a.Key, now) {
 		from := a.Priority
 		a.Priority, a.Escalated = a.Priority.up(), true
 		n.log.Info("notify.alert_escalated", "key", a.Key, "from", from.String(), "to", a.Priority.String(),
 			"threshold", n.cfg.BurstThreshold, "window", n.cfg.BurstWindow.String())
 		n.count(OutcomeEscalated, ReasonBurst)
 	}
-	if n.guards.cooldown(n.ctx, a, n.owner) {
+	if n.guards.cooldown(ctx, a, n.owner) {
 		n.suppress(a, ReasonCooldown, "")
 		return
 	}
@@ -254,12 +325,12 @@ func (n *Notifier) process(a Alert) {
 		n.suppress(a, ReasonLogOnly, "")
 		return
 	}
-	if !n.guards.admit(n.ctx, "all", n.cfg.PerMinute, n.cfg.PerHour, now) {
+	if !n.guards.admit(ctx, "all", n.cfg.PerMinute, n.cfg.PerHour, now) {
 		n.suppress(a, ReasonRateLimited, "")
 		return
 	}
 	for _, ch := range route {
-		if !n.guards.admit(n.ctx, string(ch), n.cfg.ChannelPerMinute, n.cfg.ChannelPerHour, now) {
+		if !n.guards.admit(ctx, string(ch), n.cfg.ChannelPerMinute, n.cfg.ChannelPerHour, now) {
 			n.suppress(a, ReasonRateLimited, ch)
 			continue
 		}
