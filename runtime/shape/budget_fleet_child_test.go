@@ -1,11 +1,8 @@
 package shape
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,9 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/redistest"
-	"github.com/baldur-go/baldur/runtime/store"
 )
 
 const (
@@ -32,15 +27,7 @@ const (
 // retry. It prints "calls <n> granted <n> syncs <n> errors <n>".
 func budgetChild() int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 2 }
-	start, err := strconv.ParseInt(os.Getenv(fleetStartEnv), 10, 64)
-	if err != nil {
-		return fail(err)
-	}
-	run, err := time.ParseDuration(os.Getenv(fleetRunEnv))
-	if err != nil {
-		return fail(err)
-	}
-	st, err := store.OpenRedis(context.Background(), os.Getenv(budgetChildEnv), store.RedisOptions{})
+	start, run, st, err := childFleet(budgetChildEnv)
 	if err != nil {
 		return fail(err)
 	}
@@ -50,10 +37,10 @@ func budgetChild() int {
 	if err != nil {
 		return fail(err)
 	}
-	time.Sleep(time.Until(time.Unix(0, start)))
+	time.Sleep(time.Until(start))
 	tick := time.NewTicker(time.Second / budgetPerSecond)
 	calls, granted := 0, 0
-	for end := time.Unix(0, start).Add(run); time.Now().Before(end); <-tick.C {
+	for end := start.Add(run); time.Now().Before(end); <-tick.C {
 		calls++
 		b.Call()
 		if b.TryRetry() {
@@ -77,31 +64,9 @@ func TestFleetRetryBudgetAcrossThreeProcessesOnAPrivateRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	run := 3 * time.Second
 	start := time.Now().Add(2 * time.Second) // time for the three to start and connect
-	results := make(chan string, budgetChildren)
-	for i := range budgetChildren {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), budgetChildEnv+"="+srv.URL(), fleetKeyEnv+"=budget:{fleet-test}",
-			fleetStartEnv+"="+strconv.FormatInt(start.UnixNano(), 10), fleetRunEnv+"="+run.String())
-		out, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		cmd.Stderr = os.Stderr
-		require.NoError(t, cmd.Start())
-		await.KillAfter(t, cmd, fmt.Sprintf("budget child %d", i))
-		go func() {
-			sc := bufio.NewScanner(out)
-			line := ""
-			for sc.Scan() {
-				line = sc.Text()
-			}
-			if err := cmd.Wait(); err != nil {
-				line = "failed: " + err.Error()
-			}
-			results <- line
-		}()
-	}
+	lines := runFleetChildren(t, budgetChildren, "budget child", start, run, budgetChildEnv+"="+srv.URL(), fleetKeyEnv+"=budget:{fleet-test}")
 	var calls, granted int64
-	for i := range budgetChildren {
-		line := await.Recv(t, results, fmt.Sprintf("budget child %d's figures", i))
+	for i, line := range lines {
 		f := strings.Fields(line)
 		require.Len(t, f, 8, "child said %q", line)
 		c, err := strconv.ParseInt(f[1], 10, 64)

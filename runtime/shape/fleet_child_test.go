@@ -40,15 +40,7 @@ const (
 // spend. It prints "admitted <n> leases <n> returned <n> errors <n>".
 func fleetChild() int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 2 }
-	start, err := strconv.ParseInt(os.Getenv(fleetStartEnv), 10, 64)
-	if err != nil {
-		return fail(err)
-	}
-	run, err := time.ParseDuration(os.Getenv(fleetRunEnv))
-	if err != nil {
-		return fail(err)
-	}
-	st, err := store.OpenRedis(context.Background(), os.Getenv(fleetChildEnv), store.RedisOptions{})
+	start, run, st, err := childFleet(fleetChildEnv)
 	if err != nil {
 		return fail(err)
 	}
@@ -58,8 +50,8 @@ func fleetChild() int {
 	if err != nil {
 		return fail(err)
 	}
-	time.Sleep(time.Until(time.Unix(0, start)))
-	end := time.Unix(0, start).Add(run)
+	time.Sleep(time.Until(start))
+	end := start.Add(run)
 	var admitted atomic.Int64
 	var wg sync.WaitGroup
 	for range fleetCallers {
@@ -93,30 +85,8 @@ func TestFleetRateAcrossThreeProcessesOnAPrivateRedis(t *testing.T) {
 	run := 3 * time.Second
 	start := time.Now().Add(2 * time.Second) // time for the three to start and connect
 	var total, leases int64
-	results := make(chan string, fleetChildren)
-	for i := range fleetChildren {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), fleetChildEnv+"="+srv.URL(), fleetKeyEnv+"=rate:{fleet-test}",
-			fleetStartEnv+"="+strconv.FormatInt(start.UnixNano(), 10), fleetRunEnv+"="+run.String())
-		out, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		cmd.Stderr = os.Stderr
-		require.NoError(t, cmd.Start())
-		await.KillAfter(t, cmd, fmt.Sprintf("fleet child %d", i))
-		go func() {
-			sc := bufio.NewScanner(out)
-			line := ""
-			for sc.Scan() {
-				line = sc.Text()
-			}
-			if err := cmd.Wait(); err != nil {
-				line = "failed: " + err.Error()
-			}
-			results <- line
-		}()
-	}
-	for i := range fleetChildren {
-		line := await.Recv(t, results, fmt.Sprintf("fleet child %d's figures", i))
+	lines := runFleetChildren(t, fleetChildren, "fleet child", start, run, fleetChildEnv+"="+srv.URL(), fleetKeyEnv+"=rate:{fleet-test}")
+	for i, line := range lines {
 		f := strings.Fields(line)
 		require.Len(t, f, 8, "child said %q", line)
 		n, err := strconv.ParseInt(f[1], 10, 64)
@@ -134,4 +104,53 @@ func TestFleetRateAcrossThreeProcessesOnAPrivateRedis(t *testing.T) {
 	assert.LessOrEqual(t, total, bound)
 	assert.GreaterOrEqual(t, total, limit*7/10, "the fleet should get most of its limit")
 	assert.Less(t, leases, total/fleetBatch*2+fleetChildren*2, "tokens move in batches, not a call at a time")
+}
+
+// childFleet reads what a child process of the fleet tests is given: when
+// every child starts and for how long it runs, and the private Redis (its
+// URL in urlEnv), opened.
+func childFleet(urlEnv string) (start time.Time, run time.Duration, st *store.Redis, err error) {
+	ns, err := strconv.ParseInt(os.Getenv(fleetStartEnv), 10, 64)
+	if err != nil {
+		return start, run, nil, err
+	}
+	if run, err = time.ParseDuration(os.Getenv(fleetRunEnv)); err != nil {
+		return start, run, nil, err
+	}
+	st, err = store.OpenRedis(context.Background(), os.Getenv(urlEnv), store.RedisOptions{})
+	return time.Unix(0, ns), run, st, err
+}
+
+// runFleetChildren starts n child processes of this test binary with env,
+// all starting at start and running for run, and returns the last line each
+// printed ("failed: ..." for one that failed), in the order they ended.
+func runFleetChildren(t *testing.T, n int, what string, start time.Time, run time.Duration, env ...string) []string {
+	t.Helper()
+	results := make(chan string, n)
+	for i := range n {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(append(os.Environ(), env...),
+			fleetStartEnv+"="+strconv.FormatInt(start.UnixNano(), 10), fleetRunEnv+"="+run.String())
+		out, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		cmd.Stderr = os.Stderr
+		require.NoError(t, cmd.Start())
+		await.KillAfter(t, cmd, fmt.Sprintf("%s %d", what, i))
+		go func() {
+			sc := bufio.NewScanner(out)
+			line := ""
+			for sc.Scan() {
+				line = sc.Text()
+			}
+			if err := cmd.Wait(); err != nil {
+				line = "failed: " + err.Error()
+			}
+			results <- line
+		}()
+	}
+	lines := make([]string, n)
+	for i := range lines {
+		lines[i] = await.Recv(t, results, fmt.Sprintf("%s %d's figures", what, i))
+	}
+	return lines
 }
