@@ -75,6 +75,10 @@ type Key struct {
 	// value changes no generated code. Every other key changes what the
 	// generator writes and is refused at run time (ParseOverride).
 	Runtime bool
+	// Rollout is the config type a canary of a Runtime key changes (retry,
+	// timeout, breaker or bulkhead): a scope holds one canary rollout per
+	// type at a time. Every Runtime key has one.
+	Rollout string
 
 	field field // the Policy field and the value's kind; see opt
 }
@@ -142,12 +146,12 @@ var keys = []Key{
 		field: opt(label(false), func(p *Policy) *Opt[string] { return &p.Name })},
 	{Name: "breaker", Want: wantSwitch, Feature: true,
 		field: opt(onOff, func(p *Policy) *Opt[bool] { return &p.Breaker })},
-	{Name: "retry", Want: "1..100 or off", Example: "3", Feature: true, Enable: "retry=1..100", Runtime: true,
+	{Name: "retry", Want: "1..100 or off", Example: "3", Feature: true, Enable: "retry=1..100", Runtime: true, Rollout: RolloutRetry,
 		field: opt(count(maxRetry), func(p *Policy) *Opt[int] { return &p.Retry })},
 	{Name: "backoff", Want: "exp(base,max) or const(d), such as exp(100ms,10s)", Example: "exp(100ms,10s)",
-		Requires: "retry", Runtime: true,
+		Requires: "retry", Runtime: true, Rollout: RolloutRetry,
 		field: opt(backoffKind, func(p *Policy) *Opt[backoff.Policy] { return &p.Backoff })},
-	{Name: "timeout", Want: wantDuration + ", or off", Example: "5s", Feature: true, Spec: "Timeout", Runtime: true,
+	{Name: "timeout", Want: wantDuration + ", or off", Example: "5s", Feature: true, Spec: "Timeout", Runtime: true, Rollout: RolloutTimeout,
 		field: opt(duration(true, maxTimeout), func(p *Policy) *Opt[time.Duration] { return &p.Timeout })},
 	{Name: "deadline", Want: wantDuration + ", or off", Example: "10s", Feature: true, Spec: "Deadline",
 		Conflict: deadlineConflict,
@@ -171,7 +175,7 @@ var keys = []Key{
 	{Name: "compartment", Want: `a registered compartment: lower-case letters, digits, "_", "." or "-", or off`, Example: "database",
 		Feature: true, Spec: "Compartment", Conflict: compartmentConflict,
 		field: opt(compartmentName, func(p *Policy) *Opt[string] { return &p.Compartment })},
-	{Name: "bulkhead_wait", Want: wantDuration, Example: "100ms", Requires: "bulkhead", Spec: "BulkheadWait", Runtime: true,
+	{Name: "bulkhead_wait", Want: wantDuration, Example: "100ms", Requires: "bulkhead", Spec: "BulkheadWait", Runtime: true, Rollout: RolloutBulkhead,
 		field: opt(duration(false, maxBulkheadWait), func(p *Policy) *Opt[time.Duration] { return &p.BulkheadWait })},
 	{Name: "idem_ttl", Want: "a Go duration such as 30m", Example: "30m", Requires: "idempotency", Spec: "IdemTTL",
 		field: opt(duration(false, maxIdemTTL), func(p *Policy) *Opt[time.Duration] { return &p.IdemTTL })},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"go/scanner"
 	"go/token"
+	"slices"
 	"strings"
 )
 
@@ -74,6 +75,29 @@ func RuntimeKeys() []string {
 	for i := range keys {
 		if keys[i].Runtime {
 			out = append(out, keys[i].Name)
+		}
+	}
+	return out
+}
+
+// The config types of the Runtime keys (Key.Rollout): a canary rollout
+// changes one or more of them on a scope, and a scope holds one rollout per
+// type at a time.
+const (
+	RolloutRetry    = "retry"
+	RolloutTimeout  = "timeout"
+	RolloutBreaker  = "breaker"
+	RolloutBulkhead = "bulkhead"
+)
+
+// RolloutTypes lists the config types of the Runtime keys written in p,
+// each once, in table order.
+func RolloutTypes(p Policy) []string {
+	var out []string
+	for i := range keys {
+		k := &keys[i]
+		if k.Runtime && k.IsSet(&p) && !slices.Contains(out, k.Rollout) {
+			out = append(out, k.Rollout)
 		}
 	}
 	return out

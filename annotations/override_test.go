@@ -1,6 +1,7 @@
 package annotations
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +68,32 @@ func TestRuntimeKeysAreNotShapeKeys(t *testing.T) {
 	got := strings.Join(RuntimeKeys(), " ")
 	if got != "retry backoff timeout bulkhead_wait" {
 		t.Errorf("RuntimeKeys() = %q", got)
+	}
+}
+
+func TestEveryRuntimeKeyHasOneRolloutType(t *testing.T) {
+	t.Parallel()
+	types := []string{RolloutRetry, RolloutTimeout, RolloutBreaker, RolloutBulkhead}
+	for i := range keys {
+		k := &keys[i]
+		switch {
+		case k.Runtime && !slices.Contains(types, k.Rollout):
+			t.Errorf("key %s is Runtime with rollout type %q; want one of %v", k.Name, k.Rollout, types)
+		case !k.Runtime && k.Rollout != "":
+			t.Errorf("key %s has rollout type %q but is not Runtime", k.Name, k.Rollout)
+		}
+	}
+	for _, c := range []struct{ in, want string }{
+		{"retry=5 backoff=const(1ms)", "retry"},
+		{"timeout=2s retry=2", "retry timeout"},
+		{"bulkhead_wait=10ms", "bulkhead"},
+	} {
+		p, err := ParseOverride(c.in)
+		if err != nil {
+			t.Fatalf("ParseOverride(%q): %v", c.in, err)
+		}
+		if got := strings.Join(RolloutTypes(p), " "); got != c.want {
+			t.Errorf("RolloutTypes(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }

@@ -103,7 +103,8 @@ func (rt *Runtime) closeCanary() {
 }
 
 // policyCanary is the runtime's policy overrides as the canary's engine:
-// one canary per scope, kept in the store for the whole fleet.
+// one canary per rollout, at most one per config type and scope, kept in
+// the store for the whole fleet.
 type policyCanary struct{ p *Policies }
 
 // policyScope is the policy package's spelling of a scope.
@@ -126,7 +127,7 @@ func inputErr(field string, err error) error {
 }
 
 func (a policyCanary) Validate(s canary.Scope, directive string) ([]string, error) {
-	sc, canon, err := a.p.check(policyScope(s), directive)
+	_, canon, err := a.p.check(policyScope(s), directive)
 	if err != nil {
 		return nil, err
 	}
@@ -134,48 +135,33 @@ func (a policyCanary) Validate(s canary.Scope, directive string) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
-	if o.Timeout.Set {
-		return nil, fmt.Errorf("scope %q: timeout: cannot be a canary: the generated code starts each attempt's timeout "+
-			"before the call's cohort is known; change it for every call with a policy override", sc)
-	}
-	var types []string
-	if o.Retry.Set || o.Backoff.Set {
-		types = append(types, canary.TypeRetry)
-	}
-	if o.BulkheadWait.Set {
-		types = append(types, canary.TypeBulkhead)
-	}
-	return types, nil
+	return annotations.RolloutTypes(o), nil
 }
 
-func (a policyCanary) Stage(ctx context.Context, s canary.Scope, directive string, fraction float64, who string) error {
+func (a policyCanary) Stage(ctx context.Context, r canary.Rollout, fraction float64) error {
 	permille := min(max(int(math.Round(fraction*policy.MaxPermille)), 1), policy.MaxPermille)
-	_, err := a.p.StageCanary(ctx, policyScope(s), directive, permille, who)
+	_, err := a.p.StageCanary(ctx, r.ID, policyScope(r.Scope), r.Directive, permille, r.Who)
 	return inputErr("directive", err)
 }
 
-func (a policyCanary) Unstage(ctx context.Context, s canary.Scope, who string) error {
-	if err := a.p.ClearCanary(ctx, policyScope(s), who); err != nil && !errors.Is(err, ErrNoOverride) {
+func (a policyCanary) Unstage(ctx context.Context, r canary.Rollout, who string) error {
+	if err := a.p.ClearCanary(ctx, r.ID, who); err != nil && !errors.Is(err, ErrNoOverride) {
 		return err
 	}
 	return nil
 }
 
-func (a policyCanary) Staged(s canary.Scope) (float64, bool) {
+func (a policyCanary) Staged(r canary.Rollout) (float64, bool) {
 	d := a.p.Doc()
-	sc, err := policy.ParseScope(policyScope(s))
-	if err != nil {
-		return 0, false
-	}
-	c, ok := d.Canary(sc)
+	c, ok := d.Canary(r.ID)
 	if !ok {
 		return 0, false
 	}
 	return float64(c.Permille) / policy.MaxPermille, true
 }
 
-func (a policyCanary) Cohorts(s canary.Scope) (canary.Cohort, canary.Cohort, error) {
-	c, b, err := a.p.Cohorts(policyScope(s))
+func (a policyCanary) Cohorts(r canary.Rollout) (canary.Cohort, canary.Cohort, error) {
+	c, b, err := a.p.Cohorts(r.ID)
 	if err != nil {
 		return canary.Cohort{}, canary.Cohort{}, err
 	}
@@ -196,7 +182,7 @@ func cohortOf(s CallStats) canary.Cohort {
 	return c
 }
 
-func (a policyCanary) Commit(ctx context.Context, s canary.Scope, _ string, who string) error {
-	_, err := a.p.PromoteCanary(ctx, policyScope(s), who)
+func (a policyCanary) Commit(ctx context.Context, r canary.Rollout) error {
+	_, err := a.p.PromoteCanary(ctx, r.ID, r.Who)
 	return err
 }

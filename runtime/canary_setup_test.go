@@ -10,7 +10,6 @@ import (
 
 	"github.com/baldur-go/baldur/runtime/canary"
 	"github.com/baldur-go/baldur/runtime/chaos"
-	"github.com/baldur-go/baldur/runtime/policy"
 )
 
 // The canary controller stages, through the runtime's policy overrides, the
@@ -29,12 +28,11 @@ func TestCanaryRolloutsGoThroughThePolicyOverrides(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{canary.TypeRetry}, r.Types)
 	doc := rt.Policy().Doc()
-	got, ok := doc.Canary(policy.Scope("payments.Charge"))
+	got, ok := doc.Canary(r.ID)
 	require.True(t, ok, "the first stage is a canary of the policy overrides")
 	assert.Equal(t, 10, got.Permille, "1 %% is 10 calls in a thousand")
 
 	for _, bad := range []struct{ directive, want string }{
-		{"timeout=2s", "timeout"},
 		{"retry=", "retry"},
 		{"cb_failure_threshold=3", "cb_failure_threshold"},
 	} {
@@ -52,7 +50,7 @@ func TestCanaryRolloutsGoThroughThePolicyOverrides(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, out, 1)
 	doc = rt.Policy().Doc()
-	_, ok = doc.Canary(policy.Scope("payments.Charge"))
+	_, ok = doc.Canary(r.ID)
 	assert.False(t, ok, "the panic button removes the canary")
 
 	names := rt.Scheduler().Names()

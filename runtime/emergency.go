@@ -221,7 +221,7 @@ func (b *Bulkhead) emergencyLevel(l emergency.Level) {
 func (z *Zone) shed(ctx context.Context) (Permit, error) {
 	lvl := emergency.Level(z.rt.emg.level.Load())
 	if z.rt.wouldHave(z, "emergency", "reject", "emergency level "+lvl.String()+" sheds criticality "+criticalityOf(z.spec.Criticality)) {
-		return z.enter(ctx, 0)
+		return z.enter(ctx, Permit{})
 	}
 	z.rt.emg.shed.Add(1)
 	return Permit{}, &ShedError{Service: z.spec.Service, Method: z.spec.Method, Level: lvl, Criticality: criticalityOf(z.spec.Criticality)}

@@ -84,17 +84,25 @@ type ZonePolicy struct {
 	Service  string    `json:"service"`
 	Method   string    `json:"method"`
 	Settings []Setting `json:"settings"` // retry, backoff, timeout, bulkhead_wait
-	// Canary is the variant a staged canary gives Permille calls in a thousand.
-	Canary *CanaryPolicy `json:"canary,omitempty"`
+	// Canaries are the canaries in force on the method, at most one per
+	// config type: each the variant it gives Permille calls in a thousand
+	// (or, for shared keys, the processes in its cohort).
+	Canaries []CanaryPolicy `json:"canaries,omitempty"`
 }
 
-// CanaryPolicy is the canary in force on one zone.
+// CanaryPolicy is one canary in force on one zone.
 type CanaryPolicy struct {
 	ID       string       `json:"id"`
+	Rollout  string       `json:"rollout"`
 	Scope    policy.Scope `json:"scope"`
 	Values   string       `json:"values"`
+	Types    []string     `json:"types"`
 	Permille int          `json:"permille"`
-	Settings []Setting    `json:"settings"` // Source "canary" where it differs from the baseline
+	// ByProcess: the canary splits processes, not calls (its keys are
+	// shared by the service's methods); Member: this process is in it.
+	ByProcess bool      `json:"by_process,omitempty"`
+	Member    bool      `json:"member,omitempty"`
+	Settings  []Setting `json:"settings"` // Source "canary" where it differs from the baseline
 }
 
 func settingsOf(z *Zone, s *zoneSettings, src [nRuntimeKeys]string, dir *zoneSettings) []Setting {
@@ -138,7 +146,7 @@ func (rt *Runtime) zonesSorted() []*Zone {
 // List returns the effective policy of every protected method the scope
 // covers ("" or "*": all), sorted by service and method.
 func (p *Policies) List(scope string) ([]ZonePolicy, error) {
-	zs, sc, err := p.zonesOf(scope)
+	zs, _, err := p.zonesOf(scope)
 	if err != nil {
 		return nil, err
 	}
@@ -147,24 +155,23 @@ func (p *Policies) List(scope string) ([]ZonePolicy, error) {
 		zp := z.pol.Load()
 		dir, _ := p.rt.directiveSettings(z)
 		e := ZonePolicy{Service: z.spec.Service, Method: z.spec.Method, Settings: settingsOf(z, &zp.zoneSettings, zp.sources, &dir)}
-		if zp.canary != nil && zp.canarySrc != nil {
+		for _, zc := range zp.canaries {
+			v := zp.zoneSettings
 			var src [nRuntimeKeys]string
-			base, cv := [nRuntimeKeys]string{}, zp.canary
-			_ = base
-			cs := settingsOf(z, cv, src, &dir)
+			z.applyValues(&v, zc.values, &src, "canary")
+			cs := settingsOf(z, &v, zp.sources, &dir)
 			bs := settingsOf(z, &zp.zoneSettings, zp.sources, &dir)
 			for i := range cs {
-				cs[i].Source = bs[i].Source
 				if cs[i].Value != bs[i].Value {
 					cs[i].Source = "canary"
 				}
 			}
-			c := zp.canarySrc
-			e.Canary = &CanaryPolicy{ID: c.ID, Scope: c.Scope, Values: c.Values, Permille: c.Permille, Settings: cs}
+			c := zc.src
+			e.Canaries = append(e.Canaries, CanaryPolicy{ID: c.ID, Rollout: c.Name(), Scope: c.Scope, Values: c.Values,
+				Types: annotations.RolloutTypes(*zc.values), Permille: c.Permille, ByProcess: zc.byProcess, Member: zc.member, Settings: cs})
 		}
 		out = append(out, e)
 	}
-	_ = sc
 	return out, nil
 }
 
@@ -389,12 +396,16 @@ func (p *Policies) Unset(ctx context.Context, scope, by, reason string) error {
 }
 
 // StageCanary stages values (the directive's grammar, merged over each
-// zone's baseline) for permille calls in a thousand (1..1000) of every
-// method scope covers, replacing the scope's earlier canary; the cohort
-// counters start again. timeout= is refused: the generated code starts an
-// attempt's timeout before it hands the cohort over (stage it for every
-// call with Set). A bad canary is an ErrBadOverride.
-func (p *Policies) StageCanary(ctx context.Context, scope, values string, permille int, by string) (policy.Canary, error) {
+// zone's baseline) as the canary named rollout, for permille calls in a
+// thousand (1..1000) of every method scope covers, replacing rollout's
+// earlier staging; the cohort counters start again. A canary of keys shared
+// by a service's methods (a compartment's size) splits processes instead:
+// a process is in its cohort when a hash of its name and the rollout falls
+// below the fraction. A scope holds one canary per config type
+// (annotations.RolloutTypes): another rollout's canary changing one of its
+// types there is refused. rollout "" names the canary by its ID. A bad
+// canary is an ErrBadOverride.
+func (p *Policies) StageCanary(ctx context.Context, rollout, scope, values string, permille int, by string) (policy.Canary, error) {
 	if permille < 1 || permille > policy.MaxPermille {
 		return policy.Canary{}, refuse("permille %d is out of range; want 1..1000 (calls in a thousand that take the canary)", permille)
 	}
@@ -402,94 +413,101 @@ func (p *Policies) StageCanary(ctx context.Context, scope, values string, permil
 	if err != nil {
 		return policy.Canary{}, err
 	}
-	if o, _ := annotations.ParseOverride(canon); o.Timeout.Set {
-		return policy.Canary{}, refuse("scope %q: timeout: cannot be a canary: the generated code starts each attempt's timeout "+
-			"before the call's cohort is known; change it for every call with policy set", sc)
+	o, _ := annotations.ParseOverride(canon)
+	c := policy.Canary{ID: newCanaryID(), Rollout: rollout, Scope: sc, Values: canon, Types: annotations.RolloutTypes(o),
+		Permille: permille, By: by, At: p.rt.pol.Now().UTC()}
+	if c.Rollout == "" {
+		c.Rollout = c.ID
 	}
-	c := policy.Canary{ID: newCanaryID(), Scope: sc, Values: canon, Permille: permille, By: by, At: p.rt.pol.Now().UTC()}
-	if _, err := p.rt.pol.Update(ctx, func(d *policy.Doc) error { d.PutCanary(c); return nil }); err != nil {
+	_, err = p.rt.pol.Update(ctx, func(d *policy.Doc) error {
+		for _, x := range d.Canaries {
+			if t, ok := c.Overlaps(x); ok && x.Name() != c.Name() {
+				return refuse("scope %q: %s: canary %s already changes %s there (one canary per config type and scope); clear it or wait for its rollout to end",
+					sc, t, x.Name(), t)
+			}
+		}
+		d.PutCanary(c)
+		return nil
+	})
+	if err != nil {
 		return policy.Canary{}, err
 	}
 	p.event(ctx, "policy.canary_staged", slog.String("scope", string(sc)), slog.String("values", canon),
-		slog.Int("permille", permille), slog.String("id", c.ID), slog.String("by", by))
+		slog.Int("permille", permille), slog.String("id", c.ID), slog.String("rollout", c.Rollout), slog.String("by", by))
 	return c, nil
 }
 
-// PromoteCanary makes the canary of scope the scope's override (merged over
-// an earlier override) for every call, and removes the canary, in one
-// change. ErrNoOverride when scope has no canary.
-func (p *Policies) PromoteCanary(ctx context.Context, scope, by string) (policy.Override, error) {
-	sc, err := policy.ParseScope(scope)
-	if err != nil {
-		return policy.Override{}, refuse("%v", err)
-	}
+// PromoteCanary makes the canary named rollout its scope's override
+// (merged over an earlier override) for every call, and removes the canary,
+// in one change. ErrNoOverride when there is no such canary.
+func (p *Policies) PromoteCanary(ctx context.Context, rollout, by string) (policy.Override, error) {
 	var out policy.Override
-	var id string
-	_, err = p.rt.pol.Update(ctx, func(d *policy.Doc) error {
-		c, ok := d.Canary(sc)
-		if !ok {
-			return fmt.Errorf("scope %q: no canary: %w", sc, ErrNoOverride)
+	var c policy.Canary
+	_, err := p.rt.pol.Update(ctx, func(d *policy.Doc) error {
+		var ok bool
+		if c, ok = d.Canary(rollout); !ok {
+			return fmt.Errorf("canary %q: %w", rollout, ErrNoOverride)
 		}
-		id = c.ID
 		values := c.Values
-		if old, ok := d.Override(sc); ok {
+		if old, ok := d.Override(c.Scope); ok {
 			values = mergeValues(old.Values, c.Values)
 		}
-		out = policy.Override{Scope: sc, Values: values, By: by, Reason: "canary " + c.ID + " promoted", At: p.rt.pol.Now().UTC()}
+		out = policy.Override{Scope: c.Scope, Values: values, By: by, Reason: "canary " + c.Name() + " promoted", At: p.rt.pol.Now().UTC()}
 		d.PutOverride(out)
-		d.DeleteCanary(sc)
+		d.DeleteCanary(rollout)
 		return nil
 	})
 	if err != nil {
 		return policy.Override{}, err
 	}
-	p.event(ctx, "policy.canary_promoted", slog.String("scope", string(sc)), slog.String("values", out.Values),
-		slog.String("id", id), slog.String("by", by))
+	p.event(ctx, "policy.canary_promoted", slog.String("scope", string(c.Scope)), slog.String("values", out.Values),
+		slog.String("id", c.ID), slog.String("rollout", c.Name()), slog.String("by", by))
 	return out, nil
 }
 
-// ClearCanary removes the canary of scope: every call takes the baseline
-// again. ErrNoOverride when scope has none.
-func (p *Policies) ClearCanary(ctx context.Context, scope, by string) error {
-	sc, err := policy.ParseScope(scope)
-	if err != nil {
-		return refuse("%v", err)
-	}
-	_, err = p.rt.pol.Update(ctx, func(d *policy.Doc) error {
-		if !d.DeleteCanary(sc) {
-			return fmt.Errorf("scope %q: no canary: %w", sc, ErrNoOverride)
+// ClearCanary removes the canary named rollout: every call takes the
+// baseline again. ErrNoOverride when there is none.
+func (p *Policies) ClearCanary(ctx context.Context, rollout, by string) error {
+	var c policy.Canary
+	_, err := p.rt.pol.Update(ctx, func(d *policy.Doc) error {
+		var ok bool
+		if c, ok = d.Canary(rollout); !ok {
+			return fmt.Errorf("canary %q: %w", rollout, ErrNoOverride)
 		}
+		d.DeleteCanary(rollout)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	p.event(ctx, "policy.canary_cleared", slog.String("scope", string(sc)), slog.String("by", by))
+	p.event(ctx, "policy.canary_cleared", slog.String("scope", string(c.Scope)), slog.String("rollout", c.Name()), slog.String("by", by))
 	return nil
 }
 
-// Cohorts returns the attempts of the canary's cohort and of the baseline's
-// since the canary was staged, summed over this process's zones the scope
-// covers: Successes, Failures (classified as the breaker does), Ignored
-// and the sampled durations (Samples, SumNanos, Buckets over
-// DurationBuckets). Service and Method are the scope's. Zones without a
-// canary add nothing. Counts are this process's: a fleet-wide view sums
-// them over processes.
-func (p *Policies) Cohorts(scope string) (canary, baseline CallStats, err error) {
-	zs, sc, err := p.zonesOf(scope)
-	if err != nil {
-		return CallStats{}, CallStats{}, err
+// Cohorts returns the attempts of the cohort of the canary named rollout
+// and of its baseline since it was staged, summed over this process's
+// zones: Successes, Failures (classified as the breaker does), Ignored and
+// the sampled durations (Samples, SumNanos, Buckets over DurationBuckets).
+// Service and Method are the canary's scope's. A zone where a narrower
+// canary of the same type stands adds nothing. Counts are this process's: a
+// fleet-wide view sums them over processes. ErrNoOverride when this process
+// holds no such canary.
+func (p *Policies) Cohorts(rollout string) (canary, baseline CallStats, err error) {
+	d := p.rt.pol.Doc()
+	c, ok := d.Canary(rollout)
+	if !ok {
+		return CallStats{}, CallStats{}, fmt.Errorf("canary %q: %w", rollout, ErrNoOverride)
 	}
-	svc, m := sc.Split()
+	svc, m := c.Scope.Split()
 	canary = CallStats{Service: svc, Method: m, Buckets: make([]uint64, len(DurationBuckets)+1)}
 	baseline = CallStats{Service: svc, Method: m, Buckets: make([]uint64, len(DurationBuckets)+1)}
-	for _, z := range zs {
-		c := z.pol.Load().cohorts
-		if c == nil {
-			continue
+	for _, z := range p.rt.zonesSorted() {
+		for _, zc := range z.pol.Load().canaries {
+			if zc.cohorts.id == c.ID {
+				addStats(&canary, zc.cohorts.canary.read())
+				addStats(&baseline, zc.cohorts.baseline.read())
+			}
 		}
-		addStats(&canary, c.canary.read())
-		addStats(&baseline, c.baseline.read())
 	}
 	return canary, baseline, nil
 }

@@ -150,13 +150,11 @@ func TestPolicyRefusals(t *testing.T) {
 		assert.Contains(t, err.Error(), c.want, "%s %q", c.scope, c.values)
 		assert.Equal(t, before, p.Doc().Version, "%s %q: nothing changed", c.scope, c.values)
 	}
-	_, err := p.StageCanary(ctx, "payments.Charge", "retry=5", 0, "alice")
+	_, err := p.StageCanary(ctx, "r1", "payments.Charge", "retry=5", 0, "alice")
 	assert.ErrorIs(t, err, ErrBadOverride)
 	assert.ErrorContains(t, err, "permille 0 is out of range; want 1..1000")
-	_, err = p.StageCanary(ctx, "payments.Charge", "timeout=2s", 100, "alice")
-	assert.ErrorContains(t, err, "timeout: cannot be a canary")
-	assert.ErrorIs(t, p.ClearCanary(ctx, "payments.Charge", "alice"), ErrNoOverride)
-	_, err = p.PromoteCanary(ctx, "payments.Charge", "alice")
+	assert.ErrorIs(t, p.ClearCanary(ctx, "r1", "alice"), ErrNoOverride)
+	_, err = p.PromoteCanary(ctx, "r1", "alice")
 	assert.ErrorIs(t, err, ErrNoOverride)
 }
 
@@ -208,13 +206,13 @@ func TestPolicyCanaryCohorts(t *testing.T) {
 			}
 		}
 	}
-	c, err := p.StageCanary(ctx, "payments", "retry=4 backoff=const(1ms)", 1000, "rollout")
+	c, err := p.StageCanary(ctx, "r1", "payments", "retry=4 backoff=const(1ms)", 1000, "rollout")
 	require.NoError(t, err)
 	assert.Equal(t, 4, run(true), "every call takes the canary at 1000 permille")
 	for range 10 {
 		run(false)
 	}
-	canary, baseline, err := p.Cohorts("payments")
+	canary, baseline, err := p.Cohorts("r1")
 	require.NoError(t, err)
 	assert.Equal(t, uint64(4), canary.Failures)
 	assert.Equal(t, uint64(10), canary.Successes)
@@ -223,28 +221,30 @@ func TestPolicyCanaryCohorts(t *testing.T) {
 
 	list, err := p.List("payments.Charge")
 	require.NoError(t, err)
-	require.NotNil(t, list[0].Canary)
-	assert.Equal(t, c.ID, list[0].Canary.ID)
-	assert.Equal(t, Setting{Key: "retry", Value: "4", Source: "canary", Directive: "2"}, list[0].Canary.Settings[0])
+	require.Len(t, list[0].Canaries, 1)
+	assert.Equal(t, c.ID, list[0].Canaries[0].ID)
+	assert.Equal(t, []string{"retry"}, list[0].Canaries[0].Types)
+	assert.Equal(t, Setting{Key: "retry", Value: "4", Source: "canary", Directive: "2"}, list[0].Canaries[0].Settings[0])
 
-	// Restaged at a fraction: the counters start again and both cohorts fill.
-	_, err = p.StageCanary(ctx, "payments.Charge", "retry=4", 300, "rollout")
+	// A narrower canary of the same type takes the method's calls; its
+	// counters start at its staging and both its cohorts fill.
+	_, err = p.StageCanary(ctx, "r2", "payments.Charge", "retry=4", 300, "rollout")
 	require.NoError(t, err)
 	for range 2000 {
 		run(false)
 	}
-	canary, baseline, err = p.Cohorts("payments.Charge")
+	canary, baseline, err = p.Cohorts("r2")
 	require.NoError(t, err)
 	assert.Equal(t, uint64(2000), canary.Successes+baseline.Successes)
 	assert.InDelta(t, 600, canary.Successes, 150, "about 300 in a thousand calls take the canary")
 
-	o, err := p.PromoteCanary(ctx, "payments.Charge", "rollout")
+	o, err := p.PromoteCanary(ctx, "r2", "rollout")
 	require.NoError(t, err)
 	assert.Equal(t, "retry=4", o.Values)
-	require.NotNil(t, z.pol.Load().canary, "the narrower canary was promoted: the service's applies again")
-	assert.Equal(t, c.ID, z.pol.Load().cohorts.id)
-	require.NoError(t, p.ClearCanary(ctx, "payments", "rollout"))
-	assert.Nil(t, z.pol.Load().canary)
+	require.Len(t, z.pol.Load().canaries, 1, "the narrower canary was promoted: the service's applies again")
+	assert.Equal(t, c.ID, z.pol.Load().canaries[0].cohorts.id)
+	require.NoError(t, p.ClearCanary(ctx, "r1", "rollout"))
+	assert.Empty(t, z.pol.Load().canaries)
 	assert.Equal(t, 4, z.pol.Load().attempts, "the promoted values are the override")
 	assert.Equal(t, 4, run(true))
 }
@@ -374,7 +374,7 @@ func TestPolicyChangesThroughTheGoAPIAreAudited(t *testing.T) {
 	p := rt.Policy()
 	_, err := p.Set(ctx, "payments.Charge", "retry=5", "rollout-controller", "step 1")
 	require.NoError(t, err)
-	_, err = p.StageCanary(ctx, "payments", "retry=4", 50, "rollout-controller")
+	_, err = p.StageCanary(ctx, "", "payments", "retry=4", 50, "rollout-controller")
 	require.NoError(t, err)
 	_, err = p.Set(AuditedByCaller(ctx), "payments", "retry=2", "alice (operator)", "by hand")
 	require.NoError(t, err)

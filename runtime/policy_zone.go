@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"context"
+	"hash/fnv"
 	"math"
+	"slices"
 	"time"
 	_ "unsafe" // go:linkname
 
@@ -28,14 +30,34 @@ type zoneSettings struct {
 
 // zonePolicy is what Zone.pol points to.
 type zonePolicy struct {
-	zoneSettings               // the baseline: directive, environment, overrides
-	canary       *zoneSettings // the canary variant; nil: no canary staged
-	permille     uint32        // calls in a thousand that take the canary
-	cohorts      *cohorts      // the canary's counters; nil without a canary
+	// The baseline: directive, environment, overrides, and the canaries of
+	// shared keys whose cohort holds this process.
+	zoneSettings
+	// canaries are the canaries on the zone, at most one per config type:
+	// first the perCall ones that split calls (a call's cohort is a bit
+	// mask over them, Permit.cohort), then those that split processes.
+	canaries []zoneCanary
+	perCall  int
+	// variants[mask] is what a call in the per-call canaries of mask runs
+	// with; nil without a per-call canary.
+	variants []zoneSettings
+	// gen tells this version's canaries from another's: a permit handed out
+	// under another version is neither counted in a cohort nor given a
+	// variant (Zone.polGen).
+	gen uint8
 
-	// Provenance, for List; never read by a call.
-	sources   [nRuntimeKeys]string // where each baseline setting comes from
-	canarySrc *policy.Canary       // the canary in force
+	sources [nRuntimeKeys]string // where each baseline setting comes from, for List; never read by a call
+}
+
+// zoneCanary is one canary as a zone holds it.
+type zoneCanary struct {
+	src      *policy.Canary
+	permille uint32
+	// byProcess: the canary changes keys shared by the service's methods,
+	// so its cohort is made of processes; member: this process is in it.
+	byProcess, member bool
+	cohorts           *cohorts
+	values            *annotations.Policy
 }
 
 // The runtime keys, in the order of zoneSettings and the key table.
@@ -49,6 +71,10 @@ const (
 
 var runtimeKeyNames = [nRuntimeKeys]string{"retry", "backoff", "timeout", "bulkhead_wait"}
 
+// maxCallCanaries bounds the per-call canaries of one zone: one per config
+// type, and a Permit's cohort mask has a bit for each.
+const maxCallCanaries = 4
+
 // cohorts counts a canary's calls and the baseline's, from its staging.
 type cohorts struct {
 	id               string
@@ -56,13 +82,9 @@ type cohorts struct {
 }
 
 // settings returns the variant a permit's attempt runs with.
-func (zp *zonePolicy) settings(flags uint8) *zoneSettings {
-	return zp.variant(flags&permitCanary != 0)
-}
-
-func (zp *zonePolicy) variant(canary bool) *zoneSettings {
-	if canary && zp.canary != nil {
-		return zp.canary
+func (zp *zonePolicy) settings(p Permit) *zoneSettings {
+	if p.cohort != 0 && p.gen == zp.gen && int(p.cohort) < len(zp.variants) {
+		return &zp.variants[p.cohort]
 	}
 	return &zp.zoneSettings
 }
@@ -71,7 +93,7 @@ func (zp *zonePolicy) variant(canary bool) *zoneSettings {
 // slow path (enterSlow), where the cohort is picked.
 func (z *Zone) setPolicy(zp *zonePolicy) {
 	z.pol.Store(zp)
-	if zp.canary != nil {
+	if len(zp.canaries) > 0 {
 		z.shedAt.Store(math.MinInt32)
 	} else {
 		z.shedAt.Store(z.shedLevel)
@@ -90,52 +112,95 @@ func (z *Zone) enterSlow(ctx context.Context) (Permit, error) {
 //go:linkname cheaprand runtime.cheaprand
 func cheaprand() uint32
 
-// enterCohort is Enter while a canary is staged: the call joins the canary
-// cohort with probability permille/1000 (the runtime's per-M random
-// generator: no lock, no shared counter, no allocation), and its attempt
-// is counted in its cohort by Done.
+// EnterNext is part of the generated-code surface (see the Zone type).
+//
+// EnterNext is Enter for one attempt of a call whose earlier attempt had
+// the permit prev (zero for the first attempt): a retry stays in the
+// canary cohorts its call was drawn into, so that a canary of retry=
+// changes whole calls. One inlined compare more than Enter.
+func (z *Zone) EnterNext(ctx context.Context, prev Permit) (Permit, error) {
+	if prev.gen == 0 {
+		return z.Enter(ctx)
+	}
+	return z.enterRetry(ctx, prev)
+}
+
+// enterRetry is EnterNext for a retry of a call drawn into cohorts: the
+// same cohorts while the staging it was drawn under is in force, a new
+// draw otherwise.
+func (z *Zone) enterRetry(ctx context.Context, prev Permit) (Permit, error) {
+	if z.rt.emg.level.Load() >= z.shedLevel {
+		return z.shed(ctx)
+	}
+	zp := z.pol.Load()
+	if zp.gen != prev.gen || len(zp.canaries) == 0 {
+		return z.Enter(ctx)
+	}
+	return z.enterIn(ctx, zp, prev.cohort)
+}
+
+// enterCohort is Enter while a canary is staged: the call joins each
+// per-call canary's cohort with probability permille/1000, one draw per
+// canary (the runtime's per-M random generator: no lock, no shared
+// counter, no allocation), so that every canary's two cohorts hold the
+// same mix of the others. Done counts the attempt in the cohorts of every
+// canary on the zone.
 func (z *Zone) enterCohort(ctx context.Context) (Permit, error) {
 	zp := z.pol.Load()
-	if zp.canary == nil { // cleared since Enter looked
+	if len(zp.canaries) == 0 { // cleared since Enter looked
 		if z.traced {
 			return z.enterTraced(ctx)
 		}
-		return z.enter(ctx, 0)
+		return z.enter(ctx, Permit{})
 	}
-	f := permitCohort
-	canary := cheaprand()%1000 < zp.permille
-	if canary {
-		f |= permitCanary
+	var cohort uint8
+	for i := range zp.perCall {
+		if cheaprand()%1000 < zp.canaries[i].permille {
+			cohort |= 1 << i
+		}
 	}
-	p, err := z.enter(ctx, f)
+	return z.enterIn(ctx, zp, cohort)
+}
+
+// enterIn enters an attempt in the cohorts of zp's per-call canaries that
+// cohort names.
+func (z *Zone) enterIn(ctx context.Context, zp *zonePolicy, cohort uint8) (Permit, error) {
+	p, err := z.enter(ctx, Permit{flags: permitCohort, cohort: cohort, gen: zp.gen})
 	if err != nil {
 		return p, err
 	}
-	if c := zp.cohorts; c != nil && p.start == 0 {
-		s := c.baseline
-		if canary {
-			s = c.canary
+	if p.start == 0 {
+		c := &zp.canaries[0]
+		s := c.cohorts.baseline
+		if c.member || p.cohort&1 != 0 {
+			s = c.cohorts.canary
 		}
 		p.start = z.rt.sampleStart(s)
 	}
 	return p, nil
 }
 
-// cohortDone counts a cohort attempt's outcome and sampled duration, and
-// returns the permit as Done's other paths expect it.
+// cohortDone counts a cohort attempt's outcome and sampled duration in
+// every canary on the zone, and returns the permit as Done's other paths
+// expect it.
 func (z *Zone) cohortDone(ctx context.Context, p Permit, err error) Permit {
-	canary := p.flags&permitCanary != 0
-	p.flags &^= permitCohort | permitCanary
-	if c := z.pol.Load().cohorts; c != nil {
-		s := c.baseline
-		if canary {
-			s = c.canary
+	p.flags &^= permitCohort
+	if zp := z.pol.Load(); zp.gen == p.gen && len(zp.canaries) > 0 {
+		o := Success
+		if err != nil {
+			o = classify(ctx, err, z.rt.cfg.Classifier)
 		}
-		switch {
-		case err == nil:
-			s.success()
-		default:
-			switch classify(ctx, err, z.rt.cfg.Classifier) {
+		var d time.Duration
+		if p.start != 0 {
+			d = time.Since(z.rt.epoch) - time.Duration(p.start)
+		}
+		for i := range zp.canaries {
+			c := &zp.canaries[i]
+			s := c.cohorts.baseline
+			if c.member || i < zp.perCall && p.cohort&(1<<i) != 0 {
+				s = c.cohorts.canary
+			}
+			switch o {
 			case Success:
 				s.success()
 			case Failure:
@@ -143,13 +208,13 @@ func (z *Zone) cohortDone(ctx context.Context, p Permit, err error) Permit {
 			default:
 				s.ignored.Add(1)
 			}
-		}
-		if p.start != 0 {
-			s.observe(time.Since(z.rt.epoch) - time.Duration(p.start))
+			if p.start != 0 {
+				s.observe(d)
+			}
 		}
 	}
 	if z.stats == nil {
-		p.start = 0 // the sample was the cohort's
+		p.start = 0 // the sample was the cohorts'
 	}
 	return p
 }
@@ -159,6 +224,7 @@ type parsedDoc struct {
 	doc       policy.Doc
 	overrides []annotations.Policy // one per doc.Overrides
 	canaries  []annotations.Policy // one per doc.Canaries
+	types     [][]string           // each canary's config types
 }
 
 func parseDoc(d policy.Doc) *parsedDoc {
@@ -166,8 +232,10 @@ func parseDoc(d policy.Doc) *parsedDoc {
 	for i, o := range d.Overrides {
 		pd.overrides[i], _ = annotations.ParseOverride(o.Values) // checked when stored; a bad one changes nothing
 	}
+	pd.types = make([][]string, len(d.Canaries))
 	for i, c := range d.Canaries {
 		pd.canaries[i], _ = annotations.ParseOverride(c.Values)
+		pd.types[i] = annotations.RolloutTypes(pd.canaries[i])
 	}
 	return pd
 }
@@ -219,6 +287,22 @@ func (z *Zone) applyValues(s *zoneSettings, o *annotations.Policy, src *[nRuntim
 	}
 }
 
+// sharedKeys reports whether o sets a key shared by a service's methods
+// (a compartment's size): a canary of it splits processes, not calls.
+func sharedKeys(o *annotations.Policy) bool { return o.Bulkhead.Set }
+
+// inProcessCohort reports whether this process is in the cohort of a
+// canary that splits processes: a hash of the process and the rollout
+// below the fraction, so that a process in the cohort at one stage stays
+// in it at the larger ones.
+func (rt *Runtime) inProcessCohort(c *policy.Canary) bool {
+	h := fnv.New32a()
+	h.Write([]byte(rt.node))
+	h.Write([]byte{0})
+	h.Write([]byte(c.Name()))
+	return h.Sum32()%policy.MaxPermille < uint32(min(c.Permille, policy.MaxPermille))
+}
+
 // resolvePolicyLocked builds z's zonePolicy under pd (nil: the document in
 // force). rt.mu is held.
 func (rt *Runtime) resolvePolicyLocked(z *Zone, pd *parsedDoc) *zonePolicy {
@@ -235,23 +319,63 @@ func (rt *Runtime) resolvePolicyLocked(z *Zone, pd *parsedDoc) *zonePolicy {
 			z.applyValues(&zp.zoneSettings, &pd.overrides[i], &zp.sources, "override "+string(o.Scope))
 		}
 	}
-	ci := -1
-	for i, c := range pd.doc.Canaries { // the narrowest canary covering z
-		if c.Scope.Matches(z.spec.Service, z.spec.Method) && c.Permille > 0 {
-			ci = i
+	// The narrowest canary of each config type covering z.
+	var taken []string
+	var calls, procs []zoneCanary
+	for i := len(pd.doc.Canaries) - 1; i >= 0; i-- {
+		c := &pd.doc.Canaries[i]
+		if !c.Scope.Matches(z.spec.Service, z.spec.Method) || c.Permille <= 0 {
+			continue
+		}
+		types := pd.types[i]
+		if slices.ContainsFunc(types, func(t string) bool { return slices.Contains(taken, t) }) {
+			continue // a narrower canary changes one of its types here
+		}
+		taken = append(taken, types...)
+		zc := zoneCanary{src: c, permille: uint32(min(c.Permille, policy.MaxPermille)), values: &pd.canaries[i]}
+		if old := z.pol.Load(); old != nil {
+			for _, oc := range old.canaries {
+				if oc.cohorts.id == c.ID {
+					zc.cohorts = oc.cohorts
+				}
+			}
+		}
+		if zc.cohorts == nil {
+			zc.cohorts = &cohorts{id: c.ID, canary: newCallStats(), baseline: newCallStats()}
+		}
+		if sharedKeys(zc.values) {
+			zc.byProcess, zc.member = true, rt.inProcessCohort(c)
+			procs = append(procs, zc)
+		} else if len(calls) < maxCallCanaries {
+			calls = append(calls, zc)
 		}
 	}
-	if ci >= 0 {
-		c := pd.doc.Canaries[ci]
-		v := zp.zoneSettings
+	if len(calls)+len(procs) == 0 {
+		return zp
+	}
+	for _, c := range procs {
+		if c.member {
+			z.applyValues(&zp.zoneSettings, c.values, &zp.sources, "canary "+c.src.Name())
+		}
+	}
+	zp.canaries, zp.perCall = append(calls, procs...), len(calls)
+	if len(calls) > 0 {
+		zp.variants = make([]zoneSettings, 1<<len(calls))
 		var src [nRuntimeKeys]string
-		z.applyValues(&v, &pd.canaries[ci], &src, "canary")
-		zp.canary, zp.permille, zp.canarySrc = &v, uint32(min(c.Permille, policy.MaxPermille)), &c
-		if old := z.pol.Load(); old != nil && old.cohorts != nil && old.cohorts.id == c.ID {
-			zp.cohorts = old.cohorts
-		} else {
-			zp.cohorts = &cohorts{id: c.ID, canary: newCallStats(), baseline: newCallStats()}
+		for mask := range zp.variants {
+			v := zp.zoneSettings
+			for i, c := range calls {
+				if mask&(1<<i) != 0 {
+					z.applyValues(&v, c.values, &src, "canary")
+				}
+			}
+			zp.variants[mask] = v
 		}
 	}
+	z.polGen++
+	if z.polGen == 0 { // 0 is a permit drawn into no cohort
+		z.polGen = 1
+	}
+	zp.gen = z.polGen
 	return zp
 }

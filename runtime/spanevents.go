@@ -37,7 +37,7 @@ func (z *Zone) spanEvent(s trace.Span, name string, attrs ...attribute.KeyValue)
 // enterTraced is Enter with span events: the general path, so that the
 // fast path of an untraced zone pays one branch.
 func (z *Zone) enterTraced(ctx context.Context) (Permit, error) {
-	p, err := z.enter(ctx, 0)
+	p, err := z.enter(ctx, Permit{})
 	if err != nil {
 		if s, ok := recording(ctx); ok {
 			policy := "bulkhead"

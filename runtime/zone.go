@@ -166,6 +166,7 @@ type Zone struct {
 	// bulkhead_wait) and the canary variant, swapped whole when the
 	// overrides change (policy_zone.go): one atomic load reads them.
 	pol        atomic.Pointer[zonePolicy]
+	polGen     uint8         // the last zonePolicy.gen given, under rt.mu
 	fallbackOn FailureKind   // the failures the fallback answers; 0: every one
 	openErr    *OpenError    // built once: a rejection allocates nothing
 	bounded    bool          // the generated wrapper calls WithTimeout (timeout= or DefaultTimeout)
@@ -190,6 +191,8 @@ type Zone struct {
 type Permit struct {
 	ticket breaker.Ticket
 	flags  uint8
+	cohort uint8  // the per-call canaries the call is in, a bit each (zonePolicy.canaries)
+	gen    uint8  // the zonePolicy.gen the cohort was picked under
 	stripe uint16 // the bulkhead stripe the slot came from
 	start  int64  // sampled attempts: nanoseconds since the runtime's epoch; 0 otherwise
 	admit  shape.Admit
@@ -202,8 +205,7 @@ const (
 	permitCount          // calls are counted, and this attempt's duration is not sampled
 	permitConc           // an adaptive concurrency slot is held (concurrency=adaptive)
 	permitTraced         // Done adds the attempt's span event (Config.SpanEvents)
-	permitCohort         // a canary is staged: Done counts the attempt in its cohort
-	permitCanary         // the attempt runs with the canary's settings
+	permitCohort         // a canary is staged: Done counts the attempt in its cohorts (Permit.cohort)
 
 	// permitQuietOnly is the common case Done answers inline. A permit with
 	// permitQuiet is never sampled and, when calls are counted, has permitCount.
@@ -281,13 +283,12 @@ func (z *Zone) Enter(ctx context.Context) (Permit, error) {
 			return Permit{}, z.openErr // rejected: no second look, no allocation
 		}
 	}
-	return z.enter(ctx, 0)
+	return z.enter(ctx, Permit{})
 }
 
-// enter is Enter's general path; f are flags the permit starts with
-// (permitCohort, permitCanary).
-func (z *Zone) enter(ctx context.Context, f uint8) (Permit, error) {
-	p := Permit{flags: f}
+// enter is Enter's general path; p is what the permit starts with (a
+// canary's cohort).
+func (z *Zone) enter(ctx context.Context, p Permit) (Permit, error) {
 	if b := z.breaker; b != nil {
 		t, ok := b.Allow()
 		if !ok {
@@ -333,7 +334,7 @@ func (z *Zone) bulkheadFull(ctx context.Context, p Permit) (Permit, error) {
 	if z.stats != nil {
 		p.start = z.rt.sampleStart(z.stats)
 	}
-	stripe, err := z.bulkhead.acquireFor(ctx, z.pol.Load().settings(p.flags).bulkheadWait)
+	stripe, err := z.bulkhead.acquireFor(ctx, z.pol.Load().settings(p).bulkheadWait)
 	if err == nil {
 		p.flags |= permitBulkhead
 		p.stripe = stripe
@@ -436,9 +437,7 @@ func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool 
 		p.flags &^= permitTraced
 		z.traceAttempt(ctx, err, attempt)
 	}
-	var canary bool
 	if p.flags&permitCohort != 0 {
-		canary = p.flags&permitCanary != 0
 		p = z.cohortDone(ctx, p, err)
 	}
 	// The common cases with counting or a bulkhead on: a first-attempt
@@ -459,7 +458,7 @@ func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool 
 		z.stats.observe(time.Since(z.rt.epoch) - time.Duration(p.start))
 	}
 	if err != nil {
-		return z.failed(ctx, p, err, attempt, canary)
+		return z.failed(ctx, p, err, attempt)
 	}
 	if z.stats != nil {
 		z.stats.success()
@@ -479,7 +478,7 @@ func (z *Zone) done(ctx context.Context, p Permit, err error, attempt int) bool 
 	return false
 }
 
-func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int, canary bool) bool {
+func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int) bool {
 	o := classify(ctx, err, z.rt.cfg.Classifier)
 	if s := z.stats; s != nil {
 		switch o {
@@ -507,7 +506,7 @@ func (z *Zone) failed(ctx context.Context, p Permit, err error, attempt int, can
 	if z.shape != nil {
 		z.shape.shapeDone(p, o == Failure)
 	}
-	set := z.pol.Load().variant(canary)
+	set := z.pol.Load().settings(p)
 	if o != Failure || attempt >= z.attemptsNow(set.attempts) || errors.Is(err, ErrPermanent) {
 		return false
 	}

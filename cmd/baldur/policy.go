@@ -83,7 +83,8 @@ func printPolicy(w io.Writer, a adminapi.PolicyAnswer) {
 		tw.Flush()
 	}
 	for _, c := range a.Canaries {
-		fmt.Fprintf(w, "canary %s on %s: %s for %d‰ of calls (by %s, %s)\n", c.ID, c.Scope, c.Values, c.Permille, c.By, whenT(c.At))
+		fmt.Fprintf(w, "canary %s of rollout %s on %s (%s): %s for %d‰ of calls (by %s, %s)\n", c.ID, c.Rollout, c.Scope,
+			strings.Join(c.Types, ", "), c.Values, c.Permille, c.By, whenT(c.At))
 	}
 	if len(a.Zones) == 0 {
 		return
@@ -95,10 +96,14 @@ func printPolicy(w io.Writer, a adminapi.PolicyAnswer) {
 		for _, s := range z.Settings {
 			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\t%s\n", z.Service, z.Method, s.Key, s.Value, s.Source, s.Directive)
 		}
-		if c := z.Canary; c != nil {
+		for _, c := range z.Canaries {
+			unit := fmt.Sprintf("%d‰", c.Permille)
+			if c.ByProcess {
+				unit = fmt.Sprintf("%d‰ of processes, this one %s", c.Permille, map[bool]string{true: "in", false: "out"}[c.Member])
+			}
 			for _, s := range c.Settings {
 				if s.Source == "canary" {
-					fmt.Fprintf(tw, "%s.%s\t%s\t%s\tcanary %s (%d‰)\t%s\n", z.Service, z.Method, s.Key, s.Value, c.ID, c.Permille, s.Directive)
+					fmt.Fprintf(tw, "%s.%s\t%s\t%s\tcanary %s (%s)\t%s\n", z.Service, z.Method, s.Key, s.Value, c.Rollout, unit, s.Directive)
 				}
 			}
 		}

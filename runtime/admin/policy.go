@@ -46,12 +46,18 @@ func (c *call) policyAnswer(scope string) (adminapi.PolicyAnswer, error) {
 		out.Overrides = append(out.Overrides, adminapi.PolicyOverride{Scope: string(o.Scope), Values: o.Values, By: o.By, Reason: o.Reason, At: o.At})
 	}
 	for _, k := range d.Canaries {
-		out.Canaries = append(out.Canaries, adminapi.PolicyStagedCanary{ID: k.ID, Scope: string(k.Scope), Values: k.Values, Permille: k.Permille, By: k.By, At: k.At})
+		types := k.Types
+		if types == nil {
+			types = []string{}
+		}
+		out.Canaries = append(out.Canaries, adminapi.PolicyStagedCanary{ID: k.ID, Rollout: k.Name(), Scope: string(k.Scope), Values: k.Values,
+			Types: types, Permille: k.Permille, By: k.By, At: k.At})
 	}
 	for _, z := range zones {
 		pz := adminapi.PolicyZone{Service: z.Service, Method: z.Method, Settings: policySettings(z.Settings)}
-		if k := z.Canary; k != nil {
-			pz.Canary = &adminapi.PolicyCanary{ID: k.ID, Scope: string(k.Scope), Values: k.Values, Permille: k.Permille, Settings: policySettings(k.Settings)}
+		for _, k := range z.Canaries {
+			pz.Canaries = append(pz.Canaries, adminapi.PolicyCanary{ID: k.ID, Rollout: k.Rollout, Scope: string(k.Scope), Values: k.Values,
+				Types: k.Types, Permille: k.Permille, ByProcess: k.ByProcess, Member: k.Member, Settings: policySettings(k.Settings)})
 		}
 		out.Zones = append(out.Zones, pz)
 	}

@@ -82,6 +82,9 @@ func policyRule(action string) automatedRule {
 			if id := a["id"]; id != "" {
 				d += ", canary " + id
 			}
+			if r := a["rollout"]; r != "" && r != a["id"] {
+				d += " of rollout " + r
+			}
 			return d
 		}}
 }

@@ -107,7 +107,7 @@ func TestRolloutPromotesThroughEveryStage(t *testing.T) {
 	ctx := context.Background()
 	r := h.start(t, "retry=5 timeout=2s")
 	assert.Equal(t, []string{canary.TypeRetry, canary.TypeTimeout}, r.Types)
-	frac, ok := h.eng.Staged(r.Scope)
+	frac, ok := h.eng.Staged(r)
 	require.True(t, ok, "the first stage is staged in this process at once")
 	assert.InDelta(t, 0.01, frac, 1e-9)
 
@@ -124,7 +124,7 @@ func TestRolloutPromotesThroughEveryStage(t *testing.T) {
 		require.NoError(t, h.c.Step(ctx))
 		got = h.get(t, r.ID)
 		require.Equal(t, i+1, got.Stage, "promoted after the hold: %+v", got.Verdict)
-		frac, _ := h.eng.Staged(r.Scope)
+		frac, _ := h.eng.Staged(r)
 		assert.InDelta(t, want/100, frac, 1e-9, "the new stage's fraction is staged")
 		assert.Equal(t, "promoted", got.History[i].Outcome)
 	}
@@ -136,7 +136,7 @@ func TestRolloutPromotesThroughEveryStage(t *testing.T) {
 	got := h.get(t, r.ID)
 	assert.Equal(t, canary.StateCompleted, got.State, "%+v", got.Verdict)
 	assert.Equal(t, []string{"method payments.Charge: retry=5 timeout=2s"}, h.eng.commits(), "a plain override now")
-	_, staged := h.eng.Staged(r.Scope)
+	_, staged := h.eng.Staged(r)
 	assert.False(t, staged, "the canary is cleared once the plain override serves every call")
 	assert.Len(t, got.History, 4)
 	assert.EqualValues(t, 3, h.c.Stats().Promoted)
@@ -165,7 +165,7 @@ func TestBadCohortRollsBack(t *testing.T) {
 			assert.Contains(t, got.EndReason, "bad cohort")
 			assert.Contains(t, got.EndReason, tc.want)
 			assert.Equal(t, canary.VerdictFail, got.Verdict.Outcome)
-			_, staged := h.eng.Staged(r.Scope)
+			_, staged := h.eng.Staged(r)
 			assert.False(t, staged, "the canary is cleared")
 			assert.Empty(t, h.eng.commits())
 		})
@@ -208,7 +208,7 @@ func TestWatchdogRollsBackAStalledRollout(t *testing.T) {
 	assert.Equal(t, canary.StateRolledBack, got.State)
 	assert.Contains(t, got.EndReason, "watchdog")
 	assert.Contains(t, got.EndReason, "blocked by emergency")
-	_, staged := h.eng.Staged(r.Scope)
+	_, staged := h.eng.Staged(r)
 	assert.False(t, staged)
 	assert.EqualValues(t, 1, h.c.Stats().Watchdog)
 }
@@ -318,11 +318,18 @@ func TestBadInputIsRefusedNamingWhatAndWhy(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 1, "nothing changed")
 	assert.Equal(t, first, list[0])
-	// Another config type on the same scope: the engine holds one canary per scope.
-	_, err = h.c.Start(ctx, canary.Request{Scope: charge, Directive: "bulkhead=3"})
+	// Another config type on the same scope is a rollout of its own, staged
+	// beside the first; a third that shares a type with it is refused.
+	second, err := h.c.Start(ctx, canary.Request{Scope: charge, Directive: "bulkhead=3"})
+	require.NoError(t, err)
+	for _, r := range []canary.Rollout{first, second} {
+		_, staged := h.eng.Staged(r)
+		assert.True(t, staged, "rollout %s (%s) is staged", r.ID, r.Directive)
+	}
+	_, err = h.c.Start(ctx, canary.Request{Scope: charge, Directive: "timeout=1s bulkhead=4"})
 	var in *canary.InputError
 	require.ErrorAs(t, err, &in)
-	assert.Contains(t, in.Reason, "one canary per scope")
+	assert.Contains(t, in.Reason, "rollout "+second.ID+" already changes bulkhead")
 	// Another scope is another rollout.
 	_, err = h.c.Start(ctx, canary.Request{Scope: canary.Scope{Kind: canary.ScopeService, Service: "payments"}, Directive: "retry=1"})
 	require.NoError(t, err)
@@ -389,14 +396,14 @@ func TestALostCanaryIsStagedAgainAfterItSettles(t *testing.T) {
 	h := newHarness(t, nil)
 	ctx := context.Background()
 	r := h.start(t, "retry=3")
-	require.NoError(t, h.eng.Unstage(ctx, charge, "someone"))
+	require.NoError(t, h.eng.Unstage(ctx, r, "someone"))
 	require.NoError(t, h.c.Step(ctx))
-	_, staged := h.eng.Staged(charge)
+	_, staged := h.eng.stagedOn(charge)
 	assert.False(t, staged, "a moment after the stage began its change may still be on its way: left alone")
 
 	h.clock.Advance(10 * time.Second)
 	require.NoError(t, h.c.Step(ctx))
-	frac, staged := h.eng.Staged(charge)
+	frac, staged := h.eng.stagedOn(charge)
 	require.True(t, staged, "staged again")
 	assert.InDelta(t, 0.01, frac, 1e-9)
 	got := h.get(t, r.ID)

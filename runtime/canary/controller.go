@@ -32,29 +32,30 @@ const (
 )
 
 // Overrides is the runtime's override engine as the canary uses it. The
-// engine holds at most one canary per scope. Stage, Unstage and Commit are
-// "make it so": the runtime's engine keeps them in the store for the whole
-// fleet; an engine of one process keeps them in the process, and every
-// process's Sync clears what an ended rollout left behind.
+// engine holds one canary per rollout, named by the rollout's ID, and at
+// most one per config type and scope. Stage, Unstage and Commit are "make it
+// so": the runtime's engine keeps them in the store for the whole fleet; an
+// engine of one process keeps them in the process, and every process's Sync
+// clears what an ended rollout left behind.
 type Overrides interface {
 	// Validate parses directive for scope and returns the config types it
 	// sets (retry, timeout, breaker, bulkhead), or an error naming the key
 	// and what is wrong. It changes nothing.
 	Validate(scope Scope, directive string) ([]string, error)
-	// Stage makes directive the canary of scope for fraction (0 < fraction
-	// ≤ 1) of the calls; the cohort counters start again.
-	Stage(ctx context.Context, scope Scope, directive string, fraction float64, who string) error
-	// Unstage removes the canary of scope: every call takes the baseline
-	// again. No canary is not an error.
-	Unstage(ctx context.Context, scope Scope, who string) error
-	// Staged returns the fraction of scope's canary as this process holds it.
-	Staged(scope Scope) (fraction float64, ok bool)
-	// Cohorts returns this process's counters of the canary of scope since
-	// it was staged: the calls that took the override and those that did not.
-	Cohorts(scope Scope) (canary, baseline Cohort, err error)
-	// Commit makes the canary of scope a plain override for every call and
-	// removes the canary.
-	Commit(ctx context.Context, scope Scope, directive, who string) error
+	// Stage makes r.Directive the canary of r (on r.Scope) for fraction
+	// (0 < fraction ≤ 1) of the calls; the cohort counters start again.
+	Stage(ctx context.Context, r Rollout, fraction float64) error
+	// Unstage removes the canary of r: every call takes the baseline again.
+	// No canary is not an error.
+	Unstage(ctx context.Context, r Rollout, who string) error
+	// Staged returns the fraction of r's canary as this process holds it.
+	Staged(r Rollout) (fraction float64, ok bool)
+	// Cohorts returns this process's counters of r's canary since it was
+	// staged: the calls that took the override and those that did not.
+	Cohorts(r Rollout) (canary, baseline Cohort, err error)
+	// Commit makes the canary of r a plain override of r.Scope for every
+	// call and removes the canary.
+	Commit(ctx context.Context, r Rollout) error
 }
 
 // Options configure New.
@@ -317,9 +318,6 @@ func (c *Controller) Start(ctx context.Context, req Request) (Rollout, error) {
 			if t, ok := o.overlaps(r.Scope, r.Types); ok {
 				return &InputError{Field: "scope", Reason: fmt.Sprintf("rollout %s already changes %s on %s; abort it or wait for it to end", o.ID, t, o.Scope)}
 			}
-			if o.Scope == r.Scope {
-				return &InputError{Field: "scope", Reason: fmt.Sprintf("rollout %s already runs on %s (%s) and the override engine holds one canary per scope; abort it or wait for it to end", o.ID, o.Scope, strings.Join(o.Types, ", "))}
-			}
 		}
 		rec.Rollouts = append(rec.Rollouts, r)
 		return nil
@@ -327,7 +325,7 @@ func (c *Controller) Start(ctx context.Context, req Request) (Rollout, error) {
 	if err != nil {
 		return Rollout{}, err
 	}
-	if err := c.ov.Stage(ctx, r.Scope, r.Directive, r.Percent()/100, r.Who); err != nil {
+	if err := c.ov.Stage(ctx, r, r.Percent()/100); err != nil {
 		// The record says running: roll it back, so that nothing is left half done.
 		if rbErr := c.rollback(ctx, r, "staging the first stage failed: "+err.Error()); rbErr != nil {
 			err = errors.Join(err, rbErr)
@@ -485,7 +483,7 @@ func (c *Controller) changed(r Rollout, what string) {
 // unstage removes an ended rollout's canary; a failure is logged, and every
 // process's Sync tries again.
 func (c *Controller) unstage(ctx context.Context, r Rollout, who string) {
-	if err := c.ov.Unstage(ctx, r.Scope, who); err != nil {
+	if err := c.ov.Unstage(ctx, r, who); err != nil {
 		c.log.LogAttrs(ctx, slog.LevelError, "canary.unstage_failed", slog.String("rollout", r.ID),
 			slog.String("scope", r.Scope.String()), slog.String("error", err.Error()))
 	}

@@ -15,19 +15,24 @@ import (
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // fakeEngine is one process's override engine: the canary staged per
-// scope, the counters the test feeds (they start again at each staging), and
-// the overrides committed.
+// rollout, the counters the test feeds (they start again at each staging),
+// and the overrides committed.
 type fakeEngine struct {
 	mu        sync.Mutex
-	staged    map[canary.Scope]float64
-	cohorts   map[canary.Scope][2]canary.Cohort
+	staged    map[string]fakeCanary // by rollout ID
+	cohorts   map[string][2]canary.Cohort
 	committed []string
 	commitErr error
 	changed   chan struct{}
 }
 
+type fakeCanary struct {
+	scope    canary.Scope
+	fraction float64
+}
+
 func newFakeEngine() *fakeEngine {
-	return &fakeEngine{staged: map[canary.Scope]float64{}, cohorts: map[canary.Scope][2]canary.Cohort{}, changed: make(chan struct{}, 1)}
+	return &fakeEngine{staged: map[string]fakeCanary{}, cohorts: map[string][2]canary.Cohort{}, changed: make(chan struct{}, 1)}
 }
 
 var keyTypes = map[string]string{
@@ -52,18 +57,18 @@ func (f *fakeEngine) Validate(_ canary.Scope, directive string) ([]string, error
 	return types, nil
 }
 
-func (f *fakeEngine) Stage(_ context.Context, s canary.Scope, _ string, fraction float64, _ string) error {
+func (f *fakeEngine) Stage(_ context.Context, r canary.Rollout, fraction float64) error {
 	f.mu.Lock()
-	f.staged[s] = fraction
-	delete(f.cohorts, s)
+	f.staged[r.ID] = fakeCanary{scope: r.Scope, fraction: fraction}
+	delete(f.cohorts, r.ID)
 	f.mu.Unlock()
 	f.signal()
 	return nil
 }
 
-func (f *fakeEngine) Unstage(_ context.Context, s canary.Scope, _ string) error {
+func (f *fakeEngine) Unstage(_ context.Context, r canary.Rollout, _ string) error {
 	f.mu.Lock()
-	delete(f.staged, s)
+	delete(f.staged, r.ID)
 	f.mu.Unlock()
 	f.signal()
 	return nil
@@ -76,37 +81,57 @@ func (f *fakeEngine) signal() {
 	}
 }
 
-func (f *fakeEngine) Staged(s canary.Scope) (float64, bool) {
+func (f *fakeEngine) Staged(r canary.Rollout) (float64, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	v, ok := f.staged[s]
-	return v, ok
+	v, ok := f.staged[r.ID]
+	return v.fraction, ok
 }
 
-func (f *fakeEngine) Cohorts(s canary.Scope) (canary.Cohort, canary.Cohort, error) {
+// stagedOn returns the fraction of the canary staged on scope s, if one is.
+func (f *fakeEngine) stagedOn(s canary.Scope) (float64, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := f.cohorts[s]
+	for _, v := range f.staged {
+		if v.scope == s {
+			return v.fraction, true
+		}
+	}
+	return 0, false
+}
+
+func (f *fakeEngine) Cohorts(r canary.Rollout) (canary.Cohort, canary.Cohort, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.cohorts[r.ID]
 	return c[0], c[1], nil
 }
 
-func (f *fakeEngine) Commit(_ context.Context, s canary.Scope, directive, _ string) error {
+func (f *fakeEngine) Commit(_ context.Context, r canary.Rollout) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.commitErr != nil {
 		return f.commitErr
 	}
-	delete(f.staged, s)
-	f.committed = append(f.committed, s.String()+": "+directive)
+	delete(f.staged, r.ID)
+	f.committed = append(f.committed, r.Scope.String()+": "+r.Directive)
 	return nil
 }
 
-// feed adds calls to the cohorts of scope s: failures of calls, a latency
-// sample for one call in four.
+// feed adds calls to the cohorts of every canary staged on scope s:
+// failures of calls, a latency sample for one call in four.
 func (f *fakeEngine) feed(s canary.Scope, canaryCalls, canaryFails uint64, canaryLat time.Duration, baseCalls, baseFails uint64, baseLat time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := f.cohorts[s]
+	for id, v := range f.staged {
+		if v.scope == s {
+			f.feedLocked(id, canaryCalls, canaryFails, canaryLat, baseCalls, baseFails, baseLat)
+		}
+	}
+}
+
+func (f *fakeEngine) feedLocked(id string, canaryCalls, canaryFails uint64, canaryLat time.Duration, baseCalls, baseFails uint64, baseLat time.Duration) {
+	c := f.cohorts[id]
 	c[0].Calls += canaryCalls
 	c[0].Failures += canaryFails
 	c[1].Calls += baseCalls
@@ -117,7 +142,7 @@ func (f *fakeEngine) feed(s canary.Scope, canaryCalls, canaryFails uint64, canar
 	for range baseCalls / 4 {
 		c[1].Latency.Observe(baseLat)
 	}
-	f.cohorts[s] = c
+	f.cohorts[id] = c
 }
 
 func (f *fakeEngine) stagedCount() int {

@@ -66,13 +66,13 @@ func TestPanicRollbackReachesTwoProcesses(t *testing.T) {
 	require.NoError(t, err)
 	r2, err := a.c.Start(ctx, canary.Request{Scope: ledger, Directive: "bulkhead=3", Who: "ops"})
 	require.NoError(t, err)
-	frac, ok := a.eng.Staged(charge)
+	frac, ok := a.eng.Staged(r1)
 	require.True(t, ok, "the starting process stages the canary")
 	assert.InDelta(t, 0.01, frac, 1e-9)
 	// These engines are each one process's: b takes the canaries as the
 	// runtime's fleet-wide engine would hand them over.
-	require.NoError(t, b.eng.Stage(ctx, charge, "retry=5", 0.01, "fleet"))
-	require.NoError(t, b.eng.Stage(ctx, ledger, "bulkhead=3", 0.01, "fleet"))
+	require.NoError(t, b.eng.Stage(ctx, r1, 0.01))
+	require.NoError(t, b.eng.Stage(ctx, r2, 0.01))
 
 	// The leader (a) judges on the figures of both processes.
 	a.eng.feed(charge, 300, 0, 0, 3000, 0, 0)

@@ -115,7 +115,7 @@ func (c *Controller) stepOne(ctx context.Context, r Rollout) error {
 	}
 	// The engine holds the stage's fraction (a staging that failed, or a
 	// canary removed by hand, is staged again: the stage starts over).
-	if f, ok := c.ov.Staged(r.Scope); !ok || permille(f) != permille(r.Percent()/100) {
+	if f, ok := c.ov.Staged(r); !ok || permille(f) != permille(r.Percent()/100) {
 		if now.Sub(r.StageStarted) < settle {
 			return nil // another process staged it a moment ago: its change is on its way here
 		}
@@ -174,7 +174,7 @@ func (c *Controller) stepOne(ctx context.Context, r Rollout) error {
 	c.changed(r, fmt.Sprintf("promoted to %g%%", r.Stages[r.Stage+1]))
 	c.log.LogAttrs(ctx, slog.LevelInfo, "canary.promoted", slog.String("rollout", r.ID), slog.String("scope", r.Scope.String()),
 		slog.Float64("from", r.Percent()), slog.Float64("to", r.Stages[r.Stage+1]), slog.String("verdict", reason))
-	if err := c.ov.Stage(ctx, r.Scope, r.Directive, r.Stages[r.Stage+1]/100, r.Who); err != nil {
+	if err := c.ov.Stage(ctx, r, r.Stages[r.Stage+1]/100); err != nil {
 		return fmt.Errorf("canary: stage %s at %g %%: %w (staged again at the next step)", r.ID, r.Stages[r.Stage+1], err)
 	}
 	return nil
@@ -183,7 +183,7 @@ func (c *Controller) stepOne(ctx context.Context, r Rollout) error {
 // restage stages r's current fraction again and restarts the stage's clock
 // (its cohort counters started again).
 func (c *Controller) restage(ctx context.Context, r Rollout) error {
-	if err := c.ov.Stage(ctx, r.Scope, r.Directive, r.Percent()/100, r.Who); err != nil {
+	if err := c.ov.Stage(ctx, r, r.Percent()/100); err != nil {
 		return fmt.Errorf("canary: stage %s at %g %%: %w", r.ID, r.Percent(), err)
 	}
 	now := c.clock.Now()
@@ -205,7 +205,7 @@ func permille(f float64) int { return int(math.Round(f * 1000)) }
 // complete commits the override as a plain one, then ends the rollout (every
 // process then clears the canary: the plain override serves every call).
 func (c *Controller) complete(ctx context.Context, r Rollout, cf, bf Figures, v Verdict) error {
-	if err := c.ov.Commit(ctx, r.Scope, r.Directive, r.Who); err != nil {
+	if err := c.ov.Commit(ctx, r); err != nil {
 		c.log.LogAttrs(ctx, slog.LevelError, "canary.commit_failed", slog.String("rollout", r.ID), slog.String("error", err.Error()))
 		v = Verdict{Outcome: VerdictWait, Reason: "passed; committing the override failed, retried at the next step: " + err.Error(), At: v.At}
 		return c.mutate(ctx, r, func(x *Rollout) { x.Canary, x.Baseline, x.Verdict = cf, bf, v })
@@ -261,22 +261,14 @@ func (c *Controller) Sync(ctx context.Context) error {
 	if rec.Version > c.applied.Load() {
 		c.applied.Store(rec.Version)
 	}
-	running := map[Scope]bool{}
-	for _, r := range rec.Rollouts {
-		if r.Active() {
-			running[r.Scope] = true
-		}
-	}
 	var errs []error
-	done := map[Scope]bool{}
 	for _, r := range rec.Rollouts {
-		if r.Active() || r.State == StateCompleted || running[r.Scope] || done[r.Scope] {
+		if r.Active() || r.State == StateCompleted {
 			continue
 		}
-		done[r.Scope] = true
-		if _, ok := c.ov.Staged(r.Scope); ok {
-			if err := c.ov.Unstage(ctx, r.Scope, "canary"); err != nil {
-				errs = append(errs, fmt.Errorf("canary: clear %s: %w", r.Scope, err))
+		if _, ok := c.ov.Staged(r); ok {
+			if err := c.ov.Unstage(ctx, r, "canary"); err != nil {
+				errs = append(errs, fmt.Errorf("canary: clear %s on %s: %w", r.ID, r.Scope, err))
 			}
 		}
 	}
@@ -285,11 +277,11 @@ func (c *Controller) Sync(ctx context.Context) error {
 		if !r.Active() {
 			continue
 		}
-		f, ok := c.ov.Staged(r.Scope)
+		f, ok := c.ov.Staged(r)
 		if !ok || permille(f) != permille(r.Percent()/100) {
 			continue // not (yet) the stage's fraction here: nothing of this stage to count
 		}
-		can, base, err := c.ov.Cohorts(r.Scope)
+		can, base, err := c.ov.Cohorts(r)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("canary: cohorts of %s: %w", r.Scope, err))
 			continue

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/baldur-go/baldur/annotations"
 )
 
 // Scope kinds: one method, every method of a service, or every zone.
@@ -55,13 +57,14 @@ func (s Scope) Validate() error {
 	return nil
 }
 
-// Config types: the policy families a rollout changes. One rollout at a time
-// per config type and scope.
+// Config types: the policy families a rollout changes, as the key table
+// names them (annotations.Key.Rollout). One rollout at a time per config
+// type and scope.
 const (
-	TypeRetry    = "retry"
-	TypeTimeout  = "timeout"
-	TypeBreaker  = "breaker"
-	TypeBulkhead = "bulkhead"
+	TypeRetry    = annotations.RolloutRetry
+	TypeTimeout  = annotations.RolloutTimeout
+	TypeBreaker  = annotations.RolloutBreaker
+	TypeBulkhead = annotations.RolloutBulkhead
 )
 
 // States of a rollout.

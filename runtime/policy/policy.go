@@ -149,16 +149,43 @@ type Override struct {
 }
 
 // Canary is a variant of the settings used by Permille calls in a thousand
-// of every method its scope covers, merged over the baseline (directive,
-// environment and overrides). ID changes with every staging, so that the
-// cohort counters restart.
+// of every method its scope covers (or, for a canary of keys shared by a
+// service's methods, by the processes a hash of their name picks), merged
+// over the baseline (directive, environment and overrides). Rollout names
+// the canary (the rollout that stages it) and Types its config types
+// (annotations.RolloutTypes): a scope holds one canary per type. ID changes
+// with every staging, so that the cohort counters restart.
 type Canary struct {
 	ID       string    `json:"id"`
+	Rollout  string    `json:"rollout,omitempty"`
 	Scope    Scope     `json:"scope"`
 	Values   string    `json:"values"`
+	Types    []string  `json:"types,omitempty"`
 	Permille int       `json:"permille"`
 	By       string    `json:"by"`
 	At       time.Time `json:"at"`
+}
+
+// Name is what identifies the canary: its rollout, or its ID for one
+// stored without a rollout.
+func (c Canary) Name() string {
+	if c.Rollout != "" {
+		return c.Rollout
+	}
+	return c.ID
+}
+
+// Overlaps returns a config type c and o both change on one scope.
+func (c Canary) Overlaps(o Canary) (string, bool) {
+	if c.Scope != o.Scope {
+		return "", false
+	}
+	for _, t := range c.Types {
+		if slices.Contains(o.Types, t) {
+			return t, true
+		}
+	}
+	return "", false
 }
 
 // Doc is the stored document: every override and canary of the fleet.
@@ -183,16 +210,6 @@ func (d *Doc) Override(s Scope) (Override, bool) {
 	return Override{}, false
 }
 
-// Canary returns the canary staged for scope, if any.
-func (d *Doc) Canary(s Scope) (Canary, bool) {
-	for _, c := range d.Canaries {
-		if c.Scope == s {
-			return c, true
-		}
-	}
-	return Canary{}, false
-}
-
 // PutOverride replaces or adds the override of o.Scope.
 func (d *Doc) PutOverride(o Override) {
 	d.Overrides = slices.DeleteFunc(d.Overrides, func(x Override) bool { return x.Scope == o.Scope })
@@ -207,17 +224,30 @@ func (d *Doc) DeleteOverride(s Scope) bool {
 	return len(d.Overrides) != n
 }
 
-// PutCanary replaces or adds the canary of c.Scope.
+// Canary returns the canary named name (Canary.Name), if any.
+func (d *Doc) Canary(name string) (Canary, bool) {
+	for _, c := range d.Canaries {
+		if c.Name() == name {
+			return c, true
+		}
+	}
+	return Canary{}, false
+}
+
+// PutCanary replaces the canary of c's name, or adds it. The caller has
+// checked that no other canary changes one of c's types on its scope
+// (Overlaps).
 func (d *Doc) PutCanary(c Canary) {
-	d.Canaries = slices.DeleteFunc(d.Canaries, func(x Canary) bool { return x.Scope == c.Scope })
+	d.Canaries = slices.DeleteFunc(d.Canaries, func(x Canary) bool { return x.Name() == c.Name() })
 	d.Canaries = append(d.Canaries, c)
 	d.sort()
 }
 
-// DeleteCanary removes the canary of s and reports whether there was one.
-func (d *Doc) DeleteCanary(s Scope) bool {
+// DeleteCanary removes the canary named name and reports whether there was
+// one.
+func (d *Doc) DeleteCanary(name string) bool {
 	n := len(d.Canaries)
-	d.Canaries = slices.DeleteFunc(d.Canaries, func(x Canary) bool { return x.Scope == s })
+	d.Canaries = slices.DeleteFunc(d.Canaries, func(x Canary) bool { return x.Name() == name })
 	return len(d.Canaries) != n
 }
 
@@ -225,7 +255,12 @@ func (d *Doc) DeleteCanary(s Scope) bool {
 // are applied in.
 func (d *Doc) sort() {
 	slices.SortFunc(d.Overrides, func(a, b Override) int { return cmpScope(a.Scope, b.Scope) })
-	slices.SortFunc(d.Canaries, func(a, b Canary) int { return cmpScope(a.Scope, b.Scope) })
+	slices.SortFunc(d.Canaries, func(a, b Canary) int {
+		if c := cmpScope(a.Scope, b.Scope); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name(), b.Name())
+	})
 }
 
 func cmpScope(a, b Scope) int {

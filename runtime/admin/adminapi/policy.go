@@ -21,13 +21,20 @@ type PolicySetting struct {
 	Directive string `json:"directive"`
 }
 
-// PolicyCanary is the canary in force on one protected method.
+// PolicyCanary is one canary in force on one protected method: at most one
+// per config type. A canary of keys shared by the service's methods splits
+// processes (ByProcess), and Member says whether the answering process is
+// in its cohort.
 type PolicyCanary struct {
-	ID       string          `json:"id"`
-	Scope    string          `json:"scope"`
-	Values   string          `json:"values"`
-	Permille int             `json:"permille"`
-	Settings []PolicySetting `json:"settings"`
+	ID        string          `json:"id"`
+	Rollout   string          `json:"rollout"`
+	Scope     string          `json:"scope"`
+	Values    string          `json:"values"`
+	Types     []string        `json:"types"`
+	Permille  int             `json:"permille"`
+	ByProcess bool            `json:"by_process,omitempty"`
+	Member    bool            `json:"member,omitempty"`
+	Settings  []PolicySetting `json:"settings"`
 }
 
 // PolicyZone is the effective policy of one protected method of the
@@ -36,7 +43,7 @@ type PolicyZone struct {
 	Service  string          `json:"service"`
 	Method   string          `json:"method"`
 	Settings []PolicySetting `json:"settings"`
-	Canary   *PolicyCanary   `json:"canary,omitempty"`
+	Canaries []PolicyCanary  `json:"canaries,omitempty"`
 }
 
 // PolicyOverride is one stored override (fleet-wide).
@@ -48,11 +55,14 @@ type PolicyOverride struct {
 	At     time.Time `json:"at"`
 }
 
-// PolicyStagedCanary is one stored canary (fleet-wide).
+// PolicyStagedCanary is one stored canary (fleet-wide), named by the
+// rollout that staged it.
 type PolicyStagedCanary struct {
 	ID       string    `json:"id"`
+	Rollout  string    `json:"rollout"`
 	Scope    string    `json:"scope"`
 	Values   string    `json:"values"`
+	Types    []string  `json:"types"`
 	Permille int       `json:"permille"`
 	By       string    `json:"by"`
 	At       time.Time `json:"at"`

@@ -11,7 +11,8 @@ function renderPolicy(p) {
       el("td", {}, fmtTime(o.at)), el("td", {}, o.reason || ""))));
   $("pol-overrides-none").hidden = overrides.length > 0;
   $("pol-canaries").replaceChildren(...(p.canaries || []).map((c) =>
-    el("li", {}, `canary ${c.id} on ${c.scope}: ${c.values} for ${c.permille}‰ of calls (by ${c.by}, ${fmtTime(c.at)})`)));
+    el("li", { "data-rollout": c.rollout }, `canary of rollout ${c.rollout} on ${c.scope} (${(c.types || []).join(", ")}): ` +
+      `${c.values} for ${c.permille}‰ (by ${c.by}, ${fmtTime(c.at)})`)));
   const rows = [];
   for (const z of p.zones || []) {
     for (const s of z.settings || []) {
