@@ -84,9 +84,9 @@ func (w *ProtectedCached) Hit(ctx context.Context, key string) (int, error) {
 	cv, cm, err = w.cHit.Get(ctx, key)
 	if cm.Run() {
 		defer w.cHit.Release(&cm)
+		var permit runtime.Permit
 		for attempt := 1; ; attempt++ {
-			var permit runtime.Permit
-			if permit, err = z.Enter(ctx); err != nil {
+			if permit, err = z.EnterNext(ctx, permit); err != nil {
 				break
 			}
 			actx := z.WithTimeout(ctx)
@@ -120,9 +120,9 @@ func (w *ProtectedCached) Miss(ctx context.Context, key string) (int, error) {
 	cv, cm, err = w.cMiss.Get(ctx, key)
 	if cm.Run() {
 		defer w.cMiss.Release(&cm)
+		var permit runtime.Permit
 		for attempt := 1; ; attempt++ {
-			var permit runtime.Permit
-			if permit, err = z.Enter(ctx); err != nil {
+			if permit, err = z.EnterNext(ctx, permit); err != nil {
 				break
 			}
 			actx := z.WithTimeout(ctx)

@@ -64,9 +64,9 @@ func (w *ProtectedHedged) Hedge(ctx context.Context, n int) (int, error) {
 		r0  int
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		r0, err = runtime.Hedge(ctx, z, func(hctx context.Context) (int, error) {
@@ -89,9 +89,9 @@ func (w *ProtectedHedged) HedgeP95(ctx context.Context, n int) (int, error) {
 		r0  int
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		r0, err = runtime.Hedge(ctx, z, func(hctx context.Context) (int, error) {

@@ -78,9 +78,9 @@ func (w *ProtectedAdder) Breaker(ctx context.Context, n int) (int, error) {
 		r0  int
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -105,9 +105,9 @@ func (w *ProtectedAdder) Retry(ctx context.Context, n int) (int, error) {
 		r0  int
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -132,9 +132,9 @@ func (w *ProtectedAdder) Timeout(ctx context.Context, n int) (int, error) {
 		r0  int
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -159,9 +159,9 @@ func (w *ProtectedAdder) Bulkhead(ctx context.Context, n int) (int, error) {
 		r0  int
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)

@@ -542,9 +542,11 @@ func (e *emitter) body(g *jen.Group, it *ifaceInfo, n ifaceNames, m *methodInfo,
 		if countAttempts {
 			first = jen.Id(l.attempt).Op("=").Lit(1)
 		}
+		// The permit outlives each attempt: EnterNext keeps a retry in the
+		// canary cohorts its call was drawn into.
+		g.Var().Id(l.permit).Add(e.rt("Permit"))
 		g.For(first, jen.Empty(), jen.Id(l.attempt).Op("++")).BlockFunc(func(g *jen.Group) {
-			g.Var().Id(l.permit).Add(e.rt("Permit"))
-			g.If(jen.List(jen.Id(l.permit), err).Op("=").Add(z.Clone().Dot("Enter").Call(ctx)), err.Clone().Op("!=").Nil()).Block(jen.Break())
+			g.If(jen.List(jen.Id(l.permit), err).Op("=").Add(z.Clone().Dot("EnterNext").Call(ctx, jen.Id(l.permit))), err.Clone().Op("!=").Nil()).Block(jen.Break())
 			if s.Hedge > 0 {
 				e.hedge(g, m, l, ctx, z, call)
 			} else {

@@ -100,11 +100,15 @@ func (z *Zone) setPolicy(zp *zonePolicy) {
 	}
 }
 
-// enterSlow is Enter when the level in force reached the zone's shedAt:
-// shed the call, or pick its canary cohort.
-func (z *Zone) enterSlow(ctx context.Context) (Permit, error) {
+// enterSlow is EnterNext when the level in force reached the zone's
+// shedAt: shed the call, or pick its canary cohorts (a retry keeps its
+// call's).
+func (z *Zone) enterSlow(ctx context.Context, prev Permit) (Permit, error) {
 	if z.rt.emg.level.Load() >= z.shedLevel {
 		return z.shed(ctx)
+	}
+	if prev.gen != 0 {
+		return z.enterRetry(ctx, prev)
 	}
 	return z.enterCohort(ctx)
 }
@@ -112,29 +116,13 @@ func (z *Zone) enterSlow(ctx context.Context) (Permit, error) {
 //go:linkname cheaprand runtime.cheaprand
 func cheaprand() uint32
 
-// EnterNext is part of the generated-code surface (see the Zone type).
-//
-// EnterNext is Enter for one attempt of a call whose earlier attempt had
-// the permit prev (zero for the first attempt): a retry stays in the
-// canary cohorts its call was drawn into, so that a canary of retry=
-// changes whole calls. One inlined compare more than Enter.
-func (z *Zone) EnterNext(ctx context.Context, prev Permit) (Permit, error) {
-	if prev.gen == 0 {
-		return z.Enter(ctx)
-	}
-	return z.enterRetry(ctx, prev)
-}
-
 // enterRetry is EnterNext for a retry of a call drawn into cohorts: the
 // same cohorts while the staging it was drawn under is in force, a new
 // draw otherwise.
 func (z *Zone) enterRetry(ctx context.Context, prev Permit) (Permit, error) {
-	if z.rt.emg.level.Load() >= z.shedLevel {
-		return z.shed(ctx)
-	}
 	zp := z.pol.Load()
 	if zp.gen != prev.gen || len(zp.canaries) == 0 {
-		return z.Enter(ctx)
+		return z.enterCohort(ctx)
 	}
 	return z.enterIn(ctx, zp, prev.cohort)
 }

@@ -232,11 +232,19 @@ func (z *Zone) Timeout() time.Duration {
 // Enter asks the breaker and the bulkhead for a permit. A refusal returns
 // *OpenError (errors.Is ErrOpen) or *BulkheadFullError (errors.Is ErrBulkheadFull);
 // in dry-run the refusal is recorded as a would-have decision and the call goes on.
-func (z *Zone) Enter(ctx context.Context) (Permit, error) {
+// It is EnterNext for a call's first attempt.
+func (z *Zone) Enter(ctx context.Context) (Permit, error) { return z.EnterNext(ctx, Permit{}) }
+
+// EnterNext is Enter for one attempt of a call whose attempt before had
+// the permit prev (zero for the first attempt): a retry stays in the canary
+// cohorts its call was drawn into, so that a canary of retry= changes
+// whole calls. The generated wrapper calls it; prev costs nothing unless
+// a canary is staged on the zone.
+func (z *Zone) EnterNext(ctx context.Context, prev Permit) (Permit, error) {
 	// Emergency mode and a staged canary: two atomic loads (the level in
 	// force, the zone's threshold) and a compare.
 	if z.rt.emg.level.Load() >= z.shedAt.Load() {
-		return z.enterSlow(ctx)
+		return z.enterSlow(ctx, prev)
 	}
 	if z.traced {
 		return z.enterTraced(ctx)

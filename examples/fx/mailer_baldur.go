@@ -52,9 +52,9 @@ func (w *ProtectedMailer) Send(ctx context.Context, to string, body string) erro
 		return w.inner.Send(ctx, to, body)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)

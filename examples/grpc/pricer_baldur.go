@@ -54,9 +54,9 @@ func (w *ProtectedPricer) GetPrice(ctx context.Context, in *wrapperspb.StringVal
 		r0  *wrapperspb.Int64Value
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)

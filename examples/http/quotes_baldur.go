@@ -55,9 +55,9 @@ func (w *ProtectedQuoteClient) GetQuote(ctx context.Context, symbol string) (Quo
 		r0  Quote
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)

@@ -145,9 +145,9 @@ func (w *ProtectedOrders) Place(ctx context.Context, c Customer, items []Address
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -195,9 +195,9 @@ func (w *ProtectedOrders) Charge(ctx context.Context, orderID string, cents int6
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -237,9 +237,9 @@ func (w *ProtectedOrders) Tag(ctx context.Context, id string, tags ...string) er
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -282,9 +282,9 @@ func (w *ProtectedOrders) flushWithContext(ctx context.Context, batch map[int64]
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {
@@ -321,9 +321,9 @@ func (w *ProtectedOrders) Quote(ctx context.Context, sku string) (int64, error) 
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -412,9 +412,9 @@ func (w *ProtectedOrdersV2) Place(ctx context.Context, c Customer, items []Addre
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)

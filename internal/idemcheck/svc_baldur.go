@@ -173,9 +173,9 @@ func (w *ProtectedPayments) Charge(ctx context.Context, orderID string, cents in
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -217,9 +217,9 @@ func (w *ProtectedPayments) Place(ctx context.Context, req *PlaceRequest) (Recei
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -261,9 +261,9 @@ func (w *ProtectedPayments) PlaceAgain(ctx context.Context, req *PlaceRequest) (
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -304,9 +304,9 @@ func (w *ProtectedPayments) ChargeReplay(ctx context.Context, orderID string, ce
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -351,9 +351,9 @@ func (w *ProtectedPayments) Rate(ctx context.Context, orderID string) (float64, 
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -391,9 +391,9 @@ func (w *ProtectedPayments) ChargeOpen(ctx context.Context, orderID string, cent
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -427,9 +427,9 @@ func (w *ProtectedPayments) ChargeRetry(ctx context.Context, orderID string, cen
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -462,9 +462,9 @@ func (w *ProtectedPayments) ByNumber(ctx context.Context, n int64) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -497,9 +497,9 @@ func (w *ProtectedPayments) Window(ctx context.Context, orderID string) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -534,9 +534,9 @@ func (w *ProtectedPayments) Upload(ctx context.Context, orderID string, cents in
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -569,9 +569,9 @@ func (w *ProtectedPayments) UploadBare(ctx context.Context, orderID string, cent
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -605,9 +605,9 @@ func (w *ProtectedPayments) Label(ctx context.Context, orderID string, label fmt
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)

@@ -169,9 +169,9 @@ func (w *ProtectedService) Plain(ctx context.Context) error {
 		return w.inner.Plain(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -193,9 +193,9 @@ func (w *ProtectedService) Flaky(ctx context.Context) error {
 		return w.inner.Flaky(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -217,9 +217,9 @@ func (w *ProtectedService) Slow(ctx context.Context) error {
 		return w.inner.Slow(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -244,9 +244,9 @@ func (w *ProtectedService) Quote(ctx context.Context, sku string) (int64, error)
 		r0  int64
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -271,9 +271,9 @@ func (w *ProtectedService) Limited(ctx context.Context) error {
 		return w.inner.Limited(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -305,9 +305,9 @@ func (w *ProtectedService) Charge(ctx context.Context, orderID string) error {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -333,9 +333,9 @@ func (w *ProtectedService) Ship(ctx context.Context, parcel string) error {
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -370,9 +370,9 @@ func (w *ProtectedService) Metered(ctx context.Context) error {
 		return w.inner.Metered(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -394,9 +394,9 @@ func (w *ProtectedService) Shed(ctx context.Context) error {
 		return w.inner.Shed(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -418,9 +418,9 @@ func (w *ProtectedService) Adaptive(ctx context.Context) error {
 		return w.inner.Adaptive(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -451,9 +451,9 @@ func (w *ProtectedService) Cached(ctx context.Context, sku string) (int64, error
 	cv, cm, err = w.cCached.Get(ctx, sku)
 	if cm.Run() {
 		defer w.cCached.Release(&cm)
+		var permit runtime.Permit
 		for attempt := 1; ; attempt++ {
-			var permit runtime.Permit
-			if permit, err = z.Enter(ctx); err != nil {
+			if permit, err = z.EnterNext(ctx, permit); err != nil {
 				break
 			}
 			actx := z.WithTimeout(ctx)
@@ -478,9 +478,9 @@ func (w *ProtectedService) Budgeted(ctx context.Context) error {
 		return w.inner.Budgeted(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -505,9 +505,9 @@ func (w *ProtectedService) Hedged(ctx context.Context) (string, error) {
 		r0  string
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		r0, err = runtime.Hedge(ctx, z, func(hctx context.Context) (string, error) {

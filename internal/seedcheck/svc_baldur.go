@@ -51,9 +51,9 @@ func (w *ProtectedOrders) Save(ctx context.Context, release <-chan struct{}) err
 		return w.inner.Save(ctx, release)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -108,9 +108,9 @@ func (w *ProtectedLedger) Post(ctx context.Context, cents int64) (string, error)
 		r0  string
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -166,9 +166,9 @@ func (w *ProtectedSlow) Fetch(ctx context.Context) error {
 	}
 	var err error
 	dctx, cancel := z.WithDeadline(ctx)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(dctx); err != nil {
+		if permit, err = z.EnterNext(dctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(dctx)

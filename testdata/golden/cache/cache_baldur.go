@@ -190,9 +190,9 @@ func (w *ProtectedAccounts) Get(ctx context.Context, id string) (*Account, error
 	cv, cm, err = w.cGet.Get(ctx, id)
 	if cm.Run() {
 		defer w.cGet.Release(&cm)
+		var permit runtime.Permit
 		for attempt := 1; ; attempt++ {
-			var permit runtime.Permit
-			if permit, err = z.Enter(ctx); err != nil {
+			if permit, err = z.EnterNext(ctx, permit); err != nil {
 				break
 			}
 			actx := z.WithTimeout(ctx)
@@ -227,9 +227,9 @@ func (w *ProtectedAccounts) Search(ctx context.Context, prefix string, limit int
 	cv, cm, err = w.cSearch.Get(ctx, protectedAccountsSearchCacheKey{P1: prefix, P2: limit, P3: w1})
 	if cm.Run() {
 		defer w.cSearch.Release(&cm)
+		var permit runtime.Permit
 		for attempt := 1; ; attempt++ {
-			var permit runtime.Permit
-			if permit, err = z.Enter(ctx); err != nil {
+			if permit, err = z.EnterNext(ctx, permit); err != nil {
 				break
 			}
 			actx := z.WithTimeout(ctx)
@@ -263,9 +263,9 @@ func (w *ProtectedAccounts) Count(ctx context.Context) (int64, error) {
 	cv, cm, err = w.cCount.Get(ctx, struct{}{})
 	if cm.Run() {
 		defer w.cCount.Release(&cm)
+		var permit runtime.Permit
 		for attempt := 1; ; attempt++ {
-			var permit runtime.Permit
-			if permit, err = z.Enter(ctx); err != nil {
+			if permit, err = z.EnterNext(ctx, permit); err != nil {
 				break
 			}
 			actx := z.WithTimeout(ctx)
@@ -307,9 +307,9 @@ func (w *ProtectedAccounts) ByQuery(ctx context.Context, q *Query) ([]Account, e
 	if cm.Run() {
 		defer w.cByQuery.Release(&cm)
 		dctx, cancel := z.WithDeadline(ctx)
+		var permit runtime.Permit
 		for attempt := 1; ; attempt++ {
-			var permit runtime.Permit
-			if permit, err = z.Enter(dctx); err != nil {
+			if permit, err = z.EnterNext(dctx, permit); err != nil {
 				break
 			}
 			actx := z.WithTimeout(dctx)
@@ -353,9 +353,9 @@ func (w *ProtectedAccounts) ByShop(ctx context.Context, q Query, at time.Time) (
 	}
 	if cm.Run() {
 		defer w.cByShop.Release(&cm)
+		var permit runtime.Permit
 		for attempt := 1; ; attempt++ {
-			var permit runtime.Permit
-			if permit, err = z.Enter(ctx); err != nil {
+			if permit, err = z.EnterNext(ctx, permit); err != nil {
 				break
 			}
 			actx := z.WithTimeout(ctx)
@@ -389,9 +389,9 @@ func (w *ProtectedAccounts) InRegion(ctx context.Context, r Region, opts ...stri
 	cv, cm, err = w.cInRegion.Get(ctx, r.String())
 	if cm.Run() {
 		defer w.cInRegion.Release(&cm)
+		var permit runtime.Permit
 		for attempt := 1; ; attempt++ {
-			var permit runtime.Permit
-			if permit, err = z.Enter(ctx); err != nil {
+			if permit, err = z.EnterNext(ctx, permit); err != nil {
 				break
 			}
 			actx := z.WithTimeout(ctx)
@@ -416,9 +416,9 @@ func (w *ProtectedAccounts) Close(ctx context.Context) error {
 		return w.inner.Close(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -450,9 +450,9 @@ func (w *ProtectedAccounts) Rate(currency string) (float64, error) {
 	cv, cm, err = w.cRate.Get(ctx, currency)
 	if cm.Run() {
 		defer w.cRate.Release(&cm)
+		var permit runtime.Permit
 		for attempt := 1; ; attempt++ {
-			var permit runtime.Permit
-			if permit, err = z.Enter(ctx); err != nil {
+			if permit, err = z.EnterNext(ctx, permit); err != nil {
 				break
 			}
 			if err = z.Inject(ctx); err == nil {
@@ -527,9 +527,9 @@ func (w *ProtectedStore[T]) Load(ctx context.Context, key string, version int) (
 	cv, cm, err = w.cLoad.Get(ctx, protectedStoreLoadCacheKey[T]{P1: key, P2: version})
 	if cm.Run() {
 		defer w.cLoad.Release(&cm)
+		var permit runtime.Permit
 		for attempt := 1; ; attempt++ {
-			var permit runtime.Permit
-			if permit, err = z.Enter(ctx); err != nil {
+			if permit, err = z.EnterNext(ctx, permit); err != nil {
 				break
 			}
 			actx := z.WithTimeout(ctx)

@@ -116,9 +116,9 @@ func (w *ProtectedClash) Get(c context1.Context) (z, error) {
 		r0  z
 		err error
 	)
+	var permit baldurruntime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit baldurruntime.Permit
-		if permit, err = z1.Enter(c); err != nil {
+		if permit, err = z1.EnterNext(c, permit); err != nil {
 			break
 		}
 		actx := z1.WithTimeout(c)
@@ -143,9 +143,9 @@ func (w *ProtectedClash) Err(c context1.Context) (err, error) {
 		r0   err
 		err1 error
 	)
+	var permit baldurruntime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit baldurruntime.Permit
-		if permit, err1 = z.Enter(c); err1 != nil {
+		if permit, err1 = z.EnterNext(c, permit); err1 != nil {
 			break
 		}
 		actx := z.WithTimeout(c)
@@ -167,9 +167,9 @@ func (w *ProtectedClash) Errs(c context1.Context, e errors) error {
 		return w.inner.Errs(c, e)
 	}
 	var err error
+	var permit baldurruntime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit baldurruntime.Permit
-		if permit, err = z.Enter(c); err != nil {
+		if permit, err = z.EnterNext(c, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(c)
@@ -192,9 +192,9 @@ func (w *ProtectedClash) NoCtx() error {
 	}
 	ctx := context1.Background()
 	var err error
+	var permit baldurruntime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit baldurruntime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {
@@ -217,9 +217,9 @@ func (w *ProtectedClash) Render(c context1.Context, template2 *template1.Templat
 		r0  *template.Template
 		err error
 	)
+	var permit baldurruntime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit baldurruntime.Permit
-		if permit, err = z.Enter(c); err != nil {
+		if permit, err = z.EnterNext(c, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(c)
@@ -244,9 +244,9 @@ func (w *ProtectedClash) Park(c context1.Context, protectedClashParkSignature11 
 		attempt int
 		err     error
 	)
+	var permit baldurruntime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit baldurruntime.Permit
-		if permit, err = z.Enter(c); err != nil {
+		if permit, err = z.EnterNext(c, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(c)

@@ -97,9 +97,9 @@ func (w *ProtectedWeird) A(ctx context.Context, err1 error, w1 string, z1 string
 		r0  int
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -127,9 +127,9 @@ func (w *ProtectedWeird) B(context1 context.Context, permit1 bool, cancel bool, 
 		r0  string
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(context1); err != nil {
+		if permit, err = z.EnterNext(context1, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(context1)
@@ -155,9 +155,9 @@ func (w *ProtectedWeird) C(w1 int, ctx1 string) (string, error) {
 		r0  string
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {
@@ -178,9 +178,9 @@ func (w *ProtectedWeird) inner() error {
 	}
 	ctx := context.Background()
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {
@@ -201,9 +201,9 @@ func (w *ProtectedWeird) zA() error {
 	}
 	ctx := context.Background()
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {
@@ -224,9 +224,9 @@ func (w *ProtectedWeird) D(fb string) error {
 	}
 	ctx := context.Background()
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {
@@ -250,9 +250,9 @@ func (w *ProtectedWeird) E(int641 string) (int64, error) {
 		r0  int64
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {

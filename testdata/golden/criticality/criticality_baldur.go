@@ -62,9 +62,9 @@ func (w *ProtectedSearch) Find(ctx context.Context, q string) ([]string, error) 
 		r0  []string
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -89,9 +89,9 @@ func (w *ProtectedSearch) Suggest(ctx context.Context, prefix string) ([]string,
 		r0  []string
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -148,9 +148,9 @@ func (w *ProtectedPayments) Charge(ctx context.Context, orderID string, cents in
 		return w.inner.Charge(ctx, orderID, cents)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -172,9 +172,9 @@ func (w *ProtectedPayments) Refund(ctx context.Context, orderID string) error {
 		return w.inner.Refund(ctx, orderID)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)

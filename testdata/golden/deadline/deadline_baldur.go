@@ -72,9 +72,9 @@ func (w *ProtectedShipping) Book(ctx context.Context, parcel string) (string, er
 		err error
 	)
 	dctx, cancel := z.WithDeadline(ctx)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(dctx); err != nil {
+		if permit, err = z.EnterNext(dctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(dctx)
@@ -101,9 +101,9 @@ func (w *ProtectedShipping) Track(ctx context.Context, parcel string) (string, e
 		r0  string
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -129,9 +129,9 @@ func (w *ProtectedShipping) Label(ctx context.Context, parcel string) ([]byte, e
 		err error
 	)
 	dctx, cancel := z.WithDeadline(ctx)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(dctx); err != nil {
+		if permit, err = z.EnterNext(dctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(dctx); err == nil {
@@ -201,9 +201,9 @@ func (w *ProtectedMailer) Send(ctx context.Context, to string) error {
 		return w.inner.Send(ctx, to)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -226,9 +226,9 @@ func (w *ProtectedMailer) Flush() error {
 	}
 	ctx := context.Background()
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {
@@ -248,9 +248,9 @@ func (w *ProtectedMailer) Slow(ctx context.Context) error {
 		return w.inner.Slow(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {
@@ -273,9 +273,9 @@ func (w *ProtectedMailer) Watch(ctx context.Context) (<-chan string, error) {
 		r0  <-chan string
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {

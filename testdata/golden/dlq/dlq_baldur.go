@@ -173,9 +173,9 @@ func (w *ProtectedOrders) Place(ctx context.Context, c Customer, items []Address
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -214,9 +214,9 @@ func (w *ProtectedOrders) Tag(ctx context.Context, id string, tags ...string) er
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -259,9 +259,9 @@ func (w *ProtectedOrders) flushWithContext(ctx context.Context, batch map[int64]
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {
@@ -299,9 +299,9 @@ func (w *ProtectedOrders) Mixed(a0 context.Context, a1 string, a2 int, a3 raw) (
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(a0); err != nil {
+		if permit, err = z.EnterNext(a0, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(a0)
@@ -340,9 +340,9 @@ func (w *ProtectedOrders) Store(ctx context.Context, r raw, a args, w1 *args) er
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -381,9 +381,9 @@ func (w *ProtectedOrders) Quote(ctx context.Context, sku string) (int64, error) 
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -422,9 +422,9 @@ func (w *ProtectedOrders) Plain(ctx context.Context, id string) error {
 		return w.inner.Plain(ctx, id)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)

@@ -85,9 +85,9 @@ func (w *ProtectedCache[K, V]) Put(ctx context.Context, key K, value V) error {
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -126,9 +126,9 @@ func (w *ProtectedCache[K, V]) PutAll(ctx context.Context, values map[string]V, 
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)

@@ -69,9 +69,9 @@ func (w *ProtectedConn) Read(p []byte) (int, error) {
 		r0  int
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {
@@ -95,9 +95,9 @@ func (w *ProtectedConn) Write(p []byte) (int, error) {
 		r0  int
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {
@@ -118,9 +118,9 @@ func (w *ProtectedConn) Close() error {
 	}
 	ctx := context.Background()
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {
@@ -141,9 +141,9 @@ func (w *ProtectedConn) Flush() error {
 	}
 	ctx := context.Background()
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {

@@ -58,9 +58,9 @@ func (w *ProtectedStore[T]) Put(ctx context.Context, key string, v T) error {
 		return w.inner.Put(ctx, key, v)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -85,9 +85,9 @@ func (w *ProtectedStore[T]) Get(ctx context.Context, key string) (T, error) {
 		r0  T
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -152,9 +152,9 @@ func (w *ProtectedUsers) Put(ctx context.Context, key string, v User) error {
 		return w.inner.Put(ctx, key, v)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -179,9 +179,9 @@ func (w *ProtectedUsers) Get(ctx context.Context, key string) (User, error) {
 		r0  User
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -206,9 +206,9 @@ func (w *ProtectedUsers) Count(ctx context.Context) (int, error) {
 		r0  int
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -281,9 +281,9 @@ func (w *ProtectedRepo[K, V]) Put(ctx context.Context, key string, v V) error {
 		return w.inner.Put(ctx, key, v)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -308,9 +308,9 @@ func (w *ProtectedRepo[K, V]) Get(ctx context.Context, key string) (V, error) {
 		r0  V
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -335,9 +335,9 @@ func (w *ProtectedRepo[K, V]) Find(ctx context.Context, k K) (V, error) {
 		r0  V
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -366,9 +366,9 @@ func (w *ProtectedRepo[K, V]) Keys(ctx context.Context) ([]K, map[K]V, error) {
 		r1  map[K]V
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -429,9 +429,9 @@ func (w *ProtectedSummer[N, M]) Sum(ctx context.Context, xs ...N) (N, error) {
 		r0  N
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -456,9 +456,9 @@ func (w *ProtectedSummer[N, M]) Label(ctx context.Context, m M) (M, error) {
 		r0  M
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)

@@ -64,9 +64,9 @@ func (w *ProtectedGreeterClient) SayHello(ctx context.Context, in *HelloRequest,
 		r0  *HelloReply
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -91,9 +91,9 @@ func (w *ProtectedGreeterClient) StreamHellos(ctx context.Context, in *HelloRequ
 		r0  grpc.ServerStreamingClient[HelloReply]
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {

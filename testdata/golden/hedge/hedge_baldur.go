@@ -88,9 +88,9 @@ func (w *ProtectedSearch) Query(ctx context.Context, q string) ([]string, error)
 		r0  []string
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		r0, err = runtime.Hedge(ctx, z, func(hctx context.Context) ([]string, error) {
@@ -114,9 +114,9 @@ func (w *ProtectedSearch) Count(ctx context.Context, q string, opts ...string) (
 		r1  time.Time
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		var hr struct {
@@ -146,9 +146,9 @@ func (w *ProtectedSearch) Touch(ctx context.Context) error {
 	}
 	var err error
 	dctx, cancel := z.WithDeadline(ctx)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(dctx); err != nil {
+		if permit, err = z.EnterNext(dctx, permit); err != nil {
 			break
 		}
 		_, err = runtime.Hedge(dctx, z, func(hctx context.Context) (struct{}, error) {
@@ -170,9 +170,9 @@ func (w *ProtectedSearch) Write(ctx context.Context, doc string) error {
 		return w.inner.Write(ctx, doc)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -236,9 +236,9 @@ func (w *ProtectedOrders) Get(ctx context.Context, id string) (string, error) {
 	}
 	// A panic in the inner method releases the key instead of holding it for the execution window.
 	defer z.Release(ctx, &claim)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		r0, err = runtime.Hedge(ctx, z, func(hctx context.Context) (string, error) {

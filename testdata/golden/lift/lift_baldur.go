@@ -80,9 +80,9 @@ func (w *ProtectedAccount) Debit(ctx context.Context, cents int64) error {
 		attempt int
 		err     error
 	)
+	var permit runtime.Permit
 	for attempt = 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -130,9 +130,9 @@ func (w *ProtectedAccount) Subscribe(ctx context.Context, fn func(int64)) (<-cha
 		r0  <-chan int64
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {

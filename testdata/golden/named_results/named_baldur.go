@@ -68,9 +68,9 @@ func (w *ProtectedReader) Read(ctx context.Context, p []byte) (int, error) {
 		r0  int
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -96,9 +96,9 @@ func (w *ProtectedReader) Pair(ctx context.Context) (string, string, error) {
 		r1  string
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -120,9 +120,9 @@ func (w *ProtectedReader) Only(ctx context.Context) error {
 		return w.inner.Only(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)

@@ -60,9 +60,9 @@ func (w *ProtectedMailer) Send(to string, body string) error {
 	}
 	ctx := context.Background()
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {
@@ -86,9 +86,9 @@ func (w *ProtectedMailer) Queue(id int, ctx1 context.Context) (string, error) {
 		r0  string
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {

@@ -63,9 +63,9 @@ func (w *ProtectedCache) Put(ctx context.Context, key string, v []byte) error {
 		return w.inner.Put(ctx, key, v)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)

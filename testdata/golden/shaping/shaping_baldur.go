@@ -83,9 +83,9 @@ func (w *ProtectedQuotes) Get(ctx context.Context, sku string) (int64, error) {
 		r0  int64
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -110,9 +110,9 @@ func (w *ProtectedQuotes) List(ctx context.Context) ([]string, error) {
 		r0  []string
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -134,9 +134,9 @@ func (w *ProtectedQuotes) Refresh(ctx context.Context) error {
 		return w.inner.Refresh(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -158,9 +158,9 @@ func (w *ProtectedQuotes) Ping(ctx context.Context) error {
 		return w.inner.Ping(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -238,9 +238,9 @@ func (w *ProtectedLedger) Post(ctx context.Context, entry string) error {
 		return w.inner.Post(ctx, entry)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -265,9 +265,9 @@ func (w *ProtectedLedger) Read(ctx context.Context, id string) (string, error) {
 		r0  string
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -289,9 +289,9 @@ func (w *ProtectedLedger) Settle(ctx context.Context, id string) error {
 		return w.inner.Settle(ctx, id)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -313,9 +313,9 @@ func (w *ProtectedLedger) Audit(ctx context.Context) error {
 		return w.inner.Audit(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -379,9 +379,9 @@ func (w *ProtectedFeed) Pull(ctx context.Context) error {
 		return w.inner.Pull(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -403,9 +403,9 @@ func (w *ProtectedFeed) Push(ctx context.Context) error {
 		return w.inner.Push(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -427,9 +427,9 @@ func (w *ProtectedFeed) Poll(ctx context.Context) error {
 		return w.inner.Poll(ctx)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)

@@ -48,9 +48,9 @@ func (w *protectedPaymentGateway) Charge(ctx context.Context, cents int64) error
 		return w.inner.Charge(ctx, cents)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)
@@ -102,9 +102,9 @@ func (w *ProtectedHTTPClient) Do(ctx context.Context, url string) ([]byte, error
 		r0  []byte
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(ctx)

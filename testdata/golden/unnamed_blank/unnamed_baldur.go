@@ -62,9 +62,9 @@ func (w *ProtectedSender) Send(a0 context.Context, a1 string, a2 []byte) error {
 		return w.inner.Send(a0, a1, a2)
 	}
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(a0); err != nil {
+		if permit, err = z.EnterNext(a0, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(a0)
@@ -89,9 +89,9 @@ func (w *ProtectedSender) Resend(a0 context.Context, a1 string, a01 int, a3 ...b
 		r0  int
 		err error
 	)
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(a0); err != nil {
+		if permit, err = z.EnterNext(a0, permit); err != nil {
 			break
 		}
 		actx := z.WithTimeout(a0)
@@ -117,9 +117,9 @@ func (w *ProtectedSender) Close() error {
 	}
 	ctx := context.Background()
 	var err error
+	var permit runtime.Permit
 	for attempt := 1; ; attempt++ {
-		var permit runtime.Permit
-		if permit, err = z.Enter(ctx); err != nil {
+		if permit, err = z.EnterNext(ctx, permit); err != nil {
 			break
 		}
 		if err = z.Inject(ctx); err == nil {
