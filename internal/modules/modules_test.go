@@ -91,3 +91,38 @@ func TestWorkspaceListsEveryModule(t *testing.T) {
 	slices.Sort(used)
 	require.Equal(t, found, used, "go.work's use list and the go.mod files of the tree disagree")
 }
+
+// TestNoMergeConflictMarkers: a merge left half resolved (conflict markers
+// committed in a console page, a doc or a source file) fails here, whatever
+// the file's language and whether or not anything parses it.
+func TestNoMergeConflictMarkers(t *testing.T) {
+	t.Parallel()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != root && (strings.HasPrefix(name, ".") && name != ".ci" || name == "node_modules") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(b, 0) {
+			return nil // binary
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "<<<<<<< ") || strings.HasPrefix(line, ">>>>>>> ") {
+				t.Errorf("%s:%d: a merge conflict marker: %q", path, i+1, line)
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+}

@@ -17,7 +17,8 @@ import (
 const canaryAdminKey = "admin-key-0123456789"
 
 // TestCanaryPanelInRealChromium loads the console with a rollout running,
-// sees its stages, cohort figures and verdict, and presses the panic button.
+// sees its stages, cohort figures and verdict, starts a second rollout of
+// the service from the form, and presses the panic button.
 func TestCanaryPanelInRealChromium(t *testing.T) {
 	exe := chromiumPath(t)
 	rt, err := runtime.New(context.Background(), runtime.Config{CallStats: true, Logger: quiet, StateDir: t.TempDir()})
@@ -49,7 +50,30 @@ func TestCanaryPanelInRealChromium(t *testing.T) {
 	assert.Contains(t, txt, "0 calls", "the cohort figures")
 	assert.Contains(t, txt, "wait: ", "the verdict")
 
+	// A second rollout from the form, on the service.
 	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("canary-scope"), "payments"),
+		chromedp.SendKeys(chromedp.ID("canary-directive"), "retry=2"),
+		chromedp.SendKeys(chromedp.ID("canary-stages"), "10,100"),
+		chromedp.SendKeys(chromedp.ID("canary-reason"), "try fewer retries"),
+		chromedp.Click(chromedp.ID("canary-start")),
+		until(`document.querySelectorAll('#canary-rows tr[data-state="running"]').length === 2`),
+	))
+	list, err := rt.Canary().List(context.Background())
+	require.NoError(t, err)
+	var second canary.Rollout
+	for _, x := range list {
+		if x.ID != r.ID {
+			second = x
+		}
+	}
+	assert.Equal(t, canary.Scope{Kind: canary.ScopeService, Service: "payments"}, second.Scope, "the form's scope")
+	assert.Equal(t, "retry=2", second.Directive)
+	assert.Equal(t, []float64{10, 100}, second.Stages)
+	assert.Equal(t, canary.StateRunning, second.State)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Clear(chromedp.ID("canary-reason")),
 		chromedp.SendKeys(chromedp.ID("canary-reason"), "revert all"),
 		chromedp.SendKeys(chromedp.ID("confirm"), "CONFIRM"),
 		chromedp.Click(chromedp.ID("canary-panic")),

@@ -1,5 +1,6 @@
 // Baldur console: canary rollouts of policy overrides — stages, cohort
-// figures, the verdict, the gate that blocks; abort and the panic button.
+// figures, the verdict, the gate that blocks; start, abort and the panic
+// button.
 // Loaded after app.js, whose helpers ($, el, get, act, fmtTime,
 // confirmValue) it uses.
 "use strict";
@@ -57,7 +58,26 @@ async function refreshCanary() {
   document.body.dataset.canaryLoaded = "true";
 }
 
+// canaryStartBody reads the start form: "service.Method", "service" or
+// "*" as the route's scope fields; stages "1,10,50,100" (a % sign allowed).
+function canaryStartBody() {
+  const scope = $("canary-scope").value.trim();
+  const body = { directive: $("canary-directive").value.trim(), reason: $("canary-reason").value };
+  const dot = scope.lastIndexOf(".");
+  if (scope === "*" || scope === "all") body.scope = "all";
+  else if (dot > 0 && /^[A-Z]/.test(scope.slice(dot + 1))) {
+    Object.assign(body, { scope: "method", service: scope.slice(0, dot), method: scope.slice(dot + 1) });
+  } else Object.assign(body, { scope: "service", service: scope });
+  const stages = $("canary-stages").value.trim();
+  if (stages) body.stages = stages.split(",").map((p) => Number(p.trim().replace(/%$/, "")));
+  return body;
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  $("canary-start").addEventListener("click", async () => {
+    await act("canary/start/", canaryStartBody(), "Rollout started: its first stage is staged fleet-wide.");
+    await refreshCanary();
+  });
   $("canary-panic").addEventListener("click", async () => {
     await act("canary/panic-rollback/", { reason: $("canary-reason").value, confirm: confirmValue() },
       "Every running rollout rolled back, fleet-wide.");
