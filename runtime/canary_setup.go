@@ -126,7 +126,7 @@ func inputErr(field string, err error) error {
 }
 
 func (a policyCanary) Validate(s canary.Scope, directive string) ([]string, error) {
-	sc, canon, err := a.p.check(policyScope(s), directive)
+	_, canon, err := a.p.check(policyScope(s), directive)
 	if err != nil {
 		return nil, err
 	}
@@ -134,13 +134,12 @@ func (a policyCanary) Validate(s canary.Scope, directive string) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
-	if o.Timeout.Set {
-		return nil, fmt.Errorf("scope %q: timeout: cannot be a canary: the generated code starts each attempt's timeout "+
-			"before the call's cohort is known; change it for every call with a policy override", sc)
-	}
 	var types []string
 	if o.Retry.Set || o.Backoff.Set {
 		types = append(types, canary.TypeRetry)
+	}
+	if o.Timeout.Set {
+		types = append(types, canary.TypeTimeout)
 	}
 	if o.BulkheadWait.Set {
 		types = append(types, canary.TypeBulkhead)

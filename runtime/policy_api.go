@@ -391,9 +391,10 @@ func (p *Policies) Unset(ctx context.Context, scope, by, reason string) error {
 // StageCanary stages values (the directive's grammar, merged over each
 // zone's baseline) for permille calls in a thousand (1..1000) of every
 // method scope covers, replacing the scope's earlier canary; the cohort
-// counters start again. timeout= is refused: the generated code starts an
-// attempt's timeout before it hands the cohort over (stage it for every
-// call with Set). A bad canary is an ErrBadOverride.
+// counters start again. A timeout= canary bounds the attempts of its
+// cohort's calls only (code generated as GeneratedCodeVersion4 and later;
+// earlier code's attempts keep the baseline's). A bad canary is an
+// ErrBadOverride.
 func (p *Policies) StageCanary(ctx context.Context, scope, values string, permille int, by string) (policy.Canary, error) {
 	if permille < 1 || permille > policy.MaxPermille {
 		return policy.Canary{}, refuse("permille %d is out of range; want 1..1000 (calls in a thousand that take the canary)", permille)
@@ -401,10 +402,6 @@ func (p *Policies) StageCanary(ctx context.Context, scope, values string, permil
 	sc, canon, err := p.check(scope, values)
 	if err != nil {
 		return policy.Canary{}, err
-	}
-	if o, _ := annotations.ParseOverride(canon); o.Timeout.Set {
-		return policy.Canary{}, refuse("scope %q: timeout: cannot be a canary: the generated code starts each attempt's timeout "+
-			"before the call's cohort is known; change it for every call with policy set", sc)
 	}
 	c := policy.Canary{ID: newCanaryID(), Scope: sc, Values: canon, Permille: permille, By: by, At: p.rt.pol.Now().UTC()}
 	if _, err := p.rt.pol.Update(ctx, func(d *policy.Doc) error { d.PutCanary(c); return nil }); err != nil {
