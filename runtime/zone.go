@@ -150,9 +150,9 @@ func (s ZoneSpec) Policies() []string {
 
 // Zone is part of the generated-code surface: it and its methods (Spec,
 // Bypass, Timeout, Enter, WithTimeoutFor, WithTimeout, Inject, Timed, Done,
-// Fallback, Park, RegisterReplayer and the idempotency methods, and the
-// functions HedgeFor and Hedge) are exported for the code
-// baldurgen writes, and change with it; call the generated constructor instead.
+// Fallback, Park, RegisterReplayer and the idempotency methods), with the
+// functions HedgeFor and Hedge, are exported for the code baldurgen writes,
+// and change with it; call the generated constructor instead.
 //
 // Zone is the runtime side of one protected method. Generated code calls it in
 // two steps around the real method: Enter (breaker, bulkhead) → call → Done
