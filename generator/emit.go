@@ -19,8 +19,8 @@ import (
 const RuntimePath = "github.com/baldur-go/baldur/runtime"
 
 // runtimeVersion is the runtime constant every generated file refers to; a
-// runtime without it cannot run the file (see runtime.GeneratedCodeVersion3).
-const runtimeVersion = "GeneratedCodeVersion3"
+// runtime without it cannot run the file (see runtime.GeneratedCodeVersion4).
+const runtimeVersion = "GeneratedCodeVersion4"
 
 // BackoffPath is the package of ZoneSpec.Backoff's type, imported by a
 // generated file only when a directive writes backoff= other than the default.
@@ -525,7 +525,8 @@ func (e *emitter) body(g *jen.Group, it *ifaceInfo, n ifaceNames, m *methodInfo,
 			callCtx := loopCtx
 			if bounded {
 				callCtx = l.actx
-				g.Id(l.actx).Op(":=").Add(z.Clone().Dot("WithTimeout").Call(ctx))
+				// The permit says which variant's timeout= bounds the attempt (a canary's or the baseline's).
+				g.Id(l.actx).Op(":=").Add(z.Clone().Dot("WithTimeoutFor").Call(ctx, jen.Id(l.permit)))
 			}
 			// Fault injection (README): an experiment may delay the attempt
 			// under its context and fail it in place of the method.

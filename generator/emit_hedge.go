@@ -4,19 +4,20 @@ import (
 	"github.com/dave/jennifer/jen"
 )
 
-// hedge writes one hedged attempt (hedge=): runtime.Hedge runs the inner
-// call under each attempt's context (the timeout included) and returns the
-// winner's results, packed in one value: struct{} without results, the
-// result itself with one, a struct of them with more.
+// hedge writes one hedged attempt (hedge=): runtime.HedgeFor runs the inner
+// call under each attempt's context (the permit's timeout and fault
+// injection included) and returns the winner's results, packed in one value:
+// struct{} without results, the result itself with one, a struct of them
+// with more.
 //
-//	r0, err = runtime.Hedge(ctx, z, func(hctx context.Context) (int64, error) {
+//	r0, err = runtime.HedgeFor(ctx, z, permit, func(hctx context.Context) (int64, error) {
 //		return w.inner.Get(hctx, sku)
 //	})
 func (e *emitter) hedge(g *jen.Group, m *methodInfo, l locals, ctx, z *jen.Statement, call func(string) *jen.Statement) {
 	param := jen.Id(l.hctx).Qual("context", "Context")
 	hedge := func(lhs jen.Code, res jen.Code, body ...jen.Code) {
 		fn := jen.Func().Params(param).Add(res).Block(body...)
-		g.List(lhs, jen.Id(l.err)).Op("=").Add(e.rt("Hedge")).Call(ctx, z.Clone(), fn)
+		g.List(lhs, jen.Id(l.err)).Op("=").Add(e.rt("HedgeFor")).Call(ctx, z.Clone(), jen.Id(l.permit), fn)
 	}
 	switch n := len(l.results); n {
 	case 0:

@@ -68,7 +68,7 @@ var goldenCases = map[string]string{
 	"err_cache":                "cache misuse: no result beside error, channel/reader/func results, parameters that cannot form a key, a bad cache_key path, with dlq or idempotency, tuning without cache, bad durations, no error result: positioned errors, nothing written",
 	"criticality":              "criticality=low on the interface, normal and high on methods, unset: Criticality in the ZoneSpec (what emergency mode sheds last)",
 	"err_criticality":          "criticality misuse: a bad value, a bare key, upper case, off: positioned errors, nothing written",
-	"hedge":                    "hedge= on methods declared safe to repeat (idempotent, idempotency=): no result, one, several (a struct), with retry and budget, timeout, deadline, fallback, hedge=off: runtime.Hedge and the ZoneSpec",
+	"hedge":                    "hedge= on methods declared safe to repeat (idempotent, idempotency=): no result, one, several (a struct), with retry and budget, timeout, deadline, fallback, hedge=off: runtime.HedgeFor and the ZoneSpec",
 	"err_hedge":                "hedge misuse: not declared safe, with dlq, no context (method and interface), channel and stream results, no error result, bad values, hedge_delay without hedge: positioned errors, nothing written",
 }
 

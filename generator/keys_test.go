@@ -42,8 +42,8 @@ func TestKeyTableSpecFields(t *testing.T) {
 // generated file refers to exists in the runtime this generator ships with.
 func TestRuntimeDeclaresTheVersionGeneratedCodeNames(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "GeneratedCodeVersion3", runtimeVersion)
-	require.True(t, runtime.GeneratedCodeVersion3)
+	require.Equal(t, "GeneratedCodeVersion4", runtimeVersion)
+	require.True(t, runtime.GeneratedCodeVersion4)
 }
 
 // TestChainShowsEveryKey: every key that reaches a Spec field changes what

@@ -46,9 +46,20 @@ func TestCanaryRolloutsGoThroughThePolicyOverrides(t *testing.T) {
 	var in *canary.InputError
 	require.ErrorAs(t, err, &in, "an unknown service is bad input")
 
+	// timeout= is rolled out as a canary too, on a method whose code bounds its attempts.
+	rt.Zone(ZoneSpec{Service: "quotes", Method: "Get", Timeout: 5 * time.Second})
+	r, err = c.Start(ctx, canary.Request{Scope: canary.Scope{Kind: canary.ScopeMethod, Service: "quotes", Method: "Get"},
+		Directive: "timeout=2s", Who: "ops"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{canary.TypeTimeout}, r.Types)
+	doc = rt.Policy().Doc()
+	got, ok = doc.Canary(r.ID)
+	require.True(t, ok)
+	assert.Equal(t, "timeout=2s", got.Values)
+
 	out, err := c.PanicRollback(ctx, "ops", "drill")
 	require.NoError(t, err)
-	require.Len(t, out, 1)
+	require.Len(t, out, 2)
 	doc = rt.Policy().Doc()
 	_, ok = doc.Canary(r.ID)
 	assert.False(t, ok, "the panic button removes the canary")

@@ -27,7 +27,7 @@ func chaosCall(ctx context.Context, z *Zone, inner func() error) (err error, ran
 		if p, err = z.Enter(ctx); err != nil {
 			return err, ran
 		}
-		actx := z.WithTimeout(ctx)
+		actx := z.WithTimeoutFor(ctx, p)
 		if err = z.Inject(actx); err == nil {
 			ran++
 			err = inner()

@@ -22,8 +22,9 @@ import (
 //   - Done creates the channel on first use (one allocation) and arms the
 //     deadline: the attempt joins its zone's deadline list, kept sorted by
 //     deadline, under one time.Timer per zone set to the earliest deadline.
-//     All attempts of a zone have the same timeout, so a new deadline lands
-//     at the tail (the insertion walks back from it) and the timer almost
+//     All attempts of a zone have the same timeout (two while a timeout=
+//     canary is staged), so a new deadline lands at or near the tail (the
+//     insertion walks back from it) and the timer almost
 //     never needs resetting: it stays armed at an earlier deadline and, when
 //     it fires, expires what is due and re-arms at the new head. Timers per
 //     zone rather than one wheel for the process: no tick when nothing waits,
@@ -73,9 +74,11 @@ type attemptCtx struct {
 	zone     *Zone
 	start    int64 // nanoseconds since the runtime's epoch
 	deadline int64 // nanoseconds since the runtime's epoch; noDeadline for none
-	dry      bool  // dry-run with timeout=: no deadline; Timed records a would-have timeout
-	dryStart int64 // with dry: the start on the runtime's clock (Config.Clock), since the epoch
-	state    atomic.Uint32
+	// dryTimeout: in dry-run, the attempt's timeout= (no deadline; Timed
+	// records a would-have timeout past it); 0 otherwise.
+	dryTimeout time.Duration
+	dryStart   int64 // with dryTimeout: the start on the runtime's clock (Config.Clock), since the epoch
+	state      atomic.Uint32
 
 	mu         sync.Mutex // guards done (before flagDone), funcs, parentStop
 	done       chan struct{}

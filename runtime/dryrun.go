@@ -12,11 +12,10 @@ import "time"
 const noBound = time.Duration(1 << 62)
 
 // dryTimed records a would-have timeout for a dry-run attempt that ran longer
-// than timeout=; start is when Enter admitted it, on the runtime's clock,
-// since the runtime's epoch.
-func (z *Zone) dryTimed(start int64, err error) {
+// than its timeout= (the variant's it started with); start is when Enter
+// admitted it, on the runtime's clock, since the runtime's epoch.
+func (z *Zone) dryTimed(start int64, timeout time.Duration, err error) {
 	took := z.rt.clock.Now().Sub(z.rt.epoch) - time.Duration(start)
-	timeout := z.pol.Load().timeout
 	if took <= timeout {
 		return
 	}

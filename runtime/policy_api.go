@@ -401,7 +401,9 @@ func (p *Policies) Unset(ctx context.Context, scope, by, reason string) error {
 // earlier staging; the cohort counters start again. A canary of keys shared
 // by a service's methods (a compartment's size) splits processes instead:
 // a process is in its cohort when a hash of its name and the rollout falls
-// below the fraction. A scope holds one canary per config type
+// below the fraction. A timeout= canary bounds the attempts of its cohort's
+// calls only (code generated as GeneratedCodeVersion4 and later; earlier
+// code's attempts keep the baseline's). A scope holds one canary per config type
 // (annotations.RolloutTypes): another rollout's canary changing one of its
 // types there is refused. rollout "" names the canary by its ID. A bad
 // canary is an ErrBadOverride.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,9 +19,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/baldur-go/baldur/internal/await"
 	"github.com/baldur-go/baldur/internal/redistest"
 	"github.com/baldur-go/baldur/runtime/audit"
 	"github.com/baldur-go/baldur/runtime/backoff"
+	"github.com/baldur-go/baldur/runtime/policy"
 	"github.com/baldur-go/baldur/runtime/store"
 )
 
@@ -153,14 +156,34 @@ func TestPolicyRefusals(t *testing.T) {
 	_, err := p.StageCanary(ctx, "r1", "payments.Charge", "retry=5", 0, "alice")
 	assert.ErrorIs(t, err, ErrBadOverride)
 	assert.ErrorContains(t, err, "permille 0 is out of range; want 1..1000")
+	_, err = p.StageCanary(ctx, "r2", "payments.Status", "timeout=2s", 100, "alice")
+	assert.ErrorContains(t, err, "timeout: the method has no timeout in its generated code")
 	assert.ErrorIs(t, p.ClearCanary(ctx, "r1", "alice"), ErrNoOverride)
 	_, err = p.PromoteCanary(ctx, "r1", "alice")
 	assert.ErrorIs(t, err, ErrNoOverride)
 }
 
+// boundedCall is a protected call the way generated code makes it (Enter,
+// WithTimeoutFor, Timed, Done) around inner.
+func boundedCall(ctx context.Context, z *Zone, inner func(context.Context) error) error {
+	var p Permit
+	for attempt := 1; ; attempt++ {
+		var err error
+		if p, err = z.EnterNext(ctx, p); err != nil {
+			return err
+		}
+		actx := z.WithTimeoutFor(ctx, p)
+		err = z.Timed(ctx, actx, inner(actx))
+		if !z.Done(ctx, p, err, attempt) {
+			return err
+		}
+	}
+}
+
 // TestPolicyOverrideAllocatesNothing: with an override in force, the success
-// path of a protected call (Enter, WithTimeout, Timed, Done) allocates
-// nothing.
+// path of a protected call (Enter, WithTimeoutFor, Timed, Done) allocates
+// nothing; nor with a timeout= canary staged on half the calls, nor through
+// WithTimeout, the form of code generated before GeneratedCodeVersion4.
 func TestPolicyOverrideAllocatesNothing(t *testing.T) {
 	ctx := context.Background()
 	rt := newPolicyRuntime(t, Config{})
@@ -168,20 +191,96 @@ func TestPolicyOverrideAllocatesNothing(t *testing.T) {
 	_, err := rt.Policy().Set(ctx, "payments.Charge", "retry=5 timeout=2s backoff=const(10ms)", "alice", "")
 	require.NoError(t, err)
 	require.Equal(t, 2*time.Second, z.pol.Load().timeout)
+	ok := func(context.Context) error { return nil }
 	call := func() {
-		for attempt := 1; ; attempt++ {
-			p, err := z.Enter(ctx)
-			if err != nil {
-				panic(err)
-			}
-			actx := z.WithTimeout(ctx)
-			err = z.Timed(ctx, actx, nil)
-			if !z.Done(ctx, p, err, attempt) {
-				return
-			}
+		if err := boundedCall(ctx, z, ok); err != nil {
+			panic(err)
 		}
 	}
 	assert.Zero(t, testing.AllocsPerRun(1000, call), "allocations per call with an override in force")
+
+	_, err = rt.Policy().StageCanary(ctx, "t1", "payments.Charge", "timeout=500ms", 500, "alice")
+	require.NoError(t, err)
+	require.Len(t, z.pol.Load().canaries, 1)
+	assert.Zero(t, testing.AllocsPerRun(1000, call), "allocations per call with a timeout canary staged")
+
+	old := func() {
+		p, err := z.Enter(ctx)
+		if err != nil {
+			panic(err)
+		}
+		actx := z.WithTimeout(ctx)
+		z.Done(ctx, p, z.Timed(ctx, actx, nil), 1)
+	}
+	assert.Zero(t, testing.AllocsPerRun(1000, old), "allocations per call through WithTimeout")
+}
+
+// A timeout= canary bounds the attempts of its cohort's calls only. Half the
+// calls take timeout=20ms, the others the directive's 10s; the inner method
+// blocks until its context ends, or until the test releases it. The calls
+// that end by themselves are the canary cohort's: each a *TimeoutError
+// carrying 20ms, as many as Cohorts counts canary failures, and their number
+// within five binomial standard deviations of half. The others run on under
+// the long timeout until released, and succeed.
+func TestPolicyTimeoutCanaryBoundsItsCohortsAttempts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rt := newTestRuntime(t, Config{})
+	z := rt.Zone(ZoneSpec{Service: "quotes", Method: "Get", Timeout: 10 * time.Second})
+	p := rt.Policy()
+	_, err := p.StageCanary(ctx, "t1", "quotes.Get", "timeout=20ms", 500, "rollout")
+	require.NoError(t, err)
+
+	const n, share = 400, 0.5
+	release := make(chan struct{})
+	type started struct {
+		left time.Duration // the attempt's time left when it started
+		ok   bool          // it has a deadline
+	}
+	starts := make(chan started, n)
+	results := make(chan error, n)
+	for range n {
+		go func() {
+			results <- boundedCall(ctx, z, func(actx context.Context) error {
+				d, ok := actx.Deadline()
+				starts <- started{time.Until(d), ok}
+				select {
+				case <-actx.Done():
+					return actx.Err()
+				case <-release:
+					return nil
+				}
+			})
+		}()
+	}
+	short := 0
+	for range n {
+		s := await.Recv(t, starts, "an attempt's start")
+		require.True(t, s.ok, "every attempt has a deadline")
+		if s.left <= 20*time.Millisecond {
+			short++
+		} else {
+			assert.Greater(t, s.left, 9*time.Second, "an attempt not of the canary takes the directive's timeout")
+		}
+	}
+	for range short {
+		err := await.Recv(t, results, "a canary attempt's timeout")
+		var te *TimeoutError
+		require.ErrorAs(t, err, &te, "only the canary's attempts end before the release")
+		assert.Equal(t, 20*time.Millisecond, te.Timeout, "the error carries the attempt's own timeout")
+	}
+	close(release)
+	for range n - short {
+		assert.NoError(t, await.Recv(t, results, "a released attempt"), "an attempt under the long timeout runs until released")
+	}
+	sigma := math.Sqrt(n * share * (1 - share))
+	assert.InDelta(t, n*share, float64(short), 5*sigma, "%d of %d calls took the canary's timeout", short, n)
+	canary, baseline, err := p.Cohorts("t1")
+	require.NoError(t, err)
+	assert.EqualValues(t, short, canary.Failures, "the timed-out attempts are the canary cohort's")
+	assert.Zero(t, canary.Successes)
+	assert.EqualValues(t, n-short, baseline.Successes)
+	assert.Zero(t, baseline.Failures)
 }
 
 func TestPolicyCanaryCohorts(t *testing.T) {
@@ -389,4 +488,25 @@ func TestPolicyChangesThroughTheGoAPIAreAudited(t *testing.T) {
 		"policy.override_set payments.Charge retry=5 by rollout-controller",
 		"policy.canary_staged payments retry=4 by rollout-controller, 50 permille, canary " + p.Doc().Canaries[0].ID,
 	}, got)
+}
+
+// In dry-run an attempt is not cut, and its would-have timeout is judged
+// against the timeout of its own variant: a canary's attempt that ran past
+// the canary's timeout= but not the baseline's is recorded.
+func TestPolicyTimeoutCanaryInDryRunRecordsTheCanarysWouldHave(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rt, clk := shapedRuntime(t)
+	rt.setMode(modeDryRun, true)
+	z := rt.Zone(ZoneSpec{Service: "quotes", Method: "Dry", Timeout: 10 * time.Second})
+	_, err := rt.Policy().StageCanary(ctx, "t1", "quotes.Dry", "timeout=20ms", policy.MaxPermille, "rollout")
+	require.NoError(t, err)
+	err = boundedCall(ctx, z, func(actx context.Context) error {
+		_, bounded := actx.Deadline()
+		assert.False(t, bounded, "dry-run cuts no attempt")
+		clk.Advance(50 * time.Millisecond)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), rt.WouldHaveCounts()["timeout"], "50ms is over the canary's timeout=20ms")
 }

@@ -51,7 +51,7 @@ type ZoneSpec struct {
 	// DefaultTimeout marks a method that may take Config.DefaultTimeout
 	// (BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS) as its timeout: it has a first
 	// context.Context, no timeout= of its own (not even timeout=off) and no
-	// result that outlives the call. Its wrapper calls WithTimeout and Timed.
+	// result that outlives the call. Its wrapper calls WithTimeoutFor and Timed.
 	DefaultTimeout bool
 	Idempotency    string // idempotency= key path
 	Operation      string // operation= label; defaults to Method
@@ -149,9 +149,10 @@ func (s ZoneSpec) Policies() []string {
 }
 
 // Zone is part of the generated-code surface: it and its methods (Spec,
-// Bypass, Timeout, Enter, WithTimeout, Timed, Done, Fallback, Park,
-// RegisterReplayer and the idempotency methods) are exported for the code
-// baldurgen writes, and change with it; call the generated constructor instead.
+// Bypass, Timeout, Enter, WithTimeoutFor, WithTimeout, Inject, Timed, Done,
+// Fallback, Park, RegisterReplayer and the idempotency methods), with the
+// functions HedgeFor and Hedge, are exported for the code baldurgen writes,
+// and change with it; call the generated constructor instead.
 //
 // Zone is the runtime side of one protected method. Generated code calls it in
 // two steps around the real method: Enter (breaker, bulkhead) → call → Done
@@ -169,7 +170,7 @@ type Zone struct {
 	polGen     uint8         // the last zonePolicy.gen given, under rt.mu
 	fallbackOn FailureKind   // the failures the fallback answers; 0: every one
 	openErr    *OpenError    // built once: a rejection allocates nothing
-	bounded    bool          // the generated wrapper calls WithTimeout (timeout= or DefaultTimeout)
+	bounded    bool          // the generated wrapper calls WithTimeoutFor (timeout= or DefaultTimeout)
 	stats      *callStats    // nil unless Config.CallStats
 	idem       *idemCounters // nil without idempotency=
 	shedLevel  int32         // the emergency level from which calls fail fast (criticality=)
@@ -363,13 +364,26 @@ func (z *Zone) bulkheadFull(ctx context.Context, p Permit) (Permit, error) {
 	return Permit{}, err
 }
 
-// WithTimeout starts an attempt bounded by timeout= and returns the context
-// to hand to the inner method; Timed must end it. The context keeps the
-// whole context.Context contract and costs no allocation unless the method
-// asks for Done (see deadline.go).
+// WithTimeoutFor starts an attempt bounded by the timeout= of the variant
+// permit's attempt runs with (a staged canary's for a call of its cohort,
+// else the baseline's) and returns the context to hand to the inner method;
+// Timed must end it. The context keeps the whole context.Context contract
+// and costs no allocation unless the method asks for Done (see deadline.go).
 //
 // A method without a bound (one marked DefaultTimeout while no default is
-// configured) gets ctx itself, at the cost of one inlined comparison.
+// configured, or a variant with timeout=off) gets ctx itself, at the cost of
+// one inlined comparison.
+func (z *Zone) WithTimeoutFor(ctx context.Context, permit Permit) context.Context {
+	t := z.pol.Load().settings(permit).timeout
+	if t <= 0 {
+		return ctx
+	}
+	return z.withTimeout(ctx, t)
+}
+
+// WithTimeout is WithTimeoutFor for code generated before
+// GeneratedCodeVersion4, which does not hand the permit over: its attempts
+// take the baseline's timeout= whatever the call's canary cohort.
 func (z *Zone) WithTimeout(ctx context.Context) context.Context {
 	t := z.pol.Load().timeout
 	if t <= 0 {
@@ -387,7 +401,7 @@ func (z *Zone) withTimeout(ctx context.Context, timeout time.Duration) context.C
 		if z.rt.mode.Load()&modeDryRun != 0 {
 			// Dry-run: no bound from timeout=; Timed records a would-have
 			// timeout for an attempt that ran longer, on the runtime's clock.
-			c.dry, c.dryStart = true, int64(z.rt.clock.Now().Sub(z.rt.epoch))
+			c.dryTimeout, c.dryStart = timeout, int64(z.rt.clock.Now().Sub(z.rt.epoch))
 			return c
 		}
 		c.deadline = c.start + int64(timeout)
@@ -395,14 +409,14 @@ func (z *Zone) withTimeout(ctx context.Context, timeout time.Duration) context.C
 	return c
 }
 
-// Timed ends the attempt started by WithTimeout (its context is cancelled,
+// Timed ends the attempt started by WithTimeoutFor (its context is cancelled,
 // as a cancel func would) and turns an error returned after the attempt's own
 // deadline passed (and not the caller's) into a *TimeoutError (errors.Is
 // ErrTimeout). Generated code calls it right after the inner call. It also
 // accepts a context from context.WithTimeout, which the caller cancels.
 func (z *Zone) Timed(ctx, actx context.Context, err error) error {
 	if _, ok := actx.(*attemptCtx); !ok && z.pol.Load().timeout <= 0 {
-		return err // WithTimeout made no attempt context
+		return err // WithTimeoutFor made no attempt context
 	}
 	return z.timed(ctx, actx, err)
 }
@@ -410,8 +424,8 @@ func (z *Zone) Timed(ctx, actx context.Context, err error) error {
 func (z *Zone) timed(ctx, actx context.Context, err error) error {
 	timeout := z.pol.Load().timeout
 	if c, ok := actx.(*attemptCtx); ok {
-		if c.dry {
-			z.dryTimed(c.dryStart, err)
+		if c.dryTimeout > 0 {
+			z.dryTimed(c.dryStart, c.dryTimeout, err)
 		}
 		if c.deadline != noDeadline {
 			timeout = time.Duration(c.deadline - c.start) // the attempt's own, whatever an override says now

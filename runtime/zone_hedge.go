@@ -51,19 +51,23 @@ func newZoneHedge(spec ZoneSpec) (*zoneHedge, error) {
 	return &zoneHedge{extra: spec.Hedge, delay: d}, nil
 }
 
-// Hedge is part of the generated-code surface: a hedged method's wrapper
-// calls it for each attempt, between Enter and Done, with call running the
-// inner method under the context it is given. It applies the per-attempt
-// timeout (timeout=) to every attempt itself. Without hedge= on the zone, or
-// in dry-run (recording the would-have hedge), it runs call once.
-func Hedge[R any](ctx context.Context, z *Zone, call func(context.Context) (R, error)) (R, error) {
-	c := z.hedgeCtx(ctx)
+// HedgeFor is part of the generated-code surface: a hedged method's wrapper
+// calls it for each attempt, between Enter and Done, with the permit Enter
+// gave and call running the inner method under the context it is given. It
+// applies to every attempt of the group (the first and each hedge) the
+// timeout= of the variant permit runs with (a staged canary's for a call of
+// its cohort) and fault injection (Zone.Inject, under the attempt's context:
+// an injected failure is one failed attempt of the group). Without hedge= on
+// the zone, or in dry-run (recording the would-have hedge), it runs call once.
+func HedgeFor[R any](ctx context.Context, z *Zone, permit Permit, call func(context.Context) (R, error)) (R, error) {
+	timeout := z.pol.Load().settings(permit).timeout
+	c := z.hedgeCtx(ctx, timeout)
 	var h *zoneHedge
 	if s := z.shape; s != nil {
 		h = s.hedge
 	}
 	if h == nil {
-		r, err := call(c)
+		r, err := injectCall(c, z, call)
 		return r, z.timed(ctx, c, err)
 	}
 	var start int64
@@ -74,9 +78,9 @@ func Hedge[R any](ctx context.Context, z *Zone, call func(context.Context) (R, e
 	if g == nil {
 		g = &hedgeGroup[R]{z: z, h: h}
 	}
-	g.ctx, g.call, g.running, g.ctxs[0] = ctx, call, 1, c
+	g.ctx, g.call, g.timeout, g.running, g.ctxs[0] = ctx, call, timeout, 1, c
 	g.arm(h.delay.Delay())
-	r, err := call(c)
+	r, err := injectCall(c, z, call)
 	err = z.timed(ctx, c, err)
 	if start != 0 {
 		h.delay.Observe(durationSince(z.rt.clock, start))
@@ -89,6 +93,23 @@ func Hedge[R any](ctx context.Context, z *Zone, call func(context.Context) (R, e
 		return r, err
 	}
 	return g.firstDone(r, err) // g stays out of the pool: hedges may hold it
+}
+
+// Hedge is HedgeFor for code generated before GeneratedCodeVersion4, which
+// does not hand the permit over: its attempts take the baseline's timeout=
+// whatever the call's canary cohort.
+func Hedge[R any](ctx context.Context, z *Zone, call func(context.Context) (R, error)) (R, error) {
+	return HedgeFor(ctx, z, Permit{}, call)
+}
+
+// injectCall is one attempt of a hedge group: the experiment's fault, if
+// any, in place of or before the call.
+func injectCall[R any](c *attemptCtx, z *Zone, call func(context.Context) (R, error)) (R, error) {
+	if err := z.Inject(c); err != nil {
+		var zero R
+		return zero, err
+	}
+	return call(c)
 }
 
 // arm sets the group's timer to fire after d: a stopped *time.Timer is
@@ -106,11 +127,11 @@ func durationSince(c clock.Clock, startNanos int64) time.Duration {
 }
 
 // hedgeCtx is one attempt's context: cancellable by a winning hedge, and
-// bounded by timeout= when the zone has one (see deadline.go; no
-// allocation, and no clock read without a timeout).
-func (z *Zone) hedgeCtx(ctx context.Context) *attemptCtx {
-	if t := z.pol.Load().timeout; t > 0 {
-		return z.withTimeout(ctx, t).(*attemptCtx)
+// bounded by timeout (the permit's variant's timeout=) when there is one
+// (see deadline.go; no allocation, and no clock read without a timeout).
+func (z *Zone) hedgeCtx(ctx context.Context, timeout time.Duration) *attemptCtx {
+	if timeout > 0 {
+		return z.withTimeout(ctx, timeout).(*attemptCtx)
 	}
 	c := newAttempt()
 	c.parent, c.zone, c.deadline = ctx, z, noDeadline
@@ -119,10 +140,11 @@ func (z *Zone) hedgeCtx(ctx context.Context) *attemptCtx {
 
 // hedgeGroup is one hedged attempt: its attempts' contexts and the answer.
 type hedgeGroup[R any] struct {
-	z    *Zone
-	h    *zoneHedge
-	ctx  context.Context
-	call func(context.Context) (R, error)
+	z       *Zone
+	h       *zoneHedge
+	ctx     context.Context
+	call    func(context.Context) (R, error)
+	timeout time.Duration // every attempt's timeout=: the permit's variant's
 
 	mu      sync.Mutex
 	ctxs    [maxHedge + 1]*attemptCtx
@@ -158,7 +180,7 @@ func (g *hedgeGroup[R]) fire() {
 		z.logHedge(g.ctx, "hedge.attempt_refused", g.started+1, slog.String("budget", b.String()))
 		return
 	}
-	c := z.hedgeCtx(g.ctx)
+	c := z.hedgeCtx(g.ctx, g.timeout)
 	g.started++
 	n := g.started
 	g.ctxs[n] = c
@@ -174,7 +196,7 @@ func (g *hedgeGroup[R]) fire() {
 
 // run is hedge n's goroutine.
 func (g *hedgeGroup[R]) run(c *attemptCtx, n int) {
-	r, err := g.call(c)
+	r, err := injectCall(c, g.z, g.call)
 	err = g.z.timed(g.ctx, c, err)
 	g.mu.Lock()
 	g.running--

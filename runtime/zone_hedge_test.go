@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/baldur-go/baldur/internal/await"
+	"github.com/baldur-go/baldur/runtime/chaos"
 )
 
 // hedged is one hedged attempt through the zone, as the generated wrapper
-// makes it: Enter, Hedge, Done.
+// makes it: Enter, HedgeFor, Done.
 func hedged(ctx context.Context, z *Zone, inner func(ctx context.Context, n int) (string, error)) (string, error) {
 	var calls atomic.Int32
 	var (
@@ -25,7 +29,7 @@ func hedged(ctx context.Context, z *Zone, inner func(ctx context.Context, n int)
 		if p, err = z.Enter(ctx); err != nil {
 			return "", err
 		}
-		r, err = Hedge(ctx, z, func(ctx context.Context) (string, error) { return inner(ctx, int(calls.Add(1))) })
+		r, err = HedgeFor(ctx, z, p, func(ctx context.Context) (string, error) { return inner(ctx, int(calls.Add(1))) })
 		if !z.Done(ctx, p, err, attempt) {
 			return r, err
 		}
@@ -337,4 +341,67 @@ func TestHedgeSuccessPathAllocations(t *testing.T) {
 	n := testing.AllocsPerRun(100, func() { _, _ = Hedge(ctx, z, call) })
 	t.Logf("allocations per quiet hedged attempt: %.1f", n)
 	assert.Zero(t, n, "a quiet attempt reuses its group and its timer")
+
+	// The permit's form, with a timeout= canary staged on half the calls.
+	tz := rt.Zone(ZoneSpec{Service: "quotes", Method: "AllocsTimed", Timeout: time.Second, Hedge: 2, HedgeDelay: "50ms"})
+	_, err = rt.Policy().StageCanary(ctx, "t1", "quotes.AllocsTimed", "timeout=500ms", 500, "test")
+	require.NoError(t, err)
+	n = testing.AllocsPerRun(100, func() {
+		p, err := tz.Enter(ctx)
+		if err != nil {
+			panic(err)
+		}
+		_, err = HedgeFor(ctx, tz, p, call)
+		tz.Done(ctx, p, err, 1)
+	})
+	assert.Zero(t, n, "a quiet attempt under a timeout canary")
+}
+
+// Fault injection reaches every attempt of a hedge group: with errors at
+// 100% and a latency that lets the hedges start, the first attempt and both
+// hedges are injected, the inner method never runs, and the group fails
+// with the injected error.
+func TestHedgeEveryAttemptIsInjected(t *testing.T) {
+	t.Parallel()
+	rt, clk := shapedRuntime(t)
+	z := rt.Zone(ZoneSpec{Service: "quotes", Method: "Chaos", Breaker: true, Hedge: 2, HedgeDelay: "10ms"})
+	const latency = 1234 * time.Millisecond // apart from the runtime's own timers on the clock
+	_, err := rt.Chaos().Start(context.Background(), chaos.Spec{Service: "quotes", ErrorPercent: 100, Latency: latency,
+		LatencyPercent: 100, Duration: time.Minute, By: "test"})
+	require.NoError(t, err)
+	t0 := clk.Now()
+	var ran atomic.Int32
+	ch := goHedged(z, func(ctx context.Context, n int) (string, error) {
+		ran.Add(1)
+		return "ok", nil
+	})
+	// armed waits until the clock holds a timer at each of the instants.
+	armed := func(what string, at ...time.Duration) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			d := clk.Deadlines()
+			for _, a := range at {
+				if !slices.Contains(d, t0.Add(a)) {
+					return false
+				}
+			}
+			return true
+		}, await.Deadline, time.Millisecond, what)
+	}
+	armed("the first attempt waits in its injected latency, the first hedge's timer armed", latency, 10*time.Millisecond)
+	clk.Advance(10 * time.Millisecond)
+	armed("the first hedge waits in its injected latency, the second's timer armed", 10*time.Millisecond+latency, 20*time.Millisecond)
+	clk.Advance(10 * time.Millisecond)
+	armed("the second hedge waits in its injected latency", 20*time.Millisecond+latency)
+	assert.EqualValues(t, 2, hedgeStats(t, rt, "Chaos").HedgesStarted)
+	clk.Advance(latency)
+	a := receive(t, ch)
+	require.ErrorIs(t, a.err, chaos.ErrInjected)
+	assert.Zero(t, ran.Load(), "no attempt reached the method")
+	errs, delays := rt.Chaos().Injected("quotes")
+	assert.EqualValues(t, 3, errs, "the first attempt and both hedges failed by injection")
+	assert.EqualValues(t, 3, delays)
+	s := hedgeStats(t, rt, "Chaos")
+	assert.EqualValues(t, 2, s.HedgesStarted)
+	assert.Zero(t, s.HedgesWon)
 }
