@@ -58,6 +58,7 @@ const (
 	LoopAuditSeal      = "audit_seal"      // sealing audit records into the chain
 	LoopAuditDrain     = "audit_drain"     // draining the chain to PostgreSQL (also the audit_drain task)
 	LoopNotifyGuards   = "notify_guards"   // the notifier's guards
+	LoopPolicyWatcher  = "policy_watcher"  // adopting the fleet's policy overrides (restart: as the control watcher)
 )
 
 // syncBeatEvery is how often the breaker sync loops beat while idle.
@@ -72,7 +73,7 @@ type loopBeat struct {
 // Beat records that the loop is alive.
 func (b *loopBeat) Beat() { b.hb.Load().Beat() }
 
-type loopBeats struct{ dlq, control, sync, publish, seal, drain, notify loopBeat }
+type loopBeats struct{ dlq, control, sync, publish, seal, drain, notify, policy loopBeat }
 
 // watchOwnLoops puts the loops built before the fleet under the watchdog.
 func (rt *Runtime) watchOwnLoops(f *fleet) error {

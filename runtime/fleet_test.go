@@ -274,6 +274,34 @@ func TestFrozenNotifierAndAuditLoopsAreRestartedAndWorkAgain(t *testing.T) {
 	waitFor(t, "the restarted sealing loop seals the record", func() bool { return rt.Audit().Stats().Backlog == 0 })
 }
 
+// The policy watcher, frozen as if a store call hung, is restarted by the
+// watchdog, beats again, and adopts the fleet's overrides again.
+func TestFrozenPolicyWatcherIsRestartedAndAdoptsChangesAgain(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	t.Cleanup(func() { _ = st.Close() })
+	cfg := Config{Store: st}
+	cfg.loopBeat = 30 * time.Millisecond
+	rt, err := New(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+	z := rt.Zone(ZoneSpec{Service: "pay", Method: "Charge", Breaker: true, Attempts: 2})
+	release := rt.Watchdog().Freeze(LoopPolicyWatcher)
+	defer release()
+	waitFor(t, "the watchdog restarts the policy watcher", func() bool { return watchedLoop(t, rt, LoopPolicyWatcher).Restarts >= 1 })
+	waitFor(t, "the restarted policy watcher beats again", func() bool {
+		return watchedLoop(t, rt, LoopPolicyWatcher).State == watchdog.StateOK
+	})
+
+	other, err := New(context.Background(), Config{Store: st})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = other.Close() })
+	other.Zone(ZoneSpec{Service: "pay", Method: "Charge", Breaker: true, Attempts: 2})
+	_, err = other.Policy().Set(context.Background(), "pay", "retry=5", "ops", "after the restart")
+	require.NoError(t, err)
+	waitFor(t, "the restarted watcher adopts the override", func() bool { return z.pol.Load().attempts == 5 })
+}
+
 // watchedLoop is the watchdog's status of one of rt's loops.
 func watchedLoop(t *testing.T, rt *Runtime, name string) watchdog.LoopStatus {
 	t.Helper()

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -36,11 +37,21 @@ func refuse(format string, args ...any) error { return &badOverride{msg: fmt.Spr
 
 // openPolicy starts the overrides on the runtime's store.
 func (rt *Runtime) openPolicy(ctx context.Context) error {
-	m, err := policy.New(ctx, policy.Options{Store: rt.store, Target: policyTarget{rt}, Logger: rt.log, Clock: rt.clock, Node: rt.node})
+	m, err := policy.New(ctx, policy.Options{Store: rt.store, Target: policyTarget{rt}, Logger: rt.log, Clock: rt.clock, Node: rt.node,
+		PollInterval: rt.cfg.loopBeat, Beat: rt.beats.policy.Beat})
 	if err != nil {
 		return fmt.Errorf("baldur: policy overrides: %w", err)
 	}
 	rt.pol = m
+	// Under the watchdog like the runtime's other loops with a ticker of
+	// their own: on the real clock only.
+	if rt.cfg.realClock && rt.fleet != nil {
+		hb, err := rt.fleet.dog.Register(LoopPolicyWatcher, cmp.Or(rt.cfg.loopBeat, time.Second), m.Restart)
+		if err != nil {
+			return fmt.Errorf("baldur: policy overrides: %w", err)
+		}
+		rt.beats.policy.hb.Store(hb)
+	}
 	return nil
 }
 

@@ -315,9 +315,14 @@ type Manager struct {
 
 	applyMu sync.Mutex // serialises Target.Apply in version order
 
-	cancel    context.CancelFunc
-	done      chan struct{}
-	closeOnce sync.Once
+	poll time.Duration
+
+	loopMu     sync.Mutex // guards the watching loop's run; never held across a store call
+	cancel     context.CancelFunc
+	done       chan struct{}
+	restarting bool
+	closed     bool
+	closing    chan struct{}
 }
 
 // New reads the document, applies it, subscribes to changes and starts
@@ -329,7 +334,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		return nil, errors.New("policy: Options.Store and Options.Target are required")
 	}
 	m := &Manager{store: opts.Store, target: opts.Target, log: opts.Logger, clock: opts.Clock, node: opts.Node,
-		beat: opts.Beat, done: make(chan struct{})}
+		beat: opts.Beat}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -340,36 +345,98 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		host, _ := os.Hostname()
 		m.node = host + "/" + strconv.Itoa(os.Getpid())
 	}
-	poll := opts.PollInterval
-	if poll == 0 {
-		poll = time.Second
+	m.poll = opts.PollInterval
+	if m.poll == 0 {
+		m.poll = time.Second
 	}
+	m.closing = make(chan struct{})
 	m.doc.Store(&Doc{})
 	if err := m.Refresh(ctx); err != nil {
 		m.log.LogAttrs(ctx, slog.LevelWarn, "policy.overrides_unreadable", slog.String("error", err.Error()))
 	}
+	// The first subscription is made before New returns, so that a change
+	// announced from then on is seen at once.
+	sub := m.subscribe(ctx)
+	m.loopMu.Lock()
+	m.startLocked(sub, true)
+	m.loopMu.Unlock()
+	return m, nil
+}
+
+// subscribe subscribes to the change feed; nil when the store refuses
+// (changes are then seen at the next poll).
+func (m *Manager) subscribe(ctx context.Context) store.Subscription {
 	sub, err := m.store.Subscribe(ctx, ChangedChannel)
 	if err != nil {
-		m.log.LogAttrs(ctx, slog.LevelWarn, "policy.subscribe_failed", slog.String("error", err.Error()))
-		sub = nil
+		m.log.LogAttrs(ctx, slog.LevelWarn, "policy.subscribe_failed", slog.String("error", err.Error()),
+			slog.String("note", "changes are seen at the next poll"))
+		return nil
 	}
-	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m.cancel = cancel
-	go m.loop(loopCtx, sub, poll)
-	return m, nil
+	return sub
+}
+
+// startLocked starts a run of the watching loop on sub, or, when subscribed
+// is false, on a subscription the run makes. m.loopMu is held.
+func (m *Manager) startLocked(sub store.Subscription, subscribed bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	m.cancel, m.done = cancel, done
+	go func() {
+		defer close(done)
+		if !subscribed {
+			sub = m.subscribe(ctx)
+		}
+		m.loop(ctx, sub, m.poll)
+	}()
+}
+
+// Restart replaces the watching loop (the watchdog's remedy for a loop gone
+// silent): the current run is cancelled and, once it has returned, a fresh
+// one subscribes again. A run that never returns is left, and no second
+// one starts beside it.
+func (m *Manager) Restart() {
+	m.loopMu.Lock()
+	if m.restarting || m.closed {
+		m.loopMu.Unlock()
+		return
+	}
+	m.restarting = true
+	cancel, done := m.cancel, m.done
+	m.loopMu.Unlock()
+	cancel()
+	go func() {
+		select {
+		case <-done:
+		case <-m.closing:
+		}
+		m.loopMu.Lock()
+		defer m.loopMu.Unlock()
+		m.restarting = false
+		if m.closed {
+			return
+		}
+		m.startLocked(nil, false)
+		m.log.LogAttrs(context.Background(), slog.LevelInfo, "policy.watcher_restarted")
+	}()
 }
 
 // Close stops watching the store. It does not close the store.
 func (m *Manager) Close() error {
-	m.closeOnce.Do(func() {
-		m.cancel()
-		<-m.done
-	})
+	m.loopMu.Lock()
+	if m.closed {
+		m.loopMu.Unlock()
+		return nil
+	}
+	m.closed = true
+	close(m.closing)
+	cancel, done := m.cancel, m.done
+	m.loopMu.Unlock()
+	cancel()
+	<-done
 	return nil
 }
 
 func (m *Manager) loop(ctx context.Context, sub store.Subscription, poll time.Duration) {
-	defer close(m.done)
 	var msgs <-chan store.Message
 	if sub != nil {
 		defer sub.Close()
