@@ -41,6 +41,8 @@ func ParseOverride(text string) (Policy, error) {
 		if k.IsSet(&p) && !k.Runtime {
 			problems = append(problems, fmt.Sprintf("%s: cannot change at run time: it changes the code baldurgen generates; "+
 				"change the directive and regenerate (keys an override takes: %s)", k.Name, strings.Join(RuntimeKeys(), ", ")))
+		} else if k.NoOff != "" && k.IsSet(&p) && !k.On(&p) {
+			problems = append(problems, fmt.Sprintf("%s: cannot be switched off at run time: %s", k.Name, k.NoOff))
 		}
 	}
 	if len(problems) > 0 {
@@ -51,7 +53,8 @@ func ParseOverride(text string) (Policy, error) {
 
 // CheckOverride checks an override (from ParseOverride) merged over base,
 // what a method's directive says for the keys an override may meet (retry,
-// backoff, timeout, deadline, bulkhead, compartment, bulkhead_wait), as
+// backoff, timeout, deadline, bulkhead, compartment, bulkhead_wait and the
+// breaker's), as
 // generate time checks a merged directive: backoff needs retry, a deadline
 // must be longer than the timeout, and so on. The error is an *OverrideError.
 func CheckOverride(base, override Policy) error {
@@ -77,4 +80,38 @@ func RuntimeKeys() []string {
 		}
 	}
 	return out
+}
+
+// CheckMethodOverride refuses, in an override of one method of service, the
+// keys whose setting the service's methods share (Key.Shared): the breaker
+// and the compartment are the service's. The error is an *OverrideError.
+func CheckMethodOverride(service string, o Policy) error {
+	return refuseShared(o, func(k *Key) string {
+		return fmt.Sprintf("%s: cannot be overridden for one method: %s is shared by all the service's methods; "+
+			"override the service (%s) or *", k.Name, k.Shared, service)
+	})
+}
+
+// CheckCanary refuses, in a canary, the keys whose setting the service's
+// methods share (Key.Shared): one breaker or compartment serves every call,
+// so a canary cannot give a new value to some calls only. The error is an
+// *OverrideError.
+func CheckCanary(o Policy) error {
+	return refuseShared(o, func(k *Key) string {
+		return fmt.Sprintf("%s: cannot be a canary: %s serves every call of the service, so a canary cannot give it "+
+			"to some calls only; change it for every call with policy set", k.Name, k.Shared)
+	})
+}
+
+func refuseShared(o Policy, msg func(k *Key) string) error {
+	var problems []string
+	for i := range keys {
+		if k := &keys[i]; k.Shared != "" && k.IsSet(&o) {
+			problems = append(problems, msg(k))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &OverrideError{Problems: problems}
 }

@@ -134,6 +134,9 @@ func (a policyCanary) Validate(s canary.Scope, directive string) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseSharedCanary(sc, o); err != nil {
+		return nil, err
+	}
 	if o.Timeout.Set {
 		return nil, fmt.Errorf("scope %q: timeout: cannot be a canary: the generated code starts each attempt's timeout "+
 			"before the call's cohort is known; change it for every call with a policy override", sc)

@@ -57,6 +57,7 @@ func (t policyTarget) Apply(d policy.Doc) {
 	for _, z := range rt.zones {
 		z.setPolicy(rt.resolvePolicyLocked(z, pd))
 	}
+	rt.applySharedAllLocked(pd) // the breakers and compartments (policy_shared.go)
 }
 
 // Policies are the runtime's policy overrides and canaries (the README's
@@ -83,7 +84,7 @@ type Setting struct {
 type ZonePolicy struct {
 	Service  string    `json:"service"`
 	Method   string    `json:"method"`
-	Settings []Setting `json:"settings"` // retry, backoff, timeout, bulkhead_wait
+	Settings []Setting `json:"settings"` // retry, backoff, timeout, bulkhead_wait; breaker_threshold, breaker_recovery, bulkhead
 	// Canary is the variant a staged canary gives Permille calls in a thousand.
 	Canary *CanaryPolicy `json:"canary,omitempty"`
 }
@@ -147,6 +148,7 @@ func (p *Policies) List(scope string) ([]ZonePolicy, error) {
 		zp := z.pol.Load()
 		dir, _ := p.rt.directiveSettings(z)
 		e := ZonePolicy{Service: z.spec.Service, Method: z.spec.Method, Settings: settingsOf(z, &zp.zoneSettings, zp.sources, &dir)}
+		e.Settings = append(e.Settings, p.rt.sharedSettings(z)...)
 		if zp.canary != nil && zp.canarySrc != nil {
 			var src [nRuntimeKeys]string
 			base, cv := [nRuntimeKeys]string{}, zp.canary
@@ -257,9 +259,13 @@ func (p *Policies) check(scope, values string) (policy.Scope, string, error) {
 	if err != nil {
 		return "", "", refuse("scope %q: %v", sc, err)
 	}
+	if err := checkShared(sc, o); err != nil {
+		return "", "", err
+	}
 	applied := map[string]bool{}
 	for _, z := range zs {
 		zo := o
+		sharedApplies(z, &zo)
 		// Keys whose policy the generated code of z does not have: refused
 		// for one method, left out for a wider scope.
 		if zo.Timeout.Set && !z.bounded {
@@ -313,7 +319,7 @@ func basePolicy(z *Zone) annotations.Policy {
 		b.Deadline = annotations.Opt[time.Duration]{Set: true, Val: s.Deadline}
 	}
 	if z.bulkhead != nil {
-		b.Bulkhead = annotations.Opt[int]{Set: true, Val: int(z.bulkhead.max)}
+		b.Bulkhead = annotations.Opt[int]{Set: true, Val: int(z.bulkhead.Max())}
 	}
 	return b
 }
@@ -402,7 +408,11 @@ func (p *Policies) StageCanary(ctx context.Context, scope, values string, permil
 	if err != nil {
 		return policy.Canary{}, err
 	}
-	if o, _ := annotations.ParseOverride(canon); o.Timeout.Set {
+	o, _ := annotations.ParseOverride(canon)
+	if err := refuseSharedCanary(sc, o); err != nil {
+		return policy.Canary{}, err
+	}
+	if o.Timeout.Set {
 		return policy.Canary{}, refuse("scope %q: timeout: cannot be a canary: the generated code starts each attempt's timeout "+
 			"before the call's cohort is known; change it for every call with policy set", sc)
 	}
