@@ -275,7 +275,8 @@ const (
 
 // policyChild is the second process of TestPolicyFleetWithinOneSecond: a
 // runtime on the Redis given, answering "attempts" with its zone's retry
-// attempts, one line per line of stdin.
+// attempts, and "shared" with the payments breaker's threshold and
+// compartment's size, one line per line of stdin.
 func policyChild() int {
 	rt, err := New(context.Background(), Config{RedisURL: os.Getenv(policyChildEnv), RedisPrefix: "policytest:",
 		StateDir: os.Getenv(policyDirEnv), Logger: slog.New(slog.DiscardHandler)})
@@ -283,10 +284,14 @@ func policyChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	z := rt.Zone(chargeSpec)
+	z, hold := rt.Zone(chargeSpec), rt.Zone(holdSpec)
 	fmt.Println("ready")
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
+		if sc.Text() == "shared" {
+			fmt.Println(hold.breaker.Limits().FailureThreshold, hold.bulkhead.Max())
+			continue
+		}
 		fmt.Println(z.pol.Load().attempts)
 	}
 	if err := rt.Close(); err != nil {
@@ -302,6 +307,7 @@ func TestPolicyFleetWithinOneSecond(t *testing.T) {
 	srv := redistest.Start(t)
 	rt := newPolicyRuntime(t, Config{RedisURL: srv.URL(), RedisPrefix: "policytest:", StateDir: t.TempDir()})
 	rt.Zone(chargeSpec)
+	rt.Zone(holdSpec)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), policyChildEnv+"="+srv.URL(), policyDirEnv+"="+filepath.Join(t.TempDir(), "child"))
@@ -363,6 +369,24 @@ func TestPolicyFleetWithinOneSecond(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Logf("the override reached the other process in %s", time.Since(start))
+
+	// The service's breaker and compartment, changed in place.
+	shared := func() string {
+		_, err := fmt.Fprintln(in, "shared")
+		require.NoError(t, err)
+		return strings.TrimSpace(next())
+	}
+	require.Equal(t, "5 4", shared())
+	start = time.Now()
+	_, err = rt.Policy().Set(context.Background(), "payments", "breaker_threshold=12 bulkhead=9", "alice", "fleet test")
+	require.NoError(t, err)
+	for shared() != "12 9" {
+		if time.Since(start) > time.Second {
+			t.Fatalf("the breaker and bulkhead override did not reach the other process within 1s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("the breaker and bulkhead override reached the other process in %s", time.Since(start))
 }
 
 // TestPolicyChangesThroughTheGoAPIAreAudited: a change made in code (a
