@@ -25,6 +25,7 @@ import (
 type Bulkhead struct {
 	name    string
 	max     atomic.Int64 // changed only under reserveMu (resize)
+	built   int64        // the size it was built with: what resize returns to when no override sizes it
 	wait    time.Duration
 	queue   int64 // callers that may wait for a slot at once; < 0: any number
 	stripes []bulkheadStripe
@@ -57,7 +58,7 @@ const maxStripes = 64
 func newBulkhead(name string, max int64, wait time.Duration) *Bulkhead {
 	n := int64(min(len(slabCursors), maxStripes))
 	n = min(n, max)
-	b := &Bulkhead{name: name, wait: wait, queue: -1, stripes: make([]bulkheadStripe, n), freed: make(chan struct{}, 1)}
+	b := &Bulkhead{name: name, built: max, wait: wait, queue: -1, stripes: make([]bulkheadStripe, n), freed: make(chan struct{}, 1)}
 	b.max.Store(max)
 	for i := range b.stripes {
 		share := max / n

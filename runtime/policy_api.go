@@ -259,7 +259,7 @@ func (p *Policies) check(scope, values string) (policy.Scope, string, error) {
 	if err != nil {
 		return "", "", refuse("scope %q: %v", sc, err)
 	}
-	if err := checkShared(sc, o); err != nil {
+	if err := checkShared(sc, o, zs); err != nil {
 		return "", "", err
 	}
 	applied := map[string]bool{}

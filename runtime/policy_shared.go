@@ -111,7 +111,7 @@ func (rt *Runtime) sharedDirective(z *Zone) sharedValues {
 	}
 	if ownCompartment(z) {
 		v.has[keyBulkheadSize] = true
-		v.size, v.src[keyBulkheadSize] = int64(spec.Bulkhead), "directive"
+		v.size, v.src[keyBulkheadSize] = z.bulkhead.built, "directive" // the first zone's bulkhead=, which built it
 	}
 	return v
 }
@@ -201,14 +201,27 @@ func (rt *Runtime) sharedSettings(z *Zone) []Setting {
 	return out
 }
 
-// checkShared refuses the shared keys of o in an override of one method.
-func checkShared(sc policy.Scope, o annotations.Policy) error {
-	if sc.Rank() != 2 {
+// checkShared refuses the shared keys of o in an override of one method,
+// and those that no zone of zs (the scope's) has, saying why.
+func checkShared(sc policy.Scope, o annotations.Policy, zs []*Zone) error {
+	if sc.Rank() == 2 {
+		svc, _ := sc.Split()
+		if err := annotations.CheckMethodOverride(svc, o); err != nil {
+			return refuse("scope %q: %v", sc, err)
+		}
 		return nil
 	}
-	svc, _ := sc.Split()
-	if err := annotations.CheckMethodOverride(svc, o); err != nil {
-		return refuse("scope %q: %v", sc, err)
+	var breakers, own bool
+	for _, z := range zs {
+		breakers = breakers || z.breaker != nil
+		own = own || ownCompartment(z)
+	}
+	switch {
+	case (o.BreakerThreshold.Set || o.BreakerRecovery.Set) && !breakers:
+		return refuse("scope %q: the breaker's keys: no method in this scope has a breaker (breaker=off)", sc)
+	case o.Bulkhead.Set && !own:
+		return refuse("scope %q: bulkhead: no method in this scope has a compartment of its own (bulkhead=); a registered "+
+			"compartment (compartment=) is sized by Config.Compartments or BALDUR_BULKHEAD_<NAME>", sc)
 	}
 	return nil
 }

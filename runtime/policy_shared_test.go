@@ -121,7 +121,7 @@ func TestPolicySetSharesBreakerAndBulkhead(t *testing.T) {
 	for _, c := range []struct{ scope, values, want string }{
 		{"payments.Hold", "breaker_recovery=10s", "breaker_recovery: cannot be overridden for one method: the service's breaker is shared by all the service's methods; override the service (payments) or *"},
 		{"payments", "bulkhead=off", "bulkhead: cannot be switched off at run time"},
-		{"ledger", "bulkhead=3", "bulkhead: no method in this scope has that policy"},
+		{"ledger", "bulkhead=3", "bulkhead: no method in this scope has a compartment of its own (bulkhead=); a registered compartment (compartment=) is sized by"},
 		{"payments", "breaker_threshold=0", "breaker_threshold: 0 is out of range; want 1..1000"},
 	} {
 		_, err := p.Set(ctx, c.scope, c.values, "alice", "")
@@ -233,4 +233,35 @@ func TestSharedOverrideAllocatesNothing(t *testing.T) {
 		}
 	})
 	assert.Zero(t, allocs, "allocations per call with a shared override in force")
+}
+
+// Two zones sharing a compartment with different bulkhead= (two interfaces
+// named alike): the compartment keeps the size it was built with, before
+// and after an override.
+func TestSharedCompartmentKeepsItsBuiltSize(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rt := newPolicyRuntime(t, Config{})
+	a := rt.Zone(holdSpec)
+	other := refundSpec
+	other.Bulkhead = 7
+	b := rt.Zone(other)
+	require.Same(t, a.bulkhead, b.bulkhead)
+	assert.Equal(t, int64(4), a.bulkhead.Max(), "the first zone built it")
+	_, err := rt.Policy().Set(ctx, "payments", "bulkhead=9", "alice", "")
+	require.NoError(t, err)
+	assert.Equal(t, int64(9), a.bulkhead.Max())
+	require.NoError(t, rt.Policy().Unset(ctx, "payments", "alice", ""))
+	assert.Equal(t, int64(4), a.bulkhead.Max(), "back to the size it was built with")
+	assert.Equal(t, Setting{Key: "bulkhead", Value: "4", Source: "directive", Directive: "4"}, settingOf(t, rt, "payments.Refund", "bulkhead"))
+}
+
+// The breaker's keys on a service whose methods all have breaker=off.
+func TestBreakerKeysRefusedWithoutABreaker(t *testing.T) {
+	t.Parallel()
+	rt := newPolicyRuntime(t, Config{})
+	rt.Zone(ZoneSpec{Service: "mail", Method: "Send", Attempts: 2})
+	_, err := rt.Policy().Set(context.Background(), "mail", "breaker_recovery=10s", "alice", "")
+	assert.ErrorIs(t, err, ErrBadOverride)
+	assert.ErrorContains(t, err, `scope "mail": the breaker's keys: no method in this scope has a breaker (breaker=off)`)
 }

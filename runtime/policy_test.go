@@ -135,7 +135,7 @@ func TestPolicyRefusals(t *testing.T) {
 		{"payments.Charge", "fallback=cached", "fallback: cannot change at run time"},
 		{"payments.Charge", "compartment=database", "compartment: cannot change at run time"},
 		{"payments.Charge", "bulkhead=5", "bulkhead: cannot be overridden for one method: the compartment bulkhead= makes is shared by all the service's methods; override the service (payments) or *"},
-		{"payments", "bulkhead=5", "bulkhead: no method in this scope has that policy"},
+		{"payments", "bulkhead=5", "bulkhead: no method in this scope has a compartment of its own (bulkhead=); a registered compartment (compartment=) is sized by"},
 		{"payments.Charge", "breaker_threshold=10", "breaker_threshold: cannot be overridden for one method: the service's breaker is shared"},
 		{"payments.Charge", "", "at least one key=value"},
 		{"payments.Charge", "timeout=20s", "deadline=10s is not longer than timeout=20s"},
