@@ -27,7 +27,10 @@
 //     Enable (how to switch this key on, quoted by keys that require it),
 //     Conflict (a func returning a message for a forbidden combination),
 //     Feature (it asks for a policy by itself, so it needs an error result),
-//     Spec (the ZoneSpec field that takes the value when the key is on).
+//     Spec (the ZoneSpec field that takes the value when the key is on),
+//     Runtime (an operator may override it while the service runs), Shared
+//     (what it tunes when the service's methods share it: refused for one
+//     method and in a canary), NoOff (why an override may not switch it off).
 //  3. runtime.ZoneSpec and the generator's zoneSpec (generator/model.go): add the field named by Spec, same
 //     name and type in both (TestSpecMirrorsZoneSpec, TestKeyTableSpecFields);
 //     its zero value must mean "not written". The generator copies the

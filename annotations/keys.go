@@ -79,6 +79,15 @@ type Key struct {
 	// timeout, breaker or bulkhead): a scope holds one canary rollout per
 	// type at a time. Every Runtime key has one.
 	Rollout string
+	// Shared names, for a Runtime key, what the key tunes when the
+	// service's methods share it ("the service's breaker"): an override of
+	// the key is refused for one method (CheckMethodOverride), and a canary
+	// of it splits processes, not calls (SetsShared). Empty for a per-method
+	// setting.
+	Shared string
+	// NoOff is, for a Runtime key that takes off, why an override may not
+	// switch it off; empty when it may.
+	NoOff string
 
 	field field // the Policy field and the value's kind; see opt
 }
@@ -146,6 +155,12 @@ var keys = []Key{
 		field: opt(label(false), func(p *Policy) *Opt[string] { return &p.Name })},
 	{Name: "breaker", Want: wantSwitch, Feature: true,
 		field: opt(onOff, func(p *Policy) *Opt[bool] { return &p.Breaker })},
+	{Name: "breaker_threshold", Want: "1..1000", Example: "10", Levels: OnInterface, Spec: "BreakerThreshold", Runtime: true,
+		Rollout: RolloutBreaker, Shared: "the service's breaker",
+		field: opt(number(maxBreakerThreshold), func(p *Policy) *Opt[int] { return &p.BreakerThreshold })},
+	{Name: "breaker_recovery", Want: "a Go duration such as 30s, at most 1h", Example: "30s", Levels: OnInterface, Spec: "BreakerRecovery",
+		Runtime: true, Rollout: RolloutBreaker, Shared: "the service's breaker",
+		field: opt(duration(false, maxBreakerRecovery), func(p *Policy) *Opt[time.Duration] { return &p.BreakerRecovery })},
 	{Name: "retry", Want: "1..100 or off", Example: "3", Feature: true, Enable: "retry=1..100", Runtime: true, Rollout: RolloutRetry,
 		field: opt(count(maxRetry), func(p *Policy) *Opt[int] { return &p.Retry })},
 	{Name: "backoff", Want: "exp(base,max) or const(d), such as exp(100ms,10s)", Example: "exp(100ms,10s)",
@@ -170,8 +185,9 @@ var keys = []Key{
 	{Name: "dlq", Want: wantSwitch, Feature: true, Spec: "DLQ",
 		field: opt(onOff, func(p *Policy) *Opt[bool] { return &p.DLQ })},
 	{Name: "bulkhead", Want: "1..1000000 or off", Example: "10", Feature: true, Spec: "Bulkhead",
-		Enable: "bulkhead=1..1000000",
-		field:  opt(count(maxBulkhead), func(p *Policy) *Opt[int] { return &p.Bulkhead })},
+		Enable: "bulkhead=1..1000000", Runtime: true, Rollout: RolloutBulkhead, Shared: "the compartment bulkhead= makes",
+		NoOff: "a running service keeps its compartment; set a size, or remove bulkhead= from the directive and regenerate",
+		field: opt(count(maxBulkhead), func(p *Policy) *Opt[int] { return &p.Bulkhead })},
 	{Name: "compartment", Want: `a registered compartment: lower-case letters, digits, "_", "." or "-", or off`, Example: "database",
 		Feature: true, Spec: "Compartment", Conflict: compartmentConflict,
 		field: opt(compartmentName, func(p *Policy) *Opt[string] { return &p.Compartment })},
@@ -349,6 +365,19 @@ func count(hi int) kind[int] {
 		format: countText,
 		on:     func(n int) bool { return n != 0 },
 	}
+}
+
+// number: 1..hi, without off.
+func number(hi int) kind[int] {
+	k := count(hi)
+	k.parse = func(a *arg) (int, bool) {
+		if isOff(a.val) {
+			a.fail(a.valOff, "%q is not a number", a.val)
+			return 0, false
+		}
+		return a.count(hi)
+	}
+	return k
 }
 
 // duration: a positive Go duration up to limit; with off, "off" stores 0.

@@ -81,3 +81,18 @@ func TestCheckLevel(t *testing.T) {
 	CheckLevel(fset, p, OnMethod, &errs)
 	assert.Equal(t, []string{"x.go:1:26: name: can only be written on the interface, not on a method"}, messages(errs))
 }
+
+// The breaker is the service's: its keys are written on the interface only.
+func TestBreakerKeysAreInterfaceOnly(t *testing.T) {
+	t.Parallel()
+	fset := token.NewFileSet()
+	p := policyAt(t, fset, "breaker_threshold=10 breaker_recovery=30s")
+	var errs scanner.ErrorList
+	CheckLevel(fset, p, OnInterface, &errs)
+	assert.Empty(t, errs)
+	CheckLevel(fset, p, OnMethod, &errs)
+	assert.Equal(t, []string{
+		"x.go:1:18: breaker_threshold: can only be written on the interface, not on a method",
+		"x.go:1:39: breaker_recovery: can only be written on the interface, not on a method",
+	}, messages(errs))
+}

@@ -42,6 +42,8 @@ func ParseOverride(text string) (Policy, error) {
 		if k.IsSet(&p) && !k.Runtime {
 			problems = append(problems, fmt.Sprintf("%s: cannot change at run time: it changes the code baldurgen generates; "+
 				"change the directive and regenerate (keys an override takes: %s)", k.Name, strings.Join(RuntimeKeys(), ", ")))
+		} else if k.NoOff != "" && k.IsSet(&p) && !k.On(&p) {
+			problems = append(problems, fmt.Sprintf("%s: cannot be switched off at run time: %s", k.Name, k.NoOff))
 		}
 	}
 	if len(problems) > 0 {
@@ -52,7 +54,8 @@ func ParseOverride(text string) (Policy, error) {
 
 // CheckOverride checks an override (from ParseOverride) merged over base,
 // what a method's directive says for the keys an override may meet (retry,
-// backoff, timeout, deadline, bulkhead, compartment, bulkhead_wait), as
+// backoff, timeout, deadline, bulkhead, compartment, bulkhead_wait and the
+// breaker's), as
 // generate time checks a merged directive: backoff needs retry, a deadline
 // must be longer than the timeout, and so on. The error is an *OverrideError.
 func CheckOverride(base, override Policy) error {
@@ -101,4 +104,39 @@ func RolloutTypes(p Policy) []string {
 		}
 	}
 	return out
+}
+
+// CheckMethodOverride refuses, in an override of one method of service, the
+// keys whose setting the service's methods share (Key.Shared): the breaker
+// and the compartment are the service's. The error is an *OverrideError.
+func CheckMethodOverride(service string, o Policy) error {
+	return refuseShared(o, func(k *Key) string {
+		return fmt.Sprintf("%s: cannot be overridden for one method: %s is shared by all the service's methods; "+
+			"override the service (%s) or *", k.Name, k.Shared, service)
+	})
+}
+
+// SetsShared reports whether o sets a key whose setting the service's
+// methods share (Key.Shared): a canary of it cannot split calls, one
+// breaker or compartment serving them all, so it splits processes.
+func SetsShared(o Policy) bool {
+	for i := range keys {
+		if k := &keys[i]; k.Shared != "" && k.IsSet(&o) {
+			return true
+		}
+	}
+	return false
+}
+
+func refuseShared(o Policy, msg func(k *Key) string) error {
+	var problems []string
+	for i := range keys {
+		if k := &keys[i]; k.Shared != "" && k.IsSet(&o) {
+			problems = append(problems, msg(k))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &OverrideError{Problems: problems}
 }

@@ -66,7 +66,7 @@ func TestParseOverride(t *testing.T) {
 func TestRuntimeKeysAreNotShapeKeys(t *testing.T) {
 	t.Parallel()
 	got := strings.Join(RuntimeKeys(), " ")
-	if got != "retry backoff timeout bulkhead_wait" {
+	if got != "breaker_threshold breaker_recovery retry backoff timeout bulkhead bulkhead_wait" {
 		t.Errorf("RuntimeKeys() = %q", got)
 	}
 }
@@ -87,6 +87,7 @@ func TestEveryRuntimeKeyHasOneRolloutType(t *testing.T) {
 		{"retry=5 backoff=const(1ms)", "retry"},
 		{"timeout=2s retry=2", "retry timeout"},
 		{"bulkhead_wait=10ms", "bulkhead"},
+		{"bulkhead=5 breaker_recovery=10s breaker_threshold=3", "breaker bulkhead"},
 	} {
 		p, err := ParseOverride(c.in)
 		if err != nil {
@@ -95,5 +96,64 @@ func TestEveryRuntimeKeyHasOneRolloutType(t *testing.T) {
 		if got := strings.Join(RolloutTypes(p), " "); got != c.want {
 			t.Errorf("RolloutTypes(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// The breaker's keys and bulkhead are overrides of what the service's
+// methods share: good and bad values, and the refusals for one method, in
+// a canary and of bulkhead=off.
+func TestOverrideSharedKeys(t *testing.T) {
+	t.Parallel()
+	base := Policy{Bulkhead: Opt[int]{Set: true, Val: 10}}
+	for _, in := range []string{"breaker_threshold=10", "breaker_threshold=1000 breaker_recovery=1h", "breaker_recovery=30s", "bulkhead=20", "bulkhead=1 bulkhead_wait=50ms"} {
+		p, err := ParseOverride(in)
+		if err == nil {
+			err = CheckOverride(base, p)
+		}
+		if err != nil {
+			t.Errorf("ParseOverride(%q): %v", in, err)
+		} else if p.String() != in {
+			t.Errorf("ParseOverride(%q) = %q", in, p.String())
+		}
+	}
+	for in, want := range map[string]string{
+		"breaker_threshold=0":    "breaker_threshold: 0 is out of range; want 1..1000",
+		"breaker_threshold=1001": "breaker_threshold: 1001 is out of range; want 1..1000",
+		"breaker_threshold=off":  `breaker_threshold: "off" is not a number`,
+		"breaker_threshold=ten":  `breaker_threshold: "ten" is not a number`,
+		"breaker_recovery=90m":   "breaker_recovery: 90m is too long; want at most 1h",
+		"breaker_recovery=30":    `breaker_recovery: "30" has no unit`,
+		"bulkhead=off":           "bulkhead: cannot be switched off at run time: a running service keeps its compartment",
+		"bulkhead=1000001":       "bulkhead: 1000001 is out of range",
+	} {
+		_, err := ParseOverride(in)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseOverride(%q) = %v, want it to contain %q", in, err, want)
+		}
+	}
+
+	o, err := ParseOverride("retry=2 breaker_threshold=10 bulkhead=20")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = CheckMethodOverride("payments", o)
+	want := "breaker_threshold: cannot be overridden for one method: the service's breaker is shared by all the service's methods; " +
+		"override the service (payments) or *; bulkhead: cannot be overridden for one method: the compartment bulkhead= makes is shared " +
+		"by all the service's methods; override the service (payments) or *"
+	if err == nil || err.Error() != want {
+		t.Errorf("CheckMethodOverride = %v\nwant %s", err, want)
+	}
+	if _, isOE := err.(*OverrideError); !isOE {
+		t.Errorf("CheckMethodOverride: %T, want *OverrideError", err)
+	}
+	if !SetsShared(o) {
+		t.Errorf("SetsShared(%s) = false", o.String())
+	}
+	retry, _ := ParseOverride("retry=2 bulkhead_wait=1s")
+	if err := CheckMethodOverride("payments", retry); err != nil {
+		t.Errorf("CheckMethodOverride(retry, bulkhead_wait) = %v", err)
+	}
+	if SetsShared(retry) {
+		t.Errorf("SetsShared(retry, bulkhead_wait) = true")
 	}
 }

@@ -27,8 +27,12 @@ const (
 	maxIdemTTL      = 7 * 24 * time.Hour
 	maxRetry        = 100
 	maxBulkhead     = 1_000_000
-	maxBurst        = 1_000_000
-	maxRateWait     = 24 * time.Hour
+	// A breaker that needs more failures than this, or stays open longer,
+	// is not guarding anything.
+	maxBreakerThreshold = 1000
+	maxBreakerRecovery  = time.Hour
+	maxBurst            = 1_000_000
+	maxRateWait         = 24 * time.Hour
 )
 
 // Parse reads the directives of one comment group: a type's doc, a method's

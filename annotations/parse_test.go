@@ -61,6 +61,9 @@ var goodLines = []struct {
 	{"//baldur:protect breaker=off", Policy{Breaker: val(false)}},
 	{"//baldur:protect breaker=true", Policy{Breaker: val(true)}},
 	{"//baldur:protect breaker=false", Policy{Breaker: val(false)}},
+	{"//baldur:protect breaker_threshold=1", Policy{BreakerThreshold: val(1)}},
+	{"//baldur:protect breaker_threshold=1000 breaker_recovery=1h", Policy{BreakerThreshold: val(1000), BreakerRecovery: val(time.Hour)}},
+	{"//baldur:protect breaker_recovery=250ms", Policy{BreakerRecovery: val(250 * time.Millisecond)}},
 	{"//baldur:protect retry=1", Policy{Retry: val(1)}},
 	{"//baldur:protect retry=100", Policy{Retry: val(100)}},
 	{"//baldur:protect retry=off", Policy{Retry: val(0)}},
@@ -148,7 +151,7 @@ var badLines = []struct {
 	{"//baldur:protect timout=1s", []string{`x.go:1:18: unknown key "timout"; did you mean "timeout"?`}},
 	{"//baldur:protect Retry=3", []string{`x.go:1:18: unknown key "Retry"; did you mean "retry"?`}},
 	{"//baldur:protect circuit_breaker", []string{`x.go:1:18: unknown key "circuit_breaker"; did you mean "breaker"?`}},
-	{"//baldur:protect x=1", []string{`x.go:1:18: unknown key "x"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality, cache, cache_key, stale_if_error, rate, burst, rate_wait, rate_scope, retry_budget, retry_budget_scope, throttle, concurrency, hedge, hedge_delay, idempotent`}},
+	{"//baldur:protect x=1", []string{`x.go:1:18: unknown key "x"; want one of name, breaker, breaker_threshold, breaker_recovery, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality, cache, cache_key, stale_if_error, rate, burst, rate_wait, rate_scope, retry_budget, retry_budget_scope, throttle, concurrency, hedge, hedge_delay, idempotent`}},
 
 	// Duplicates.
 	{"//baldur:protect retry=3 retry=4", []string{`x.go:1:26: duplicate key "retry"; first written at 1:18`}},
@@ -177,6 +180,12 @@ var badLines = []struct {
 	{"//baldur:protect retry=99999999999999999999", []string{`x.go:1:24: retry: 99999999999999999999 is out of range; want 1..100 or off`}},
 	{"//baldur:protect retry=three", []string{`x.go:1:24: retry: "three" is not a number; want 1..100 or off`}},
 	{"//baldur:protect retry=on", []string{`x.go:1:24: retry: "on" needs a number; want 1..100 or off`}},
+	{"//baldur:protect breaker_threshold=0", []string{`x.go:1:36: breaker_threshold: 0 is out of range; want 1..1000`}},
+	{"//baldur:protect breaker_threshold=1001", []string{`x.go:1:36: breaker_threshold: 1001 is out of range; want 1..1000`}},
+	{"//baldur:protect breaker_threshold=off", []string{`x.go:1:36: breaker_threshold: "off" is not a number; want 1..1000`}},
+	{"//baldur:protect breaker_recovery=2h", []string{`x.go:1:35: breaker_recovery: 2h is too long; want at most 1h`}},
+	{"//baldur:protect breaker_recovery=0s", []string{`x.go:1:35: breaker_recovery: 0s must be greater than 0; want a Go duration such as 30s, at most 1h`}},
+	{"//baldur:protect breaker_recovery=off", []string{`x.go:1:35: breaker_recovery: "off" is not a Go duration; want a Go duration such as 30s, at most 1h`}},
 	{"//baldur:protect bulkhead=0", []string{`x.go:1:27: bulkhead: 0 is out of range; want 1..1000000 or off`}},
 	{"//baldur:protect bulkhead=1000001", []string{`x.go:1:27: bulkhead: 1000001 is out of range; want 1..1000000 or off`}},
 
@@ -232,7 +241,7 @@ var badLines = []struct {
 	{"//baldur:protect retry=0 timeout=0s bogus", []string{
 		`x.go:1:24: retry: 0 is out of range; want 1..100 or off`,
 		`x.go:1:34: timeout: 0s must be greater than 0; want a Go duration such as 250ms or 5s, or off`,
-		`x.go:1:37: unknown key "bogus"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality, cache, cache_key, stale_if_error, rate, burst, rate_wait, rate_scope, retry_budget, retry_budget_scope, throttle, concurrency, hedge, hedge_delay, idempotent`,
+		`x.go:1:37: unknown key "bogus"; want one of name, breaker, breaker_threshold, breaker_recovery, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality, cache, cache_key, stale_if_error, rate, burst, rate_wait, rate_scope, retry_budget, retry_budget_scope, throttle, concurrency, hedge, hedge_delay, idempotent`,
 	}},
 
 	// skip.
@@ -371,7 +380,7 @@ func TestParseFilePositionsAndMerging(t *testing.T) {
 
 	assert.Equal(t, []string{
 		`shop.go:20:19: duplicate key "retry"; first written at 19:19`,
-		`shop.go:20:27: unknown key "bogus"; want one of name, breaker, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality, cache, cache_key, stale_if_error, rate, burst, rate_wait, rate_scope, retry_budget, retry_budget_scope, throttle, concurrency, hedge, hedge_delay, idempotent`,
+		`shop.go:20:27: unknown key "bogus"; want one of name, breaker, breaker_threshold, breaker_recovery, retry, backoff, timeout, deadline, fallback, fallback_on, idempotency, operation, dlq, bulkhead, compartment, bulkhead_wait, idem_ttl, idempotency_fail_open, idempotency_replay, idempotency_degraded, criticality, cache, cache_key, stale_if_error, rate, burst, rate_wait, rate_scope, retry_budget, retry_budget_scope, throttle, concurrency, hedge, hedge_delay, idempotent`,
 		`shop.go:24:2: //baldur:skip conflicts with //baldur:protect at 23:2; a node takes one or the other`,
 		`shop.go:34:21: skip: Ping is listed twice; first at 33:15`,
 	}, errs)

@@ -40,12 +40,18 @@ type Opt[T any] struct {
 // method-level Policy are combined with Merge; unset keys take the README's defaults
 // at analysis time.
 type Policy struct {
-	Name     Opt[string]         // name=[a-z0-9_.-]+
-	Breaker  Opt[bool]           // breaker=on|off (bare "breaker" = on)
-	Retry    Opt[int]            // retry=1..100 attempts in total; retry=off stores 0
-	Backoff  Opt[backoff.Policy] // backoff=exp(base,max)|const(d)
-	Timeout  Opt[time.Duration]  // timeout=<go duration>, at most 24h; timeout=off stores 0
-	Fallback Opt[string]         // fallback=<Go identifier>; fallback=off stores ""
+	Name    Opt[string] // name=[a-z0-9_.-]+
+	Breaker Opt[bool]   // breaker=on|off (bare "breaker" = on)
+	// BreakerThreshold is breaker_threshold=1..1000: failures in the
+	// window that open the service's breaker (interface only).
+	BreakerThreshold Opt[int]
+	// BreakerRecovery is breaker_recovery=<duration>, at most 1h: how long
+	// the service's breaker stays open before it probes (interface only).
+	BreakerRecovery Opt[time.Duration]
+	Retry           Opt[int]            // retry=1..100 attempts in total; retry=off stores 0
+	Backoff         Opt[backoff.Policy] // backoff=exp(base,max)|const(d)
+	Timeout         Opt[time.Duration]  // timeout=<go duration>, at most 24h; timeout=off stores 0
+	Fallback        Opt[string]         // fallback=<Go identifier>; fallback=off stores ""
 	// Idempotency is the dedup key source: a parameter name or a dotted field
 	// path starting at a parameter ("req.Order.ID"). idempotency=off stores ""
 	// so that a method can lift an interface default.

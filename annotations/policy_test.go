@@ -40,7 +40,7 @@ func TestMergeMethodKeysWin(t *testing.T) {
 // teaching Merge about it.
 func TestMergeCoversEveryField(t *testing.T) {
 	full := Policy{
-		Name: val("n"), Breaker: val(true), Retry: val(3), Backoff: val(backoff.Default),
+		Name: val("n"), Breaker: val(true), BreakerThreshold: val(10), BreakerRecovery: val(time.Second), Retry: val(3), Backoff: val(backoff.Default),
 		Timeout: val(time.Second), Fallback: val("fb"), Idempotency: val("id"), Operation: val("op"),
 		DLQ: val(true), Bulkhead: val(2), BulkheadWait: val(time.Millisecond), IdemTTL: val(time.Hour),
 		IdemFailOpen: val(true), IdemReplay: val(true), IdemDegraded: val("refuse"), Criticality: val("high"),

@@ -47,7 +47,18 @@ func (s zoneSpec) Chain() string {
 		p = append(p, "idempotency("+strings.Join(args, ", ")+")")
 	}
 	if s.Breaker {
-		p = append(p, "breaker")
+		var args []string
+		if s.BreakerThreshold > 0 {
+			args = append(args, fmt.Sprintf("threshold %d", s.BreakerThreshold))
+		}
+		if s.BreakerRecovery > 0 {
+			args = append(args, "recovery "+backoff.ShortDuration(s.BreakerRecovery))
+		}
+		if len(args) > 0 {
+			p = append(p, "breaker("+strings.Join(args, ", ")+")")
+		} else {
+			p = append(p, "breaker")
+		}
 	}
 	if s.Rate != "" {
 		args := []string{s.Rate}

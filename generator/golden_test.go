@@ -69,6 +69,7 @@ var goldenCases = map[string]string{
 	"criticality":              "criticality=low on the interface, normal and high on methods, unset: Criticality in the ZoneSpec (what emergency mode sheds last)",
 	"err_criticality":          "criticality misuse: a bad value, a bare key, upper case, off: positioned errors, nothing written",
 	"hedge":                    "hedge= on methods declared safe to repeat (idempotent, idempotency=): no result, one, several (a struct), with retry and budget, timeout, deadline, fallback, hedge=off: runtime.HedgeFor and the ZoneSpec",
+	"breaker_keys":             "breaker_threshold= and breaker_recovery= on the interface reach every method's ZoneSpec (BreakerThreshold, BreakerRecovery), breaker=off on a method, with bulkhead=",
 	"err_hedge":                "hedge misuse: not declared safe, with dlq, no context (method and interface), channel and stream results, no error result, bad values, hedge_delay without hedge: positioned errors, nothing written",
 }
 

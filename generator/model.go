@@ -158,16 +158,19 @@ type paramInfo struct {
 // zoneSpec mirrors runtime.ZoneSpec field for field (a test keeps them in step):
 // it is the literal the generated constructor writes for one method.
 type zoneSpec struct {
-	Service      string
-	Method       string
-	Breaker      bool
-	Attempts     int
-	Backoff      backoff.Policy // only meaningful when Attempts > 1
-	Timeout      time.Duration
-	Bulkhead     int
-	BulkheadWait time.Duration
-	Compartment  string
-	Fallback     string
+	Service string
+	Method  string
+	Breaker bool
+	// BreakerThreshold and BreakerRecovery: see runtime.ZoneSpec.
+	BreakerThreshold int
+	BreakerRecovery  time.Duration
+	Attempts         int
+	Backoff          backoff.Policy // only meaningful when Attempts > 1
+	Timeout          time.Duration
+	Bulkhead         int
+	BulkheadWait     time.Duration
+	Compartment      string
+	Fallback         string
 	// FallbackOn, Deadline and DefaultTimeout: see runtime.ZoneSpec.
 	FallbackOn     string
 	Deadline       time.Duration

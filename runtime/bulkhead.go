@@ -24,7 +24,8 @@ import (
 // freed slot is noticed without polling.
 type Bulkhead struct {
 	name    string
-	max     int64
+	max     atomic.Int64 // changed only under reserveMu (resize)
+	built   int64        // the size it was built with: what resize returns to when no override sizes it
 	wait    time.Duration
 	queue   int64 // callers that may wait for a slot at once; < 0: any number
 	stripes []bulkheadStripe
@@ -34,10 +35,17 @@ type Bulkhead struct {
 	// Emergency mode shrinks a compartment by holding permits in reserve:
 	// reserved ones are out of the stripes; owed ones are taken from the next
 	// releases (release pays the debt before giving a permit back).
-	// free + held + reserved = max at all times.
+	// free + held + reserved = max at all times. A resize that shrinks the
+	// compartment below the permits running calls hold owes the difference
+	// the same way, with reserved lowered by as much (it may go below 0):
+	// reserved + owed is the emergency reserve alone.
 	reserveMu sync.Mutex
 	reserved  atomic.Int64
 	owed      atomic.Int64
+	// reserve is the reserve emergency mode asks for (reserved + owed once
+	// no release is paying a debt), written under reserveMu: reading the two
+	// counters instead could catch a release between its two steps.
+	reserve atomic.Int64
 }
 
 type bulkheadStripe struct {
@@ -50,7 +58,8 @@ const maxStripes = 64
 func newBulkhead(name string, max int64, wait time.Duration) *Bulkhead {
 	n := int64(min(len(slabCursors), maxStripes))
 	n = min(n, max)
-	b := &Bulkhead{name: name, max: max, wait: wait, queue: -1, stripes: make([]bulkheadStripe, n), freed: make(chan struct{}, 1)}
+	b := &Bulkhead{name: name, built: max, wait: wait, queue: -1, stripes: make([]bulkheadStripe, n), freed: make(chan struct{}, 1)}
+	b.max.Store(max)
 	for i := range b.stripes {
 		share := max / n
 		if int64(i) < max%n {
@@ -65,7 +74,7 @@ func newBulkhead(name string, max int64, wait time.Duration) *Bulkhead {
 func (b *Bulkhead) Name() string { return b.name }
 
 // Max is the compartment's size.
-func (b *Bulkhead) Max() int64 { return b.max }
+func (b *Bulkhead) Max() int64 { return b.max.Load() }
 
 // Active is the number of calls holding a slot (a reading of the stripes
 // one after another: exact when calls are not entering or leaving).
@@ -74,20 +83,27 @@ func (b *Bulkhead) Active() int64 {
 	for i := range b.stripes {
 		free += b.stripes[i].free.Load()
 	}
-	return b.max - free - b.reserved.Load()
+	return b.max.Load() - free - b.reserved.Load()
 }
 
 // Limit is the compartment's size now: Max, or less while emergency mode
 // holds permits in reserve.
-func (b *Bulkhead) Limit() int64 { return b.max - b.reserved.Load() - b.owed.Load() }
+func (b *Bulkhead) Limit() int64 { return b.max.Load() - b.reserve.Load() }
 
 // setReserve holds n permits out of the compartment (0 gives them all
 // back): those free now at once, the rest as calls release theirs.
 func (b *Bulkhead) setReserve(n int64) {
 	b.reserveMu.Lock()
 	defer b.reserveMu.Unlock()
-	n = min(max(n, 0), b.max-1)
-	cur := b.reserved.Load() + b.owed.Load()
+	b.reserveLocked(n)
+}
+
+// reserveLocked is setReserve with reserveMu held. Giving back may briefly
+// take reserved below the permits it holds while a release is between its
+// two steps (payOwed); that release's step restores it.
+func (b *Bulkhead) reserveLocked(n int64) {
+	n = min(max(n, 0), b.max.Load()-1)
+	cur := b.reserve.Swap(n)
 	if n > cur {
 		want := n - cur
 		for i := range b.stripes {
@@ -116,6 +132,43 @@ func (b *Bulkhead) setReserve(n int64) {
 		give--
 	}
 	b.poke()
+}
+
+// resize makes the compartment n permits (at least 1) while calls run,
+// without losing or counting twice a permit a call holds: growing adds free
+// permits at once; shrinking takes the free ones at once and the rest as
+// running calls release theirs (owed, as an emergency reserve is), so no new
+// call is admitted while more than n run. reserve gives the emergency
+// reserve for the new size; it is read under the same lock as the level's
+// own changes (emergencyLevel), so neither undoes the other.
+func (b *Bulkhead) resize(n int64, reserve func(size int64) int64) {
+	b.reserveMu.Lock()
+	defer b.reserveMu.Unlock()
+	n = max(n, 1)
+	cur := b.max.Load()
+	switch {
+	case n > cur:
+		add := n - cur
+		for i := range b.stripes {
+			share := add / int64(len(b.stripes))
+			if int64(i) < add%int64(len(b.stripes)) {
+				share++
+			}
+			b.stripes[i].free.Add(share)
+		}
+		b.max.Store(n)
+	case n < cur:
+		cut := cur - n
+		for i := range b.stripes {
+			for cut > 0 && take(&b.stripes[i].free) {
+				cut--
+			}
+		}
+		b.reserved.Add(-cut) // held by running calls: taken back as they release
+		b.owed.Add(cut)
+		b.max.Store(n)
+	}
+	b.reserveLocked(reserve(n))
 }
 
 // payOwed turns a released permit into a reserved one while a debt is owed.

@@ -209,11 +209,17 @@ func (rt *Runtime) setEmergencyLevel(l emergency.Level) {
 // emergencyLevel sizes the compartment for level l: half its size (at
 // least 1) from HIGH, whole below.
 func (b *Bulkhead) emergencyLevel(l emergency.Level) {
+	b.reserveMu.Lock()
+	defer b.reserveMu.Unlock()
+	b.reserveLocked(emergencyReserve(b.max.Load(), l))
+}
+
+// emergencyReserve is the reserve of a compartment of size permits at level l.
+func emergencyReserve(size int64, l emergency.Level) int64 {
 	if l >= emergency.High {
-		b.setReserve(b.max - max(1, b.max/2))
-	} else {
-		b.setReserve(0)
+		return size - max(1, size/2)
 	}
+	return 0
 }
 
 // shed is the refusal of a zone the level sheds; in dry-run it is recorded

@@ -155,7 +155,7 @@ func TestAFrozenDLQLoopIsReportedRestartedAndRecovers(t *testing.T) {
 		names = append(names, l.Name)
 	}
 	assert.ElementsMatch(t, []string{LoopLeaderRenewal, LoopScheduler, LoopDLQ, LoopControlWatcher, LoopBreakerSync,
-		LoopBreakerPublish, LoopNotifyGuards, LoopAuditSeal}, names, "no PostgreSQL: no audit_drain loop")
+		LoopBreakerPublish, LoopNotifyGuards, LoopAuditSeal, LoopPolicyWatcher}, names, "no PostgreSQL: no audit_drain loop")
 
 	release := rt.Watchdog().Freeze(LoopDLQ) // the loop hangs at its next tick
 	defer release()

@@ -68,6 +68,7 @@ func (t policyTarget) Apply(d policy.Doc) {
 	for _, z := range rt.zones {
 		z.setPolicy(rt.resolvePolicyLocked(z, pd))
 	}
+	rt.applySharedAllLocked(pd) // the breakers and compartments (policy_shared.go)
 }
 
 // Policies are the runtime's policy overrides and canaries (the README's
@@ -94,7 +95,7 @@ type Setting struct {
 type ZonePolicy struct {
 	Service  string    `json:"service"`
 	Method   string    `json:"method"`
-	Settings []Setting `json:"settings"` // retry, backoff, timeout, bulkhead_wait
+	Settings []Setting `json:"settings"` // retry, backoff, timeout, bulkhead_wait; breaker_threshold, breaker_recovery, bulkhead
 	// Canaries are the canaries in force on the method, at most one per
 	// config type: each the variant it gives Permille calls in a thousand
 	// (or, for shared keys, the processes in its cohort).
@@ -166,6 +167,7 @@ func (p *Policies) List(scope string) ([]ZonePolicy, error) {
 		zp := z.pol.Load()
 		dir, _ := p.rt.directiveSettings(z)
 		e := ZonePolicy{Service: z.spec.Service, Method: z.spec.Method, Settings: settingsOf(z, &zp.zoneSettings, zp.sources, &dir)}
+		e.Settings = append(e.Settings, p.rt.sharedSettings(z)...)
 		for _, zc := range zp.canaries {
 			v := zp.zoneSettings
 			var src [nRuntimeKeys]string
@@ -275,9 +277,13 @@ func (p *Policies) check(scope, values string) (policy.Scope, string, error) {
 	if err != nil {
 		return "", "", refuse("scope %q: %v", sc, err)
 	}
+	if err := checkShared(sc, o, zs); err != nil {
+		return "", "", err
+	}
 	applied := map[string]bool{}
 	for _, z := range zs {
 		zo := o
+		sharedApplies(z, &zo)
 		// Keys whose policy the generated code of z does not have: refused
 		// for one method, left out for a wider scope.
 		if zo.Timeout.Set && !z.bounded {
@@ -331,7 +337,7 @@ func basePolicy(z *Zone) annotations.Policy {
 		b.Deadline = annotations.Opt[time.Duration]{Set: true, Val: s.Deadline}
 	}
 	if z.bulkhead != nil {
-		b.Bulkhead = annotations.Opt[int]{Set: true, Val: int(z.bulkhead.max)}
+		b.Bulkhead = annotations.Opt[int]{Set: true, Val: int(z.bulkhead.Max())}
 	}
 	return b
 }

@@ -137,7 +137,9 @@ func TestPolicyRefusals(t *testing.T) {
 		{"payments.Charge", "dlq", "dlq: cannot change at run time"},
 		{"payments.Charge", "fallback=cached", "fallback: cannot change at run time"},
 		{"payments.Charge", "compartment=database", "compartment: cannot change at run time"},
-		{"payments.Charge", "bulkhead=5", "bulkhead: cannot change at run time"},
+		{"payments.Charge", "bulkhead=5", "bulkhead: cannot be overridden for one method: the compartment bulkhead= makes is shared by all the service's methods; override the service (payments) or *"},
+		{"payments", "bulkhead=5", "bulkhead: no method in this scope has a compartment of its own (bulkhead=); a registered compartment (compartment=) is sized by"},
+		{"payments.Charge", "breaker_threshold=10", "breaker_threshold: cannot be overridden for one method: the service's breaker is shared"},
 		{"payments.Charge", "", "at least one key=value"},
 		{"payments.Charge", "timeout=20s", "deadline=10s is not longer than timeout=20s"},
 		{"payments.Charge", "bulkhead_wait=1s", "bulkhead_wait: the method has no bulkhead"},
@@ -372,7 +374,8 @@ const (
 
 // policyChild is the second process of TestPolicyFleetWithinOneSecond: a
 // runtime on the Redis given, answering "attempts" with its zone's retry
-// attempts, one line per line of stdin.
+// attempts, and "shared" with the payments breaker's threshold and
+// compartment's size, one line per line of stdin.
 func policyChild() int {
 	rt, err := New(context.Background(), Config{RedisURL: os.Getenv(policyChildEnv), RedisPrefix: "policytest:",
 		StateDir: os.Getenv(policyDirEnv), Logger: slog.New(slog.DiscardHandler)})
@@ -380,10 +383,14 @@ func policyChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	z := rt.Zone(chargeSpec)
+	z, hold := rt.Zone(chargeSpec), rt.Zone(holdSpec)
 	fmt.Println("ready")
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
+		if sc.Text() == "shared" {
+			fmt.Println(hold.breaker.Limits().FailureThreshold, hold.bulkhead.Max())
+			continue
+		}
 		fmt.Println(z.pol.Load().attempts)
 	}
 	if err := rt.Close(); err != nil {
@@ -399,6 +406,7 @@ func TestPolicyFleetWithinOneSecond(t *testing.T) {
 	srv := redistest.Start(t)
 	rt := newPolicyRuntime(t, Config{RedisURL: srv.URL(), RedisPrefix: "policytest:", StateDir: t.TempDir()})
 	rt.Zone(chargeSpec)
+	rt.Zone(holdSpec)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), policyChildEnv+"="+srv.URL(), policyDirEnv+"="+filepath.Join(t.TempDir(), "child"))
@@ -460,6 +468,24 @@ func TestPolicyFleetWithinOneSecond(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Logf("the override reached the other process in %s", time.Since(start))
+
+	// The service's breaker and compartment, changed in place.
+	shared := func() string {
+		_, err := fmt.Fprintln(in, "shared")
+		require.NoError(t, err)
+		return strings.TrimSpace(next())
+	}
+	require.Equal(t, "5 4", shared())
+	start = time.Now()
+	_, err = rt.Policy().Set(context.Background(), "payments", "breaker_threshold=12 bulkhead=9", "alice", "fleet test")
+	require.NoError(t, err)
+	for shared() != "12 9" {
+		if time.Since(start) > time.Second {
+			t.Fatalf("the breaker and bulkhead override did not reach the other process within 1s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("the breaker and bulkhead override reached the other process in %s", time.Since(start))
 }
 
 // TestPolicyChangesThroughTheGoAPIAreAudited: a change made in code (a

@@ -275,10 +275,6 @@ func (z *Zone) applyValues(s *zoneSettings, o *annotations.Policy, src *[nRuntim
 	}
 }
 
-// sharedKeys reports whether o sets a key shared by a service's methods
-// (a compartment's size): a canary of it splits processes, not calls.
-func sharedKeys(o *annotations.Policy) bool { return o.Bulkhead.Set }
-
 // inProcessCohort reports whether this process is in the cohort of a
 // canary that splits processes: a hash of the process and the rollout
 // below the fraction, so that a process in the cohort at one stage stays
@@ -289,6 +285,26 @@ func (rt *Runtime) inProcessCohort(c *policy.Canary) bool {
 	h.Write([]byte{0})
 	h.Write([]byte(c.Name()))
 	return h.Sum32()%policy.MaxPermille < uint32(min(c.Permille, policy.MaxPermille))
+}
+
+// canariesOf returns the canaries in force on z, by index into
+// pd.doc.Canaries: the narrowest covering z of each config type.
+func (pd *parsedDoc) canariesOf(z *Zone) []int {
+	var taken []string
+	var out []int
+	for i := len(pd.doc.Canaries) - 1; i >= 0; i-- { // narrowest first
+		c := &pd.doc.Canaries[i]
+		if !c.Scope.Matches(z.spec.Service, z.spec.Method) || c.Permille <= 0 {
+			continue
+		}
+		types := pd.types[i]
+		if slices.ContainsFunc(types, func(t string) bool { return slices.Contains(taken, t) }) {
+			continue // a narrower canary changes one of its types here
+		}
+		taken = append(taken, types...)
+		out = append(out, i)
+	}
+	return out
 }
 
 // resolvePolicyLocked builds z's zonePolicy under pd (nil: the document in
@@ -307,19 +323,9 @@ func (rt *Runtime) resolvePolicyLocked(z *Zone, pd *parsedDoc) *zonePolicy {
 			z.applyValues(&zp.zoneSettings, &pd.overrides[i], &zp.sources, "override "+string(o.Scope))
 		}
 	}
-	// The narrowest canary of each config type covering z.
-	var taken []string
 	var calls, procs []zoneCanary
-	for i := len(pd.doc.Canaries) - 1; i >= 0; i-- {
+	for _, i := range pd.canariesOf(z) {
 		c := &pd.doc.Canaries[i]
-		if !c.Scope.Matches(z.spec.Service, z.spec.Method) || c.Permille <= 0 {
-			continue
-		}
-		types := pd.types[i]
-		if slices.ContainsFunc(types, func(t string) bool { return slices.Contains(taken, t) }) {
-			continue // a narrower canary changes one of its types here
-		}
-		taken = append(taken, types...)
 		zc := zoneCanary{src: c, permille: uint32(min(c.Permille, policy.MaxPermille)), values: &pd.canaries[i]}
 		if old := z.pol.Load(); old != nil {
 			for _, oc := range old.canaries {
@@ -331,7 +337,7 @@ func (rt *Runtime) resolvePolicyLocked(z *Zone, pd *parsedDoc) *zonePolicy {
 		if zc.cohorts == nil {
 			zc.cohorts = &cohorts{id: c.ID, canary: newCallStats(), baseline: newCallStats()}
 		}
-		if sharedKeys(zc.values) {
+		if annotations.SetsShared(*zc.values) {
 			zc.byProcess, zc.member = true, rt.inProcessCohort(c)
 			procs = append(procs, zc)
 		} else if len(calls) < maxCallCanaries {

@@ -78,6 +78,7 @@ type Runtime struct {
 
 	mu           sync.Mutex
 	breakers     map[string]*breaker.Breaker
+	breakerFrom  map[string]breakerOrigin // the zone that built each breaker (policy_shared.go)
 	compartments map[string]*Bulkhead
 	zones        map[zoneKey]*Zone
 	closed       bool
@@ -350,6 +351,12 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 	if err != nil {
 		return nil, false, nil, fmt.Errorf("baldur: %s.%s: fallback_on: %w", spec.Service, spec.Method, err)
 	}
+	var bs breaker.Settings
+	if spec.Breaker {
+		if bs, err = rt.breakerSettingsLocked(spec); err != nil {
+			return nil, false, nil, err
+		}
+	}
 	bh, err := rt.bulkheadLocked(spec)
 	if err != nil {
 		return nil, false, nil, err
@@ -379,12 +386,13 @@ func (rt *Runtime) buildZone(key zoneKey, spec ZoneSpec) (z *Zone, isNew bool, f
 		z.cache = rt.newCacheStats()
 	}
 	if spec.Breaker {
-		z.breaker, fresh = rt.breakerLocked(spec.Service)
+		z.breaker, fresh = rt.breakerLocked(spec, bs)
 	}
 	if bh != nil {
 		z.bulkhead = bh
 	}
 	z.setPolicy(rt.resolvePolicyLocked(z, nil))
+	rt.applySharedLocked(nil, z)
 	rt.zones[key] = z
 	return z, true, fresh, nil
 }
@@ -409,7 +417,7 @@ func (rt *Runtime) logZone(z *Zone) {
 		attrs = append(attrs, slog.String("fallback_on", z.fallbackOn.String()))
 	}
 	if z.bulkhead != nil {
-		attrs = append(attrs, slog.String("compartment", z.bulkhead.name), slog.Int64("bulkhead", z.bulkhead.max))
+		attrs = append(attrs, slog.String("compartment", z.bulkhead.name), slog.Int64("bulkhead", z.bulkhead.Max()))
 	}
 	attrs = append(attrs, z.cacheAttrs()...)
 	attrs = append(attrs, z.shapeAttrs()...)
@@ -417,15 +425,16 @@ func (rt *Runtime) logZone(z *Zone) {
 }
 
 // breakerLocked returns the service's breaker and, when it had none yet, the
-// one it created (the caller applies the shared record to it once unlocked).
-func (rt *Runtime) breakerLocked(service string) (b, created *breaker.Breaker) {
-	if b, ok := rt.breakers[service]; ok {
+// one it created from s (breakerSettingsLocked; the caller applies the
+// shared record to it once unlocked).
+func (rt *Runtime) breakerLocked(spec ZoneSpec, s breaker.Settings) (b, created *breaker.Breaker) {
+	if b, ok := rt.breakers[spec.Service]; ok {
 		return b, nil
 	}
-	s := rt.cfg.Breaker
-	s.Name, s.Clock, s.OnStateChange = service, rt.clock, rt.onTransition
+	s.Name, s.Clock, s.OnStateChange = spec.Service, rt.clock, rt.onTransition
 	b = breaker.New(s)
-	rt.breakers[service] = b
+	rt.breakers[spec.Service] = b
+	rt.noteBreakerLocked(spec)
 	return b, b
 }
 

@@ -25,6 +25,12 @@ type ZoneSpec struct {
 	Service string // name=: breaker, metrics label, DLQ and idempotency domain
 	Method  string // the Go method name
 	Breaker bool   // breaker=on
+	// BreakerThreshold (breaker_threshold=) and BreakerRecovery
+	// (breaker_recovery=) tune the service's breaker; 0 takes Config.Breaker
+	// (BALDUR_CB_*). Every zone of a service must agree: the breaker is the
+	// service's.
+	BreakerThreshold int
+	BreakerRecovery  time.Duration
 	// Attempts is the total number of attempts (retry=); 0 and 1 mean no retry.
 	Attempts int
 	Backoff  backoff.Policy // backoff=; the zero value means backoff.Default

@@ -80,8 +80,9 @@ const usage = `usage: baldur [--addr URL] [--json] <command> [arguments] [flags]
   governance break-glass open --reason R --confirm [--for D]   let automation through (admin; reviewed)
   governance break-glass close             close Break Glass
 
-  policy [list] [SCOPE]                    overrides, canaries, and each method's retry, backoff, timeout and
-                                           bulkhead_wait with where each comes from (directive, env, override)
+  policy [list] [SCOPE]                    overrides, canaries, and each method's retry, backoff, timeout,
+                                           bulkhead_wait, breaker_threshold, breaker_recovery and bulkhead
+                                           with where each comes from (directive, env, override)
   policy diff [SCOPE]                      what the overrides change against the directives
   policy set SCOPE KEY=VALUE... --reason R --confirm   override fleet-wide, in the directive's grammar
                                            (SCOPE: service.Method, service or "*"), e.g. retry=5 timeout=2s

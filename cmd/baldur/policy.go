@@ -10,8 +10,9 @@ import (
 	"github.com/baldur-go/baldur/runtime/admin/adminapi"
 )
 
-// baldur policy: run-time overrides of retry, backoff, timeout and
-// bulkhead_wait (the README's "Policy overrides").
+// baldur policy: run-time overrides of retry, backoff, timeout,
+// bulkhead_wait and the service's breaker_threshold, breaker_recovery and
+// bulkhead (the README's "Policy overrides").
 
 func dispatchPolicy(o *opts) (func(*client) int, error) {
 	sub := "list"

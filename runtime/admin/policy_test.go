@@ -34,7 +34,7 @@ func TestPolicyRoutesSetListDiffUnset(t *testing.T) {
 	require.Len(t, a.Overrides, 1)
 	assert.Equal(t, "retry=5 bulkhead_wait=50ms", a.Overrides[0].Values)
 	assert.Contains(t, a.Overrides[0].By, "alice")
-	assert.Equal(t, []string{"retry", "backoff", "timeout", "bulkhead_wait"}, a.Keys)
+	assert.Equal(t, []string{"breaker_threshold", "breaker_recovery", "retry", "backoff", "timeout", "bulkhead", "bulkhead_wait"}, a.Keys)
 
 	a = policyAnswer(t, f.do(t, req{path: adminapi.URL(adminapi.PathPolicy) + "?scope=payments.Charge", key: viewerKey}))
 	require.Len(t, a.Zones, 1)

@@ -256,11 +256,12 @@ type Breaker struct {
 	calls atomic.Uint64
 	_     [cacheLine - 8]byte
 
-	name     string
-	limits   Limits
-	clock    clock.Clock
-	onChange func(Transition)
-	width    time.Duration // one bucket
+	name        string
+	limits      Limits // guarded by mu: SetLimits changes it
+	waitFollows bool   // HalfOpenMaxWait follows RecoveryTimeout (unset or equal at New)
+	clock       clock.Clock
+	onChange    func(Transition)
+	width       time.Duration // one bucket
 
 	mu         sync.Mutex
 	closed     bool // Close was called: arm no more timers
@@ -289,13 +290,14 @@ type bucket struct {
 func New(s Settings) *Breaker {
 	l := s.Limits()
 	b := &Breaker{
-		countCalls: l.MinimumCalls > l.FailureThreshold,
-		maxProbes:  uint64(l.HalfOpenMaxCalls),
-		name:       s.Name,
-		limits:     l,
-		clock:      s.Clock,
-		onChange:   s.OnStateChange,
-		width:      l.Window / buckets,
+		countCalls:  l.MinimumCalls > l.FailureThreshold,
+		maxProbes:   uint64(l.HalfOpenMaxCalls),
+		name:        s.Name,
+		limits:      l,
+		waitFollows: l.HalfOpenMaxWait == l.RecoveryTimeout,
+		clock:       s.Clock,
+		onChange:    s.OnStateChange,
+		width:       l.Window / buckets,
 	}
 	if b.clock == nil {
 		b.clock = clock.Real()
@@ -313,7 +315,45 @@ func (b *Breaker) load() uint64 { return atomic.LoadUint64(&b.word) }
 func (b *Breaker) Name() string { return b.name }
 
 // Limits returns the effective settings.
-func (b *Breaker) Limits() Limits { return b.limits }
+func (b *Breaker) Limits() Limits {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.limits
+}
+
+// SetLimits changes, while the breaker runs, how many failures in the window
+// open it and how long it stays OPEN before it probes (0 or less: the
+// documented default), and returns the limits in force. HalfOpenMaxWait
+// follows the new RecoveryTimeout when it followed the old one (unset, or
+// equal to it, at New).
+//
+// What the state word and the window are built from stays as New set it:
+// whether calls are counted (MinimumCalls above FailureThreshold),
+// HalfOpenMaxCalls and Window; without call counting MinimumCalls follows
+// the threshold. A new threshold is compared with the window's failures at
+// the next failure, so lowering it below the failures already counted opens
+// the breaker on the next one, not at once. A new RecoveryTimeout (and
+// HalfOpenMaxWait) arms the next OPEN (HALF_OPEN) period: a breaker OPEN or
+// HALF_OPEN now keeps its timer.
+func (b *Breaker) SetLimits(failureThreshold int, recoveryTimeout time.Duration) Limits {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if failureThreshold <= 0 {
+		failureThreshold = DefaultFailureThreshold
+	}
+	if recoveryTimeout <= 0 {
+		recoveryTimeout = DefaultRecoveryTimeout
+	}
+	b.limits.FailureThreshold = failureThreshold
+	if !b.countCalls {
+		b.limits.MinimumCalls = failureThreshold
+	}
+	b.limits.RecoveryTimeout = recoveryTimeout
+	if b.waitFollows {
+		b.limits.HalfOpenMaxWait = recoveryTimeout
+	}
+	return b.limits
+}
 
 // State returns the current state (one atomic load).
 func (b *Breaker) State() State { return stateOf(b.load()) }
