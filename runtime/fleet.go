@@ -88,8 +88,8 @@ func (rt *Runtime) watchOwnLoops(f *fleet) error {
 	}{
 		{LoopDLQ, cmp.Or(rt.cfg.DLQ.SweepInterval, dlq.DefaultSweepInterval), rt.dlq.q.Kick, &rt.beats.dlq},
 		{LoopControlWatcher, controlPoll, rt.ctl.Restart, &rt.beats.control},
-		{LoopBreakerSync, rt.sync.every, rt.sync.sync.restart, &rt.beats.sync},
-		{LoopBreakerPublish, rt.sync.every, rt.sync.publisher.restart, &rt.beats.publish},
+		{LoopBreakerSync, rt.sync.every, rt.sync.sync.Restart, &rt.beats.sync},
+		{LoopBreakerPublish, rt.sync.every, rt.sync.publisher.Restart, &rt.beats.publish},
 		{LoopNotifyGuards, cmp.Or(rt.cfg.loopBeat, notify.BeatEvery), rt.notifier.Restart, &rt.beats.notify},
 		{LoopAuditSeal, cmp.Or(rt.cfg.loopBeat, audit.BeatEvery), func() { rt.audit.Restart("seal") }, &rt.beats.seal},
 		{LoopAuditDrain, cmp.Or(rt.cfg.loopBeat, audit.BeatEvery), func() { rt.audit.Restart("drain") }, &rt.beats.drain},

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/baldur-go/baldur/internal/restart"
 	"github.com/baldur-go/baldur/runtime/breaker"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -156,15 +157,15 @@ func reconcileBreakers(ctx context.Context, remote store.Store, hashes map[strin
 }
 
 // breakerSync propagates local transitions and applies remote ones: two
-// loops, each restartable by the watchdog (restartable).
+// loops, each restartable by the watchdog (restart.Loop).
 type breakerSync struct {
 	rt        *Runtime
 	dirty     chan struct{}
 	mu        sync.Mutex
 	queued    map[string]bool
 	every     time.Duration // the loops' beat
-	sync      *restartable
-	publisher *restartable
+	sync      *restart.Loop
+	publisher *restart.Loop
 }
 
 func (rt *Runtime) startBreakerSync() error {
@@ -175,8 +176,8 @@ func (rt *Runtime) startBreakerSync() error {
 		return fmt.Errorf("baldur: subscribing to breaker changes: %w", err)
 	}
 	first := sub
-	s.publisher = startRestartable(LoopBreakerPublish, rt.log, s.publishLoop)
-	s.sync = startRestartable(LoopBreakerSync, rt.log, func(ctx context.Context) {
+	s.publisher = restart.Start(LoopBreakerPublish, rt.log, s.publishLoop)
+	s.sync = restart.Start(LoopBreakerSync, rt.log, func(ctx context.Context) {
 		sub := first // the first run's; a restarted run subscribes again
 		first = nil
 		s.syncLoop(ctx, sub)
@@ -234,8 +235,8 @@ func (s *breakerSync) subscribe(ctx context.Context) store.Subscription {
 }
 
 func (s *breakerSync) close() {
-	s.sync.close()
-	s.publisher.close()
+	s.sync.Close()
+	s.publisher.Close()
 }
 
 // markDirty queues a service for publication; it never blocks.

@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baldur-go/baldur/internal/restart"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -315,14 +316,8 @@ type Manager struct {
 
 	applyMu sync.Mutex // serialises Target.Apply in version order
 
-	poll time.Duration
-
-	loopMu     sync.Mutex // guards the watching loop's run; never held across a store call
-	cancel     context.CancelFunc
-	done       chan struct{}
-	restarting bool
-	closed     bool
-	closing    chan struct{}
+	poll  time.Duration
+	watch *restart.Loop // the watching loop
 }
 
 // New reads the document, applies it, subscribes to changes and starts
@@ -349,17 +344,23 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if m.poll == 0 {
 		m.poll = time.Second
 	}
-	m.closing = make(chan struct{})
 	m.doc.Store(&Doc{})
 	if err := m.Refresh(ctx); err != nil {
 		m.log.LogAttrs(ctx, slog.LevelWarn, "policy.overrides_unreadable", slog.String("error", err.Error()))
 	}
 	// The first subscription is made before New returns, so that a change
-	// announced from then on is seen at once.
-	sub := m.subscribe(ctx)
-	m.loopMu.Lock()
-	m.startLocked(sub, true)
-	m.loopMu.Unlock()
+	// announced from then on is seen at once; a run that replaces it
+	// (Restart) subscribes again. Runs never overlap: each takes over from
+	// the one before once it returned.
+	first := m.subscribe(ctx)
+	m.watch = restart.Start("policy_watcher", m.log, func(ctx context.Context) {
+		sub := first
+		first = nil
+		if sub == nil {
+			sub = m.subscribe(ctx)
+		}
+		m.loop(ctx, sub, m.poll)
+	})
 	return m, nil
 }
 
@@ -375,64 +376,15 @@ func (m *Manager) subscribe(ctx context.Context) store.Subscription {
 	return sub
 }
 
-// startLocked starts a run of the watching loop on sub, or, when subscribed
-// is false, on a subscription the run makes. m.loopMu is held.
-func (m *Manager) startLocked(sub store.Subscription, subscribed bool) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	m.cancel, m.done = cancel, done
-	go func() {
-		defer close(done)
-		if !subscribed {
-			sub = m.subscribe(ctx)
-		}
-		m.loop(ctx, sub, m.poll)
-	}()
-}
-
 // Restart replaces the watching loop (the watchdog's remedy for a loop gone
 // silent): the current run is cancelled and, once it has returned, a fresh
 // one subscribes again. A run that never returns is left, and no second
 // one starts beside it.
-func (m *Manager) Restart() {
-	m.loopMu.Lock()
-	if m.restarting || m.closed {
-		m.loopMu.Unlock()
-		return
-	}
-	m.restarting = true
-	cancel, done := m.cancel, m.done
-	m.loopMu.Unlock()
-	cancel()
-	go func() {
-		select {
-		case <-done:
-		case <-m.closing:
-		}
-		m.loopMu.Lock()
-		defer m.loopMu.Unlock()
-		m.restarting = false
-		if m.closed {
-			return
-		}
-		m.startLocked(nil, false)
-		m.log.LogAttrs(context.Background(), slog.LevelInfo, "policy.watcher_restarted")
-	}()
-}
+func (m *Manager) Restart() { m.watch.Restart() }
 
 // Close stops watching the store. It does not close the store.
 func (m *Manager) Close() error {
-	m.loopMu.Lock()
-	if m.closed {
-		m.loopMu.Unlock()
-		return nil
-	}
-	m.closed = true
-	close(m.closing)
-	cancel, done := m.cancel, m.done
-	m.loopMu.Unlock()
-	cancel()
-	<-done
+	m.watch.Close()
 	return nil
 }
 

@@ -1,4 +1,7 @@
-package runtime
+// Package restart runs a loop on one goroutine at a time, replaceable by
+// the watchdog: the runtime's breaker sync loops and the policy overrides'
+// watcher use it.
+package restart
 
 import (
 	"context"
@@ -6,12 +9,12 @@ import (
 	"sync"
 )
 
-// restartable runs a loop on one goroutine at a time: restart (the
+// Loop runs a loop on one goroutine at a time: Restart (the
 // watchdog's remedy for a loop gone silent) cancels the current run's
 // context and, once that run has returned, starts a fresh one. A run that
 // never returns is left, and no second one starts beside it: the loop's
 // state is its own, and two runs would share it.
-type restartable struct {
+type Loop struct {
 	name    string
 	log     *slog.Logger
 	run     func(ctx context.Context)
@@ -24,15 +27,17 @@ type restartable struct {
 	closed     bool
 }
 
-func startRestartable(name string, log *slog.Logger, run func(ctx context.Context)) *restartable {
-	r := &restartable{name: name, log: log, run: run, closing: make(chan struct{})}
+// Start starts the loop: run is called with a context that Restart and
+// Close cancel, and must return once it is done.
+func Start(name string, log *slog.Logger, run func(ctx context.Context)) *Loop {
+	r := &Loop{name: name, log: log, run: run, closing: make(chan struct{})}
 	r.mu.Lock()
 	r.startLocked()
 	r.mu.Unlock()
 	return r
 }
 
-func (r *restartable) startLocked() {
+func (r *Loop) startLocked() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	r.cancel, r.done = cancel, done
@@ -42,8 +47,8 @@ func (r *restartable) startLocked() {
 	}()
 }
 
-// restart cancels the current run and starts a fresh one once it returned.
-func (r *restartable) restart() {
+// Restart cancels the current run and starts a fresh one once it returned.
+func (r *Loop) Restart() {
 	r.mu.Lock()
 	if r.restarting || r.closed {
 		r.mu.Unlock()
@@ -69,8 +74,8 @@ func (r *restartable) restart() {
 	}()
 }
 
-// close cancels the current run and waits for it.
-func (r *restartable) close() {
+// Close cancels the current run and waits for it.
+func (r *Loop) Close() {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
