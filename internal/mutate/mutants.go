@@ -131,4 +131,13 @@ var mutants = []mutant{
 	{name: "governance/break-glass-overrides-kill-switch", file: "runtime/governance/gate.go",
 		old: "if r.Outcome == Block && glass && r.Check != CheckKillSwitch {", new: "if r.Outcome == Block && glass {",
 		pkgs: []string{"./runtime/governance"}, why: "Break Glass never overrides the kill switch"},
+	{name: "canary/cohort-bit-ignored", file: "runtime/policy_zone.go",
+		old: "c.member || i < zp.perCall && p.cohort&(1<<i) != 0", new: "c.member || i < zp.perCall && p.cohort != 0",
+		pkgs: []string{"./runtime"}, why: "each canary of a scope draws its cohort on its own and counts each call once in its cohorts"},
+	{name: "canary/type-overlap-allowed", file: "runtime/policy_api.go",
+		old: "if t, ok := c.Overlaps(x); ok && x.Name() != c.Name() {", new: "if t, ok := c.Overlaps(x); ok && x.Name() == c.Name() {",
+		pkgs: []string{"./runtime"}, why: "a scope holds one canary per config type"},
+	{name: "canary/retry-redrawn", file: "runtime/policy_zone.go",
+		old: "if zp.gen != prev.gen || len(zp.canaries) == 0 {", new: "if true {",
+		pkgs: []string{"./runtime"}, why: "a retry keeps its call's canary cohorts"},
 }
