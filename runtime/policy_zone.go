@@ -14,7 +14,9 @@ import (
 )
 
 // A zone's run-time settings (the README's "Policy overrides"). Everything
-// an override or a canary may change is in one zonePolicy, built off the hot
+// an override or a canary may change per method is in one zonePolicy (what
+// a service's methods share lives in its breaker and compartment:
+// policy_shared.go), built off the hot
 // path when the overrides change and swapped in with one atomic store
 // (Zone.pol): a call reads it with one atomic load, allocates nothing, and
 // sees one consistent version of every setting.

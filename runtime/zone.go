@@ -170,7 +170,7 @@ type Zone struct {
 	breaker  *breaker.Breaker // nil when breaker=off
 	bulkhead *Bulkhead        // nil without bulkhead= or compartment=
 	// pol is the settings an override may change (retry, backoff, timeout,
-	// bulkhead_wait) and the canary variant, swapped whole when the
+	// bulkhead_wait) and the canaries' variants, swapped whole when the
 	// overrides change (policy_zone.go): one atomic load reads them.
 	pol        atomic.Pointer[zonePolicy]
 	polGen     uint8         // the last zonePolicy.gen given, under rt.mu

@@ -1,8 +1,10 @@
 // Package policy keeps the run-time policy overrides of the README's "Policy
 // overrides": operator-set values of the directive keys marked Runtime in
-// the annotations key table (retry, backoff, timeout, bulkhead_wait), per
-// scope (a method, a service or every method), and the canary variants a
-// rollout stages for a fraction of calls.
+// the annotations key table (retry, backoff, timeout, bulkhead_wait, and a
+// service's breaker_threshold, breaker_recovery and bulkhead), per scope (a
+// method, a service or every method), and the canary variants rollouts
+// stage for a fraction of calls or processes, one per config type and
+// scope.
 //
 // The overrides are one JSON document (Doc) under one store key: fleet-wide
 // on Redis, kept across restarts by the embedded store. A change is a
