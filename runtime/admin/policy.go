@@ -26,7 +26,7 @@ func (h *Handler) policyRoutes(get func(Role, string, func(*call)) endpoint,
 		return ep
 	}
 	return []route{
-		{adminapi.PathPolicy, []endpoint{get(RoleViewer, "the stored overrides and canaries, and each protected method's effective retry, backoff, timeout and bulkhead_wait with where each comes from (directive, env, override); ?scope=service.Method|service|*", (*call).policyList)}},
+		{adminapi.PathPolicy, []endpoint{get(RoleViewer, "the stored overrides and canaries, and each protected method's effective retry, backoff, timeout, bulkhead_wait and its service's breaker_threshold, breaker_recovery and bulkhead, with where each comes from (directive, env, override, canary); ?scope=service.Method|service|*", (*call).policyList)}},
 		{adminapi.PathPolicyDiff, []endpoint{get(RoleViewer, "what the overrides change against the directives, per method; ?scope=", (*call).policyDiff)}},
 		{adminapi.PathPolicySet, []endpoint{body(act(RoleOperator, true, `override run-time keys fleet-wide: {"scope":"payments.Charge","values":"retry=5 timeout=2s","reason":...}; keys: `+strings.Join(annotations.RuntimeKeys(), ", "), (*call).policySet))}},
 		{adminapi.PathPolicyUnset, []endpoint{body(act(RoleOperator, true, `remove a scope's override: {"scope":...,"reason":...}`, (*call).policyUnset))}},

@@ -1,5 +1,6 @@
-// Baldur console: policy overrides (retry, backoff, timeout, bulkhead_wait
-// at run time). Loaded after app.js, whose helpers ($, el, get, act,
+// Baldur console: policy overrides (retry, backoff, timeout, bulkhead_wait,
+// and a service's breaker_threshold, breaker_recovery and bulkhead, at run
+// time). Loaded after app.js, whose helpers ($, el, get, act,
 // fmtTime, confirmValue) it uses.
 "use strict";
 
