@@ -65,10 +65,18 @@ func TestTheAuditDrainIsAScheduledTask(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dsn := pgtest.Shared(t)
-	rt, err := New(ctx, Config{Store: store.NewMemory(), Logger: slog.New(slog.DiscardHandler), Audit: AuditConfig{SQLDSN: dsn}})
+	st := store.NewMemory()
+	rt, err := New(ctx, Config{Store: st, Logger: slog.New(slog.DiscardHandler), Audit: AuditConfig{SQLDSN: dsn}})
 	require.NoError(t, err)
 	defer rt.Close()
 	require.NoError(t, rt.Audit().Record(ctx, audit.Record{Action: "test.action", Target: "x"}))
+	// The drain moves sealed records: wait for the sealing loop to take the
+	// record out of the pending stream (on a loaded machine it may not have
+	// run yet), then drain by hand.
+	waitFor(t, "the record is sealed", func() bool {
+		n, err := st.Len(ctx, "audit:{audit}:pending")
+		return err == nil && n == 0
+	})
 	run, err := rt.Scheduler().RunNow(ctx, TaskAuditDrain)
 	require.NoError(t, err)
 	assert.Equal(t, schedule.OutcomeOK, run.Outcome, "%v", run.Err)

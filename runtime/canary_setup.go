@@ -127,7 +127,7 @@ func inputErr(field string, err error) error {
 }
 
 func (a policyCanary) Validate(s canary.Scope, directive string) ([]string, error) {
-	_, canon, err := a.p.check(policyScope(s), directive)
+	_, canon, err := a.p.check(context.Background(), policyScope(s), directive)
 	if err != nil {
 		return nil, err
 	}

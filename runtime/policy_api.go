@@ -17,6 +17,7 @@ import (
 	"github.com/baldur-go/baldur/annotations"
 	"github.com/baldur-go/baldur/runtime/backoff"
 	"github.com/baldur-go/baldur/runtime/policy"
+	"github.com/baldur-go/baldur/runtime/schedule"
 )
 
 // ErrBadOverride marks an override or canary the runtime refused (wrong
@@ -51,6 +52,11 @@ func (rt *Runtime) openPolicy(ctx context.Context) error {
 			return fmt.Errorf("baldur: policy overrides: %w", err)
 		}
 		rt.beats.policy.hb.Store(hb)
+	}
+	if rt.fleet != nil {
+		if err := rt.Schedule(PolicyZonesTask, policyZonesEvery.String(), rt.publishZones, schedule.TaskOptions{Scope: schedule.EveryNode}); err != nil {
+			return fmt.Errorf("baldur: policy overrides: %w", err)
+		}
 	}
 	return nil
 }
@@ -266,42 +272,57 @@ func (p *Policies) zonesOf(scope string) ([]*Zone, policy.Scope, error) {
 	return zs, sc, nil
 }
 
-// check parses values for scope and checks them against every zone the
-// scope covers; it returns the canonical values.
-func (p *Policies) check(scope, values string) (policy.Scope, string, error) {
-	zs, sc, err := p.zonesOf(scope)
+// check parses values for scope and checks them against every method of
+// the fleet the scope covers (this process's, and those other processes
+// published: fleetFacts); it returns the canonical values.
+func (p *Policies) check(ctx context.Context, scope, values string) (policy.Scope, string, error) {
+	if scope == "" {
+		scope = string(policy.All)
+	}
+	sc, err := policy.ParseScope(scope)
 	if err != nil {
-		return "", "", err
+		return "", "", refuse("%v", err)
+	}
+	all := p.rt.fleetFacts(ctx)
+	var fs []zoneFacts
+	for _, f := range all {
+		if sc.Matches(f.Service, f.Method) {
+			fs = append(fs, f)
+		}
+	}
+	if len(fs) == 0 && sc != policy.All {
+		return "", "", unknownScope(sc, all)
 	}
 	o, err := annotations.ParseOverride(values)
 	if err != nil {
 		return "", "", refuse("scope %q: %v", sc, err)
 	}
-	if err := checkShared(sc, o, zs); err != nil {
+	if err := checkShared(sc, o, fs); err != nil {
 		return "", "", err
 	}
 	applied := map[string]bool{}
-	for _, z := range zs {
+	for i := range fs {
+		f := &fs[i]
 		zo := o
-		sharedApplies(z, &zo)
-		// Keys whose policy the generated code of z does not have: refused
+		sharedApplies(f, &zo)
+		// Keys whose policy the generated code of f does not have: refused
 		// for one method, left out for a wider scope.
-		if zo.Timeout.Set && !z.bounded {
+		if zo.Timeout.Set && !f.Bounded {
 			if sc.Rank() == 2 {
 				return "", "", refuse("scope %q: timeout: the method has no timeout in its generated code (no timeout= and no default "+
 					"timeout applies to it); add timeout= to its directive and regenerate", sc)
 			}
 			zo.Timeout = annotations.Opt[time.Duration]{}
 		}
-		if zo.BulkheadWait.Set && z.bulkhead == nil {
+		if zo.BulkheadWait.Set && f.Bulkhead == 0 {
 			if sc.Rank() == 2 {
 				return "", "", refuse("scope %q: bulkhead_wait: the method has no bulkhead (bulkhead= or compartment=); "+
 					"add one to its directive and regenerate", sc)
 			}
 			zo.BulkheadWait = annotations.Opt[time.Duration]{}
 		}
-		if err := annotations.CheckOverride(basePolicy(z), zo); err != nil {
-			return "", "", refuse("scope %q: %s.%s: %v", sc, z.spec.Service, z.spec.Method, err)
+		if err := annotations.CheckOverride(basePolicy(f), zo); err != nil {
+			return "", "", refuse("scope %q: %s: %v", sc, f.name(), err)
 		}
 		for _, k := range annotations.RuntimeKeys() {
 			if kk := annotations.KeyByName(k); kk.IsSet(&zo) {
@@ -317,29 +338,31 @@ func (p *Policies) check(scope, values string) (policy.Scope, string, error) {
 	return sc, o.String(), nil
 }
 
-// basePolicy is what z's directive says for the keys an override meets.
-func basePolicy(z *Zone) annotations.Policy {
-	s := z.spec
-	var b annotations.Policy
-	if s.Attempts > 0 {
-		b.Retry = annotations.Opt[int]{Set: true, Val: s.Attempts}
-		if s.Attempts == 1 {
-			b.Retry.Val = 0 // retry=off
+// unknownScope is the refusal of a scope that names no method of the
+// fleet, listing what the fleet protects.
+func unknownScope(sc policy.Scope, all []zoneFacts) error {
+	svc, m := sc.Split()
+	var known []string
+	for _, f := range all {
+		name := f.name()
+		if m == "" {
+			name = f.Service
+		}
+		if !slices.Contains(known, name) {
+			known = append(known, name)
 		}
 	}
-	if s.Backoff != (backoff.Policy{}) {
-		b.Backoff = annotations.Opt[backoff.Policy]{Set: true, Val: s.Backoff}
+	what := "service " + strconv.Quote(svc)
+	if m != "" {
+		what = "method " + strconv.Quote(string(sc))
 	}
-	if s.Timeout > 0 {
-		b.Timeout = annotations.Opt[time.Duration]{Set: true, Val: s.Timeout}
+	if len(known) == 0 {
+		return refuse("scope %q: unknown %s: no process of the fleet protects any method yet", sc, what)
 	}
-	if s.Deadline > 0 {
-		b.Deadline = annotations.Opt[time.Duration]{Set: true, Val: s.Deadline}
+	if len(known) > 12 {
+		known = append(known[:12], "...")
 	}
-	if z.bulkhead != nil {
-		b.Bulkhead = annotations.Opt[int]{Set: true, Val: int(z.bulkhead.Max())}
-	}
-	return b
+	return refuse("scope %q: unknown %s; the fleet protects: %s", sc, what, strings.Join(known, ", "))
 }
 
 func (p *Policies) event(ctx context.Context, name string, attrs ...slog.Attr) {
@@ -364,7 +387,7 @@ func AuditedByCaller(ctx context.Context) context.Context {
 // scope's earlier override key by key; by and reason are recorded. A bad
 // override is an ErrBadOverride and changes nothing.
 func (p *Policies) Set(ctx context.Context, scope, values, by, reason string) (policy.Override, error) {
-	sc, canon, err := p.check(scope, values)
+	sc, canon, err := p.check(ctx, scope, values)
 	if err != nil {
 		return policy.Override{}, err
 	}
@@ -428,7 +451,7 @@ func (p *Policies) StageCanary(ctx context.Context, rollout, scope, values strin
 	if permille < 1 || permille > policy.MaxPermille {
 		return policy.Canary{}, refuse("permille %d is out of range; want 1..1000 (calls in a thousand that take the canary)", permille)
 	}
-	sc, canon, err := p.check(scope, values)
+	sc, canon, err := p.check(ctx, scope, values)
 	if err != nil {
 		return policy.Canary{}, err
 	}

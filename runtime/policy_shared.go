@@ -215,7 +215,7 @@ func (rt *Runtime) sharedSettings(z *Zone) []Setting {
 
 // checkShared refuses the shared keys of o in an override of one method,
 // and those that no zone of zs (the scope's) has, saying why.
-func checkShared(sc policy.Scope, o annotations.Policy, zs []*Zone) error {
+func checkShared(sc policy.Scope, o annotations.Policy, fs []zoneFacts) error {
 	if sc.Rank() == 2 {
 		svc, _ := sc.Split()
 		if err := annotations.CheckMethodOverride(svc, o); err != nil {
@@ -224,9 +224,9 @@ func checkShared(sc policy.Scope, o annotations.Policy, zs []*Zone) error {
 		return nil
 	}
 	var breakers, own bool
-	for _, z := range zs {
-		breakers = breakers || z.breaker != nil
-		own = own || ownCompartment(z)
+	for _, f := range fs {
+		breakers = breakers || f.Breaker
+		own = own || f.OwnCompartment
 	}
 	switch {
 	case (o.BreakerThreshold.Set || o.BreakerRecovery.Set) && !breakers:
@@ -242,11 +242,11 @@ func checkShared(sc policy.Scope, o annotations.Policy, zs []*Zone) error {
 // shared keys z does not have: the breaker's on a zone with breaker=off,
 // bulkhead on a zone with no compartment of its own (none, or a registered
 // one, which compartment= names and Config sizes).
-func sharedApplies(z *Zone, zo *annotations.Policy) {
-	if z.breaker == nil {
+func sharedApplies(f *zoneFacts, zo *annotations.Policy) {
+	if !f.Breaker {
 		zo.BreakerThreshold, zo.BreakerRecovery = annotations.Opt[int]{}, annotations.Opt[time.Duration]{}
 	}
-	if !ownCompartment(z) {
+	if !f.OwnCompartment {
 		zo.Bulkhead = annotations.Opt[int]{}
 	}
 }

@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -144,8 +142,8 @@ func TestPolicyRefusals(t *testing.T) {
 		{"payments.Charge", "timeout=20s", "deadline=10s is not longer than timeout=20s"},
 		{"payments.Charge", "bulkhead_wait=1s", "bulkhead_wait: the method has no bulkhead"},
 		{"payments.Status", "timeout=2s", "timeout: the method has no timeout in its generated code"},
-		{"payments.Chrage", "retry=5", `unknown method "payments.Chrage"; this process protects: payments.Charge, payments.Status`},
-		{"paymnts", "retry=5", `unknown service "paymnts"; this process protects: payments`},
+		{"payments.Chrage", "retry=5", `unknown method "payments.Chrage"; the fleet protects: payments.Charge, payments.Status`},
+		{"paymnts", "retry=5", `unknown service "paymnts"; the fleet protects: payments`},
 		{"Payments!", "retry=5", "is not a service name"},
 	} {
 		before := p.Doc().Version
@@ -384,14 +382,22 @@ func policyChild() int {
 		return 1
 	}
 	z, hold := rt.Zone(chargeSpec), rt.Zone(holdSpec)
+	ledger := rt.Zone(ledgerSpec)                                 // a service only this process protects
+	if err := rt.publishZones(context.Background()); err != nil { // at once, not at the task's first tick
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	fmt.Println("ready")
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
-		if sc.Text() == "shared" {
+		switch sc.Text() {
+		case "shared":
 			fmt.Println(hold.breaker.Limits().FailureThreshold, hold.bulkhead.Max())
-			continue
+		case "ledger":
+			fmt.Println(ledger.pol.Load().attempts)
+		default:
+			fmt.Println(z.pol.Load().attempts)
 		}
-		fmt.Println(z.pol.Load().attempts)
 	}
 	if err := rt.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -400,8 +406,14 @@ func policyChild() int {
 	return 0
 }
 
+// ledgerSpec is a method only the child process of
+// TestPolicyFleetWithinOneSecond protects.
+var ledgerSpec = ZoneSpec{Service: "ledger", Method: "Post", Breaker: true, Attempts: 2}
+
 // TestPolicyFleetWithinOneSecond runs two processes on a private Redis: an
-// override set in this one is in force in the other within a second.
+// override set in this one is in force in the other within a second; a
+// service only the other protects is checked against the methods it
+// published, and tuned from this one.
 func TestPolicyFleetWithinOneSecond(t *testing.T) {
 	srv := redistest.Start(t)
 	rt := newPolicyRuntime(t, Config{RedisURL: srv.URL(), RedisPrefix: "policytest:", StateDir: t.TempDir()})
@@ -448,44 +460,46 @@ func TestPolicyFleetWithinOneSecond(t *testing.T) {
 		}
 		return ""
 	}
-	ask := func(w io.Writer) int {
-		_, err := fmt.Fprintln(w, "attempts")
-		require.NoError(t, err)
-		n, err := strconv.Atoi(strings.TrimSpace(next()))
-		require.NoError(t, err)
-		return n
-	}
 	require.Equal(t, "ready", next())
-	require.Equal(t, 3, ask(in))
 
-	start := time.Now()
-	_, err = rt.Policy().Set(context.Background(), "payments.Charge", "retry=9", "alice", "fleet test")
-	require.NoError(t, err)
-	for ask(in) != 9 {
-		if time.Since(start) > time.Second {
-			t.Fatalf("the override did not reach the other process within 1s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Logf("the override reached the other process in %s", time.Since(start))
-
-	// The service's breaker and compartment, changed in place.
-	shared := func() string {
-		_, err := fmt.Fprintln(in, "shared")
+	// query asks the child for one of its values; setThenSee sets an
+	// override here and waits, at most a second, for the child to show it.
+	query := func(what string) string {
+		_, err := fmt.Fprintln(in, what)
 		require.NoError(t, err)
 		return strings.TrimSpace(next())
 	}
-	require.Equal(t, "5 4", shared())
-	start = time.Now()
-	_, err = rt.Policy().Set(context.Background(), "payments", "breaker_threshold=12 bulkhead=9", "alice", "fleet test")
-	require.NoError(t, err)
-	for shared() != "12 9" {
-		if time.Since(start) > time.Second {
-			t.Fatalf("the breaker and bulkhead override did not reach the other process within 1s")
+	setThenSee := func(scope, values, what, want string) {
+		t.Helper()
+		start := time.Now()
+		_, err := rt.Policy().Set(context.Background(), scope, values, "alice", "fleet test")
+		require.NoError(t, err, "%s %s", scope, values)
+		for query(what) != want {
+			if time.Since(start) > time.Second {
+				t.Fatalf("%s %s did not reach the other process within 1s", scope, values)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
+		t.Logf("%s %s reached the other process in %s", scope, values, time.Since(start))
 	}
-	t.Logf("the breaker and bulkhead override reached the other process in %s", time.Since(start))
+	require.Equal(t, "3", query("attempts"))
+	setThenSee("payments.Charge", "retry=9", "attempts", "9")
+
+	// The service's breaker and compartment, changed in place.
+	require.Equal(t, "5 4", query("shared"))
+	setThenSee("payments", "breaker_threshold=12 bulkhead=9", "shared", "12 9")
+
+	// A service only the other process protects: checked against what it
+	// published, refused naming its method, set from here.
+	_, err = rt.Policy().Set(context.Background(), "ledger.Post", "timeout=1s", "alice", "fleet test")
+	require.ErrorIs(t, err, ErrBadOverride)
+	assert.ErrorContains(t, err, `scope "ledger.Post": timeout: the method has no timeout in its generated code`)
+	_, err = rt.Policy().Set(context.Background(), "ledger", "retry=200", "alice", "fleet test")
+	assert.ErrorContains(t, err, "retry: 200 is out of range")
+	_, err = rt.Policy().Set(context.Background(), "ledgr", "retry=6", "alice", "fleet test")
+	assert.ErrorContains(t, err, `unknown service "ledgr"; the fleet protects: ledger, payments`)
+	require.Equal(t, "2", query("ledger"))
+	setThenSee("ledger", "retry=6", "ledger", "6")
 }
 
 // TestPolicyChangesThroughTheGoAPIAreAudited: a change made in code (a
