@@ -140,4 +140,7 @@ var mutants = []mutant{
 	{name: "canary/retry-redrawn", file: "runtime/policy_zone.go",
 		old: "if zp.gen != prev.gen || len(zp.canaries) == 0 {", new: "if true {",
 		pkgs: []string{"./runtime"}, why: "a retry keeps its call's canary cohorts"},
+	{name: "policy/fleet-methods-ignored", file: "runtime/policy_fleet.go",
+		old: "keys, err := rt.store.Keys(ctx, policyZonesPrefix)\n\tif err == nil {", new: "keys, err := rt.store.Keys(ctx, policyZonesPrefix)\n\tif err == nil && keys == nil {",
+		pkgs: []string{"./runtime"}, why: "a change is checked against the methods of every process of the fleet"},
 }
