@@ -176,8 +176,8 @@ func (rt *Runtime) startBreakerSync() error {
 		return fmt.Errorf("baldur: subscribing to breaker changes: %w", err)
 	}
 	first := sub
-	s.publisher = restart.Start(LoopBreakerPublish, rt.log, s.publishLoop)
-	s.sync = restart.Start(LoopBreakerSync, rt.log, func(ctx context.Context) {
+	s.publisher = restart.Start(context.Background(), LoopBreakerPublish, rt.log, s.publishLoop)
+	s.sync = restart.Start(context.Background(), LoopBreakerSync, rt.log, func(ctx context.Context) {
 		sub := first // the first run's; a restarted run subscribes again
 		first = nil
 		s.syncLoop(ctx, sub)

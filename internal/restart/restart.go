@@ -16,6 +16,7 @@ import (
 // state is its own, and two runs would share it.
 type Loop struct {
 	name    string
+	parent  context.Context // what every run's context derives from, without its cancellation
 	log     *slog.Logger
 	run     func(ctx context.Context)
 	closing chan struct{}
@@ -27,10 +28,11 @@ type Loop struct {
 	closed     bool
 }
 
-// Start starts the loop: run is called with a context that Restart and
-// Close cancel, and must return once it is done.
-func Start(name string, log *slog.Logger, run func(ctx context.Context)) *Loop {
-	r := &Loop{name: name, log: log, run: run, closing: make(chan struct{})}
+// Start starts the loop: run is called with a context that carries
+// parent's values (not its cancellation) and that Restart and Close cancel,
+// and must return once it is done.
+func Start(parent context.Context, name string, log *slog.Logger, run func(ctx context.Context)) *Loop {
+	r := &Loop{name: name, parent: context.WithoutCancel(parent), log: log, run: run, closing: make(chan struct{})}
 	r.mu.Lock()
 	r.startLocked()
 	r.mu.Unlock()
@@ -38,7 +40,7 @@ func Start(name string, log *slog.Logger, run func(ctx context.Context)) *Loop {
 }
 
 func (r *Loop) startLocked() {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(r.parent)
 	done := make(chan struct{})
 	r.cancel, r.done = cancel, done
 	go func() {

@@ -19,7 +19,7 @@ func TestRestartWaitsForTheStuckRunThenStartsOne(t *testing.T) {
 	var running, maxRunning, runs atomic.Int32
 	release := make(chan struct{})
 	started := make(chan struct{}, 4)
-	l := Start("test", slog.New(slog.DiscardHandler), func(ctx context.Context) {
+	l := Start(context.Background(), "test", slog.New(slog.DiscardHandler), func(ctx context.Context) {
 		n := running.Add(1)
 		defer running.Add(-1)
 		if n > maxRunning.Load() {

@@ -30,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/baldur-go/baldur/internal/restart"
 	"github.com/baldur-go/baldur/runtime/clock"
 	"github.com/baldur-go/baldur/runtime/store"
 )
@@ -130,15 +131,12 @@ type Control struct {
 	loadErr  atomic.Pointer[string]
 	pendingN atomic.Int64
 
-	// The watching loop: one at a time (it is the store goroutine).
-	loopMu     sync.Mutex
-	cancel     context.CancelFunc // the current loop's
-	done       chan struct{}      // closed when the current loop returns
-	restarting bool
-	poll       time.Duration
-	retry      time.Duration
-	closing    chan struct{} // closed by Close
-	closeOnce  sync.Once
+	// The watching loop: one run at a time (it is the store goroutine).
+	watch     *restart.Loop
+	poll      time.Duration
+	retry     time.Duration
+	closing   chan struct{} // closed by Close
+	closeOnce sync.Once
 }
 
 // New reads the state from the store, applies it to the target, subscribes to
@@ -153,7 +151,7 @@ func New(ctx context.Context, opts Options) (*Control, error) {
 	c := &Control{
 		store: opts.Store, where: opts.Where, legacy: opts.LegacyFile, target: opts.Target,
 		log: opts.Logger, clock: opts.Clock, limit: opts.HistoryLimit, node: opts.Node, beat: opts.Beat,
-		done: make(chan struct{}), reqs: make(chan chan error), closing: make(chan struct{}),
+		reqs: make(chan chan error), closing: make(chan struct{}),
 	}
 	if c.store == nil {
 		c.store, c.ownsStore = store.NewMemory(), true
@@ -198,10 +196,18 @@ func New(ctx context.Context, opts Options) (*Control, error) {
 	c.noteRead(ctx, err)
 	c.mu.Unlock()
 
-	sub := c.subscribe(ctx)
-	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c.cancel, c.poll, c.retry = cancel, poll, retry
-	go c.loop(loopCtx, c.done, sub)
+	c.poll, c.retry = poll, retry
+	// The first subscription is made before New returns; a run that
+	// replaces a stuck one (Restart) subscribes again.
+	sub, replacing := c.subscribe(ctx), false
+	c.watch = restart.Start(ctx, "control_watcher", c.log, func(ctx context.Context) {
+		if replacing {
+			sub = c.subscribe(ctx)
+			c.log.LogAttrs(ctx, slog.LevelInfo, "control.watch_restarted", slog.String("store", c.where))
+		}
+		replacing = true
+		c.loop(ctx, sub)
+	})
 	return c, nil
 }
 
@@ -211,32 +217,9 @@ func New(ctx context.Context, opts Options) (*Control, error) {
 // There is never more than one loop (it is the only goroutine that talks to
 // the store): a loop that does not return is left, and stays silent.
 func (c *Control) Restart() {
-	c.loopMu.Lock()
-	if c.restarting || c.isClosing() {
-		c.loopMu.Unlock()
-		return
+	if !c.isClosing() {
+		c.watch.Restart()
 	}
-	c.restarting = true
-	cancel, done := c.cancel, c.done
-	c.loopMu.Unlock()
-	cancel()
-	go func() {
-		select {
-		case <-done:
-		case <-c.closing:
-		}
-		c.loopMu.Lock()
-		defer c.loopMu.Unlock()
-		c.restarting = false
-		if c.isClosing() {
-			return
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		c.cancel, c.done = cancel, make(chan struct{})
-		done := c.done
-		go func() { c.loop(ctx, done, c.subscribe(ctx)) }()
-		c.log.LogAttrs(ctx, slog.LevelInfo, "control.watch_restarted", slog.String("store", c.where))
-	}()
 }
 
 func (c *Control) isClosing() bool {
@@ -261,8 +244,7 @@ func (c *Control) subscribe(ctx context.Context) store.Subscription {
 // loop refreshes on every change notification and every poll tick, retries
 // pending decisions and failed reads, and keeps trying to subscribe while the
 // store refuses.
-func (c *Control) loop(ctx context.Context, done chan struct{}, sub store.Subscription) {
-	defer close(done)
+func (c *Control) loop(ctx context.Context, sub store.Subscription) {
 	poll, retry := c.poll, c.retry
 	defer func() {
 		if sub != nil {
@@ -326,12 +308,8 @@ func (c *Control) refreshNow(ctx context.Context) error {
 func (c *Control) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
-		c.loopMu.Lock()
 		close(c.closing)
-		cancel, done := c.cancel, c.done
-		c.loopMu.Unlock()
-		cancel()
-		<-done
+		c.watch.Close()
 		if c.ownsStore {
 			err = c.store.Close()
 		}

@@ -354,13 +354,12 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	// announced from then on is seen at once; a run that replaces it
 	// (Restart) subscribes again. Runs never overlap: each takes over from
 	// the one before once it returned.
-	first := m.subscribe(ctx)
-	m.watch = restart.Start("policy_watcher", m.log, func(ctx context.Context) {
-		sub := first
-		first = nil
-		if sub == nil {
+	sub, replacing := m.subscribe(ctx), false
+	m.watch = restart.Start(ctx, "policy_watcher", m.log, func(ctx context.Context) {
+		if replacing {
 			sub = m.subscribe(ctx)
 		}
+		replacing = true
 		m.loop(ctx, sub, m.poll)
 	})
 	return m, nil
