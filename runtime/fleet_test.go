@@ -219,13 +219,7 @@ func TestFrozenBreakerSyncLoopsAreRestartedAndWorkAgain(t *testing.T) {
 	rt, err := New(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rt.Close() })
-	loop := func(name string) watchdog.LoopStatus { return watchedLoop(t, rt, name) }
-	for _, name := range []string{LoopBreakerSync, LoopBreakerPublish} {
-		release := rt.Watchdog().Freeze(name)
-		defer release()
-		waitFor(t, "the watchdog restarts "+name, func() bool { return loop(name).Restarts >= 1 })
-		waitFor(t, "the restarted "+name+" beats again", func() bool { return loop(name).State == watchdog.StateOK })
-	}
+	freezeUntilRestarted(t, rt, LoopBreakerSync, LoopBreakerPublish)
 
 	other, err := New(context.Background(), Config{Store: st})
 	require.NoError(t, err)
@@ -251,13 +245,7 @@ func TestFrozenNotifierAndAuditLoopsAreRestartedAndWorkAgain(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rt.Close() })
 	require.NotNil(t, rt.Audit(), "the audit trail is on by default")
-	loop := func(name string) watchdog.LoopStatus { return watchedLoop(t, rt, name) }
-	for _, name := range []string{LoopNotifyGuards, LoopAuditSeal} {
-		release := rt.Watchdog().Freeze(name)
-		defer release()
-		waitFor(t, "the watchdog restarts "+name, func() bool { return loop(name).Restarts >= 1 })
-		waitFor(t, "the restarted "+name+" beats again", func() bool { return loop(name).State == watchdog.StateOK })
-	}
+	freezeUntilRestarted(t, rt, LoopNotifyGuards, LoopAuditSeal)
 
 	ctx := context.Background()
 	handled := func() (n uint64) {
@@ -286,12 +274,7 @@ func TestFrozenPolicyWatcherIsRestartedAndAdoptsChangesAgain(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rt.Close() })
 	z := rt.Zone(ZoneSpec{Service: "pay", Method: "Charge", Breaker: true, Attempts: 2})
-	release := rt.Watchdog().Freeze(LoopPolicyWatcher)
-	defer release()
-	waitFor(t, "the watchdog restarts the policy watcher", func() bool { return watchedLoop(t, rt, LoopPolicyWatcher).Restarts >= 1 })
-	waitFor(t, "the restarted policy watcher beats again", func() bool {
-		return watchedLoop(t, rt, LoopPolicyWatcher).State == watchdog.StateOK
-	})
+	freezeUntilRestarted(t, rt, LoopPolicyWatcher)
 
 	other, err := New(context.Background(), Config{Store: st})
 	require.NoError(t, err)
@@ -300,6 +283,18 @@ func TestFrozenPolicyWatcherIsRestartedAndAdoptsChangesAgain(t *testing.T) {
 	_, err = other.Policy().Set(context.Background(), "pay", "retry=5", "ops", "after the restart")
 	require.NoError(t, err)
 	waitFor(t, "the restarted watcher adopts the override", func() bool { return z.pol.Load().attempts == 5 })
+}
+
+// freezeUntilRestarted freezes each named loop of rt as if a store call
+// hung, and waits for the watchdog to restart it and for the fresh run to
+// beat again; the loops stay frozen-hooked until the test ends.
+func freezeUntilRestarted(t *testing.T, rt *Runtime, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		t.Cleanup(rt.Watchdog().Freeze(name))
+		waitFor(t, "the watchdog restarts "+name, func() bool { return watchedLoop(t, rt, name).Restarts >= 1 })
+		waitFor(t, "the restarted "+name+" beats again", func() bool { return watchedLoop(t, rt, name).State == watchdog.StateOK })
+	}
 }
 
 // watchedLoop is the watchdog's status of one of rt's loops.
