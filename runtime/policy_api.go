@@ -246,28 +246,11 @@ func (p *Policies) zonesOf(scope string) ([]*Zone, policy.Scope, error) {
 		}
 	}
 	if len(zs) == 0 && sc != policy.All {
-		svc, m := sc.Split()
-		var known []string
-		for _, z := range all {
-			if m == "" {
-				if !slices.Contains(known, z.spec.Service) {
-					known = append(known, z.spec.Service)
-				}
-			} else {
-				known = append(known, z.spec.Service+"."+z.spec.Method)
-			}
+		facts := make([]zoneFacts, len(all))
+		for i, z := range all {
+			facts[i] = zoneFacts{Service: z.spec.Service, Method: z.spec.Method}
 		}
-		what := "service " + strconv.Quote(svc)
-		if m != "" {
-			what = "method " + strconv.Quote(string(sc))
-		}
-		if len(known) == 0 {
-			return nil, "", refuse("scope %q: unknown %s: this process protects no methods yet", sc, what)
-		}
-		if len(known) > 12 {
-			known = append(known[:12], "...")
-		}
-		return nil, "", refuse("scope %q: unknown %s; this process protects: %s", sc, what, strings.Join(known, ", "))
+		return nil, "", unknownScope(sc, facts, "this process")
 	}
 	return zs, sc, nil
 }
@@ -291,7 +274,7 @@ func (p *Policies) check(ctx context.Context, scope, values string) (policy.Scop
 		}
 	}
 	if len(fs) == 0 && sc != policy.All {
-		return "", "", unknownScope(sc, all)
+		return "", "", unknownScope(sc, all, "the fleet")
 	}
 	o, err := annotations.ParseOverride(values)
 	if err != nil {
@@ -338,9 +321,9 @@ func (p *Policies) check(ctx context.Context, scope, values string) (policy.Scop
 	return sc, o.String(), nil
 }
 
-// unknownScope is the refusal of a scope that names no method of the
-// fleet, listing what the fleet protects.
-func unknownScope(sc policy.Scope, all []zoneFacts) error {
+// unknownScope is the refusal of a scope that names none of the methods
+// all, listing what who ("this process", "the fleet") protects.
+func unknownScope(sc policy.Scope, all []zoneFacts, who string) error {
 	svc, m := sc.Split()
 	var known []string
 	for _, f := range all {
@@ -357,12 +340,12 @@ func unknownScope(sc policy.Scope, all []zoneFacts) error {
 		what = "method " + strconv.Quote(string(sc))
 	}
 	if len(known) == 0 {
-		return refuse("scope %q: unknown %s: no process of the fleet protects any method yet", sc, what)
+		return refuse("scope %q: unknown %s: %s protects no methods yet", sc, what, who)
 	}
 	if len(known) > 12 {
 		known = append(known[:12], "...")
 	}
-	return refuse("scope %q: unknown %s; the fleet protects: %s", sc, what, strings.Join(known, ", "))
+	return refuse("scope %q: unknown %s; %s protects: %s", sc, what, who, strings.Join(known, ", "))
 }
 
 func (p *Policies) event(ctx context.Context, name string, attrs ...slog.Attr) {
